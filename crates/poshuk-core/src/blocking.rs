@@ -1,0 +1,125 @@
+//! Blocking keys: the few selective keys under which two records of one person
+//! are likely to meet, so that only pairs sharing a key are scored.
+//!
+//! Keys are computed from tokens alone (a node or an offline link never sees
+//! plaintext), each a combination of selective tokens: a surname with a given
+//! name's class, a surname with a birth year, a class with a full birth date,
+//! and so on. Single common tokens (a year, a popular given name) would make
+//! huge blocks; their combinations stay small.
+
+use crate::tokens::{Slot, Token, TokenRecord};
+
+/// A blocking key. Equal keys mean "worth comparing".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BlockKey(pub u64);
+
+/// Which combination a key is: part of the key, so different rules never meet.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Rule {
+    SurnameClass = 1,
+    SurnameYear = 2,
+    ClassDate = 3,
+    PatronymicDate = 4,
+    Document = 5,
+    PhoneticClassYear = 6,
+    SurnamePatronymic = 7,
+    ClassPatronymicPlace = 8,
+    SurnameDate = 9,
+}
+
+fn mix(rule: Rule, parts: &[Token]) -> BlockKey {
+    // Tokens are already uniformly random; a multiply-xor fold is enough to
+    // combine them without collisions that matter.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ (rule as u64);
+    for part in parts {
+        let value = part.0;
+        state = (state ^ (value as u64)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        state = (state ^ ((value >> 64) as u64)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        state ^= state >> 31;
+    }
+    BlockKey(state)
+}
+
+/// The surname-like tokens of a record: family name wholes, other names, and
+/// the given-name column's wholes when it holds no known given name (a family
+/// name written in the wrong column).
+fn surnames(record: &TokenRecord) -> Vec<Token> {
+    let mut tokens: Vec<Token> = record.slot(Slot::FamilyWhole).to_vec();
+    tokens.extend_from_slice(record.slot(Slot::AliasWhole));
+    if record.slot(Slot::GivenClass).is_empty() {
+        tokens.extend_from_slice(record.slot(Slot::GivenWhole));
+    }
+    tokens
+}
+
+/// Given-name classes from the given-name column and, for swapped columns, the
+/// family column.
+fn classes(record: &TokenRecord) -> Vec<Token> {
+    let mut tokens: Vec<Token> = record.slot(Slot::GivenClass).to_vec();
+    tokens.extend_from_slice(record.slot(Slot::FamilyClass));
+    tokens.extend_from_slice(record.slot(Slot::AliasClass));
+    if tokens.is_empty() {
+        // An unknown given name: its whole skeleton stands in for a class.
+        tokens.extend_from_slice(record.slot(Slot::GivenWhole));
+    }
+    tokens
+}
+
+/// The blocking keys of a record, deduplicated.
+pub fn blocking_keys(record: &TokenRecord) -> Vec<BlockKey> {
+    let surnames = surnames(record);
+    let classes = classes(record);
+    let years = record.slot(Slot::DateYear);
+    let full_dates: Vec<Token> = record
+        .slot(Slot::DateFull)
+        .iter()
+        .chain(record.slot(Slot::DateSwapped))
+        .copied()
+        .collect();
+    let patronymics = record.slot(Slot::PatronymicClass);
+    let places = record.slot(Slot::PlaceClass);
+    let phonetics = record.slot(Slot::FamilyPhonetic);
+
+    let mut keys = Vec::with_capacity(32);
+    for &surname in &surnames {
+        for &class in &classes {
+            keys.push(mix(Rule::SurnameClass, &[surname, class]));
+        }
+        for &year in years {
+            keys.push(mix(Rule::SurnameYear, &[surname, year]));
+        }
+        for &patronymic in patronymics {
+            keys.push(mix(Rule::SurnamePatronymic, &[surname, patronymic]));
+        }
+        for &date in &full_dates {
+            keys.push(mix(Rule::SurnameDate, &[surname, date]));
+        }
+    }
+    for &class in &classes {
+        for &date in &full_dates {
+            keys.push(mix(Rule::ClassDate, &[class, date]));
+        }
+        for &phonetic in phonetics {
+            for &year in years {
+                keys.push(mix(Rule::PhoneticClassYear, &[phonetic, class, year]));
+            }
+        }
+        for &patronymic in patronymics {
+            for &place in places {
+                keys.push(mix(Rule::ClassPatronymicPlace, &[class, patronymic, place]));
+            }
+        }
+    }
+    for &patronymic in patronymics {
+        for &date in &full_dates {
+            keys.push(mix(Rule::PatronymicDate, &[patronymic, date]));
+        }
+    }
+    for &document in record.slot(Slot::DocumentWhole) {
+        keys.push(mix(Rule::Document, &[document]));
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}

@@ -1,0 +1,28 @@
+//! The matching core of poshuk: normalization, name knowledge, features,
+//! keyed tokens, blocking and scoring.
+//!
+//! Invariants: this crate does no IO (beyond asking the operating system for
+//! randomness when a key is generated) and no async. Raw personal data enters as
+//! [`Record`] and leaves only as [`TokenRecord`]; every type that holds raw data
+//! redacts itself in `Debug` and `Display`; key material is zeroized on drop.
+
+pub mod blocking;
+pub mod document;
+pub mod features;
+pub mod keys;
+pub mod names;
+pub mod normalize;
+pub mod record;
+pub mod score;
+pub mod tokens;
+
+pub use blocking::{BlockKey, blocking_keys};
+pub use features::Tokenizer;
+pub use keys::{
+    Epoch, EpochEntry, EpochKey, EpochState, KeyError, KeyRing, TokenHasher, TokenRekeyer,
+};
+pub use record::{BirthDate, DateError, Record, Sex};
+pub use score::{
+    Band, Field, FieldScore, Level, MatchModel, MatchScore, NoTermFrequencies, TermFrequencies,
+};
+pub use tokens::{Domain, SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder};

@@ -1,0 +1,359 @@
+//! Name knowledge: given-name equivalence classes, patronymics, surname gender
+//! forms and settlements, from data tables compiled into the binary.
+//!
+//! The tables (`data/*.tsv`) list each name once per row, in Ukrainian, Russian
+//! and Latin forms with diminutives. Every form is reduced to its skeleton
+//! ([`crate::normalize::skeleton`]), so the tables need not list every
+//! transliteration: `Oleksandr`, `Olexandr` and `Олександр` meet at one skeleton.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::normalize::{fold_text, skeleton, words};
+use crate::record::Sex;
+
+const MALE_GIVEN_NAMES: &str = include_str!("../data/given_names_male.tsv");
+const FEMALE_GIVEN_NAMES: &str = include_str!("../data/given_names_female.tsv");
+const SETTLEMENTS: &str = include_str!("../data/settlements.tsv");
+
+/// The index of a given-name equivalence class (a row of the tables).
+pub type ClassId = u16;
+
+/// The index of a settlement (a row of the settlement table).
+pub type SettlementId = u16;
+
+/// Given-name classes, patronymics and settlements, ready for lookup.
+pub struct NameTables {
+    class_sex: Vec<Sex>,
+    given_forms: HashMap<String, Vec<ClassId>>,
+    patronymic_forms: HashMap<String, ClassId>,
+    settlement_forms: HashMap<String, SettlementId>,
+    settlement_count: usize,
+}
+
+/// The tables, parsed once on first use.
+pub fn tables() -> &'static NameTables {
+    static TABLES: OnceLock<NameTables> = OnceLock::new();
+    TABLES.get_or_init(NameTables::build)
+}
+
+fn rows(table: &str) -> impl Iterator<Item = Vec<&str>> {
+    table
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').map(str::trim).collect())
+}
+
+fn alternatives(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split('|')
+        .map(str::trim)
+        .filter(|form| !form.is_empty() && *form != "-")
+}
+
+impl NameTables {
+    fn build() -> NameTables {
+        let mut tables = NameTables {
+            class_sex: Vec::new(),
+            given_forms: HashMap::new(),
+            patronymic_forms: HashMap::new(),
+            settlement_forms: HashMap::new(),
+            settlement_count: 0,
+        };
+        for (table, sex) in [
+            (MALE_GIVEN_NAMES, Sex::Male),
+            (FEMALE_GIVEN_NAMES, Sex::Female),
+        ] {
+            for row in rows(table) {
+                let class = tables.class_sex.len() as ClassId;
+                tables.class_sex.push(sex);
+                for cell in row.iter().take(4) {
+                    for form in alternatives(cell) {
+                        tables.add_given_form(form, class);
+                    }
+                }
+                for cell in row.iter().skip(4).take(4) {
+                    for form in alternatives(cell) {
+                        tables
+                            .patronymic_forms
+                            .entry(name_key(form))
+                            .or_insert(class);
+                    }
+                }
+            }
+        }
+        for (index, row) in rows(SETTLEMENTS).enumerate() {
+            let id = index as SettlementId;
+            for cell in row.iter().take(3) {
+                for form in alternatives(cell) {
+                    tables.settlement_forms.entry(place_key(form)).or_insert(id);
+                }
+            }
+            tables.settlement_count = index + 1;
+        }
+        tables
+    }
+
+    fn add_given_form(&mut self, form: &str, class: ClassId) {
+        let key = name_key(form);
+        if key.is_empty() {
+            return;
+        }
+        let classes = self.given_forms.entry(key).or_default();
+        if !classes.contains(&class) {
+            classes.push(class);
+        }
+    }
+
+    /// The number of given-name classes.
+    pub fn class_count(&self) -> usize {
+        self.class_sex.len()
+    }
+
+    /// The number of settlements.
+    pub fn settlement_count(&self) -> usize {
+        self.settlement_count
+    }
+
+    /// The classes a given-name skeleton belongs to. A diminutive such as Саша
+    /// belongs to several (Олександр, Олександра); when the sex is known, the
+    /// classes of that sex are preferred.
+    pub fn given_classes(&self, name_skeleton: &str, sex: Sex) -> Vec<ClassId> {
+        let Some(classes) = self.given_forms.get(name_skeleton) else {
+            return Vec::new();
+        };
+        if sex != Sex::Unknown {
+            let same_sex: Vec<ClassId> = classes
+                .iter()
+                .copied()
+                .filter(|&class| self.class_sex[class as usize] == sex)
+                .collect();
+            if !same_sex.is_empty() {
+                return same_sex;
+            }
+        }
+        classes.clone()
+    }
+
+    /// The class of the father's name behind a patronymic skeleton: from the
+    /// table's patronymic forms, else by taking off a patronymic ending and
+    /// looking the stem up as a given name.
+    pub fn patronymic_class(&self, patronymic_skeleton: &str) -> Option<ClassId> {
+        if let Some(&class) = self.patronymic_forms.get(patronymic_skeleton) {
+            return Some(class);
+        }
+        const ENDINGS: &[&str] = &[
+            "iniqna", "iqna", "oviq", "eviq", "ovna", "evna", "ivna", "iq",
+        ];
+        for ending in ENDINGS {
+            let Some(stem) = patronymic_skeleton.strip_suffix(ending) else {
+                continue;
+            };
+            if stem.len() < 2 {
+                continue;
+            }
+            for suffix in ["", "a", "i", "o", "ei", "ai"] {
+                let candidate = format!("{stem}{suffix}");
+                if let Some(classes) = self.given_forms.get(&candidate) {
+                    if let Some(&male) = classes
+                        .iter()
+                        .find(|&&class| self.class_sex[class as usize] == Sex::Male)
+                    {
+                        return Some(male);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The settlement a birth place names, if it is in the table.
+    pub fn settlement(&self, place: &str) -> Option<SettlementId> {
+        place_segments(place)
+            .iter()
+            .find_map(|segment| self.settlement_forms.get(segment).copied())
+    }
+}
+
+/// The skeleton of a name of one or more words, words joined without a gap
+/// (`Анна-Марія` and `Annamariia` meet).
+pub fn name_key(name: &str) -> String {
+    let folded = fold_text(name);
+    words(&folded).map(skeleton).collect()
+}
+
+/// Words that say what kind of place a place is, not which one.
+const PLACE_STOPWORDS: &[&str] = &[
+    "м",
+    "міст",
+    "місто",
+    "г",
+    "гор",
+    "город",
+    "с",
+    "село",
+    "сел",
+    "смт",
+    "пгт",
+    "пос",
+    "селище",
+    "поселок",
+    "посёлок",
+    "city",
+    "town",
+    "village",
+    "of",
+    "obl",
+    "oblast",
+    "область",
+    "обл",
+    "р",
+    "н",
+    "район",
+    "district",
+    "raion",
+    "rayon",
+    "region",
+    "ukraine",
+    "україна",
+    "украина",
+    "ua",
+    "misto",
+    "selo",
+    "smt",
+    "m",
+    "s",
+    "g",
+    "oblasti",
+    "області",
+    "области",
+];
+
+/// Place text to lookup keys: one per comma-separated segment, kind words removed.
+pub fn place_segments(place: &str) -> Vec<String> {
+    place
+        .split([',', ';', '(', ')'])
+        .map(place_key)
+        .filter(|key| !key.is_empty())
+        .collect()
+}
+
+fn place_key(segment: &str) -> String {
+    let folded = fold_text(segment);
+    words(&folded)
+        .filter(|word| !PLACE_STOPWORDS.contains(word))
+        .map(skeleton)
+        .collect()
+}
+
+/// The gender-folded stem of a family-name skeleton: one final `a` or `i`
+/// taken off, so that Ковальська/Ковальський/Kovalskyi/Ковальская,
+/// Іванова/Іванов and Чорна/Чорний/Черная share a stem.
+pub fn family_stem(name_skeleton: &str) -> &str {
+    let bytes = name_skeleton.as_bytes();
+    if bytes.len() >= 4 && matches!(bytes[bytes.len() - 1], b'a' | b'i') {
+        let before = bytes[bytes.len() - 2];
+        if !matches!(before, b'a' | b'e' | b'i' | b'o' | b'u') {
+            return &name_skeleton[..name_skeleton.len() - 1];
+        }
+    }
+    name_skeleton
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn same_class(left: &str, right: &str) -> bool {
+        let tables = tables();
+        let a = tables.given_classes(&name_key(left), Sex::Unknown);
+        let b = tables.given_classes(&name_key(right), Sex::Unknown);
+        a.iter().any(|class| b.contains(class))
+    }
+
+    #[test]
+    fn tables_are_large_enough() {
+        assert!(tables().class_count() >= 300, "{}", tables().class_count());
+        assert!(
+            tables().settlement_count() >= 200,
+            "{}",
+            tables().settlement_count()
+        );
+    }
+
+    #[test]
+    fn given_name_forms_share_a_class() {
+        let pairs = [
+            ("Олександр", "Александр"),
+            ("Олександр", "Alexander"),
+            ("Олександр", "Sasha"),
+            ("Oleksandr", "Aleksandr"),
+            ("Микола", "Николай"),
+            ("Mykola", "Nikolai"),
+            ("Юрій", "Юрий"),
+            ("Михайло", "Michael"),
+            ("Олена", "Елена"),
+            ("Наталія", "Наталья"),
+            ("Катерина", "Екатерина"),
+            ("Ганна", "Анна"),
+            ("Дмитро", "Дмитрий"),
+            ("Василь", "Василий"),
+        ];
+        for (left, right) in pairs {
+            assert!(same_class(left, right), "{left} / {right}");
+        }
+        assert!(!same_class("Олександр", "Андрій"));
+        assert!(!same_class("Олена", "Ольга"));
+    }
+
+    #[test]
+    fn diminutives_prefer_the_records_sex() {
+        let tables = tables();
+        let sasha = name_key("Саша");
+        let male = tables.given_classes(&sasha, Sex::Male);
+        let female = tables.given_classes(&sasha, Sex::Female);
+        assert!(!male.is_empty() && !female.is_empty());
+        assert!(male.iter().all(|class| !female.contains(class)));
+    }
+
+    #[test]
+    fn patronymics_map_to_the_fathers_class() {
+        let tables = tables();
+        let class = |text: &str| tables.patronymic_class(&name_key(text));
+        let mykola = class("Миколайович");
+        assert!(mykola.is_some());
+        for form in [
+            "Николаевич",
+            "Mykolaiovych",
+            "Nikolaevich",
+            "Миколаївна",
+            "Николаевна",
+        ] {
+            assert_eq!(class(form), mykola, "{form}");
+        }
+        assert_ne!(class("Петрович"), mykola);
+    }
+
+    #[test]
+    fn settlements_match_across_scripts_and_renamings() {
+        let tables = tables();
+        let mariupol = tables.settlement("м. Маріуполь, Донецька обл.");
+        assert!(mariupol.is_some());
+        assert_eq!(tables.settlement("Мариуполь"), mariupol);
+        assert_eq!(tables.settlement("Mariupol"), mariupol);
+        let dnipro = tables.settlement("Дніпро");
+        assert!(dnipro.is_some());
+        assert_eq!(tables.settlement("г. Днепропетровск"), dnipro);
+        assert_ne!(dnipro, mariupol);
+    }
+
+    #[test]
+    fn family_stems_fold_gender_forms() {
+        let stem = |text: &str| family_stem(&name_key(text)).to_string();
+        assert_eq!(stem("Ковальська"), stem("Ковальський"));
+        assert_eq!(stem("Kovalskyi"), stem("Ковальская"));
+        assert_eq!(stem("Іванова"), stem("Іванов"));
+        assert_eq!(stem("Чорна"), stem("Черный"));
+        assert_eq!(stem("Ткачова"), stem("Ткачев"));
+        assert_eq!(stem("Коваленко"), name_key("Коваленко"));
+    }
+}

@@ -1,0 +1,397 @@
+//! Text normalization: from any spelling of a name to one phonetic skeleton.
+//!
+//! A Ukrainian NGO writes `Олександр Ковальчук`, a Russian source `Александр
+//! Ковальчук`, an international organization `Oleksandr Kovalchuk`, `Aleksandr
+//! Kowalczuk` or `Alexander Kovaltschuk`. The skeleton maps all of these onto one
+//! string over a private alphabet, so that equality and q-gram similarity of
+//! skeletons survive the change of script and transliteration system.
+//!
+//! The skeleton alphabet: vowels `a e i o u` (with `и і ї ы й y j` all `i`, and an
+//! `i` dropped before another vowel so that `я ya ia ja` all become `a`), and one
+//! letter per consonant sound. Sounds that Latin spells with several letters get
+//! a single symbol: `q` = ч (ch, tsch, tch, cz, č), `w` = ш (sh, sch, sz, š),
+//! `wq` = щ (shch, schtsch, szcz, šč), `j` = ж (zh, ž, ż), `x` = х (kh, x),
+//! `c` = ц (ts, tz, c, cz before nothing else). г, ґ, h and g fold into `g`,
+//! since Ukrainian writes г = h where Russian writes г = g. Doubled letters collapse.
+//!
+//! The skeleton is a matching key, not a reading aid: it is never shown and never
+//! leaves the node except inside keyed hashes.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The writing system a value was entered in, as far as its letters tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    /// Letters specific to Ukrainian (і ї є ґ) were seen.
+    Ukrainian,
+    /// Letters specific to Russian (ы э ъ ё) were seen.
+    Russian,
+    /// Cyrillic without letters specific to either language.
+    Cyrillic,
+    /// Latin letters.
+    Latin,
+    /// Neither Cyrillic nor Latin letters, or an empty value.
+    Unknown,
+}
+
+/// Detects the script of a value from its letters.
+pub fn detect_script(value: &str) -> Script {
+    let mut cyrillic = false;
+    let mut latin = false;
+    for character in value.chars() {
+        match character {
+            'і' | 'ї' | 'є' | 'ґ' | 'І' | 'Ї' | 'Є' | 'Ґ' => return Script::Ukrainian,
+            'ы' | 'э' | 'ъ' | 'ё' | 'Ы' | 'Э' | 'Ъ' | 'Ё' => return Script::Russian,
+            'а'..='я' | 'А'..='Я' => cyrillic = true,
+            'a'..='z' | 'A'..='Z' => latin = true,
+            _ => {}
+        }
+    }
+    if cyrillic {
+        Script::Cyrillic
+    } else if latin {
+        Script::Latin
+    } else {
+        Script::Unknown
+    }
+}
+
+/// Unicode NFKC, lower case, apostrophes and soft signs dropped, every other
+/// non-letter turned into a single space, trimmed.
+///
+/// This is the form every further step starts from; it keeps the script.
+pub fn fold_text(value: &str) -> String {
+    let mut folded = String::with_capacity(value.len());
+    let mut pending_space = false;
+    for character in value.nfkc().flat_map(char::to_lowercase) {
+        if is_dropped_mark(character) {
+            continue;
+        }
+        if character.is_alphanumeric() {
+            if pending_space && !folded.is_empty() {
+                folded.push(' ');
+            }
+            pending_space = false;
+            folded.push(character);
+        } else {
+            pending_space = true;
+        }
+    }
+    folded
+}
+
+/// Apostrophes (Ukrainian `м'ята`, `Мар'ян`, written with any of several
+/// characters), soft and hard signs, and the ASCII stand-ins for them in
+/// transliterations (`Mar'ian`, `Kar``).
+fn is_dropped_mark(character: char) -> bool {
+    matches!(
+        character,
+        '\'' | '’' | 'ʼ' | '‘' | '`' | 'ʹ' | 'ʺ' | '"' | 'ь' | 'ъ' | '´'
+    )
+}
+
+/// The phonetic skeleton of one word (see the module documentation).
+///
+/// The input may be in any script and case; characters that are neither Cyrillic
+/// nor Latin letters are ignored.
+pub fn skeleton(word: &str) -> String {
+    let mut raw = String::with_capacity(word.len() + 4);
+    let folded = fold_text(word);
+    let letters: Vec<char> = folded
+        .chars()
+        .map(strip_diacritic)
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut index = 0;
+    while index < letters.len() {
+        let (symbols, consumed) = map_letters(&letters[index..], index == 0);
+        raw.push_str(symbols);
+        index += consumed.max(1);
+    }
+    finish_skeleton(&raw)
+}
+
+/// Collapses doubled symbols, drops `i` before another vowel (iotated vowels:
+/// `я ya ia ja` → `a`) and folds `o` to `e` after hushing consonants (Ukrainian
+/// `чо`, Russian `че`/`чё`).
+fn finish_skeleton(raw: &str) -> String {
+    let collapsed = collapse_doubles(raw.chars());
+    let mut out: Vec<char> = Vec::with_capacity(collapsed.len());
+    for (position, &symbol) in collapsed.iter().enumerate() {
+        let next = collapsed.get(position + 1).copied();
+        if symbol == 'i' && next.is_some_and(|n| n != 'i' && is_skeleton_vowel(n)) {
+            continue;
+        }
+        if symbol == 'o' && out.last().is_some_and(|&last| is_hushing(last)) {
+            out.push('e');
+        } else {
+            out.push(symbol);
+        }
+    }
+    collapse_doubles(out.into_iter()).into_iter().collect()
+}
+
+fn collapse_doubles(symbols: impl Iterator<Item = char>) -> Vec<char> {
+    let mut out: Vec<char> = Vec::new();
+    for symbol in symbols {
+        if out.last() != Some(&symbol) {
+            out.push(symbol);
+        }
+    }
+    out
+}
+
+fn is_skeleton_vowel(symbol: char) -> bool {
+    matches!(symbol, 'a' | 'e' | 'i' | 'o' | 'u')
+}
+
+fn is_hushing(symbol: char) -> bool {
+    matches!(symbol, 'q' | 'w' | 'j')
+}
+
+/// Removes diacritics from Latin letters that transliteration systems use
+/// (ISO 9, Czech-style, Polish, German), keeping the ones that change the sound
+/// class (`č š ž ż ł`) for [`map_letters`] to read.
+fn strip_diacritic(character: char) -> char {
+    match character {
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'ą' | 'ă' => 'a',
+        'é' | 'è' | 'ê' | 'ë' | 'ě' | 'ę' | 'ė' => 'e',
+        'í' | 'ì' | 'î' | 'ï' | 'ı' => 'i',
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' => 'o',
+        'ú' | 'ù' | 'û' | 'ü' | 'ů' => 'u',
+        'ý' | 'ÿ' => 'y',
+        'ć' | 'ç' => 'c',
+        'ń' | 'ñ' => 'n',
+        'ś' => 's',
+        'ź' => 'z',
+        'ř' => 'r',
+        'ď' => 'd',
+        'ť' => 't',
+        'ǵ' | 'ğ' => 'g',
+        other => other,
+    }
+}
+
+/// Maps the letters at the start of `letters` to skeleton symbols, returning the
+/// symbols and how many letters they consumed. Longest Latin digraphs first.
+fn map_letters(letters: &[char], word_start: bool) -> (&'static str, usize) {
+    let first = letters[0];
+    if let Some(mapped) = map_cyrillic(first, word_start) {
+        return (mapped, 1);
+    }
+    let starts_with = |pattern: &str| -> bool {
+        let mut count = 0;
+        for (position, expected) in pattern.chars().enumerate() {
+            if letters.get(position) != Some(&expected) {
+                return false;
+            }
+            count += 1;
+        }
+        count > 0
+    };
+    const DIGRAPHS: &[(&str, &str)] = &[
+        ("schtsch", "wq"),
+        ("shtsh", "wq"),
+        ("chtch", "wq"),
+        ("shch", "wq"),
+        ("szcz", "wq"),
+        ("sch", "w"),
+        ("tsch", "q"),
+        ("tch", "q"),
+        ("ch", "q"),
+        ("cz", "q"),
+        ("sh", "w"),
+        ("sz", "w"),
+        ("zh", "j"),
+        ("kh", "x"),
+        ("ts", "c"),
+        ("tz", "c"),
+        ("ph", "f"),
+        ("th", "t"),
+        ("ou", "u"),
+    ];
+    for (pattern, symbols) in DIGRAPHS {
+        if starts_with(pattern) {
+            return (symbols, pattern.chars().count());
+        }
+    }
+    let single = match first {
+        'a' => "a",
+        'b' => "b",
+        'c' => "c",
+        'č' => "q",
+        'd' => "d",
+        'e' => "e",
+        'f' => "f",
+        'g' | 'h' | 'ґ' => "g",
+        'i' | 'y' | 'j' => "i",
+        'k' | 'q' => "k",
+        'l' | 'ł' => "l",
+        'm' => "m",
+        'n' => "n",
+        'o' => "o",
+        'p' => "p",
+        'r' => "r",
+        's' | 'ß' => "s",
+        'š' => "w",
+        't' => "t",
+        'u' => "u",
+        'v' | 'w' => "v",
+        'x' => "ks",
+        'z' => "z",
+        'ž' | 'ż' => "j",
+        _ => "",
+    };
+    (single, 1)
+}
+
+/// One Cyrillic letter (Ukrainian and Russian alphabets) to skeleton symbols.
+fn map_cyrillic(letter: char, word_start: bool) -> Option<&'static str> {
+    let symbols = match letter {
+        'а' => "a",
+        'б' => "b",
+        'в' => "v",
+        'г' | 'ґ' => "g",
+        'д' => "d",
+        'е' => "e",
+        // Ukrainian є and Russian word-initial е are both written "ye"/"je",
+        // which the vowel rule folds to "e" again: one symbol for all of them.
+        'є' => "ie",
+        'ё' => {
+            if word_start {
+                "io"
+            } else {
+                "e"
+            }
+        }
+        'ж' => "j",
+        'з' => "z",
+        'и' | 'і' | 'ы' | 'й' => "i",
+        'ї' => "ii",
+        'к' => "k",
+        'л' => "l",
+        'м' => "m",
+        'н' => "n",
+        'о' => "o",
+        'п' => "p",
+        'р' => "r",
+        'с' => "s",
+        'т' => "t",
+        'у' => "u",
+        'ф' => "f",
+        'х' => "x",
+        'ц' => "c",
+        'ч' => "q",
+        'ш' => "w",
+        'щ' => "wq",
+        'э' => "e",
+        'ю' => "iu",
+        'я' => "ia",
+        'ь' | 'ъ' => "",
+        _ => return None,
+    };
+    Some(symbols)
+}
+
+/// The skeleton in a spelling that the Daitch–Mokotoff rules understand
+/// (German/Polish-like Latin), so that its phonetic codes can be computed.
+pub fn skeleton_for_phonetics(skeleton: &str) -> String {
+    let mut out = String::with_capacity(skeleton.len() * 2);
+    for symbol in skeleton.chars() {
+        match symbol {
+            'q' => out.push_str("tsch"),
+            'w' => out.push_str("sch"),
+            'j' => out.push_str("zh"),
+            'x' => out.push_str("kh"),
+            'c' => out.push_str("ts"),
+            'i' => out.push('i'),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Splits a folded value into words (on spaces and hyphens already turned into
+/// spaces by [`fold_text`]).
+pub fn words(value: &str) -> impl Iterator<Item = &str> {
+    value.split(' ').filter(|word| !word.is_empty())
+}
+
+/// Padded bigrams of a skeleton: `^k ko ov ... o$`. Padding makes the first and
+/// last letters count, which is where transliteration variants differ least.
+pub fn bigrams(skeleton: &str) -> Vec<[char; 2]> {
+    let mut padded: Vec<char> = Vec::with_capacity(skeleton.len() + 2);
+    padded.push('^');
+    padded.extend(skeleton.chars());
+    padded.push('$');
+    let mut grams: Vec<[char; 2]> = padded.windows(2).map(|pair| [pair[0], pair[1]]).collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spellings of one name in different scripts and transliteration systems,
+    /// which must share a skeleton.
+    const SAME_SKELETON: &[&[&str]] = &[
+        &["Коваленко", "Kovalenko", "Kowalenko"],
+        &[
+            "Шевченко",
+            "Shevchenko",
+            "Schewtschenko",
+            "Szewczenko",
+            "Ševčenko",
+        ],
+        &["Олександр", "Oleksandr"],
+        &["Александр", "Aleksandr"],
+        &["Юрій", "Yurii", "Yuriy", "Iurii", "Jurij"],
+        &["Юрий", "Yuriy", "Yury", "Juri"],
+        &["Марія", "Mariia", "Mariya", "Maria", "Марія"],
+        &["Ілля", "Illia", "Ilya", "Илья", "Ilja"],
+        &["Євген", "Yevhen", "Ievgen", "Евген"],
+        &["Щербак", "Shcherbak", "Szczerbak", "Schtscherbak"],
+        &["Жук", "Zhuk", "Žuk", "Żuk"],
+        &["Хоменко", "Khomenko"],
+        &["Мар'ян", "Marian", "Mar'yan", "Марьян"],
+        &["Ткачова", "Tkachova", "Ткачева", "Tkacheva", "Ткачёва"],
+        &["Чорний", "Chornyi", "Cherny", "Черный"],
+        &["Цибуля", "Tsybulia", "Cybula"],
+        &["Гнатюк", "Hnatiuk", "Gnatyuk", "Hnatjuk"],
+        &["Олійник", "Oliinyk", "Oliynyk"],
+    ];
+
+    #[test]
+    fn spellings_of_one_name_share_a_skeleton() {
+        for group in SAME_SKELETON {
+            let expected = skeleton(group[0]);
+            for spelling in group.iter().skip(1) {
+                assert_eq!(skeleton(spelling), expected, "{spelling} vs {}", group[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn different_names_differ() {
+        assert_ne!(skeleton("Коваленко"), skeleton("Ковальчук"));
+        assert_ne!(skeleton("Іван"), skeleton("Ігор"));
+        assert_ne!(skeleton("Олена"), skeleton("Ольга"));
+    }
+
+    #[test]
+    fn fold_text_drops_punctuation_and_apostrophes() {
+        assert_eq!(fold_text("  Мар’ян-Ковальчук, "), "марян ковалчук");
+        assert_eq!(fold_text("O'NEIL"), "oneil");
+    }
+
+    #[test]
+    fn detects_scripts() {
+        assert_eq!(detect_script("Олексій"), Script::Ukrainian);
+        assert_eq!(detect_script("Артём"), Script::Russian);
+        assert_eq!(detect_script("Иван"), Script::Cyrillic);
+        assert_eq!(detect_script("Ivan"), Script::Latin);
+        assert_eq!(detect_script("123"), Script::Unknown);
+    }
+}

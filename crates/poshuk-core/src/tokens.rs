@@ -1,0 +1,312 @@
+//! Keyed tokens and the token record: everything of a person that leaves the
+//! partner's plaintext, grouped in slots.
+//!
+//! A [`TokenRecord`] holds, per [`Slot`], a sorted set of 128-bit tokens. The
+//! slot says which field and which kind of feature a token came from (a whole
+//! family name, a bigram of the given name, the birth year, ...), which scoring
+//! needs. The slot layout reveals the number of features per field (for example
+//! the length of a name in bigrams): an accepted, documented leak.
+
+use std::fmt;
+
+/// The first 128 bits of an HMAC-SHA256 of a feature.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Token(pub u128);
+
+impl fmt::Debug for Token {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{:032x}", self.0)
+    }
+}
+
+/// Key domains. Each has its own key derived from the epoch key.
+///
+/// Given, family and other names share the `Name` domain on purpose: a name
+/// written in the wrong column, or a former surname kept in `other_names`, must
+/// be comparable with the other record's family name. Everything else is
+/// separated, so equal values in different fields never collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Domain {
+    /// Given, family and other names.
+    Name = 0,
+    /// Patronymics (by the class of the father's given name).
+    Patronymic = 1,
+    /// Birth dates.
+    BirthDate = 2,
+    /// Birth places.
+    Place = 3,
+    /// Identity document numbers.
+    Document = 4,
+    /// Sex.
+    Sex = 5,
+}
+
+impl Domain {
+    /// Every domain, in key-derivation order.
+    pub const ALL: [Domain; 6] = [
+        Domain::Name,
+        Domain::Patronymic,
+        Domain::BirthDate,
+        Domain::Place,
+        Domain::Document,
+        Domain::Sex,
+    ];
+
+    /// The name that goes into the key derivation.
+    pub fn name(self) -> &'static str {
+        match self {
+            Domain::Name => "name",
+            Domain::Patronymic => "patronymic",
+            Domain::BirthDate => "birth_date",
+            Domain::Place => "birth_place",
+            Domain::Document => "document",
+            Domain::Sex => "sex",
+        }
+    }
+}
+
+/// Hash-input kind bytes. Slots that must be comparable share a kind (a given
+/// name's whole-name token equals the same string's family whole-name token).
+pub(crate) mod kind {
+    pub(crate) const WHOLE: u8 = b'W';
+    pub(crate) const CLASS: u8 = b'C';
+    pub(crate) const GRAM: u8 = b'G';
+    pub(crate) const PHONETIC: u8 = b'P';
+    pub(crate) const INITIAL: u8 = b'I';
+    pub(crate) const FULL_DATE: u8 = b'F';
+    pub(crate) const YEAR_MONTH: u8 = b'M';
+    pub(crate) const YEAR: u8 = b'Y';
+    pub(crate) const DIGITS: u8 = b'D';
+}
+
+macro_rules! slots {
+    ($($slot:ident => $domain:ident, $doc:literal;)*) => {
+        /// Where a token came from: field and feature kind.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Slot {
+            $(#[doc = $doc] $slot,)*
+        }
+
+        impl Slot {
+            /// Every slot, in storage order.
+            pub const ALL: &'static [Slot] = &[$(Slot::$slot,)*];
+
+            /// The key domain of this slot's tokens.
+            pub fn domain(self) -> Domain {
+                match self {
+                    $(Slot::$slot => Domain::$domain,)*
+                }
+            }
+
+            /// A stable lower-case name (used in files and index field names).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Slot::$slot => stringify!($slot),)*
+                }
+            }
+        }
+    };
+}
+
+slots! {
+    GivenWhole => Name, "Skeleton of each word of the given name.";
+    GivenClass => Name, "Equivalence classes of the given name (Олександр = Alexander = Sasha).";
+    GivenGram => Name, "Bigrams of the given name's skeleton.";
+    GivenPhonetic => Name, "Daitch–Mokotoff codes of the given name.";
+    GivenInitial => Name, "First letter of the given name's skeleton.";
+    FamilyWhole => Name, "Gender-folded stem of each word of the family name.";
+    FamilyClass => Name, "Given-name classes of the family column (for swapped columns).";
+    FamilyGram => Name, "Bigrams of the family name's stem.";
+    FamilyPhonetic => Name, "Daitch–Mokotoff codes of the family name.";
+    FamilyInitial => Name, "First letter of the family name's stem.";
+    AliasWhole => Name, "Stems of other names (former, adoptive, maiden surnames).";
+    AliasClass => Name, "Given-name classes of other names (diminutives).";
+    AliasPhonetic => Name, "Daitch–Mokotoff codes of other names.";
+    PatronymicClass => Patronymic, "Class of the father's given name.";
+    PatronymicWhole => Patronymic, "Skeleton of the patronymic.";
+    PatronymicGram => Patronymic, "Bigrams of the patronymic's skeleton.";
+    DateFull => BirthDate, "Full birth date.";
+    DateYearMonth => BirthDate, "Birth year and month.";
+    DateYear => BirthDate, "Birth year.";
+    DateNearYear => BirthDate, "The years before and after the birth year (hashed like years).";
+    DateSwapped => BirthDate, "The birth date with day and month swapped (hashed like full dates).";
+    PlaceClass => Place, "Settlement of birth, from the settlement table.";
+    PlaceWhole => Place, "Skeleton of the birth place.";
+    DocumentWhole => Document, "Document number with look-alike letters folded.";
+    DocumentDigits => Document, "The digits of a document number.";
+    SexValue => Sex, "Sex (M or F; unknown gives no token).";
+}
+
+/// The number of slots.
+pub const SLOT_COUNT: usize = Slot::ALL.len();
+
+/// A person's tokens, by slot. Each slot's tokens are sorted and distinct.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct TokenRecord {
+    tokens: Vec<Token>,
+    /// `ends[s]` is one past the last token of slot `s` in `tokens`.
+    ends: [u32; SLOT_COUNT],
+}
+
+impl TokenRecord {
+    /// The tokens of one slot, sorted.
+    pub fn slot(&self, slot: Slot) -> &[Token] {
+        let index = slot as usize;
+        let start = if index == 0 {
+            0
+        } else {
+            self.ends[index - 1] as usize
+        };
+        &self.tokens[start..self.ends[index] as usize]
+    }
+
+    /// Every token with its slot, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (Slot, Token)> + '_ {
+        Slot::ALL
+            .iter()
+            .flat_map(move |&slot| self.slot(slot).iter().map(move |&token| (slot, token)))
+    }
+
+    /// The total number of tokens.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Whether the record holds no token at all.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Builds a record from per-slot token lists (sorted and deduplicated here).
+    pub fn from_slots(mut slots: Vec<(Slot, Vec<Token>)>) -> TokenRecord {
+        slots.sort_by_key(|(slot, _)| *slot as u8);
+        let mut builder = TokenRecordBuilder::default();
+        for (slot, tokens) in slots {
+            for token in tokens {
+                builder.push(slot, token);
+            }
+        }
+        builder.finish()
+    }
+
+    /// Applies `map` to every token (used for re-keying to the next epoch).
+    pub fn map_tokens(&self, mut map: impl FnMut(Slot, Token) -> Token) -> TokenRecord {
+        let mut builder = TokenRecordBuilder::default();
+        for (slot, token) in self.iter() {
+            builder.push(slot, map(slot, token));
+        }
+        builder.finish()
+    }
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "TokenRecord({} tokens)", self.tokens.len())
+    }
+}
+
+/// Collects tokens slot by slot, in any order.
+#[derive(Default)]
+pub struct TokenRecordBuilder {
+    pending: Vec<(u8, Token)>,
+}
+
+impl TokenRecordBuilder {
+    /// Adds a token to a slot.
+    pub fn push(&mut self, slot: Slot, token: Token) {
+        self.pending.push((slot as u8, token));
+    }
+
+    /// Sorts, deduplicates and packs the tokens.
+    pub fn finish(mut self) -> TokenRecord {
+        self.pending.sort_unstable();
+        self.pending.dedup();
+        let mut record = TokenRecord {
+            tokens: Vec::with_capacity(self.pending.len()),
+            ends: [0; SLOT_COUNT],
+        };
+        for (slot, token) in &self.pending {
+            record.tokens.push(*token);
+            record.ends[*slot as usize] = record.tokens.len() as u32;
+        }
+        // Empty slots end where the previous one ended.
+        for index in 1..SLOT_COUNT {
+            if record.ends[index] < record.ends[index - 1] {
+                record.ends[index] = record.ends[index - 1];
+            }
+        }
+        record
+    }
+}
+
+/// The number of tokens two sorted sets share.
+pub fn shared_count(left: &[Token], right: &[Token]) -> usize {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < left.len() && j < right.len() {
+        match left[i].cmp(&right[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared
+}
+
+/// Whether two sorted sets share a token.
+pub fn intersects(left: &[Token], right: &[Token]) -> bool {
+    if left.is_empty() || right.is_empty() {
+        return false;
+    }
+    if left.len() == 1 {
+        return right.binary_search(&left[0]).is_ok();
+    }
+    if right.len() == 1 {
+        return left.binary_search(&right[0]).is_ok();
+    }
+    shared_count(left, right) > 0
+}
+
+/// Dice coefficient of two sorted sets: 2|A∩B| / (|A|+|B|).
+pub fn dice(left: &[Token], right: &[Token]) -> f64 {
+    let total = left.len() + right.len();
+    if total == 0 {
+        return 0.0;
+    }
+    2.0 * shared_count(left, right) as f64 / total as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_groups_and_sorts_by_slot() {
+        let mut builder = TokenRecordBuilder::default();
+        builder.push(Slot::DateYear, Token(5));
+        builder.push(Slot::GivenWhole, Token(9));
+        builder.push(Slot::GivenWhole, Token(3));
+        builder.push(Slot::GivenWhole, Token(3));
+        let record = builder.finish();
+        assert_eq!(record.slot(Slot::GivenWhole), &[Token(3), Token(9)]);
+        assert_eq!(record.slot(Slot::DateYear), &[Token(5)]);
+        assert!(record.slot(Slot::FamilyWhole).is_empty());
+        assert!(record.slot(Slot::SexValue).is_empty());
+        assert_eq!(record.len(), 3);
+    }
+
+    #[test]
+    fn set_measures() {
+        let a = [Token(1), Token(2), Token(3), Token(4)];
+        let b = [Token(2), Token(4), Token(8)];
+        assert_eq!(shared_count(&a, &b), 2);
+        assert!((dice(&a, &b) - 4.0 / 7.0).abs() < 1e-9);
+        assert!(intersects(&a, &[Token(4)]));
+        assert!(!intersects(&a, &[Token(7)]));
+    }
+}

@@ -1,0 +1,326 @@
+//! Column mapping: which of a partner's headers holds which canonical field.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+/// The canonical fields of a case record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CanonicalField {
+    /// The partner's case id.
+    RecordId,
+    /// Given name.
+    GivenName,
+    /// Family name.
+    FamilyName,
+    /// Patronymic.
+    Patronymic,
+    /// Other names, `;`-separated.
+    OtherNames,
+    /// Sex.
+    Sex,
+    /// Birth date.
+    BirthDate,
+    /// Birth place.
+    BirthPlace,
+    /// Document ids, `;`-separated.
+    DocumentIds,
+}
+
+impl CanonicalField {
+    /// Every field.
+    pub const ALL: [CanonicalField; 9] = [
+        CanonicalField::RecordId,
+        CanonicalField::GivenName,
+        CanonicalField::FamilyName,
+        CanonicalField::Patronymic,
+        CanonicalField::OtherNames,
+        CanonicalField::Sex,
+        CanonicalField::BirthDate,
+        CanonicalField::BirthPlace,
+        CanonicalField::DocumentIds,
+    ];
+
+    /// The canonical column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CanonicalField::RecordId => "record_id",
+            CanonicalField::GivenName => "given_name",
+            CanonicalField::FamilyName => "family_name",
+            CanonicalField::Patronymic => "patronymic",
+            CanonicalField::OtherNames => "other_names",
+            CanonicalField::Sex => "sex",
+            CanonicalField::BirthDate => "birth_date",
+            CanonicalField::BirthPlace => "birth_place",
+            CanonicalField::DocumentIds => "document_ids",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<CanonicalField> {
+        CanonicalField::ALL
+            .into_iter()
+            .find(|field| field.name() == name)
+    }
+
+    /// Headers recognized without a mapping file (compared case-insensitively,
+    /// apostrophes and spaces ignored).
+    fn known_headers(self) -> &'static [&'static str] {
+        match self {
+            CanonicalField::RecordId => &[
+                "record_id",
+                "id",
+                "case_id",
+                "номер справи",
+                "номер",
+                "№",
+                "номер дела",
+                "case number",
+                "case no",
+            ],
+            CanonicalField::GivenName => &[
+                "given_name",
+                "ім'я",
+                "имя",
+                "first name",
+                "firstname",
+                "given name",
+                "name",
+            ],
+            CanonicalField::FamilyName => &[
+                "family_name",
+                "прізвище",
+                "фамилия",
+                "last name",
+                "lastname",
+                "surname",
+                "family name",
+            ],
+            CanonicalField::Patronymic => &[
+                "patronymic",
+                "по батькові",
+                "по-батькові",
+                "отчество",
+                "middle name",
+                "father's name",
+            ],
+            CanonicalField::OtherNames => &[
+                "other_names",
+                "інші імена",
+                "інші прізвища",
+                "попереднє прізвище",
+                "другие имена",
+                "прежняя фамилия",
+                "aliases",
+                "other names",
+                "also known as",
+            ],
+            CanonicalField::Sex => &["sex", "стать", "пол", "gender"],
+            CanonicalField::BirthDate => &[
+                "birth_date",
+                "дата народження",
+                "дата рождения",
+                "date of birth",
+                "dob",
+                "birth date",
+                "birthdate",
+            ],
+            CanonicalField::BirthPlace => &[
+                "birth_place",
+                "місце народження",
+                "место рождения",
+                "place of birth",
+                "birth place",
+                "birthplace",
+            ],
+            CanonicalField::DocumentIds => &[
+                "document_ids",
+                "документи",
+                "документ",
+                "документы",
+                "documents",
+                "document",
+                "passport",
+                "паспорт",
+                "свідоцтво про народження",
+            ],
+        }
+    }
+}
+
+fn header_key(header: &str) -> String {
+    header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .chars()
+        .filter(|c| !matches!(c, '\'' | '’' | 'ʼ' | '`' | ' ' | '_' | '-'))
+        .collect()
+}
+
+/// Errors in a mapping file.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    /// The TOML does not parse.
+    #[error("column mapping is not valid TOML: {0}")]
+    Toml(String),
+    /// A key in `[columns]` is not a canonical field.
+    #[error(
+        "column mapping names an unknown field `{0}` (known: record_id, given_name, family_name, patronymic, other_names, sex, birth_date, birth_place, document_ids)"
+    )]
+    UnknownField(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingFile {
+    #[serde(default)]
+    columns: HashMap<String, OneOrMany>,
+    #[serde(default)]
+    sheet: Option<String>,
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Which headers feed which field. Several headers may feed one field (two
+/// document columns, say); their values are joined with `;`.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnMapping {
+    explicit: HashMap<CanonicalField, Vec<String>>,
+    /// The worksheet to read in a workbook (the first one if absent).
+    pub sheet: Option<String>,
+    /// The encoding the file is in, if the mapping says.
+    pub encoding: Option<String>,
+}
+
+impl ColumnMapping {
+    /// Parses a mapping file's text.
+    pub fn from_toml(text: &str) -> Result<ColumnMapping, MappingError> {
+        let file: MappingFile = toml::from_str(text)
+            .map_err(|error| MappingError::Toml(error.message().to_string()))?;
+        let mut explicit = HashMap::new();
+        for (name, headers) in file.columns {
+            let field = CanonicalField::from_name(&name).ok_or(MappingError::UnknownField(name))?;
+            let headers = match headers {
+                OneOrMany::One(header) => vec![header],
+                OneOrMany::Many(headers) => headers,
+            };
+            explicit.insert(field, headers);
+        }
+        Ok(ColumnMapping {
+            explicit,
+            sheet: file.sheet,
+            encoding: file.encoding,
+        })
+    }
+
+    /// For each canonical field, the indexes of the header columns that feed it.
+    /// Fields named in the mapping use exactly its headers; the others fall back
+    /// to the recognized headers.
+    pub fn resolve(&self, headers: &[String]) -> ResolvedColumns {
+        let keys: Vec<String> = headers.iter().map(|h| header_key(h)).collect();
+        let mut columns: Vec<(CanonicalField, Vec<usize>)> = Vec::new();
+        let mut missing_mapped: Vec<String> = Vec::new();
+        for field in CanonicalField::ALL {
+            let indexes: Vec<usize> = match self.explicit.get(&field) {
+                Some(wanted) => {
+                    let mut found = Vec::new();
+                    for header in wanted {
+                        match keys.iter().position(|key| *key == header_key(header)) {
+                            Some(index) => found.push(index),
+                            None => missing_mapped.push(header.clone()),
+                        }
+                    }
+                    found
+                }
+                None => field
+                    .known_headers()
+                    .iter()
+                    .find_map(|known| keys.iter().position(|key| *key == header_key(known)))
+                    .into_iter()
+                    .collect(),
+            };
+            columns.push((field, indexes));
+        }
+        ResolvedColumns {
+            columns,
+            missing_mapped,
+        }
+    }
+}
+
+/// A mapping applied to one file's header row.
+#[derive(Debug, Clone)]
+pub struct ResolvedColumns {
+    columns: Vec<(CanonicalField, Vec<usize>)>,
+    /// Headers the mapping names that the file lacks.
+    pub missing_mapped: Vec<String>,
+}
+
+impl ResolvedColumns {
+    /// The column indexes feeding a field.
+    pub fn indexes(&self, field: CanonicalField) -> &[usize] {
+        self.columns
+            .iter()
+            .find(|(candidate, _)| *candidate == field)
+            .map(|(_, indexes)| indexes.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Whether any name or document column was found.
+    pub fn has_identifying_column(&self) -> bool {
+        [
+            CanonicalField::GivenName,
+            CanonicalField::FamilyName,
+            CanonicalField::OtherNames,
+            CanonicalField::DocumentIds,
+        ]
+        .iter()
+        .any(|field| !self.indexes(*field).is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_ukrainian_headers_without_a_mapping() {
+        let headers: Vec<String> = ["Прізвище", "Ім’я", "По батькові", "Дата народження"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let resolved = ColumnMapping::default().resolve(&headers);
+        assert_eq!(resolved.indexes(CanonicalField::FamilyName), &[0]);
+        assert_eq!(resolved.indexes(CanonicalField::GivenName), &[1]);
+        assert_eq!(resolved.indexes(CanonicalField::Patronymic), &[2]);
+        assert_eq!(resolved.indexes(CanonicalField::BirthDate), &[3]);
+    }
+
+    #[test]
+    fn mapping_file_joins_several_columns() {
+        let mapping = ColumnMapping::from_toml(
+            "[columns]\nfamily_name = \"Прізвище дитини\"\ndocument_ids = [\"Паспорт\", \"Свідоцтво\"]\n",
+        )
+        .expect("valid mapping");
+        let headers: Vec<String> = ["Свідоцтво", "Прізвище дитини", "Паспорт"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let resolved = mapping.resolve(&headers);
+        assert_eq!(resolved.indexes(CanonicalField::FamilyName), &[1]);
+        assert_eq!(resolved.indexes(CanonicalField::DocumentIds), &[2, 0]);
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let error = ColumnMapping::from_toml("[columns]\nsurname = \"x\"\n").unwrap_err();
+        assert!(error.to_string().contains("`surname`"), "{error}");
+    }
+}

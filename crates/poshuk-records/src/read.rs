@@ -1,0 +1,593 @@
+//! Reading a file into records, row by row, keeping what can be kept.
+
+use std::io::Read;
+use std::path::Path;
+
+use calamine::{Data, Reader};
+use poshuk_core::{BirthDate, Record, Sex};
+
+use crate::decode::{Encoding, decode_bytes};
+use crate::mapping::{CanonicalField, ColumnMapping, ResolvedColumns};
+
+/// The layout of an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// Delimited text with a header row (comma, semicolon or tab).
+    Csv,
+    /// An Excel workbook (.xlsx, .xlsm, .xls, .ods).
+    Workbook,
+    /// One JSON object per line.
+    JsonLines,
+}
+
+impl FileFormat {
+    /// The format a file name suggests.
+    pub fn from_path(path: &Path) -> FileFormat {
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match extension.as_str() {
+            "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => FileFormat::Workbook,
+            "jsonl" | "ndjson" | "json" => FileFormat::JsonLines,
+            _ => FileFormat::Csv,
+        }
+    }
+}
+
+/// How to read a file.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Column mapping (recognized headers when empty).
+    pub mapping: ColumnMapping,
+    /// Text encoding, if known (detected otherwise).
+    pub encoding: Option<Encoding>,
+    /// The worksheet to read (overrides the mapping's).
+    pub sheet: Option<String>,
+    /// The format (from the file name when absent).
+    pub format: Option<FileFormat>,
+}
+
+/// How bad a row problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The row was kept with a field left empty.
+    Warning,
+    /// The row was not read.
+    Rejected,
+}
+
+/// A problem with one row. The reason never quotes the row's values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowProblem {
+    /// 1-based line (CSV, JSONL) or row (workbook) number in the file.
+    pub line: usize,
+    /// Warning or rejection.
+    pub severity: Severity,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A record with the line it came from.
+#[derive(Debug, Clone)]
+pub struct ReadRecord {
+    /// 1-based line or row number.
+    pub line: usize,
+    /// The record.
+    pub record: Record,
+}
+
+/// Everything read from a file.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    /// Records read (possibly with warnings).
+    pub records: Vec<ReadRecord>,
+    /// Problems, in line order.
+    pub problems: Vec<RowProblem>,
+    /// Data rows seen (records plus rejected rows).
+    pub rows_seen: usize,
+    /// The encoding used for text files.
+    pub encoding: Option<Encoding>,
+}
+
+impl ReadOutcome {
+    /// The number of rejected rows.
+    pub fn rejected(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Rejected)
+            .count()
+    }
+
+    /// The number of warnings.
+    pub fn warnings(&self) -> usize {
+        self.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Warning)
+            .count()
+    }
+}
+
+/// Errors that stop a whole file from being read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The bytes are not text in the expected encoding.
+    #[error("line {line}: the file is not valid {encoding}")]
+    Undecodable {
+        /// The first line that failed.
+        line: usize,
+        /// The encoding tried.
+        encoding: &'static str,
+    },
+    /// The file has no header row.
+    #[error("the file is empty: a header row is needed")]
+    NoHeader,
+    /// No column holds a name or a document.
+    #[error(
+        "no column holds a name or a document (headers seen: {0}); give a column mapping with --mapping"
+    )]
+    NoIdentifyingColumn(String),
+    /// The mapping names headers the file lacks.
+    #[error("the column mapping names headers that the file lacks: {0}")]
+    MissingMappedHeaders(String),
+    /// The workbook cannot be read.
+    #[error("cannot read workbook: {0}")]
+    Workbook(String),
+    /// The named sheet does not exist.
+    #[error("the workbook has no sheet named {wanted:?} (sheets: {available})")]
+    NoSuchSheet {
+        /// The sheet asked for.
+        wanted: String,
+        /// The sheets present.
+        available: String,
+    },
+    /// A CSV structure error that stops reading.
+    #[error("line {line}: {reason}")]
+    Csv {
+        /// The line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Reads a partner file into records.
+pub fn read_file(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, ReadError> {
+    let format = options
+        .format
+        .unwrap_or_else(|| FileFormat::from_path(path));
+    let io_error = |source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match format {
+        FileFormat::Workbook => read_workbook(path, options),
+        FileFormat::Csv | FileFormat::JsonLines => {
+            let mut bytes = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|mut file| file.read_to_end(&mut bytes))
+                .map_err(io_error)?;
+            let encoding = options.encoding.or_else(|| {
+                options
+                    .mapping
+                    .encoding
+                    .as_deref()
+                    .and_then(Encoding::parse)
+            });
+            let (text, used) = decode_bytes(&bytes, encoding)?;
+            drop(bytes);
+            let mut outcome = if format == FileFormat::Csv {
+                read_csv_text(&text, &options.mapping)?
+            } else {
+                read_json_lines(&text)
+            };
+            outcome.encoding = Some(used);
+            Ok(outcome)
+        }
+    }
+}
+
+/// Reads CSV from any reader (used for standard input).
+pub fn read_reader_csv(
+    mut reader: impl Read,
+    options: &ReadOptions,
+) -> Result<ReadOutcome, ReadError> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| ReadError::Io {
+            path: "standard input".into(),
+            source,
+        })?;
+    let (text, used) = decode_bytes(&bytes, options.encoding)?;
+    let mut outcome = read_csv_text(&text, &options.mapping)?;
+    outcome.encoding = Some(used);
+    Ok(outcome)
+}
+
+fn detect_delimiter(header_line: &str) -> u8 {
+    let count = |c: char| header_line.matches(c).count();
+    let candidates = [(b';', count(';')), (b'\t', count('\t')), (b',', count(','))];
+    candidates
+        .iter()
+        .max_by_key(|(_, n)| *n)
+        .filter(|(_, n)| *n > 0)
+        .map(|(d, _)| *d)
+        .unwrap_or(b',')
+}
+
+fn resolve_headers(
+    mapping: &ColumnMapping,
+    headers: &[String],
+) -> Result<ResolvedColumns, ReadError> {
+    let resolved = mapping.resolve(headers);
+    if !resolved.missing_mapped.is_empty() {
+        return Err(ReadError::MissingMappedHeaders(
+            resolved.missing_mapped.join(", "),
+        ));
+    }
+    if !resolved.has_identifying_column() {
+        return Err(ReadError::NoIdentifyingColumn(headers.join(", ")));
+    }
+    Ok(resolved)
+}
+
+fn read_csv_text(text: &str, mapping: &ColumnMapping) -> Result<ReadOutcome, ReadError> {
+    let header_line = text.lines().next().ok_or(ReadError::NoHeader)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(detect_delimiter(header_line))
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(error)) => {
+            return Err(ReadError::Csv {
+                line: 1,
+                reason: csv_reason(&error),
+            });
+        }
+        None => return Err(ReadError::NoHeader),
+    };
+    let headers: Vec<String> = header.iter().map(str::to_string).collect();
+    let columns = resolve_headers(mapping, &headers)?;
+    let mut outcome = ReadOutcome::default();
+    for row in records {
+        match row {
+            Ok(row) => {
+                let line = row.position().map_or(0, |p| p.line() as usize);
+                if row.iter().all(|cell| cell.trim().is_empty()) {
+                    continue;
+                }
+                outcome.rows_seen += 1;
+                if row.len() != headers.len() {
+                    outcome.problems.push(RowProblem {
+                        line,
+                        severity: Severity::Rejected,
+                        reason: format!(
+                            "row has {} fields, the header has {}",
+                            row.len(),
+                            headers.len()
+                        ),
+                    });
+                    continue;
+                }
+                let cells: Vec<&str> = row.iter().collect();
+                accept_row(&mut outcome, line, |field| {
+                    join_cells(&cells, columns.indexes(field))
+                });
+            }
+            Err(error) => {
+                outcome.rows_seen += 1;
+                let line = error.position().map_or(0, |p| p.line() as usize);
+                outcome.problems.push(RowProblem {
+                    line,
+                    severity: Severity::Rejected,
+                    reason: csv_reason(&error),
+                });
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+fn csv_reason(error: &csv::Error) -> String {
+    match error.kind() {
+        csv::ErrorKind::Utf8 { .. } => "row is not valid text in the file's encoding".into(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("row has {len} fields, the header has {expected_len}")
+        }
+        _ => "row cannot be parsed as CSV".into(),
+    }
+}
+
+fn join_cells(cells: &[&str], indexes: &[usize]) -> String {
+    let mut joined = String::new();
+    for &index in indexes {
+        let Some(cell) = cells.get(index) else {
+            continue;
+        };
+        let cell = cell.trim();
+        if cell.is_empty() {
+            continue;
+        }
+        if !joined.is_empty() {
+            joined.push(';');
+        }
+        joined.push_str(cell);
+    }
+    joined
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(';')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Builds a record from a row's fields and files it, with its problems.
+fn accept_row(outcome: &mut ReadOutcome, line: usize, field: impl Fn(CanonicalField) -> String) {
+    let mut record = Record {
+        record_id: field(CanonicalField::RecordId),
+        given_name: field(CanonicalField::GivenName),
+        family_name: field(CanonicalField::FamilyName),
+        patronymic: field(CanonicalField::Patronymic),
+        other_names: split_list(&field(CanonicalField::OtherNames)),
+        sex: Sex::parse(&field(CanonicalField::Sex)),
+        birth_date: None,
+        birth_place: field(CanonicalField::BirthPlace),
+        document_ids: split_list(&field(CanonicalField::DocumentIds)),
+    };
+    if record.record_id.is_empty() {
+        outcome.problems.push(RowProblem {
+            line,
+            severity: Severity::Rejected,
+            reason: "record_id is empty".into(),
+        });
+        return;
+    }
+    if !record.is_identifiable() {
+        outcome.problems.push(RowProblem {
+            line,
+            severity: Severity::Rejected,
+            reason: "record has neither a name nor a document".into(),
+        });
+        return;
+    }
+    let date_text = field(CanonicalField::BirthDate);
+    if !date_text.is_empty() {
+        match BirthDate::parse(&date_text) {
+            Ok(date) => record.birth_date = Some(date),
+            Err(error) => outcome.problems.push(RowProblem {
+                line,
+                severity: Severity::Warning,
+                reason: format!("birth_date left empty: {error}"),
+            }),
+        }
+    }
+    outcome.records.push(ReadRecord { line, record });
+}
+
+fn read_json_lines(text: &str) -> ReadOutcome {
+    let mut outcome = ReadOutcome::default();
+    for (index, raw_line) in text.lines().enumerate() {
+        let line = index + 1;
+        if raw_line.trim().is_empty() {
+            continue;
+        }
+        outcome.rows_seen += 1;
+        let object = match serde_json::from_str::<serde_json::Value>(raw_line) {
+            Ok(serde_json::Value::Object(object)) => object,
+            Ok(_) => {
+                outcome.problems.push(RowProblem {
+                    line,
+                    severity: Severity::Rejected,
+                    reason: "line is not a JSON object".into(),
+                });
+                continue;
+            }
+            Err(error) => {
+                outcome.problems.push(RowProblem {
+                    line,
+                    severity: Severity::Rejected,
+                    reason: format!("line is not valid JSON (column {})", error.column()),
+                });
+                continue;
+            }
+        };
+        accept_row(&mut outcome, line, |field| {
+            json_field(&object, field.name())
+        });
+    }
+    outcome
+}
+
+fn json_field(object: &serde_json::Map<String, serde_json::Value>, name: &str) -> String {
+    match object.get(name) {
+        Some(serde_json::Value::String(text)) => text.trim().to_string(),
+        Some(serde_json::Value::Number(number)) => number.to_string(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| match item {
+                serde_json::Value::String(text) => Some(text.trim().to_string()),
+                serde_json::Value::Number(number) => Some(number.to_string()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(";"),
+        _ => String::new(),
+    }
+}
+
+fn read_workbook(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, ReadError> {
+    let mut workbook = calamine::open_workbook_auto(path)
+        .map_err(|error| ReadError::Workbook(error.to_string()))?;
+    let sheets = workbook.sheet_names();
+    let wanted = options
+        .sheet
+        .clone()
+        .or_else(|| options.mapping.sheet.clone());
+    let range = match wanted {
+        Some(name) => {
+            if !sheets.contains(&name) {
+                return Err(ReadError::NoSuchSheet {
+                    wanted: name,
+                    available: sheets.join(", "),
+                });
+            }
+            workbook.worksheet_range(&name)
+        }
+        None => match workbook.worksheet_range_at(0) {
+            Some(range) => range,
+            None => return Err(ReadError::NoHeader),
+        },
+    }
+    .map_err(|error| ReadError::Workbook(error.to_string()))?;
+    let first_row = range.start().map_or(0, |(row, _)| row as usize);
+    let mut rows = range.rows();
+    let header = rows.next().ok_or(ReadError::NoHeader)?;
+    let headers: Vec<String> = header.iter().map(cell_text).collect();
+    let columns = resolve_headers(&options.mapping, &headers)?;
+    let mut outcome = ReadOutcome::default();
+    for (index, row) in rows.enumerate() {
+        let line = first_row + index + 2;
+        let cells: Vec<String> = row.iter().map(cell_text).collect();
+        if cells.iter().all(|cell| cell.trim().is_empty()) {
+            continue;
+        }
+        outcome.rows_seen += 1;
+        let cell_refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+        accept_row(&mut outcome, line, |field| {
+            join_cells(&cell_refs, columns.indexes(field))
+        });
+    }
+    Ok(outcome)
+}
+
+/// A cell as text; dates as ISO 8601 (workbooks store them as day serials).
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::String(text) => text.clone(),
+        Data::Int(number) => number.to_string(),
+        Data::Float(number) if number.fract() == 0.0 => format!("{}", *number as i64),
+        Data::Float(number) => number.to_string(),
+        Data::DateTime(datetime) => serial_to_iso(datetime.as_f64()).unwrap_or_default(),
+        Data::DateTimeIso(text) => text.clone(),
+        Data::Bool(value) => value.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// An Excel day serial (1900 system) to `YYYY-MM-DD`.
+fn serial_to_iso(serial: f64) -> Option<String> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    // Day 0 of the 1900 system is 1899-12-30 once Excel's 1900 leap-year bug
+    // is accounted for (serials after 60).
+    let days = serial.floor() as i64 - 25_569; // days since 1970-01-01
+    let (year, month, day) = civil_from_days(days);
+    Some(format!("{year:04}-{month:02}-{day:02}"))
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "record_id,given_name,family_name,patronymic,other_names,sex,birth_date,birth_place,document_ids\n";
+
+    #[test]
+    fn reads_good_rows_and_reports_bad_ones_by_line() {
+        let text = format!(
+            "{HEADER}1,Олександр,Коваленко,Миколайович,,M,2011-03-07,Маріуполь,\n\
+             2,Ольга,Петренко,,,F,,,,extra\n3,,,,,,,,\n\
+             4,,,,,F,2010-01-01,,\n\
+             5,Ірина,Бондар,,,F,31.02.2010,,\n\
+             6,Іван,Мельник,,,M,2009,,\n"
+        );
+        let outcome = read_csv_text(&text, &ColumnMapping::default()).expect("reads");
+        let ids: Vec<&str> = outcome
+            .records
+            .iter()
+            .map(|r| r.record.record_id.as_str())
+            .collect();
+        assert_eq!(ids, ["1", "5", "6"]);
+        let problem_lines: Vec<(usize, Severity)> = outcome
+            .problems
+            .iter()
+            .map(|p| (p.line, p.severity))
+            .collect();
+        assert_eq!(
+            problem_lines,
+            [
+                (3, Severity::Rejected),
+                (4, Severity::Rejected),
+                (5, Severity::Rejected),
+                (6, Severity::Warning)
+            ]
+        );
+        assert!(outcome.records[1].record.birth_date.is_none());
+        for problem in &outcome.problems {
+            assert!(!problem.reason.contains("Петренко") && !problem.reason.contains("31.02"));
+        }
+    }
+
+    #[test]
+    fn reads_semicolon_csv_with_ukrainian_headers() {
+        let text = "Прізвище;Ім'я;По батькові;Дата народження;Номер справи\nШевченко;Тарас;Григорович;09.03.2014;A-1\n";
+        let outcome = read_csv_text(text, &ColumnMapping::default()).expect("reads");
+        assert_eq!(outcome.records.len(), 1);
+        let record = &outcome.records[0].record;
+        assert_eq!(record.family_name, "Шевченко");
+        assert_eq!(
+            record.birth_date.map(|d| d.to_iso()),
+            Some("2014-03-09".into())
+        );
+    }
+
+    #[test]
+    fn reads_json_lines_with_lists() {
+        let text = "{\"record_id\":\"7\",\"given_name\":\"Ivan\",\"document_ids\":[\"passport:AB1\",\"x:2\"]}\nnot json\n";
+        let outcome = read_json_lines(text);
+        assert_eq!(outcome.records.len(), 1);
+        assert_eq!(outcome.records[0].record.document_ids.len(), 2);
+        assert_eq!(outcome.problems[0].line, 2);
+    }
+
+    #[test]
+    fn converts_excel_serials() {
+        assert_eq!(serial_to_iso(40_609.0).as_deref(), Some("2011-03-07"));
+        assert_eq!(serial_to_iso(36_526.0).as_deref(), Some("2000-01-01"));
+        assert_eq!(serial_to_iso(-3.0), None);
+    }
+}
