@@ -1,3 +1,73 @@
-fn main() {
-    println!("Hello, world!");
+//! `poshuk`: the command line of every role in the federation.
+//!
+//! The binary only wires the library crates together and owns the command
+//! line; `anyhow` errors live here, at the edge.
+
+mod commands;
+mod keyring_file;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "poshuk",
+    version,
+    about = "Federated search over keyed-hash tokens of missing-person records"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage the federation's hashing keys.
+    Keys {
+        #[command(subcommand)]
+        command: commands::keys::KeysCommand,
+    },
+    /// Turn a case export into a token file (no raw values) and a local handle map.
+    Encode(commands::encode::EncodeArgs),
+    /// Link two token files: candidate pairs with scores, by blocking (never all pairs).
+    Link(commands::link::LinkArgs),
+    /// Write synthetic case lists of three kinds of partner, with the truth.
+    Synth(commands::synth::SynthArgs),
+    /// Benchmarks: matching quality and speed.
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::BenchCommand,
+    },
+}
+
+/// Where a command writes its keyring when none is named.
+pub(crate) fn default_keyring_path() -> PathBuf {
+    PathBuf::from("poshuk-keyring.toml")
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("POSHUK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys { command } => commands::keys::run(command),
+        Command::Encode(args) => commands::encode::run(args),
+        Command::Link(args) => commands::link::run(args),
+        Command::Synth(args) => commands::synth::run(args),
+        Command::Bench { command } => commands::bench::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

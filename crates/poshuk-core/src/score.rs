@@ -268,7 +268,7 @@ pub struct MatchModel {
 impl Default for MatchModel {
     fn default() -> MatchModel {
         MatchModel {
-            prior_log2_odds: -14.0,
+            prior_log2_odds: -13.0,
             strong_threshold: 0.9,
             possible_threshold: 0.5,
         }
@@ -658,18 +658,32 @@ fn compare_names(
     if given_score.0 == Level::Exact || given_score.0 == Level::Equivalent {
         return (given_score, family_score);
     }
-    // Swapped columns: the left given name compared with the right family
-    // name as a given name, and the other way round.
-    let swapped_given = compare_given(left_family, right_given, frequencies)
-        .max_by_weight(compare_given(left_given, right_family, frequencies));
-    let swapped_family = compare_family(left_given, right_family, frequencies)
-        .max_by_weight(compare_family(left_family, right_given, frequencies));
+    // Swapped columns: the two cross pairs (left given ↔ right family, left
+    // family ↔ right given), either of which may hold the given names.
+    let right_swapped = (
+        compare_given(left_given, right_family, frequencies),
+        compare_family(left_family, right_given, frequencies),
+    );
+    let left_swapped = (
+        compare_given(left_family, right_given, frequencies),
+        compare_family(left_given, right_family, frequencies),
+    );
+    let (swapped_given, swapped_family) =
+        if right_swapped.0.1 + right_swapped.1.1 >= left_swapped.0.1 + left_swapped.1.1 {
+            right_swapped
+        } else {
+            left_swapped
+        };
     let swapped = swapped_given.1 + swapped_family.1 - SWAP_PENALTY;
-    let swapped_agrees = matches!(swapped_given.0, Level::Exact | Level::Equivalent)
-        && matches!(
-            swapped_family.0,
-            Level::Exact | Level::Close | Level::SoundsAlike
-        );
+    let strong = |level: Level| matches!(level, Level::Exact | Level::Equivalent);
+    let fair = |level: Level| {
+        matches!(
+            level,
+            Level::Exact | Level::Equivalent | Level::Close | Level::SoundsAlike
+        )
+    };
+    let swapped_agrees = (strong(swapped_given.0) && fair(swapped_family.0))
+        || (fair(swapped_given.0) && strong(swapped_family.0));
     if swapped_agrees && swapped > straight {
         return (
             (Level::SwappedColumns, swapped_given.1 - SWAP_PENALTY),
@@ -677,16 +691,6 @@ fn compare_names(
         );
     }
     (given_score, family_score)
-}
-
-trait MaxByWeight {
-    fn max_by_weight(self, other: Self) -> Self;
-}
-
-impl MaxByWeight for (Level, f64) {
-    fn max_by_weight(self, other: Self) -> Self {
-        if other.1 > self.1 { other } else { self }
-    }
 }
 
 impl MatchModel {
@@ -743,5 +747,276 @@ impl MatchModel {
         } else {
             Band::Weak
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::Tokenizer;
+    use crate::keys::{Epoch, EpochEntry, EpochKey, EpochState, KeyRing};
+    use crate::record::{BirthDate, Record, Sex};
+
+    fn tokenizer() -> Tokenizer {
+        let ring = KeyRing::from_entries(vec![EpochEntry {
+            epoch: Epoch(1),
+            state: EpochState::Active,
+            key: EpochKey::from_bytes([5; 32]),
+        }])
+        .expect("ring");
+        Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
+    }
+
+    /// (given, family, patronymic, date, place, other names, sex)
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        Sex,
+    );
+
+    fn record(row: Row<'_>) -> Record {
+        let (given, family, patronymic, date, place, other, sex) = row;
+        Record {
+            record_id: "x".into(),
+            given_name: given.into(),
+            family_name: family.into(),
+            patronymic: patronymic.into(),
+            other_names: other.iter().map(|s| s.to_string()).collect(),
+            sex,
+            birth_date: BirthDate::parse(date).ok(),
+            birth_place: place.into(),
+            document_ids: Vec::new(),
+        }
+    }
+
+    fn score(left: Row<'_>, right: Row<'_>) -> MatchScore {
+        let tokenizer = tokenizer();
+        MatchModel::default().score(
+            &tokenizer.tokenize(&record(left)),
+            &tokenizer.tokenize(&record(right)),
+            &NoTermFrequencies,
+        )
+    }
+
+    const M: Sex = Sex::Male;
+    const F: Sex = Sex::Female;
+
+    #[test]
+    fn one_person_across_scripts_is_strong() {
+        let cases: &[(Row<'_>, Row<'_>)] = &[
+            (
+                (
+                    "Олександр",
+                    "Коваленко",
+                    "Миколайович",
+                    "2011-03-07",
+                    "Маріуполь",
+                    &[],
+                    M,
+                ),
+                (
+                    "Александр",
+                    "Коваленко",
+                    "Николаевич",
+                    "07.03.2011",
+                    "г. Мариуполь",
+                    &[],
+                    M,
+                ),
+            ),
+            (
+                (
+                    "Олександр",
+                    "Коваленко",
+                    "Миколайович",
+                    "2011-03-07",
+                    "Маріуполь",
+                    &[],
+                    M,
+                ),
+                (
+                    "Oleksandr",
+                    "Kovalenko",
+                    "",
+                    "07/03/2011",
+                    "Mariupol",
+                    &[],
+                    M,
+                ),
+            ),
+            (
+                ("Ірина", "Ковальська", "Петрівна", "2012-05-01", "", &[], F),
+                ("Ирина", "Ковальская", "Петровна", "2012-01-05", "", &[], F),
+            ),
+            (
+                (
+                    "Василий",
+                    "Михайленко",
+                    "Онуфриевич",
+                    "1987-12-01",
+                    "",
+                    &[],
+                    M,
+                ),
+                ("Mihajlenko", "Vasilij", "", "1987-12-01", "", &[], M),
+            ),
+            (
+                (
+                    "Євгенія",
+                    "Приходько",
+                    "Віталіївна",
+                    "2015-08-05",
+                    "",
+                    &[],
+                    F,
+                ),
+                ("PRIHODKO", "ÊVGENIA", "Vitaliivna", "2015-08", "", &[], F),
+            ),
+            (
+                (
+                    "Дарина",
+                    "Мельник",
+                    "Андріївна",
+                    "2014-02-11",
+                    "Херсон",
+                    &[],
+                    F,
+                ),
+                (
+                    "Дарья",
+                    "Смирнова",
+                    "Андреевна",
+                    "2014-02-11",
+                    "Херсон",
+                    &["Мельник"],
+                    F,
+                ),
+            ),
+        ];
+        for (left, right) in cases {
+            let scored = score(*left, *right);
+            assert_eq!(
+                scored.band,
+                Band::Strong,
+                "{:?} / {:?}: {}",
+                left.0,
+                right.0,
+                scored.explain()
+            );
+        }
+    }
+
+    #[test]
+    fn twins_and_siblings_are_never_strong() {
+        let cases: &[(Row<'_>, Row<'_>)] = &[
+            (
+                (
+                    "Олександр",
+                    "Коваленко",
+                    "Миколайович",
+                    "2011-03-07",
+                    "Маріуполь",
+                    &[],
+                    M,
+                ),
+                (
+                    "Андрій",
+                    "Коваленко",
+                    "Миколайович",
+                    "2011-03-07",
+                    "Маріуполь",
+                    &[],
+                    M,
+                ),
+            ),
+            (
+                (
+                    "Олександр",
+                    "Коваленко",
+                    "Миколайович",
+                    "2011-03-07",
+                    "Маріуполь",
+                    &[],
+                    M,
+                ),
+                (
+                    "Олександра",
+                    "Коваленко",
+                    "Миколаївна",
+                    "2011-03-07",
+                    "Маріуполь",
+                    &[],
+                    F,
+                ),
+            ),
+            (
+                (
+                    "Ірина",
+                    "Захарченко",
+                    "Валентинівна",
+                    "2011-06-10",
+                    "",
+                    &[],
+                    F,
+                ),
+                ("Zakharchenko", "Olga", "", "2011-06-10", "", &[], F),
+            ),
+            (
+                ("Іван", "Бондар", "Петрович", "2009-01-01", "Херсон", &[], M),
+                (
+                    "Іванна",
+                    "Бондар",
+                    "Петрівна",
+                    "2012-06-01",
+                    "Херсон",
+                    &[],
+                    F,
+                ),
+            ),
+        ];
+        for (left, right) in cases {
+            let scored = score(*left, *right);
+            assert!(
+                scored.band < Band::Possible,
+                "{:?} / {:?}: {} {}",
+                left.0,
+                right.0,
+                scored.probability,
+                scored.explain()
+            );
+        }
+    }
+
+    #[test]
+    fn explanation_reads_as_words() {
+        let scored = score(
+            (
+                "Олександр",
+                "Коваленко",
+                "Миколайович",
+                "2011-03-07",
+                "",
+                &[],
+                M,
+            ),
+            (
+                "Александр",
+                "Коваленко",
+                "Николаевич",
+                "2011-07-03",
+                "",
+                &[],
+                M,
+            ),
+        );
+        assert_eq!(
+            scored.explain(),
+            "given name: equivalent form; family name: same; patronymic: equivalent form; birth date: day and month swapped; sex: same"
+        );
+        assert!((0.0..=1.0).contains(&scored.probability));
     }
 }

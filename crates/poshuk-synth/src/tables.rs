@@ -1,0 +1,111 @@
+//! The name, surname and settlement tables the generator draws from.
+
+use std::sync::OnceLock;
+
+const MALE: &str = include_str!("../../poshuk-core/data/given_names_male.tsv");
+const FEMALE: &str = include_str!("../../poshuk-core/data/given_names_female.tsv");
+const SETTLEMENTS: &str = include_str!("../../poshuk-core/data/settlements.tsv");
+const SURNAMES: &str = include_str!("../data/surnames.tsv");
+
+/// One given name with its forms.
+#[derive(Debug)]
+pub(crate) struct GivenName {
+    pub(crate) uk: Vec<String>,
+    pub(crate) ru: Vec<String>,
+    pub(crate) latin: Vec<String>,
+    pub(crate) diminutives: Vec<String>,
+    /// Ukrainian masculine, Ukrainian feminine, Russian masculine, Russian
+    /// feminine patronymics (empty for female names).
+    pub(crate) patronymics: [Vec<String>; 4],
+}
+
+/// One family with its gendered forms.
+#[derive(Debug)]
+pub(crate) struct Surname {
+    pub(crate) uk_male: String,
+    pub(crate) uk_female: String,
+    pub(crate) ru_male: Vec<String>,
+    pub(crate) ru_female: Vec<String>,
+}
+
+/// One settlement.
+#[derive(Debug)]
+pub(crate) struct Settlement {
+    pub(crate) uk: Vec<String>,
+    pub(crate) ru: Vec<String>,
+    pub(crate) latin: Vec<String>,
+    pub(crate) oblast: String,
+}
+
+pub(crate) struct Tables {
+    pub(crate) male: Vec<GivenName>,
+    pub(crate) female: Vec<GivenName>,
+    pub(crate) surnames: Vec<Surname>,
+    pub(crate) settlements: Vec<Settlement>,
+}
+
+fn rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| line.split('\t').map(str::trim).collect())
+}
+
+fn list(cell: Option<&&str>) -> Vec<String> {
+    cell.map(|cell| {
+        cell.split('|')
+            .map(str::trim)
+            .filter(|form| !form.is_empty() && *form != "-")
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn given_names(text: &str) -> Vec<GivenName> {
+    rows(text)
+        .map(|row| GivenName {
+            uk: list(row.first()),
+            ru: list(row.get(1)),
+            latin: list(row.get(2)),
+            diminutives: list(row.get(3)),
+            patronymics: [
+                list(row.get(4)),
+                list(row.get(5)),
+                list(row.get(6)),
+                list(row.get(7)),
+            ],
+        })
+        .filter(|name| !name.uk.is_empty() && !name.ru.is_empty())
+        .collect()
+}
+
+pub(crate) fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| Tables {
+        male: given_names(MALE)
+            .into_iter()
+            .filter(|name| !name.patronymics[0].is_empty() && !name.patronymics[2].is_empty())
+            .collect(),
+        female: given_names(FEMALE),
+        surnames: rows(SURNAMES)
+            .filter_map(|row| {
+                Some(Surname {
+                    uk_male: list(row.first()).into_iter().next()?,
+                    uk_female: list(row.get(1)).into_iter().next()?,
+                    ru_male: list(row.get(2)),
+                    ru_female: list(row.get(3)),
+                })
+            })
+            .filter(|surname| !surname.ru_male.is_empty() && !surname.ru_female.is_empty())
+            .collect(),
+        settlements: rows(SETTLEMENTS)
+            .map(|row| Settlement {
+                uk: list(row.first()),
+                ru: list(row.get(1)),
+                latin: list(row.get(2)),
+                oblast: row.get(3).map(|s| s.to_string()).unwrap_or_default(),
+            })
+            .filter(|s| !s.uk.is_empty() && !s.ru.is_empty() && !s.latin.is_empty())
+            .collect(),
+    })
+}
