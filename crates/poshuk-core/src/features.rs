@@ -203,14 +203,14 @@ fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate) {
             kind::FULL_DATE,
             &[(year >> 8) as u8, year as u8, month, day],
         );
-        if let Some(swapped) = date.swapped() {
-            if let (Some(m), Some(d)) = (swapped.month, swapped.day) {
-                emit(
-                    Slot::DateSwapped,
-                    kind::FULL_DATE,
-                    &[(year >> 8) as u8, year as u8, m, d],
-                );
-            }
+        if let Some(swapped) = date.swapped()
+            && let (Some(m), Some(d)) = (swapped.month, swapped.day)
+        {
+            emit(
+                Slot::DateSwapped,
+                kind::FULL_DATE,
+                &[(year >> 8) as u8, year as u8, m, d],
+            );
         }
     }
 }

@@ -153,13 +153,12 @@ impl NameTables {
             }
             for suffix in ["", "a", "i", "o", "ei", "ai"] {
                 let candidate = format!("{stem}{suffix}");
-                if let Some(classes) = self.given_forms.get(&candidate) {
-                    if let Some(&male) = classes
+                if let Some(classes) = self.given_forms.get(&candidate)
+                    && let Some(&male) = classes
                         .iter()
                         .find(|&&class| self.class_sex[class as usize] == Sex::Male)
-                    {
-                        return Some(male);
-                    }
+                {
+                    return Some(male);
                 }
             }
         }

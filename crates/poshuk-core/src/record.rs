@@ -86,10 +86,7 @@ impl BirthDate {
     /// spreadsheets write dates).
     pub fn parse(text: &str) -> Result<BirthDate, DateError> {
         let trimmed = text.trim();
-        let date_part = trimmed
-            .split(|c: char| c == ' ' || c == 'T')
-            .next()
-            .unwrap_or(trimmed);
+        let date_part = trimmed.split([' ', 'T']).next().unwrap_or(trimmed);
         let parts: Vec<&str> = date_part.split(['-', '.', '/']).collect();
         let number = |part: &str| -> Result<u32, DateError> {
             if part.is_empty() || part.len() > 4 || !part.bytes().all(|b| b.is_ascii_digit()) {
@@ -130,10 +127,10 @@ impl BirthDate {
             if !(1..=12).contains(&month) {
                 return Err(DateError::Month);
             }
-            if let Some(day) = day {
-                if day == 0 || day > days_in_month(year, month) {
-                    return Err(DateError::Day);
-                }
+            if let Some(day) = day
+                && (day == 0 || day > days_in_month(year, month))
+            {
+                return Err(DateError::Day);
             }
         }
         Ok(BirthDate {
@@ -164,7 +161,9 @@ impl BirthDate {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -267,7 +266,7 @@ mod tests {
             let parsed = BirthDate::parse(text)
                 .ok()
                 .map(|d| (d.year, d.month, d.day));
-            assert_eq!(parsed, expected.map(|(y, m, d)| (y, m, d)), "{text}");
+            assert_eq!(parsed, expected, "{text}");
         }
     }
 

@@ -391,10 +391,10 @@ fn shared_frequency(
 ) -> Option<f64> {
     let mut best: Option<f64> = None;
     for token in left {
-        if right.binary_search(token).is_ok() {
-            if let Some(frequency) = frequencies.frequency(*token) {
-                best = Some(best.map_or(frequency, |b: f64| b.max(frequency)));
-            }
+        if right.binary_search(token).is_ok()
+            && let Some(frequency) = frequencies.frequency(*token)
+        {
+            best = Some(best.map_or(frequency, |b: f64| b.max(frequency)));
         }
     }
     best

@@ -166,10 +166,10 @@ pub fn link(
         .map(|(left_index, (_, left_record))| {
             let mut candidates: Vec<u32> = Vec::new();
             for key in blocking_keys(left_record) {
-                if let Some(block) = blocks.get(&key) {
-                    if block.len() <= options.max_block_size {
-                        candidates.extend_from_slice(block);
-                    }
+                if let Some(block) = blocks.get(&key)
+                    && block.len() <= options.max_block_size
+                {
+                    candidates.extend_from_slice(block);
                 }
             }
             candidates.sort_unstable();

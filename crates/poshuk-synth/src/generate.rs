@@ -209,9 +209,12 @@ impl Generator<'_> {
             50..75 => Kind::PrisonerOfWar,
             _ => Kind::Civilian,
         };
-        let sex = if kind == Kind::PrisonerOfWar && self.rng.random_bool(0.93) {
-            Sex::Male
-        } else if self.rng.random_bool(0.5) {
+        let male_share = if kind == Kind::PrisonerOfWar {
+            0.96
+        } else {
+            0.5
+        };
+        let sex = if self.rng.random_bool(male_share) {
             Sex::Male
         } else {
             Sex::Female

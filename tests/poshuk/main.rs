@@ -1,0 +1,9 @@
+//! Integration tests: the `poshuk` binary run as a user runs it, on files it
+//! reads and writes on disk. One test binary, a module per area.
+
+mod bad_input;
+mod encode_link;
+mod keys;
+mod privacy;
+mod quality;
+mod support;

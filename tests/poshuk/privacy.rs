@@ -1,0 +1,157 @@
+//! No raw personal data in anything poshuk writes: the token file, the handle
+//! map, the pairs file and the messages are scanned for the input's values in
+//! every form an attacker might look for.
+
+use poshuk_core::names::name_key;
+use poshuk_core::normalize::{fold_text, skeleton, words};
+use poshuk_synth::translit::{System, transliterate};
+
+use crate::support::{HEADER, files_under, poshuk, workspace_with_keyring};
+
+const NAMES: &[&str] = &[
+    "Зеновій",
+    "Ярошевський-Пшеничний",
+    "Мирославович",
+    "Кухаренко-Дзвінчук",
+    "Аделаїда",
+    "Шпичаківська",
+    "Фортунатівна",
+    "Кам'янець-Подільський",
+    "Новоград-Волинський",
+    "Zenoviy",
+    "Yaroshevskyi",
+];
+const DATES: &[&str] = &[
+    "1937-11-23",
+    "23.11.1937",
+    "19371123",
+    "1951-04-23",
+    "23.04.1951",
+    "31.13.1950",
+];
+const DOCUMENT_PARTS: &[&str] = &["987654", "456789", "741852", "ЖЖ", "ФФ"];
+
+/// Every form of a name worth searching for.
+fn forms(name: &str) -> Vec<String> {
+    let mut forms = vec![
+        name.to_string(),
+        name.to_lowercase(),
+        name.to_uppercase(),
+        fold_text(name),
+    ];
+    forms.push(name_key(name));
+    for word in words(&fold_text(name)) {
+        forms.push(word.to_string());
+        forms.push(skeleton(word));
+    }
+    for system in [
+        System::UkrainianNational,
+        System::UkrainianLegacy,
+        System::RussianBgn,
+        System::German,
+        System::French,
+        System::Polish,
+        System::Iso9,
+    ] {
+        let spelled = transliterate(name, system);
+        forms.push(spelled.to_lowercase());
+        for word in words(&fold_text(&spelled)) {
+            forms.push(word.to_string());
+        }
+    }
+    forms.retain(|form| form.chars().count() >= 5);
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+#[test]
+fn nothing_written_holds_a_raw_value() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let input = root.join("input");
+    std::fs::create_dir(&input).expect("mkdir");
+    std::fs::write(
+        input.join("cases.csv"),
+        format!(
+            "{HEADER}\
+             case-1,Зеновій,Ярошевський-Пшеничний,Мирославович,Кухаренко-Дзвінчук,M,1937-11-23,Кам'янець-Подільський,passport:ЖЖ 987654;birth_certificate:ІІІ-ЮЮ 456789\n\
+             case-2,Аделаїда,Шпичаківська,Фортунатівна,,F,23.04.1951,м. Новоград-Волинський,ФФ 741852\n\
+             case-3,Zenoviy,Yaroshevskyi,,,M,31.13.1950,,\n"
+        ),
+    )
+    .expect("write input");
+    let output = root.join("output");
+    std::fs::create_dir(&output).expect("mkdir");
+
+    let mut messages = String::new();
+    let encode = poshuk(
+        root,
+        &[
+            "encode",
+            "--keyring",
+            "keyring.toml",
+            "input/cases.csv",
+            "-o",
+            "output/cases.tokens",
+        ],
+    );
+    assert!(encode.success, "{}", encode.stderr);
+    assert!(encode.stderr.contains("3 encoded"), "{}", encode.stderr);
+    assert!(
+        encode.stderr.contains("1 warnings"),
+        "bad date is a warning: {}",
+        encode.stderr
+    );
+    messages.push_str(&encode.stdout);
+    messages.push_str(&encode.stderr);
+    let link = poshuk(
+        root,
+        &[
+            "link",
+            "output/cases.tokens",
+            "output/cases.tokens",
+            "-o",
+            "output/pairs.csv",
+            "--min-score",
+            "weak",
+            "--explain",
+        ],
+    );
+    assert!(link.success, "{}", link.stderr);
+    messages.push_str(&link.stdout);
+    messages.push_str(&link.stderr);
+
+    let mut needles: Vec<String> = NAMES.iter().flat_map(|name| forms(name)).collect();
+    needles.extend(DATES.iter().map(|d| d.to_string()));
+    needles.extend(DOCUMENT_PARTS.iter().map(|d| d.to_lowercase()));
+
+    let written = files_under(&output);
+    assert!(
+        written.len() >= 3,
+        "token file, handle map and pairs expected: {written:?}"
+    );
+    let mut haystacks: Vec<(String, String)> = written
+        .iter()
+        .map(|path| {
+            let bytes = std::fs::read(path).expect("readable");
+            (
+                path.display().to_string(),
+                String::from_utf8_lossy(&bytes).to_lowercase(),
+            )
+        })
+        .collect();
+    haystacks.push(("messages".into(), messages.to_lowercase()));
+    for (name, haystack) in &haystacks {
+        for needle in &needles {
+            assert!(
+                !haystack.contains(&needle.to_lowercase()),
+                "{name} contains {needle:?}"
+            );
+        }
+    }
+    // The pairs file found the person against itself: the scan above is not
+    // vacuous.
+    let pairs = std::fs::read_to_string(output.join("pairs.csv")).expect("pairs");
+    assert!(pairs.lines().count() > 3, "{pairs}");
+}
