@@ -324,3 +324,26 @@ mod tests {
         assert!(error.to_string().contains("`surname`"), "{error}");
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// The example in config/ must stay valid.
+    #[test]
+    fn example_mapping_parses() {
+        let mapping =
+            ColumnMapping::from_toml(include_str!("../../../config/mapping.example.toml"))
+                .expect("example mapping is valid");
+        let headers: Vec<String> = ["Номер справи", "Прізвище", "Ім'я"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            mapping
+                .resolve(&headers)
+                .indexes(CanonicalField::FamilyName),
+            &[1]
+        );
+    }
+}
