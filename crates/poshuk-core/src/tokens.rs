@@ -191,6 +191,51 @@ impl TokenRecord {
         builder.finish()
     }
 
+    /// Appends the compact binary form: one token count per slot (`u8`), then
+    /// the tokens (16 bytes each, big-endian), slot by slot. Slots with more
+    /// than 255 tokens keep their first 255 (a name of hundreds of letters).
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        let mut counts = [0u8; SLOT_COUNT];
+        for (index, &slot) in Slot::ALL.iter().enumerate() {
+            counts[index] = self.slot(slot).len().min(255) as u8;
+        }
+        out.extend_from_slice(&counts);
+        for (index, &slot) in Slot::ALL.iter().enumerate() {
+            for token in &self.slot(slot)[..counts[index] as usize] {
+                out.extend_from_slice(&token.0.to_be_bytes());
+            }
+        }
+    }
+
+    /// Reads the form written by [`TokenRecord::write_bytes`]; returns the
+    /// record and the bytes consumed, or `None` when the bytes are too short.
+    pub fn read_bytes(bytes: &[u8]) -> Option<(TokenRecord, usize)> {
+        let counts = bytes.get(..SLOT_COUNT)?;
+        let total: usize = counts.iter().map(|&count| count as usize).sum();
+        let body = bytes.get(SLOT_COUNT..SLOT_COUNT + total * 16)?;
+        let mut record = TokenRecord {
+            tokens: Vec::with_capacity(total),
+            ends: [0; SLOT_COUNT],
+        };
+        for chunk in body.chunks_exact(16) {
+            let mut token = [0u8; 16];
+            token.copy_from_slice(chunk);
+            record.tokens.push(Token(u128::from_be_bytes(token)));
+        }
+        let mut end = 0u32;
+        for (index, &count) in counts.iter().enumerate() {
+            end += u32::from(count);
+            record.ends[index] = end;
+        }
+        // Written records are sorted per slot; a foreign byte string may not be.
+        for &slot in Slot::ALL {
+            if !record.slot(slot).windows(2).all(|pair| pair[0] < pair[1]) {
+                return None;
+            }
+        }
+        Some((record, SLOT_COUNT + total * 16))
+    }
+
     /// Applies `map` to every token (used for re-keying to the next epoch).
     pub fn map_tokens(&self, mut map: impl FnMut(Slot, Token) -> Token) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
@@ -298,6 +343,20 @@ mod tests {
         assert!(record.slot(Slot::FamilyWhole).is_empty());
         assert!(record.slot(Slot::SexValue).is_empty());
         assert_eq!(record.len(), 3);
+    }
+
+    #[test]
+    fn bytes_round_trip() {
+        let record = TokenRecord::from_slots(vec![
+            (Slot::GivenWhole, vec![Token(9), Token(3)]),
+            (Slot::SexValue, vec![Token(u128::MAX)]),
+        ]);
+        let mut bytes = vec![];
+        record.write_bytes(&mut bytes);
+        let (read, used) = TokenRecord::read_bytes(&bytes).expect("reads");
+        assert_eq!(read, record);
+        assert_eq!(used, bytes.len());
+        assert!(TokenRecord::read_bytes(&bytes[..bytes.len() - 1]).is_none());
     }
 
     #[test]

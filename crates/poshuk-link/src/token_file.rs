@@ -8,7 +8,7 @@
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use poshuk_core::{Epoch, SLOT_COUNT, Slot, Token, TokenRecord};
+use poshuk_core::{Epoch, SLOT_COUNT, TokenRecord};
 
 const MAGIC: &[u8; 8] = b"POSHUKTK";
 const VERSION: u16 = 1;
@@ -98,20 +98,12 @@ impl TokenFile {
         writer
             .write_all(&(SLOT_COUNT as u16).to_le_bytes())
             .map_err(io)?;
-        let mut counts = [0u8; SLOT_COUNT];
+        let mut buffer = Vec::with_capacity(4096);
         for (handle, record) in &self.records {
-            writer.write_all(&handle.0).map_err(io)?;
-            for (index, &slot) in Slot::ALL.iter().enumerate() {
-                // More than 255 tokens in one slot would take a name of
-                // hundreds of letters; such tokens are dropped.
-                counts[index] = record.slot(slot).len().min(255) as u8;
-            }
-            writer.write_all(&counts).map_err(io)?;
-            for (index, &slot) in Slot::ALL.iter().enumerate() {
-                for token in &record.slot(slot)[..counts[index] as usize] {
-                    writer.write_all(&token.0.to_be_bytes()).map_err(io)?;
-                }
-            }
+            buffer.clear();
+            buffer.extend_from_slice(&handle.0);
+            record.write_bytes(&mut buffer);
+            writer.write_all(&buffer).map_err(io)?;
         }
         writer.flush().map_err(io)?;
         writer
@@ -147,33 +139,25 @@ impl TokenFile {
         }
         let expected = u64::from_le_bytes(count_bytes);
         let mut records = Vec::with_capacity(expected.min(50_000_000) as usize);
-        let mut counts = [0u8; SLOT_COUNT];
-        let mut token_bytes = [0u8; 16];
         let truncated = |read: u64| TokenFileError::Truncated {
             path: shown.clone(),
             read,
             expected,
         };
+        let mut counts = [0u8; SLOT_COUNT];
+        let mut buffer = Vec::with_capacity(4096);
         for read in 0..expected {
             let mut handle = [0u8; 16];
-            reader
-                .read_exact(&mut handle)
-                .map_err(|_| truncated(read))?;
-            reader
-                .read_exact(&mut counts)
-                .map_err(|_| truncated(read))?;
-            let mut slots: Vec<(Slot, Vec<Token>)> = Vec::with_capacity(SLOT_COUNT);
-            for (index, &slot) in Slot::ALL.iter().enumerate() {
-                let mut tokens = Vec::with_capacity(counts[index] as usize);
-                for _ in 0..counts[index] {
-                    reader
-                        .read_exact(&mut token_bytes)
-                        .map_err(|_| truncated(read))?;
-                    tokens.push(Token(u128::from_be_bytes(token_bytes)));
-                }
-                slots.push((slot, tokens));
-            }
-            records.push((Handle(handle), TokenRecord::from_slots(slots)));
+            reader.read_exact(&mut handle).map_err(|_| truncated(read))?;
+            reader.read_exact(&mut counts).map_err(|_| truncated(read))?;
+            let total: usize = counts.iter().map(|&count| count as usize).sum();
+            buffer.clear();
+            buffer.extend_from_slice(&counts);
+            buffer.resize(SLOT_COUNT + total * 16, 0);
+            reader.read_exact(&mut buffer[SLOT_COUNT..]).map_err(|_| truncated(read))?;
+            let (record, _) = TokenRecord::read_bytes(&buffer)
+                .ok_or_else(|| TokenFileError::NotATokenFile { path: shown.clone() })?;
+            records.push((Handle(handle), record));
         }
         Ok(TokenFile {
             epoch: Epoch(u32::from_le_bytes(epoch_bytes)),
@@ -185,6 +169,7 @@ impl TokenFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use poshuk_core::{Slot, Token};
 
     #[test]
     fn round_trip_and_truncation() {
