@@ -4,7 +4,6 @@
 //! line; `anyhow` errors live here, at the edge.
 
 mod commands;
-mod keyring_file;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +32,12 @@ enum Command {
     Encode(commands::encode::EncodeArgs),
     /// Link two token files: candidate pairs with scores, by blocking (never all pairs).
     Link(commands::link::LinkArgs),
+    /// Run one partner's node: a tantivy index of tokens served over HTTP.
+    Node(commands::node::NodeArgs),
+    /// Load a case export into your node (upsert by record_id; --replace for a full re-sync).
+    Ingest(commands::ingest::IngestArgs),
+    /// Delete records from your node by record_id.
+    Delete(commands::ingest::DeleteArgs),
     /// Write synthetic case lists of three kinds of partner, with the truth.
     Synth(commands::synth::SynthArgs),
     /// Benchmarks: matching quality and speed.
@@ -61,6 +66,9 @@ fn main() -> ExitCode {
         Command::Encode(args) => commands::encode::run(args),
         Command::Link(args) => commands::link::run(args),
         Command::Synth(args) => commands::synth::run(args),
+        Command::Node(args) => commands::node::run(args),
+        Command::Ingest(args) => commands::ingest::run_ingest(args),
+        Command::Delete(args) => commands::ingest::run_delete(args),
         Command::Bench { command } => commands::bench::run(command),
     };
     match result {

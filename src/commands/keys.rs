@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use poshuk_core::KeyRing;
 
-use crate::keyring_file;
+use poshuk_node::keyring_file;
 
 #[derive(Subcommand)]
 pub(crate) enum KeysCommand {

@@ -2,6 +2,8 @@
 
 pub(crate) mod bench;
 pub(crate) mod encode;
+pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod link;
+pub(crate) mod node;
 pub(crate) mod synth;

@@ -4,6 +4,7 @@
 mod bad_input;
 mod encode_link;
 mod keys;
+mod node;
 mod privacy;
 mod quality;
 mod support;

@@ -70,3 +70,121 @@ pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// A free TCP port on loopback (bound and released; good enough for tests).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// A node process started from a config in a working directory; killed on drop.
+pub(crate) struct NodeProcess {
+    pub(crate) child: std::process::Child,
+    pub(crate) federation: String,
+    pub(crate) local: String,
+    pub(crate) config: PathBuf,
+}
+
+impl NodeProcess {
+    /// Writes a node config into `dir` and starts the node.
+    pub(crate) fn start(dir: &Path, partner: &str) -> NodeProcess {
+        let (federation_port, local_port) = (free_port(), free_port());
+        let config = dir.join(format!("{partner}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"keyring.toml\"\n\
+                 [listen]\nfederation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
+                 [limits]\nmax_body_bytes = 2000000\n"
+            ),
+        )
+        .expect("write node config");
+        let mut node = NodeProcess {
+            child: spawn_node(dir, &config),
+            federation: format!("http://127.0.0.1:{federation_port}"),
+            local: format!("http://127.0.0.1:{local_port}"),
+            config,
+        };
+        node.wait_ready();
+        node
+    }
+
+    /// Starts the same node again (after a kill).
+    pub(crate) fn restart(&mut self, dir: &Path) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn_node(dir, &self.config);
+        self.wait_ready();
+    }
+
+    /// Kills the node with SIGKILL.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn wait_ready(&mut self) {
+        let client = reqwest::blocking::Client::new();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("node exited early with {status}");
+            }
+            if client
+                .get(format!("{}/livez", self.federation))
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("node did not become ready");
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_node(dir: &Path, config: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(["node", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .env("POSHUK_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("node.log")).expect("log file"))
+        .spawn()
+        .expect("node starts")
+}
+
+/// Posts JSON and returns (status, body as JSON).
+pub(crate) fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let response = reqwest::blocking::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .expect("request sent");
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// Gets JSON.
+pub(crate) fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::blocking::get(url).expect("request sent");
+    let status = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}

@@ -148,15 +148,23 @@ impl TokenFile {
         let mut buffer = Vec::with_capacity(4096);
         for read in 0..expected {
             let mut handle = [0u8; 16];
-            reader.read_exact(&mut handle).map_err(|_| truncated(read))?;
-            reader.read_exact(&mut counts).map_err(|_| truncated(read))?;
+            reader
+                .read_exact(&mut handle)
+                .map_err(|_| truncated(read))?;
+            reader
+                .read_exact(&mut counts)
+                .map_err(|_| truncated(read))?;
             let total: usize = counts.iter().map(|&count| count as usize).sum();
             buffer.clear();
             buffer.extend_from_slice(&counts);
             buffer.resize(SLOT_COUNT + total * 16, 0);
-            reader.read_exact(&mut buffer[SLOT_COUNT..]).map_err(|_| truncated(read))?;
-            let (record, _) = TokenRecord::read_bytes(&buffer)
-                .ok_or_else(|| TokenFileError::NotATokenFile { path: shown.clone() })?;
+            reader
+                .read_exact(&mut buffer[SLOT_COUNT..])
+                .map_err(|_| truncated(read))?;
+            let (record, _) =
+                TokenRecord::read_bytes(&buffer).ok_or_else(|| TokenFileError::NotATokenFile {
+                    path: shown.clone(),
+                })?;
             records.push((Handle(handle), record));
         }
         Ok(TokenFile {

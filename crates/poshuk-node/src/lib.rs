@@ -1,14 +1,138 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! A partner's node: a tantivy index of tokens served over HTTP.
+//!
+//! The node holds the federation keyring, tokenizes its partner's records
+//! (received on the loopback-only local API), keeps only tokens in its index,
+//! and answers token queries from the coordinator with ranked hits that carry
+//! opaque handles. Invariant: nothing raw leaves this process; the index holds
+//! no raw name, date or document number, and case ids only sealed under the
+//! node's own key.
+
+pub mod config;
+pub mod index;
+pub mod keyring_file;
+pub mod metrics;
+mod secret;
+pub mod service;
+
+use std::future::Future;
+use std::sync::Arc;
+
+pub use config::{ConfigError, Limits, ListenConfig, NodeConfig};
+pub use index::{IndexSettings, TokenIndex};
+pub use service::NodeState;
+
+use poshuk_core::Tokenizer;
+
+/// Errors of the node.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// File system failure.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being accessed.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The index failed.
+    #[error("index: {0}")]
+    Index(String),
+    /// A secret file is unsafe or unusable.
+    #[error("{0}")]
+    Insecure(String),
+    /// A lock was poisoned by a panic in another thread.
+    #[error("internal lock poisoned")]
+    Poisoned,
+    /// The keyring cannot be used.
+    #[error("keyring: {0}")]
+    Keyring(String),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl From<tantivy::TantivyError> for NodeError {
+    fn from(error: tantivy::TantivyError) -> NodeError {
+        NodeError::Index(error.to_string())
     }
+}
+
+impl From<std::io::Error> for NodeError {
+    fn from(source: std::io::Error) -> NodeError {
+        NodeError::Io {
+            what: "index".into(),
+            source,
+        }
+    }
+}
+
+/// Opens the index and builds the shared state for a configuration.
+pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
+    let ring = keyring_file::load(&config.keyring)?;
+    let index = TokenIndex::open(
+        &config.data_dir,
+        IndexSettings {
+            new_index_epoch: ring.current_epoch(),
+            writer_memory_bytes: config.limits.writer_memory_bytes,
+            max_candidates: config.limits.max_candidates,
+            max_block_size: config.limits.max_block_size,
+        },
+    )?;
+    let hasher = ring
+        .hasher(index.epoch())
+        .map_err(|error| NodeError::Keyring(error.to_string()))?;
+    Ok(Arc::new(NodeState::new(
+        config.partner_id.clone(),
+        index,
+        Tokenizer::new(hasher),
+    )))
+}
+
+/// Serves both APIs until `shutdown` completes.
+pub async fn serve(
+    config: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let state = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || open_state(&config)
+    })
+    .await
+    .map_err(|_| NodeError::Index("opening the index panicked".into()))??;
+    let bind = |address| async move {
+        tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| NodeError::Io {
+                what: format!("cannot listen on {address}"),
+                source,
+            })
+    };
+    let federation = bind(config.listen.federation).await?;
+    let local = bind(config.listen.local).await?;
+    tracing::info!(
+        partner = %config.partner_id,
+        federation = %config.listen.federation,
+        local = %config.listen.local,
+        records = state.index.record_count(),
+        epoch = state.index.epoch().0,
+        "node listening"
+    );
+    let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
+    let federation_app = service::federation_router(state.clone(), &config.limits);
+    let local_app = service::local_router(state.clone(), &config.limits);
+    let wait = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = receiver.wait_for(|stopped| *stopped).await;
+    };
+    let federation_server =
+        axum::serve(federation, federation_app).with_graceful_shutdown(wait(stop_receiver.clone()));
+    let local_server = axum::serve(local, local_app).with_graceful_shutdown(wait(stop_receiver));
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_sender.send(true);
+    });
+    let (first, second) = tokio::join!(federation_server, local_server);
+    first.and(second).map_err(|source| NodeError::Io {
+        what: "serving".into(),
+        source,
+    })
 }

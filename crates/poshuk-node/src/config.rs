@@ -1,0 +1,160 @@
+//! The node's configuration file (TOML).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Errors reading the configuration, naming the file and the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read node config {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a field is missing or of the wrong type.
+    #[error("node config {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong, with the field (from the TOML parser).
+        message: String,
+    },
+}
+
+/// Listen addresses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// The federation API (searched by the coordinator).
+    pub federation: SocketAddr,
+    /// The local API for the partner's own staff and tools. Loopback by
+    /// default: it accepts raw records.
+    #[serde(default = "default_local")]
+    pub local: SocketAddr,
+}
+
+fn default_local() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7402))
+}
+
+/// Limits that protect the node.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body, bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more are refused with 503.
+    pub max_concurrent_requests: usize,
+    /// Time a request may take, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Candidates re-ranked per search at most.
+    pub max_candidates: usize,
+    /// Blocks (records sharing a blocking key) larger than this are not used
+    /// for retrieval: the key is not selective.
+    pub max_block_size: u32,
+    /// Index writer memory budget, bytes.
+    pub writer_memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_body_bytes: 32 * 1024 * 1024,
+            max_concurrent_requests: 256,
+            request_timeout_ms: 30_000,
+            max_candidates: 2_000,
+            max_block_size: 2_000,
+            writer_memory_bytes: 200 * 1024 * 1024,
+        }
+    }
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This partner's id in the federation.
+    pub partner_id: String,
+    /// Where the index and the node's own secret live.
+    pub data_dir: PathBuf,
+    /// The federation keyring (mode 0600).
+    pub keyring: PathBuf,
+    /// Listen addresses.
+    pub listen: ListenConfig,
+    /// Limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl NodeConfig {
+    /// Reads and checks a configuration file. Relative paths in it are taken
+    /// relative to the file's directory.
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config = NodeConfig::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        if config.data_dir.is_relative() {
+            config.data_dir = base.join(&config.data_dir);
+        }
+        if config.keyring.is_relative() {
+            config.keyring = base.join(&config.keyring);
+        }
+        Ok(config)
+    }
+
+    /// Parses configuration text.
+    pub fn parse(text: &str) -> Result<NodeConfig, String> {
+        let config: NodeConfig =
+            toml::from_str(text).map_err(|error| error.to_string().trim().replace('\n', " "))?;
+        if config.partner_id.trim().is_empty() {
+            return Err("partner_id must not be empty".into());
+        }
+        if config.limits.max_candidates == 0 || config.limits.max_concurrent_requests == 0 {
+            return Err(
+                "limits.max_candidates and limits.max_concurrent_requests must be positive".into(),
+            );
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let config =
+            NodeConfig::parse(include_str!("../../../config/node.example.toml")).expect("valid");
+        assert_eq!(config.partner_id, "ngo-ua");
+        assert!(config.listen.local.ip().is_loopback());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let missing = NodeConfig::parse("partner_id = \"a\"\ndata_dir = \"d\"\nkeyring = \"k\"\n")
+            .unwrap_err();
+        assert!(missing.contains("listen"), "{missing}");
+        let wrong = NodeConfig::parse(
+            "partner_id = \"a\"\ndata_dir = \"d\"\nkeyring = \"k\"\n[listen]\nfederation = \"not an address\"\n",
+        )
+        .unwrap_err();
+        assert!(wrong.contains("federation"), "{wrong}");
+        let unknown = NodeConfig::parse(
+            "partner_id = \"a\"\ndata_dir = \"d\"\nkeyring = \"k\"\ncolour = 1\n[listen]\nfederation = \"127.0.0.1:1\"\n",
+        )
+        .unwrap_err();
+        assert!(unknown.contains("colour"), "{unknown}");
+    }
+}

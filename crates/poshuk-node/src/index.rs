@@ -1,0 +1,607 @@
+//! The node's tantivy index of tokens.
+//!
+//! Per record the index holds: its opaque handle; a keyed lookup key of the
+//! case id (for upserts and deletes) and the case id sealed under the node's own
+//! key (for the staff's "which case is this"); the blocking keys (indexed, for
+//! retrieval); the tokens whose frequencies adjust scores (indexed, for their
+//! document frequencies); and the whole token record as a fast-field blob, read
+//! back cheaply to re-rank candidates. No raw name, date or document number.
+//!
+//! One writer, guarded by a mutex and used only from blocking threads;
+//! commits per batch, never per record, each carrying the key epoch in its
+//! payload; the reader reloads after every commit.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, RwLock};
+
+use poshuk_core::{
+    Epoch, MatchModel, MatchScore, Slot, TermFrequencies, Token, TokenRecord, blocking_keys,
+};
+use poshuk_protocol::IngestCounts;
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, TermQuery};
+use tantivy::schema::{
+    BytesOptions, Field, INDEXED, IndexRecordOption, NumericOptions, STORED, Schema, Value,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::NodeError;
+use crate::secret::NodeSecret;
+
+/// An opaque record handle.
+pub type Handle = [u8; 16];
+
+/// The slots whose tokens are indexed for term-frequency adjustment.
+const TF_SLOTS: [Slot; 7] = [
+    Slot::GivenWhole,
+    Slot::GivenClass,
+    Slot::FamilyWhole,
+    Slot::PatronymicClass,
+    Slot::PatronymicWhole,
+    Slot::PlaceClass,
+    Slot::PlaceWhole,
+];
+
+#[derive(Clone, Copy)]
+struct Fields {
+    handle: Field,
+    record_key: Field,
+    content: Field,
+    handle_high: Field,
+    handle_low: Field,
+    blob: Field,
+    block: Field,
+    frequency: Field,
+    sealed_id: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let fast_u64 = NumericOptions::default().set_fast();
+    let fields = Fields {
+        handle: builder.add_bytes_field("handle", INDEXED),
+        record_key: builder.add_u64_field(
+            "record_key",
+            NumericOptions::default().set_indexed().set_fast(),
+        ),
+        content: builder.add_u64_field("content", fast_u64.clone()),
+        handle_high: builder.add_u64_field("handle_high", fast_u64.clone()),
+        handle_low: builder.add_u64_field("handle_low", fast_u64),
+        blob: builder.add_bytes_field("tokens", BytesOptions::default().set_fast()),
+        block: builder.add_u64_field("block", INDEXED),
+        frequency: builder.add_bytes_field("frequency", INDEXED),
+        sealed_id: builder.add_bytes_field("sealed_id", STORED),
+    };
+    (builder.build(), fields)
+}
+
+/// What the index remembers per case id, to tell added, updated and
+/// unchanged records apart without a search per record.
+#[derive(Clone, Copy)]
+struct Known {
+    content: u64,
+    handle: Handle,
+}
+
+/// A record ready for the index: its case id (sealed before storage) and
+/// tokens.
+pub struct IndexRecord {
+    /// The partner's case id.
+    pub record_id: String,
+    /// The tokens.
+    pub tokens: TokenRecord,
+}
+
+/// A scored hit.
+pub struct IndexHit {
+    /// The record's handle.
+    pub handle: Handle,
+    /// Its score against the query.
+    pub score: MatchScore,
+}
+
+/// The result of a search.
+pub struct SearchOutcome {
+    /// Hits, best first.
+    pub hits: Vec<IndexHit>,
+    /// Candidates re-ranked.
+    pub candidates: usize,
+}
+
+/// Stable 64-bit FNV-1a: a content fingerprint of a token blob, to spot
+/// unchanged records. Not a security measure (the input is already keyed).
+fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The node's index.
+pub struct TokenIndex {
+    directory: std::path::PathBuf,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    known: RwLock<HashMap<u64, Known>>,
+    epoch: Epoch,
+    secret: NodeSecret,
+    max_candidates: usize,
+    max_block_size: u64,
+    model: MatchModel,
+}
+
+impl std::fmt::Debug for TokenIndex {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "TokenIndex(epoch {})", self.epoch)
+    }
+}
+
+/// Settings for opening an index.
+pub struct IndexSettings {
+    /// The epoch of a new index (an existing one keeps its own).
+    pub new_index_epoch: Epoch,
+    /// Writer memory budget.
+    pub writer_memory_bytes: usize,
+    /// Candidates re-ranked per search at most.
+    pub max_candidates: usize,
+    /// Blocks larger than this are not used for retrieval.
+    pub max_block_size: u32,
+}
+
+impl TokenIndex {
+    /// Opens the index in `data_dir/index`, creating it if absent. A writer
+    /// lock left by a killed process does not stop this: the lock is an OS
+    /// file lock, released when its holder died.
+    pub fn open(data_dir: &Path, settings: IndexSettings) -> Result<TokenIndex, NodeError> {
+        let index_dir = data_dir.join("index");
+        std::fs::create_dir_all(&index_dir).map_err(|source| NodeError::Io {
+            what: format!("index directory {}", index_dir.display()),
+            source,
+        })?;
+        let secret = NodeSecret::open_or_create(data_dir)?;
+        let (schema, fields) = schema();
+        let directory =
+            MmapDirectory::open(&index_dir).map_err(|error| NodeError::Index(error.to_string()))?;
+        let index = Index::open_or_create(directory, schema)?;
+        let metas = index.load_metas()?;
+        let epoch = match metas.payload.as_deref() {
+            Some(payload) => parse_epoch(payload)?,
+            None => settings.new_index_epoch,
+        };
+        let writer: IndexWriter =
+            index.writer_with_num_threads(1, settings.writer_memory_bytes.max(20_000_000))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let token_index = TokenIndex {
+            directory: index_dir,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            known: RwLock::new(HashMap::new()),
+            epoch,
+            secret,
+            max_candidates: settings.max_candidates,
+            max_block_size: u64::from(settings.max_block_size),
+            model: MatchModel::default(),
+        };
+        token_index.load_known()?;
+        Ok(token_index)
+    }
+
+    /// The key epoch of the index's tokens.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// Records in the index.
+    pub fn record_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Bytes of the index on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.directory)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter_map(|entry| entry.metadata().ok())
+                    .filter(|metadata| metadata.is_file())
+                    .map(|metadata| metadata.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    fn load_known(&self) -> Result<(), NodeError> {
+        let searcher = self.reader.searcher();
+        let mut known = HashMap::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let keys = fast.u64("record_key")?;
+            let contents = fast.u64("content")?;
+            let highs = fast.u64("handle_high")?;
+            let lows = fast.u64("handle_low")?;
+            for doc in segment.doc_ids_alive() {
+                let (Some(key), Some(content), Some(high), Some(low)) = (
+                    keys.first(doc),
+                    contents.first(doc),
+                    highs.first(doc),
+                    lows.first(doc),
+                ) else {
+                    continue;
+                };
+                known.insert(
+                    key,
+                    Known {
+                        content,
+                        handle: join_handle(high, low),
+                    },
+                );
+            }
+        }
+        *self.known.write().map_err(|_| NodeError::Poisoned)? = known;
+        Ok(())
+    }
+
+    fn commit(&self, writer: &mut IndexWriter) -> Result<(), NodeError> {
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&format!("{{\"epoch\":{}}}", self.epoch.0));
+        prepared.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Adds or updates records; one commit for the whole batch. Returns the
+    /// counts and the lookup keys of the records (for re-sync bookkeeping).
+    pub fn upsert(&self, records: &[IndexRecord]) -> Result<(IngestCounts, Vec<u64>), NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let mut counts = IngestCounts::default();
+        let mut keys = Vec::with_capacity(records.len());
+        let mut changes: HashMap<u64, Known> = HashMap::new();
+        {
+            let known = self.known.read().map_err(|_| NodeError::Poisoned)?;
+            let mut blob = Vec::with_capacity(2048);
+            for record in records {
+                let key = self.secret.record_key(&record.record_id);
+                keys.push(key);
+                blob.clear();
+                record.tokens.write_bytes(&mut blob);
+                let content = fingerprint(&blob);
+                let previous = changes.get(&key).or_else(|| known.get(&key)).copied();
+                let handle = match previous {
+                    Some(previous) if previous.content == content => {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    Some(previous) => {
+                        writer.delete_term(Term::from_field_u64(self.fields.record_key, key));
+                        counts.updated += 1;
+                        previous.handle
+                    }
+                    None => {
+                        counts.added += 1;
+                        new_handle()?
+                    }
+                };
+                let document = self.document(
+                    key,
+                    content,
+                    handle,
+                    &record.record_id,
+                    &record.tokens,
+                    &blob,
+                )?;
+                writer.add_document(document)?;
+                changes.insert(key, Known { content, handle });
+            }
+        }
+        if !changes.is_empty() {
+            self.commit(&mut writer)?;
+            let mut known = self.known.write().map_err(|_| NodeError::Poisoned)?;
+            known.extend(changes);
+        }
+        Ok((counts, keys))
+    }
+
+    fn document(
+        &self,
+        key: u64,
+        content: u64,
+        handle: Handle,
+        record_id: &str,
+        tokens: &TokenRecord,
+        token_bytes: &[u8],
+    ) -> Result<TantivyDocument, NodeError> {
+        let fields = self.fields;
+        let mut document = TantivyDocument::new();
+        document.add_bytes(fields.handle, &handle[..]);
+        document.add_u64(fields.record_key, key);
+        document.add_u64(fields.content, content);
+        let (high, low) = split_handle(handle);
+        document.add_u64(fields.handle_high, high);
+        document.add_u64(fields.handle_low, low);
+        document.add_bytes(fields.blob, token_bytes);
+        for block_key in blocking_keys(tokens) {
+            document.add_u64(fields.block, block_key.0);
+        }
+        for slot in TF_SLOTS {
+            for token in tokens.slot(slot) {
+                document.add_bytes(fields.frequency, &token.0.to_be_bytes()[..]);
+            }
+        }
+        document.add_bytes(fields.sealed_id, &self.secret.seal(record_id)?[..]);
+        Ok(document)
+    }
+
+    /// Deletes records by case id; returns (deleted, not found).
+    pub fn delete(&self, record_ids: &[String]) -> Result<(u64, u64), NodeError> {
+        let keys: Vec<u64> = record_ids
+            .iter()
+            .map(|id| self.secret.record_key(id))
+            .collect();
+        self.delete_keys(&keys)
+    }
+
+    /// Deletes every record whose lookup key is not in `keep`; returns the
+    /// number deleted.
+    pub fn delete_all_except(
+        &self,
+        keep: &std::collections::HashSet<u64>,
+    ) -> Result<u64, NodeError> {
+        let doomed: Vec<u64> = self
+            .known
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .keys()
+            .filter(|key| !keep.contains(key))
+            .copied()
+            .collect();
+        Ok(self.delete_keys(&doomed)?.0)
+    }
+
+    fn delete_keys(&self, keys: &[u64]) -> Result<(u64, u64), NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let (mut deleted, mut not_found) = (0, 0);
+        {
+            let known = self.known.read().map_err(|_| NodeError::Poisoned)?;
+            for key in keys {
+                if known.contains_key(key) {
+                    writer.delete_term(Term::from_field_u64(self.fields.record_key, *key));
+                    deleted += 1;
+                } else {
+                    not_found += 1;
+                }
+            }
+        }
+        if deleted > 0 {
+            self.commit(&mut writer)?;
+            let mut known = self.known.write().map_err(|_| NodeError::Poisoned)?;
+            for key in keys {
+                known.remove(key);
+            }
+        }
+        Ok((deleted, not_found))
+    }
+
+    /// Rewrites every segment that holds deleted or replaced records, so their
+    /// tokens are gone from disk (not only marked deleted), and removes the
+    /// files no longer used. Returns the number of segments rewritten.
+    pub fn compact(&self) -> Result<usize, NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let searcher = self.reader.searcher();
+        let with_deletes: Vec<_> = searcher
+            .segment_readers()
+            .iter()
+            .filter(|segment| segment.num_deleted_docs() > 0)
+            .map(|segment| segment.segment_id())
+            .collect();
+        if !with_deletes.is_empty() {
+            writer.merge(&with_deletes).wait()?;
+        }
+        writer.garbage_collect_files().wait()?;
+        self.reader.reload()?;
+        Ok(with_deletes.len())
+    }
+
+    /// Finds candidates sharing a blocking key with the query, re-ranks them
+    /// with the scoring model and the index's own term frequencies, and keeps
+    /// the best `limit`.
+    pub fn search(&self, query: &TokenRecord, limit: usize) -> Result<SearchOutcome, NodeError> {
+        let searcher = self.reader.searcher();
+        let mut terms = Vec::new();
+        for key in blocking_keys(query) {
+            let term = Term::from_field_u64(self.fields.block, key.0);
+            let frequency = searcher.doc_freq(&term)?;
+            if frequency > 0 && frequency <= self.max_block_size {
+                terms.push(term);
+            }
+        }
+        if terms.is_empty() {
+            return Ok(SearchOutcome {
+                hits: Vec::new(),
+                candidates: 0,
+            });
+        }
+        let retrieval = BooleanQuery::new_multiterms_query(terms);
+        let candidates: Vec<(f32, DocAddress)> = searcher.search(
+            &retrieval,
+            &TopDocs::with_limit(self.max_candidates).order_by_score(),
+        )?;
+        let frequencies = IndexFrequencies::new(&searcher, self.fields.frequency);
+        let mut columns: HashMap<u32, tantivy::columnar::BytesColumn> = HashMap::new();
+        let mut buffer = Vec::with_capacity(2048);
+        let mut hits = Vec::with_capacity(candidates.len());
+        for (_, address) in &candidates {
+            let column = match columns.get(&address.segment_ord) {
+                Some(column) => column,
+                None => {
+                    let column = searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .bytes("tokens")?
+                        .ok_or_else(|| NodeError::Index("token column missing".into()))?;
+                    columns.entry(address.segment_ord).or_insert(column)
+                }
+            };
+            let Some(ordinal) = column.term_ords(address.doc_id).next() else {
+                continue;
+            };
+            buffer.clear();
+            column.ord_to_bytes(ordinal, &mut buffer)?;
+            let Some((tokens, _)) = TokenRecord::read_bytes(&buffer) else {
+                continue;
+            };
+            let score = self.model.score(query, &tokens, &frequencies);
+            let highs = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .u64("handle_high")?;
+            let lows = searcher
+                .segment_reader(address.segment_ord)
+                .fast_fields()
+                .u64("handle_low")?;
+            let (Some(high), Some(low)) = (highs.first(address.doc_id), lows.first(address.doc_id))
+            else {
+                continue;
+            };
+            hits.push(IndexHit {
+                handle: join_handle(high, low),
+                score,
+            });
+        }
+        hits.sort_by(|a, b| {
+            b.score
+                .probability
+                .total_cmp(&a.score.probability)
+                .then(a.handle.cmp(&b.handle))
+        });
+        hits.truncate(limit);
+        Ok(SearchOutcome {
+            hits,
+            candidates: candidates.len(),
+        })
+    }
+
+    /// The case id behind a handle, if the handle is in the index.
+    pub fn resolve(&self, handle: &Handle) -> Result<Option<String>, NodeError> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_bytes(self.fields.handle, &handle[..]),
+            IndexRecordOption::Basic,
+        );
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        let document: TantivyDocument = searcher.doc(*address)?;
+        let sealed = document
+            .get_first(self.fields.sealed_id)
+            .and_then(|value| value.as_bytes())
+            .ok_or_else(|| NodeError::Index("sealed id missing".into()))?;
+        Ok(self.secret.open(sealed))
+    }
+
+    /// Every record's handle and tokens (for re-keying and tests).
+    pub fn for_each_record(
+        &self,
+        mut visit: impl FnMut(Handle, TokenRecord),
+    ) -> Result<(), NodeError> {
+        let searcher = self.reader.searcher();
+        let mut buffer = Vec::new();
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let column = fast
+                .bytes("tokens")?
+                .ok_or_else(|| NodeError::Index("token column missing".into()))?;
+            let (highs, lows) = (fast.u64("handle_high")?, fast.u64("handle_low")?);
+            for doc in segment.doc_ids_alive() {
+                let (Some(ordinal), Some(high), Some(low)) = (
+                    column.term_ords(doc).next(),
+                    highs.first(doc),
+                    lows.first(doc),
+                ) else {
+                    continue;
+                };
+                buffer.clear();
+                column.ord_to_bytes(ordinal, &mut buffer)?;
+                if let Some((tokens, _)) = TokenRecord::read_bytes(&buffer) {
+                    visit(join_handle(high, low), tokens);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_epoch(payload: &str) -> Result<Epoch, NodeError> {
+    let value: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|_| NodeError::Index("commit payload is not JSON".into()))?;
+    value
+        .get("epoch")
+        .and_then(|epoch| epoch.as_u64())
+        .map(|epoch| Epoch(epoch as u32))
+        .ok_or_else(|| NodeError::Index("commit payload lacks the epoch".into()))
+}
+
+fn new_handle() -> Result<Handle, NodeError> {
+    let mut handle = [0u8; 16];
+    getrandom::fill(&mut handle).map_err(|_| NodeError::Insecure("no OS randomness".into()))?;
+    Ok(handle)
+}
+
+fn split_handle(handle: Handle) -> (u64, u64) {
+    let value = u128::from_be_bytes(handle);
+    ((value >> 64) as u64, value as u64)
+}
+
+fn join_handle(high: u64, low: u64) -> Handle {
+    ((u128::from(high) << 64) | u128::from(low)).to_be_bytes()
+}
+
+/// Document frequencies from the index, as term frequencies for scoring.
+/// Never leaves the node.
+struct IndexFrequencies<'a> {
+    searcher: &'a tantivy::Searcher,
+    field: Field,
+    population: f64,
+    cache: std::cell::RefCell<HashMap<Token, Option<f64>>>,
+}
+
+impl<'a> IndexFrequencies<'a> {
+    fn new(searcher: &'a tantivy::Searcher, field: Field) -> IndexFrequencies<'a> {
+        IndexFrequencies {
+            searcher,
+            field,
+            population: searcher.num_docs() as f64,
+            cache: std::cell::RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl TermFrequencies for IndexFrequencies<'_> {
+    fn frequency(&self, token: Token) -> Option<f64> {
+        // Fewer than 50 records say nothing reliable about frequencies.
+        if self.population < 50.0 {
+            return None;
+        }
+        if let Some(cached) = self.cache.borrow().get(&token) {
+            return *cached;
+        }
+        let term = Term::from_field_bytes(self.field, &token.0.to_be_bytes());
+        let frequency = self
+            .searcher
+            .doc_freq(&term)
+            .ok()
+            .filter(|&count| count > 0)
+            .map(|count| count as f64 / self.population);
+        self.cache.borrow_mut().insert(token, frequency);
+        frequency
+    }
+}

@@ -1,0 +1,463 @@
+//! The node's HTTP service: the federation API and the local API.
+//!
+//! Handlers are thin: they parse, hand CPU and disk work to a blocking
+//! thread, and map errors to status codes in one place ([`ApiError`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use poshuk_core::{Epoch, Tokenizer};
+use poshuk_protocol::{
+    API_VERSION, DeleteRequest, DeleteResult, ErrorBody, FinishIngest, IngestBatch,
+    IngestBatchResult, IngestCounts, IngestSession, LocalSearch, MAX_LIMIT, NodeStatus, Rejected,
+    Resolved, SearchHit, SearchResponse, TokenQuery,
+};
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use tower::ServiceBuilder;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::NodeError;
+use crate::index::{IndexRecord, SearchOutcome, TokenIndex};
+use crate::metrics::Metrics;
+
+/// An ingest session: what it has seen and counted so far.
+struct Session {
+    seen: HashSet<u64>,
+    counts: IngestCounts,
+}
+
+/// Everything the handlers share.
+pub struct NodeState {
+    /// This partner's id.
+    pub partner_id: String,
+    /// The index.
+    pub index: TokenIndex,
+    /// Tokenizer for the index's epoch (local API only).
+    pub tokenizer: Tokenizer,
+    /// Metrics.
+    pub metrics: Metrics,
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+impl NodeState {
+    /// Wraps an opened index and its tokenizer.
+    pub fn new(partner_id: String, index: TokenIndex, tokenizer: Tokenizer) -> NodeState {
+        NodeState {
+            partner_id,
+            index,
+            tokenizer,
+            metrics: Metrics::default(),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+type SharedState = Arc<NodeState>;
+
+/// An error response: status, stable code and a message that says what to do.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: message.into(),
+        }
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(error: NodeError) -> ApiError {
+        tracing::error!(error = %error, "request failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "the node failed to handle the request; see its log".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = match self.status {
+            StatusCode::CONFLICT => "conflict",
+            status if status.is_client_error() => "invalid_request",
+            _ => "internal",
+        };
+        let body = ErrorBody {
+            message: self.message,
+            code: self.code.to_string(),
+            kind: kind.to_string(),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Parses a JSON body with a precise message (field, line, column) on error.
+fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_request(format!("malformed request body: {error}")))
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "the node failed to handle the request; see its log".into(),
+        })?
+}
+
+fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse {
+    SearchResponse {
+        hits: outcome
+            .hits
+            .into_iter()
+            .map(|hit| SearchHit {
+                handle: hex::encode(hit.handle),
+                score: (hit.score.probability * 10_000.0).round() / 10_000.0,
+                band: hit.score.band.name().to_string(),
+                agreeing: hit
+                    .score
+                    .agreeing_fields()
+                    .iter()
+                    .map(|field| field.name().to_string())
+                    .collect(),
+            })
+            .collect(),
+        candidates: outcome.candidates,
+        took_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+async fn federation_search(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let started = Instant::now();
+    let query: TokenQuery = parse_json(&body)?;
+    let epoch = state.index.epoch();
+    if query.epoch != epoch.0 {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "unknown_epoch",
+            message: format!("this node serves key epoch {epoch}, not {}", query.epoch),
+        });
+    }
+    let record = query
+        .to_record()
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let limit = query.limit;
+    let worker = state.clone();
+    let outcome = blocking(move || Ok(worker.index.search(&record, limit)?)).await;
+    state
+        .metrics
+        .observe_search(started.elapsed().as_secs_f64(), outcome.is_ok());
+    Ok(Json(hits_response(outcome?, started)))
+}
+
+fn status_of(state: &NodeState) -> NodeStatus {
+    NodeStatus {
+        partner_id: state.partner_id.clone(),
+        epochs: vec![state.index.epoch().0],
+        records: state.index.record_count(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        api_version: API_VERSION.to_string(),
+    }
+}
+
+async fn status(State(state): State<SharedState>) -> Json<NodeStatus> {
+    Json(status_of(&state))
+}
+
+async fn metrics(State(state): State<SharedState>) -> Response {
+    let worker = state.clone();
+    let text = tokio::task::spawn_blocking(move || {
+        worker
+            .metrics
+            .render(worker.index.record_count(), worker.index.disk_bytes())
+    })
+    .await
+    .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn start_session(State(state): State<SharedState>) -> Result<Json<IngestSession>, ApiError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id)
+        .map_err(|_| ApiError::from(NodeError::Insecure("no OS randomness".into())))?;
+    let session = hex::encode(id);
+    state
+        .sessions
+        .lock()
+        .map_err(|_| ApiError::from(NodeError::Poisoned))?
+        .insert(
+            session.clone(),
+            Session {
+                seen: HashSet::new(),
+                counts: IngestCounts::default(),
+            },
+        );
+    Ok(Json(IngestSession { session }))
+}
+
+fn unknown_session() -> ApiError {
+    ApiError::not_found(
+        "no such ingest session (the node may have restarted): start the ingest again",
+    )
+}
+
+async fn ingest_batch(
+    State(state): State<SharedState>,
+    Path(session): Path<String>,
+    body: Bytes,
+) -> Result<Json<IngestBatchResult>, ApiError> {
+    let batch: IngestBatch = parse_json(&body)?;
+    if !state
+        .sessions
+        .lock()
+        .map_err(|_| ApiError::from(NodeError::Poisoned))?
+        .contains_key(&session)
+    {
+        return Err(unknown_session());
+    }
+    let worker = state.clone();
+    let (result, keys) = blocking(move || {
+        let mut rejected = Vec::new();
+        let mut accepted = Vec::with_capacity(batch.records.len());
+        for (index, raw) in batch.records.iter().enumerate() {
+            let record = raw.to_record();
+            if record.record_id.trim().is_empty() {
+                rejected.push(Rejected {
+                    index,
+                    reason: "record_id is empty".into(),
+                });
+            } else if !record.is_identifiable() {
+                rejected.push(Rejected {
+                    index,
+                    reason: "record has neither a name nor a document".into(),
+                });
+            } else {
+                accepted.push(record);
+            }
+        }
+        let records: Vec<IndexRecord> = accepted
+            .par_iter()
+            .map(|record| IndexRecord {
+                record_id: record.record_id.clone(),
+                tokens: worker.tokenizer.tokenize(record),
+            })
+            .collect();
+        let (mut counts, keys) = worker.index.upsert(&records)?;
+        counts.rejected = rejected.len() as u64;
+        worker.metrics.observe_ingest(&counts);
+        Ok((IngestBatchResult { counts, rejected }, keys))
+    })
+    .await?;
+    let mut sessions = state
+        .sessions
+        .lock()
+        .map_err(|_| ApiError::from(NodeError::Poisoned))?;
+    let entry = sessions.get_mut(&session).ok_or_else(unknown_session)?;
+    entry.seen.extend(keys);
+    entry.counts.add(&result.counts);
+    Ok(Json(result))
+}
+
+async fn finish_ingest(
+    State(state): State<SharedState>,
+    Path(session): Path<String>,
+    body: Bytes,
+) -> Result<Json<IngestCounts>, ApiError> {
+    let finish: FinishIngest = if body.is_empty() {
+        FinishIngest::default()
+    } else {
+        parse_json(&body)?
+    };
+    let entry = state
+        .sessions
+        .lock()
+        .map_err(|_| ApiError::from(NodeError::Poisoned))?
+        .remove(&session)
+        .ok_or_else(unknown_session)?;
+    let worker = state.clone();
+    let counts = blocking(move || {
+        let mut counts = entry.counts;
+        if finish.replace {
+            counts.deleted = worker.index.delete_all_except(&entry.seen)?;
+            worker.metrics.observe_ingest(&IngestCounts {
+                deleted: counts.deleted,
+                ..IngestCounts::default()
+            });
+        }
+        if counts.deleted > 0 || counts.updated > 0 {
+            worker.index.compact()?;
+        }
+        Ok(counts)
+    })
+    .await?;
+    Ok(Json(counts))
+}
+
+async fn delete(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<DeleteResult>, ApiError> {
+    let request: DeleteRequest = parse_json(&body)?;
+    let worker = state.clone();
+    let result = blocking(move || {
+        let (deleted, not_found) = worker.index.delete(&request.record_ids)?;
+        if deleted > 0 {
+            worker.index.compact()?;
+        }
+        worker.metrics.observe_ingest(&IngestCounts {
+            deleted,
+            ..IngestCounts::default()
+        });
+        Ok(DeleteResult { deleted, not_found })
+    })
+    .await?;
+    Ok(Json(result))
+}
+
+async fn compact(State(state): State<SharedState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let worker = state.clone();
+    let rewritten = blocking(move || Ok(worker.index.compact()?)).await?;
+    Ok(Json(serde_json::json!({ "segments_rewritten": rewritten })))
+}
+
+async fn resolve(
+    State(state): State<SharedState>,
+    Path(handle): Path<String>,
+) -> Result<Json<Resolved>, ApiError> {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(&handle, &mut bytes)
+        .map_err(|_| ApiError::bad_request("a handle is 32 hexadecimal digits"))?;
+    let worker = state.clone();
+    let found = blocking(move || Ok(worker.index.resolve(&bytes)?)).await?;
+    match found {
+        Some(record_id) => Ok(Json(Resolved { handle, record_id })),
+        None => Err(ApiError::not_found(
+            "no record has this handle in this node",
+        )),
+    }
+}
+
+async fn local_search(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let started = Instant::now();
+    let request: LocalSearch = parse_json(&body)?;
+    if !(1..=MAX_LIMIT).contains(&request.limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let record = request.record.to_record();
+    if !record.is_identifiable() {
+        return Err(ApiError::bad_request(
+            "the query has no usable field: give a name or a document number",
+        ));
+    }
+    let worker = state.clone();
+    let outcome = blocking(move || {
+        let tokens = worker.tokenizer.tokenize(&record);
+        Ok(worker.index.search(&tokens, request.limit)?)
+    })
+    .await?;
+    Ok(Json(hits_response(outcome, started)))
+}
+
+async fn livez() -> &'static str {
+    "ok"
+}
+
+/// The federation API router (searched by the coordinator).
+pub fn federation_router(state: SharedState, limits: &crate::config::Limits) -> Router {
+    let routes = Router::new()
+        .route("/v1/search", post(federation_search))
+        .route("/v1/status", get(status))
+        .route("/livez", get(livez))
+        .route("/readyz", get(livez))
+        .route("/metrics", get(metrics))
+        .with_state(state);
+    with_layers(routes, limits)
+}
+
+/// The local API router (the partner's own staff and tools, on loopback).
+pub fn local_router(state: SharedState, limits: &crate::config::Limits) -> Router {
+    let routes = Router::new()
+        .route("/local/v1/ingest/sessions", post(start_session))
+        .route(
+            "/local/v1/ingest/sessions/{session}/batches",
+            post(ingest_batch),
+        )
+        .route(
+            "/local/v1/ingest/sessions/{session}/finish",
+            post(finish_ingest),
+        )
+        .route("/local/v1/delete", post(delete))
+        .route("/local/v1/compact", post(compact))
+        .route("/local/v1/resolve/{handle}", get(resolve))
+        .route("/local/v1/search", post(local_search))
+        .route("/local/v1/status", get(status))
+        .route("/livez", get(livez))
+        .with_state(state);
+    with_layers(routes, limits)
+}
+
+/// The layer stack, top to bottom: timeout, load shedding over a concurrency
+/// limit, body limit.
+fn with_layers(router: Router, limits: &crate::config::Limits) -> Router {
+    let timeout = Duration::from_millis(limits.request_timeout_ms);
+    router.layer(
+        ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |_: tower::BoxError| async {
+                    ApiError {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        code: "overloaded",
+                        message: "the node is at its request limit; retry shortly".into(),
+                    }
+                },
+            ))
+            .load_shed()
+            .concurrency_limit(limits.max_concurrent_requests)
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
+            .layer(DefaultBodyLimit::max(limits.max_body_bytes)),
+    )
+}
+
+/// The epoch a node's index serves, for callers that only hold the state.
+pub fn served_epoch(state: &NodeState) -> Epoch {
+    state.index.epoch()
+}

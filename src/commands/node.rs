@@ -1,0 +1,41 @@
+//! `poshuk node`: run one partner's node.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use poshuk_node::NodeConfig;
+
+#[derive(Args)]
+pub(crate) struct NodeArgs {
+    /// The node's configuration file (see config/node.example.toml).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+pub(crate) fn run(args: NodeArgs) -> anyhow::Result<()> {
+    let config = NodeConfig::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(poshuk_node::serve(config, shutdown_signal()))?;
+    Ok(())
+}

@@ -1,0 +1,429 @@
+//! The partner node as a real process: ingest, federation search, local API,
+//! upsert/replace/delete, erasure on disk, crash safety and config errors.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use poshuk_core::{Epoch, Token, Tokenizer};
+use poshuk_protocol::TokenQuery;
+use poshuk_records::{ReadOptions, read_file};
+
+use crate::support::{
+    HEADER, NodeProcess, files_under, get_json, poshuk, post_json, read_csv, workspace_with_keyring,
+};
+
+fn tokenizer(dir: &Path) -> Tokenizer {
+    let ring = poshuk_node::keyring_file::load(&dir.join("keyring.toml")).expect("keyring");
+    Tokenizer::new(ring.hasher(Epoch(1)).expect("epoch 1"))
+}
+
+fn ingest(dir: &Path, node: &NodeProcess, file: &str, extra: &[&str]) -> crate::support::Run {
+    let mut args = vec!["ingest", "--node", node.local.as_str(), file];
+    args.extend_from_slice(extra);
+    poshuk(dir, &args)
+}
+
+#[test]
+fn node_finds_a_person_written_in_another_script() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    assert!(
+        poshuk(
+            root,
+            &["synth", "--persons", "400", "--seed", "21", "-o", "data"]
+        )
+        .success
+    );
+    let node = NodeProcess::start(root, "ngo-ua");
+    let run = ingest(root, &node, "data/ngo_ua.csv", &[]);
+    assert!(run.success, "{}", run.stderr);
+    let ngo_rows = read_csv(&root.join("data/ngo_ua.csv")).len() - 1;
+    assert!(
+        run.stderr.contains(&format!("{ngo_rows} added")),
+        "{}",
+        run.stderr
+    );
+
+    let (status, body) = get_json(&format!("{}/v1/status", node.federation));
+    assert_eq!(status, 200);
+    assert_eq!(body["records"].as_u64(), Some(ngo_rows as u64));
+    assert_eq!(body["epochs"], serde_json::json!([1]));
+    assert_eq!(body["partner_id"], "ngo-ua");
+
+    // Persons known to both: search the NGO's node with the Russian record's tokens.
+    let truth: HashMap<String, String> = read_csv(&root.join("data/truth.csv"))
+        .into_iter()
+        .skip(1)
+        .map(|row| (row[1].clone(), row[2].clone()))
+        .collect();
+    let ngo_by_person: HashMap<String, String> = read_csv(&root.join("data/ngo_ua.csv"))
+        .into_iter()
+        .skip(1)
+        .map(|row| (truth[&row[0]].clone(), row[0].clone()))
+        .collect();
+    let russian =
+        read_file(&root.join("data/ru_sources.csv"), &ReadOptions::default()).expect("reads");
+    let tokenizer = tokenizer(root);
+    let (mut asked, mut found_first) = (0, 0);
+    for read in russian
+        .records
+        .iter()
+        .filter(|r| ngo_by_person.contains_key(&truth[&r.record.record_id]))
+        .take(40)
+    {
+        let query = TokenQuery::from_record(1, &tokenizer.tokenize(&read.record), 5);
+        let (status, body) = post_json(
+            &format!("{}/v1/search", node.federation),
+            &serde_json::to_value(&query).expect("json"),
+        );
+        assert_eq!(status, 200, "{body}");
+        asked += 1;
+        let Some(top) = body["hits"].as_array().and_then(|hits| hits.first()) else {
+            continue;
+        };
+        let handle = top["handle"].as_str().expect("handle");
+        let (status, resolved) = get_json(&format!("{}/local/v1/resolve/{handle}", node.local));
+        assert_eq!(status, 200);
+        if resolved["record_id"].as_str()
+            == ngo_by_person
+                .get(&truth[&read.record.record_id])
+                .map(String::as_str)
+        {
+            found_first += 1;
+        }
+    }
+    assert!(asked >= 30, "too few shared persons: {asked}");
+    assert!(
+        found_first as f64 >= 0.9 * asked as f64,
+        "top hit right for {found_first} of {asked}"
+    );
+
+    let metrics = reqwest::blocking::get(format!("{}/metrics", node.federation))
+        .expect("metrics")
+        .text()
+        .expect("text");
+    assert!(
+        metrics.contains(&format!("poshuk_records {ngo_rows}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("poshuk_searches_total {asked}")),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn bad_requests_get_precise_errors() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let node = NodeProcess::start(root, "ngo-ua");
+    let search = format!("{}/v1/search", node.federation);
+    let (status, body) = post_json(
+        &search,
+        &serde_json::json!({"epoch": 7, "tokens": {"GivenWhole": ["00".repeat(16)]}}),
+    );
+    assert_eq!(status, 409);
+    assert_eq!(body["code"], "unknown_epoch");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("epoch 1"),
+        "{body}"
+    );
+    let (status, body) = post_json(
+        &search,
+        &serde_json::json!({"epoch": 1, "tokens": {"GivenWhole": ["xyz"]}}),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("tokens.GivenWhole[0]"),
+        "{body}"
+    );
+    let (status, body) = post_json(&search, &serde_json::json!({"epoch": 1}));
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("missing field `tokens`"),
+        "{body}"
+    );
+    let (status, body) = post_json(&search, &serde_json::json!({"epoch": 1, "tokens": {}}));
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("no token"),
+        "{body}"
+    );
+    let huge =
+        serde_json::json!({"epoch": 1, "tokens": {"GivenGram": vec!["00".repeat(16); 100_000]}});
+    let (status, _) = post_json(&search, &huge);
+    assert_eq!(status, 413);
+    let (status, _) = get_json(&format!(
+        "{}/local/v1/resolve/{}",
+        node.local,
+        "ab".repeat(16)
+    ));
+    assert_eq!(status, 404);
+    let (status, body) = post_json(
+        &format!("{}/local/v1/search", node.local),
+        &serde_json::json!({"record": {"sex": "F"}}),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("no usable field"),
+        "{body}"
+    );
+}
+
+#[test]
+fn ingest_upserts_replaces_and_deletes() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let node = NodeProcess::start(root, "ngo-ua");
+    let rows = [
+        "A-1,Олександр,Коваленко,Миколайович,,M,2011-03-07,Маріуполь,",
+        "A-2,Марія,Шевчук,Петрівна,,F,2012-05-01,Херсон,",
+        "A-3,Іван,Бондар,Андрійович,,M,2010-01-01,,",
+    ];
+    std::fs::write(
+        root.join("v1.csv"),
+        format!("{HEADER}{}\n", rows.join("\n")),
+    )
+    .expect("write");
+    let first = ingest(root, &node, "v1.csv", &[]);
+    assert!(
+        first
+            .stderr
+            .contains("read 3 rows: 3 added, 0 updated, 0 unchanged, 0 deleted, 0 rejected"),
+        "{}",
+        first.stderr
+    );
+    let again = ingest(root, &node, "v1.csv", &[]);
+    assert!(
+        again
+            .stderr
+            .contains("3 rows: 0 added, 0 updated, 3 unchanged, 0 deleted"),
+        "{}",
+        again.stderr
+    );
+
+    let changed = format!(
+        "{HEADER}{}\n{}\nA-3,Іван,Бондар,Андрійович,,M,2010-01-02,,\n,,,,,,,,\nA-4,,,,,M,,,\n",
+        rows[0], rows[1]
+    );
+    std::fs::write(root.join("v2.csv"), changed).expect("write");
+    let update = ingest(root, &node, "v2.csv", &[]);
+    assert!(
+        update
+            .stderr
+            .contains("0 added, 1 updated, 2 unchanged, 0 deleted, 1 rejected"),
+        "{}",
+        update.stderr
+    );
+    assert!(
+        update
+            .stderr
+            .contains("line 6: rejected: record has neither a name nor a document"),
+        "{}",
+        update.stderr
+    );
+
+    std::fs::write(
+        root.join("v3.csv"),
+        format!("{HEADER}{}\n{}\n", rows[0], rows[1]),
+    )
+    .expect("write");
+    let replace = ingest(root, &node, "v3.csv", &["--replace"]);
+    assert!(
+        replace
+            .stderr
+            .contains("0 added, 0 updated, 2 unchanged, 1 deleted"),
+        "{}",
+        replace.stderr
+    );
+
+    let delete = poshuk(root, &["delete", "--node", &node.local, "A-2", "A-99"]);
+    assert!(delete.success, "{}", delete.stderr);
+    assert!(
+        delete.stderr.contains("deleted 1, not found 1"),
+        "{}",
+        delete.stderr
+    );
+    let (_, status) = get_json(&format!("{}/v1/status", node.federation));
+    assert_eq!(status["records"].as_u64(), Some(1));
+}
+
+#[test]
+fn deleted_records_are_erased_from_disk() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let node = NodeProcess::start(root, "ngo-ua");
+    let doomed = "D-1,Зиновія,Пшеничаківська,Фортунатівна,Ярошевська,F,1937-11-23,Новоград-Волинський,passport:ЖЖ987654";
+    let keep = [
+        "K-1,Олександр,Коваленко,Миколайович,,M,2011-03-07,Маріуполь,",
+        "K-2,Марія,Шевчук,Петрівна,,F,2012-05-01,Херсон,",
+    ];
+    std::fs::write(
+        root.join("cases.csv"),
+        format!("{HEADER}{doomed}\n{}\n", keep.join("\n")),
+    )
+    .expect("write");
+    assert!(ingest(root, &node, "cases.csv", &[]).success);
+
+    let records = read_file(&root.join("cases.csv"), &ReadOptions::default()).expect("reads");
+    let tokenizer = tokenizer(root);
+    let kept: HashSet<Token> = records.records[1..]
+        .iter()
+        .flat_map(|read| {
+            tokenizer
+                .tokenize(&read.record)
+                .iter()
+                .map(|(_, token)| token)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let own: Vec<[u8; 16]> = tokenizer
+        .tokenize(&records.records[0].record)
+        .iter()
+        .map(|(_, token)| token)
+        .filter(|token| !kept.contains(token))
+        .map(|token| token.0.to_be_bytes())
+        .collect();
+    assert!(own.len() > 20, "the doomed record has tokens of its own");
+    let on_disk = |tokens: &[[u8; 16]]| -> usize {
+        let files: Vec<Vec<u8>> = files_under(&root.join("ngo-ua-data"))
+            .iter()
+            .map(|f| std::fs::read(f).expect("read"))
+            .collect();
+        tokens
+            .iter()
+            .filter(|token| {
+                files
+                    .iter()
+                    .any(|bytes| bytes.windows(16).any(|w| w == &token[..]))
+            })
+            .count()
+    };
+    assert!(
+        on_disk(&own) > 0,
+        "the scan must see the record's tokens before the delete"
+    );
+
+    let delete = poshuk(root, &["delete", "--node", &node.local, "D-1"]);
+    assert!(
+        delete.success && delete.stderr.contains("deleted 1"),
+        "{}",
+        delete.stderr
+    );
+    assert_eq!(
+        on_disk(&own),
+        0,
+        "tokens of a deleted record remain on disk"
+    );
+    let (_, status) = get_json(&format!("{}/v1/status", node.federation));
+    assert_eq!(status["records"].as_u64(), Some(2));
+}
+
+#[test]
+fn killed_node_restarts_and_the_ingest_completes() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    assert!(
+        poshuk(
+            root,
+            &["synth", "--persons", "30000", "--seed", "4", "-o", "data"]
+        )
+        .success
+    );
+    let total = read_csv(&root.join("data/ngo_ua.csv")).len() as u64 - 1;
+    let mut node = NodeProcess::start(root, "ngo-ua");
+    let ingest_process = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args([
+            "ingest",
+            "--node",
+            &node.local,
+            "data/ngo_ua.csv",
+            "--batch-size",
+            "1000",
+        ])
+        .current_dir(root)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ingest starts");
+    // Kill the node once some batches are committed, while others are in flight.
+    let status_url = format!("{}/v1/status", node.federation);
+    let mut seen = 0;
+    for _ in 0..600 {
+        if let Ok(response) = reqwest::blocking::get(&status_url)
+            && let Ok(body) = response.json::<serde_json::Value>()
+        {
+            seen = body["records"].as_u64().unwrap_or(0);
+            if seen >= 3000 {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    node.kill();
+    let interrupted = ingest_process.wait_with_output().expect("ingest ends");
+    assert!(
+        seen >= 3000 && seen < total,
+        "killed mid-ingest ({seen} of {total})"
+    );
+    assert!(
+        !interrupted.status.success(),
+        "the interrupted ingest reports failure"
+    );
+    assert!(String::from_utf8_lossy(&interrupted.stderr).contains("run the same command again"));
+
+    assert!(
+        root.join("ngo-ua-data/index/.tantivy-writer.lock").exists(),
+        "the killed node left its writer lock behind"
+    );
+    node.restart(root);
+    let (status, body) = get_json(&status_url);
+    assert_eq!(status, 200);
+    let survived = body["records"].as_u64().expect("records");
+    assert!(survived <= total);
+
+    let rerun = ingest(root, &node, "data/ngo_ua.csv", &[]);
+    assert!(rerun.success, "{}", rerun.stderr);
+    let expected = format!(
+        "read {total} rows: {} added, 0 updated, {survived} unchanged, 0 deleted",
+        total - survived
+    );
+    assert!(
+        rerun.stderr.contains(&expected),
+        "expected `{expected}` in {}",
+        rerun.stderr
+    );
+    let (_, body) = get_json(&status_url);
+    assert_eq!(body["records"].as_u64(), Some(total));
+}
+
+#[test]
+fn node_config_errors_name_the_file_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let missing = poshuk(root, &["node", "--config", "nope.toml"]);
+    assert!(!missing.success);
+    assert!(missing.stderr.contains("nope.toml"), "{}", missing.stderr);
+    std::fs::write(root.join("bad.toml"), "partner_id = \"x\"\ndata_dir = \"d\"\nkeyring = \"k\"\n[listen]\nfederation = \"localhost-ish\"\n").expect("write");
+    let bad = poshuk(root, &["node", "--config", "bad.toml"]);
+    assert!(!bad.success);
+    assert!(
+        bad.stderr.contains("bad.toml") && bad.stderr.contains("federation"),
+        "{}",
+        bad.stderr
+    );
+}
