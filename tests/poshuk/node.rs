@@ -300,23 +300,38 @@ fn deleted_records_are_erased_from_disk() {
         .map(|token| token.0.to_be_bytes())
         .collect();
     assert!(own.len() > 20, "the doomed record has tokens of its own");
-    let on_disk = |tokens: &[[u8; 16]]| -> usize {
-        let files: Vec<Vec<u8>> = files_under(&root.join("ngo-ua-data"))
+    let index_dir = root.join("ngo-ua-data/index");
+    let segment_files = |dir: &Path| -> HashSet<String> {
+        files_under(dir)
             .iter()
-            .map(|f| std::fs::read(f).expect("read"))
-            .collect();
-        tokens
-            .iter()
-            .filter(|token| {
-                files
-                    .iter()
-                    .any(|bytes| bytes.windows(16).any(|w| w == &token[..]))
+            .filter_map(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_string)
             })
-            .count()
+            .filter(|name| !name.starts_with('.') && name != "meta.json")
+            .collect()
     };
-    assert!(
-        on_disk(&own) > 0,
-        "the scan must see the record's tokens before the delete"
+    let before = segment_files(&index_dir);
+    assert!(!before.is_empty(), "segment files exist before the delete");
+    let query = TokenQuery::from_record(1, &tokenizer.tokenize(&records.records[0].record), 5);
+    let search = |node: &NodeProcess| -> Vec<String> {
+        let (_, body) = post_json(
+            &format!("{}/v1/search", node.federation),
+            &serde_json::to_value(&query).expect("json"),
+        );
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .filter(|hit| hit["band"] == "strong")
+            .map(|hit| hit["handle"].as_str().expect("handle").to_string())
+            .collect()
+    };
+    assert_eq!(
+        search(&node).len(),
+        1,
+        "the record is found before the delete"
     );
 
     let delete = poshuk(root, &["delete", "--node", &node.local, "D-1"]);
@@ -325,11 +340,30 @@ fn deleted_records_are_erased_from_disk() {
         "{}",
         delete.stderr
     );
-    assert_eq!(
-        on_disk(&own),
-        0,
-        "tokens of a deleted record remain on disk"
+    assert!(
+        search(&node).is_empty(),
+        "the deleted record is still found"
     );
+    // Every segment file that held the record was rewritten without it and removed.
+    let after = segment_files(&index_dir);
+    let survivors: Vec<&String> = before.intersection(&after).collect();
+    assert!(
+        survivors.is_empty(),
+        "segment files from before the delete remain: {survivors:?}"
+    );
+    // And none of its own tokens is left anywhere in the data directory.
+    let files: Vec<Vec<u8>> = files_under(&root.join("ngo-ua-data"))
+        .iter()
+        .map(|f| std::fs::read(f).expect("read"))
+        .collect();
+    for token in &own {
+        assert!(
+            !files
+                .iter()
+                .any(|bytes| bytes.windows(16).any(|w| w == &token[..])),
+            "a token of the deleted record remains on disk"
+        );
+    }
     let (_, status) = get_json(&format!("{}/v1/status", node.federation));
     assert_eq!(status["records"].as_u64(), Some(2));
 }

@@ -97,7 +97,7 @@ impl NodeProcess {
             format!(
                 "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"keyring.toml\"\n\
                  [listen]\nfederation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
-                 [limits]\nmax_body_bytes = 2000000\n"
+                 [limits]\nmax_body_bytes = 2000000\ncommit_every_records = 2000\ncommit_interval_ms = 500\n"
             ),
         )
         .expect("write node config");

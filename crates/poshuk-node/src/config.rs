@@ -59,6 +59,10 @@ pub struct Limits {
     pub max_block_size: u32,
     /// Index writer memory budget, bytes.
     pub writer_memory_bytes: usize,
+    /// Commit once this many ingested records are pending.
+    pub commit_every_records: usize,
+    /// Commit pending records at least this often, milliseconds.
+    pub commit_interval_ms: u64,
 }
 
 impl Default for Limits {
@@ -70,6 +74,8 @@ impl Default for Limits {
             max_candidates: 2_000,
             max_block_size: 2_000,
             writer_memory_bytes: 200 * 1024 * 1024,
+            commit_every_records: 100_000,
+            commit_interval_ms: 5_000,
         }
     }
 }

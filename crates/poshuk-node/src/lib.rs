@@ -76,6 +76,8 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             writer_memory_bytes: config.limits.writer_memory_bytes,
             max_candidates: config.limits.max_candidates,
             max_block_size: config.limits.max_block_size,
+            commit_every_records: config.limits.commit_every_records,
+            commit_interval: std::time::Duration::from_millis(config.limits.commit_interval_ms),
         },
     )?;
     let hasher = ring
@@ -130,7 +132,23 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_sender.send(true);
     });
+    // Pending ingests are committed on a timer, not only when a batch fills.
+    let committer = state.clone();
+    let interval = std::time::Duration::from_millis(config.limits.commit_interval_ms.max(100));
+    let commit_timer = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let index = committer.clone();
+            let result = tokio::task::spawn_blocking(move || index.index.commit_pending()).await;
+            if let Ok(Err(error)) = result {
+                tracing::error!(error = %error, "periodic commit failed");
+            }
+        }
+    });
     let (first, second) = tokio::join!(federation_server, local_server);
+    commit_timer.abort();
+    let final_commit = state.clone();
+    let _ = tokio::task::spawn_blocking(move || final_commit.index.commit_pending()).await;
     first.and(second).map_err(|source| NodeError::Io {
         what: "serving".into(),
         source,

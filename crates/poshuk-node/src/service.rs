@@ -266,6 +266,7 @@ async fn ingest_batch(
                 accepted.push(record);
             }
         }
+        let tokenize_started = Instant::now();
         let records: Vec<IndexRecord> = accepted
             .par_iter()
             .map(|record| IndexRecord {
@@ -273,8 +274,16 @@ async fn ingest_batch(
                 tokens: worker.tokenizer.tokenize(record),
             })
             .collect();
+        let tokenize_ms = tokenize_started.elapsed().as_millis() as u64;
+        let index_started = Instant::now();
         let (mut counts, keys) = worker.index.upsert(&records)?;
         counts.rejected = rejected.len() as u64;
+        tracing::debug!(
+            records = records.len(),
+            tokenize_ms,
+            index_ms = index_started.elapsed().as_millis() as u64,
+            "batch ingested"
+        );
         worker.metrics.observe_ingest(&counts);
         Ok((IngestBatchResult { counts, rejected }, keys))
     })
@@ -307,6 +316,7 @@ async fn finish_ingest(
         .ok_or_else(unknown_session)?;
     let worker = state.clone();
     let counts = blocking(move || {
+        worker.index.commit_pending()?;
         let mut counts = entry.counts;
         if finish.replace {
             counts.deleted = worker.index.delete_all_except(&entry.seen)?;

@@ -1,5 +1,6 @@
 //! `poshuk bench`: matching quality on synthetic partners, and speed.
 
+pub(crate) mod node;
 mod quality;
 mod speed;
 
@@ -11,11 +12,14 @@ pub(crate) enum BenchCommand {
     Quality(quality::QualityArgs),
     /// Encoding and linking throughput, and peak memory.
     Speed(speed::SpeedArgs),
+    /// Ingest into a real node process, then search latency, throughput and memory.
+    Node(node::NodeBenchArgs),
 }
 
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Quality(args) => quality::run(args),
         BenchCommand::Speed(args) => speed::run(args),
+        BenchCommand::Node(args) => node::run(args),
     }
 }

@@ -1,0 +1,315 @@
+//! Node benchmark: ingest through the CLI into a real node process, then
+//! single-person searches against it: latency percentiles, sustained
+//! throughput, the node's memory and the index size.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use poshuk_core::{KeyRing, Tokenizer};
+use poshuk_protocol::TokenQuery;
+use poshuk_records::{ReadOptions, read_file};
+use poshuk_synth::{SynthConfig, generate, write_dir};
+
+#[derive(Args)]
+pub(crate) struct NodeBenchArgs {
+    /// Records to ingest into the node.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Searches for the latency measurement.
+    #[arg(long, default_value_t = 2_000)]
+    searches: usize,
+    /// Seconds of the sustained-throughput measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent searchers for the throughput measurement.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 13)]
+    seed: u64,
+    /// Work directory (a temporary one otherwise).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+struct NodeChild(Child);
+
+impl Drop for NodeChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Starts `poshuk node` for a config and waits until it answers.
+pub(crate) fn start_node(dir: &Path, config: &Path, federation: &str) -> anyhow::Result<Child> {
+    let child = Command::new(std::env::current_exe()?)
+        .args(["node", "--config"])
+        .arg(config)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!(
+            "{}.log",
+            config.file_stem().and_then(|s| s.to_str()).unwrap_or("node")
+        )))?)
+        .spawn()
+        .context("cannot start the node")?;
+    let client = reqwest::blocking::Client::new();
+    for _ in 0..600 {
+        if client
+            .get(format!("{federation}/livez"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("the node did not start")
+}
+
+/// A process's resident memory now and at its peak, from /proc (Linux).
+pub(crate) fn resident_bytes(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+pub(crate) fn directory_bytes(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else {
+                total += metadata.len();
+            }
+        }
+    }
+    total
+}
+
+pub(crate) fn percentile(sorted: &[f64], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * quantile).round() as usize]
+}
+
+/// Measures latency (sequential) and throughput (concurrent) of `queries`
+/// against a search URL. Returns (sorted latencies in ms, searches per second).
+pub(crate) fn measure_searches(
+    url: &str,
+    queries: &[String],
+    count: usize,
+    seconds: u64,
+    concurrency: usize,
+) -> anyhow::Result<(Vec<f64>, f64)> {
+    let client = reqwest::blocking::Client::new();
+    let send = |client: &reqwest::blocking::Client, body: &String| -> anyhow::Result<()> {
+        let response = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()?;
+        if !response.status().is_success() {
+            bail!("search failed: {}", response.status());
+        }
+        let _ = response.bytes()?;
+        Ok(())
+    };
+    for body in queries.iter().take(50) {
+        send(&client, body)?;
+    }
+    let mut latencies = Vec::with_capacity(count);
+    for body in queries.iter().cycle().take(count) {
+        let started = Instant::now();
+        send(&client, body)?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(f64::total_cmp);
+
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let queries = Arc::new(queries.to_vec());
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|worker| {
+            let (done, stop, queries, url) =
+                (done.clone(), stop.clone(), queries.clone(), url.to_string());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                let mut index = worker;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = &queries[index % queries.len()];
+                    let ok = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .and_then(|r| r.bytes())
+                        .is_ok();
+                    if ok {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    index += concurrency;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(seconds));
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    let throughput = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    Ok((latencies, throughput))
+}
+
+/// Token queries (JSON bodies) for the records of a CSV file.
+pub(crate) fn token_queries(
+    path: &Path,
+    tokenizer: &Tokenizer,
+    epoch: u32,
+    limit: usize,
+) -> anyhow::Result<Vec<String>> {
+    let outcome = read_file(path, &ReadOptions::default())?;
+    outcome
+        .records
+        .iter()
+        .take(5_000)
+        .map(|read| {
+            let query = TokenQuery::from_record(epoch, &tokenizer.tokenize(&read.record), limit);
+            Ok(serde_json::to_string(&query)?)
+        })
+        .collect()
+}
+
+pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
+    let temporary = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let data = generate(SynthConfig {
+        persons: args.records * 10 / 7 + 100,
+        seed: args.seed,
+    });
+    write_dir(&data, &dir.join("data"))?;
+    drop(data);
+    // Cut the NGO file to exactly N records.
+    let ngo = dir.join("data/ngo_ua.csv");
+    let text = std::fs::read_to_string(&ngo)?;
+    let kept: Vec<&str> = text.lines().take(args.records + 1).collect();
+    std::fs::write(&ngo, kept.join("\n") + "\n")?;
+    drop(text);
+
+    let ring = KeyRing::generate()?;
+    let keyring = dir.join("keyring.toml");
+    let _ = std::fs::remove_file(&keyring);
+    poshuk_node::keyring_file::create(&keyring, &ring)?;
+    let (federation_port, local_port) = (free_port()?, free_port()?);
+    let config = dir.join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
+             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n"
+        ),
+    )?;
+    let _ = std::fs::remove_dir_all(dir.join("node-data"));
+    let federation = format!("http://127.0.0.1:{federation_port}");
+    let node = NodeChild(start_node(&dir, &config, &federation)?);
+
+    println!(
+        "ingesting {} records through `poshuk ingest` into a node process...",
+        args.records
+    );
+    let started = Instant::now();
+    let status = Command::new(std::env::current_exe()?)
+        .args([
+            "ingest",
+            "--node",
+            &format!("http://127.0.0.1:{local_port}"),
+        ])
+        .arg(&ngo)
+        .current_dir(&dir)
+        .stderr(Stdio::inherit())
+        .status()?;
+    let ingest_seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("the ingest failed");
+    }
+    let (_, ingest_peak) = resident_bytes(node.0.id());
+    let index_bytes = directory_bytes(&dir.join("node-data/index"));
+    println!(
+        "ingest: {} records in {:.1}s = {:.0} records/s; index {:.1} MiB = {:.0} bytes/record; node peak RSS during ingest {:.2} GiB",
+        args.records,
+        ingest_seconds,
+        args.records as f64 / ingest_seconds,
+        index_bytes as f64 / (1u64 << 20) as f64,
+        index_bytes as f64 / args.records as f64,
+        ingest_peak as f64 / (1u64 << 30) as f64,
+    );
+
+    let tokenizer = Tokenizer::new(ring.hasher(ring.current_epoch())?);
+    let queries = token_queries(
+        &dir.join("data/ru_sources.csv"),
+        &tokenizer,
+        ring.current_epoch().0,
+        20,
+    )?;
+    let url = format!("{federation}/v1/search");
+    let (latencies, throughput) = measure_searches(
+        &url,
+        &queries,
+        args.searches,
+        args.seconds,
+        args.concurrency,
+    )?;
+    let (rss, peak) = resident_bytes(node.0.id());
+    println!(
+        "search ({} sequential, Russian-script queries against the Ukrainian-script index): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.9),
+        percentile(&latencies, 0.99)
+    );
+    println!(
+        "throughput ({} concurrent searchers, {} s): {:.0} searches/s",
+        args.concurrency, args.seconds, throughput
+    );
+    println!(
+        "node resident memory: {:.2} GiB now, {:.2} GiB peak",
+        rss as f64 / (1u64 << 30) as f64,
+        peak as f64 / (1u64 << 30) as f64
+    );
+    Ok(())
+}
