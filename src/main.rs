@@ -38,6 +38,14 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Delete records from your node by record_id.
     Delete(commands::ingest::DeleteArgs),
+    /// Run the federation's coordinator: fans searches out to every node, merges the hits.
+    Coordinator(commands::coordinator::CoordinatorArgs),
+    /// Search the federation through your node, by fields or a batch file.
+    Search(commands::search::SearchArgs),
+    /// Which of your cases are known elsewhere: every case searched, a report per partner.
+    Overlap(commands::search::OverlapArgs),
+    /// A local federation with sample data: three nodes and a coordinator, example searches.
+    Demo(commands::demo::DemoArgs),
     /// Write synthetic case lists of three kinds of partner, with the truth.
     Synth(commands::synth::SynthArgs),
     /// Benchmarks: matching quality and speed.
@@ -67,6 +75,10 @@ fn main() -> ExitCode {
         Command::Link(args) => commands::link::run(args),
         Command::Synth(args) => commands::synth::run(args),
         Command::Node(args) => commands::node::run(args),
+        Command::Coordinator(args) => commands::coordinator::run(args),
+        Command::Search(args) => commands::search::run_search(args),
+        Command::Overlap(args) => commands::search::run_overlap(args),
+        Command::Demo(args) => commands::demo::run(args),
         Command::Ingest(args) => commands::ingest::run_ingest(args),
         Command::Delete(args) => commands::ingest::run_delete(args),
         Command::Bench { command } => commands::bench::run(command),

@@ -1,9 +1,12 @@
 //! One module per subcommand.
 
 pub(crate) mod bench;
+pub(crate) mod coordinator;
+pub(crate) mod demo;
 pub(crate) mod encode;
 pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod link;
 pub(crate) mod node;
+pub(crate) mod search;
 pub(crate) mod synth;

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod encode_link;
+mod federation;
 mod keys;
 mod node;
 mod privacy;

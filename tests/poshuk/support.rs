@@ -90,14 +90,25 @@ pub(crate) struct NodeProcess {
 impl NodeProcess {
     /// Writes a node config into `dir` and starts the node.
     pub(crate) fn start(dir: &Path, partner: &str) -> NodeProcess {
-        let (federation_port, local_port) = (free_port(), free_port());
+        NodeProcess::start_with(dir, partner, free_port(), "")
+    }
+
+    /// Starts a node on a given federation port, with extra config text
+    /// (a `[coordinator]` section, say).
+    pub(crate) fn start_with(
+        dir: &Path,
+        partner: &str,
+        federation_port: u16,
+        extra: &str,
+    ) -> NodeProcess {
+        let local_port = free_port();
         let config = dir.join(format!("{partner}.toml"));
         std::fs::write(
             &config,
             format!(
                 "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"keyring.toml\"\n\
                  [listen]\nfederation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
-                 [limits]\nmax_body_bytes = 2000000\ncommit_every_records = 2000\ncommit_interval_ms = 500\n"
+                 [limits]\nmax_body_bytes = 2000000\ncommit_every_records = 2000\ncommit_interval_ms = 500\n{extra}"
             ),
         )
         .expect("write node config");

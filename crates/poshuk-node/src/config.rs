@@ -80,6 +80,23 @@ impl Default for Limits {
     }
 }
 
+/// Where the federation's coordinator is, for searches across the federation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorLink {
+    /// The coordinator's URL.
+    pub url: String,
+    /// This partner's bearer token at the coordinator.
+    pub token: String,
+    /// Time to wait for a federated answer, milliseconds.
+    #[serde(default = "default_federated_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_federated_timeout() -> u64 {
+    5_000
+}
+
 /// The whole node configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +112,10 @@ pub struct NodeConfig {
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
+    /// The coordinator (absent: this node answers searches but does not search
+    /// the federation itself).
+    #[serde(default)]
+    pub coordinator: Option<CoordinatorLink>,
 }
 
 impl NodeConfig {

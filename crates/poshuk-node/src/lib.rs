@@ -87,7 +87,8 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
         config.partner_id.clone(),
         index,
         Tokenizer::new(hasher),
-    )))
+        config.coordinator.clone(),
+    )?))
 }
 
 /// Serves both APIs until `shutdown` completes.

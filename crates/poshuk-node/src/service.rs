@@ -15,9 +15,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use poshuk_core::{Epoch, Tokenizer};
 use poshuk_protocol::{
-    API_VERSION, DeleteRequest, DeleteResult, ErrorBody, FinishIngest, IngestBatch,
-    IngestBatchResult, IngestCounts, IngestSession, LocalSearch, MAX_LIMIT, NodeStatus, Rejected,
-    Resolved, SearchHit, SearchResponse, TokenQuery,
+    API_VERSION, DeleteRequest, DeleteResult, ErrorBody, FederatedResponse, FederatedSearch,
+    FinishIngest, IngestBatch, IngestBatchResult, IngestCounts, IngestSession, LocalSearch,
+    MAX_LIMIT, NodeStatus, Rejected, Resolved, SearchHit, SearchResponse, TokenQuery,
 };
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
@@ -45,18 +45,36 @@ pub struct NodeState {
     /// Metrics.
     pub metrics: Metrics,
     sessions: Mutex<HashMap<String, Session>>,
+    coordinator: Option<(crate::config::CoordinatorLink, reqwest::Client)>,
 }
 
 impl NodeState {
     /// Wraps an opened index and its tokenizer.
-    pub fn new(partner_id: String, index: TokenIndex, tokenizer: Tokenizer) -> NodeState {
-        NodeState {
+    pub fn new(
+        partner_id: String,
+        index: TokenIndex,
+        tokenizer: Tokenizer,
+        coordinator: Option<crate::config::CoordinatorLink>,
+    ) -> Result<NodeState, NodeError> {
+        let coordinator = match coordinator {
+            Some(link) => {
+                let client = reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .timeout(Duration::from_millis(link.timeout_ms))
+                    .build()
+                    .map_err(|error| NodeError::Index(format!("http client: {error}")))?;
+                Some((link, client))
+            }
+            None => None,
+        };
+        Ok(NodeState {
             partner_id,
             index,
             tokenizer,
             metrics: Metrics::default(),
             sessions: Mutex::new(HashMap::new()),
-        }
+            coordinator,
+        })
     }
 }
 
@@ -404,6 +422,101 @@ async fn local_search(
     Ok(Json(hits_response(outcome, started)))
 }
 
+/// A search across the federation by raw fields: tokenized here, sent to the
+/// coordinator as tokens, own hits resolved back to case ids here.
+async fn federated_search(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<FederatedResponse>, ApiError> {
+    let request: FederatedSearch = parse_json(&body)?;
+    if !(1..=MAX_LIMIT).contains(&request.limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let Some((link, client)) = state.coordinator.clone() else {
+        return Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "no_coordinator",
+            message:
+                "this node has no [coordinator] in its config: it cannot search the federation"
+                    .into(),
+        });
+    };
+    let record = request.record.to_record();
+    if !record.is_identifiable() {
+        return Err(ApiError::bad_request(
+            "the query has no usable field: give a name or a document number",
+        ));
+    }
+    let worker = state.clone();
+    let tokens = blocking(move || Ok(worker.tokenizer.tokenize(&record))).await?;
+    let query = TokenQuery::from_record(state.index.epoch().0, &tokens, request.limit);
+    let mut url = format!("{}/v1/federated-search", link.url.trim_end_matches('/'));
+    if let Some(partners) = &request.partners {
+        url.push_str("?partners=");
+        url.push_str(&partners.join(","));
+    }
+    let response = client
+        .post(&url)
+        .bearer_auth(&link.token)
+        .json(&query)
+        .send()
+        .await
+        .map_err(|error| ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            code: "coordinator_unreachable",
+            message: format!("the coordinator cannot be reached: {}", error.without_url()),
+        })?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let message = response
+            .json::<ErrorBody>()
+            .await
+            .map(|error| error.message)
+            .unwrap_or_else(|_| status.to_string());
+        return Err(ApiError {
+            status: if status.is_client_error() {
+                status
+            } else {
+                StatusCode::BAD_GATEWAY
+            },
+            code: "coordinator_error",
+            message: format!("the coordinator answered {status}: {message}"),
+        });
+    }
+    let mut answer: FederatedResponse = response.json().await.map_err(|_| ApiError {
+        status: StatusCode::BAD_GATEWAY,
+        code: "coordinator_error",
+        message: "the coordinator's answer is not a federated response".into(),
+    })?;
+    let own: Vec<(usize, [u8; 16])> = answer
+        .hits
+        .iter()
+        .enumerate()
+        .filter(|(_, hit)| hit.own)
+        .filter_map(|(position, hit)| {
+            let mut handle = [0u8; 16];
+            hex::decode_to_slice(&hit.handle, &mut handle)
+                .ok()
+                .map(|()| (position, handle))
+        })
+        .collect();
+    if !own.is_empty() {
+        let worker = state.clone();
+        let resolved = blocking(move || {
+            own.into_iter()
+                .map(|(position, handle)| Ok((position, worker.index.resolve(&handle)?)))
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await?;
+        for (position, record_id) in resolved {
+            answer.hits[position].record_id = record_id;
+        }
+    }
+    Ok(Json(answer))
+}
+
 async fn livez() -> &'static str {
     "ok"
 }
@@ -436,6 +549,7 @@ pub fn local_router(state: SharedState, limits: &crate::config::Limits) -> Route
         .route("/local/v1/compact", post(compact))
         .route("/local/v1/resolve/{handle}", get(resolve))
         .route("/local/v1/search", post(local_search))
+        .route("/local/v1/federated-search", post(federated_search))
         .route("/local/v1/status", get(status))
         .route("/livez", get(livez))
         .with_state(state);

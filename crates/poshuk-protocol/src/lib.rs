@@ -346,6 +346,96 @@ pub struct LocalSearch {
     pub limit: usize,
 }
 
+/// One hit of a federated search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FederatedHit {
+    /// The partner whose node holds the record.
+    pub partner: String,
+    /// That partner's display name.
+    pub partner_name: String,
+    /// The partner's opaque handle of the record.
+    pub handle: String,
+    /// Match probability in [0, 1].
+    pub score: f64,
+    /// `strong`, `possible` or `weak`.
+    pub band: String,
+    /// The fields that agreed.
+    pub agreeing: Vec<String>,
+    /// Whether the record is the searching partner's own.
+    pub own: bool,
+    /// The searcher's own case id, for own hits only, filled in by the
+    /// searcher's own node (never by the coordinator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+}
+
+/// How one partner's node answered a federated search.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerOutcome {
+    /// Answered in time.
+    Ok,
+    /// Did not answer before the deadline.
+    TimedOut,
+    /// Answered with an error.
+    Failed,
+    /// Could not be reached.
+    Unavailable,
+}
+
+/// Per-partner status of a federated search (like Elasticsearch's `_clusters`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartnerStatus {
+    /// The outcome.
+    pub status: PartnerOutcome,
+    /// Time until the answer or the deadline, milliseconds.
+    pub took_ms: u64,
+    /// Hits the partner returned.
+    pub hits: usize,
+    /// What went wrong, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer to a federated search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FederatedResponse {
+    /// Hits from every partner, best first.
+    pub hits: Vec<FederatedHit>,
+    /// Status per partner id.
+    pub partners: BTreeMap<String, PartnerStatus>,
+    /// True when any partner did not answer: results may be missing.
+    pub partial: bool,
+    /// Total time, milliseconds.
+    pub took_ms: u64,
+}
+
+/// A partner as other partners see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartnerInfo {
+    /// Partner id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// How to ask this partner about a hit.
+    pub contact: String,
+}
+
+/// `POST /local/v1/federated-search` on a node: a search by raw fields across
+/// the federation, tokenized inside the searcher's node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedSearch {
+    /// The person looked for (record_id may be empty).
+    pub record: RawRecord,
+    /// How many hits at most.
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+    /// Search only these partners (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partners: Option<Vec<String>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,228 @@
+//! The coordinator's configuration: the partner registry and deadlines.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Errors reading the configuration, naming the file and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read coordinator config {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The configuration is invalid.
+    #[error("coordinator config {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// What a partner may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Search the federation.
+    Search,
+    /// Be searched (its node is part of the fan-out).
+    BeSearched,
+    /// Administer keys and the federation.
+    Admin,
+}
+
+/// One partner of the federation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// Stable id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The partner node's federation API.
+    pub node_url: String,
+    /// The bearer token the partner's node presents to the coordinator.
+    pub token: String,
+    /// What the partner may do.
+    #[serde(default = "default_permissions")]
+    pub permissions: Vec<Permission>,
+    /// How other partners can ask this partner about a hit.
+    #[serde(default)]
+    pub contact: String,
+}
+
+fn default_permissions() -> Vec<Permission> {
+    vec![Permission::Search, Permission::BeSearched]
+}
+
+/// Deadlines of the fan-out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deadlines {
+    /// Per node, milliseconds.
+    pub per_node_ms: u64,
+    /// For the whole search, milliseconds.
+    pub overall_ms: u64,
+    /// Connecting to a node, milliseconds.
+    pub connect_ms: u64,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines {
+            per_node_ms: 2_000,
+            overall_ms: 3_000,
+            connect_ms: 500,
+        }
+    }
+}
+
+/// The whole coordinator configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    /// Where the coordinator listens.
+    pub listen: SocketAddr,
+    /// The append-only audit log (JSON lines).
+    pub audit_log: PathBuf,
+    /// Deadlines.
+    #[serde(default)]
+    pub deadlines: Deadlines,
+    /// Most hits returned per search.
+    #[serde(default = "default_max_hits")]
+    pub max_hits: usize,
+    /// The partners.
+    #[serde(rename = "partner", default)]
+    pub partners: Vec<PartnerConfig>,
+}
+
+fn default_max_hits() -> usize {
+    100
+}
+
+impl CoordinatorConfig {
+    /// Reads and checks a configuration file; relative paths are taken
+    /// relative to its directory.
+    pub fn load(path: &Path) -> Result<CoordinatorConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config =
+            CoordinatorConfig::parse(&text).map_err(|message| ConfigError::Invalid {
+                path: path.display().to_string(),
+                message,
+            })?;
+        if config.audit_log.is_relative() {
+            config.audit_log = path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&config.audit_log);
+        }
+        Ok(config)
+    }
+
+    /// Parses and checks configuration text.
+    pub fn parse(text: &str) -> Result<CoordinatorConfig, String> {
+        let config: CoordinatorConfig =
+            toml::from_str(text).map_err(|error| error.to_string().trim().replace('\n', " "))?;
+        if config.partners.is_empty() {
+            return Err("no [[partner]] is configured".into());
+        }
+        let mut ids = HashSet::new();
+        let mut tokens = HashSet::new();
+        for partner in &config.partners {
+            if partner.id.trim().is_empty() {
+                return Err("a partner has an empty id".into());
+            }
+            if !ids.insert(partner.id.as_str()) {
+                return Err(format!("duplicate partner id `{}`", partner.id));
+            }
+            let url = reqwest::Url::parse(&partner.node_url).map_err(|error| {
+                format!(
+                    "partner `{}`: node_url `{}` is not a URL ({error})",
+                    partner.id, partner.node_url
+                )
+            })?;
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                return Err(format!(
+                    "partner `{}`: node_url `{}` must be an http(s) URL with a host",
+                    partner.id, partner.node_url
+                ));
+            }
+            if partner.token.len() < 16 {
+                return Err(format!(
+                    "partner `{}`: token must have at least 16 characters",
+                    partner.id
+                ));
+            }
+            if !tokens.insert(partner.token.as_str()) {
+                return Err(format!(
+                    "partner `{}`: token is shared with another partner",
+                    partner.id
+                ));
+            }
+        }
+        if config.deadlines.per_node_ms == 0
+            || config.deadlines.overall_ms < config.deadlines.per_node_ms
+        {
+            return Err(
+                "deadlines: per_node_ms must be positive and overall_ms at least per_node_ms"
+                    .into(),
+            );
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "listen = \"127.0.0.1:7400\"\naudit_log = \"audit.jsonl\"\n";
+
+    fn partner(id: &str, url: &str, token: &str) -> String {
+        format!(
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"{url}\"\ntoken = \"{token}\"\n"
+        )
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let config =
+            CoordinatorConfig::parse(include_str!("../../../config/coordinator.example.toml"))
+                .expect("valid");
+        assert_eq!(config.partners.len(), 3);
+    }
+
+    #[test]
+    fn duplicate_ids_and_bad_urls_are_named() {
+        let duplicate = format!(
+            "{BASE}{}{}",
+            partner("ngo", "http://127.0.0.1:1", "aaaaaaaaaaaaaaaa1"),
+            partner("ngo", "http://127.0.0.1:2", "aaaaaaaaaaaaaaaa2")
+        );
+        assert!(
+            CoordinatorConfig::parse(&duplicate)
+                .unwrap_err()
+                .contains("duplicate partner id `ngo`")
+        );
+        let bad = format!(
+            "{BASE}{}",
+            partner("intl", "127.0.0.1:7401", "aaaaaaaaaaaaaaaa1")
+        );
+        let message = CoordinatorConfig::parse(&bad).unwrap_err();
+        assert!(
+            message.contains("`intl`") && message.contains("node_url"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,556 @@
+//! The coordinator: a registry of partners that fans each token query out to
+//! every partner node and merges the hits.
+//!
+//! Invariants: the coordinator holds no hashing key and sees only tokens,
+//! handles and scores; a slow or dead node costs at most its deadline and is
+//! reported, never fatal (partial failure is data); the audit log records who
+//! searched and what came back per partner, never the tokens.
+
+pub mod config;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use poshuk_protocol::{
+    ErrorBody, FederatedHit, FederatedResponse, NodeStatus, PartnerInfo, PartnerOutcome,
+    PartnerStatus, SearchResponse, TokenQuery,
+};
+use rand::RngExt;
+
+pub use config::{ConfigError, CoordinatorConfig, Deadlines, PartnerConfig, Permission};
+
+/// Errors of the coordinator.
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// File system or network.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The HTTP client cannot be built.
+    #[error("http client: {0}")]
+    Client(String),
+}
+
+/// Shared state of the coordinator.
+pub struct Coordinator {
+    config: CoordinatorConfig,
+    client: reqwest::Client,
+    audit: Mutex<std::fs::File>,
+    searches: AtomicU64,
+    partial_searches: AtomicU64,
+}
+
+impl std::fmt::Debug for Coordinator {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "Coordinator({} partners)",
+            self.config.partners.len()
+        )
+    }
+}
+
+/// An error response.
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = if self.status.is_client_error() {
+            "invalid_request"
+        } else {
+            "internal"
+        };
+        let body = ErrorBody {
+            message: self.message,
+            code: self.code.to_string(),
+            kind: kind.to_string(),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl Coordinator {
+    /// Builds the coordinator: one shared HTTP client with connect and request
+    /// timeouts, and the audit log opened for appending.
+    pub fn new(config: CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(config.deadlines.connect_ms))
+            .timeout(Duration::from_millis(config.deadlines.per_node_ms))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|error| CoordinatorError::Client(error.to_string()))?;
+        if let Some(parent) = config.audit_log.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| CoordinatorError::Io {
+                what: format!("audit log directory {}", parent.display()),
+                source,
+            })?;
+        }
+        let audit = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&config.audit_log)
+            .map_err(|source| CoordinatorError::Io {
+                what: format!("audit log {}", config.audit_log.display()),
+                source,
+            })?;
+        Ok(Coordinator {
+            config,
+            client,
+            audit: Mutex::new(audit),
+            searches: AtomicU64::new(0),
+            partial_searches: AtomicU64::new(0),
+        })
+    }
+
+    fn partner_by_token(&self, headers: &HeaderMap) -> Option<&PartnerConfig> {
+        let presented = headers
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?;
+        self.config
+            .partners
+            .iter()
+            .find(|partner| constant_time_eq(partner.token.as_bytes(), presented.as_bytes()))
+    }
+
+    /// Asks one node, with at most one jittered retry after a connection
+    /// error (never after a timeout).
+    async fn ask_node(
+        &self,
+        partner: &PartnerConfig,
+        body: Bytes,
+    ) -> (PartnerStatus, Vec<FederatedHit>, bool) {
+        let started = Instant::now();
+        let url = format!("{}/v1/search", partner.node_url.trim_end_matches('/'));
+        let deadline = Duration::from_millis(self.config.deadlines.per_node_ms);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_sub(started.elapsed());
+            let request = self
+                .client
+                .post(&url)
+                .header(header::CONTENT_TYPE, "application/json")
+                .timeout(remaining)
+                .body(body.clone())
+                .send();
+            let status = |outcome, error: Option<String>, hits| PartnerStatus {
+                status: outcome,
+                took_ms: started.elapsed().as_millis() as u64,
+                hits,
+                error,
+            };
+            match request.await {
+                Ok(response) if response.status().is_success() => {
+                    match response.json::<SearchResponse>().await {
+                        Ok(answer) => {
+                            let hits: Vec<FederatedHit> = answer
+                                .hits
+                                .into_iter()
+                                .map(|hit| FederatedHit {
+                                    partner: partner.id.clone(),
+                                    partner_name: partner.name.clone(),
+                                    handle: hit.handle,
+                                    score: hit.score,
+                                    band: hit.band,
+                                    agreeing: hit.agreeing,
+                                    own: false,
+                                    record_id: None,
+                                })
+                                .collect();
+                            let count = hits.len();
+                            return (status(PartnerOutcome::Ok, None, count), hits, false);
+                        }
+                        Err(error) if error.is_timeout() => {
+                            return (
+                                status(
+                                    PartnerOutcome::TimedOut,
+                                    Some("no answer before the deadline".into()),
+                                    0,
+                                ),
+                                vec![],
+                                true,
+                            );
+                        }
+                        Err(_) => {
+                            return (
+                                status(
+                                    PartnerOutcome::Failed,
+                                    Some("the node's answer is not a search response".into()),
+                                    0,
+                                ),
+                                vec![],
+                                false,
+                            );
+                        }
+                    }
+                }
+                Ok(response) => {
+                    let code = response.status();
+                    let message = response
+                        .json::<ErrorBody>()
+                        .await
+                        .map(|error| error.message)
+                        .unwrap_or_else(|_| code.to_string());
+                    return (
+                        status(
+                            PartnerOutcome::Failed,
+                            Some(format!("{code}: {message}")),
+                            0,
+                        ),
+                        vec![],
+                        false,
+                    );
+                }
+                Err(error) if error.is_timeout() => {
+                    return (
+                        status(
+                            PartnerOutcome::TimedOut,
+                            Some("no answer before the deadline".into()),
+                            0,
+                        ),
+                        vec![],
+                        true,
+                    );
+                }
+                Err(error)
+                    if error.is_connect() && attempt == 1 && started.elapsed() < deadline / 2 =>
+                {
+                    let jitter = rand::rng().random_range(20..80);
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                    continue;
+                }
+                Err(error) if error.is_connect() => {
+                    return (
+                        status(
+                            PartnerOutcome::Unavailable,
+                            Some("the node cannot be reached".into()),
+                            0,
+                        ),
+                        vec![],
+                        false,
+                    );
+                }
+                Err(error) => {
+                    return (
+                        status(
+                            PartnerOutcome::Failed,
+                            Some(format!("request failed: {}", error.without_url())),
+                            0,
+                        ),
+                        vec![],
+                        false,
+                    );
+                }
+            }
+        }
+    }
+
+    /// Fans a token query out to every searchable partner (or the named ones)
+    /// and merges.
+    pub async fn search(
+        &self,
+        requester: &PartnerConfig,
+        query: TokenQuery,
+        only: Option<&[String]>,
+    ) -> Result<FederatedResponse, String> {
+        let started = Instant::now();
+        let limit = query.limit.min(self.config.max_hits).max(1);
+        let body = Bytes::from(serde_json::to_vec(&query).map_err(|error| error.to_string())?);
+        let targets: Vec<&PartnerConfig> = self
+            .config
+            .partners
+            .iter()
+            .filter(|partner| partner.permissions.contains(&Permission::BeSearched))
+            .filter(|partner| only.is_none_or(|names| names.contains(&partner.id)))
+            .collect();
+        let overall = Duration::from_millis(self.config.deadlines.overall_ms);
+        let asks = targets.iter().map(|partner| {
+            let body = body.clone();
+            async move {
+                match tokio::time::timeout(overall, self.ask_node(partner, body)).await {
+                    Ok(answer) => (partner, answer),
+                    Err(_) => (
+                        partner,
+                        (
+                            PartnerStatus {
+                                status: PartnerOutcome::TimedOut,
+                                took_ms: overall.as_millis() as u64,
+                                hits: 0,
+                                error: Some("no answer before the overall deadline".into()),
+                            },
+                            Vec::new(),
+                            true,
+                        ),
+                    ),
+                }
+            }
+        });
+        let answers = futures_util::future::join_all(asks).await;
+        let mut partners = BTreeMap::new();
+        let mut hits = Vec::new();
+        for (partner, (status, partner_hits, _)) in answers {
+            partners.insert(partner.id.clone(), status);
+            hits.extend(partner_hits.into_iter().map(|mut hit| {
+                hit.own = hit.partner == requester.id;
+                hit
+            }));
+        }
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.partner.cmp(&b.partner))
+                .then_with(|| a.handle.cmp(&b.handle))
+        });
+        hits.truncate(limit);
+        let partial = partners
+            .values()
+            .any(|status| status.status != PartnerOutcome::Ok);
+        self.searches.fetch_add(1, Ordering::Relaxed);
+        if partial {
+            self.partial_searches.fetch_add(1, Ordering::Relaxed);
+        }
+        let response = FederatedResponse {
+            hits,
+            partners,
+            partial,
+            took_ms: started.elapsed().as_millis() as u64,
+        };
+        self.audit(requester, &response);
+        Ok(response)
+    }
+
+    fn audit(&self, requester: &PartnerConfig, response: &FederatedResponse) {
+        let per_partner: BTreeMap<&String, serde_json::Value> = response
+            .partners
+            .iter()
+            .map(|(id, status)| {
+                (
+                    id,
+                    serde_json::json!({"status": status.status, "hits": status.hits}),
+                )
+            })
+            .collect();
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let line = serde_json::json!({
+            "time": seconds,
+            "event": "search",
+            "requester": requester.id,
+            "partial": response.partial,
+            "partners": per_partner,
+        });
+        if let Ok(mut file) = self.audit.lock()
+            && let Err(error) = writeln!(file, "{line}")
+        {
+            tracing::error!(error = %error, "cannot append to the audit log");
+        }
+    }
+}
+
+/// Compares secrets without an early exit that would reveal how much matched.
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    if left.len() != right.len() {
+        return false;
+    }
+    left.iter()
+        .zip(right)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
+type Shared = Arc<Coordinator>;
+
+/// `?partners=a,b` restricts the fan-out to those partners.
+#[derive(serde::Deserialize)]
+struct SearchParameters {
+    partners: Option<String>,
+}
+
+async fn federated_search(
+    State(coordinator): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(parameters): axum::extract::Query<SearchParameters>,
+    body: Bytes,
+) -> Response {
+    let Some(requester) = coordinator.partner_by_token(&headers).cloned() else {
+        return ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "present your partner token as `Authorization: Bearer <token>`".into(),
+        }
+        .into_response();
+    };
+    if !requester.permissions.contains(&Permission::Search) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: format!("partner `{}` may not search", requester.id),
+        }
+        .into_response();
+    }
+    let query: TokenQuery = match serde_json::from_slice(&body) {
+        Ok(query) => query,
+        Err(error) => {
+            return ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: "bad_request",
+                message: format!("malformed request body: {error}"),
+            }
+            .into_response();
+        }
+    };
+    if let Err(error) = query.to_record() {
+        return ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: error.to_string(),
+        }
+        .into_response();
+    }
+    let only: Option<Vec<String>> = parameters.partners.map(|names| {
+        names
+            .split(',')
+            .map(|name| name.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect()
+    });
+    if let Some(names) = &only {
+        let known: Vec<&str> = coordinator
+            .config
+            .partners
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect();
+        if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
+            return ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: "unknown_partner",
+                message: format!("unknown partner `{unknown}` (known: {})", known.join(", ")),
+            }
+            .into_response();
+        }
+    }
+    match coordinator.search(&requester, query, only.as_deref()).await {
+        Ok(response) => Json(response).into_response(),
+        Err(message) => ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message,
+        }
+        .into_response(),
+    }
+}
+
+async fn partners(State(coordinator): State<Shared>) -> Json<Vec<PartnerInfo>> {
+    Json(
+        coordinator
+            .config
+            .partners
+            .iter()
+            .map(|partner| PartnerInfo {
+                id: partner.id.clone(),
+                name: partner.name.clone(),
+                contact: partner.contact.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// Asks every node for its status (epochs served, record count).
+async fn federation_status(
+    State(coordinator): State<Shared>,
+) -> Json<BTreeMap<String, serde_json::Value>> {
+    let asks = coordinator.config.partners.iter().map(|partner| {
+        let client = coordinator.client.clone();
+        async move {
+            let url = format!("{}/v1/status", partner.node_url.trim_end_matches('/'));
+            let status = match client.get(&url).send().await {
+                Ok(response) => match response.json::<NodeStatus>().await {
+                    Ok(status) => serde_json::json!({"status": "ok", "epochs": status.epochs, "records": status.records, "version": status.version}),
+                    Err(_) => serde_json::json!({"status": "failed"}),
+                },
+                Err(_) => serde_json::json!({"status": "unavailable"}),
+            };
+            (partner.id.clone(), status)
+        }
+    });
+    Json(
+        futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .collect(),
+    )
+}
+
+async fn metrics(State(coordinator): State<Shared>) -> Response {
+    let text = format!(
+        "# HELP poshuk_federated_searches_total Federated searches.\n# TYPE poshuk_federated_searches_total counter\nposhuk_federated_searches_total {}\n\
+         # HELP poshuk_federated_partial_total Federated searches where a node did not answer.\n# TYPE poshuk_federated_partial_total counter\nposhuk_federated_partial_total {}\n\
+         # HELP poshuk_partners Partners configured.\n# TYPE poshuk_partners gauge\nposhuk_partners {}\n",
+        coordinator.searches.load(Ordering::Relaxed),
+        coordinator.partial_searches.load(Ordering::Relaxed),
+        coordinator.config.partners.len()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The coordinator's router.
+pub fn router(coordinator: Shared) -> Router {
+    Router::new()
+        .route("/v1/federated-search", post(federated_search))
+        .route("/v1/partners", get(partners))
+        .route("/v1/federation/status", get(federation_status))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(coordinator)
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    config: CoordinatorConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), CoordinatorError> {
+    let listen = config.listen;
+    let coordinator = Arc::new(Coordinator::new(config)?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| CoordinatorError::Io {
+            what: format!("cannot listen on {listen}"),
+            source,
+        })?;
+    tracing::info!(listen = %listen, partners = coordinator.config.partners.len(), "coordinator listening");
+    axum::serve(listener, router(coordinator))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|source| CoordinatorError::Io {
+            what: "serving".into(),
+            source,
+        })
+}

@@ -1,0 +1,27 @@
+//! `poshuk coordinator`: run the federation's coordinator.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use poshuk_coordinator::CoordinatorConfig;
+
+#[derive(Args)]
+pub(crate) struct CoordinatorArgs {
+    /// The coordinator's configuration file (see config/coordinator.example.toml).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub(crate) fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
+    let config = CoordinatorConfig::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(poshuk_coordinator::serve(
+        config,
+        crate::commands::node::shutdown_signal(),
+    ))?;
+    Ok(())
+}

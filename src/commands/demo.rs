@@ -1,0 +1,292 @@
+//! `poshuk demo`: a whole federation on loopback with synthetic partners —
+//! three nodes, a coordinator, example searches across scripts — kept running
+//! for the user's own `poshuk search` until Ctrl-C.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use poshuk_core::KeyRing;
+use poshuk_protocol::RawRecord;
+use poshuk_records::{ReadOptions, read_file};
+use poshuk_synth::{Source, SynthConfig, generate, write_dir};
+
+use crate::commands::bench::node::start_node;
+use crate::commands::search::{client, federated_search, print_table};
+
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// Persons in the synthetic federation.
+    #[arg(long, default_value_t = 3000)]
+    persons: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 2024)]
+    seed: u64,
+    /// First port: the coordinator gets it, the nodes the next ones.
+    #[arg(long, default_value_t = 7400)]
+    base_port: u16,
+    /// Where to keep the demo's files (a temporary directory otherwise).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Run the example searches and stop, instead of waiting for Ctrl-C.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+/// Child processes, stopped with SIGTERM (then killed) when dropped.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+        }
+        for child in &mut self.0 {
+            for _ in 0..50 {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+struct DemoPartner {
+    id: &'static str,
+    name: &'static str,
+    source: Source,
+    token: String,
+    federation_port: u16,
+    local_port: u16,
+}
+
+fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|_| anyhow::anyhow!("no OS randomness"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+fn write_configs(
+    dir: &Path,
+    partners: &[DemoPartner],
+    coordinator_port: u16,
+) -> anyhow::Result<()> {
+    let mut coordinator = format!(
+        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"coordinator-audit.jsonl\"\n\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n"
+    );
+    for partner in partners {
+        coordinator.push_str(&format!(
+            "\n[[partner]]\nid = \"{}\"\nname = \"{}\"\nnode_url = \"http://127.0.0.1:{}\"\ntoken = \"{}\"\ncontact = \"demo: contact {}\"\n",
+            partner.id, partner.name, partner.federation_port, partner.token, partner.name
+        ));
+        std::fs::write(
+            dir.join(format!("{}.toml", partner.id)),
+            format!(
+                "partner_id = \"{}\"\ndata_dir = \"{}-data\"\nkeyring = \"keyring.toml\"\n\n[listen]\nfederation = \"127.0.0.1:{}\"\nlocal = \"127.0.0.1:{}\"\n\n[limits]\ncommit_interval_ms = 500\n\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n",
+                partner.id, partner.id, partner.federation_port, partner.local_port, partner.token
+            ),
+        )?;
+    }
+    std::fs::write(dir.join("coordinator.toml"), coordinator)?;
+    Ok(())
+}
+
+fn start(dir: &Path, args: &[&str], log: &str) -> anyhow::Result<Child> {
+    Command::new(std::env::current_exe()?)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(log))?)
+        .spawn()
+        .with_context(|| format!("cannot start `poshuk {}`", args.join(" ")))
+}
+
+/// Persons present in all three partners' files, as the international
+/// organization wrote them (Latin), for the example searches.
+fn example_queries(dir: &Path, count: usize) -> anyhow::Result<Vec<RawRecord>> {
+    let truth = csv::Reader::from_path(dir.join("data/truth.csv"))?
+        .records()
+        .filter_map(Result::ok)
+        .map(|row| (row[1].to_string(), (row[0].to_string(), row[2].to_string())))
+        .collect::<HashMap<String, (String, String)>>();
+    let mut sources_of: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for (source, person) in truth.values() {
+        sources_of
+            .entry(person.as_str())
+            .or_default()
+            .insert(source.as_str());
+    }
+    let international = read_file(&dir.join("data/intl_org.csv"), &ReadOptions::default())?;
+    Ok(international
+        .records
+        .iter()
+        .filter(|read| {
+            let person = &truth[&read.record.record_id].1;
+            sources_of
+                .get(person.as_str())
+                .is_some_and(|s| s.len() == 3)
+                && read.record.birth_date.is_some()
+                && !read.record.patronymic.is_empty()
+        })
+        .take(count)
+        .map(|read| RawRecord {
+            record_id: String::new(),
+            ..RawRecord::from(&read.record)
+        })
+        .collect())
+}
+
+pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let temporary = tempfile::Builder::new().prefix("poshuk-demo-").tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let dir = std::fs::canonicalize(&dir)?;
+    let base = args.base_port;
+    let ports: Vec<u16> = (0..7).map(|offset| base + offset).collect();
+    if let Some(busy) = ports.iter().find(|port| !port_is_free(**port)) {
+        bail!("port {busy} is in use: pass --base-port with 7 free ports from there");
+    }
+    println!(
+        "poshuk demo: a federation of three partners on this machine ({})",
+        dir.display()
+    );
+    let data = generate(SynthConfig {
+        persons: args.persons,
+        seed: args.seed,
+    });
+    write_dir(&data, &dir.join("data"))?;
+    println!(
+        "  synthetic case lists: Ukrainian NGO {} records (Ukrainian Cyrillic), sources in Russia {} (Russian forms), international organization {} (Latin)",
+        data.rows[0].len(),
+        data.rows[1].len(),
+        data.rows[2].len()
+    );
+    let keyring = dir.join("keyring.toml");
+    if !keyring.exists() {
+        poshuk_node::keyring_file::create(&keyring, &KeyRing::generate()?)?;
+    }
+    let partners = vec![
+        DemoPartner {
+            id: "ngo-ua",
+            name: "Ukrainian NGO",
+            source: Source::UkrainianNgo,
+            token: random_token()?,
+            federation_port: ports[1],
+            local_port: ports[2],
+        },
+        DemoPartner {
+            id: "ru-sources",
+            name: "Sources in Russia",
+            source: Source::RussianSources,
+            token: random_token()?,
+            federation_port: ports[3],
+            local_port: ports[4],
+        },
+        DemoPartner {
+            id: "intl-org",
+            name: "International org",
+            source: Source::InternationalOrg,
+            token: random_token()?,
+            federation_port: ports[5],
+            local_port: ports[6],
+        },
+    ];
+    write_configs(&dir, &partners, ports[0])?;
+
+    let mut processes = Processes(Vec::new());
+    processes.0.push(start(
+        &dir,
+        &["coordinator", "--config", "coordinator.toml"],
+        "coordinator.log",
+    )?);
+    for partner in &partners {
+        let config = dir.join(format!("{}.toml", partner.id));
+        processes.0.push(start_node(
+            &dir,
+            &config,
+            &format!("http://127.0.0.1:{}", partner.federation_port),
+        )?);
+    }
+    println!(
+        "  coordinator on 127.0.0.1:{}; nodes' local APIs: {}",
+        ports[0],
+        partners
+            .iter()
+            .map(|p| format!("{} 127.0.0.1:{}", p.id, p.local_port))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for partner in &partners {
+        let status = Command::new(std::env::current_exe()?)
+            .args([
+                "ingest",
+                "--node",
+                &format!("http://127.0.0.1:{}", partner.local_port),
+            ])
+            .arg(dir.join(format!("data/{}.csv", partner.source.stem())))
+            .current_dir(&dir)
+            .stderr(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("ingest into {} failed; see {}", partner.id, dir.display());
+        }
+    }
+    println!("  each partner ingested its own list into its own node (tokens only)\n");
+
+    let searcher = &partners[2];
+    let node = format!("http://127.0.0.1:{}", searcher.local_port);
+    let client = client()?;
+    for query in example_queries(&dir, 3)? {
+        println!(
+            "{} searches for: {} {} {} born {} {}",
+            searcher.name,
+            query.given_name,
+            query.patronymic,
+            query.family_name,
+            query.birth_date,
+            query.birth_place
+        );
+        let response = federated_search(&client, &node, query, 5, None)?;
+        print_table(&response);
+        println!();
+    }
+    let cyrillic = RawRecord {
+        given_name: "Олександр".into(),
+        family_name: "Коваленко".into(),
+        ..RawRecord::default()
+    };
+    println!(
+        "{} searches for: Олександр Коваленко (Cyrillic, no date)",
+        searcher.name
+    );
+    print_table(&federated_search(&client, &node, cyrillic, 5, None)?);
+
+    if args.no_wait {
+        return Ok(());
+    }
+    println!(
+        "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node} --given Oleksandr --family Kovalenko --birth-date 2012\n  poshuk search --node http://127.0.0.1:{} --given Александр --family Коваленко\nCtrl-C stops everything.",
+        partners[1].local_port
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(crate::commands::node::shutdown_signal());
+    println!("\nstopping the demo federation...");
+    drop(processes);
+    Ok(())
+}

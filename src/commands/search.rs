@@ -1,0 +1,389 @@
+//! `poshuk search` and `poshuk overlap`: searches across the federation
+//! through one's own node (which tokenizes; raw fields go no further).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use poshuk_protocol::{ErrorBody, FederatedResponse, FederatedSearch, RawRecord};
+use poshuk_records::read_file;
+
+use crate::commands::encode::{print_read_summary, progress_bar, read_options};
+
+#[derive(Args)]
+pub(crate) struct SearchArgs {
+    /// Your node's local API.
+    #[arg(long, default_value = "http://127.0.0.1:7402")]
+    node: String,
+    /// Given name (any script).
+    #[arg(long)]
+    given: Option<String>,
+    /// Family name (any script).
+    #[arg(long)]
+    family: Option<String>,
+    /// Patronymic.
+    #[arg(long)]
+    patronymic: Option<String>,
+    /// Other names (former, adoptive surnames), `;`-separated.
+    #[arg(long)]
+    other_names: Option<String>,
+    /// Sex (M/F).
+    #[arg(long)]
+    sex: Option<String>,
+    /// Birth date (YYYY-MM-DD, YYYY-MM, YYYY, DD.MM.YYYY).
+    #[arg(long)]
+    birth_date: Option<String>,
+    /// Birth place.
+    #[arg(long)]
+    birth_place: Option<String>,
+    /// Document number.
+    #[arg(long)]
+    document: Option<String>,
+    /// Queries from a file with the ingest columns instead (CSV, xlsx, JSONL).
+    #[arg(long, conflicts_with_all = ["given", "family", "patronymic", "other_names", "birth_date", "birth_place", "document"])]
+    batch: Option<PathBuf>,
+    /// Where to write the batch's JSON lines (standard output if absent).
+    #[arg(long, short = 'o')]
+    out: Option<PathBuf>,
+    /// Hits per query at most.
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Queries in flight at once (batch).
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Search only these partners (comma-separated ids).
+    #[arg(long, value_delimiter = ',')]
+    partners: Option<Vec<String>>,
+}
+
+#[derive(Args)]
+pub(crate) struct OverlapArgs {
+    /// Your case export (the file you ingested).
+    input: PathBuf,
+    /// Your node's local API.
+    #[arg(long, default_value = "http://127.0.0.1:7402")]
+    node: String,
+    /// The per-case report to write (CSV: record_id, partner, handle, score, band, agreeing).
+    #[arg(long, short = 'o')]
+    out: PathBuf,
+    /// Queries in flight at once.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Column mapping (TOML).
+    #[arg(long)]
+    mapping: Option<PathBuf>,
+}
+
+/// One federated search through a node's local API.
+pub(crate) fn federated_search(
+    client: &reqwest::blocking::Client,
+    node: &str,
+    record: RawRecord,
+    limit: usize,
+    partners: Option<Vec<String>>,
+) -> anyhow::Result<FederatedResponse> {
+    let url = format!("{}/local/v1/federated-search", node.trim_end_matches('/'));
+    let response = client
+        .post(&url)
+        .json(&FederatedSearch {
+            record,
+            limit,
+            partners,
+        })
+        .send()
+        .with_context(|| format!("cannot reach your node at {node}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        let message = response
+            .json::<ErrorBody>()
+            .map(|error| error.message)
+            .unwrap_or_else(|_| status.to_string());
+        bail!("{message}");
+    }
+    response.json().context("unexpected answer from the node")
+}
+
+pub(crate) fn client() -> anyhow::Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+/// The readable table of one answer.
+pub(crate) fn print_table(response: &FederatedResponse) {
+    if response.hits.is_empty() {
+        println!("no hits");
+    } else {
+        println!(
+            "{:<20} {:<34} {:>6}  {:<9} agreeing",
+            "partner", "handle", "score", "band"
+        );
+        for hit in &response.hits {
+            let handle = match &hit.record_id {
+                Some(record_id) => format!("{} (yours: {record_id})", &hit.handle[..12]),
+                None => hit.handle.clone(),
+            };
+            println!(
+                "{:<20} {:<34} {:>6.3}  {:<9} {}",
+                hit.partner_name,
+                handle,
+                hit.score,
+                hit.band,
+                hit.agreeing.join(", ")
+            );
+        }
+    }
+    let statuses: Vec<String> = response
+        .partners
+        .iter()
+        .map(|(id, status)| {
+            let outcome = serde_json::to_value(status.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            format!("{id}: {outcome} ({} ms)", status.took_ms)
+        })
+        .collect();
+    println!(
+        "partners: {}{}",
+        statuses.join(", "),
+        if response.partial {
+            "  [PARTIAL: some partners did not answer]"
+        } else {
+            ""
+        }
+    );
+}
+
+/// Runs queries concurrently; calls `each` with (index, query, answer).
+fn run_batch(
+    node: &str,
+    queries: Vec<RawRecord>,
+    limit: usize,
+    concurrency: usize,
+    mut each: impl FnMut(usize, &RawRecord, anyhow::Result<FederatedResponse>),
+) -> anyhow::Result<()> {
+    let client = client()?;
+    let progress = progress_bar(queries.len() as u64, "searching");
+    let next = Arc::new(AtomicUsize::new(0));
+    let queries = Arc::new(queries);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let workers: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (next, queries, sender, client, node) = (
+                next.clone(),
+                queries.clone(),
+                sender.clone(),
+                client.clone(),
+                node.to_string(),
+            );
+            std::thread::spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(query) = queries.get(index) else {
+                        return;
+                    };
+                    let answer = federated_search(&client, &node, query.clone(), limit, None);
+                    if sender.send((index, answer)).is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(sender);
+    for (index, answer) in receiver {
+        progress.inc(1);
+        each(index, &queries[index], answer);
+    }
+    for worker in workers {
+        let _ = worker.join();
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
+    if let Some(batch) = &args.batch {
+        let outcome = read_file(batch, &read_options(None, None, None)?)?;
+        let queries: Vec<RawRecord> = outcome
+            .records
+            .iter()
+            .map(|read| RawRecord::from(&read.record))
+            .collect();
+        let mut output: Box<dyn Write> = match &args.out {
+            Some(path) => Box::new(std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            )),
+            None => Box::new(std::io::stdout().lock()),
+        };
+        let started = Instant::now();
+        let (mut failed, count) = (0usize, queries.len());
+        run_batch(
+            &args.node,
+            queries,
+            args.limit,
+            args.concurrency,
+            |_, query, answer| {
+                let line = match answer {
+                    Ok(response) => serde_json::json!({
+                        "record_id": query.record_id,
+                        "hits": response.hits,
+                        "partners": response.partners,
+                        "partial": response.partial,
+                    }),
+                    Err(error) => {
+                        failed += 1;
+                        serde_json::json!({"record_id": query.record_id, "error": error.to_string()})
+                    }
+                };
+                let _ = writeln!(output, "{line}");
+            },
+        )?;
+        output.flush()?;
+        let seconds = started.elapsed().as_secs_f64();
+        print_read_summary(&outcome, count);
+        eprintln!(
+            "{count} queries in {seconds:.1}s ({:.0} queries/s), {failed} failed",
+            count as f64 / seconds.max(1e-9)
+        );
+        return Ok(());
+    }
+    let record = RawRecord {
+        record_id: String::new(),
+        given_name: args.given.unwrap_or_default(),
+        family_name: args.family.unwrap_or_default(),
+        patronymic: args.patronymic.unwrap_or_default(),
+        other_names: args
+            .other_names
+            .map(|names| {
+                names
+                    .split(';')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        sex: args.sex.unwrap_or_default(),
+        birth_date: args
+            .birth_date
+            .map(|text| {
+                poshuk_core::BirthDate::parse(&text)
+                    .map(|date| date.to_iso())
+                    .map_err(|error| anyhow::anyhow!("--birth-date: {error}"))
+            })
+            .transpose()?
+            .unwrap_or_default(),
+        birth_place: args.birth_place.unwrap_or_default(),
+        document_ids: args.document.into_iter().collect(),
+    };
+    let response = federated_search(&client()?, &args.node, record, args.limit, args.partners)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&response)?);
+    } else {
+        print_table(&response);
+    }
+    Ok(())
+}
+
+pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
+    let outcome = read_file(
+        &args.input,
+        &read_options(args.mapping.as_deref(), None, None)?,
+    )?;
+    let queries: Vec<RawRecord> = outcome
+        .records
+        .iter()
+        .map(|read| RawRecord::from(&read.record))
+        .collect();
+    let writer = Mutex::new(
+        csv::Writer::from_path(&args.out)
+            .with_context(|| format!("cannot write {}", args.out.display()))?,
+    );
+    if let Ok(mut writer) = writer.lock() {
+        writer.write_record([
+            "record_id",
+            "partner",
+            "handle",
+            "score",
+            "band",
+            "agreeing",
+        ])?;
+    }
+    // Per partner: cases with a strong hit, cases with a possible hit (at best).
+    let mut per_partner: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (mut failed, mut partial) = (0usize, 0usize);
+    run_batch(
+        &args.node,
+        queries,
+        20,
+        args.concurrency,
+        |_, query, answer| {
+            let Ok(response) = answer else {
+                failed += 1;
+                return;
+            };
+            if response.partial {
+                partial += 1;
+            }
+            let mut best: BTreeMap<String, &str> = BTreeMap::new();
+            for hit in response
+                .hits
+                .iter()
+                .filter(|hit| !hit.own && hit.band != "weak")
+            {
+                if let Ok(mut writer) = writer.lock() {
+                    let _ = writer.write_record([
+                        query.record_id.as_str(),
+                        hit.partner.as_str(),
+                        hit.handle.as_str(),
+                        &format!("{:.4}", hit.score),
+                        hit.band.as_str(),
+                        &hit.agreeing.join(" "),
+                    ]);
+                }
+                let entry = best.entry(hit.partner.clone()).or_insert(hit.band.as_str());
+                if hit.band == "strong" {
+                    *entry = "strong";
+                }
+            }
+            for (partner, band) in best {
+                let counts = per_partner.entry(partner).or_insert((0, 0));
+                if band == "strong" {
+                    counts.0 += 1;
+                } else {
+                    counts.1 += 1;
+                }
+            }
+        },
+    )?;
+    if let Ok(mut writer) = writer.lock() {
+        writer.flush()?;
+    }
+    print_read_summary(&outcome, outcome.records.len());
+    println!("of your {} cases, known elsewhere:", outcome.records.len());
+    for (partner, (strong, possible)) in &per_partner {
+        println!("  {partner}: {strong} with a strong hit, {possible} more with a possible hit");
+    }
+    if per_partner.is_empty() {
+        println!("  none");
+    }
+    if failed > 0 || partial > 0 {
+        println!(
+            "{failed} searches failed, {partial} were partial (a partner did not answer): run again for complete results"
+        );
+    }
+    println!("per-case report: {}", args.out.display());
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! The federation end to end: real nodes and a real coordinator on loopback
+//! sockets, searched through a node's local API as a searcher would.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{NodeProcess, free_port, poshuk, post_json, read_csv, workspace_with_keyring};
+
+const PARTNERS: [(&str, &str); 3] = [
+    ("ngo-ua", "ngo_ua"),
+    ("ru-sources", "ru_sources"),
+    ("intl-org", "intl_org"),
+];
+
+struct Coordinator(Child);
+
+impl Drop for Coordinator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn token(partner: &str) -> String {
+    format!("test-token-of-{partner}-0123456789")
+}
+
+/// Writes the coordinator's config for the given (id, node port) partners and
+/// starts it; returns its URL.
+fn start_coordinator(
+    dir: &Path,
+    partners: &[(&str, u16)],
+    per_node_ms: u64,
+) -> (Coordinator, String) {
+    let port = free_port();
+    let mut config = format!(
+        "listen = \"127.0.0.1:{port}\"\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = {per_node_ms}\noverall_ms = {}\n",
+        per_node_ms + 500
+    );
+    for (id, node_port) in partners {
+        config.push_str(&format!(
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{node_port}\"\ntoken = \"{}\"\n",
+            token(id)
+        ));
+    }
+    std::fs::write(dir.join("coordinator.toml"), config).expect("write config");
+    let child = Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(["coordinator", "--config", "coordinator.toml"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("coordinator starts");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::blocking::get(format!("{url}/livez")).is_ok() {
+            return (Coordinator(child), url);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("coordinator did not start");
+}
+
+fn coordinator_section(url: &str, partner: &str) -> String {
+    format!(
+        "[coordinator]\nurl = \"{url}\"\ntoken = \"{}\"\n",
+        token(partner)
+    )
+}
+
+/// Three partner nodes with their synthetic lists ingested, and a coordinator.
+fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProcess>) {
+    assert!(
+        poshuk(
+            dir,
+            &[
+                "synth",
+                "--persons",
+                &persons.to_string(),
+                "--seed",
+                "9",
+                "-o",
+                "data"
+            ]
+        )
+        .success
+    );
+    let ports: Vec<u16> = PARTNERS.iter().map(|_| free_port()).collect();
+    let registry: Vec<(&str, u16)> = PARTNERS
+        .iter()
+        .map(|(id, _)| *id)
+        .zip(ports.iter().copied())
+        .collect();
+    let (coordinator, url) = start_coordinator(dir, &registry, 1000);
+    let nodes: Vec<NodeProcess> = PARTNERS
+        .iter()
+        .zip(&ports)
+        .map(|((id, file), port)| {
+            let node = NodeProcess::start_with(dir, id, *port, &coordinator_section(&url, id));
+            let run = poshuk(
+                dir,
+                &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
+            );
+            assert!(run.success, "{}", run.stderr);
+            node
+        })
+        .collect();
+    (coordinator, url, nodes)
+}
+
+/// A person known to the NGO and the Russian sources, as the international
+/// organization wrote them: (query fields, NGO record id).
+fn shared_person(dir: &Path) -> serde_json::Value {
+    let truth = read_csv(&dir.join("data/truth.csv"));
+    let mut sources: HashMap<String, Vec<String>> = HashMap::new();
+    for row in &truth[1..] {
+        sources
+            .entry(row[2].clone())
+            .or_default()
+            .push(row[0].clone());
+    }
+    let international = read_csv(&dir.join("data/intl_org.csv"));
+    let person_of: HashMap<&String, &String> =
+        truth[1..].iter().map(|row| (&row[1], &row[2])).collect();
+    let row = international[1..]
+        .iter()
+        .find(|row| {
+            let known = &sources[person_of[&row[0]]];
+            known.len() == 3 && !row[6].is_empty() && row[6].len() == 10 && !row[3].is_empty()
+        })
+        .expect("a person known to all three partners");
+    serde_json::json!({
+        "given_name": row[1], "family_name": row[2], "patronymic": row[3],
+        "sex": row[5], "birth_date": row[6], "birth_place": row[7]
+    })
+}
+
+fn search(node: &NodeProcess, record: &serde_json::Value) -> (u16, serde_json::Value) {
+    post_json(
+        &format!("{}/local/v1/federated-search", node.local),
+        &serde_json::json!({"record": record, "limit": 10}),
+    )
+}
+
+#[test]
+fn a_person_known_to_two_partners_is_found_from_the_third() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let (_coordinator, _url, nodes) = federation(root, 400);
+    let person = shared_person(root);
+    let (status, body) = search(&nodes[2], &person);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["partial"], false);
+    let hits = body["hits"].as_array().expect("hits");
+    for partner in ["ngo-ua", "ru-sources"] {
+        let hit = hits
+            .iter()
+            .find(|hit| hit["partner"] == partner)
+            .unwrap_or_else(|| panic!("no hit from {partner}: {body}"));
+        assert_eq!(hit["band"], "strong", "{partner}: {hit}");
+        assert_eq!(hit["own"], false);
+        assert!(
+            hit.get("record_id").is_none(),
+            "another partner's case id must never appear"
+        );
+    }
+    let own = hits
+        .iter()
+        .find(|hit| hit["own"] == true)
+        .expect("the searcher's own record");
+    assert!(
+        own["record_id"]
+            .as_str()
+            .expect("own case id")
+            .starts_with("INT-")
+    );
+    for partner in ["ngo-ua", "ru-sources", "intl-org"] {
+        assert_eq!(body["partners"][partner]["status"], "ok", "{body}");
+    }
+    // Ordered best first, ties broken deterministically.
+    let scores: Vec<f64> = hits
+        .iter()
+        .map(|hit| hit["score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores.windows(2).all(|pair| pair[0] >= pair[1]));
+    let (_, again) = search(&nodes[2], &person);
+    assert_eq!(again["hits"], body["hits"]);
+
+    // The command-line search shows the same in a table.
+    let fields = [
+        "--given",
+        person["given_name"].as_str().expect("given"),
+        "--family",
+        person["family_name"].as_str().expect("family"),
+        "--birth-date",
+        person["birth_date"].as_str().expect("date"),
+    ];
+    let mut args = vec!["search", "--node", nodes[2].local.as_str()];
+    args.extend_from_slice(&fields);
+    let run = poshuk(root, &args);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("ngo-ua") && run.stdout.contains("strong"),
+        "{}",
+        run.stdout
+    );
+
+    // Bad input: no usable field, an unknown partner.
+    let (status, body) = search(&nodes[2], &serde_json::json!({"sex": "M"}));
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("no usable field")
+    );
+    let (status, body) = post_json(
+        &format!("{}/local/v1/federated-search", nodes[2].local),
+        &serde_json::json!({"record": person, "partners": ["nobody"]}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("unknown partner `nobody`"),
+        "{body}"
+    );
+    let audit = std::fs::read_to_string(root.join("audit.jsonl")).expect("audit log");
+    assert!(audit.lines().count() >= 3 && audit.contains("\"requester\":\"intl-org\""));
+    assert!(!audit.contains(person["family_name"].as_str().expect("family")));
+}
+
+#[test]
+fn a_killed_node_gives_partial_results_within_the_deadline() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let (_coordinator, _url, mut nodes) = federation(root, 300);
+    let person = shared_person(root);
+    nodes[1].kill();
+    let started = Instant::now();
+    let (status, body) = search(&nodes[2], &person);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(body["partial"], true);
+    assert_eq!(
+        body["partners"]["ru-sources"]["status"], "unavailable",
+        "{body}"
+    );
+    assert_eq!(body["partners"]["ngo-ua"]["status"], "ok");
+    assert!(
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .any(|hit| hit["partner"] == "ngo-ua" && hit["band"] == "strong")
+    );
+}
+
+#[test]
+fn a_stalled_node_is_reported_timed_out_while_other_hits_arrive() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    assert!(
+        poshuk(
+            root,
+            &["synth", "--persons", "300", "--seed", "9", "-o", "data"]
+        )
+        .success
+    );
+    // A server that accepts connections and never answers.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let stalled_port = stalled.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut connection in stalled.incoming().flatten() {
+            let mut buffer = [0u8; 1024];
+            let _ = connection.set_read_timeout(Some(Duration::from_millis(100)));
+            let _ = connection.read(&mut buffer);
+            held.push(connection);
+        }
+    });
+    let ngo_port = free_port();
+    let searcher_port = free_port();
+    let (_coordinator, url) = start_coordinator(
+        root,
+        &[
+            ("ngo-ua", ngo_port),
+            ("stalled", stalled_port),
+            ("intl-org", searcher_port),
+        ],
+        800,
+    );
+    let ngo = NodeProcess::start_with(
+        root,
+        "ngo-ua",
+        ngo_port,
+        &coordinator_section(&url, "ngo-ua"),
+    );
+    assert!(poshuk(root, &["ingest", "--node", &ngo.local, "data/ngo_ua.csv"]).success);
+    let searcher = NodeProcess::start_with(
+        root,
+        "intl-org",
+        searcher_port,
+        &coordinator_section(&url, "intl-org"),
+    );
+    let person = shared_person(root);
+    let started = Instant::now();
+    let (status, body) = search(&searcher, &person);
+    let took = started.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_millis(1600),
+        "took {took:?}"
+    );
+    assert_eq!(body["partners"]["stalled"]["status"], "timed_out", "{body}");
+    assert_eq!(body["partial"], true);
+    assert!(
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .any(|hit| hit["partner"] == "ngo-ua" && hit["band"] == "strong"),
+        "{body}"
+    );
+}
+
+#[test]
+fn coordinator_config_errors_fail_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let partner = |id: &str, url: &str| {
+        format!(
+            "[[partner]]\nid = \"{id}\"\nname = \"x\"\nnode_url = \"{url}\"\ntoken = \"{}\"\n",
+            token(id)
+        )
+    };
+    std::fs::write(
+        root.join("duplicate.toml"),
+        format!(
+            "listen = \"127.0.0.1:0\"\naudit_log = \"a.jsonl\"\n{}{}",
+            partner("ngo", "http://127.0.0.1:1"),
+            partner("ngo", "http://127.0.0.1:2")
+        ),
+    )
+    .expect("write");
+    let run = poshuk(root, &["coordinator", "--config", "duplicate.toml"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("duplicate.toml") && run.stderr.contains("duplicate partner id `ngo`"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        root.join("url.toml"),
+        format!(
+            "listen = \"127.0.0.1:0\"\naudit_log = \"a.jsonl\"\n{}",
+            partner("intl", "not a url")
+        ),
+    )
+    .expect("write");
+    let run = poshuk(root, &["coordinator", "--config", "url.toml"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("`intl`") && run.stderr.contains("node_url"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn demo_runs_a_federation_and_finds_people_across_scripts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Seven consecutive free ports.
+    let base = (20_000..60_000)
+        .step_by(97)
+        .find(|base| {
+            (0..7).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok())
+        })
+        .expect("free ports");
+    let run = poshuk(
+        dir.path(),
+        &[
+            "demo",
+            "--persons",
+            "600",
+            "--no-wait",
+            "--base-port",
+            &base.to_string(),
+            "--dir",
+            "demo",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("Ukrainian NGO") && run.stdout.contains("Sources in Russia"),
+        "{}",
+        run.stdout
+    );
+    let strong_from_others = run
+        .stdout
+        .lines()
+        .filter(|line| {
+            line.contains("strong")
+                && (line.starts_with("Ukrainian NGO") || line.starts_with("Sources in Russia"))
+        })
+        .count();
+    assert!(strong_from_others >= 4, "{}", run.stdout);
+    assert!(!run.stdout.contains("PARTIAL"), "{}", run.stdout);
+}
