@@ -47,17 +47,19 @@ fn start_coordinator(
         ));
     }
     std::fs::write(dir.join("coordinator.toml"), config).expect("write config");
-    let child = Command::new(env!("CARGO_BIN_EXE_poshuk"))
-        .args(["coordinator", "--config", "coordinator.toml"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("coordinator starts");
+    let coordinator = Coordinator(
+        Command::new(env!("CARGO_BIN_EXE_poshuk"))
+            .args(["coordinator", "--config", "coordinator.toml"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("coordinator starts"),
+    );
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..200 {
         if reqwest::blocking::get(format!("{url}/livez")).is_ok() {
-            return (Coordinator(child), url);
+            return (coordinator, url);
         }
         std::thread::sleep(Duration::from_millis(25));
     }
