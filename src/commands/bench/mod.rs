@@ -1,5 +1,6 @@
 //! `poshuk bench`: matching quality on synthetic partners, and speed.
 
+mod federation;
 pub(crate) mod node;
 mod quality;
 mod speed;
@@ -14,6 +15,8 @@ pub(crate) enum BenchCommand {
     Speed(speed::SpeedArgs),
     /// Ingest into a real node process, then search latency, throughput and memory.
     Node(node::NodeBenchArgs),
+    /// Three nodes and a coordinator: single-node against federated latency, throughput, a batch.
+    Federation(federation::FederationBenchArgs),
 }
 
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -21,5 +24,6 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Quality(args) => quality::run(args),
         BenchCommand::Speed(args) => speed::run(args),
         BenchCommand::Node(args) => node::run(args),
+        BenchCommand::Federation(args) => federation::run(args),
     }
 }

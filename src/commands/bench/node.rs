@@ -126,17 +126,27 @@ pub(crate) fn percentile(sorted: &[f64], quantile: f64) -> f64 {
 /// against a search URL. Returns (sorted latencies in ms, searches per second).
 pub(crate) fn measure_searches(
     url: &str,
+    bearer: Option<&str>,
     queries: &[String],
     count: usize,
     seconds: u64,
     concurrency: usize,
 ) -> anyhow::Result<(Vec<f64>, f64)> {
-    let client = reqwest::blocking::Client::new();
-    let send = |client: &reqwest::blocking::Client, body: &String| -> anyhow::Result<()> {
+    let authorization: Arc<String> = Arc::new(
+        bearer
+            .map(|token| format!("Bearer {token}"))
+            .unwrap_or_default(),
+    );
+    let send = |client: &reqwest::blocking::Client,
+                url: &str,
+                authorization: &str,
+                body: &str|
+     -> anyhow::Result<()> {
         let response = client
             .post(url)
             .header("content-type", "application/json")
-            .body(body.clone())
+            .header("authorization", authorization)
+            .body(body.to_string())
             .send()?;
         if !response.status().is_success() {
             bail!("search failed: {}", response.status());
@@ -144,13 +154,14 @@ pub(crate) fn measure_searches(
         let _ = response.bytes()?;
         Ok(())
     };
+    let client = reqwest::blocking::Client::new();
     for body in queries.iter().take(50) {
-        send(&client, body)?;
+        send(&client, url, &authorization, body)?;
     }
     let mut latencies = Vec::with_capacity(count);
     for body in queries.iter().cycle().take(count) {
         let started = Instant::now();
-        send(&client, body)?;
+        send(&client, url, &authorization, body)?;
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     latencies.sort_by(f64::total_cmp);
@@ -161,21 +172,25 @@ pub(crate) fn measure_searches(
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
-            let (done, stop, queries, url) =
-                (done.clone(), stop.clone(), queries.clone(), url.to_string());
+            let (done, stop, queries, url, authorization) = (
+                done.clone(),
+                stop.clone(),
+                queries.clone(),
+                url.to_string(),
+                authorization.clone(),
+            );
             std::thread::spawn(move || {
                 let client = reqwest::blocking::Client::new();
                 let mut index = worker;
                 while !stop.load(Ordering::Relaxed) {
-                    let body = &queries[index % queries.len()];
-                    let ok = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .and_then(|r| r.bytes())
-                        .is_ok();
-                    if ok {
+                    if send(
+                        &client,
+                        &url,
+                        &authorization,
+                        &queries[index % queries.len()],
+                    )
+                    .is_ok()
+                    {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
                     index += concurrency;
@@ -289,6 +304,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     let url = format!("{federation}/v1/search");
     let (latencies, throughput) = measure_searches(
         &url,
+        None,
         &queries,
         args.searches,
         args.seconds,

@@ -1,0 +1,216 @@
+//! Federation benchmark: three nodes and a coordinator on loopback, each node
+//! loaded with its partner's list; single-node against federated search
+//! latency, sustained throughput, and a batch of queries through `poshuk search`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use poshuk_core::{KeyRing, Tokenizer};
+use poshuk_synth::{Source, SynthConfig, generate, write_dir};
+
+use crate::commands::bench::node::{
+    free_port, measure_searches, percentile, start_node, token_queries,
+};
+
+#[derive(Args)]
+pub(crate) struct FederationBenchArgs {
+    /// Records per node.
+    #[arg(long, default_value_t = 300_000)]
+    records: usize,
+    /// Searches for the latency measurement.
+    #[arg(long, default_value_t = 2_000)]
+    searches: usize,
+    /// Seconds of the sustained-throughput measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent searchers for the throughput measurement.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Queries in the `poshuk search --batch` run.
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Work directory (a temporary one otherwise).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
+    let temporary = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let dir = std::fs::canonicalize(&dir)?;
+    // The smaller partners hold about half the persons each.
+    let data = generate(SynthConfig {
+        persons: args.records * 2 + 1000,
+        seed: 17,
+    });
+    write_dir(&data, &dir.join("data"))?;
+    drop(data);
+    for source in Source::ALL {
+        let path = dir.join(format!("data/{}.csv", source.stem()));
+        let text = std::fs::read_to_string(&path)?;
+        let kept: Vec<&str> = text.lines().take(args.records + 1).collect();
+        std::fs::write(&path, kept.join("\n") + "\n")?;
+    }
+    let ring = KeyRing::generate()?;
+    let keyring = dir.join("keyring.toml");
+    let _ = std::fs::remove_file(&keyring);
+    poshuk_node::keyring_file::create(&keyring, &ring)?;
+
+    let coordinator_port = free_port()?;
+    let ids = ["ngo-ua", "ru-sources", "intl-org"];
+    let ports: Vec<(u16, u16)> = ids
+        .iter()
+        .map(|_| Ok((free_port()?, free_port()?)))
+        .collect::<anyhow::Result<_>>()?;
+    let token = |id: &str| format!("bench-token-{id}-000000000000");
+    let mut coordinator = format!(
+        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n"
+    );
+    for (id, (federation, local)) in ids.iter().zip(&ports) {
+        coordinator.push_str(&format!(
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{federation}\"\ntoken = \"{}\"\n",
+            token(id)
+        ));
+        let _ = std::fs::remove_dir_all(dir.join(format!("{id}-data")));
+        std::fs::write(
+            dir.join(format!("{id}.toml")),
+            format!(
+                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n",
+                token(id)
+            ),
+        )?;
+    }
+    std::fs::write(dir.join("coordinator.toml"), coordinator)?;
+    let mut children = Children(Vec::new());
+    children.0.push(
+        Command::new(std::env::current_exe()?)
+            .args(["coordinator", "--config", "coordinator.toml"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start the coordinator")?,
+    );
+    for ((id, (federation, local)), source) in ids.iter().zip(&ports).zip(Source::ALL) {
+        children.0.push(start_node(
+            &dir,
+            &dir.join(format!("{id}.toml")),
+            &format!("http://127.0.0.1:{federation}"),
+        )?);
+        let started = Instant::now();
+        let status = Command::new(std::env::current_exe()?)
+            .args(["ingest", "--node", &format!("http://127.0.0.1:{local}")])
+            .arg(dir.join(format!("data/{}.csv", source.stem())))
+            .current_dir(&dir)
+            .stderr(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("ingest into {id} failed");
+        }
+        println!(
+            "{id}: {} records ingested in {:.1}s",
+            args.records,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    let tokenizer = Tokenizer::new(ring.hasher(ring.current_epoch())?);
+    let queries = token_queries(
+        &dir.join("data/intl_org.csv"),
+        &tokenizer,
+        ring.current_epoch().0,
+        20,
+    )?;
+    let single_url = format!("http://127.0.0.1:{}/v1/search", ports[0].0);
+    let (single, single_throughput) = measure_searches(
+        &single_url,
+        None,
+        &queries,
+        args.searches,
+        3,
+        args.concurrency,
+    )?;
+    println!(
+        "single node ({} records): p50 {:.2} ms, p99 {:.2} ms, {:.0} searches/s",
+        args.records,
+        percentile(&single, 0.5),
+        percentile(&single, 0.99),
+        single_throughput
+    );
+
+    // Federated: straight to the coordinator, with the searcher's token.
+    let federated_url = format!("http://127.0.0.1:{coordinator_port}/v1/federated-search");
+    let searcher_token = token("intl-org");
+    let (federated, throughput) = measure_searches(
+        &federated_url,
+        Some(&searcher_token),
+        &queries,
+        args.searches,
+        args.seconds,
+        args.concurrency,
+    )?;
+    println!(
+        "federated (3 nodes x {} records): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms; {:.0} searches/s with {} concurrent searchers",
+        args.records,
+        percentile(&federated, 0.5),
+        percentile(&federated, 0.9),
+        percentile(&federated, 0.99),
+        throughput,
+        args.concurrency
+    );
+
+    let batch_file = dir.join("batch.csv");
+    let text = std::fs::read_to_string(dir.join("data/intl_org.csv"))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut batch = vec![lines[0].to_string()];
+    batch.extend(
+        lines[1..]
+            .iter()
+            .cycle()
+            .take(args.batch)
+            .map(|line| line.to_string()),
+    );
+    std::fs::write(&batch_file, batch.join("\n") + "\n")?;
+    let started = Instant::now();
+    let status = Command::new(std::env::current_exe()?)
+        .args([
+            "search",
+            "--node",
+            &format!("http://127.0.0.1:{}", ports[2].1),
+            "--batch",
+        ])
+        .arg(&batch_file)
+        .args(["-o"])
+        .arg(dir.join("batch-results.jsonl"))
+        .current_dir(&dir)
+        .stderr(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("the batch search failed");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "batch: {} queries through `poshuk search --batch` (the searcher's node tokenizes, the coordinator fans out) in {seconds:.1}s = {:.0} queries/s",
+        args.batch,
+        args.batch as f64 / seconds
+    );
+    Ok(())
+}
