@@ -22,8 +22,8 @@ use poshuk_core::{
 use poshuk_protocol::IngestCounts;
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::BooleanQuery;
-use tantivy::schema::{Field, INDEXED, NumericOptions, STORED, Schema, Value};
+use tantivy::query::{BooleanQuery, TermQuery};
+use tantivy::schema::{Field, INDEXED, IndexRecordOption, NumericOptions, STORED, Schema, Value};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::NodeError;
@@ -79,6 +79,41 @@ fn schema() -> (Schema, Fields) {
 struct Known {
     content: u64,
     handle: Handle,
+}
+
+/// The records the index holds, by lookup key and by handle, kept in memory:
+/// upserts need the first, resolving a hit to a case id the second.
+#[derive(Default)]
+struct RecordTable {
+    by_key: HashMap<u64, Known>,
+    by_handle: HashMap<Handle, u64>,
+}
+
+impl RecordTable {
+    fn get(&self, key: &u64) -> Option<&Known> {
+        self.by_key.get(key)
+    }
+
+    fn contains_key(&self, key: &u64) -> bool {
+        self.by_key.contains_key(key)
+    }
+
+    fn insert(&mut self, key: u64, known: Known) {
+        if let Some(previous) = self.by_key.insert(key, known) {
+            self.by_handle.remove(&previous.handle);
+        }
+        self.by_handle.insert(known.handle, key);
+    }
+
+    fn remove(&mut self, key: &u64) {
+        if let Some(previous) = self.by_key.remove(key) {
+            self.by_handle.remove(&previous.handle);
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &u64> {
+        self.by_key.keys()
+    }
 }
 
 /// Changes written but not yet committed.
@@ -138,7 +173,7 @@ pub struct TokenIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
-    known: RwLock<HashMap<u64, Known>>,
+    known: RwLock<RecordTable>,
     epoch: Epoch,
     secret: NodeSecret,
     max_candidates: usize,
@@ -202,7 +237,7 @@ impl TokenIndex {
             reader,
             writer: Mutex::new(writer),
             fields,
-            known: RwLock::new(HashMap::new()),
+            known: RwLock::new(RecordTable::default()),
             epoch,
             secret,
             max_candidates: settings.max_candidates,
@@ -242,7 +277,7 @@ impl TokenIndex {
 
     fn load_known(&self) -> Result<(), NodeError> {
         let searcher = self.reader.searcher();
-        let mut known = HashMap::with_capacity(searcher.num_docs() as usize);
+        let mut known = RecordTable::default();
         for segment in searcher.segment_readers() {
             let fast = segment.fast_fields();
             let keys = fast.u64("record_key")?;
@@ -335,10 +370,11 @@ impl TokenIndex {
             pending.records += changes.len();
             // The table runs ahead of the last commit; after a crash it is
             // rebuilt from what was committed, and a re-run ingest fills the gap.
-            self.known
-                .write()
-                .map_err(|_| NodeError::Poisoned)?
-                .extend(changes);
+            let mut known = self.known.write().map_err(|_| NodeError::Poisoned)?;
+            for (key, record) in changes {
+                known.insert(key, record);
+            }
+            drop(known);
             if pending.records >= self.commit_every_records
                 || pending.since.elapsed() >= self.commit_interval
             {
@@ -532,29 +568,35 @@ impl TokenIndex {
         })
     }
 
-    /// The case id behind a handle, if the handle is in the index. Scans
-    /// the handle columns (a few milliseconds per million records) instead of
-    /// indexing one unique term per record: resolving is rare, ingesting is not.
+    /// The case id behind a handle, if the handle is in the index (and
+    /// committed): the handle's lookup key from memory, the document by that
+    /// key, the sealed case id opened with the node's key.
     pub fn resolve(&self, handle: &Handle) -> Result<Option<String>, NodeError> {
+        let Some(key) = self
+            .known
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .by_handle
+            .get(handle)
+            .copied()
+        else {
+            return Ok(None);
+        };
         let searcher = self.reader.searcher();
-        let (high, low) = split_handle(*handle);
-        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let fast = segment.fast_fields();
-            let records = fast.u64("record")?;
-            for doc in segment.doc_ids_alive() {
-                let mut values = records.values_for_doc(doc);
-                if values.next() == Some(high) && values.next() == Some(low) {
-                    let document: TantivyDocument =
-                        searcher.doc(DocAddress::new(segment_ord as u32, doc))?;
-                    let sealed = document
-                        .get_first(self.fields.sealed_id)
-                        .and_then(|value| value.as_bytes())
-                        .ok_or_else(|| NodeError::Index("sealed id missing".into()))?;
-                    return Ok(self.secret.open(sealed));
-                }
-            }
-        }
-        Ok(None)
+        let query = TermQuery::new(
+            Term::from_field_u64(self.fields.record_key, key),
+            IndexRecordOption::Basic,
+        );
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        let document: TantivyDocument = searcher.doc(*address)?;
+        let sealed = document
+            .get_first(self.fields.sealed_id)
+            .and_then(|value| value.as_bytes())
+            .ok_or_else(|| NodeError::Index("sealed id missing".into()))?;
+        Ok(self.secret.open(sealed))
     }
 
     /// Every record's handle and tokens (for re-keying and tests).
