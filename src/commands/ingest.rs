@@ -5,15 +5,16 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use poshuk_protocol::{
-    DeleteRequest, DeleteResult, ErrorBody, FinishIngest, IngestBatch, IngestBatchResult,
-    IngestCounts, IngestSession, RawRecord,
+    DeleteRequest, DeleteResult, FinishIngest, IngestBatch, IngestBatchResult, IngestCounts,
+    IngestSession, RawRecord,
 };
 use poshuk_records::{Severity, read_file};
 
 use crate::commands::encode::{progress_bar, read_options};
+use crate::commands::http::post_json;
 
 #[derive(Args)]
 pub(crate) struct IngestArgs {
@@ -57,31 +58,6 @@ fn client() -> anyhow::Result<reqwest::blocking::Client> {
         .context("cannot build the HTTP client")
 }
 
-/// Sends a JSON body and reads a JSON answer; an error answer becomes an error
-/// carrying the node's message.
-fn post<T: serde::de::DeserializeOwned>(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    body: &impl serde::Serialize,
-) -> anyhow::Result<T> {
-    let response = client
-        .post(url)
-        .json(body)
-        .send()
-        .with_context(|| format!("cannot reach the node at {url}"))?;
-    let status = response.status();
-    if !status.is_success() {
-        let message = response
-            .json::<ErrorBody>()
-            .map(|error| error.message)
-            .unwrap_or_else(|_| status.to_string());
-        bail!("the node answered {status}: {message}");
-    }
-    response
-        .json()
-        .with_context(|| format!("unexpected answer from {url}"))
-}
-
 pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     let options = read_options(
         args.mapping.as_deref(),
@@ -92,7 +68,7 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
         read_file(&args.input, &options).with_context(|| format!("{}", args.input.display()))?;
     let base = args.node.trim_end_matches('/').to_string();
     let client = client()?;
-    let session: IngestSession = post(
+    let session: IngestSession = post_json(
         &client,
         &format!("{base}/local/v1/ingest/sessions"),
         &serde_json::json!({}),
@@ -123,7 +99,8 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
                     Err(_) => return,
                 };
                 let Ok((first, batch)) = next else { return };
-                let result = post::<IngestBatchResult>(&client, &url, &batch).map(|r| (first, r));
+                let result =
+                    post_json::<IngestBatchResult>(&client, &url, &batch).map(|r| (first, r));
                 if result_sender.send(result).is_err() {
                     return;
                 }
@@ -194,7 +171,7 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     if let Some(error) = failure {
         return Err(error.context("ingest stopped; nothing is lost: run the same command again"));
     }
-    let finished: IngestCounts = post(
+    let finished: IngestCounts = post_json(
         &client,
         &format!("{base}/local/v1/ingest/sessions/{}/finish", session.session),
         &FinishIngest {
@@ -241,7 +218,7 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
 
 pub(crate) fn run_delete(args: DeleteArgs) -> anyhow::Result<()> {
     let base = args.node.trim_end_matches('/');
-    let result: DeleteResult = post(
+    let result: DeleteResult = post_json(
         &client()?,
         &format!("{base}/local/v1/delete"),
         &DeleteRequest {

@@ -4,6 +4,7 @@ pub(crate) mod bench;
 pub(crate) mod coordinator;
 pub(crate) mod demo;
 pub(crate) mod encode;
+pub(crate) mod http;
 pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod link;

@@ -8,12 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use poshuk_protocol::{ErrorBody, FederatedResponse, FederatedSearch, RawRecord};
+use poshuk_protocol::{FederatedResponse, FederatedSearch, RawRecord};
 use poshuk_records::read_file;
 
 use crate::commands::encode::{print_read_summary, progress_bar, read_options};
+use crate::commands::http::post_json;
 
 #[derive(Args)]
 pub(crate) struct SearchArgs {
@@ -91,24 +92,15 @@ pub(crate) fn federated_search(
     partners: Option<Vec<String>>,
 ) -> anyhow::Result<FederatedResponse> {
     let url = format!("{}/local/v1/federated-search", node.trim_end_matches('/'));
-    let response = client
-        .post(&url)
-        .json(&FederatedSearch {
+    post_json(
+        client,
+        &url,
+        &FederatedSearch {
             record,
             limit,
             partners,
-        })
-        .send()
-        .with_context(|| format!("cannot reach your node at {node}"))?;
-    let status = response.status();
-    if !status.is_success() {
-        let message = response
-            .json::<ErrorBody>()
-            .map(|error| error.message)
-            .unwrap_or_else(|_| status.to_string());
-        bail!("{message}");
-    }
-    response.json().context("unexpected answer from the node")
+        },
+    )
 }
 
 pub(crate) fn client() -> anyhow::Result<reqwest::blocking::Client> {

@@ -163,6 +163,18 @@ impl KeyRing {
         })
     }
 
+    /// A keyring holding one active epoch 1 with the given key (tests,
+    /// examples, and keys received from elsewhere).
+    pub fn with_key(bytes: [u8; 32]) -> KeyRing {
+        KeyRing {
+            entries: vec![EpochEntry {
+                epoch: Epoch(1),
+                state: EpochState::Active,
+                key: EpochKey::from_bytes(bytes),
+            }],
+        }
+    }
+
     /// A keyring from given entries; they must be numbered 1, 2, 3, ...
     pub fn from_entries(entries: Vec<EpochEntry>) -> Result<KeyRing, KeyError> {
         if entries.is_empty() {

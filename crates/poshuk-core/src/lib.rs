@@ -23,6 +23,7 @@ pub use keys::{
 };
 pub use record::{BirthDate, DateError, Record, Sex};
 pub use score::{
-    Band, Field, FieldScore, Level, MatchModel, MatchScore, NoTermFrequencies, TermFrequencies,
+    Band, FREQUENCY_SLOTS, Field, FieldScore, Level, MatchModel, MatchScore, NoTermFrequencies,
+    TermFrequencies,
 };
 pub use tokens::{Domain, SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder};

@@ -211,6 +211,18 @@ impl MatchScore {
     }
 }
 
+/// The slots whose exact agreement is adjusted by the value's frequency: the
+/// only tokens a population's frequencies need to be counted for.
+pub const FREQUENCY_SLOTS: [Slot; 7] = [
+    Slot::GivenWhole,
+    Slot::GivenClass,
+    Slot::FamilyWhole,
+    Slot::PatronymicClass,
+    Slot::PatronymicWhole,
+    Slot::PlaceClass,
+    Slot::PlaceWhole,
+];
+
 /// Frequencies of token values in a population (a node's own index, or the
 /// other side of an offline link), for term-frequency adjustment.
 pub trait TermFrequencies {
@@ -754,16 +766,11 @@ impl MatchModel {
 mod tests {
     use super::*;
     use crate::features::Tokenizer;
-    use crate::keys::{Epoch, EpochEntry, EpochKey, EpochState, KeyRing};
+    use crate::keys::{Epoch, KeyRing};
     use crate::record::{BirthDate, Record, Sex};
 
     fn tokenizer() -> Tokenizer {
-        let ring = KeyRing::from_entries(vec![EpochEntry {
-            epoch: Epoch(1),
-            state: EpochState::Active,
-            key: EpochKey::from_bytes([5; 32]),
-        }])
-        .expect("ring");
+        let ring = KeyRing::with_key([5; 32]);
         Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
     }
 
@@ -1027,16 +1034,11 @@ mod properties {
 
     use super::*;
     use crate::features::Tokenizer;
-    use crate::keys::{Epoch, EpochEntry, EpochKey, EpochState, KeyRing};
+    use crate::keys::{Epoch, KeyRing};
     use crate::record::{BirthDate, Record, Sex};
 
     fn tokenizer() -> Tokenizer {
-        let ring = KeyRing::from_entries(vec![EpochEntry {
-            epoch: Epoch(1),
-            state: EpochState::Active,
-            key: EpochKey::from_bytes([8; 32]),
-        }])
-        .expect("ring");
+        let ring = KeyRing::with_key([8; 32]);
         Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
     }
 

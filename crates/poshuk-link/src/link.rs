@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use poshuk_core::{
-    Band, BlockKey, MatchModel, Slot, TermFrequencies, Token, TokenRecord, blocking_keys,
+    Band, BlockKey, FREQUENCY_SLOTS, MatchModel, TermFrequencies, Token, TokenRecord, blocking_keys,
 };
 use rayon::prelude::*;
 
@@ -92,16 +92,6 @@ pub struct TokenFrequencies {
     population: f64,
 }
 
-const TF_SLOTS: [Slot; 7] = [
-    Slot::GivenWhole,
-    Slot::GivenClass,
-    Slot::FamilyWhole,
-    Slot::PatronymicClass,
-    Slot::PatronymicWhole,
-    Slot::PlaceClass,
-    Slot::PlaceWhole,
-];
-
 impl TokenFrequencies {
     /// Counts the TF slots of the given records.
     pub fn count<'a>(records: impl Iterator<Item = &'a TokenRecord>) -> TokenFrequencies {
@@ -109,7 +99,7 @@ impl TokenFrequencies {
         let mut population = 0usize;
         for record in records {
             population += 1;
-            for slot in TF_SLOTS {
+            for slot in FREQUENCY_SLOTS {
                 for &token in record.slot(slot) {
                     *counts.entry(token).or_insert(0) += 1;
                 }

@@ -17,7 +17,8 @@ use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use poshuk_core::{
-    Epoch, MatchModel, MatchScore, Slot, TermFrequencies, Token, TokenRecord, blocking_keys,
+    Epoch, FREQUENCY_SLOTS, MatchModel, MatchScore, TermFrequencies, Token, TokenRecord,
+    blocking_keys,
 };
 use poshuk_protocol::IngestCounts;
 use tantivy::collector::TopDocs;
@@ -31,17 +32,6 @@ use crate::secret::NodeSecret;
 
 /// An opaque record handle.
 pub type Handle = [u8; 16];
-
-/// The slots whose tokens are indexed for term-frequency adjustment.
-const TF_SLOTS: [Slot; 7] = [
-    Slot::GivenWhole,
-    Slot::GivenClass,
-    Slot::FamilyWhole,
-    Slot::PatronymicClass,
-    Slot::PatronymicWhole,
-    Slot::PlaceClass,
-    Slot::PlaceWhole,
-];
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -419,7 +409,7 @@ impl TokenIndex {
         for block_key in blocking_keys(tokens) {
             document.add_u64(fields.block, block_key.0);
         }
-        for slot in TF_SLOTS {
+        for slot in FREQUENCY_SLOTS {
             for token in tokens.slot(slot) {
                 document.add_bytes(fields.frequency, &token.0.to_be_bytes()[..]);
             }
@@ -717,15 +707,10 @@ impl TermFrequencies for IndexFrequencies<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use poshuk_core::{EpochEntry, EpochKey, EpochState, KeyRing, Record, Tokenizer};
+    use poshuk_core::{KeyRing, Record, Tokenizer};
 
     fn tokenizer() -> Tokenizer {
-        let ring = KeyRing::from_entries(vec![EpochEntry {
-            epoch: Epoch(1),
-            state: EpochState::Active,
-            key: EpochKey::from_bytes([1; 32]),
-        }])
-        .expect("ring");
+        let ring = KeyRing::with_key([1; 32]);
         Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
     }
 
@@ -803,19 +788,14 @@ mod tests {
 #[cfg(test)]
 mod erasure_tests {
     use super::*;
-    use poshuk_core::{EpochEntry, EpochKey, EpochState, KeyRing, Record, Tokenizer};
+    use poshuk_core::{KeyRing, Record, Tokenizer};
 
     /// After a delete and a compaction, neither the inverted index nor the
     /// columns hold anything of the deleted record: its unique terms are gone
     /// from every term dictionary, and no segment keeps deleted documents.
     #[test]
     fn deleted_records_leave_no_terms_or_values() {
-        let ring = KeyRing::from_entries(vec![EpochEntry {
-            epoch: Epoch(1),
-            state: EpochState::Active,
-            key: EpochKey::from_bytes([2; 32]),
-        }])
-        .expect("ring");
+        let ring = KeyRing::with_key([2; 32]);
         let tokenizer = Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"));
         let dir = tempfile::tempdir().expect("tempdir");
         let index = TokenIndex::open(
