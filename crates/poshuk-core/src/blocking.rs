@@ -4,7 +4,8 @@
 //! Keys are computed from tokens alone (a node or an offline link never sees
 //! plaintext), each a combination of selective tokens: a surname with a given
 //! name's class, a surname with a birth year, a class with a full birth date,
-//! and so on. Single common tokens (a year, a popular given name) would make
+//! and so on (each rule kept because, on the synthetic partners, it alone
+//! finds some true pairs; `blocking_keys_by_rule` measures that). Single common tokens (a year, a popular given name) would make
 //! huge blocks; their combinations stay small.
 
 use crate::tokens::{Slot, Token, TokenRecord};
@@ -25,7 +26,6 @@ enum Rule {
     PhoneticClassYear = 6,
     SurnamePatronymic = 7,
     ClassPatronymicPlace = 8,
-    SurnameDate = 9,
 }
 
 fn mix(rule: Rule, parts: &[Token]) -> BlockKey {
@@ -68,6 +68,18 @@ fn classes(record: &TokenRecord) -> Vec<Token> {
 
 /// The blocking keys of a record, deduplicated.
 pub fn blocking_keys(record: &TokenRecord) -> Vec<BlockKey> {
+    let mut keys: Vec<BlockKey> = blocking_keys_by_rule(record)
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The blocking keys with the number of the rule that made each (for
+/// measuring which rules find which pairs).
+pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
     let surnames = surnames(record);
     let classes = classes(record);
     let years = record.slot(Slot::DateYear);
@@ -81,45 +93,58 @@ pub fn blocking_keys(record: &TokenRecord) -> Vec<BlockKey> {
     let places = record.slot(Slot::PlaceClass);
     let phonetics = record.slot(Slot::FamilyPhonetic);
 
-    let mut keys = Vec::with_capacity(32);
+    let mut keys: Vec<(u8, BlockKey)> = Vec::with_capacity(32);
     for &surname in &surnames {
         for &class in &classes {
-            keys.push(mix(Rule::SurnameClass, &[surname, class]));
+            keys.push((
+                Rule::SurnameClass as u8,
+                mix(Rule::SurnameClass, &[surname, class]),
+            ));
         }
         for &year in years {
-            keys.push(mix(Rule::SurnameYear, &[surname, year]));
+            keys.push((
+                Rule::SurnameYear as u8,
+                mix(Rule::SurnameYear, &[surname, year]),
+            ));
         }
         for &patronymic in patronymics {
-            keys.push(mix(Rule::SurnamePatronymic, &[surname, patronymic]));
-        }
-        for &date in &full_dates {
-            keys.push(mix(Rule::SurnameDate, &[surname, date]));
+            keys.push((
+                Rule::SurnamePatronymic as u8,
+                mix(Rule::SurnamePatronymic, &[surname, patronymic]),
+            ));
         }
     }
     for &class in &classes {
         for &date in &full_dates {
-            keys.push(mix(Rule::ClassDate, &[class, date]));
+            keys.push((Rule::ClassDate as u8, mix(Rule::ClassDate, &[class, date])));
         }
         for &phonetic in phonetics {
             for &year in years {
-                keys.push(mix(Rule::PhoneticClassYear, &[phonetic, class, year]));
+                keys.push((
+                    Rule::PhoneticClassYear as u8,
+                    mix(Rule::PhoneticClassYear, &[phonetic, class, year]),
+                ));
             }
         }
         for &patronymic in patronymics {
             for &place in places {
-                keys.push(mix(Rule::ClassPatronymicPlace, &[class, patronymic, place]));
+                keys.push((
+                    Rule::ClassPatronymicPlace as u8,
+                    mix(Rule::ClassPatronymicPlace, &[class, patronymic, place]),
+                ));
             }
         }
     }
     for &patronymic in patronymics {
         for &date in &full_dates {
-            keys.push(mix(Rule::PatronymicDate, &[patronymic, date]));
+            keys.push((
+                Rule::PatronymicDate as u8,
+                mix(Rule::PatronymicDate, &[patronymic, date]),
+            ));
         }
     }
     for &document in record.slot(Slot::DocumentWhole) {
-        keys.push(mix(Rule::Document, &[document]));
+        keys.push((Rule::Document as u8, mix(Rule::Document, &[document])));
     }
-    keys.sort_unstable();
-    keys.dedup();
     keys
 }

@@ -22,8 +22,8 @@ use rphonetic::DaitchMokotoffSoundex;
 
 use crate::document::{document_digits, document_key};
 use crate::keys::TokenHasher;
-use crate::names::{family_stem, name_key, place_segments, tables};
-use crate::normalize::{bigrams, fold_text, skeleton, skeleton_for_phonetics, words};
+use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
+use crate::normalize::{ChReading, bigrams, fold_text, skeleton, skeleton_for_phonetics, words};
 use crate::record::{BirthDate, Record, Sex};
 use crate::tokens::{Slot, TokenRecord, TokenRecordBuilder, kind};
 
@@ -140,6 +140,10 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     }
     let joined: String = skeletons.concat();
     let mut classes = tables().given_classes(&joined, sex);
+    if classes.is_empty() && folded.contains("ch") {
+        // German and Polish spellings write х as `ch` (Juchim, Michajlo).
+        classes = tables().given_classes(&name_key_reading(value, ChReading::Kha), sex);
+    }
     if skeletons.len() > 1 {
         for word in &skeletons {
             for class in tables().given_classes(word, sex) {
@@ -176,7 +180,13 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
     if key.is_empty() {
         return;
     }
-    if let Some(class) = tables().patronymic_class(&key) {
+    let class = tables().patronymic_class(&key).or_else(|| {
+        fold_text(value)
+            .contains("ch")
+            .then(|| tables().patronymic_class(&name_key_reading(value, ChReading::Kha)))
+            .flatten()
+    });
+    if let Some(class) = class {
         emit(Slot::PatronymicClass, kind::CLASS, &class.to_be_bytes());
     }
     emit(Slot::PatronymicWhole, kind::WHOLE, key.as_bytes());

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::normalize::{fold_text, skeleton, words};
+use crate::normalize::{ChReading, fold_text, skeleton, skeleton_reading, words};
 use crate::record::Sex;
 
 const MALE_GIVEN_NAMES: &str = include_str!("../data/given_names_male.tsv");
@@ -165,19 +165,33 @@ impl NameTables {
         None
     }
 
-    /// The settlement a birth place names, if it is in the table.
+    /// The settlement a birth place names, if it is in the table (with Latin
+    /// `ch` read as х when read as ч finds nothing: Charkiw).
     pub fn settlement(&self, place: &str) -> Option<SettlementId> {
         place_segments(place)
             .iter()
             .find_map(|segment| self.settlement_forms.get(segment).copied())
+            .or_else(|| {
+                place
+                    .split([',', ';', '(', ')'])
+                    .map(|segment| place_key_reading(segment, ChReading::Kha))
+                    .find_map(|key| self.settlement_forms.get(&key).copied())
+            })
     }
 }
 
 /// The skeleton of a name of one or more words, words joined without a gap
 /// (`Анна-Марія` and `Annamariia` meet).
 pub fn name_key(name: &str) -> String {
+    name_key_reading(name, ChReading::Che)
+}
+
+/// [`name_key`] under a given reading of Latin `ch`.
+pub fn name_key_reading(name: &str, reading: ChReading) -> String {
     let folded = fold_text(name);
-    words(&folded).map(skeleton).collect()
+    words(&folded)
+        .map(|word| skeleton_reading(word, reading))
+        .collect()
 }
 
 /// Words that say what kind of place a place is, not which one.
@@ -237,10 +251,14 @@ pub fn place_segments(place: &str) -> Vec<String> {
 }
 
 fn place_key(segment: &str) -> String {
+    place_key_reading(segment, ChReading::Che)
+}
+
+fn place_key_reading(segment: &str, reading: ChReading) -> String {
     let folded = fold_text(segment);
     words(&folded)
         .filter(|word| !PLACE_STOPWORDS.contains(word))
-        .map(skeleton)
+        .map(|word| skeleton_reading(word, reading))
         .collect()
 }
 

@@ -95,6 +95,31 @@ fn is_dropped_mark(character: char) -> bool {
 /// The input may be in any script and case; characters that are neither Cyrillic
 /// nor Latin letters are ignored.
 pub fn skeleton(word: &str) -> String {
+    skeleton_reading(word, ChReading::Che)
+}
+
+/// How a Latin `ch` is read: as ч (English, Ukrainian and Russian
+/// transliterations: Chornyi, Ivanovych) or as х (German and Polish spellings:
+/// Michajlo, Juchim, Charkiw, Chomenko).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChReading {
+    /// `ch` = ч.
+    Che,
+    /// `ch` = х.
+    Kha,
+}
+
+/// The skeleton with `ch` read as х, when the word has a plain `ch` at all:
+/// the second reading name lookups try when the first finds nothing.
+pub fn skeleton_kha(word: &str) -> Option<String> {
+    let folded = fold_text(word);
+    folded
+        .contains("ch")
+        .then(|| skeleton_reading(word, ChReading::Kha))
+}
+
+/// The skeleton under a given reading of Latin `ch`.
+pub fn skeleton_reading(word: &str, reading: ChReading) -> String {
     let mut raw = String::with_capacity(word.len() + 4);
     let folded = fold_text(word);
     let letters: Vec<char> = folded
@@ -104,7 +129,7 @@ pub fn skeleton(word: &str) -> String {
         .collect();
     let mut index = 0;
     while index < letters.len() {
-        let (symbols, consumed) = map_letters(&letters[index..], index == 0);
+        let (symbols, consumed) = map_letters(&letters[index..], index == 0, reading);
         raw.push_str(symbols);
         index += consumed.max(1);
     }
@@ -174,7 +199,7 @@ fn strip_diacritic(character: char) -> char {
 
 /// Maps the letters at the start of `letters` to skeleton symbols, returning the
 /// symbols and how many letters they consumed. Longest Latin digraphs first.
-fn map_letters(letters: &[char], word_start: bool) -> (&'static str, usize) {
+fn map_letters(letters: &[char], word_start: bool, reading: ChReading) -> (&'static str, usize) {
     let first = letters[0];
     if let Some(mapped) = map_cyrillic(first, word_start) {
         return (mapped, 1);
@@ -212,6 +237,9 @@ fn map_letters(letters: &[char], word_start: bool) -> (&'static str, usize) {
     ];
     for (pattern, symbols) in DIGRAPHS {
         if starts_with(pattern) {
+            if *pattern == "ch" && reading == ChReading::Kha {
+                return ("x", 2);
+            }
             return (symbols, pattern.chars().count());
         }
     }
@@ -371,6 +399,27 @@ mod tests {
                 assert_eq!(skeleton(spelling), expected, "{spelling} vs {}", group[0]);
             }
         }
+    }
+
+    #[test]
+    fn german_and_polish_ch_reads_as_kha_on_request() {
+        assert_eq!(
+            skeleton_kha("Juchim").as_deref(),
+            Some(skeleton("Юхим").as_str())
+        );
+        assert_eq!(
+            skeleton_kha("Michajlo").as_deref(),
+            Some(skeleton("Михайло").as_str())
+        );
+        assert_eq!(
+            skeleton_kha("Charkiw").as_deref(),
+            Some(skeleton("Харків").as_str())
+        );
+        assert_eq!(
+            skeleton_kha("Schewtschenko").as_deref(),
+            Some(skeleton("Шевченко").as_str())
+        );
+        assert_eq!(skeleton_kha("Ivan"), None);
     }
 
     #[test]

@@ -691,7 +691,7 @@ fn compare_names(
     let fair = |level: Level| {
         matches!(
             level,
-            Level::Exact | Level::Equivalent | Level::Close | Level::SoundsAlike
+            Level::Exact | Level::Equivalent | Level::Close | Level::SoundsAlike | Level::Similar
         )
     };
     let swapped_agrees = (strong(swapped_given.0) && fair(swapped_family.0))
