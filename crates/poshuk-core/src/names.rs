@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::normalize::{ChReading, fold_text, skeleton, skeleton_reading, words};
+use crate::normalize::{ChReading, fold_text, skeleton_reading, words};
 use crate::record::Sex;
 
 const MALE_GIVEN_NAMES: &str = include_str!("../data/given_names_male.tsv");
