@@ -278,6 +278,24 @@ fn deleted_records_are_erased_from_disk() {
         format!("{HEADER}{doomed}\n{}\n", keep.join("\n")),
     )
     .expect("write");
+    // The doomed record first, on its own: the segment files written now are
+    // the ones that hold it.
+    std::fs::write(root.join("doomed.csv"), format!("{HEADER}{doomed}\n")).expect("write");
+    assert!(ingest(root, &node, "doomed.csv", &[]).success);
+    let index_dir = root.join("ngo-ua-data/index");
+    let segment_files = |dir: &Path| -> HashSet<String> {
+        files_under(dir)
+            .iter()
+            .filter_map(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_string)
+            })
+            .filter(|name| !name.starts_with('.') && name != "meta.json")
+            .collect()
+    };
+    let before = segment_files(&index_dir);
+    assert!(!before.is_empty(), "segment files exist before the delete");
     assert!(ingest(root, &node, "cases.csv", &[]).success);
 
     let records = read_file(&root.join("cases.csv"), &ReadOptions::default()).expect("reads");
@@ -300,20 +318,6 @@ fn deleted_records_are_erased_from_disk() {
         .map(|token| token.0.to_be_bytes())
         .collect();
     assert!(own.len() > 20, "the doomed record has tokens of its own");
-    let index_dir = root.join("ngo-ua-data/index");
-    let segment_files = |dir: &Path| -> HashSet<String> {
-        files_under(dir)
-            .iter()
-            .filter_map(|path| {
-                path.file_name()
-                    .and_then(|n| n.to_str())
-                    .map(str::to_string)
-            })
-            .filter(|name| !name.starts_with('.') && name != "meta.json")
-            .collect()
-    };
-    let before = segment_files(&index_dir);
-    assert!(!before.is_empty(), "segment files exist before the delete");
     let query = TokenQuery::from_record(1, &tokenizer.tokenize(&records.records[0].record), 5);
     let search = |node: &NodeProcess| -> Vec<String> {
         let (_, body) = post_json(
@@ -344,7 +348,7 @@ fn deleted_records_are_erased_from_disk() {
         search(&node).is_empty(),
         "the deleted record is still found"
     );
-    // Every segment file that held the record was rewritten without it and removed.
+    // The segment files that held the record were rewritten without it and removed.
     let after = segment_files(&index_dir);
     let survivors: Vec<&String> = before.intersection(&after).collect();
     assert!(

@@ -25,7 +25,7 @@ use crate::keys::TokenHasher;
 use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
 use crate::normalize::{ChReading, bigrams, fold_text, skeleton, skeleton_for_phonetics, words};
 use crate::record::{BirthDate, Record, Sex};
-use crate::tokens::{Slot, TokenRecord, TokenRecordBuilder, kind};
+use crate::tokens::{Slot, Token, TokenRecord, TokenRecordBuilder, kind};
 
 /// At most this many Daitch–Mokotoff branches are kept per word; names with
 /// many ambiguous letters would otherwise flood the blocking keys.
@@ -59,19 +59,52 @@ impl Tokenizer {
     /// All tokens of a record.
     pub fn tokenize(&self, record: &Record) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
+        let sex = record.sex;
+        self.cached(
+            &mut builder,
+            CachedPart::Given,
+            sex,
+            &record.given_name,
+            |emit| add_name(emit, &record.given_name, NameRole::Given, sex),
+        );
+        self.cached(
+            &mut builder,
+            CachedPart::Family,
+            sex,
+            &record.family_name,
+            |emit| add_name(emit, &record.family_name, NameRole::Family, sex),
+        );
+        for alias in &record.other_names {
+            self.cached(&mut builder, CachedPart::Alias, sex, alias, |emit| {
+                add_name(emit, alias, NameRole::Alias, sex)
+            });
+        }
+        self.cached(
+            &mut builder,
+            CachedPart::Patronymic,
+            Sex::Unknown,
+            &record.patronymic,
+            |emit| add_patronymic(emit, &record.patronymic),
+        );
+        if let Some(date) = record.birth_date {
+            self.cached(
+                &mut builder,
+                CachedPart::Date,
+                Sex::Unknown,
+                &date.to_iso(),
+                |emit| add_birth_date(emit, date),
+            );
+        }
+        self.cached(
+            &mut builder,
+            CachedPart::Place,
+            Sex::Unknown,
+            &record.birth_place,
+            |emit| add_place(emit, &record.birth_place),
+        );
         let mut emit = |slot: Slot, kind: u8, value: &[u8]| {
             builder.push(slot, self.hasher.token(slot.domain(), kind, value));
         };
-        add_name(&mut emit, &record.given_name, NameRole::Given, record.sex);
-        add_name(&mut emit, &record.family_name, NameRole::Family, record.sex);
-        for alias in &record.other_names {
-            add_name(&mut emit, alias, NameRole::Alias, record.sex);
-        }
-        add_patronymic(&mut emit, &record.patronymic);
-        if let Some(date) = record.birth_date {
-            add_birth_date(&mut emit, date);
-        }
-        add_place(&mut emit, &record.birth_place);
         for document in &record.document_ids {
             add_document(&mut emit, document);
         }
@@ -83,6 +116,83 @@ impl Tokenizer {
         }
         builder.finish()
     }
+}
+
+impl Tokenizer {
+    /// The tokens of one field value, from this thread's cache when the same
+    /// value was tokenized before under the same keys. Names, patronymics,
+    /// places and dates repeat a great deal in case lists; documents do not.
+    fn cached(
+        &self,
+        builder: &mut TokenRecordBuilder,
+        part: CachedPart,
+        sex: Sex,
+        value: &str,
+        compute: impl FnOnce(&mut Emit<'_>),
+    ) {
+        if value.is_empty() {
+            return;
+        }
+        let key = CacheKey {
+            hasher: self.hasher.instance(),
+            part,
+            sex,
+            value: value.to_string(),
+        };
+        let hit = TOKEN_CACHE.with(|cache| {
+            cache.borrow().get(&key).map(|tokens| {
+                for &(slot, token) in tokens {
+                    builder.push(slot, token);
+                }
+            })
+        });
+        if hit.is_some() {
+            return;
+        }
+        let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(24);
+        let mut emit = |slot: Slot, kind: u8, bytes: &[u8]| {
+            tokens.push((slot, self.hasher.token(slot.domain(), kind, bytes)));
+        };
+        compute(&mut emit);
+        for &(slot, token) in &tokens {
+            builder.push(slot, token);
+        }
+        TOKEN_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.len() >= TOKEN_CACHE_CAPACITY {
+                cache.clear();
+            }
+            cache.insert(key, tokens);
+        });
+    }
+}
+
+/// Which field a cached value belongs to.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum CachedPart {
+    Given,
+    Family,
+    Alias,
+    Patronymic,
+    Date,
+    Place,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct CacheKey {
+    hasher: u64,
+    part: CachedPart,
+    sex: Sex,
+    value: String,
+}
+
+/// Entries per thread before the cache starts over (about 100 MB at most).
+const TOKEN_CACHE_CAPACITY: usize = 200_000;
+
+thread_local! {
+    /// Raw field values and their tokens: it lives only in the process that
+    /// tokenizes (the partner's node or CLI), like the records themselves.
+    static TOKEN_CACHE: RefCell<HashMap<CacheKey, Vec<(Slot, Token)>>> = RefCell::new(HashMap::new());
 }
 
 type Emit<'a> = dyn FnMut(Slot, u8, &[u8]) + 'a;

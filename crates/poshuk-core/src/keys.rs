@@ -219,7 +219,13 @@ impl KeyRing {
             .iter()
             .map(|entry| DomainMacs::derive(&entry.key, entry.epoch))
             .collect();
-        Ok(TokenHasher { epoch, chain })
+        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(TokenHasher {
+            epoch,
+            chain,
+            instance,
+        })
     }
 
     /// The re-keyer that turns tokens of `epoch - 1` into tokens of `epoch`.
@@ -378,12 +384,19 @@ impl DomainMacs {
 pub struct TokenHasher {
     epoch: Epoch,
     chain: Vec<DomainMacs>,
+    /// Distinguishes hashers (and so their tokens) in caches; clones share it.
+    instance: u64,
 }
 
 impl TokenHasher {
     /// The epoch whose tokens this hasher makes.
     pub fn epoch(&self) -> Epoch {
         self.epoch
+    }
+
+    /// An id shared by this hasher and its clones only (for caches of tokens).
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// The token of a feature: `kind` says what the value is (a whole name, a

@@ -7,7 +7,7 @@
 use std::fmt;
 
 /// Sex as recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Sex {
     /// Male.
     Male,

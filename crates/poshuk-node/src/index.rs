@@ -192,6 +192,8 @@ pub struct IndexSettings {
     pub max_block_size: u32,
     /// Commit once this many records are pending.
     pub commit_every_records: usize,
+    /// Threads tantivy indexes with.
+    pub indexing_threads: usize,
     /// Commit pending records at least this often.
     pub commit_interval: std::time::Duration,
 }
@@ -216,8 +218,12 @@ impl TokenIndex {
             Some(payload) => parse_epoch(payload)?,
             None => settings.new_index_epoch,
         };
-        let writer: IndexWriter =
-            index.writer_with_num_threads(1, settings.writer_memory_bytes.max(20_000_000))?;
+        let writer: IndexWriter = index.writer_with_num_threads(
+            settings.indexing_threads.max(1),
+            settings
+                .writer_memory_bytes
+                .max(20_000_000 * settings.indexing_threads.max(1)),
+        )?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -721,6 +727,7 @@ mod tests {
             max_candidates: 100,
             max_block_size: 100,
             commit_every_records: 1,
+            indexing_threads: 1,
             commit_interval: std::time::Duration::from_secs(60),
         }
     }
@@ -806,6 +813,7 @@ mod erasure_tests {
                 max_candidates: 100,
                 max_block_size: 100,
                 commit_every_records: 1,
+                indexing_threads: 1,
                 commit_interval: std::time::Duration::from_secs(60),
             },
         )

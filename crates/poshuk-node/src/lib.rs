@@ -77,6 +77,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             max_candidates: config.limits.max_candidates,
             max_block_size: config.limits.max_block_size,
             commit_every_records: config.limits.commit_every_records,
+            indexing_threads: config.limits.indexing_threads,
             commit_interval: std::time::Duration::from_millis(config.limits.commit_interval_ms),
         },
     )?;
