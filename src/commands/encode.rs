@@ -27,22 +27,40 @@ pub(crate) struct EncodeArgs {
     /// Where to write the handle → record_id map (stays with you). Default: OUT.handles.csv
     #[arg(long)]
     handles: Option<PathBuf>,
-    /// Column mapping (TOML) from your headers to poshuk's fields.
-    #[arg(long)]
-    mapping: Option<PathBuf>,
-    /// Text encoding of a CSV/JSONL file (utf-8, windows-1251); detected if absent.
-    #[arg(long)]
-    encoding: Option<String>,
-    /// The worksheet of a workbook to read (default: the first).
-    #[arg(long)]
-    sheet: Option<String>,
+    #[command(flatten)]
+    reading: ReadingArgs,
     /// Key epoch (default: the keyring's current one).
     #[arg(long)]
     epoch: Option<u32>,
 }
 
+/// How to read a partner export: shared by every command that reads one.
+#[derive(Args, Default)]
+pub(crate) struct ReadingArgs {
+    /// Column mapping (TOML) from your headers to poshuk's fields.
+    #[arg(long)]
+    pub(crate) mapping: Option<PathBuf>,
+    /// Text encoding of a CSV/JSONL file (utf-8, windows-1251); detected if absent.
+    #[arg(long)]
+    pub(crate) encoding: Option<String>,
+    /// The worksheet of a workbook to read (default: the first).
+    #[arg(long)]
+    pub(crate) sheet: Option<String>,
+}
+
+impl ReadingArgs {
+    /// The read options these arguments describe.
+    pub(crate) fn options(&self) -> anyhow::Result<ReadOptions> {
+        read_options(
+            self.mapping.as_deref(),
+            self.encoding.as_deref(),
+            self.sheet.clone(),
+        )
+    }
+}
+
 /// Builds read options from the command-line pieces.
-pub(crate) fn read_options(
+fn read_options(
     mapping: Option<&Path>,
     encoding: Option<&str>,
     sheet: Option<String>,
@@ -156,11 +174,7 @@ pub(crate) fn run(args: EncodeArgs) -> anyhow::Result<()> {
         .map(Epoch)
         .unwrap_or_else(|| ring.current_epoch());
     let tokenizer = Tokenizer::new(ring.hasher(epoch)?);
-    let options = read_options(
-        args.mapping.as_deref(),
-        args.encoding.as_deref(),
-        args.sheet,
-    )?;
+    let options = args.reading.options()?;
     let outcome =
         read_file(&args.input, &options).with_context(|| format!("{}", args.input.display()))?;
     let progress = progress_bar(outcome.records.len() as u64, "encoding");

@@ -13,7 +13,7 @@ use poshuk_protocol::{
 };
 use poshuk_records::{Severity, read_file};
 
-use crate::commands::encode::{progress_bar, read_options};
+use crate::commands::encode::{ReadingArgs, progress_bar};
 use crate::commands::http::post_json;
 
 #[derive(Args)]
@@ -26,15 +26,8 @@ pub(crate) struct IngestArgs {
     /// Also delete the records that are missing from this export (a full re-sync).
     #[arg(long)]
     replace: bool,
-    /// Column mapping (TOML) from your headers to poshuk's fields.
-    #[arg(long)]
-    mapping: Option<PathBuf>,
-    /// Text encoding of a CSV/JSONL file (utf-8, windows-1251); detected if absent.
-    #[arg(long)]
-    encoding: Option<String>,
-    /// The worksheet of a workbook to read (default: the first).
-    #[arg(long)]
-    sheet: Option<String>,
+    #[command(flatten)]
+    reading: ReadingArgs,
     /// Records per request.
     #[arg(long, default_value_t = 5000)]
     batch_size: usize,
@@ -59,11 +52,7 @@ fn client() -> anyhow::Result<reqwest::blocking::Client> {
 }
 
 pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
-    let options = read_options(
-        args.mapping.as_deref(),
-        args.encoding.as_deref(),
-        args.sheet,
-    )?;
+    let options = args.reading.options()?;
     let outcome =
         read_file(&args.input, &options).with_context(|| format!("{}", args.input.display()))?;
     let base = args.node.trim_end_matches('/').to_string();

@@ -13,7 +13,7 @@ use clap::Args;
 use poshuk_protocol::{FederatedResponse, FederatedSearch, RawRecord};
 use poshuk_records::read_file;
 
-use crate::commands::encode::{print_read_summary, progress_bar, read_options};
+use crate::commands::encode::{ReadingArgs, print_read_summary, progress_bar};
 use crate::commands::http::post_json;
 
 #[derive(Args)]
@@ -78,9 +78,8 @@ pub(crate) struct OverlapArgs {
     /// Queries in flight at once.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Column mapping (TOML).
-    #[arg(long)]
-    mapping: Option<PathBuf>,
+    #[command(flatten)]
+    reading: ReadingArgs,
 }
 
 /// One federated search through a node's local API.
@@ -207,7 +206,7 @@ fn run_batch(
 
 pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
     if let Some(batch) = &args.batch {
-        let outcome = read_file(batch, &read_options(None, None, None)?)?;
+        let outcome = read_file(batch, &ReadingArgs::default().options()?)?;
         let queries: Vec<RawRecord> = outcome
             .records
             .iter()
@@ -290,10 +289,7 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
-    let outcome = read_file(
-        &args.input,
-        &read_options(args.mapping.as_deref(), None, None)?,
-    )?;
+    let outcome = read_file(&args.input, &args.reading.options()?)?;
     let queries: Vec<RawRecord> = outcome
         .records
         .iter()

@@ -141,7 +141,7 @@ impl Coordinator {
         &self,
         partner: &PartnerConfig,
         body: Bytes,
-    ) -> (PartnerStatus, Vec<FederatedHit>, bool) {
+    ) -> (PartnerStatus, Vec<FederatedHit>) {
         let started = Instant::now();
         let url = format!("{}/v1/search", partner.node_url.trim_end_matches('/'));
         let deadline = Duration::from_millis(self.config.deadlines.per_node_ms);
@@ -162,6 +162,7 @@ impl Coordinator {
                 hits,
                 error,
             };
+            let failure = |outcome, error: String| (status(outcome, Some(error), 0), Vec::new());
             match request.await {
                 Ok(response) if response.status().is_success() => {
                     match response.json::<SearchResponse>().await {
@@ -181,28 +182,18 @@ impl Coordinator {
                                 })
                                 .collect();
                             let count = hits.len();
-                            return (status(PartnerOutcome::Ok, None, count), hits, false);
+                            return (status(PartnerOutcome::Ok, None, count), hits);
                         }
                         Err(error) if error.is_timeout() => {
-                            return (
-                                status(
-                                    PartnerOutcome::TimedOut,
-                                    Some("no answer before the deadline".into()),
-                                    0,
-                                ),
-                                vec![],
-                                true,
+                            return failure(
+                                PartnerOutcome::TimedOut,
+                                "no answer before the deadline".into(),
                             );
                         }
                         Err(_) => {
-                            return (
-                                status(
-                                    PartnerOutcome::Failed,
-                                    Some("the node's answer is not a search response".into()),
-                                    0,
-                                ),
-                                vec![],
-                                false,
+                            return failure(
+                                PartnerOutcome::Failed,
+                                "the node's answer is not a search response".into(),
                             );
                         }
                     }
@@ -214,25 +205,12 @@ impl Coordinator {
                         .await
                         .map(|error| error.message)
                         .unwrap_or_else(|_| code.to_string());
-                    return (
-                        status(
-                            PartnerOutcome::Failed,
-                            Some(format!("{code}: {message}")),
-                            0,
-                        ),
-                        vec![],
-                        false,
-                    );
+                    return failure(PartnerOutcome::Failed, format!("{code}: {message}"));
                 }
                 Err(error) if error.is_timeout() => {
-                    return (
-                        status(
-                            PartnerOutcome::TimedOut,
-                            Some("no answer before the deadline".into()),
-                            0,
-                        ),
-                        vec![],
-                        true,
+                    return failure(
+                        PartnerOutcome::TimedOut,
+                        "no answer before the deadline".into(),
                     );
                 }
                 Err(error)
@@ -243,25 +221,15 @@ impl Coordinator {
                     continue;
                 }
                 Err(error) if error.is_connect() => {
-                    return (
-                        status(
-                            PartnerOutcome::Unavailable,
-                            Some("the node cannot be reached".into()),
-                            0,
-                        ),
-                        vec![],
-                        false,
+                    return failure(
+                        PartnerOutcome::Unavailable,
+                        "the node cannot be reached".into(),
                     );
                 }
                 Err(error) => {
-                    return (
-                        status(
-                            PartnerOutcome::Failed,
-                            Some(format!("request failed: {}", error.without_url())),
-                            0,
-                        ),
-                        vec![],
-                        false,
+                    return failure(
+                        PartnerOutcome::Failed,
+                        format!("request failed: {}", error.without_url()),
                     );
                 }
             }
@@ -302,7 +270,6 @@ impl Coordinator {
                                 error: Some("no answer before the overall deadline".into()),
                             },
                             Vec::new(),
-                            true,
                         ),
                     ),
                 }
@@ -311,7 +278,7 @@ impl Coordinator {
         let answers = futures_util::future::join_all(asks).await;
         let mut partners = BTreeMap::new();
         let mut hits = Vec::new();
-        for (partner, (status, partner_hits, _)) in answers {
+        for (partner, (status, partner_hits)) in answers {
             partners.insert(partner.id.clone(), status);
             hits.extend(partner_hits.into_iter().map(|mut hit| {
                 hit.own = hit.partner == requester.id;

@@ -720,7 +720,8 @@ mod tests {
         Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
     }
 
-    fn settings() -> IndexSettings {
+    /// Small settings for tests: commit every record, one thread.
+    pub(super) fn settings() -> IndexSettings {
         IndexSettings {
             new_index_epoch: Epoch(1),
             writer_memory_bytes: 20_000_000,
@@ -805,19 +806,7 @@ mod erasure_tests {
         let ring = KeyRing::with_key([2; 32]);
         let tokenizer = Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let index = TokenIndex::open(
-            dir.path(),
-            IndexSettings {
-                new_index_epoch: Epoch(1),
-                writer_memory_bytes: 20_000_000,
-                max_candidates: 100,
-                max_block_size: 100,
-                commit_every_records: 1,
-                indexing_threads: 1,
-                commit_interval: std::time::Duration::from_secs(60),
-            },
-        )
-        .expect("opens");
+        let index = TokenIndex::open(dir.path(), super::tests::settings()).expect("opens");
         let people = [
             ("gone", "Зиновія", "Пшеничаківська", "Фортунатівна"),
             ("kept-1", "Олександр", "Коваленко", "Миколайович"),
