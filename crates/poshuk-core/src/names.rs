@@ -194,6 +194,80 @@ pub fn name_key_reading(name: &str, reading: ChReading) -> String {
         .collect()
 }
 
+/// Whether a word is a patronymic (Миколайович, Петрівна, Nikolaevich,
+/// Ivanivna): by the table, or by a patronymic ending on its skeleton.
+pub fn looks_like_patronymic(word: &str) -> bool {
+    let key = name_key(word);
+    if key.len() < 5 {
+        return false;
+    }
+    tables().patronymic_class(&key).is_some()
+        || ["oviq", "eviq", "ivna", "ovna", "evna", "iqna"]
+            .iter()
+            .any(|ending| key.ends_with(ending))
+}
+
+/// Whether a word is a known given name (in any of its forms).
+pub fn is_given_name(word: &str) -> bool {
+    !tables()
+        .given_classes(&name_key(word), Sex::Unknown)
+        .is_empty()
+}
+
+/// A full name from one column (ПІБ, ФИО, "full name") split into
+/// (family, given, patronymic). The official Ukrainian and Russian order is
+/// family, given, patronymic; a Western order (given first) is recognized when
+/// the first word is a known given name and the others are not.
+pub fn split_full_name(text: &str) -> (String, String, String) {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    match words.as_slice() {
+        [] => (String::new(), String::new(), String::new()),
+        [only] => ((*only).to_string(), String::new(), String::new()),
+        [first, second] => {
+            if is_given_name(first) && !is_given_name(second) {
+                ((*second).to_string(), (*first).to_string(), String::new())
+            } else {
+                ((*first).to_string(), (*second).to_string(), String::new())
+            }
+        }
+        [first, middle @ .., last] => {
+            if looks_like_patronymic(last) {
+                // Family Given(s) Patronymic.
+                ((*first).to_string(), middle.join(" "), (*last).to_string())
+            } else if middle.len() == 1 && looks_like_patronymic(middle[0]) {
+                // Given Patronymic Family.
+                (
+                    (*last).to_string(),
+                    (*first).to_string(),
+                    middle[0].to_string(),
+                )
+            } else if is_given_name(first) && !is_given_name(last) {
+                (
+                    (*last).to_string(),
+                    [*first]
+                        .iter()
+                        .chain(middle)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    String::new(),
+                )
+            } else {
+                (
+                    (*first).to_string(),
+                    middle
+                        .iter()
+                        .chain([last])
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    String::new(),
+                )
+            }
+        }
+    }
+}
+
 /// Words that say what kind of place a place is, not which one.
 const PLACE_STOPWORDS: &[&str] = &[
     "м",
@@ -361,6 +435,35 @@ mod tests {
         assert!(dnipro.is_some());
         assert_eq!(tables.settlement("г. Днепропетровск"), dnipro);
         assert_ne!(dnipro, mariupol);
+    }
+
+    #[test]
+    fn full_names_split_in_either_order() {
+        let split = |text: &str| split_full_name(text);
+        let owned = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(
+            split("Коваленко Олександр Миколайович"),
+            owned("Коваленко", "Олександр", "Миколайович")
+        );
+        assert_eq!(
+            split("Олександр Миколайович Коваленко"),
+            owned("Коваленко", "Олександр", "Миколайович")
+        );
+        assert_eq!(
+            split("Иванова Мария Петровна"),
+            owned("Иванова", "Мария", "Петровна")
+        );
+        assert_eq!(
+            split("Oleksandr Kovalenko"),
+            owned("Kovalenko", "Oleksandr", "")
+        );
+        assert_eq!(
+            split("KOVALENKO Oleksandr"),
+            owned("KOVALENKO", "Oleksandr", "")
+        );
+        assert_eq!(split("Шевчук"), owned("Шевчук", "", ""));
+        assert!(looks_like_patronymic("Nikolaevich") && looks_like_patronymic("Іванівна"));
+        assert!(!looks_like_patronymic("Коваленко"));
     }
 
     #[test]

@@ -25,11 +25,13 @@ pub enum CanonicalField {
     BirthPlace,
     /// Document ids, `;`-separated.
     DocumentIds,
+    /// The whole name in one column (ПІБ, ФИО), split on reading.
+    FullName,
 }
 
 impl CanonicalField {
     /// Every field.
-    pub const ALL: [CanonicalField; 9] = [
+    pub const ALL: [CanonicalField; 10] = [
         CanonicalField::RecordId,
         CanonicalField::GivenName,
         CanonicalField::FamilyName,
@@ -39,6 +41,7 @@ impl CanonicalField {
         CanonicalField::BirthDate,
         CanonicalField::BirthPlace,
         CanonicalField::DocumentIds,
+        CanonicalField::FullName,
     ];
 
     /// The canonical column name.
@@ -53,6 +56,7 @@ impl CanonicalField {
             CanonicalField::BirthDate => "birth_date",
             CanonicalField::BirthPlace => "birth_place",
             CanonicalField::DocumentIds => "document_ids",
+            CanonicalField::FullName => "full_name",
         }
     }
 
@@ -132,6 +136,19 @@ impl CanonicalField {
                 "birth place",
                 "birthplace",
             ],
+            CanonicalField::FullName => &[
+                "full_name",
+                "піб",
+                "п.і.б.",
+                "п.і.б",
+                "фио",
+                "ф.и.о.",
+                "ф.и.о",
+                "прізвище ім'я по батькові",
+                "фамилия имя отчество",
+                "full name",
+                "name and surname",
+            ],
             CanonicalField::DocumentIds => &[
                 "document_ids",
                 "документи",
@@ -165,7 +182,7 @@ pub enum MappingError {
     Toml(String),
     /// A key in `[columns]` is not a canonical field.
     #[error(
-        "column mapping names an unknown field `{0}` (known: record_id, given_name, family_name, patronymic, other_names, sex, birth_date, birth_place, document_ids)"
+        "column mapping names an unknown field `{0}` (known: record_id, given_name, family_name, patronymic, other_names, sex, birth_date, birth_place, document_ids, full_name)"
     )]
     UnknownField(String),
 }
@@ -280,6 +297,7 @@ impl ResolvedColumns {
             CanonicalField::FamilyName,
             CanonicalField::OtherNames,
             CanonicalField::DocumentIds,
+            CanonicalField::FullName,
         ]
         .iter()
         .any(|field| !self.indexes(*field).is_empty())

@@ -353,6 +353,7 @@ fn accept_row(outcome: &mut ReadOutcome, line: usize, field: impl Fn(CanonicalFi
         birth_place: field(CanonicalField::BirthPlace),
         document_ids: split_list(&field(CanonicalField::DocumentIds)),
     };
+    split_names(&mut record, &field(CanonicalField::FullName));
     if record.record_id.is_empty() {
         outcome.problems.push(RowProblem {
             line,
@@ -381,6 +382,32 @@ fn accept_row(outcome: &mut ReadOutcome, line: usize, field: impl Fn(CanonicalFi
         }
     }
     outcome.records.push(ReadRecord { line, record });
+}
+
+/// Names as exports really hold them: the whole name in one column (ПІБ), or
+/// the patronymic written after the given name in its column.
+fn split_names(record: &mut Record, full_name: &str) {
+    if record.given_name.trim().is_empty()
+        && record.family_name.trim().is_empty()
+        && !full_name.trim().is_empty()
+    {
+        let (family, given, patronymic) = poshuk_core::names::split_full_name(full_name);
+        record.family_name = family;
+        record.given_name = given;
+        if record.patronymic.trim().is_empty() {
+            record.patronymic = patronymic;
+        }
+    }
+    if record.patronymic.trim().is_empty() {
+        let words: Vec<&str> = record.given_name.split_whitespace().collect();
+        if let [given @ .., last] = words.as_slice()
+            && !given.is_empty()
+            && poshuk_core::names::looks_like_patronymic(last)
+        {
+            record.patronymic = (*last).to_string();
+            record.given_name = given.join(" ");
+        }
+    }
 }
 
 fn read_json_lines(text: &str) -> ReadOutcome {
@@ -572,6 +599,28 @@ mod tests {
         assert_eq!(
             record.birth_date.map(|d| d.to_iso()),
             Some("2014-03-09".into())
+        );
+    }
+
+    #[test]
+    fn splits_a_full_name_column_and_a_patronymic_in_the_given_column() {
+        let text = "№;ПІБ;Дата народження\n1;Коваленко Олександр Миколайович;07.03.2011\n";
+        let outcome = read_csv_text(text, &ColumnMapping::default()).expect("reads");
+        let record = &outcome.records[0].record;
+        assert_eq!(
+            (
+                record.family_name.as_str(),
+                record.given_name.as_str(),
+                record.patronymic.as_str()
+            ),
+            ("Коваленко", "Олександр", "Миколайович")
+        );
+        let text = format!("{HEADER}2,Марія Петрівна,Шевчук,,,F,,,\n");
+        let outcome = read_csv_text(&text, &ColumnMapping::default()).expect("reads");
+        let record = &outcome.records[0].record;
+        assert_eq!(
+            (record.given_name.as_str(), record.patronymic.as_str()),
+            ("Марія", "Петрівна")
         );
     }
 
