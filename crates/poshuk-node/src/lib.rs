@@ -111,6 +111,12 @@ pub async fn serve(
                 source,
             })
     };
+    if !config.listen.local.ip().is_loopback() {
+        tracing::warn!(
+            local = %config.listen.local,
+            "the local API accepts raw records and is not on loopback: make sure only your own staff can reach it"
+        );
+    }
     let federation = bind(config.listen.federation).await?;
     let local = bind(config.listen.local).await?;
     tracing::info!(
