@@ -1,7 +1,7 @@
 //! `poshuk encode`: a case export to a token file and a local handle map.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -149,6 +149,9 @@ fn write_handle_map(path: &Path, map: &[(Handle, String)]) -> anyhow::Result<()>
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot write handle map {}", path.display()))?;
+    // `mode` applies only to a new file: an existing map is narrowed too.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict handle map {}", path.display()))?;
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
     writer.write_record(["handle", "record_id"])?;
     for (handle, record_id) in map {

@@ -321,6 +321,38 @@ impl TokenIndex {
     /// counts and the lookup keys of the records (for re-sync bookkeeping).
     pub fn upsert(&self, records: &[IndexRecord]) -> Result<(IngestCounts, Vec<u64>), NodeError> {
         let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let result = self.upsert_locked(&mut writer, records);
+        if result.is_err() {
+            self.recover(&mut writer);
+        }
+        result
+    }
+
+    /// After a failed write: drop everything uncommitted and rebuild the
+    /// table of known records from what is committed, so that the table and
+    /// the index agree again (a re-run ingest then counts exactly).
+    fn recover(&self, writer: &mut IndexWriter) {
+        if let Err(error) = writer.rollback() {
+            tracing::error!(error = %error, "rollback after a failed write failed");
+        }
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = Pending::new();
+        }
+        if let Err(error) = self
+            .reader
+            .reload()
+            .map_err(NodeError::from)
+            .and_then(|()| self.load_known())
+        {
+            tracing::error!(error = %error, "cannot rebuild the record table after a failed write");
+        }
+    }
+
+    fn upsert_locked(
+        &self,
+        writer: &mut IndexWriter,
+        records: &[IndexRecord],
+    ) -> Result<(IngestCounts, Vec<u64>), NodeError> {
         let mut counts = IngestCounts::default();
         let mut keys = Vec::with_capacity(records.len());
         let mut changes: HashMap<u64, Known> = HashMap::new();
@@ -374,7 +406,7 @@ impl TokenIndex {
             if pending.records >= self.commit_every_records
                 || pending.since.elapsed() >= self.commit_interval
             {
-                self.commit(&mut writer, &mut pending)?;
+                self.commit(writer, &mut pending)?;
             }
         }
         Ok((counts, keys))
@@ -466,7 +498,11 @@ impl TokenIndex {
         }
         if deleted > 0 {
             let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
-            self.commit(&mut writer, &mut pending)?;
+            if let Err(error) = self.commit(&mut writer, &mut pending) {
+                drop(pending);
+                self.recover(&mut writer);
+                return Err(error);
+            }
             let mut known = self.known.write().map_err(|_| NodeError::Poisoned)?;
             for key in keys {
                 known.remove(key);
@@ -486,19 +522,32 @@ impl TokenIndex {
                 self.commit(&mut writer, &mut pending)?;
             }
         }
-        let searcher = self.reader.searcher();
-        let with_deletes: Vec<_> = searcher
-            .segment_readers()
-            .iter()
-            .filter(|segment| segment.num_deleted_docs() > 0)
-            .map(|segment| segment.segment_id())
-            .collect();
-        if !with_deletes.is_empty() {
-            writer.merge(&with_deletes).wait()?;
+        // A background merge may hold some of these segments (and may still
+        // carry the deleted documents into its output): retry until no
+        // segment with deleted documents is left.
+        let mut rewritten = 0;
+        for attempt in 0.. {
+            self.reader.reload()?;
+            let with_deletes: Vec<_> = self
+                .reader
+                .searcher()
+                .segment_readers()
+                .iter()
+                .filter(|segment| segment.num_deleted_docs() > 0)
+                .map(|segment| segment.segment_id())
+                .collect();
+            if with_deletes.is_empty() {
+                break;
+            }
+            match writer.merge(&with_deletes).wait() {
+                Ok(_) => rewritten += with_deletes.len(),
+                Err(error) if attempt >= 100 => return Err(error.into()),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
         }
         writer.garbage_collect_files().wait()?;
         self.reader.reload()?;
-        Ok(with_deletes.len())
+        Ok(rewritten)
     }
 
     /// Finds candidates sharing a blocking key with the query, re-ranks them

@@ -135,8 +135,31 @@ impl IntoResponse for ApiError {
 
 /// Parses a JSON body with a precise message (field, line, column) on error.
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|error| ApiError::bad_request(format!("malformed request body: {error}")))
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request(format!(
+            "malformed request body: {}",
+            mask_quoted(&error.to_string())
+        ))
+    })
+}
+
+/// Replaces every double-quoted part of a message with `"…"`: a message never
+/// repeats what a request carried. Field names in serde's messages are in
+/// backticks and stay.
+fn mask_quoted(message: &str) -> String {
+    let mut masked = String::with_capacity(message.len());
+    let mut inside = false;
+    for character in message.chars() {
+        if character == '"' {
+            if !inside {
+                masked.push_str("\"…\"");
+            }
+            inside = !inside;
+        } else if !inside {
+            masked.push(character);
+        }
+    }
+    masked
 }
 
 async fn blocking<T: Send + 'static>(
@@ -337,15 +360,20 @@ async fn finish_ingest(
         worker.index.commit_pending()?;
         let mut counts = entry.counts;
         if finish.replace {
+            if entry.seen.is_empty() {
+                return Err(ApiError::bad_request(
+                    "refusing --replace: this ingest sent no valid record, and replacing would delete every record; check the file and its column mapping",
+                ));
+            }
             counts.deleted = worker.index.delete_all_except(&entry.seen)?;
             worker.metrics.observe_ingest(&IngestCounts {
                 deleted: counts.deleted,
                 ..IngestCounts::default()
             });
         }
-        if counts.deleted > 0 || counts.updated > 0 {
-            worker.index.compact()?;
-        }
+        // Always: an earlier, interrupted session may have left replaced
+        // versions behind; compacting an index without deletions is cheap.
+        worker.index.compact()?;
         Ok(counts)
     })
     .await?;
@@ -360,9 +388,7 @@ async fn delete(
     let worker = state.clone();
     let result = blocking(move || {
         let (deleted, not_found) = worker.index.delete(&request.record_ids)?;
-        if deleted > 0 {
-            worker.index.compact()?;
-        }
+        worker.index.compact()?;
         worker.metrics.observe_ingest(&IngestCounts {
             deleted,
             ..IngestCounts::default()
@@ -584,4 +610,19 @@ fn with_layers(router: Router, limits: &crate::config::Limits) -> Router {
 /// The epoch a node's index serves, for callers that only hold the state.
 pub fn served_epoch(state: &NodeState) -> Epoch {
     state.index.epoch()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parser_messages_do_not_repeat_values() {
+        let error = parse_json::<poshuk_protocol::IngestBatch>(&Bytes::from_static(
+            br#"{"records":[{"record_id":"1","document_ids":"AB123456"}]}"#,
+        ))
+        .expect_err("document_ids must be a list");
+        assert!(!error.message.contains("AB123456"), "{}", error.message);
+        assert!(error.message.contains("line 1"), "{}", error.message);
+    }
 }
