@@ -63,6 +63,7 @@ struct DemoPartner {
     name: &'static str,
     source: Source,
     token: String,
+    node_token: String,
     federation_port: u16,
     local_port: u16,
 }
@@ -87,14 +88,19 @@ fn write_configs(
     );
     for partner in partners {
         coordinator.push_str(&format!(
-            "\n[[partner]]\nid = \"{}\"\nname = \"{}\"\nnode_url = \"http://127.0.0.1:{}\"\ntoken = \"{}\"\ncontact = \"demo: contact {}\"\n",
-            partner.id, partner.name, partner.federation_port, partner.token, partner.name
+            "\n[[partner]]\nid = \"{}\"\nname = \"{}\"\nnode_url = \"http://127.0.0.1:{}\"\ntoken = \"{}\"\nnode_token = \"{}\"\ncontact = \"demo: contact {}\"\n",
+            partner.id, partner.name, partner.federation_port, partner.token, partner.node_token, partner.name
         ));
         std::fs::write(
             dir.join(format!("{}.toml", partner.id)),
             format!(
-                "partner_id = \"{}\"\ndata_dir = \"{}-data\"\nkeyring = \"keyring.toml\"\n\n[listen]\nfederation = \"127.0.0.1:{}\"\nlocal = \"127.0.0.1:{}\"\n\n[limits]\ncommit_interval_ms = 500\n\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n",
-                partner.id, partner.id, partner.federation_port, partner.local_port, partner.token
+                "partner_id = \"{}\"\ndata_dir = \"{}-data\"\nkeyring = \"keyring.toml\"\n\n[listen]\nfederation = \"127.0.0.1:{}\"\nlocal = \"127.0.0.1:{}\"\n\n[limits]\ncommit_interval_ms = 500\n\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n\n[federation]\ntoken = \"{}\"\n",
+                partner.id,
+                partner.id,
+                partner.federation_port,
+                partner.local_port,
+                partner.token,
+                partner.node_token
             ),
         )?;
     }
@@ -185,6 +191,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             name: "Ukrainian NGO",
             source: Source::UkrainianNgo,
             token: random_token()?,
+            node_token: random_token()?,
             federation_port: ports[1],
             local_port: ports[2],
         },
@@ -193,6 +200,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             name: "Sources in Russia",
             source: Source::RussianSources,
             token: random_token()?,
+            node_token: random_token()?,
             federation_port: ports[3],
             local_port: ports[4],
         },
@@ -201,6 +209,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             name: "International org",
             source: Source::InternationalOrg,
             token: random_token()?,
+            node_token: random_token()?,
             federation_port: ports[5],
             local_port: ports[6],
         },

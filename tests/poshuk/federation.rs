@@ -28,6 +28,10 @@ fn token(partner: &str) -> String {
     format!("test-token-of-{partner}-0123456789")
 }
 
+fn node_token(partner: &str) -> String {
+    format!("node-token-of-{partner}-0123456789")
+}
+
 /// Writes the coordinator's config for the given (id, node port) partners and
 /// starts it; returns its URL.
 fn start_coordinator(
@@ -42,8 +46,9 @@ fn start_coordinator(
     );
     for (id, node_port) in partners {
         config.push_str(&format!(
-            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{node_port}\"\ntoken = \"{}\"\n",
-            token(id)
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{node_port}\"\ntoken = \"{}\"\nnode_token = \"{}\"\n",
+            token(id),
+            node_token(id)
         ));
     }
     std::fs::write(dir.join("coordinator.toml"), config).expect("write config");
@@ -68,8 +73,9 @@ fn start_coordinator(
 
 fn coordinator_section(url: &str, partner: &str) -> String {
     format!(
-        "[coordinator]\nurl = \"{url}\"\ntoken = \"{}\"\n",
-        token(partner)
+        "[coordinator]\nurl = \"{url}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
+        token(partner),
+        node_token(partner)
     )
 }
 
@@ -231,6 +237,10 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
             .contains("unknown partner `nobody`"),
         "{body}"
     );
+    // The nodes answer only the coordinator.
+    let query = serde_json::json!({"epoch": 1, "tokens": {"GivenWhole": ["00".repeat(16)]}});
+    let (status, body) = post_json(&format!("{}/v1/search", nodes[0].federation), &query);
+    assert_eq!(status, 401, "{body}");
     let audit = std::fs::read_to_string(root.join("audit.jsonl")).expect("audit log");
     assert!(audit.lines().count() >= 3 && audit.contains("\"requester\":\"intl-org\""));
     assert!(!audit.contains(person["family_name"].as_str().expect("family")));

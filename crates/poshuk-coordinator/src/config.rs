@@ -51,6 +51,10 @@ pub struct PartnerConfig {
     pub node_url: String,
     /// The bearer token the partner's node presents to the coordinator.
     pub token: String,
+    /// The bearer token the coordinator presents to the partner's node (its
+    /// `[federation] token`).
+    #[serde(default)]
+    pub node_token: Option<String>,
     /// What the partner may do.
     #[serde(default = "default_permissions")]
     pub permissions: Vec<Permission>,

@@ -149,13 +149,16 @@ impl Coordinator {
         loop {
             attempt += 1;
             let remaining = deadline.saturating_sub(started.elapsed());
-            let request = self
+            let mut request = self
                 .client
                 .post(&url)
                 .header(header::CONTENT_TYPE, "application/json")
                 .timeout(remaining)
-                .body(body.clone())
-                .send();
+                .body(body.clone());
+            if let Some(token) = &partner.node_token {
+                request = request.bearer_auth(token);
+            }
+            let request = request.send();
             let status = |outcome, error: Option<String>, hits| PartnerStatus {
                 status: outcome,
                 took_ms: started.elapsed().as_millis() as u64,

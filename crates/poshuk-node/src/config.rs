@@ -120,6 +120,18 @@ pub struct NodeConfig {
     /// the federation itself).
     #[serde(default)]
     pub coordinator: Option<CoordinatorLink>,
+    /// Who may call the federation API.
+    #[serde(default)]
+    pub federation: FederationAuth,
+}
+
+/// Authentication of the federation API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationAuth {
+    /// The bearer token the coordinator presents when it searches this node.
+    /// Without one, any caller that reaches the federation address may search.
+    pub token: Option<String>,
 }
 
 impl NodeConfig {

@@ -89,6 +89,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
         index,
         Tokenizer::new(hasher),
         config.coordinator.clone(),
+        config.federation.token.clone(),
     )?))
 }
 
@@ -111,6 +112,11 @@ pub async fn serve(
                 source,
             })
     };
+    if config.federation.token.is_none() {
+        tracing::warn!(
+            "no [federation] token: any caller that reaches the federation API may search this node"
+        );
+    }
     if !config.listen.local.ip().is_loopback() {
         tracing::warn!(
             local = %config.listen.local,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -46,6 +46,7 @@ pub struct NodeState {
     pub metrics: Metrics,
     sessions: Mutex<HashMap<String, Session>>,
     coordinator: Option<(crate::config::CoordinatorLink, reqwest::Client)>,
+    federation_token: Option<String>,
 }
 
 impl NodeState {
@@ -55,6 +56,7 @@ impl NodeState {
         index: TokenIndex,
         tokenizer: Tokenizer,
         coordinator: Option<crate::config::CoordinatorLink>,
+        federation_token: Option<String>,
     ) -> Result<NodeState, NodeError> {
         let coordinator = match coordinator {
             Some(link) => {
@@ -74,6 +76,7 @@ impl NodeState {
             metrics: Metrics::default(),
             sessions: Mutex::new(HashMap::new()),
             coordinator,
+            federation_token,
         })
     }
 }
@@ -196,10 +199,39 @@ fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse {
     }
 }
 
+/// Checks the coordinator's bearer token, when the node has one configured.
+fn authorize(state: &NodeState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.federation_token else {
+        return Ok(());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let equal = presented.len() == expected.len()
+        && presented
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if equal {
+        Ok(())
+    } else {
+        Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: "this node answers only its federation's coordinator".into(),
+        })
+    }
+}
+
 async fn federation_search(
     State(state): State<SharedState>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<SearchResponse>, ApiError> {
+    authorize(&state, &headers)?;
     let started = Instant::now();
     let query: TokenQuery = parse_json(&body)?;
     let epoch = state.index.epoch();
