@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -13,7 +12,7 @@ use poshuk_protocol::RawRecord;
 use poshuk_records::{ReadOptions, read_file};
 use poshuk_synth::{Source, SynthConfig, generate, write_dir};
 
-use crate::commands::bench::node::start_node;
+use crate::commands::processes::{Processes, ingest};
 use crate::commands::search::{client, federated_search, print_table};
 
 #[derive(Args)]
@@ -33,29 +32,6 @@ pub(crate) struct DemoArgs {
     /// Run the example searches and stop, instead of waiting for Ctrl-C.
     #[arg(long)]
     no_wait: bool,
-}
-
-/// Child processes, stopped with SIGTERM (then killed) when dropped.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-        }
-        for child in &mut self.0 {
-            for _ in 0..50 {
-                if matches!(child.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 struct DemoPartner {
@@ -106,16 +82,6 @@ fn write_configs(
     }
     std::fs::write(dir.join("coordinator.toml"), coordinator)?;
     Ok(())
-}
-
-fn start(dir: &Path, args: &[&str], log: &str) -> anyhow::Result<Child> {
-    Command::new(std::env::current_exe()?)
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(log))?)
-        .spawn()
-        .with_context(|| format!("cannot start `poshuk {}`", args.join(" ")))
 }
 
 /// Persons present in all three partners' files, as the international
@@ -216,19 +182,21 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     ];
     write_configs(&dir, &partners, ports[0])?;
 
-    let mut processes = Processes(Vec::new());
-    processes.0.push(start(
+    let mut processes = Processes::default();
+    processes.start(
         &dir,
         &["coordinator", "--config", "coordinator.toml"],
         "coordinator.log",
-    )?);
+        Some(&format!("http://127.0.0.1:{}", ports[0])),
+    )?;
     for partner in &partners {
-        let config = dir.join(format!("{}.toml", partner.id));
-        processes.0.push(start_node(
+        let config = format!("{}.toml", partner.id);
+        processes.start(
             &dir,
-            &config,
-            &format!("http://127.0.0.1:{}", partner.federation_port),
-        )?);
+            &["node", "--config", &config],
+            &format!("{}.log", partner.id),
+            Some(&format!("http://127.0.0.1:{}", partner.federation_port)),
+        )?;
     }
     println!(
         "  coordinator on 127.0.0.1:{}; nodes' local APIs: {}",
@@ -240,19 +208,13 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             .join(", ")
     );
     for partner in &partners {
-        let status = Command::new(std::env::current_exe()?)
-            .args([
-                "ingest",
-                "--node",
-                &format!("http://127.0.0.1:{}", partner.local_port),
-            ])
-            .arg(dir.join(format!("data/{}.csv", partner.source.stem())))
-            .current_dir(&dir)
-            .stderr(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("ingest into {} failed; see {}", partner.id, dir.display());
-        }
+        ingest(
+            &dir,
+            &format!("http://127.0.0.1:{}", partner.local_port),
+            &dir.join(format!("data/{}.csv", partner.source.stem())),
+            false,
+        )
+        .with_context(|| format!("see the logs in {}", dir.display()))?;
     }
     println!("  each partner ingested its own list into its own node (tokens only)\n");
 

@@ -9,5 +9,6 @@ pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod link;
 pub(crate) mod node;
+pub(crate) mod processes;
 pub(crate) mod search;
 pub(crate) mod synth;

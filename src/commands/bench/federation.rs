@@ -3,17 +3,16 @@
 //! latency, sustained throughput, and a batch of queries through `poshuk search`.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use poshuk_core::{KeyRing, Tokenizer};
 use poshuk_synth::{Source, SynthConfig, generate, write_dir};
 
-use crate::commands::bench::node::{
-    free_port, measure_searches, percentile, start_node, token_queries,
-};
+use crate::commands::bench::node::{measure_searches, percentile, token_queries};
+use crate::commands::processes::{Processes, free_port, ingest};
 
 #[derive(Args)]
 pub(crate) struct FederationBenchArgs {
@@ -35,17 +34,6 @@ pub(crate) struct FederationBenchArgs {
     /// Work directory (a temporary one otherwise).
     #[arg(long)]
     dir: Option<PathBuf>,
-}
-
-struct Children(Vec<Child>);
-
-impl Drop for Children {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
 }
 
 pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
@@ -99,32 +87,28 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
         )?;
     }
     std::fs::write(dir.join("coordinator.toml"), coordinator)?;
-    let mut children = Children(Vec::new());
-    children.0.push(
-        Command::new(std::env::current_exe()?)
-            .args(["coordinator", "--config", "coordinator.toml"])
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start the coordinator")?,
-    );
+    let mut processes = Processes::default();
+    processes.start(
+        &dir,
+        &["coordinator", "--config", "coordinator.toml"],
+        "coordinator.log",
+        Some(&format!("http://127.0.0.1:{coordinator_port}")),
+    )?;
     for ((id, (federation, local)), source) in ids.iter().zip(&ports).zip(Source::ALL) {
-        children.0.push(start_node(
+        let config = format!("{id}.toml");
+        processes.start(
             &dir,
-            &dir.join(format!("{id}.toml")),
-            &format!("http://127.0.0.1:{federation}"),
-        )?);
+            &["node", "--config", &config],
+            &format!("{id}.log"),
+            Some(&format!("http://127.0.0.1:{federation}")),
+        )?;
         let started = Instant::now();
-        let status = Command::new(std::env::current_exe()?)
-            .args(["ingest", "--node", &format!("http://127.0.0.1:{local}")])
-            .arg(dir.join(format!("data/{}.csv", source.stem())))
-            .current_dir(&dir)
-            .stderr(Stdio::null())
-            .status()?;
-        if !status.success() {
-            bail!("ingest into {id} failed");
-        }
+        ingest(
+            &dir,
+            &format!("http://127.0.0.1:{local}"),
+            &dir.join(format!("data/{}.csv", source.stem())),
+            false,
+        )?;
         println!(
             "{id}: {} records ingested in {:.1}s",
             args.records,

@@ -3,17 +3,18 @@
 //! throughput, the node's memory and the index size.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use poshuk_core::{KeyRing, Tokenizer};
 use poshuk_protocol::TokenQuery;
 use poshuk_records::{ReadOptions, read_file};
 use poshuk_synth::{SynthConfig, generate, write_dir};
+
+use crate::commands::processes::{Processes, free_port, ingest};
 
 #[derive(Args)]
 pub(crate) struct NodeBenchArgs {
@@ -35,48 +36,6 @@ pub(crate) struct NodeBenchArgs {
     /// Work directory (a temporary one otherwise).
     #[arg(long)]
     dir: Option<PathBuf>,
-}
-
-struct NodeChild(Child);
-
-impl Drop for NodeChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// Starts `poshuk node` for a config and waits until it answers.
-pub(crate) fn start_node(dir: &Path, config: &Path, federation: &str) -> anyhow::Result<Child> {
-    let child = Command::new(std::env::current_exe()?)
-        .args(["node", "--config"])
-        .arg(config)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(format!(
-            "{}.log",
-            config.file_stem().and_then(|s| s.to_str()).unwrap_or("node")
-        )))?)
-        .spawn()
-        .context("cannot start the node")?;
-    let client = reqwest::blocking::Client::new();
-    for _ in 0..600 {
-        if client
-            .get(format!("{federation}/livez"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(child);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("the node did not start")
 }
 
 /// A process's resident memory now and at its peak, from /proc (Linux).
@@ -261,28 +220,22 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     )?;
     let _ = std::fs::remove_dir_all(dir.join("node-data"));
     let federation = format!("http://127.0.0.1:{federation_port}");
-    let node = NodeChild(start_node(&dir, &config, &federation)?);
+    let mut processes = Processes::default();
+    let node_pid = processes.start(
+        &dir,
+        &["node", "--config", "node.toml"],
+        "node.log",
+        Some(&federation),
+    )?;
 
     println!(
         "ingesting {} records through `poshuk ingest` into a node process...",
         args.records
     );
     let started = Instant::now();
-    let status = Command::new(std::env::current_exe()?)
-        .args([
-            "ingest",
-            "--node",
-            &format!("http://127.0.0.1:{local_port}"),
-        ])
-        .arg(&ngo)
-        .current_dir(&dir)
-        .stderr(Stdio::inherit())
-        .status()?;
+    ingest(&dir, &format!("http://127.0.0.1:{local_port}"), &ngo, true)?;
     let ingest_seconds = started.elapsed().as_secs_f64();
-    if !status.success() {
-        bail!("the ingest failed");
-    }
-    let (_, ingest_peak) = resident_bytes(node.0.id());
+    let (_, ingest_peak) = resident_bytes(node_pid);
     let index_bytes = directory_bytes(&dir.join("node-data/index"));
     println!(
         "ingest: {} records in {:.1}s = {:.0} records/s; index {:.1} MiB = {:.0} bytes/record; node peak RSS during ingest {:.2} GiB",
@@ -310,7 +263,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
         args.seconds,
         args.concurrency,
     )?;
-    let (rss, peak) = resident_bytes(node.0.id());
+    let (rss, peak) = resident_bytes(node_pid);
     println!(
         "search ({} sequential, Russian-script queries against the Ukrainian-script index): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
         latencies.len(),
