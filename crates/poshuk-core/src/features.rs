@@ -186,8 +186,15 @@ struct CacheKey {
     value: String,
 }
 
-/// Entries per thread before the cache starts over (about 100 MB at most).
-const TOKEN_CACHE_CAPACITY: usize = 200_000;
+/// Entries per thread before the cache starts over (about 25 MB at most).
+const TOKEN_CACHE_CAPACITY: usize = 50_000;
+
+/// Empties this thread's cache of field tokens (a node calls it on every
+/// tokenizing thread when an ingest ends, to give the memory back).
+pub fn clear_token_cache() {
+    TOKEN_CACHE.with(|cache| *cache.borrow_mut() = HashMap::new());
+    PHONETIC_CACHE.with(|cache| *cache.borrow_mut() = HashMap::new());
+}
 
 thread_local! {
     /// Raw field values and their tokens: it lives only in the process that

@@ -406,6 +406,8 @@ async fn finish_ingest(
         // Always: an earlier, interrupted session may have left replaced
         // versions behind; compacting an index without deletions is cheap.
         worker.index.compact()?;
+        // The tokenizing threads' caches of field values are done with.
+        rayon::broadcast(|_| poshuk_core::features::clear_token_cache());
         Ok(counts)
     })
     .await?;

@@ -38,8 +38,20 @@ pub(crate) struct NodeBenchArgs {
     dir: Option<PathBuf>,
 }
 
-/// A process's resident memory now and at its peak, from /proc (Linux).
-pub(crate) fn resident_bytes(pid: u32) -> (u64, u64) {
+/// A process's resident memory, from /proc (Linux).
+struct Resident {
+    /// All resident pages now.
+    total: u64,
+    /// The peak of `total`.
+    peak: u64,
+    /// Anonymous pages: the process's own heap and stacks.
+    anonymous: u64,
+    /// Pages of mapped files (the index, read through mmap): page cache the
+    /// kernel can reclaim under pressure.
+    file: u64,
+}
+
+fn resident(pid: u32) -> Resident {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| -> u64 {
         status
@@ -50,7 +62,12 @@ pub(crate) fn resident_bytes(pid: u32) -> (u64, u64) {
             .unwrap_or(0)
             * 1024
     };
-    (field("VmRSS:"), field("VmHWM:"))
+    Resident {
+        total: field("VmRSS:"),
+        peak: field("VmHWM:"),
+        anonymous: field("RssAnon:"),
+        file: field("RssFile:"),
+    }
 }
 
 pub(crate) fn directory_bytes(path: &Path) -> u64 {
@@ -235,7 +252,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     ingest(&dir, &format!("http://127.0.0.1:{local_port}"), &ngo, true)?;
     let ingest_seconds = started.elapsed().as_secs_f64();
-    let (_, ingest_peak) = resident_bytes(node_pid);
+    let ingest_peak = resident(node_pid).peak;
     let index_bytes = directory_bytes(&dir.join("node-data/index"));
     println!(
         "ingest: {} records in {:.1}s = {:.0} records/s; index {:.1} MiB = {:.0} bytes/record; node peak RSS during ingest {:.2} GiB",
@@ -263,7 +280,6 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
         args.seconds,
         args.concurrency,
     )?;
-    let (rss, peak) = resident_bytes(node_pid);
     println!(
         "search ({} sequential, Russian-script queries against the Ukrainian-script index): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
         latencies.len(),
@@ -275,10 +291,14 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
         "throughput ({} concurrent searchers, {} s): {:.0} searches/s",
         args.concurrency, args.seconds, throughput
     );
+    let memory = resident(node_pid);
+    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
     println!(
-        "node resident memory: {:.2} GiB now, {:.2} GiB peak",
-        rss as f64 / (1u64 << 30) as f64,
-        peak as f64 / (1u64 << 30) as f64
+        "node resident memory: {:.2} GiB now ({:.2} GiB own heap, {:.2} GiB mapped index pages), {:.2} GiB peak",
+        gib(memory.total),
+        gib(memory.anonymous),
+        gib(memory.file),
+        gib(memory.peak)
     );
     Ok(())
 }
