@@ -65,12 +65,9 @@ fn forms(name: &str) -> Vec<String> {
     forms
 }
 
-#[test]
-fn nothing_written_holds_a_raw_value() {
-    let (dir, _keyring) = workspace_with_keyring();
-    let root = dir.path();
-    let input = root.join("input");
-    std::fs::create_dir(&input).expect("mkdir");
+/// Distinctive records, one with an unreadable date.
+fn write_cases(input: &std::path::Path) {
+    std::fs::create_dir_all(input).expect("mkdir");
     std::fs::write(
         input.join("cases.csv"),
         format!(
@@ -81,6 +78,86 @@ fn nothing_written_holds_a_raw_value() {
         ),
     )
     .expect("write input");
+}
+
+/// Every form of every input value worth searching for.
+fn needles() -> Vec<String> {
+    let mut needles: Vec<String> = NAMES.iter().flat_map(|name| forms(name)).collect();
+    needles.extend(DATES.iter().map(|d| d.to_string()));
+    needles.extend(DOCUMENT_PARTS.iter().map(|d| d.to_lowercase()));
+    needles
+}
+
+/// Fails naming the first haystack that holds a needle.
+fn assert_clean(haystacks: &[(String, String)]) {
+    let needles = needles();
+    for (name, haystack) in haystacks {
+        for needle in &needles {
+            assert!(
+                !haystack.contains(&needle.to_lowercase()),
+                "{name} contains {needle:?}"
+            );
+        }
+    }
+}
+
+fn read_lowercase(path: &std::path::Path) -> (String, String) {
+    let bytes = std::fs::read(path).expect("readable");
+    (
+        path.display().to_string(),
+        String::from_utf8_lossy(&bytes).to_lowercase(),
+    )
+}
+
+#[test]
+fn a_node_keeps_no_raw_value_in_its_data_or_log() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    write_cases(&root.join("input"));
+    let node = crate::support::NodeProcess::start(root, "ngo-ua");
+    let ingest = poshuk(root, &["ingest", "--node", &node.local, "input/cases.csv"]);
+    assert!(
+        ingest.success && ingest.stderr.contains("3 added"),
+        "{}",
+        ingest.stderr
+    );
+    let search = poshuk(root, &["delete", "--node", &node.local, "case-2"]);
+    assert!(search.success, "{}", search.stderr);
+    let (status, body) = crate::support::post_json(
+        &format!("{}/local/v1/search", node.local),
+        &serde_json::json!({"record": {"given_name": "Зеновій", "family_name": "Ярошевський-Пшеничний"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["hits"][0]["agreeing"]
+            .as_array()
+            .is_some_and(|fields| fields.iter().any(|f| f == "family_name")),
+        "the record is found, so the scan below is not vacuous: {body}"
+    );
+    let metrics = reqwest::blocking::get(format!("{}/metrics", node.federation))
+        .and_then(|response| response.text())
+        .expect("metrics");
+    let mut haystacks: Vec<(String, String)> = files_under(&root.join("ngo-ua-data"))
+        .iter()
+        .map(|path| read_lowercase(path))
+        .collect();
+    assert!(haystacks.len() > 5, "index files expected");
+    haystacks.push(read_lowercase(&root.join("node.log")));
+    haystacks.push(("metrics".into(), metrics.to_lowercase()));
+    haystacks.push(("search answer".into(), body.to_string().to_lowercase()));
+    assert_clean(&haystacks);
+    // Case ids are sealed: not even they are in the index.
+    for (name, haystack) in &haystacks {
+        assert!(!haystack.contains("case-1"), "{name} holds a case id");
+    }
+}
+
+#[test]
+fn nothing_written_holds_a_raw_value() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let input = root.join("input");
+    write_cases(&input);
     let output = root.join("output");
     std::fs::create_dir(&output).expect("mkdir");
 
@@ -122,34 +199,15 @@ fn nothing_written_holds_a_raw_value() {
     messages.push_str(&link.stdout);
     messages.push_str(&link.stderr);
 
-    let mut needles: Vec<String> = NAMES.iter().flat_map(|name| forms(name)).collect();
-    needles.extend(DATES.iter().map(|d| d.to_string()));
-    needles.extend(DOCUMENT_PARTS.iter().map(|d| d.to_lowercase()));
-
     let written = files_under(&output);
     assert!(
         written.len() >= 3,
         "token file, handle map and pairs expected: {written:?}"
     );
-    let mut haystacks: Vec<(String, String)> = written
-        .iter()
-        .map(|path| {
-            let bytes = std::fs::read(path).expect("readable");
-            (
-                path.display().to_string(),
-                String::from_utf8_lossy(&bytes).to_lowercase(),
-            )
-        })
-        .collect();
+    let mut haystacks: Vec<(String, String)> =
+        written.iter().map(|path| read_lowercase(path)).collect();
     haystacks.push(("messages".into(), messages.to_lowercase()));
-    for (name, haystack) in &haystacks {
-        for needle in &needles {
-            assert!(
-                !haystack.contains(&needle.to_lowercase()),
-                "{name} contains {needle:?}"
-            );
-        }
-    }
+    assert_clean(&haystacks);
     // The pairs file found the person against itself: the scan above is not
     // vacuous.
     let pairs = std::fs::read_to_string(output.join("pairs.csv")).expect("pairs");
