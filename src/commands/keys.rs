@@ -1,11 +1,20 @@
-//! `poshuk keys`: the federation's hashing keys.
+//! `poshuk keys`: the federation's hashing keys — creating, rotating,
+//! sealing to partners, installing on a node, status and retirement.
+//!
+//! Admin commands (`rotate`, `seal`, `status`, `retire`) work on the admin's
+//! own keyring and talk to the coordinator with the admin token; `identity`
+//! and `install` run at a partner's node.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Subcommand;
-use poshuk_core::KeyRing;
-
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use poshuk_core::{Epoch, EpochState, KeyRing};
 use poshuk_node::keyring_file;
+use poshuk_protocol::{ErrorBody, FederationKeys, Installed, NodeStatus, RetireRequest};
+
+use crate::commands::http::post_json;
 
 #[derive(Subcommand)]
 pub(crate) enum KeysCommand {
@@ -15,12 +24,107 @@ pub(crate) enum KeysCommand {
         #[arg(long, short = 'o', default_value_os_t = crate::default_keyring_path())]
         out: PathBuf,
     },
-    /// Show the epochs of a keyring (never the keys).
+    /// Show the epochs of a keyring and their states (never the keys).
     List {
         /// The keyring.
         #[arg(long, default_value_os_t = crate::default_keyring_path())]
         keyring: PathBuf,
     },
+    /// Create this partner's age identity (mode 0600) and print its public
+    /// key for the admin; prints the public key of an existing one.
+    Identity(IdentityArgs),
+    /// Admin: add epoch n+1 with a fresh key to the keyring, pending.
+    Rotate {
+        /// The admin's keyring.
+        #[arg(long, default_value_os_t = crate::default_keyring_path())]
+        keyring: PathBuf,
+    },
+    /// Admin: seal an epoch's key to each partner's public key, one file each.
+    Seal(SealArgs),
+    /// At a node: install a sealed key (a file, or fetched from the
+    /// coordinator) and wait while the node re-keys its index.
+    Install(InstallArgs),
+    /// Admin: which node serves which epochs, and how far each re-key is.
+    Status(AdminArgs),
+    /// Admin: retire an epoch once every node serves the next one.
+    Retire(RetireArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct IdentityArgs {
+    /// The node's config (the identity goes where it says, by default
+    /// `identity.age` in its data directory).
+    #[arg(long, conflicts_with = "out")]
+    config: Option<PathBuf>,
+    /// Or: where to write the identity.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct SealArgs {
+    /// The admin's keyring.
+    #[arg(long, default_value_os_t = crate::default_keyring_path())]
+    keyring: PathBuf,
+    /// The epoch to seal (default: the newest).
+    #[arg(long)]
+    epoch: Option<u32>,
+    /// A recipient as PARTNER_ID=age1...; repeat for each partner. A partner
+    /// left out cannot obtain the epoch.
+    #[arg(long = "to", required = true, value_name = "PARTNER=PUBKEY")]
+    recipients: Vec<String>,
+    /// Where to write the sealed files (PARTNER.epoch-N.sealed).
+    #[arg(long, default_value = ".")]
+    out_dir: PathBuf,
+    /// Also leave each file at the coordinator for the partner's node to fetch.
+    #[arg(long)]
+    upload: bool,
+    #[command(flatten)]
+    admin: AdminArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct InstallArgs {
+    /// The sealed key file (absent with --from-coordinator).
+    #[arg(required_unless_present = "from_coordinator")]
+    file: Option<PathBuf>,
+    /// Fetch this partner's sealed key from the coordinator instead.
+    #[arg(long)]
+    from_coordinator: bool,
+    /// With --from-coordinator: the epoch (default: the newest waiting).
+    #[arg(long)]
+    epoch: Option<u32>,
+    /// Your node's local API.
+    #[arg(long, default_value = "http://127.0.0.1:7402")]
+    node: String,
+    /// Return once the key is installed, without waiting for the re-key.
+    #[arg(long)]
+    no_wait: bool,
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct AdminArgs {
+    /// The coordinator.
+    #[arg(long, default_value = "http://127.0.0.1:7400")]
+    coordinator: String,
+    /// The coordinator's admin token.
+    #[arg(long, env = "POSHUK_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct RetireArgs {
+    /// The epoch to retire (and every older one).
+    epoch: u32,
+    /// A partner left out of the new epoch (compromised or leaving): not
+    /// required to serve it, and suspended. Repeatable.
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// The admin's keyring, to mark the epoch retired there too.
+    #[arg(long)]
+    keyring: Option<PathBuf>,
+    #[command(flatten)]
+    admin: AdminArgs,
 }
 
 pub(crate) fn run(command: KeysCommand) -> anyhow::Result<()> {
@@ -41,5 +145,277 @@ pub(crate) fn run(command: KeysCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        KeysCommand::Identity(args) => identity(args),
+        KeysCommand::Rotate { keyring } => {
+            let mut ring = keyring_file::load(&keyring)?;
+            let epoch = ring.rotate()?;
+            keyring_file::replace(&keyring, &ring)?;
+            eprintln!(
+                "created epoch {epoch} (pending) in {}. Next: `poshuk keys seal --to PARTNER=age1... ...` for every partner that stays.",
+                keyring.display()
+            );
+            Ok(())
+        }
+        KeysCommand::Seal(args) => seal(args),
+        KeysCommand::Install(args) => install(args),
+        KeysCommand::Status(admin) => {
+            let keys = admin_get(&admin)?;
+            print_status(&keys);
+            Ok(())
+        }
+        KeysCommand::Retire(args) => retire(args),
     }
+}
+
+fn identity(args: IdentityArgs) -> anyhow::Result<()> {
+    let path = match (args.config, args.out) {
+        (Some(config), _) => poshuk_node::NodeConfig::load(&config)?.identity_path(),
+        (None, Some(out)) => out,
+        (None, None) => bail!("name the node's config (--config) or where to write (--out)"),
+    };
+    if path.exists() {
+        let secret = keyring_file::load_identity(&path)?;
+        println!("{}", poshuk_core::sealed::public_key(&secret)?);
+        eprintln!(
+            "identity {} exists; its public key is above",
+            path.display()
+        );
+        return Ok(());
+    }
+    let (secret, public) = poshuk_core::sealed::generate_identity();
+    keyring_file::create_identity(&path, &secret, &public)?;
+    println!("{public}");
+    eprintln!(
+        "wrote identity {} (mode 0600). Give the public key above to the federation's admin.",
+        path.display()
+    );
+    Ok(())
+}
+
+fn blocking_client() -> anyhow::Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(120))
+        .build()
+        .context("cannot build the HTTP client")
+}
+
+fn admin_token(admin: &AdminArgs) -> anyhow::Result<&str> {
+    admin
+        .admin_token
+        .as_deref()
+        .context("the coordinator's admin token is needed: --admin-token or POSHUK_ADMIN_TOKEN")
+}
+
+fn error_message(response: reqwest::blocking::Response) -> String {
+    let status = response.status();
+    let message = response
+        .json::<ErrorBody>()
+        .map(|error| error.message)
+        .unwrap_or_else(|_| status.to_string());
+    format!("{status}: {message}")
+}
+
+fn seal(args: SealArgs) -> anyhow::Result<()> {
+    let ring = keyring_file::load(&args.keyring)?;
+    let epoch = Epoch(args.epoch.unwrap_or(ring.newest_epoch().0));
+    if epoch.0 < 2 {
+        bail!("epoch 1 is the keyring itself: seal a rotated epoch (`poshuk keys rotate` first)");
+    }
+    let mut recipients = Vec::new();
+    for recipient in &args.recipients {
+        let Some((partner, public)) = recipient.split_once('=') else {
+            bail!("--to `{recipient}`: expected PARTNER_ID=age1...");
+        };
+        recipients.push((partner.trim().to_string(), public.trim().to_string()));
+    }
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    let client = blocking_client()?;
+    for (partner, public) in &recipients {
+        let sealed = poshuk_core::sealed::seal(&ring, epoch, partner, public)
+            .with_context(|| format!("sealing for `{partner}`"))?;
+        let path = args
+            .out_dir
+            .join(format!("{partner}.epoch-{}.sealed", epoch.0));
+        std::fs::write(&path, &sealed)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("sealed epoch {epoch} for `{partner}`: {}", path.display());
+        if args.upload {
+            let url = format!(
+                "{}/v1/admin/sealed/{partner}/{}",
+                args.admin.coordinator.trim_end_matches('/'),
+                epoch.0
+            );
+            let response = client
+                .put(&url)
+                .bearer_auth(admin_token(&args.admin)?)
+                .body(sealed)
+                .send()
+                .with_context(|| format!("cannot reach {url}"))?;
+            if !response.status().is_success() {
+                bail!("uploading for `{partner}`: {}", error_message(response));
+            }
+            eprintln!("  left at the coordinator for `{partner}` to fetch");
+        }
+    }
+    Ok(())
+}
+
+fn install(args: InstallArgs) -> anyhow::Result<()> {
+    let base = args.node.trim_end_matches('/').to_string();
+    let client = blocking_client()?;
+    let installed: Installed = if args.from_coordinator {
+        post_json(
+            &client,
+            &format!("{base}/local/v1/keys/fetch"),
+            &poshuk_protocol::FetchKey { epoch: args.epoch },
+        )?
+    } else {
+        let Some(file) = &args.file else {
+            bail!("name the sealed file, or use --from-coordinator");
+        };
+        let sealed =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let url = format!("{base}/local/v1/keys/install");
+        let response = client
+            .post(&url)
+            .body(sealed)
+            .send()
+            .with_context(|| format!("cannot reach {url}"))?;
+        if !response.status().is_success() {
+            bail!("{}", error_message(response));
+        }
+        response.json().context("unexpected answer from the node")?
+    };
+    eprintln!(
+        "installed key epoch {}; the node re-keys its index now and keeps answering meanwhile",
+        installed.epoch
+    );
+    if args.no_wait {
+        return Ok(());
+    }
+    let bar = crate::commands::encode::progress_bar(0, "re-keyed");
+    loop {
+        let status: NodeStatus = client
+            .get(format!("{base}/local/v1/status"))
+            .send()
+            .and_then(|response| response.json())
+            .context("cannot read the node's status")?;
+        if status.epochs.contains(&installed.epoch) {
+            bar.finish_and_clear();
+            eprintln!(
+                "the node serves key epochs {:?} ({} records)",
+                status.epochs, status.records
+            );
+            return Ok(());
+        }
+        if let Some(rekey) = status.rekey {
+            if let Some(error) = rekey.error {
+                bar.abandon();
+                bail!(
+                    "the re-key to epoch {} failed: {error} (it restarts when the node restarts)",
+                    rekey.epoch
+                );
+            }
+            bar.set_length(rekey.total);
+            bar.set_position(rekey.done);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn admin_get(admin: &AdminArgs) -> anyhow::Result<FederationKeys> {
+    let url = format!("{}/v1/admin/keys", admin.coordinator.trim_end_matches('/'));
+    let response = blocking_client()?
+        .get(&url)
+        .bearer_auth(admin_token(admin)?)
+        .send()
+        .with_context(|| format!("cannot reach {url}"))?;
+    if !response.status().is_success() {
+        bail!("{}", error_message(response));
+    }
+    response
+        .json()
+        .context("unexpected answer from the coordinator")
+}
+
+fn print_status(keys: &FederationKeys) {
+    println!(
+        "{:<20} {:<10} {:<12} {:>10}  re-key",
+        "partner", "reachable", "epochs", "records"
+    );
+    for (partner, view) in &keys.partners {
+        let suspended = if keys.suspended.contains(partner) {
+            " (suspended)"
+        } else {
+            ""
+        };
+        let rekey = match &view.rekey {
+            Some(rekey) if rekey.error.is_some() => format!("to {}: failed", rekey.epoch),
+            Some(rekey) => format!(
+                "to {}: {}/{} ({}/s)",
+                rekey.epoch, rekey.done, rekey.total, rekey.records_per_second
+            ),
+            None if !view.sealed_waiting.is_empty() => {
+                format!("sealed key waiting: {:?}", view.sealed_waiting)
+            }
+            None => "-".into(),
+        };
+        let epochs = view
+            .epochs
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        println!(
+            "{:<20} {:<10} {:<12} {:>10}  {rekey}{suspended}",
+            partner,
+            if view.reachable { "yes" } else { "NO" },
+            epochs,
+            view.records
+        );
+    }
+    if !keys.retired.is_empty() {
+        println!("retired epochs: {:?}", keys.retired);
+    }
+}
+
+fn retire(args: RetireArgs) -> anyhow::Result<()> {
+    let url = format!(
+        "{}/v1/admin/retire",
+        args.admin.coordinator.trim_end_matches('/')
+    );
+    let response = blocking_client()?
+        .post(&url)
+        .bearer_auth(admin_token(&args.admin)?)
+        .json(&RetireRequest {
+            epoch: args.epoch,
+            exclude: args.exclude.clone(),
+        })
+        .send()
+        .with_context(|| format!("cannot reach {url}"))?;
+    if !response.status().is_success() {
+        bail!("{}", error_message(response));
+    }
+    let keys: FederationKeys = response
+        .json()
+        .context("unexpected answer from the coordinator")?;
+    if let Some(path) = &args.keyring {
+        let mut ring = keyring_file::load(path)?;
+        for number in 1..=args.epoch {
+            ring.set_state(Epoch(number), EpochState::Retired)?;
+        }
+        let next = Epoch(args.epoch + 1);
+        if ring.state(next) == Some(EpochState::Pending) {
+            ring.set_state(next, EpochState::Active)?;
+        }
+        keyring_file::replace(path, &ring)?;
+    }
+    eprintln!(
+        "retired epoch {}: the coordinator refuses it from now on, and the nodes dropped its generation",
+        args.epoch
+    );
+    print_status(&keys);
+    Ok(())
 }

@@ -128,7 +128,7 @@ fn bad_requests_get_precise_errors() {
         body["message"]
             .as_str()
             .expect("message")
-            .contains("epoch 1"),
+            .contains("epochs 1"),
         "{body}"
     );
     let (status, body) = post_json(
@@ -294,7 +294,7 @@ fn deleted_records_are_erased_from_disk() {
     // the ones that hold it.
     std::fs::write(root.join("doomed.csv"), format!("{HEADER}{doomed}\n")).expect("write");
     assert!(ingest(root, &node, "doomed.csv", &[]).success);
-    let index_dir = root.join("ngo-ua-data/index");
+    let index_dir = root.join("ngo-ua-data/index-epoch-1");
     let segment_files = |dir: &Path| -> HashSet<String> {
         files_under(dir)
             .iter()
@@ -437,7 +437,8 @@ fn killed_node_restarts_and_the_ingest_completes() {
     assert!(String::from_utf8_lossy(&interrupted.stderr).contains("run the same command again"));
 
     assert!(
-        root.join("ngo-ua-data/index/.tantivy-writer.lock").exists(),
+        root.join("ngo-ua-data/index-epoch-1/.tantivy-writer.lock")
+            .exists(),
         "the killed node left its writer lock behind"
     );
     node.restart(root);

@@ -106,6 +106,26 @@ pub struct CoordinatorConfig {
     /// The partners.
     #[serde(rename = "partner", default)]
     pub partners: Vec<PartnerConfig>,
+    /// The bearer token of the federation's key admin (`poshuk keys status`,
+    /// `retire`, uploading sealed keys). Without one, no key administration.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// Where the coordinator keeps its state: retired epochs, suspended
+    /// partners, sealed key files waiting to be fetched.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// How often each node's status (epochs served, re-key progress) is
+    /// refreshed, milliseconds.
+    #[serde(default = "default_status_interval")]
+    pub status_interval_ms: u64,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("coordinator-state")
+}
+
+fn default_status_interval() -> u64 {
+    1_000
 }
 
 fn default_max_hits() -> usize {
@@ -125,11 +145,12 @@ impl CoordinatorConfig {
                 path: path.display().to_string(),
                 message,
             })?;
+        let base = path.parent().unwrap_or(Path::new("."));
         if config.audit_log.is_relative() {
-            config.audit_log = path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&config.audit_log);
+            config.audit_log = base.join(&config.audit_log);
+        }
+        if config.state_dir.is_relative() {
+            config.state_dir = base.join(&config.state_dir);
         }
         Ok(config)
     }
@@ -173,6 +194,14 @@ impl CoordinatorConfig {
                     "partner `{}`: token is shared with another partner",
                     partner.id
                 ));
+            }
+        }
+        if let Some(admin) = &config.admin_token {
+            if admin.len() < 16 {
+                return Err("admin_token must have at least 16 characters".into());
+            }
+            if tokens.contains(admin.as_str()) {
+                return Err("admin_token is shared with a partner".into());
             }
         }
         if config.deadlines.per_node_ms == 0

@@ -7,23 +7,24 @@
 //! searched and what came back per partner, never the tokens.
 
 pub mod config;
+mod keys;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use poshuk_protocol::{
-    ErrorBody, FederatedHit, FederatedResponse, NodeStatus, PartnerInfo, PartnerOutcome,
-    PartnerStatus, SearchResponse, TokenQuery,
+    EpochQueries, ErrorBody, FederatedHit, FederatedResponse, PartnerInfo, PartnerOutcome,
+    PartnerStatus, SearchResponse,
 };
 use rand::RngExt;
 
@@ -55,6 +56,8 @@ pub struct Coordinator {
     audit: Mutex<std::fs::File>,
     searches: AtomicU64,
     partial_searches: AtomicU64,
+    views: RwLock<std::collections::HashMap<String, keys::NodeView>>,
+    key_state: Mutex<keys::KeyState>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -114,12 +117,15 @@ impl Coordinator {
                 what: format!("audit log {}", config.audit_log.display()),
                 source,
             })?;
+        let key_state = keys::KeyState::load(&config.state_dir)?;
         Ok(Coordinator {
             config,
             client,
             audit: Mutex::new(audit),
             searches: AtomicU64::new(0),
             partial_searches: AtomicU64::new(0),
+            views: RwLock::new(std::collections::HashMap::new()),
+            key_state: Mutex::new(key_state),
         })
     }
 
@@ -135,19 +141,46 @@ impl Coordinator {
             .find(|partner| constant_time_eq(partner.token.as_bytes(), presented.as_bytes()))
     }
 
-    /// Asks one node, with at most one jittered retry after a connection
-    /// error (never after a timeout).
+    /// The newest of the query's epochs that a node serves, as last heard;
+    /// the newest of the query's if the node was never heard from.
+    fn epoch_for(&self, partner: &PartnerConfig, bodies: &BTreeMap<u32, Bytes>) -> Option<u32> {
+        match self.served_by(&partner.id) {
+            Some(served) => bodies.keys().rev().find(|e| served.contains(e)).copied(),
+            None => bodies.keys().next_back().copied(),
+        }
+    }
+
+    /// Asks one node in the epoch it serves, with at most one jittered retry
+    /// after a connection error (never after a timeout), and one after the
+    /// node says it no longer serves that epoch (it switched generations).
     async fn ask_node(
         &self,
         partner: &PartnerConfig,
-        body: Bytes,
+        bodies: &BTreeMap<u32, Bytes>,
     ) -> (PartnerStatus, Vec<FederatedHit>) {
         let started = Instant::now();
         let url = format!("{}/v1/search", partner.node_url.trim_end_matches('/'));
         let deadline = Duration::from_millis(self.config.deadlines.per_node_ms);
         let mut attempt = 0;
+        let mut epoch_retried = false;
+        let mut epoch = self.epoch_for(partner, bodies);
         loop {
             attempt += 1;
+            let Some(body) = epoch.and_then(|epoch| bodies.get(&epoch)).cloned() else {
+                let served = self.served_by(&partner.id).unwrap_or_default();
+                return (
+                    PartnerStatus {
+                        status: PartnerOutcome::Failed,
+                        took_ms: started.elapsed().as_millis() as u64,
+                        hits: 0,
+                        error: Some(format!(
+                            "the node serves key epochs {served:?}; the query was tokenized for {:?}",
+                            bodies.keys().collect::<Vec<_>>()
+                        )),
+                    },
+                    Vec::new(),
+                );
+            };
             let remaining = deadline.saturating_sub(started.elapsed());
             let mut request = self
                 .client
@@ -201,6 +234,28 @@ impl Coordinator {
                         }
                     }
                 }
+                Ok(response)
+                    if response.status() == StatusCode::CONFLICT
+                        && !epoch_retried
+                        && started.elapsed() < deadline / 2 =>
+                {
+                    // Most likely the node switched generations since its
+                    // last status: ask it again, then retry in its epoch.
+                    epoch_retried = true;
+                    attempt -= 1;
+                    self.fetch_status(partner).await;
+                    let next = self.epoch_for(partner, bodies);
+                    if next == epoch {
+                        let message = response
+                            .json::<ErrorBody>()
+                            .await
+                            .map(|error| error.message)
+                            .unwrap_or_else(|_| "409".into());
+                        return failure(PartnerOutcome::Failed, format!("409: {message}"));
+                    }
+                    epoch = next;
+                    continue;
+                }
                 Ok(response) => {
                     let code = response.status();
                     let message = response
@@ -239,43 +294,53 @@ impl Coordinator {
         }
     }
 
-    /// Fans a token query out to every searchable partner (or the named ones)
-    /// and merges.
+    /// Fans a search out to every searchable partner (or the named ones),
+    /// each in the key epoch it serves, and merges. Queries in retired
+    /// epochs are dropped; the caller has checked that one is left.
     pub async fn search(
         &self,
         requester: &PartnerConfig,
-        query: TokenQuery,
+        queries: EpochQueries,
         only: Option<&[String]>,
     ) -> Result<FederatedResponse, String> {
         let started = Instant::now();
-        let limit = query.limit.min(self.config.max_hits).max(1);
-        let body = Bytes::from(serde_json::to_vec(&query).map_err(|error| error.to_string())?);
+        let mut limit = 1;
+        let mut bodies = BTreeMap::new();
+        for query in &queries.queries {
+            if self.is_retired(query.epoch) {
+                continue;
+            }
+            limit = query.limit.min(self.config.max_hits).max(1);
+            bodies.insert(
+                query.epoch,
+                Bytes::from(serde_json::to_vec(query).map_err(|error| error.to_string())?),
+            );
+        }
         let targets: Vec<&PartnerConfig> = self
             .config
             .partners
             .iter()
             .filter(|partner| partner.permissions.contains(&Permission::BeSearched))
+            .filter(|partner| !self.is_suspended(&partner.id))
             .filter(|partner| only.is_none_or(|names| names.contains(&partner.id)))
             .collect();
         let overall = Duration::from_millis(self.config.deadlines.overall_ms);
-        let asks = targets.iter().map(|partner| {
-            let body = body.clone();
-            async move {
-                match tokio::time::timeout(overall, self.ask_node(partner, body)).await {
-                    Ok(answer) => (partner, answer),
-                    Err(_) => (
-                        partner,
-                        (
-                            PartnerStatus {
-                                status: PartnerOutcome::TimedOut,
-                                took_ms: overall.as_millis() as u64,
-                                hits: 0,
-                                error: Some("no answer before the overall deadline".into()),
-                            },
-                            Vec::new(),
-                        ),
+        let bodies = &bodies;
+        let asks = targets.iter().map(|partner| async move {
+            match tokio::time::timeout(overall, self.ask_node(partner, bodies)).await {
+                Ok(answer) => (partner, answer),
+                Err(_) => (
+                    partner,
+                    (
+                        PartnerStatus {
+                            status: PartnerOutcome::TimedOut,
+                            took_ms: overall.as_millis() as u64,
+                            hits: 0,
+                            error: Some("no answer before the overall deadline".into()),
+                        },
+                        Vec::new(),
                     ),
-                }
+                ),
             }
         });
         let answers = futures_util::future::join_all(asks).await;
@@ -334,11 +399,27 @@ impl Coordinator {
             "partial": response.partial,
             "partners": per_partner,
         });
+        self.append_audit(&line);
+    }
+
+    fn append_audit(&self, line: &serde_json::Value) {
         if let Ok(mut file) = self.audit.lock()
             && let Err(error) = writeln!(file, "{line}")
         {
             tracing::error!(error = %error, "cannot append to the audit log");
         }
+    }
+
+    /// Appends a key-administration event to the audit log.
+    fn audit_event(&self, mut event: serde_json::Value) {
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if let Some(object) = event.as_object_mut() {
+            object.insert("time".into(), seconds.into());
+        }
+        self.append_audit(&event);
     }
 }
 
@@ -383,8 +464,19 @@ async fn federated_search(
         }
         .into_response();
     }
-    let query: TokenQuery = match serde_json::from_slice(&body) {
-        Ok(query) => query,
+    if coordinator.is_suspended(&requester.id) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "suspended",
+            message: format!(
+                "partner `{}` is suspended: it was left out of the current key epoch",
+                requester.id
+            ),
+        }
+        .into_response();
+    }
+    let queries: EpochQueries = match serde_json::from_slice(&body) {
+        Ok(queries) => queries,
         Err(error) => {
             return ApiError {
                 status: StatusCode::BAD_REQUEST,
@@ -394,11 +486,36 @@ async fn federated_search(
             .into_response();
         }
     };
-    if let Err(error) = query.to_record() {
+    if queries.queries.is_empty() {
         return ApiError {
             status: StatusCode::BAD_REQUEST,
             code: "bad_request",
-            message: error.to_string(),
+            message: "the request holds no query".into(),
+        }
+        .into_response();
+    }
+    for query in &queries.queries {
+        if let Err(error) = query.to_record() {
+            return ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: "bad_request",
+                message: error.to_string(),
+            }
+            .into_response();
+        }
+    }
+    if queries
+        .queries
+        .iter()
+        .all(|query| coordinator.is_retired(query.epoch))
+    {
+        let epochs: Vec<u32> = queries.queries.iter().map(|query| query.epoch).collect();
+        return ApiError {
+            status: StatusCode::CONFLICT,
+            code: "retired_epoch",
+            message: format!(
+                "key epoch {epochs:?} is retired: this node needs the current epoch's key (ask the federation's admin)"
+            ),
         }
         .into_response();
     }
@@ -425,7 +542,10 @@ async fn federated_search(
             .into_response();
         }
     }
-    match coordinator.search(&requester, query, only.as_deref()).await {
+    match coordinator
+        .search(&requester, queries, only.as_deref())
+        .await
+    {
         Ok(response) => Json(response).into_response(),
         Err(message) => ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -455,24 +575,18 @@ async fn partners(State(coordinator): State<Shared>) -> Json<Vec<PartnerInfo>> {
 async fn federation_status(
     State(coordinator): State<Shared>,
 ) -> Json<BTreeMap<String, serde_json::Value>> {
-    let asks = coordinator.config.partners.iter().map(|partner| {
-        let client = coordinator.client.clone();
-        async move {
-            let url = format!("{}/v1/status", partner.node_url.trim_end_matches('/'));
-            let status = match client.get(&url).send().await {
-                Ok(response) => match response.json::<NodeStatus>().await {
-                    Ok(status) => serde_json::json!({"status": "ok", "epochs": status.epochs, "records": status.records, "version": status.version}),
-                    Err(_) => serde_json::json!({"status": "failed"}),
-                },
-                Err(_) => serde_json::json!({"status": "unavailable"}),
-            };
-            (partner.id.clone(), status)
-        }
-    });
     Json(
-        futures_util::future::join_all(asks)
+        coordinator
+            .refresh_all()
             .await
             .into_iter()
+            .map(|(id, status)| {
+                let view = match status {
+                    Some(status) => serde_json::json!({"status": "ok", "epochs": status.epochs, "records": status.records, "version": status.version}),
+                    None => serde_json::json!({"status": "unavailable"}),
+                };
+                (id, view)
+            })
             .collect(),
     )
 }
@@ -495,6 +609,14 @@ pub fn router(coordinator: Shared) -> Router {
         .route("/v1/federated-search", post(federated_search))
         .route("/v1/partners", get(partners))
         .route("/v1/federation/status", get(federation_status))
+        .route("/v1/epochs", get(keys::epochs))
+        .route("/v1/keys/sealed", get(keys::fetch_sealed))
+        .route("/v1/admin/keys", get(keys::admin_keys))
+        .route("/v1/admin/retire", post(keys::admin_retire))
+        .route(
+            "/v1/admin/sealed/{partner}/{epoch}",
+            put(keys::admin_upload_sealed),
+        )
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -516,6 +638,16 @@ pub async fn serve(
             source,
         })?;
     tracing::info!(listen = %listen, partners = coordinator.config.partners.len(), "coordinator listening");
+    // Which epochs each node serves, for routing queries and for
+    // `keys status`.
+    let poller = coordinator.clone();
+    let interval = Duration::from_millis(coordinator.config.status_interval_ms.max(100));
+    let polling = tokio::spawn(async move {
+        loop {
+            poller.refresh_all().await;
+            tokio::time::sleep(interval).await;
+        }
+    });
     axum::serve(listener, router(coordinator))
         .with_graceful_shutdown(shutdown)
         .await
@@ -523,4 +655,5 @@ pub async fn serve(
             what: "serving".into(),
             source,
         })
+        .inspect(|()| polling.abort())
 }

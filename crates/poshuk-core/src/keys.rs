@@ -81,6 +81,11 @@ impl EpochKey {
         Ok(key)
     }
 
+    /// The raw bytes, for sealing to a partner (never for printing).
+    pub(crate) fn expose_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The key of one domain in one epoch (HKDF-SHA256).
     fn domain_key(&self, epoch: Epoch, domain: Domain) -> Zeroizing<[u8; 32]> {
         let hkdf = Hkdf::<Sha256>::new(Some(b"poshuk-token-keys"), &self.0);
@@ -140,6 +145,24 @@ pub enum KeyError {
     /// A requested epoch is not in the keyring.
     #[error("epoch {0} is not in the keyring")]
     UnknownEpoch(Epoch),
+    /// A rotation is already under way.
+    #[error(
+        "epoch {0} is still pending: finish that rotation (install it everywhere, retire the old epoch) before starting another"
+    )]
+    RotationPending(Epoch),
+    /// The epoch is already in the keyring with this key.
+    #[error("epoch {0} is already installed; nothing changed")]
+    AlreadyInstalled(Epoch),
+    /// The keyring holds a different key for the epoch.
+    #[error(
+        "this keyring already holds a different key for epoch {0}; nothing changed (was the keyring rotated twice?)"
+    )]
+    Conflicting(Epoch),
+    /// The key does not chain from this keyring's newest epoch.
+    #[error(
+        "the key for epoch {0} chains from a different keyring than this one (its previous epoch does not match); nothing changed"
+    )]
+    ForeignChain(Epoch),
     /// The operating system's random generator failed.
     #[error("the operating system's random generator is unavailable")]
     NoRandomness,
@@ -206,6 +229,108 @@ impl KeyRing {
             .or(self.entries.last())
             .map(|entry| entry.epoch)
             .unwrap_or(Epoch(1))
+    }
+
+    /// The newest epoch in the keyring, whatever its state.
+    pub fn newest_epoch(&self) -> Epoch {
+        self.entries
+            .last()
+            .map(|entry| entry.epoch)
+            .unwrap_or(Epoch(1))
+    }
+
+    /// The state of an epoch, if the keyring holds it.
+    pub fn state(&self, epoch: Epoch) -> Option<EpochState> {
+        self.entry(epoch).map(|entry| entry.state)
+    }
+
+    fn entry(&self, epoch: Epoch) -> Option<&EpochEntry> {
+        self.entries.get((epoch.0 as usize).wrapping_sub(1))
+    }
+
+    /// Sets the state of an epoch.
+    pub fn set_state(&mut self, epoch: Epoch, state: EpochState) -> Result<(), KeyError> {
+        let entry = self
+            .entries
+            .get_mut((epoch.0 as usize).wrapping_sub(1))
+            .ok_or(KeyError::UnknownEpoch(epoch))?;
+        entry.state = state;
+        Ok(())
+    }
+
+    /// Adds epoch n+1 with a fresh random key, pending until every node
+    /// serves it. Refused while the newest epoch is still pending: one
+    /// rotation at a time.
+    pub fn rotate(&mut self) -> Result<Epoch, KeyError> {
+        let newest = self.newest_epoch();
+        if self.state(newest) == Some(EpochState::Pending) {
+            return Err(KeyError::RotationPending(newest));
+        }
+        let epoch = Epoch(newest.0 + 1);
+        self.entries.push(EpochEntry {
+            epoch,
+            state: EpochState::Pending,
+            key: EpochKey::generate()?,
+        });
+        Ok(epoch)
+    }
+
+    /// A fingerprint of an epoch's key that reveals nothing about it
+    /// (HMAC of a fixed label): a sealed key for epoch n+1 carries the
+    /// fingerprint of epoch n, so a node refuses a key that chains from a
+    /// keyring other than its own.
+    pub fn fingerprint(&self, epoch: Epoch) -> Result<[u8; 16], KeyError> {
+        let entry = self.entry(epoch).ok_or(KeyError::UnknownEpoch(epoch))?;
+        let mut mac = match HmacSha256::new_from_slice(&entry.key.0) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("hmac accepts keys of any length"),
+        };
+        mac.update(b"poshuk/v1/epoch-fingerprint/");
+        mac.update(&epoch.0.to_be_bytes());
+        let output = mac.finalize().into_bytes();
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(&output[..16]);
+        Ok(fingerprint)
+    }
+
+    /// The key of an epoch (for sealing it to a partner).
+    pub fn key(&self, epoch: Epoch) -> Result<&EpochKey, KeyError> {
+        self.entry(epoch)
+            .map(|entry| &entry.key)
+            .ok_or(KeyError::UnknownEpoch(epoch))
+    }
+
+    /// Appends a received epoch as pending. It must be the next number, and
+    /// `previous_fingerprint` must be the fingerprint of this keyring's
+    /// newest epoch (the key chains from ours). Nothing changes on refusal.
+    pub fn install(
+        &mut self,
+        epoch: Epoch,
+        key: EpochKey,
+        previous_fingerprint: &[u8; 16],
+    ) -> Result<(), KeyError> {
+        let newest = self.newest_epoch();
+        if epoch <= newest {
+            if self.key(epoch)?.0 == key.0 {
+                return Err(KeyError::AlreadyInstalled(epoch));
+            }
+            return Err(KeyError::Conflicting(epoch));
+        }
+        if epoch.0 != newest.0 + 1 {
+            return Err(KeyError::OutOfSequence {
+                expected: newest.0 + 1,
+                found: epoch.0,
+            });
+        }
+        if &self.fingerprint(newest)? != previous_fingerprint {
+            return Err(KeyError::ForeignChain(epoch));
+        }
+        self.entries.push(EpochEntry {
+            epoch,
+            state: EpochState::Pending,
+            key,
+        });
+        Ok(())
     }
 
     /// The hasher that computes tokens of `epoch` from raw feature values,

@@ -14,6 +14,7 @@ pub mod names;
 pub mod normalize;
 pub mod record;
 pub mod score;
+pub mod sealed;
 pub mod tokens;
 
 pub use blocking::{BlockKey, blocking_keys};

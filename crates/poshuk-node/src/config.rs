@@ -111,6 +111,10 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The federation keyring (mode 0600).
     pub keyring: PathBuf,
+    /// This partner's age identity, which opens sealed keys (mode 0600;
+    /// `poshuk keys identity`). Default: `identity.age` in `data_dir`.
+    #[serde(default)]
+    pub identity: Option<PathBuf>,
     /// Listen addresses.
     pub listen: ListenConfig,
     /// Limits.
@@ -135,6 +139,13 @@ pub struct FederationAuth {
 }
 
 impl NodeConfig {
+    /// Where this partner's age identity is.
+    pub fn identity_path(&self) -> PathBuf {
+        self.identity
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("identity.age"))
+    }
+
     /// Reads and checks a configuration file. Relative paths in it are taken
     /// relative to the file's directory.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
@@ -152,6 +163,11 @@ impl NodeConfig {
         }
         if config.keyring.is_relative() {
             config.keyring = base.join(&config.keyring);
+        }
+        if let Some(identity) = &config.identity
+            && identity.is_relative()
+        {
+            config.identity = Some(base.join(identity));
         }
         Ok(config)
     }

@@ -128,6 +128,9 @@ pub struct IndexRecord {
     pub record_id: String,
     /// The tokens.
     pub tokens: TokenRecord,
+    /// The handle to give the record if it is new here: while a node serves
+    /// two key epochs, a record has the same handle in both generations.
+    pub handle: Option<Handle>,
 }
 
 /// A scored hit.
@@ -181,6 +184,7 @@ impl std::fmt::Debug for TokenIndex {
 }
 
 /// Settings for opening an index.
+#[derive(Clone)]
 pub struct IndexSettings {
     /// The epoch of a new index (an existing one keeps its own).
     pub new_index_epoch: Epoch,
@@ -199,11 +203,16 @@ pub struct IndexSettings {
 }
 
 impl TokenIndex {
-    /// Opens the index in `data_dir/index`, creating it if absent. A writer
-    /// lock left by a killed process does not stop this: the lock is an OS
-    /// file lock, released when its holder died.
-    pub fn open(data_dir: &Path, settings: IndexSettings) -> Result<TokenIndex, NodeError> {
-        let index_dir = data_dir.join("index");
+    /// Opens the index in `index_dir`, creating it if absent; `data_dir`
+    /// holds the node's own secret. A writer lock left by a killed process
+    /// does not stop this: the lock is an OS file lock, released when its
+    /// holder died.
+    pub fn open(
+        data_dir: &Path,
+        index_dir: &Path,
+        settings: IndexSettings,
+    ) -> Result<TokenIndex, NodeError> {
+        let index_dir = index_dir.to_path_buf();
         std::fs::create_dir_all(&index_dir).map_err(|source| NodeError::Io {
             what: format!("index directory {}", index_dir.display()),
             source,
@@ -378,17 +387,14 @@ impl TokenIndex {
                     }
                     None => {
                         counts.added += 1;
-                        new_handle()?
+                        match record.handle {
+                            Some(handle) => handle,
+                            None => new_handle()?,
+                        }
                     }
                 };
-                let document = self.document(
-                    key,
-                    content,
-                    handle,
-                    &record.record_id,
-                    &record.tokens,
-                    &blob,
-                )?;
+                let sealed = self.secret.seal(&record.record_id)?;
+                let document = self.document(key, content, handle, &record.tokens, &blob, &sealed);
                 writer.add_document(document)?;
                 changes.insert(key, Known { content, handle });
             }
@@ -428,10 +434,10 @@ impl TokenIndex {
         key: u64,
         content: u64,
         handle: Handle,
-        record_id: &str,
         tokens: &TokenRecord,
         token_bytes: &[u8],
-    ) -> Result<TantivyDocument, NodeError> {
+        sealed_id: &[u8],
+    ) -> TantivyDocument {
         let fields = self.fields;
         let mut document = TantivyDocument::new();
         document.add_u64(fields.record_key, key);
@@ -452,8 +458,84 @@ impl TokenIndex {
                 document.add_bytes(fields.frequency, &token.0.to_be_bytes()[..]);
             }
         }
-        document.add_bytes(fields.sealed_id, &self.secret.seal(record_id)?[..]);
-        Ok(document)
+        document.add_bytes(fields.sealed_id, sealed_id);
+        document
+    }
+
+    /// The handle of a case id, if the record is in the index (committed or
+    /// pending).
+    pub fn handle_of(&self, record_id: &str) -> Result<Option<Handle>, NodeError> {
+        let key = self.secret.record_key(record_id);
+        Ok(self
+            .known
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .get(&key)
+            .map(|known| known.handle))
+    }
+
+    /// Writes every record of this index into `target` (an empty index of
+    /// the next epoch) with its tokens re-keyed: same handles, same lookup
+    /// keys, same sealed case ids, no raw data needed. Commits `target` once,
+    /// at the end, so a half-done re-key is never a usable generation.
+    /// `progress` is called with the records done so far.
+    pub fn rekey_into(
+        &self,
+        target: &TokenIndex,
+        rekeyer: &poshuk_core::TokenRekeyer,
+        progress: &dyn Fn(u64),
+    ) -> Result<u64, NodeError> {
+        let searcher = self.reader.searcher();
+        let mut writer = target.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        // Tokens repeat across records (names, dates, places): re-keying
+        // each distinct token once saves most of the HMACs.
+        let mut cache: HashMap<(u8, u128), Token> = HashMap::with_capacity(1 << 20);
+        let mut blob = Vec::with_capacity(2048);
+        let mut buffer = Vec::with_capacity(2048);
+        let mut done = 0u64;
+        let mut known = RecordTable::default();
+        for segment in searcher.segment_readers() {
+            let columns = SegmentColumns::open(segment)?;
+            let keys = segment.fast_fields().u64("record_key")?;
+            let store = segment.get_store_reader(64)?;
+            let documents = store.iter::<TantivyDocument>(segment.alive_bitset());
+            for (doc, stored) in segment.doc_ids_alive().zip(documents) {
+                let stored = stored?;
+                let (Some(key), Some((handle, tokens))) =
+                    (keys.first(doc), columns.record(doc, &mut buffer)?)
+                else {
+                    continue;
+                };
+                let sealed = stored
+                    .get_first(self.fields.sealed_id)
+                    .and_then(|value| value.as_bytes())
+                    .ok_or_else(|| NodeError::Index("sealed id missing".into()))?;
+                let rekeyed = tokens.map_tokens(|slot, token| {
+                    let domain = slot.domain();
+                    if cache.len() >= 2_000_000 {
+                        cache.clear();
+                    }
+                    *cache
+                        .entry((domain as u8, token.0))
+                        .or_insert_with(|| rekeyer.rekey(domain, token))
+                });
+                blob.clear();
+                rekeyed.write_bytes(&mut blob);
+                let content = fingerprint(&blob);
+                let document = target.document(key, content, handle, &rekeyed, &blob, sealed);
+                writer.add_document(document)?;
+                known.insert(key, Known { content, handle });
+                done += 1;
+                if done.is_multiple_of(10_000) {
+                    progress(done);
+                }
+            }
+        }
+        let mut pending = target.pending.lock().map_err(|_| NodeError::Poisoned)?;
+        target.commit(&mut writer, &mut pending)?;
+        *target.known.write().map_err(|_| NodeError::Poisoned)? = known;
+        progress(done);
+        Ok(done)
     }
 
     /// Deletes records by case id; returns (deleted, not found).
@@ -803,7 +885,8 @@ mod tests {
         ];
         let mut expected = HashMap::new();
         {
-            let index = TokenIndex::open(dir.path(), settings()).expect("opens");
+            let index =
+                TokenIndex::open(dir.path(), &dir.path().join("index"), settings()).expect("opens");
             for (id, given, family) in people {
                 let tokens = tokenizer.tokenize(&record(id, given, family));
                 expected.insert(tokens.len(), tokens.clone());
@@ -811,13 +894,15 @@ mod tests {
                     .upsert(&[IndexRecord {
                         record_id: id.into(),
                         tokens,
+                        handle: None,
                     }])
                     .expect("upserts");
             }
             assert_eq!(index.delete(&["2".to_string()]).expect("deletes"), (1, 0));
             index.compact().expect("compacts");
         }
-        let index = TokenIndex::open(dir.path(), settings()).expect("reopens");
+        let index =
+            TokenIndex::open(dir.path(), &dir.path().join("index"), settings()).expect("reopens");
         assert_eq!(index.record_count(), 2);
         let mut seen = Vec::new();
         index
@@ -855,7 +940,12 @@ mod erasure_tests {
         let ring = KeyRing::with_key([2; 32]);
         let tokenizer = Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"));
         let dir = tempfile::tempdir().expect("tempdir");
-        let index = TokenIndex::open(dir.path(), super::tests::settings()).expect("opens");
+        let index = TokenIndex::open(
+            dir.path(),
+            &dir.path().join("index"),
+            super::tests::settings(),
+        )
+        .expect("opens");
         let people = [
             ("gone", "Зиновія", "Пшеничаківська", "Фортунатівна"),
             ("kept-1", "Олександр", "Коваленко", "Миколайович"),
@@ -872,6 +962,7 @@ mod erasure_tests {
                     patronymic: patronymic.to_string(),
                     ..Record::default()
                 }),
+                handle: None,
             })
             .collect();
         index.upsert(&records).expect("upserts");

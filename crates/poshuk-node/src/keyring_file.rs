@@ -54,3 +54,82 @@ pub fn create(path: &Path, ring: &KeyRing) -> Result<(), NodeError> {
         .map_err(io)?;
     Ok(())
 }
+
+/// Replaces a keyring file atomically: the new text goes to a 0600 sibling
+/// file, is synced, and is renamed over the old one, so a crash leaves either
+/// the old keyring or the new one, never a mix.
+pub fn replace(path: &Path, ring: &KeyRing) -> Result<(), NodeError> {
+    let temporary = path.with_extension("toml.new");
+    let io = |source| NodeError::Io {
+        what: format!("cannot replace keyring {}", path.display()),
+        source,
+    };
+    let _ = std::fs::remove_file(&temporary);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)
+        .map_err(io)?;
+    let text = ring.to_text();
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)?;
+    if let Some(parent) = path.parent()
+        && let Ok(directory) = std::fs::File::open(parent)
+    {
+        let _ = directory.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads a partner's age identity (its secret key), refusing a file that
+/// group or others may read.
+pub fn load_identity(path: &Path) -> Result<Zeroizing<String>, NodeError> {
+    let metadata = std::fs::metadata(path).map_err(|source| NodeError::Io {
+        what: format!(
+            "cannot open identity {} (create it with `poshuk keys identity`)",
+            path.display()
+        ),
+        source,
+    })?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(NodeError::Insecure(format!(
+            "identity {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(Zeroizing::new(std::fs::read_to_string(path).map_err(
+        |source| NodeError::Io {
+            what: format!("cannot read identity {}", path.display()),
+            source,
+        },
+    )?))
+}
+
+/// Writes a new identity file with mode 0600; never overwrites.
+pub fn create_identity(path: &Path, secret: &str, public: &str) -> Result<(), NodeError> {
+    let io = |source| NodeError::Io {
+        what: format!("cannot create identity {}", path.display()),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    let text = Zeroizing::new(format!(
+        "# poshuk partner identity: SECRET, keep mode 0600.\n# public key: {public}\n{secret}\n"
+    ));
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    Ok(())
+}

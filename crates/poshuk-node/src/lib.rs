@@ -8,6 +8,7 @@
 //! node's own key.
 
 pub mod config;
+pub mod generations;
 pub mod index;
 pub mod keyring_file;
 pub mod metrics;
@@ -18,10 +19,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 pub use config::{ConfigError, Limits, ListenConfig, NodeConfig};
+pub use generations::Generations;
 pub use index::{IndexSettings, TokenIndex};
 pub use service::NodeState;
-
-use poshuk_core::Tokenizer;
 
 /// Errors of the node.
 #[derive(Debug, thiserror::Error)]
@@ -66,28 +66,23 @@ impl From<std::io::Error> for NodeError {
     }
 }
 
-/// Opens the index and builds the shared state for a configuration.
+/// Opens the index generations and builds the shared state for a
+/// configuration.
 pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
-    let ring = keyring_file::load(&config.keyring)?;
-    let index = TokenIndex::open(
-        &config.data_dir,
-        IndexSettings {
-            new_index_epoch: ring.current_epoch(),
-            writer_memory_bytes: config.limits.writer_memory_bytes,
-            max_candidates: config.limits.max_candidates,
-            max_block_size: config.limits.max_block_size,
-            commit_every_records: config.limits.commit_every_records,
-            indexing_threads: config.limits.indexing_threads,
-            commit_interval: std::time::Duration::from_millis(config.limits.commit_interval_ms),
-        },
-    )?;
-    let hasher = ring
-        .hasher(index.epoch())
-        .map_err(|error| NodeError::Keyring(error.to_string()))?;
+    let settings = IndexSettings {
+        new_index_epoch: poshuk_core::Epoch(1),
+        writer_memory_bytes: config.limits.writer_memory_bytes,
+        max_candidates: config.limits.max_candidates,
+        max_block_size: config.limits.max_block_size,
+        commit_every_records: config.limits.commit_every_records,
+        indexing_threads: config.limits.indexing_threads,
+        commit_interval: std::time::Duration::from_millis(config.limits.commit_interval_ms),
+    };
+    let generations = Generations::open(&config.data_dir, &config.keyring, settings)?;
     Ok(Arc::new(NodeState::new(
         config.partner_id.clone(),
-        index,
-        Tokenizer::new(hasher),
+        generations,
+        config.identity_path(),
         config.coordinator.clone(),
         config.federation.token.clone(),
     )?))
@@ -129,10 +124,13 @@ pub async fn serve(
         partner = %config.partner_id,
         federation = %config.listen.federation,
         local = %config.listen.local,
-        records = state.index.record_count(),
-        epoch = state.index.epoch().0,
+        records = state.record_count(),
+        epochs = ?state.generations.served_epochs(),
         "node listening"
     );
+    // A re-key interrupted by a crash, or a key installed while the node was
+    // down, continues now, while the current generation serves.
+    state.start_rekey();
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let federation_app = service::federation_router(state.clone(), &config.limits);
     let local_app = service::local_router(state.clone(), &config.limits);
@@ -152,8 +150,8 @@ pub async fn serve(
     let commit_timer = tokio::spawn(async move {
         loop {
             tokio::time::sleep(interval).await;
-            let index = committer.clone();
-            let result = tokio::task::spawn_blocking(move || index.index.commit_pending()).await;
+            let state = committer.clone();
+            let result = tokio::task::spawn_blocking(move || commit_all(&state)).await;
             if let Ok(Err(error)) = result {
                 tracing::error!(error = %error, "periodic commit failed");
             }
@@ -162,9 +160,16 @@ pub async fn serve(
     let (first, second) = tokio::join!(federation_server, local_server);
     commit_timer.abort();
     let final_commit = state.clone();
-    let _ = tokio::task::spawn_blocking(move || final_commit.index.commit_pending()).await;
+    let _ = tokio::task::spawn_blocking(move || commit_all(&final_commit)).await;
     first.and(second).map_err(|source| NodeError::Io {
         what: "serving".into(),
         source,
     })
+}
+
+fn commit_all(state: &NodeState) -> Result<(), NodeError> {
+    for generation in state.generations.all()? {
+        generation.index.commit_pending()?;
+    }
+    Ok(())
 }

@@ -13,11 +13,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use poshuk_core::{Epoch, Tokenizer};
+use std::path::PathBuf;
+
+use poshuk_core::Epoch;
 use poshuk_protocol::{
-    API_VERSION, DeleteRequest, DeleteResult, ErrorBody, FederatedResponse, FederatedSearch,
-    FinishIngest, IngestBatch, IngestBatchResult, IngestCounts, IngestSession, LocalSearch,
-    MAX_LIMIT, NodeStatus, Rejected, Resolved, SearchHit, SearchResponse, TokenQuery,
+    API_VERSION, DeleteRequest, DeleteResult, EpochQueries, ErrorBody, FederatedResponse,
+    FederatedSearch, FederationEpochs, FetchKey, FinishIngest, IngestBatch, IngestBatchResult,
+    IngestCounts, IngestSession, Installed, LocalSearch, MAX_LIMIT, NodeRetire, NodeStatus,
+    Rejected, Resolved, SearchHit, SearchResponse, TokenQuery,
 };
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
@@ -25,7 +28,8 @@ use tower::ServiceBuilder;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::NodeError;
-use crate::index::{IndexRecord, SearchOutcome, TokenIndex};
+use crate::generations::{Generations, InstallError, RetireError, WritesPaused};
+use crate::index::{IndexRecord, SearchOutcome};
 use crate::metrics::Metrics;
 
 /// An ingest session: what it has seen and counted so far.
@@ -38,23 +42,24 @@ struct Session {
 pub struct NodeState {
     /// This partner's id.
     pub partner_id: String,
-    /// The index.
-    pub index: TokenIndex,
-    /// Tokenizer for the index's epoch (local API only).
-    pub tokenizer: Tokenizer,
+    /// The index generations (one per key epoch served) and the keyring.
+    pub generations: Generations,
     /// Metrics.
     pub metrics: Metrics,
     sessions: Mutex<HashMap<String, Session>>,
     coordinator: Option<(crate::config::CoordinatorLink, reqwest::Client)>,
     federation_token: Option<String>,
+    identity: PathBuf,
+    /// The federation's live epochs as last heard from the coordinator.
+    live_epochs: Mutex<Option<(Instant, Vec<Epoch>)>>,
 }
 
 impl NodeState {
-    /// Wraps an opened index and its tokenizer.
+    /// Wraps opened generations.
     pub fn new(
         partner_id: String,
-        index: TokenIndex,
-        tokenizer: Tokenizer,
+        generations: Generations,
+        identity: PathBuf,
         coordinator: Option<crate::config::CoordinatorLink>,
         federation_token: Option<String>,
     ) -> Result<NodeState, NodeError> {
@@ -71,13 +76,32 @@ impl NodeState {
         };
         Ok(NodeState {
             partner_id,
-            index,
-            tokenizer,
+            generations,
             metrics: Metrics::default(),
             sessions: Mutex::new(HashMap::new()),
             coordinator,
             federation_token,
+            identity,
+            live_epochs: Mutex::new(None),
         })
+    }
+
+    /// Records in the newest generation.
+    pub fn record_count(&self) -> u64 {
+        self.generations
+            .newest()
+            .map(|generation| generation.index.record_count())
+            .unwrap_or(0)
+    }
+
+    /// Starts re-keying to any newer keyring epoch, in the background.
+    pub fn start_rekey(self: &Arc<NodeState>) {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = state.generations.rekey_pending() {
+                tracing::error!(error = %error, "re-key failed; it is retried when the node restarts");
+            }
+        });
     }
 }
 
@@ -100,6 +124,14 @@ impl ApiError {
         }
     }
 
+    fn conflict(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::CONFLICT,
+            code,
+            message: message.into(),
+        }
+    }
+
     fn not_found(message: impl Into<String>) -> ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
@@ -117,6 +149,12 @@ impl From<NodeError> for ApiError {
             code: "internal",
             message: "the node failed to handle the request; see its log".into(),
         }
+    }
+}
+
+impl From<WritesPaused> for ApiError {
+    fn from(paused: WritesPaused) -> ApiError {
+        ApiError::conflict("rekeying", paused.reason)
     }
 }
 
@@ -234,33 +272,48 @@ async fn federation_search(
     authorize(&state, &headers)?;
     let started = Instant::now();
     let query: TokenQuery = parse_json(&body)?;
-    let epoch = state.index.epoch();
-    if query.epoch != epoch.0 {
-        return Err(ApiError {
-            status: StatusCode::CONFLICT,
-            code: "unknown_epoch",
-            message: format!("this node serves key epoch {epoch}, not {}", query.epoch),
-        });
-    }
+    let Some(generation) = state.generations.get(Epoch(query.epoch)) else {
+        return Err(ApiError::conflict(
+            "unknown_epoch",
+            format!(
+                "this node serves key epochs {}, not {}",
+                epochs_text(&state.generations.served_epochs()),
+                query.epoch
+            ),
+        ));
+    };
     let record = query
         .to_record()
         .map_err(|error| ApiError::bad_request(error.to_string()))?;
     let limit = query.limit;
-    let worker = state.clone();
-    let outcome = blocking(move || Ok(worker.index.search(&record, limit)?)).await;
+    let outcome = blocking(move || Ok(generation.index.search(&record, limit)?)).await;
     state
         .metrics
         .observe_search(started.elapsed().as_secs_f64(), outcome.is_ok());
     Ok(Json(hits_response(outcome?, started)))
 }
 
+fn epochs_text(epochs: &[Epoch]) -> String {
+    epochs
+        .iter()
+        .map(|epoch| epoch.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn status_of(state: &NodeState) -> NodeStatus {
     NodeStatus {
         partner_id: state.partner_id.clone(),
-        epochs: vec![state.index.epoch().0],
-        records: state.index.record_count(),
+        epochs: state
+            .generations
+            .served_epochs()
+            .iter()
+            .map(|epoch| epoch.0)
+            .collect(),
+        records: state.record_count(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         api_version: API_VERSION.to_string(),
+        rekey: state.generations.rekey_status(),
     }
 }
 
@@ -271,9 +324,12 @@ async fn status(State(state): State<SharedState>) -> Json<NodeStatus> {
 async fn metrics(State(state): State<SharedState>) -> Response {
     let worker = state.clone();
     let text = tokio::task::spawn_blocking(move || {
-        worker
-            .metrics
-            .render(worker.index.record_count(), worker.index.disk_bytes())
+        let disk_bytes = worker
+            .generations
+            .all()
+            .map(|all| all.iter().map(|g| g.index.disk_bytes()).sum())
+            .unwrap_or(0);
+        worker.metrics.render(worker.record_count(), disk_bytes)
     })
     .await
     .unwrap_or_default();
@@ -339,20 +395,39 @@ async fn ingest_batch(
                 accepted.push(record);
             }
         }
+        let _writes = worker.generations.admit_write()?;
         let tokenize_started = Instant::now();
-        let records: Vec<IndexRecord> = accepted
-            .par_iter()
-            .map(|record| IndexRecord {
-                record_id: record.record_id.clone(),
-                tokens: worker.tokenizer.tokenize(record),
-            })
-            .collect();
-        let tokenize_ms = tokenize_started.elapsed().as_millis() as u64;
+        let generations = worker.generations.all()?;
+        let mut first: Option<(IngestCounts, Vec<u64>)> = None;
+        let mut tokenize_ms = 0;
         let index_started = Instant::now();
-        let (mut counts, keys) = worker.index.upsert(&records)?;
+        // Every served generation gets the records, tokenized under its own
+        // epoch; a record new to all of them gets one handle in all.
+        for generation in &generations {
+            let epoch = generation.epoch;
+            let handle_source = generations.first().filter(|_| first.is_some());
+            let records: Vec<IndexRecord> = accepted
+                .par_iter()
+                .filter_map(|record| {
+                    let tokens = worker.generations.tokenize(epoch, record)?;
+                    let handle = handle_source
+                        .and_then(|source| source.index.handle_of(&record.record_id).ok())
+                        .flatten();
+                    Some(IndexRecord {
+                        record_id: record.record_id.clone(),
+                        tokens,
+                        handle,
+                    })
+                })
+                .collect();
+            tokenize_ms += tokenize_started.elapsed().as_millis() as u64;
+            let outcome = generation.index.upsert(&records)?;
+            first.get_or_insert(outcome);
+        }
+        let (mut counts, keys) = first.unwrap_or_default();
         counts.rejected = rejected.len() as u64;
         tracing::debug!(
-            records = records.len(),
+            records = accepted.len(),
             tokenize_ms,
             index_ms = index_started.elapsed().as_millis() as u64,
             "batch ingested"
@@ -389,7 +464,11 @@ async fn finish_ingest(
         .ok_or_else(unknown_session)?;
     let worker = state.clone();
     let counts = blocking(move || {
-        worker.index.commit_pending()?;
+        let _writes = worker.generations.admit_write()?;
+        let generations = worker.generations.all()?;
+        for generation in &generations {
+            generation.index.commit_pending()?;
+        }
         let mut counts = entry.counts;
         if finish.replace {
             if entry.seen.is_empty() {
@@ -397,7 +476,12 @@ async fn finish_ingest(
                     "refusing --replace: this ingest sent no valid record, and replacing would delete every record; check the file and its column mapping",
                 ));
             }
-            counts.deleted = worker.index.delete_all_except(&entry.seen)?;
+            for (position, generation) in generations.iter().enumerate() {
+                let deleted = generation.index.delete_all_except(&entry.seen)?;
+                if position == 0 {
+                    counts.deleted = deleted;
+                }
+            }
             worker.metrics.observe_ingest(&IngestCounts {
                 deleted: counts.deleted,
                 ..IngestCounts::default()
@@ -405,7 +489,9 @@ async fn finish_ingest(
         }
         // Always: an earlier, interrupted session may have left replaced
         // versions behind; compacting an index without deletions is cheap.
-        worker.index.compact()?;
+        for generation in &generations {
+            generation.index.compact()?;
+        }
         // The tokenizing threads' caches of field values are done with.
         rayon::broadcast(|_| poshuk_core::features::clear_token_cache());
         Ok(counts)
@@ -421,8 +507,14 @@ async fn delete(
     let request: DeleteRequest = parse_json(&body)?;
     let worker = state.clone();
     let result = blocking(move || {
-        let (deleted, not_found) = worker.index.delete(&request.record_ids)?;
-        worker.index.compact()?;
+        let _writes = worker.generations.admit_write()?;
+        let mut counted = None;
+        for generation in worker.generations.all()? {
+            let outcome = generation.index.delete(&request.record_ids)?;
+            generation.index.compact()?;
+            counted.get_or_insert(outcome);
+        }
+        let (deleted, not_found) = counted.unwrap_or((0, 0));
         worker.metrics.observe_ingest(&IngestCounts {
             deleted,
             ..IngestCounts::default()
@@ -435,7 +527,15 @@ async fn delete(
 
 async fn compact(State(state): State<SharedState>) -> Result<Json<serde_json::Value>, ApiError> {
     let worker = state.clone();
-    let rewritten = blocking(move || Ok(worker.index.compact()?)).await?;
+    let rewritten = blocking(move || {
+        let _writes = worker.generations.admit_write()?;
+        let mut rewritten = 0;
+        for generation in worker.generations.all()? {
+            rewritten += generation.index.compact()?;
+        }
+        Ok(rewritten)
+    })
+    .await?;
     Ok(Json(serde_json::json!({ "segments_rewritten": rewritten })))
 }
 
@@ -447,7 +547,7 @@ async fn resolve(
     hex::decode_to_slice(&handle, &mut bytes)
         .map_err(|_| ApiError::bad_request("a handle is 32 hexadecimal digits"))?;
     let worker = state.clone();
-    let found = blocking(move || Ok(worker.index.resolve(&bytes)?)).await?;
+    let found = blocking(move || resolve_handle(&worker, &bytes)).await?;
     match found {
         Some(record_id) => Ok(Json(Resolved { handle, record_id })),
         None => Err(ApiError::not_found(
@@ -475,8 +575,14 @@ async fn local_search(
     }
     let worker = state.clone();
     let outcome = blocking(move || {
-        let tokens = worker.tokenizer.tokenize(&record);
-        Ok(worker.index.search(&tokens, request.limit)?)
+        let generation = worker.generations.newest()?;
+        let tokens = worker
+            .generations
+            .tokenize(generation.epoch, &record)
+            .ok_or_else(|| {
+                ApiError::from(NodeError::Keyring("no key for the served epoch".into()))
+            })?;
+        Ok(generation.index.search(&tokens, request.limit)?)
     })
     .await?;
     Ok(Json(hits_response(outcome, started)))
@@ -509,9 +615,21 @@ async fn federated_search(
             "the query has no usable field: give a name or a document number",
         ));
     }
+    let epochs = search_epochs(&state, &link, &client).await;
     let worker = state.clone();
-    let tokens = blocking(move || Ok(worker.tokenizer.tokenize(&record))).await?;
-    let query = TokenQuery::from_record(state.index.epoch().0, &tokens, request.limit);
+    let limit = request.limit;
+    let query = blocking(move || {
+        Ok(EpochQueries {
+            queries: epochs
+                .iter()
+                .filter_map(|&epoch| {
+                    let tokens = worker.generations.tokenize(epoch, &record)?;
+                    Some(TokenQuery::from_record(epoch.0, &tokens, limit))
+                })
+                .collect(),
+        })
+    })
+    .await?;
     let mut url = format!("{}/v1/federated-search", link.url.trim_end_matches('/'));
     if let Some(partners) = &request.partners {
         url.push_str("?partners=");
@@ -566,7 +684,7 @@ async fn federated_search(
         let worker = state.clone();
         let resolved = blocking(move || {
             own.into_iter()
-                .map(|(position, handle)| Ok((position, worker.index.resolve(&handle)?)))
+                .map(|(position, handle)| Ok((position, resolve_handle(&worker, &handle)?)))
                 .collect::<Result<Vec<_>, ApiError>>()
         })
         .await?;
@@ -575,6 +693,168 @@ async fn federated_search(
         }
     }
     Ok(Json(answer))
+}
+
+/// The case id behind a handle, from whichever served generation has it
+/// (a record has the same handle in every generation).
+fn resolve_handle(state: &NodeState, handle: &[u8; 16]) -> Result<Option<String>, ApiError> {
+    for generation in state.generations.all()?.iter().rev() {
+        if let Some(record_id) = generation.index.resolve(handle)? {
+            return Ok(Some(record_id));
+        }
+    }
+    Ok(None)
+}
+
+/// The epochs to tokenize a federated search for: those of our keyring the
+/// federation still serves, as the coordinator reports (cached a second);
+/// every epoch of our keyring that is not retired if it cannot tell.
+async fn search_epochs(
+    state: &NodeState,
+    link: &crate::config::CoordinatorLink,
+    client: &reqwest::Client,
+) -> Vec<Epoch> {
+    let ours = state.generations.searchable_epochs();
+    let cached = state
+        .live_epochs
+        .lock()
+        .ok()
+        .and_then(|cache| cache.clone())
+        .filter(|(at, _)| at.elapsed() < Duration::from_secs(1))
+        .map(|(_, epochs)| epochs);
+    let live = match cached {
+        Some(live) => Some(live),
+        None => {
+            let url = format!("{}/v1/epochs", link.url.trim_end_matches('/'));
+            let answer = client.get(&url).bearer_auth(&link.token).send().await;
+            let live = match answer {
+                Ok(response) if response.status().is_success() => response
+                    .json::<FederationEpochs>()
+                    .await
+                    .ok()
+                    .map(|epochs| epochs.live.into_iter().map(Epoch).collect::<Vec<_>>()),
+                _ => None,
+            };
+            if let (Some(live), Ok(mut cache)) = (&live, state.live_epochs.lock()) {
+                *cache = Some((Instant::now(), live.clone()));
+            }
+            live
+        }
+    };
+    match live {
+        Some(live) => {
+            let both: Vec<Epoch> = ours.iter().copied().filter(|e| live.contains(e)).collect();
+            if both.is_empty() { ours } else { both }
+        }
+        None => ours,
+    }
+}
+
+/// `POST /local/v1/keys/install`: a sealed key file as the body.
+async fn install_key(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<Installed>, ApiError> {
+    let epoch = install_sealed(&state, body.to_vec()).await?;
+    Ok(Json(Installed { epoch: epoch.0 }))
+}
+
+async fn install_sealed(state: &SharedState, sealed: Vec<u8>) -> Result<Epoch, ApiError> {
+    let worker = state.clone();
+    let epoch = blocking(move || {
+        let identity = crate::keyring_file::load_identity(&worker.identity)?;
+        worker
+            .generations
+            .install(&sealed, &identity, &worker.partner_id)
+            .map_err(|error| match error {
+                InstallError::Refused(message) => ApiError::conflict("key_refused", message),
+                InstallError::Node(error) => ApiError::from(error),
+            })
+    })
+    .await?;
+    state.start_rekey();
+    Ok(epoch)
+}
+
+/// `POST /local/v1/keys/fetch`: fetch this partner's sealed key from the
+/// coordinator's relay and install it.
+async fn fetch_key(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<Installed>, ApiError> {
+    let request: FetchKey = if body.is_empty() {
+        FetchKey::default()
+    } else {
+        parse_json(&body)?
+    };
+    let Some((link, client)) = state.coordinator.clone() else {
+        return Err(ApiError::bad_request(
+            "this node has no [coordinator] in its config: install the sealed file directly",
+        ));
+    };
+    let mut url = format!("{}/v1/keys/sealed", link.url.trim_end_matches('/'));
+    if let Some(epoch) = request.epoch {
+        url.push_str(&format!("?epoch={epoch}"));
+    }
+    let response = client
+        .get(&url)
+        .bearer_auth(&link.token)
+        .send()
+        .await
+        .map_err(|error| ApiError {
+            status: StatusCode::BAD_GATEWAY,
+            code: "coordinator_unreachable",
+            message: format!("the coordinator cannot be reached: {}", error.without_url()),
+        })?;
+    if !response.status().is_success() {
+        let status = response.status();
+        let message = response
+            .json::<ErrorBody>()
+            .await
+            .map(|error| error.message)
+            .unwrap_or_else(|_| status.to_string());
+        return Err(ApiError {
+            status: if status.is_client_error() {
+                status
+            } else {
+                StatusCode::BAD_GATEWAY
+            },
+            code: "coordinator_error",
+            message: format!("the coordinator answered {status}: {message}"),
+        });
+    }
+    let sealed = response.bytes().await.map_err(|_| ApiError {
+        status: StatusCode::BAD_GATEWAY,
+        code: "coordinator_error",
+        message: "the coordinator's answer was cut short".into(),
+    })?;
+    let epoch = install_sealed(&state, sealed.to_vec()).await?;
+    Ok(Json(Installed { epoch: epoch.0 }))
+}
+
+/// `POST /v1/retire` (from the coordinator): drop the generations of an
+/// epoch and every older one.
+async fn retire(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<NodeStatus>, ApiError> {
+    authorize(&state, &headers)?;
+    let request: NodeRetire = parse_json(&body)?;
+    let worker = state.clone();
+    blocking(move || {
+        worker
+            .generations
+            .retire(Epoch(request.epoch))
+            .map_err(|error| match error {
+                RetireError::NoNewerEpoch { .. } => {
+                    ApiError::conflict("no_newer_epoch", error.to_string())
+                }
+                RetireError::Node(error) => ApiError::from(error),
+            })
+    })
+    .await?;
+    Ok(Json(status_of(&state)))
 }
 
 async fn livez() -> &'static str {
@@ -586,6 +866,7 @@ pub fn federation_router(state: SharedState, limits: &crate::config::Limits) -> 
     let routes = Router::new()
         .route("/v1/search", post(federation_search))
         .route("/v1/status", get(status))
+        .route("/v1/retire", post(retire))
         .route("/livez", get(livez))
         .route("/readyz", get(livez))
         .route("/metrics", get(metrics))
@@ -611,6 +892,8 @@ pub fn local_router(state: SharedState, limits: &crate::config::Limits) -> Route
         .route("/local/v1/search", post(local_search))
         .route("/local/v1/federated-search", post(federated_search))
         .route("/local/v1/status", get(status))
+        .route("/local/v1/keys/install", post(install_key))
+        .route("/local/v1/keys/fetch", post(fetch_key))
         .route("/livez", get(livez))
         .with_state(state);
     with_layers(routes, limits)
@@ -639,11 +922,6 @@ fn with_layers(router: Router, limits: &crate::config::Limits) -> Router {
             ))
             .layer(DefaultBodyLimit::max(limits.max_body_bytes)),
     )
-}
-
-/// The epoch a node's index serves, for callers that only hold the state.
-pub fn served_epoch(state: &NodeState) -> Epoch {
-    state.index.epoch()
 }
 
 #[cfg(test)]

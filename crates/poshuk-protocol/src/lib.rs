@@ -147,6 +147,108 @@ pub struct NodeStatus {
     pub version: String,
     /// API version.
     pub api_version: String,
+    /// The re-key under way (or failed), if any.
+    #[serde(default)]
+    pub rekey: Option<RekeyStatus>,
+}
+
+/// How far a node's re-key to a new epoch has come.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RekeyStatus {
+    /// The epoch being built.
+    pub epoch: u32,
+    /// Records re-keyed so far.
+    pub done: u64,
+    /// Records to re-key.
+    pub total: u64,
+    /// Rate so far.
+    pub records_per_second: u64,
+    /// Why it failed, if it did (it is retried when the node restarts).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A searcher's query to the coordinator: the same search tokenized under
+/// every key epoch the searcher can compute; the coordinator sends each node
+/// the one it serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochQueries {
+    /// One query per epoch.
+    pub queries: Vec<TokenQuery>,
+}
+
+/// `GET /v1/epochs` at the coordinator: which epochs searches should be
+/// tokenized for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FederationEpochs {
+    /// Epochs some node serves and that are not retired.
+    pub live: Vec<u32>,
+    /// Retired epochs (refused).
+    pub retired: Vec<u32>,
+}
+
+/// `POST /v1/admin/retire` at the coordinator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetireRequest {
+    /// The epoch to retire (and every older one).
+    pub epoch: u32,
+    /// Partners not required to serve the next epoch: they are suspended
+    /// (a compromised or departing partner left out of the new key).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// `POST /v1/retire` at a node (from the coordinator).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRetire {
+    /// The epoch to retire (and every older one).
+    pub epoch: u32,
+}
+
+/// The federation's keys as the admin sees them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FederationKeys {
+    /// Retired epochs.
+    pub retired: Vec<u32>,
+    /// Suspended partners (left out of a rotation).
+    pub suspended: Vec<String>,
+    /// Per partner.
+    pub partners: BTreeMap<String, PartnerKeys>,
+}
+
+/// One partner's node, as far as keys go.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartnerKeys {
+    /// Whether the node answered.
+    pub reachable: bool,
+    /// Epochs it serves.
+    pub epochs: Vec<u32>,
+    /// Its re-key, if one runs.
+    pub rekey: Option<RekeyStatus>,
+    /// Records in its index.
+    pub records: u64,
+    /// Sealed key files waiting for it at the coordinator, by epoch.
+    pub sealed_waiting: Vec<u32>,
+}
+
+/// `POST /local/v1/keys/fetch`: which epoch to fetch (the newest waiting if
+/// absent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchKey {
+    /// The epoch.
+    #[serde(default)]
+    pub epoch: Option<u32>,
+}
+
+/// Result of installing a sealed key at a node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Installed {
+    /// The epoch installed.
+    pub epoch: u32,
 }
 
 /// The body of every error response.

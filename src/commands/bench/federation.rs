@@ -143,10 +143,14 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
     // Federated: straight to the coordinator, with the searcher's token.
     let federated_url = format!("http://127.0.0.1:{coordinator_port}/v1/federated-search");
     let searcher_token = token("intl-org");
+    let federated_queries: Vec<String> = queries
+        .iter()
+        .map(|query| format!("{{\"queries\":[{query}]}}"))
+        .collect();
     let (federated, throughput) = measure_searches(
         &federated_url,
         Some(&searcher_token),
-        &queries,
+        &federated_queries,
         args.searches,
         args.seconds,
         args.concurrency,
