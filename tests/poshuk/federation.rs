@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use crate::support::{NodeProcess, free_port, poshuk, post_json, read_csv, workspace_with_keyring};
 
-const PARTNERS: [(&str, &str); 3] = [
+pub(crate) const PARTNERS: [(&str, &str); 3] = [
     ("ngo-ua", "ngo_ua"),
     ("ru-sources", "ru_sources"),
     ("intl-org", "intl_org"),
 ];
 
-struct Coordinator(Child);
+pub(crate) struct Coordinator(pub(crate) Child);
 
 impl Drop for Coordinator {
     fn drop(&mut self) {
@@ -24,26 +24,28 @@ impl Drop for Coordinator {
     }
 }
 
-fn token(partner: &str) -> String {
+pub(crate) fn token(partner: &str) -> String {
     format!("test-token-of-{partner}-0123456789")
 }
 
-fn node_token(partner: &str) -> String {
+pub(crate) fn node_token(partner: &str) -> String {
     format!("node-token-of-{partner}-0123456789")
 }
 
 /// Writes the coordinator's config for the given (id, node port) partners and
 /// starts it; returns its URL.
-fn start_coordinator(
+pub(crate) fn start_coordinator(
     dir: &Path,
     partners: &[(&str, u16)],
     per_node_ms: u64,
+    extra: &str,
 ) -> (Coordinator, String) {
     let port = free_port();
     let mut config = format!(
         "listen = \"127.0.0.1:{port}\"\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = {per_node_ms}\noverall_ms = {}\n",
         per_node_ms + 500
     );
+    config.insert_str(0, extra);
     for (id, node_port) in partners {
         config.push_str(&format!(
             "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{node_port}\"\ntoken = \"{}\"\nnode_token = \"{}\"\n",
@@ -71,7 +73,7 @@ fn start_coordinator(
     panic!("coordinator did not start");
 }
 
-fn coordinator_section(url: &str, partner: &str) -> String {
+pub(crate) fn coordinator_section(url: &str, partner: &str) -> String {
     format!(
         "[coordinator]\nurl = \"{url}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
         token(partner),
@@ -102,7 +104,7 @@ fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProce
         .map(|(id, _)| *id)
         .zip(ports.iter().copied())
         .collect();
-    let (coordinator, url) = start_coordinator(dir, &registry, 1000);
+    let (coordinator, url) = start_coordinator(dir, &registry, 1000, "");
     let nodes: Vec<NodeProcess> = PARTNERS
         .iter()
         .zip(&ports)
@@ -121,7 +123,7 @@ fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProce
 
 /// A person known to the NGO and the Russian sources, as the international
 /// organization wrote them: (query fields, NGO record id).
-fn shared_person(dir: &Path) -> serde_json::Value {
+pub(crate) fn shared_person(dir: &Path) -> serde_json::Value {
     let truth = read_csv(&dir.join("data/truth.csv"));
     let mut sources: HashMap<String, Vec<String>> = HashMap::new();
     for row in &truth[1..] {
@@ -146,7 +148,7 @@ fn shared_person(dir: &Path) -> serde_json::Value {
     })
 }
 
-fn search(node: &NodeProcess, record: &serde_json::Value) -> (u16, serde_json::Value) {
+pub(crate) fn search(node: &NodeProcess, record: &serde_json::Value) -> (u16, serde_json::Value) {
     post_json(
         &format!("{}/local/v1/federated-search", node.local),
         &serde_json::json!({"record": record, "limit": 10}),
@@ -309,6 +311,7 @@ fn a_stalled_node_is_reported_timed_out_while_other_hits_arrive() {
             ("intl-org", searcher_port),
         ],
         800,
+        "",
     );
     let ngo = NodeProcess::start_with(
         root,

@@ -8,4 +8,5 @@ mod keys;
 mod node;
 mod privacy;
 mod quality;
+mod rotation;
 mod support;

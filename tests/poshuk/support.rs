@@ -101,12 +101,23 @@ impl NodeProcess {
         federation_port: u16,
         extra: &str,
     ) -> NodeProcess {
+        NodeProcess::start_with_keyring(dir, partner, federation_port, "keyring.toml", extra)
+    }
+
+    /// Starts a node with its own keyring file (in `dir`).
+    pub(crate) fn start_with_keyring(
+        dir: &Path,
+        partner: &str,
+        federation_port: u16,
+        keyring: &str,
+        extra: &str,
+    ) -> NodeProcess {
         let local_port = free_port();
         let config = dir.join(format!("{partner}.toml"));
         std::fs::write(
             &config,
             format!(
-                "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"keyring.toml\"\n\
+                "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"{keyring}\"\n\
                  [listen]\nfederation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
                  [limits]\nmax_body_bytes = 2000000\ncommit_every_records = 2000\ncommit_interval_ms = 500\n{extra}"
             ),
@@ -169,7 +180,13 @@ fn spawn_node(dir: &Path, config: &Path) -> std::process::Child {
         .current_dir(dir)
         .env("POSHUK_LOG", "info")
         .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.join("node.log")).expect("log file"))
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("node.log"))
+                .expect("log file"),
+        )
         .spawn()
         .expect("node starts")
 }

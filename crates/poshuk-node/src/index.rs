@@ -526,7 +526,7 @@ impl TokenIndex {
                 writer.add_document(document)?;
                 known.insert(key, Known { content, handle });
                 done += 1;
-                if done.is_multiple_of(10_000) {
+                if done.is_multiple_of(1_000) {
                     progress(done);
                 }
             }

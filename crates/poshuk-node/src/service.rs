@@ -792,10 +792,19 @@ async fn fetch_key(
             "this node has no [coordinator] in its config: install the sealed file directly",
         ));
     };
-    let mut url = format!("{}/v1/keys/sealed", link.url.trim_end_matches('/'));
-    if let Some(epoch) = request.epoch {
-        url.push_str(&format!("?epoch={epoch}"));
-    }
+    // By default the epoch after the newest this node holds.
+    let epoch = request.epoch.unwrap_or_else(|| {
+        state
+            .generations
+            .epoch_states()
+            .last()
+            .map(|(epoch, _)| epoch.0 + 1)
+            .unwrap_or(2)
+    });
+    let url = format!(
+        "{}/v1/keys/sealed?epoch={epoch}",
+        link.url.trim_end_matches('/')
+    );
     let response = client
         .get(&url)
         .bearer_auth(&link.token)

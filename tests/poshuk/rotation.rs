@@ -1,0 +1,647 @@
+//! Key rotation end to end, with real processes: three nodes and a
+//! coordinator rotated from epoch 1 to 2 while searches run, a partner left
+//! out of the next rotation, a node killed mid re-key, and refused inputs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::federation::{
+    Coordinator, PARTNERS, coordinator_section, node_token, search, start_coordinator,
+};
+use crate::support::{
+    NodeProcess, free_port, get_json, poshuk, post_json, read_csv, workspace_with_keyring,
+};
+
+const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+
+/// Runs `poshuk` with the admin token in the environment.
+fn admin(dir: &Path, args: &[&str]) -> crate::support::Run {
+    std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(args)
+        .current_dir(dir)
+        .env("POSHUK_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("the poshuk binary runs")
+        .into()
+}
+
+/// Three nodes, each with its own copy of the keyring and its own identity,
+/// their lists ingested, and a coordinator with an admin token. Returns the
+/// coordinator, its URL, the nodes and their public keys.
+fn rotating_federation(
+    dir: &Path,
+    persons: usize,
+) -> (Coordinator, String, Vec<NodeProcess>, Vec<String>) {
+    let synth = poshuk(
+        dir,
+        &[
+            "synth",
+            "--persons",
+            &persons.to_string(),
+            "--seed",
+            "11",
+            "-o",
+            "data",
+        ],
+    );
+    assert!(synth.success, "{}", synth.stderr);
+    let ports: Vec<u16> = PARTNERS.iter().map(|_| free_port()).collect();
+    let registry: Vec<(&str, u16)> = PARTNERS
+        .iter()
+        .map(|(id, _)| *id)
+        .zip(ports.iter().copied())
+        .collect();
+    let (coordinator, url) = start_coordinator(
+        dir,
+        &registry,
+        1500,
+        &format!("admin_token = \"{ADMIN_TOKEN}\"\nstatus_interval_ms = 200\n"),
+    );
+    let mut nodes = Vec::new();
+    let mut publics = Vec::new();
+    for ((id, file), port) in PARTNERS.iter().zip(&ports) {
+        let keyring = format!("{id}-keyring.toml");
+        std::fs::copy(dir.join("keyring.toml"), dir.join(&keyring)).expect("copy keyring");
+        let node = NodeProcess::start_with_keyring(
+            dir,
+            id,
+            *port,
+            &keyring,
+            &coordinator_section(&url, id),
+        );
+        let identity = poshuk(
+            dir,
+            &["keys", "identity", "--config", &format!("{id}.toml")],
+        );
+        assert!(identity.success, "{}", identity.stderr);
+        publics.push(identity.stdout.trim().to_string());
+        let run = poshuk(
+            dir,
+            &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
+        );
+        assert!(run.success, "{}", run.stderr);
+        nodes.push(node);
+    }
+    (coordinator, url, nodes, publics)
+}
+
+/// Up to `count` people known to all three partners, as the international
+/// organization wrote them (the query).
+fn known_persons(dir: &Path, count: usize) -> Vec<serde_json::Value> {
+    let truth = read_csv(&dir.join("data/truth.csv"));
+    let mut sources: HashMap<String, usize> = HashMap::new();
+    for row in &truth[1..] {
+        *sources.entry(row[2].clone()).or_default() += 1;
+    }
+    let person_of: HashMap<&String, &String> =
+        truth[1..].iter().map(|row| (&row[1], &row[2])).collect();
+    read_csv(&dir.join("data/intl_org.csv"))[1..]
+        .iter()
+        .filter(|row| sources[person_of[&row[0]]] == 3 && row[6].len() == 10)
+        .take(count)
+        .map(|row| {
+            serde_json::json!({
+                "given_name": row[1], "family_name": row[2], "patronymic": row[3],
+                "sex": row[5], "birth_date": row[6], "birth_place": row[7]
+            })
+        })
+        .collect()
+}
+
+/// The (partner, handle) pairs of the strong hits from other partners.
+fn strong_hits(body: &serde_json::Value) -> BTreeSet<(String, String)> {
+    body["hits"]
+        .as_array()
+        .map(|hits| {
+            hits.iter()
+                .filter(|hit| hit["band"] == "strong" && hit["own"] == false)
+                .map(|hit| {
+                    (
+                        hit["partner"].as_str().unwrap_or("").to_string(),
+                        hit["handle"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn node_epochs(node: &NodeProcess) -> Vec<u64> {
+    let (_, status) = get_json(&format!("{}/local/v1/status", node.local));
+    status["epochs"]
+        .as_array()
+        .map(|epochs| epochs.iter().filter_map(|e| e.as_u64()).collect())
+        .unwrap_or_default()
+}
+
+/// Searches continuously from the searcher node until stopped; returns
+/// (searches done, failures described).
+fn search_continuously(
+    searcher_local: String,
+    persons: Vec<(serde_json::Value, BTreeSet<(String, String)>)>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(usize, Vec<String>)> {
+    std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::new();
+        let mut done = 0;
+        let mut failures = Vec::new();
+        while !stop.load(Ordering::SeqCst) {
+            for (person, expected) in &persons {
+                let response = client
+                    .post(format!("{searcher_local}/local/v1/federated-search"))
+                    .json(&serde_json::json!({"record": person, "limit": 10}))
+                    .send();
+                done += 1;
+                let (status, body) = match response {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        (
+                            status,
+                            response.json::<serde_json::Value>().unwrap_or_default(),
+                        )
+                    }
+                    Err(error) => {
+                        failures.push(format!("request failed: {error}"));
+                        continue;
+                    }
+                };
+                if status != 200 || body["partial"] != false {
+                    failures.push(format!("search {done}: {status} {body}"));
+                    continue;
+                }
+                let found = strong_hits(&body);
+                if !expected.is_subset(&found) {
+                    failures.push(format!(
+                        "search {done} lost a match: expected {expected:?}, found {found:?}"
+                    ));
+                }
+            }
+        }
+        (done, failures)
+    })
+}
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let (_coordinator, url, nodes, publics) = rotating_federation(root, 300);
+    let (ngo, ru, intl) = (&nodes[0], &nodes[1], &nodes[2]);
+
+    // What each known person finds before any rotation: the baseline that
+    // must hold at every moment of the rotation.
+    let persons: Vec<(serde_json::Value, BTreeSet<(String, String)>)> = known_persons(root, 6)
+        .into_iter()
+        .map(|person| {
+            let (status, body) = search(intl, &person);
+            assert_eq!(status, 200, "{body}");
+            let expected = strong_hits(&body);
+            (person, expected)
+        })
+        .filter(|(_, expected)| expected.len() == 2)
+        .collect();
+    assert!(persons.len() >= 3, "too few people found by both others");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let searcher = search_continuously(intl.local.clone(), persons.clone(), stop.clone());
+
+    // Admin: rotate, seal for all three, leave the files at the coordinator.
+    let run = admin(root, &["keys", "rotate", "--keyring", "keyring.toml"]);
+    assert!(run.success, "{}", run.stderr);
+    let mut seal = vec![
+        "keys",
+        "seal",
+        "--keyring",
+        "keyring.toml",
+        "--out-dir",
+        "sealed",
+        "--upload",
+        "--coordinator",
+        &url,
+    ];
+    let recipients: Vec<String> = PARTNERS
+        .iter()
+        .zip(&publics)
+        .map(|((id, _), public)| format!("{id}={public}"))
+        .collect();
+    for recipient in &recipients {
+        seal.extend(["--to", recipient.as_str()]);
+    }
+    let run = admin(root, &seal);
+    assert!(run.success, "{}", run.stderr);
+
+    // A file for another partner is refused, and nothing changes.
+    let keyring_before = std::fs::read(root.join("ru-sources-keyring.toml")).expect("keyring");
+    let run = poshuk(
+        root,
+        &[
+            "keys",
+            "install",
+            "sealed/ngo-ua.epoch-2.sealed",
+            "--node",
+            &ru.local,
+        ],
+    );
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("for partner `ngo-ua`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read(root.join("ru-sources-keyring.toml")).expect("keyring"),
+        keyring_before
+    );
+
+    // The NGO installs from the file; retiring now is refused (two nodes
+    // still lack epoch 2) and changes nothing.
+    let run = poshuk(
+        root,
+        &[
+            "keys",
+            "install",
+            "sealed/ngo-ua.epoch-2.sealed",
+            "--node",
+            &ngo.local,
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(node_epochs(ngo), vec![1, 2]);
+    let run = admin(root, &["keys", "retire", "1", "--coordinator", &url]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("`ru-sources` serves only epochs [1]")
+            && run.stderr.contains("nothing changed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(node_epochs(ngo), vec![1, 2]);
+
+    // The other two fetch their files through the coordinator.
+    for node in [ru, intl] {
+        let run = poshuk(
+            root,
+            &[
+                "keys",
+                "install",
+                "--from-coordinator",
+                "--node",
+                &node.local,
+            ],
+        );
+        assert!(run.success, "{}", run.stderr);
+        assert_eq!(node_epochs(node), vec![1, 2]);
+    }
+    let status = admin(root, &["keys", "status", "--coordinator", &url]);
+    assert!(status.success, "{}", status.stderr);
+    for (id, _) in PARTNERS {
+        assert!(
+            status
+                .stdout
+                .lines()
+                .any(|line| line.starts_with(id) && line.contains("1,2")),
+            "{}",
+            status.stdout
+        );
+    }
+    // Let searches run while every node serves both epochs.
+    std::thread::sleep(Duration::from_millis(500));
+
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "retire",
+            "1",
+            "--coordinator",
+            &url,
+            "--keyring",
+            "keyring.toml",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    for node in &nodes {
+        assert_eq!(node_epochs(node), vec![2]);
+    }
+    for (id, _) in PARTNERS {
+        assert!(!root.join(format!("{id}-data/index-epoch-1")).exists());
+        assert!(root.join(format!("{id}-data/index-epoch-2")).exists());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    let (searches, failures) = searcher.join().expect("searcher thread");
+    assert!(searches >= 30, "only {searches} searches ran");
+    assert!(
+        failures.is_empty(),
+        "{} of {searches} searches failed or lost a match: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(3)]
+    );
+
+    // Second rotation: the Russian sources are left out (compromised, say).
+    let run = admin(root, &["keys", "rotate", "--keyring", "keyring.toml"]);
+    assert!(run.success, "{}", run.stderr);
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "seal",
+            "--keyring",
+            "keyring.toml",
+            "--out-dir",
+            "sealed",
+            "--upload",
+            "--coordinator",
+            &url,
+            "--to",
+            &recipients[0],
+            "--to",
+            &recipients[2],
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    let run = poshuk(
+        root,
+        &["keys", "install", "--from-coordinator", "--node", &ru.local],
+    );
+    assert!(!run.success, "a left-out partner must not obtain the key");
+    assert!(run.stderr.contains("no sealed key"), "{}", run.stderr);
+    let run = poshuk(
+        root,
+        &[
+            "keys",
+            "install",
+            "sealed/intl-org.epoch-3.sealed",
+            "--node",
+            &ru.local,
+        ],
+    );
+    assert!(!run.success);
+    for node in [ngo, intl] {
+        let run = poshuk(
+            root,
+            &[
+                "keys",
+                "install",
+                "--from-coordinator",
+                "--node",
+                &node.local,
+            ],
+        );
+        assert!(run.success, "{}", run.stderr);
+    }
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "retire",
+            "2",
+            "--coordinator",
+            &url,
+            "--exclude",
+            "ru-sources",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    wait_for("the nodes to drop epoch 2", || {
+        node_epochs(ngo) == vec![3] && node_epochs(intl) == vec![3]
+    });
+
+    // The left-out partner finds nothing, and is found by no one.
+    let (person, _) = &persons[0];
+    let (status, body) = search(ru, person);
+    assert!(
+        status != 200 || strong_hits(&body).is_empty(),
+        "a left-out partner still finds matches: {body}"
+    );
+    let (status, body) = search(intl, person);
+    assert_eq!(status, 200, "{body}");
+    let found = strong_hits(&body);
+    assert!(
+        found.iter().any(|(partner, _)| partner == "ngo-ua"),
+        "{body}"
+    );
+    assert!(!found.iter().any(|(partner, _)| partner == "ru-sources"));
+    // Even straight to another node, with the coordinator's own token, its
+    // epoch-2 tokens are no longer answered.
+    let query = serde_json::json!({"epoch": 2, "tokens": {"GivenWhole": ["00".repeat(16)]}});
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/search", ngo.federation))
+        .bearer_auth(node_token("ngo-ua"))
+        .json(&query)
+        .send()
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 409);
+    // Re-ingesting from source computes the whole chain: nothing changes.
+    let run = poshuk(root, &["ingest", "--node", &ngo.local, "data/ngo_ua.csv"]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("0 added") && run.stderr.contains("0 updated"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let synth = poshuk(
+        root,
+        &["synth", "--persons", "9000", "--seed", "5", "-o", "data"],
+    );
+    assert!(synth.success, "{}", synth.stderr);
+    let mut node = NodeProcess::start(root, "ngo-ua");
+    let run = poshuk(root, &["ingest", "--node", &node.local, "data/ngo_ua.csv"]);
+    assert!(run.success, "{}", run.stderr);
+    let (_, before) = get_json(&format!("{}/local/v1/status", node.local));
+    let records = before["records"].as_u64().expect("records");
+    assert!(records > 3000, "{before}");
+    let identity = poshuk(root, &["keys", "identity", "--config", "ngo-ua.toml"]);
+    assert!(identity.success, "{}", identity.stderr);
+    std::fs::copy(root.join("keyring.toml"), root.join("admin-keyring.toml")).expect("copy");
+    assert!(admin(root, &["keys", "rotate", "--keyring", "admin-keyring.toml"]).success);
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "seal",
+            "--keyring",
+            "admin-keyring.toml",
+            "--out-dir",
+            "sealed",
+            "--to",
+            &format!("ngo-ua={}", identity.stdout.trim()),
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+
+    // Before: a search in the local API finds a known record.
+    let rows = read_csv(&root.join("data/ngo_ua.csv"));
+    let probe = serde_json::json!({"record": {
+        "given_name": rows[1][1], "family_name": rows[1][2], "birth_date": rows[1][6]
+    }, "limit": 3});
+    let (_, found_before) = post_json(&format!("{}/local/v1/search", node.local), &probe);
+    let handle_before = found_before["hits"][0]["handle"].clone();
+    assert!(handle_before.is_string(), "{found_before}");
+
+    let run = poshuk(
+        root,
+        &[
+            "keys",
+            "install",
+            "sealed/ngo-ua.epoch-2.sealed",
+            "--node",
+            &node.local,
+            "--no-wait",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    // Kill it while the re-key runs.
+    let mut killed_at = None;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let (_, status) = get_json(&format!("{}/local/v1/status", node.local));
+        if status["epochs"] == serde_json::json!([1, 2]) {
+            break;
+        }
+        if let Some(done) = status["rekey"]["done"].as_u64()
+            && done > 0
+        {
+            node.kill();
+            killed_at = Some(done);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let done = killed_at.expect("the node was killed during its re-key");
+    assert!(done < records || root.join("ngo-ua-data/index-epoch-2.building").exists());
+
+    // Restarted, it serves epoch 1 at once, never the half-built epoch 2,
+    // and completes the re-key by itself.
+    node.restart(root);
+    let epochs = node_epochs(&node);
+    assert!(epochs == vec![1] || epochs == vec![1, 2], "{epochs:?}");
+    wait_for("the re-key to complete after the restart", || {
+        node_epochs(&node) == vec![1, 2]
+    });
+    assert!(!root.join("ngo-ua-data/index-epoch-2.building").exists());
+    let (_, after) = get_json(&format!("{}/local/v1/status", node.local));
+    assert_eq!(after["records"].as_u64(), Some(records), "{after}");
+    // The local search now runs in epoch 2 and finds the same record.
+    let (_, found_after) = post_json(&format!("{}/local/v1/search", node.local), &probe);
+    assert_eq!(
+        found_after["hits"][0]["handle"], handle_before,
+        "{found_after}"
+    );
+}
+
+#[test]
+fn damaged_and_out_of_sequence_keys_are_refused_and_change_nothing() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let node = NodeProcess::start(root, "ngo-ua");
+    let identity = poshuk(root, &["keys", "identity", "--config", "ngo-ua.toml"]);
+    assert!(identity.success, "{}", identity.stderr);
+    let recipient = format!("ngo-ua={}", identity.stdout.trim());
+    std::fs::copy(root.join("keyring.toml"), root.join("admin.toml")).expect("copy");
+    assert!(admin(root, &["keys", "rotate", "--keyring", "admin.toml"]).success);
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "seal",
+            "--keyring",
+            "admin.toml",
+            "--out-dir",
+            "s2",
+            "--to",
+            &recipient,
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    // A second rotation needs the first finished: refused while pending.
+    let run = admin(root, &["keys", "rotate", "--keyring", "admin.toml"]);
+    assert!(
+        !run.success && run.stderr.contains("still pending"),
+        "{}",
+        run.stderr
+    );
+    // Mark epoch 2 active in the admin's keyring (as `retire` would) and
+    // rotate again to epoch 3.
+    let text = std::fs::read_to_string(root.join("admin.toml")).expect("admin keyring");
+    std::fs::write(root.join("admin.toml"), text.replace("pending", "active")).expect("write");
+    assert!(admin(root, &["keys", "rotate", "--keyring", "admin.toml"]).success);
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "seal",
+            "--keyring",
+            "admin.toml",
+            "--out-dir",
+            "s3",
+            "--to",
+            &recipient,
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+
+    let keyring_before = std::fs::read(root.join("keyring.toml")).expect("keyring");
+    let sealed = std::fs::read(root.join("s2/ngo-ua.epoch-2.sealed")).expect("sealed");
+    std::fs::write(root.join("truncated.sealed"), &sealed[..sealed.len() - 40]).expect("write");
+    let mut corrupted = sealed.clone();
+    let middle = corrupted.len() - 60;
+    corrupted[middle] ^= 0x20;
+    std::fs::write(root.join("corrupted.sealed"), &corrupted).expect("write");
+    std::fs::write(root.join("plain.sealed"), b"epoch 2 key: 00112233\n").expect("write");
+    let install = |file: &str| poshuk(root, &["keys", "install", file, "--node", &node.local]);
+    for (file, expected) in [
+        ("truncated.sealed", "corrupted or truncated"),
+        ("corrupted.sealed", "corrupted or truncated"),
+        ("plain.sealed", "not a poshuk sealed key file"),
+        ("s3/ngo-ua.epoch-3.sealed", "expected epoch 2, found 3"),
+    ] {
+        let run = install(file);
+        assert!(!run.success, "{file} was accepted");
+        assert!(run.stderr.contains(expected), "{file}: {}", run.stderr);
+        assert_eq!(
+            std::fs::read(root.join("keyring.toml")).expect("keyring"),
+            keyring_before,
+            "{file} changed the keyring"
+        );
+        assert_eq!(node_epochs(&node), vec![1]);
+    }
+    // The good one installs, in sequence; the same again is refused.
+    assert!(install("s2/ngo-ua.epoch-2.sealed").success);
+    let again = install("s2/ngo-ua.epoch-2.sealed");
+    assert!(
+        !again.success && again.stderr.contains("already installed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(node_epochs(&node), vec![1, 2]);
+    assert!(install("s3/ngo-ua.epoch-3.sealed").success);
+    assert_eq!(node_epochs(&node), vec![1, 2, 3]);
+    // No key material in the node's log.
+    let log = std::fs::read_to_string(root.join("node.log")).unwrap_or_default();
+    let admin_text = std::fs::read_to_string(root.join("admin.toml")).expect("admin keyring");
+    for line in admin_text.lines().filter(|line| line.starts_with("key = ")) {
+        let key = line.trim_start_matches("key = ").trim_matches('"');
+        assert!(!log.contains(key), "a key reached the log");
+    }
+}
