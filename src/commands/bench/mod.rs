@@ -3,6 +3,7 @@
 mod federation;
 pub(crate) mod node;
 mod quality;
+mod rekey;
 mod speed;
 
 use clap::Subcommand;
@@ -17,6 +18,8 @@ pub(crate) enum BenchCommand {
     Node(node::NodeBenchArgs),
     /// Three nodes and a coordinator: single-node against federated latency, throughput, a batch.
     Federation(federation::FederationBenchArgs),
+    /// A node re-keys its index to a new epoch while searches run: duration, search latency.
+    Rekey(rekey::RekeyBenchArgs),
 }
 
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -25,5 +28,6 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Speed(args) => speed::run(args),
         BenchCommand::Node(args) => node::run(args),
         BenchCommand::Federation(args) => federation::run(args),
+        BenchCommand::Rekey(args) => rekey::run(args),
     }
 }

@@ -253,7 +253,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     ingest(&dir, &format!("http://127.0.0.1:{local_port}"), &ngo, true)?;
     let ingest_seconds = started.elapsed().as_secs_f64();
     let ingest_peak = resident(node_pid).peak;
-    let index_bytes = directory_bytes(&dir.join("node-data/index"));
+    let index_bytes = directory_bytes(&dir.join("node-data/index-epoch-1"));
     println!(
         "ingest: {} records in {:.1}s = {:.0} records/s; index {:.1} MiB = {:.0} bytes/record; node peak RSS during ingest {:.2} GiB",
         args.records,

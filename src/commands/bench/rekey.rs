@@ -1,0 +1,226 @@
+//! Re-key benchmark: a node process holding N records re-keys its index to
+//! a new epoch (installed from a sealed file, as an admin would) while
+//! searches keep running against it; the re-key's duration and the search
+//! latency before and during it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use clap::Args;
+use poshuk_core::{Epoch, KeyRing, Tokenizer};
+use poshuk_protocol::{NodeStatus, SearchResponse};
+use poshuk_synth::{SynthConfig, generate, write_dir};
+
+use crate::commands::bench::node::{directory_bytes, percentile, token_queries};
+use crate::commands::processes::{Processes, free_port, ingest};
+
+#[derive(Args)]
+pub(crate) struct RekeyBenchArgs {
+    /// Records in the node.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 17)]
+    seed: u64,
+    /// Work directory (a temporary one otherwise).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+fn search(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    body: &str,
+) -> anyhow::Result<SearchResponse> {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()?;
+    if !response.status().is_success() {
+        bail!("search failed: {}", response.status());
+    }
+    Ok(response.json()?)
+}
+
+fn status(client: &reqwest::blocking::Client, local: &str) -> anyhow::Result<NodeStatus> {
+    Ok(client
+        .get(format!("{local}/local/v1/status"))
+        .send()?
+        .json()?)
+}
+
+pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
+    let temporary = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let data = generate(SynthConfig {
+        persons: args.records * 10 / 7 + 100,
+        seed: args.seed,
+    });
+    write_dir(&data, &dir.join("data"))?;
+    drop(data);
+    let ngo = dir.join("data/ngo_ua.csv");
+    let text = std::fs::read_to_string(&ngo)?;
+    let kept: Vec<&str> = text.lines().take(args.records + 1).collect();
+    std::fs::write(&ngo, kept.join("\n") + "\n")?;
+    drop(text);
+
+    let ring = KeyRing::generate()?;
+    let keyring = dir.join("keyring.toml");
+    let _ = std::fs::remove_file(&keyring);
+    poshuk_node::keyring_file::create(&keyring, &ring)?;
+    let _ = std::fs::remove_dir_all(dir.join("node-data"));
+    let (secret, public) = poshuk_core::sealed::generate_identity();
+    poshuk_node::keyring_file::create_identity(
+        &dir.join("node-data/identity.age"),
+        &secret,
+        &public,
+    )?;
+    let (federation_port, local_port) = (free_port()?, free_port()?);
+    std::fs::write(
+        dir.join("node.toml"),
+        format!(
+            "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
+             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n"
+        ),
+    )?;
+    let federation = format!("http://127.0.0.1:{federation_port}");
+    let local = format!("http://127.0.0.1:{local_port}");
+    let mut processes = Processes::default();
+    processes.start(
+        &dir,
+        &["node", "--config", "node.toml"],
+        "node.log",
+        Some(&federation),
+    )?;
+    println!("ingesting {} records into a node process...", args.records);
+    ingest(&dir, &local, &ngo, true)?;
+
+    // The admin's side: rotate a copy of the keyring, seal epoch 2.
+    let mut admin_ring = ring.clone();
+    let epoch = admin_ring.rotate()?;
+    let sealed = poshuk_core::sealed::seal(&admin_ring, epoch, "bench", &public)?;
+
+    let queries_one = token_queries(
+        &dir.join("data/ru_sources.csv"),
+        &Tokenizer::new(ring.hasher(Epoch(1))?),
+        1,
+        20,
+    )?;
+    let url = format!("{federation}/v1/search");
+    let client = reqwest::blocking::Client::new();
+    let mut before = Vec::new();
+    for body in queries_one.iter().cycle().take(2_000) {
+        let started = Instant::now();
+        search(&client, &url, body)?;
+        before.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    before.sort_by(f64::total_cmp);
+
+    // Searches run without pause while the node re-keys.
+    let stop = Arc::new(AtomicBool::new(false));
+    let searcher = {
+        let (stop, url, queries) = (stop.clone(), url.clone(), queries_one.clone());
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let (mut latencies, mut failures) = (Vec::new(), 0usize);
+            for body in queries.iter().cycle() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let started = Instant::now();
+                match search(&client, &url, body) {
+                    Ok(_) => latencies.push(started.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => failures += 1,
+                }
+            }
+            (latencies, failures)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let response = client
+        .post(format!("{local}/local/v1/keys/install"))
+        .body(sealed)
+        .send()?;
+    if !response.status().is_success() {
+        bail!("install failed: {}", response.text().unwrap_or_default());
+    }
+    loop {
+        let current = status(&client, &local)?;
+        if current.epochs.contains(&epoch.0) {
+            break;
+        }
+        if let Some(error) = current.rekey.and_then(|rekey| rekey.error) {
+            bail!("the re-key failed: {error}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let (mut during, failures) = searcher
+        .join()
+        .map_err(|_| anyhow::anyhow!("searcher panicked"))?;
+    during.sort_by(f64::total_cmp);
+    println!(
+        "re-key: {} records to epoch {epoch} in {seconds:.1}s = {:.0} records/s (install to switch, including the final commit and reopening)",
+        args.records,
+        args.records as f64 / seconds
+    );
+    println!(
+        "search before the re-key: p50 {:.2} ms, p99 {:.2} ms ({} searches)",
+        percentile(&before, 0.5),
+        percentile(&before, 0.99),
+        before.len()
+    );
+    println!(
+        "search during the re-key: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} searches, {failures} failed)",
+        percentile(&during, 0.5),
+        percentile(&during, 0.99),
+        during.last().copied().unwrap_or(f64::NAN),
+        during.len()
+    );
+
+    // The new generation answers as the old one did: same handles, same
+    // scores, for queries tokenized from source under epoch 2.
+    let queries_two = token_queries(
+        &dir.join("data/ru_sources.csv"),
+        &Tokenizer::new(admin_ring.hasher(epoch)?),
+        epoch.0,
+        20,
+    )?;
+    let mut same = 0;
+    let compared = 500.min(queries_one.len());
+    for (one, two) in queries_one.iter().zip(&queries_two).take(compared) {
+        let (first, second) = (search(&client, &url, one)?, search(&client, &url, two)?);
+        let hits = |answer: &SearchResponse| {
+            answer
+                .hits
+                .iter()
+                .map(|hit| (hit.handle.clone(), hit.band.clone()))
+                .collect::<Vec<_>>()
+        };
+        if hits(&first) == hits(&second) {
+            same += 1;
+        }
+    }
+    println!(
+        "epoch 2 answers equal epoch 1's (handles and bands) for {same} of {compared} queries"
+    );
+    let sizes = [1, 2].map(|number| {
+        directory_bytes(&dir.join(format!("node-data/index-epoch-{number}"))) as f64
+            / (1u64 << 20) as f64
+    });
+    println!(
+        "index on disk: epoch 1 {:.0} MiB, epoch 2 {:.0} MiB (both kept until epoch 1 is retired)",
+        sizes[0], sizes[1]
+    );
+    Ok(())
+}
