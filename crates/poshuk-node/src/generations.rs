@@ -405,6 +405,7 @@ impl Generations {
             .map_err(io_error(format!("cannot rename {}", building.display())))?;
         sync_dir(&self.data_dir);
         let index = TokenIndex::open(&self.data_dir, &final_dir, settings)?;
+        index.request_merges()?;
         self.served
             .write()
             .map_err(|_| NodeError::Poisoned)?

@@ -462,6 +462,16 @@ impl TokenIndex {
         document
     }
 
+    /// Commits (even with nothing pending) so that tantivy's merge policy
+    /// looks at the segments: a re-keyed generation is written in one commit
+    /// and would otherwise keep its many small segments until the next
+    /// ingest. The merges run in the background.
+    pub fn request_merges(&self) -> Result<(), NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
+        self.commit(&mut writer, &mut pending)
+    }
+
     /// The handle of a case id, if the record is in the index (committed or
     /// pending).
     pub fn handle_of(&self, record_id: &str) -> Result<Option<Handle>, NodeError> {

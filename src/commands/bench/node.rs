@@ -39,19 +39,19 @@ pub(crate) struct NodeBenchArgs {
 }
 
 /// A process's resident memory, from /proc (Linux).
-struct Resident {
+pub(crate) struct Resident {
     /// All resident pages now.
-    total: u64,
+    pub(crate) total: u64,
     /// The peak of `total`.
-    peak: u64,
+    pub(crate) peak: u64,
     /// Anonymous pages: the process's own heap and stacks.
-    anonymous: u64,
+    pub(crate) anonymous: u64,
     /// Pages of mapped files (the index, read through mmap): page cache the
     /// kernel can reclaim under pressure.
-    file: u64,
+    pub(crate) file: u64,
 }
 
-fn resident(pid: u32) -> Resident {
+pub(crate) fn resident(pid: u32) -> Resident {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| -> u64 {
         status

@@ -14,7 +14,7 @@ use poshuk_core::{Epoch, KeyRing, Tokenizer};
 use poshuk_protocol::{NodeStatus, SearchResponse};
 use poshuk_synth::{SynthConfig, generate, write_dir};
 
-use crate::commands::bench::node::{directory_bytes, percentile, token_queries};
+use crate::commands::bench::node::{directory_bytes, percentile, resident, token_queries};
 use crate::commands::processes::{Processes, free_port, ingest};
 
 #[derive(Args)]
@@ -94,7 +94,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
     let federation = format!("http://127.0.0.1:{federation_port}");
     let local = format!("http://127.0.0.1:{local_port}");
     let mut processes = Processes::default();
-    processes.start(
+    let node_pid = processes.start(
         &dir,
         &["node", "--config", "node.toml"],
         "node.log",
@@ -164,6 +164,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let seconds = started.elapsed().as_secs_f64();
+    let memory = resident(node_pid);
     stop.store(true, Ordering::Relaxed);
     let (mut during, failures) = searcher
         .join()
@@ -173,6 +174,14 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         "re-key: {} records to epoch {epoch} in {seconds:.1}s = {:.0} records/s (install to switch, including the final commit and reopening)",
         args.records,
         args.records as f64 / seconds
+    );
+    let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
+    println!(
+        "node memory after the switch: {:.2} GiB resident ({:.2} GiB own heap, {:.2} GiB mapped index pages), {:.2} GiB peak since start",
+        gib(memory.total),
+        gib(memory.anonymous),
+        gib(memory.file),
+        gib(memory.peak)
     );
     println!(
         "search before the re-key: p50 {:.2} ms, p99 {:.2} ms ({} searches)",
@@ -209,17 +218,37 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         };
         if hits(&first) == hits(&second) {
             same += 1;
+        } else {
+            println!(
+                "  differs: {} vs {} candidates (the cap is the node's max_candidates), {} vs {} hits",
+                first.candidates,
+                second.candidates,
+                first.hits.len(),
+                second.hits.len()
+            );
         }
     }
     println!(
         "epoch 2 answers equal epoch 1's (handles and bands) for {same} of {compared} queries"
     );
-    let sizes = [1, 2].map(|number| {
+    // Background merges of the new generation's segments hold old and new
+    // files at once for a while: measure once the size has settled.
+    let size_of = |number: u32| {
         directory_bytes(&dir.join(format!("node-data/index-epoch-{number}"))) as f64
             / (1u64 << 20) as f64
-    });
+    };
+    let mut settled = size_of(2);
+    for _ in 0..60 {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = size_of(2);
+        if (now - settled).abs() < 0.5 {
+            break;
+        }
+        settled = now;
+    }
+    let sizes = [size_of(1), size_of(2)];
     println!(
-        "index on disk: epoch 1 {:.0} MiB, epoch 2 {:.0} MiB (both kept until epoch 1 is retired)",
+        "index on disk once merges settled: epoch 1 {:.0} MiB, epoch 2 {:.0} MiB (both kept until epoch 1 is retired)",
         sizes[0], sizes[1]
     );
     Ok(())
