@@ -446,6 +446,26 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
         .send()
         .expect("request");
     assert_eq!(response.status().as_u16(), 409);
+    // No key leaves a keyring file: not in the sealed files, the
+    // coordinator's state and audit log, the nodes' data or the log.
+    let admin_keyring = std::fs::read_to_string(root.join("keyring.toml")).expect("keyring");
+    let keys: Vec<&str> = admin_keyring
+        .lines()
+        .filter_map(|line| line.strip_prefix("key = "))
+        .map(|key| key.trim_matches('"'))
+        .collect();
+    assert_eq!(keys.len(), 3);
+    for file in crate::support::files_under(root) {
+        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with("keyring.toml") {
+            continue;
+        }
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).to_lowercase();
+        for key in &keys {
+            assert!(!text.contains(key), "a key is in {}", file.display());
+        }
+    }
     // Re-ingesting from source computes the whole chain: nothing changes.
     let run = poshuk(root, &["ingest", "--node", &ngo.local, "data/ngo_ua.csv"]);
     assert!(run.success, "{}", run.stderr);
