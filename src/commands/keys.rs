@@ -33,6 +33,14 @@ pub(crate) enum KeysCommand {
     /// Create this partner's age identity (mode 0600) and print its public
     /// key for the admin; prints the public key of an existing one.
     Identity(IdentityArgs),
+    /// Admin: create the signing key that proves sealed keys come from you
+    /// (mode 0600), and print its public key for every node's [keys]
+    /// admin_key; prints the public key of an existing one.
+    AdminKey {
+        /// The signing key file.
+        #[arg(long, default_value = "poshuk-admin.key")]
+        out: PathBuf,
+    },
     /// Admin: add epoch n+1 with a fresh key to the keyring, pending.
     Rotate {
         /// The admin's keyring.
@@ -73,6 +81,9 @@ pub(crate) struct SealArgs {
     /// left out cannot obtain the epoch.
     #[arg(long = "to", required = true, value_name = "PARTNER=PUBKEY")]
     recipients: Vec<String>,
+    /// The admin's signing key (`poshuk keys admin-key`).
+    #[arg(long, default_value = "poshuk-admin.key")]
+    signing_key: PathBuf,
     /// Where to write the sealed files (PARTNER.epoch-N.sealed).
     #[arg(long, default_value = ".")]
     out_dir: PathBuf,
@@ -91,7 +102,8 @@ pub(crate) struct InstallArgs {
     /// Fetch this partner's sealed key from the coordinator instead.
     #[arg(long)]
     from_coordinator: bool,
-    /// With --from-coordinator: the epoch (default: the newest waiting).
+    /// With --from-coordinator: the epoch (default: the one after the newest
+    /// this node holds).
     #[arg(long)]
     epoch: Option<u32>,
     /// Your node's local API.
@@ -146,6 +158,24 @@ pub(crate) fn run(command: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Identity(args) => identity(args),
+        KeysCommand::AdminKey { out } => {
+            if out.exists() {
+                println!("{}", keyring_file::load_admin_key(&out)?.public());
+                eprintln!(
+                    "admin key {} exists; its public key is above",
+                    out.display()
+                );
+                return Ok(());
+            }
+            let key = poshuk_core::sealed::AdminKey::generate()?;
+            keyring_file::create_admin_key(&out, &key)?;
+            println!("{}", key.public());
+            eprintln!(
+                "wrote admin signing key {} (mode 0600). Put the public key above in every node's config as [keys] admin_key.",
+                out.display()
+            );
+            Ok(())
+        }
         KeysCommand::Rotate { keyring } => {
             let mut ring = keyring_file::load(&keyring)?;
             let epoch = ring.rotate()?;
@@ -218,6 +248,7 @@ fn error_message(response: reqwest::blocking::Response) -> String {
 
 fn seal(args: SealArgs) -> anyhow::Result<()> {
     let ring = keyring_file::load(&args.keyring)?;
+    let signer = keyring_file::load_admin_key(&args.signing_key)?;
     let epoch = Epoch(args.epoch.unwrap_or(ring.newest_epoch().0));
     if epoch.0 < 2 {
         bail!("epoch 1 is the keyring itself: seal a rotated epoch (`poshuk keys rotate` first)");
@@ -225,7 +256,7 @@ fn seal(args: SealArgs) -> anyhow::Result<()> {
     let mut recipients = Vec::new();
     for recipient in &args.recipients {
         let Some((partner, public)) = recipient.split_once('=') else {
-            bail!("--to `{recipient}`: expected PARTNER_ID=age1...");
+            bail!("a --to value is not PARTNER_ID=age1... (the value is not repeated here)");
         };
         recipients.push((partner.trim().to_string(), public.trim().to_string()));
     }
@@ -233,7 +264,7 @@ fn seal(args: SealArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
     let client = blocking_client()?;
     for (partner, public) in &recipients {
-        let sealed = poshuk_core::sealed::seal(&ring, epoch, partner, public)
+        let sealed = poshuk_core::sealed::seal(&ring, epoch, partner, public, &signer)
             .with_context(|| format!("sealing for `{partner}`"))?;
         let path = args
             .out_dir
@@ -382,6 +413,21 @@ fn print_status(keys: &FederationKeys) {
 }
 
 fn retire(args: RetireArgs) -> anyhow::Result<()> {
+    // Check the admin's keyring before the federation changes.
+    let ring = match &args.keyring {
+        Some(path) => {
+            let ring = keyring_file::load(path)?;
+            if ring.state(Epoch(args.epoch + 1)).is_none() {
+                bail!(
+                    "{} has no epoch {}: retire only an epoch that has a successor",
+                    path.display(),
+                    args.epoch + 1
+                );
+            }
+            Some(ring)
+        }
+        None => None,
+    };
     let url = format!(
         "{}/v1/admin/retire",
         args.admin.coordinator.trim_end_matches('/')
@@ -401,8 +447,7 @@ fn retire(args: RetireArgs) -> anyhow::Result<()> {
     let keys: FederationKeys = response
         .json()
         .context("unexpected answer from the coordinator")?;
-    if let Some(path) = &args.keyring {
-        let mut ring = keyring_file::load(path)?;
+    if let (Some(path), Some(mut ring)) = (&args.keyring, ring) {
         for number in 1..=args.epoch {
             ring.set_state(Epoch(number), EpochState::Retired)?;
         }
@@ -413,9 +458,17 @@ fn retire(args: RetireArgs) -> anyhow::Result<()> {
         keyring_file::replace(path, &ring)?;
     }
     eprintln!(
-        "retired epoch {}: the coordinator refuses it from now on, and the nodes dropped its generation",
+        "retired epoch {}: the coordinator refuses it from now on",
         args.epoch
     );
+    for (partner, outcome) in &keys.retire_outcomes {
+        eprintln!("  {partner}: {outcome}");
+    }
+    if args.keyring.is_none() {
+        eprintln!(
+            "your keyring was not updated (no --keyring): mark the epoch retired there before the next rotation"
+        );
+    }
     print_status(&keys);
     Ok(())
 }

@@ -28,6 +28,14 @@ fn admin(dir: &Path, args: &[&str]) -> crate::support::Run {
         .into()
 }
 
+/// Creates the admin's signing key in `dir` (the default `poshuk-admin.key`)
+/// and returns the `[keys]` section every node's config needs.
+fn admin_key_section(dir: &Path) -> String {
+    let run = admin(dir, &["keys", "admin-key"]);
+    assert!(run.success, "{}", run.stderr);
+    format!("[keys]\nadmin_key = \"{}\"\n", run.stdout.trim())
+}
+
 /// Three nodes, each with its own copy of the keyring and its own identity,
 /// their lists ingested, and a coordinator with an admin token. Returns the
 /// coordinator, its URL, the nodes and their public keys.
@@ -60,6 +68,7 @@ fn rotating_federation(
         1500,
         &format!("admin_token = \"{ADMIN_TOKEN}\"\nstatus_interval_ms = 200\n"),
     );
+    let keys_section = admin_key_section(dir);
     let mut nodes = Vec::new();
     let mut publics = Vec::new();
     for ((id, file), port) in PARTNERS.iter().zip(&ports) {
@@ -70,7 +79,7 @@ fn rotating_federation(
             id,
             *port,
             &keyring,
-            &coordinator_section(&url, id),
+            &(coordinator_section(&url, id) + &keys_section),
         );
         let identity = poshuk(
             dir,
@@ -420,6 +429,46 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
     wait_for("the nodes to drop epoch 2", || {
         node_epochs(ngo) == vec![3] && node_epochs(intl) == vec![3]
     });
+    // Even a file sealed for it by mistake is neither accepted by the relay
+    // nor handed out: the partner is suspended.
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "seal",
+            "--keyring",
+            "keyring.toml",
+            "--out-dir",
+            "late",
+            "--upload",
+            "--coordinator",
+            &url,
+            "--to",
+            &recipients[1],
+        ],
+    );
+    assert!(
+        !run.success && run.stderr.contains("suspended"),
+        "{}",
+        run.stderr
+    );
+    let run = poshuk(
+        root,
+        &[
+            "keys",
+            "install",
+            "--from-coordinator",
+            "--epoch",
+            "3",
+            "--node",
+            &ru.local,
+        ],
+    );
+    assert!(
+        !run.success && run.stderr.contains("suspended"),
+        "{}",
+        run.stderr
+    );
 
     // The left-out partner finds nothing, and is found by no one.
     let (person, _) = &persons[0];
@@ -485,7 +534,8 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
         &["synth", "--persons", "9000", "--seed", "5", "-o", "data"],
     );
     assert!(synth.success, "{}", synth.stderr);
-    let mut node = NodeProcess::start(root, "ngo-ua");
+    let keys_section = admin_key_section(root);
+    let mut node = NodeProcess::start_with(root, "ngo-ua", free_port(), &keys_section);
     let run = poshuk(root, &["ingest", "--node", &node.local, "data/ngo_ua.csv"]);
     assert!(run.success, "{}", run.stderr);
     let (_, before) = get_json(&format!("{}/local/v1/status", node.local));
@@ -574,7 +624,8 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
 fn damaged_and_out_of_sequence_keys_are_refused_and_change_nothing() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    let node = NodeProcess::start(root, "ngo-ua");
+    let keys_section = admin_key_section(root);
+    let node = NodeProcess::start_with(root, "ngo-ua", free_port(), &keys_section);
     let identity = poshuk(root, &["keys", "identity", "--config", "ngo-ua.toml"]);
     assert!(identity.success, "{}", identity.stderr);
     let recipient = format!("ngo-ua={}", identity.stdout.trim());
@@ -629,11 +680,36 @@ fn damaged_and_out_of_sequence_keys_are_refused_and_change_nothing() {
     corrupted[middle] ^= 0x20;
     std::fs::write(root.join("corrupted.sealed"), &corrupted).expect("write");
     std::fs::write(root.join("plain.sealed"), b"epoch 2 key: 00112233\n").expect("write");
+    // Sealed to this node's identity by someone holding the keyring (a
+    // partner being left out, say) but not the admin's signing key.
+    assert!(admin(root, &["keys", "admin-key", "--out", "forger.key"]).success);
+    let run = admin(
+        root,
+        &[
+            "keys",
+            "seal",
+            "--keyring",
+            "admin.toml",
+            "--epoch",
+            "2",
+            "--signing-key",
+            "forger.key",
+            "--out-dir",
+            "forged",
+            "--to",
+            &recipient,
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
     let install = |file: &str| poshuk(root, &["keys", "install", file, "--node", &node.local]);
     for (file, expected) in [
         ("truncated.sealed", "corrupted or truncated"),
         ("corrupted.sealed", "corrupted or truncated"),
         ("plain.sealed", "not a poshuk sealed key file"),
+        (
+            "forged/ngo-ua.epoch-2.sealed",
+            "not signed by this federation's admin key",
+        ),
         ("s3/ngo-ua.epoch-3.sealed", "expected epoch 2, found 3"),
     ] {
         let run = install(file);

@@ -168,6 +168,16 @@ impl CoordinatorConfig {
             if partner.id.trim().is_empty() {
                 return Err("a partner has an empty id".into());
             }
+            if !partner
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return Err(format!(
+                    "partner id `{}` may hold only letters, digits, `.`, `_` and `-`",
+                    partner.id
+                ));
+            }
             if !ids.insert(partner.id.as_str()) {
                 return Err(format!("duplicate partner id `{}`", partner.id));
             }

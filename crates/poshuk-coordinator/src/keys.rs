@@ -208,6 +208,7 @@ impl Coordinator {
             retired: state.retired.into_iter().collect(),
             suspended: state.suspended.into_iter().collect(),
             partners,
+            retire_outcomes: BTreeMap::new(),
         }
     }
 }
@@ -308,7 +309,7 @@ pub(crate) async fn admin_retire(
         return conflict(
             "not_ready",
             format!(
-                "refusing to retire epoch {}: not every partner serves a newer epoch yet ({}); nothing changed. Wait for the re-keys (`poshuk keys status`) or exclude a partner that is being left out",
+                "refusing to retire epoch {}: not every partner serves a newer epoch yet ({}); nothing changed. Wait for the re-keys (`poshuk keys status`); `--exclude` is only for a partner that is left out for good (it is suspended)",
                 request.epoch,
                 lacking.join("; ")
             ),
@@ -340,6 +341,16 @@ pub(crate) async fn admin_retire(
     coordinator.audit_event(serde_json::json!({
         "event": "retire", "epoch": request.epoch, "suspended": request.exclude,
     }));
+    // A suspended partner must not find a newer key waiting for it (the
+    // admin may have sealed for it before deciding to leave it out).
+    for excluded in &request.exclude {
+        let dir = coordinator.config.state_dir.join("sealed").join(excluded);
+        if dir.exists()
+            && let Err(error) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::error!(partner = %excluded, error = %error, "cannot delete a suspended partner's sealed keys");
+        }
+    }
     // The nodes drop their old generations; a node that misses this keeps
     // serving both until the admin runs `retire` again (it is idempotent).
     let body = NodeRetire {
@@ -350,22 +361,47 @@ pub(crate) async fn admin_retire(
         .partners
         .iter()
         .filter(|partner| !request.exclude.contains(&partner.id))
+        .filter(|partner| !coordinator.is_suspended(&partner.id))
         .map(|partner| {
             let coordinator = coordinator.clone();
             let body = body.clone();
             async move {
                 let url = format!("{}/v1/retire", partner.node_url.trim_end_matches('/'));
-                let mut push = coordinator.client.post(&url).json(&body);
+                // Dropping a generation may wait for searches on it: more
+                // time than a search gets.
+                let mut push = coordinator
+                    .client
+                    .post(&url)
+                    .timeout(std::time::Duration::from_secs(30))
+                    .json(&body);
                 if let Some(token) = &partner.node_token {
                     push = push.bearer_auth(token);
                 }
-                if let Err(error) = push.send().await.and_then(|r| r.error_for_status()) {
-                    tracing::warn!(partner = %partner.id, error = %error.without_url(), "a node did not drop its old generation");
-                }
+                let outcome = match push.send().await {
+                    Ok(response) if response.status().is_success() => {
+                        "dropped its old generation".to_string()
+                    }
+                    Ok(response) => {
+                        let status = response.status();
+                        let message = response
+                            .json::<poshuk_protocol::ErrorBody>()
+                            .await
+                            .map(|error| error.message)
+                            .unwrap_or_default();
+                        format!("did not drop its old generation ({status}: {message}); run retire again")
+                    }
+                    Err(error) => format!(
+                        "did not answer ({}); run retire again",
+                        error.without_url()
+                    ),
+                };
+                (partner.id.clone(), outcome)
             }
         });
-    futures_util::future::join_all(pushes).await;
-    Json(coordinator.federation_keys().await).into_response()
+    let outcomes = futures_util::future::join_all(pushes).await;
+    let mut keys = coordinator.federation_keys().await;
+    keys.retire_outcomes = outcomes.into_iter().collect();
+    Json(keys).into_response()
 }
 
 /// `PUT /v1/admin/sealed/{partner}/{epoch}`: the admin leaves a sealed key
@@ -378,6 +414,12 @@ pub(crate) async fn admin_upload_sealed(
 ) -> Response {
     if !coordinator.is_admin(&headers) {
         return unauthorized_admin();
+    }
+    if coordinator.is_suspended(&partner_id) {
+        return conflict(
+            "suspended",
+            format!("partner `{partner_id}` is suspended: it gets no new key"),
+        );
     }
     if !coordinator
         .config
@@ -455,6 +497,17 @@ pub(crate) async fn fetch_sealed(
         }
         .into_response();
     };
+    if coordinator.is_suspended(&partner.id) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "suspended",
+            message: format!(
+                "partner `{}` is suspended: it was left out of the current key epoch",
+                partner.id
+            ),
+        }
+        .into_response();
+    }
     let waiting = coordinator.sealed_waiting(&partner.id);
     let Some(epoch) = query.epoch.or(waiting.last().copied()) else {
         return ApiError {

@@ -147,7 +147,7 @@ pub enum KeyError {
     UnknownEpoch(Epoch),
     /// A rotation is already under way.
     #[error(
-        "epoch {0} is still pending: finish that rotation (install it everywhere, retire the old epoch) before starting another"
+        "epoch {0} is still pending in this keyring: finish that rotation first (every node installs it, then `poshuk keys retire <previous epoch> --keyring <this file>` marks it active here)"
     )]
     RotationPending(Epoch),
     /// The epoch is already in the keyring with this key.

@@ -3,15 +3,22 @@
 //! that cannot open it.
 //!
 //! A sealed file is one plain header line naming the partner and the epoch
-//! (so the wrong file is refused with a clear message before any decryption),
-//! followed by the age ciphertext. Inside: the same partner and epoch again
-//! (authenticated, so an edited header is detected), the fingerprint of the
-//! previous epoch's key (so a node refuses a key that does not chain from its
-//! own keyring) and the key itself.
+//! (so the wrong file is refused with a clear message before any decryption)
+//! and carrying the admin's Ed25519 signature, followed by the age
+//! ciphertext. Inside: the same partner and epoch again (so an edited header
+//! is detected), the fingerprint of the previous epoch's key (so a node
+//! refuses a key that does not chain from its own keyring) and the key.
+//!
+//! Why a signature: age encryption is anonymous, and every partner — also
+//! one being left out — holds the previous epoch's key and can compute its
+//! fingerprint. Without the admin's signature, a left-out partner could seal
+//! a key of its own choosing to another partner and so keep reading the
+//! "new" epoch. Nodes pin the admin's public key in their config.
 
 use std::str::FromStr;
 
 use age::secrecy::ExposeSecret;
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::keys::{Epoch, EpochKey, KeyError, KeyRing};
@@ -45,12 +52,31 @@ pub enum SealError {
     /// The plain header does not match the authenticated contents.
     #[error("the sealed key file's header was altered (it does not match the sealed contents)")]
     HeaderMismatch,
-    /// A public key is not an age X25519 recipient.
-    #[error("`{0}` is not an age X25519 public key (age1...)")]
+    /// A public key is not an age X25519 recipient (the value is not
+    /// repeated: it might be a pasted secret).
+    #[error("the public key for `{0}` is not an age X25519 public key (age1...)")]
     BadRecipient(String),
+    /// A secret identity was given where a public key belongs.
+    #[error(
+        "the key given for `{0}` is a SECRET identity (AGE-SECRET-KEY-...), not its public key: give `poshuk keys identity`'s output, and treat that secret as leaked"
+    )]
+    SecretGivenAsRecipient(String),
     /// An identity file does not hold an age X25519 identity.
     #[error("the identity is not an age X25519 secret key (AGE-SECRET-KEY-1...)")]
     BadIdentity,
+    /// The file carries no admin signature.
+    #[error(
+        "the sealed key carries no admin signature; refuse it and ask the admin to seal it again"
+    )]
+    Unsigned,
+    /// The signature is not the admin's.
+    #[error(
+        "the sealed key is not signed by this federation's admin key (the node's [keys] admin_key): refuse it, and tell the admin; someone else sealed it"
+    )]
+    BadSignature,
+    /// An admin key cannot be read.
+    #[error("{0}")]
+    BadAdminKey(String),
     /// The keyring cannot give what is asked.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -79,18 +105,106 @@ fn parse_identity(identity_text: &str) -> Result<age::x25519::Identity, SealErro
     age::x25519::Identity::from_str(line).map_err(|_| SealError::BadIdentity)
 }
 
-/// Seals `epoch`'s key of `ring` to one partner's public key.
+const ADMIN_PUBLIC_PREFIX: &str = "poshuk-admin-ed25519:";
+
+/// The admin's signing key: signs every sealed key file. Zeroized on drop;
+/// `Debug` shows nothing secret.
+pub struct AdminKey(SigningKey);
+
+impl std::fmt::Debug for AdminKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "AdminKey({}, <secret redacted>)", self.public())
+    }
+}
+
+impl AdminKey {
+    /// A fresh random signing key.
+    pub fn generate() -> Result<AdminKey, SealError> {
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::fill(seed.as_mut()).map_err(|_| SealError::Key(KeyError::NoRandomness))?;
+        Ok(AdminKey(SigningKey::from_bytes(&seed)))
+    }
+
+    /// The secret in its text form (for a 0600 file).
+    pub fn to_text(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!(
+            "# poshuk admin signing key: SECRET, keep mode 0600.\n# public key: {}\nsecret = {}\n",
+            self.public(),
+            Zeroizing::new(hex::encode(self.0.to_bytes())).as_str()
+        ))
+    }
+
+    /// Parses the text written by [`AdminKey::to_text`].
+    pub fn from_text(text: &str) -> Result<AdminKey, SealError> {
+        let value = text
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("secret"))
+            .filter_map(|rest| rest.trim_start().strip_prefix('='))
+            .map(|value| value.trim())
+            .next()
+            .ok_or_else(|| {
+                SealError::BadAdminKey("the admin key file has no `secret = ...` line".into())
+            })?;
+        let mut seed = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(value, seed.as_mut()).map_err(|_| {
+            SealError::BadAdminKey("the admin key's secret must be 64 hexadecimal digits".into())
+        })?;
+        Ok(AdminKey(SigningKey::from_bytes(&seed)))
+    }
+
+    /// The public key to pin in every node's config.
+    pub fn public(&self) -> String {
+        format!(
+            "{ADMIN_PUBLIC_PREFIX}{}",
+            hex::encode(self.0.verifying_key().to_bytes())
+        )
+    }
+}
+
+/// Reads an admin public key as written by [`AdminKey::public`].
+pub fn admin_public_key(text: &str) -> Result<VerifyingKey, SealError> {
+    let bad = || {
+        SealError::BadAdminKey(format!(
+            "the admin public key must look like {ADMIN_PUBLIC_PREFIX}<64 hex digits> (`poshuk keys admin-key` prints it)"
+        ))
+    };
+    let hex_part = text
+        .trim()
+        .strip_prefix(ADMIN_PUBLIC_PREFIX)
+        .ok_or_else(bad)?;
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_part, &mut bytes).map_err(|_| bad())?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| bad())
+}
+
+/// What the signature covers: the header without it, and the ciphertext.
+fn signed_message(partner_id: &str, epoch: Epoch, ciphertext: &[u8]) -> Vec<u8> {
+    let mut message = format!("{MAGIC} partner={partner_id} epoch={}\n", epoch.0).into_bytes();
+    message.extend_from_slice(ciphertext);
+    message
+}
+
+/// Seals `epoch`'s key of `ring` to one partner's public key, signed by the
+/// admin.
 pub fn seal(
     ring: &KeyRing,
     epoch: Epoch,
     partner_id: &str,
     recipient: &str,
+    admin: &AdminKey,
 ) -> Result<Vec<u8>, SealError> {
     if epoch.0 < 2 {
         return Err(SealError::Key(KeyError::UnknownEpoch(epoch)));
     }
+    if recipient
+        .trim()
+        .to_ascii_uppercase()
+        .starts_with("AGE-SECRET-KEY-")
+    {
+        return Err(SealError::SecretGivenAsRecipient(partner_id.to_string()));
+    }
     let recipient = age::x25519::Recipient::from_str(recipient.trim())
-        .map_err(|_| SealError::BadRecipient(recipient.to_string()))?;
+        .map_err(|_| SealError::BadRecipient(partner_id.to_string()))?;
     let previous = ring.fingerprint(Epoch(epoch.0 - 1))?;
     let key = ring.key(epoch)?;
     let mut plaintext = Zeroizing::new(format!(
@@ -103,7 +217,15 @@ pub fn seal(
     let ciphertext = age::encrypt(&recipient, plaintext.as_bytes()).map_err(|_| {
         SealError::Key(KeyError::NoRandomness) // age fails only without randomness
     })?;
-    let mut sealed = format!("{MAGIC} partner={partner_id} epoch={}\n", epoch.0).into_bytes();
+    let signature = admin
+        .0
+        .sign(&signed_message(partner_id, epoch, &ciphertext));
+    let mut sealed = format!(
+        "{MAGIC} partner={partner_id} epoch={} signature={}\n",
+        epoch.0,
+        hex::encode(signature.to_bytes())
+    )
+    .into_bytes();
     sealed.extend_from_slice(&ciphertext);
     Ok(sealed)
 }
@@ -115,6 +237,8 @@ pub struct SealedHeader {
     pub partner: String,
     /// The epoch it carries.
     pub epoch: Epoch,
+    /// The admin's signature, if present.
+    pub signature: Option<[u8; 64]>,
 }
 
 /// Reads the plain header of a sealed file, and the offset of the ciphertext.
@@ -129,16 +253,28 @@ pub fn read_header(sealed: &[u8]) -> Result<(SealedHeader, usize), SealError> {
     if words.next() != Some(MAGIC) {
         return Err(SealError::NotSealedFile);
     }
-    let (mut partner, mut epoch) = (None, None);
+    let (mut partner, mut epoch, mut signature) = (None, None, None);
     for word in words {
         match word.split_once('=') {
             Some(("partner", value)) => partner = Some(value.to_string()),
             Some(("epoch", value)) => epoch = value.parse::<u32>().ok().map(Epoch),
+            Some(("signature", value)) => {
+                let mut bytes = [0u8; 64];
+                hex::decode_to_slice(value, &mut bytes).map_err(|_| SealError::Unsigned)?;
+                signature = Some(bytes);
+            }
             _ => return Err(SealError::NotSealedFile),
         }
     }
     match (partner, epoch) {
-        (Some(partner), Some(epoch)) => Ok((SealedHeader { partner, epoch }, end + 1)),
+        (Some(partner), Some(epoch)) => Ok((
+            SealedHeader {
+                partner,
+                epoch,
+                signature,
+            },
+            end + 1,
+        )),
         _ => Err(SealError::NotSealedFile),
     }
 }
@@ -163,11 +299,13 @@ impl std::fmt::Debug for OpenedEpoch {
     }
 }
 
-/// Opens a sealed file addressed to `partner_id` with its identity.
+/// Opens a sealed file addressed to `partner_id` with its identity, after
+/// checking the admin's signature.
 pub fn open(
     sealed: &[u8],
     identity_text: &str,
     partner_id: &str,
+    admin: &VerifyingKey,
 ) -> Result<OpenedEpoch, SealError> {
     let (header, offset) = read_header(sealed)?;
     if header.partner != partner_id {
@@ -176,6 +314,25 @@ pub fn open(
             this: partner_id.to_string(),
         });
     }
+    let signature = header.signature.ok_or(SealError::Unsigned)?;
+    let message = signed_message(&header.partner, header.epoch, &sealed[offset..]);
+    admin
+        .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&signature))
+        .map_err(|_| {
+            // A cut or damaged file also fails here: say which it most
+            // likely is.
+            if age::decrypt(
+                &parse_identity(identity_text)
+                    .unwrap_or_else(|_| age::x25519::Identity::generate()),
+                &sealed[offset..],
+            )
+            .is_err()
+            {
+                SealError::Corrupted
+            } else {
+                SealError::BadSignature
+            }
+        })?;
     let identity = parse_identity(identity_text)?;
     let plaintext = Zeroizing::new(age::decrypt(&identity, &sealed[offset..]).map_err(
         |error| match error {
@@ -227,6 +384,10 @@ mod tests {
     use super::*;
     use crate::tokens::Domain;
 
+    fn admin() -> AdminKey {
+        AdminKey::generate().expect("admin key")
+    }
+
     fn rotated() -> KeyRing {
         let mut ring = KeyRing::with_key([3; 32]);
         ring.rotate().expect("rotates");
@@ -235,15 +396,17 @@ mod tests {
 
     #[test]
     fn sealed_key_opens_for_its_partner_and_installs() {
+        let signer = admin();
+        let verifier = admin_public_key(&signer.public()).expect("public key");
         let admin = rotated();
         let (secret, public) = generate_identity();
-        let sealed = seal(&admin, Epoch(2), "ngo", &public).expect("seals");
+        let sealed = seal(&admin, Epoch(2), "ngo", &public, &signer).expect("seals");
         assert!(
             !sealed
                 .windows(8)
                 .any(|w| w == &hex::encode([3u8; 4]).as_bytes()[..8])
         );
-        let opened = open(&sealed, &secret, "ngo").expect("opens");
+        let opened = open(&sealed, &secret, "ngo", &verifier).expect("opens");
         let mut node = KeyRing::with_key([3; 32]);
         node.install(opened.epoch, opened.key, &opened.previous_fingerprint)
             .expect("installs");
@@ -257,46 +420,51 @@ mod tests {
 
     #[test]
     fn wrong_partner_identity_and_damage_are_refused() {
+        let signer = admin();
+        let verifier = admin_public_key(&signer.public()).expect("public key");
         let admin = rotated();
         let (_, public) = generate_identity();
         let (other_secret, _) = generate_identity();
-        let sealed = seal(&admin, Epoch(2), "ngo", &public).expect("seals");
+        let sealed = seal(&admin, Epoch(2), "ngo", &public, &signer).expect("seals");
         assert!(matches!(
-            open(&sealed, &other_secret, "intl"),
+            open(&sealed, &other_secret, "intl", &verifier),
             Err(SealError::ForAnotherPartner { .. })
         ));
         assert!(matches!(
-            open(&sealed, &other_secret, "ngo"),
+            open(&sealed, &other_secret, "ngo", &verifier),
             Err(SealError::NotForThisIdentity)
         ));
         let (secret, public) = generate_identity();
-        let sealed = seal(&admin, Epoch(2), "ngo", &public).expect("seals");
+        let sealed = seal(&admin, Epoch(2), "ngo", &public, &signer).expect("seals");
         let truncated = &sealed[..sealed.len() - 20];
         assert!(matches!(
-            open(truncated, &secret, "ngo"),
+            open(truncated, &secret, "ngo", &verifier),
             Err(SealError::Corrupted)
         ));
         let mut flipped = sealed.clone();
         let last = flipped.len() - 5;
         flipped[last] ^= 1;
         assert!(matches!(
-            open(&flipped, &secret, "ngo"),
+            open(&flipped, &secret, "ngo", &verifier),
             Err(SealError::Corrupted)
         ));
         assert!(matches!(
-            open(b"hello\n", &secret, "ngo"),
+            open(b"hello\n", &secret, "ngo", &verifier),
             Err(SealError::NotSealedFile)
         ));
     }
 
     #[test]
     fn foreign_chain_and_gaps_are_refused() {
+        let signer = admin();
+        let verifier = admin_public_key(&signer.public()).expect("public key");
         let admin = rotated();
         let (secret, public) = generate_identity();
         let opened = open(
-            &seal(&admin, Epoch(2), "ngo", &public).expect("seals"),
+            &seal(&admin, Epoch(2), "ngo", &public, &signer).expect("seals"),
             &secret,
             "ngo",
+            &verifier,
         )
         .expect("opens");
         let mut stranger = KeyRing::with_key([4; 32]);
@@ -317,9 +485,10 @@ mod tests {
         ahead.rotate().expect("epoch 3");
         let (secret, public) = generate_identity();
         let third = open(
-            &seal(&ahead, Epoch(3), "ngo", &public).expect("seals"),
+            &seal(&ahead, Epoch(3), "ngo", &public, &signer).expect("seals"),
             &secret,
             "ngo",
+            &verifier,
         )
         .expect("opens");
         let mut node = KeyRing::with_key([3; 32]);
@@ -330,5 +499,36 @@ mod tests {
                 found: 3
             })
         ));
+    }
+
+    #[test]
+    fn a_key_sealed_by_anyone_but_the_admin_is_refused() {
+        let signer = admin();
+        let verifier = admin_public_key(&signer.public()).expect("public key");
+        let ring = rotated();
+        let (secret, public) = generate_identity();
+        // A left-out partner holds epoch 1 and seals a key of its own.
+        let forger = admin();
+        let forged = seal(&ring, Epoch(2), "ngo", &public, &forger).expect("seals");
+        assert!(matches!(
+            open(&forged, &secret, "ngo", &verifier),
+            Err(SealError::BadSignature)
+        ));
+        // Stripping the signature does not help.
+        let text_end = forged.iter().position(|&b| b == b'\n').expect("header");
+        let header = std::str::from_utf8(&forged[..text_end]).expect("utf-8");
+        let unsigned_header = header.split(" signature=").next().expect("prefix");
+        let mut unsigned = format!("{unsigned_header}\n").into_bytes();
+        unsigned.extend_from_slice(&forged[text_end + 1..]);
+        assert!(matches!(
+            open(&unsigned, &secret, "ngo", &verifier),
+            Err(SealError::Unsigned)
+        ));
+        let text = signer.to_text();
+        assert_eq!(
+            AdminKey::from_text(&text).expect("parses").public(),
+            signer.public()
+        );
+        assert!(!format!("{signer:?}").contains(&text[text.len() - 20..text.len() - 1]));
     }
 }

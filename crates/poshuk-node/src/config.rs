@@ -111,10 +111,9 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The federation keyring (mode 0600).
     pub keyring: PathBuf,
-    /// This partner's age identity, which opens sealed keys (mode 0600;
-    /// `poshuk keys identity`). Default: `identity.age` in `data_dir`.
+    /// Receiving new key epochs.
     #[serde(default)]
-    pub identity: Option<PathBuf>,
+    pub keys: KeysConfig,
     /// Listen addresses.
     pub listen: ListenConfig,
     /// Limits.
@@ -129,6 +128,22 @@ pub struct NodeConfig {
     pub federation: FederationAuth,
 }
 
+/// How new key epochs reach this node.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// This partner's age identity, which opens sealed keys (mode 0600;
+    /// `poshuk keys identity`). Default: `identity.age` in `data_dir`.
+    #[serde(default)]
+    pub identity: Option<PathBuf>,
+    /// The federation admin's public signing key
+    /// (`poshuk-admin-ed25519:...`, printed by `poshuk keys admin-key`). A
+    /// sealed key is installed only with the admin's signature; without this
+    /// setting, none is.
+    #[serde(default)]
+    pub admin_key: Option<String>,
+}
+
 /// Authentication of the federation API.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,7 +156,8 @@ pub struct FederationAuth {
 impl NodeConfig {
     /// Where this partner's age identity is.
     pub fn identity_path(&self) -> PathBuf {
-        self.identity
+        self.keys
+            .identity
             .clone()
             .unwrap_or_else(|| self.data_dir.join("identity.age"))
     }
@@ -164,10 +180,10 @@ impl NodeConfig {
         if config.keyring.is_relative() {
             config.keyring = base.join(&config.keyring);
         }
-        if let Some(identity) = &config.identity
+        if let Some(identity) = &config.keys.identity
             && identity.is_relative()
         {
-            config.identity = Some(base.join(identity));
+            config.keys.identity = Some(base.join(identity));
         }
         Ok(config)
     }

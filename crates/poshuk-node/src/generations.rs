@@ -54,6 +54,8 @@ pub struct WritesPaused {
 
 /// The generations a node serves, its keyring, and the re-key machinery.
 pub struct Generations {
+    /// Held for the node's lifetime: one node process per data directory.
+    _lock: std::fs::File,
     data_dir: PathBuf,
     keyring_path: PathBuf,
     settings: IndexSettings,
@@ -128,6 +130,23 @@ impl Generations {
     ) -> Result<Generations, NodeError> {
         std::fs::create_dir_all(data_dir)
             .map_err(io_error(format!("data directory {}", data_dir.display())))?;
+        // Before anything is deleted below: a second node process on the
+        // same directory would otherwise remove the first one's re-key.
+        let lock_path = data_dir.join("node.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(format!("cannot open {}", lock_path.display())))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |_| {
+                NodeError::Insecure(format!(
+                    "another poshuk node is running on {}; stop it first",
+                    data_dir.display()
+                ))
+            },
+        )?;
         let ring = keyring_file::load(keyring_path)?;
         // The single index of a node from before generations.
         let legacy = data_dir.join("index");
@@ -174,6 +193,7 @@ impl Generations {
             served.push(Arc::new(Generation { epoch, index }));
         }
         let generations = Generations {
+            _lock: lock,
             data_dir: data_dir.to_path_buf(),
             keyring_path: keyring_path.to_path_buf(),
             settings,
@@ -185,6 +205,7 @@ impl Generations {
             rekey_running: AtomicBool::new(false),
         };
         generations.rebuild_tokenizers()?;
+        generations.promote_served()?;
         Ok(generations)
     }
 
@@ -263,7 +284,7 @@ impl Generations {
     /// Admits one write (ingest batch, delete, compaction); refused while a
     /// re-key or a retirement is changing the generations.
     pub fn admit_write(&self) -> Result<RwLockReadGuard<'_, ()>, WritesPaused> {
-        self.write_gate.try_read().map_err(|_| WritesPaused {
+        let paused = |_| WritesPaused {
             reason: match self.rekey_status() {
                 Some(status) => format!(
                     "the node is re-keying its index to key epoch {} ({} of {} records); writes resume when it is done",
@@ -271,7 +292,14 @@ impl Generations {
                 ),
                 None => "the node is changing its key epochs; retry in a moment".into(),
             },
-        })
+        };
+        match self.write_gate.try_read() {
+            Ok(guard) => Ok(guard),
+            // The gate guards no data: a panic while it was held changes
+            // nothing about whether writes may go ahead.
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Ok(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(paused(())),
+        }
     }
 
     /// The re-key under way or failed, if any.
@@ -302,14 +330,25 @@ impl Generations {
         sealed: &[u8],
         identity: &str,
         partner_id: &str,
+        admin_key: &str,
     ) -> Result<Epoch, InstallError> {
-        let opened = poshuk_core::sealed::open(sealed, identity, partner_id)
+        let admin = poshuk_core::sealed::admin_public_key(admin_key)
+            .map_err(|error| InstallError::Refused(error.to_string()))?;
+        let opened = poshuk_core::sealed::open(sealed, identity, partner_id, &admin)
             .map_err(|error| InstallError::Refused(error.to_string()))?;
         let mut ring = self.ring.write().map_err(|_| NodeError::Poisoned)?;
         let mut updated = ring.clone();
-        updated
-            .install(opened.epoch, opened.key, &opened.previous_fingerprint)
-            .map_err(|error| InstallError::Refused(error.to_string()))?;
+        match updated.install(opened.epoch, opened.key, &opened.previous_fingerprint) {
+            Ok(()) => {}
+            // Installed before, but its generation is not served (a re-key
+            // failed): installing again restarts the re-key.
+            Err(poshuk_core::KeyError::AlreadyInstalled(epoch))
+                if !self.served_epochs().contains(&epoch) =>
+            {
+                return Ok(epoch);
+            }
+            Err(error) => return Err(InstallError::Refused(error.to_string())),
+        }
         keyring_file::replace(&self.keyring_path, &updated)?;
         *ring = updated;
         drop(ring);
@@ -322,25 +361,59 @@ impl Generations {
     /// epoch at a time; does nothing if another call is already at it.
     /// Blocking: run it on a blocking thread.
     pub fn rekey_pending(&self) -> Result<(), NodeError> {
-        if self.rekey_running.swap(true, Ordering::SeqCst) {
+        loop {
+            if self.rekey_running.swap(true, Ordering::SeqCst) {
+                return Ok(());
+            }
+            let result = (|| {
+                while let Some(next) = self.next_rekey()? {
+                    self.rekey_to(next)?;
+                }
+                self.promote_served()
+            })();
+            self.rekey_running.store(false, Ordering::SeqCst);
+            result?;
+            // A key installed between the last check and clearing the flag
+            // found the flag set and left the work to us.
+            if self.next_rekey()?.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The epoch to re-key to next, if the keyring is ahead of the served
+    /// generations.
+    fn next_rekey(&self) -> Result<Option<Epoch>, NodeError> {
+        let newest = self.newest()?.epoch;
+        let wanted = self
+            .ring
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .newest_epoch();
+        Ok((wanted > newest).then_some(Epoch(newest.0 + 1)))
+    }
+
+    /// Marks every served epoch that the keyring still has as pending as
+    /// active (after a crash between a switch and the keyring update).
+    fn promote_served(&self) -> Result<(), NodeError> {
+        let served = self.served_epochs();
+        let mut ring = self.ring.write().map_err(|_| NodeError::Poisoned)?;
+        let pending: Vec<Epoch> = served
+            .into_iter()
+            .filter(|&epoch| ring.state(epoch) == Some(EpochState::Pending))
+            .collect();
+        if pending.is_empty() {
             return Ok(());
         }
-        let result = (|| {
-            loop {
-                let newest = self.newest()?.epoch;
-                let wanted = self
-                    .ring
-                    .read()
-                    .map_err(|_| NodeError::Poisoned)?
-                    .newest_epoch();
-                if wanted <= newest {
-                    return Ok(());
-                }
-                self.rekey_to(Epoch(newest.0 + 1))?;
-            }
-        })();
-        self.rekey_running.store(false, Ordering::SeqCst);
-        result
+        let mut updated = ring.clone();
+        for epoch in pending {
+            updated
+                .set_state(epoch, EpochState::Active)
+                .map_err(|error| NodeError::Keyring(error.to_string()))?;
+        }
+        keyring_file::replace(&self.keyring_path, &updated)?;
+        *ring = updated;
+        Ok(())
     }
 
     fn rekey_to(&self, epoch: Epoch) -> Result<(), NodeError> {
@@ -359,7 +432,11 @@ impl Generations {
             started: std::time::Instant::now(),
             error: None,
         });
-        let result = self.build_generation(&source, epoch, &rekeyer, &done);
+        // A panic in the re-key is a failed re-key, not a wedged node.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.build_generation(&source, epoch, &rekeyer, &done)
+        }))
+        .unwrap_or_else(|_| Err(NodeError::Index("the re-key panicked".into())));
         let mut rekey = self.rekey.lock().map_err(|_| NodeError::Poisoned)?;
         match &result {
             Ok(()) => *rekey = None,
@@ -381,8 +458,17 @@ impl Generations {
         done: &AtomicU64,
     ) -> Result<(), NodeError> {
         // No write may land in the source after the snapshot below.
-        let _writes = self.write_gate.write().map_err(|_| NodeError::Poisoned)?;
+        let _writes = self
+            .write_gate
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         source.index.commit_pending()?;
+        let expected = source.index.record_count();
+        if let Ok(mut rekey) = self.rekey.lock()
+            && let Some(rekey) = rekey.as_mut()
+        {
+            rekey.total = expected;
+        }
         let started = std::time::Instant::now();
         let building = building_dir(&self.data_dir, epoch);
         if building.exists() {
@@ -397,6 +483,11 @@ impl Generations {
         let records = source.index.rekey_into(&target, rekeyer, &|count| {
             done.store(count, Ordering::Relaxed);
         })?;
+        if records != expected {
+            return Err(NodeError::Index(format!(
+                "the re-key wrote {records} records of {expected}; the new generation is discarded"
+            )));
+        }
         target.compact()?;
         drop(target);
         let final_dir = generation_dir(&self.data_dir, epoch);
@@ -410,14 +501,10 @@ impl Generations {
             .write()
             .map_err(|_| NodeError::Poisoned)?
             .push(Arc::new(Generation { epoch, index }));
-        let mut ring = self.ring.write().map_err(|_| NodeError::Poisoned)?;
-        let mut updated = ring.clone();
-        if updated.state(epoch) == Some(EpochState::Pending) {
-            updated
-                .set_state(epoch, EpochState::Active)
-                .map_err(|error| NodeError::Keyring(error.to_string()))?;
-            keyring_file::replace(&self.keyring_path, &updated)?;
-            *ring = updated;
+        // The switch is done; a keyring that cannot be updated now is put
+        // right at the next start (see `promote_served`).
+        if let Err(error) = self.promote_served() {
+            tracing::warn!(error = %error, "cannot mark the new epoch active in the keyring yet");
         }
         tracing::info!(
             epoch = epoch.0,
@@ -435,7 +522,11 @@ impl Generations {
         if newest <= epoch {
             return Err(RetireError::NoNewerEpoch { epoch, newest });
         }
-        let _writes = self.write_gate.write().map_err(|_| NodeError::Poisoned)?;
+        let _writes = match self.write_gate.try_write() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(RetireError::Busy),
+        };
         {
             let mut ring = self.ring.write().map_err(|_| NodeError::Poisoned)?;
             let mut updated = ring.clone();
@@ -464,11 +555,16 @@ impl Generations {
         };
         for generation in dropped {
             // Searches still running on it hold a reference: let them end.
+            // If they do not in time, the directory goes at the next start
+            // (the keyring already says retired).
+            let dir = generation_dir(&self.data_dir, generation.epoch);
             let mut generation = generation;
-            for _ in 0..200 {
+            let mut closed = false;
+            for _ in 0..500 {
                 match Arc::try_unwrap(generation) {
                     Ok(owned) => {
                         drop(owned);
+                        closed = true;
                         break;
                     }
                     Err(shared) => {
@@ -477,12 +573,11 @@ impl Generations {
                     }
                 }
             }
-        }
-        for number in 1..=epoch.0 {
-            let dir = generation_dir(&self.data_dir, Epoch(number));
-            if dir.exists() {
+            if closed {
                 std::fs::remove_dir_all(&dir)
                     .map_err(io_error(format!("cannot delete {}", dir.display())))?;
+            } else {
+                tracing::warn!(dir = %dir.display(), "a retired generation is still in use; it is deleted at the next start");
             }
         }
         tracing::info!(
@@ -530,6 +625,9 @@ pub enum RetireError {
         /// The newest served.
         newest: Epoch,
     },
+    /// A re-key is running: retire after it.
+    #[error("the node is re-keying; retire again when it is done")]
+    Busy,
     /// The node failed.
     #[error(transparent)]
     Node(#[from] NodeError),

@@ -87,9 +87,13 @@ pub fn replace(path: &Path, ring: &KeyRing) -> Result<(), NodeError> {
 /// Reads a partner's age identity (its secret key), refusing a file that
 /// group or others may read.
 pub fn load_identity(path: &Path) -> Result<Zeroizing<String>, NodeError> {
+    load_secret(path, "identity", "poshuk keys identity")
+}
+
+fn load_secret(path: &Path, what: &str, create: &str) -> Result<Zeroizing<String>, NodeError> {
     let metadata = std::fs::metadata(path).map_err(|source| NodeError::Io {
         what: format!(
-            "cannot open identity {} (create it with `poshuk keys identity`)",
+            "cannot open {what} {} (create it with `{create}`)",
             path.display()
         ),
         source,
@@ -97,14 +101,14 @@ pub fn load_identity(path: &Path) -> Result<Zeroizing<String>, NodeError> {
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(NodeError::Insecure(format!(
-            "identity {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
+            "{what} {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
             path.display(),
             path.display()
         )));
     }
     Ok(Zeroizing::new(std::fs::read_to_string(path).map_err(
         |source| NodeError::Io {
-            what: format!("cannot read identity {}", path.display()),
+            what: format!("cannot read {what} {}", path.display()),
             source,
         },
     )?))
@@ -129,6 +133,35 @@ pub fn create_identity(path: &Path, secret: &str, public: &str) -> Result<(), No
         "# poshuk partner identity: SECRET, keep mode 0600.\n# public key: {public}\n{secret}\n"
     ));
     file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(io)?;
+    Ok(())
+}
+
+/// Reads the admin's signing key, refusing a file that group or others may
+/// read.
+pub fn load_admin_key(path: &Path) -> Result<poshuk_core::sealed::AdminKey, NodeError> {
+    let text = load_secret(path, "admin signing key", "poshuk keys admin-key")?;
+    poshuk_core::sealed::AdminKey::from_text(&text)
+        .map_err(|error| NodeError::Keyring(format!("{}: {error}", path.display())))
+}
+
+/// Writes a new admin signing key file with mode 0600; never overwrites.
+pub fn create_admin_key(path: &Path, key: &poshuk_core::sealed::AdminKey) -> Result<(), NodeError> {
+    let io = |source| NodeError::Io {
+        what: format!(
+            "cannot create admin key {} (it must not exist yet)",
+            path.display()
+        ),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(key.to_text().as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(io)?;
     Ok(())

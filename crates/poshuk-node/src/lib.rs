@@ -82,7 +82,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
     Ok(Arc::new(NodeState::new(
         config.partner_id.clone(),
         generations,
-        config.identity_path(),
+        (config.identity_path(), config.keys.admin_key.clone()),
         config.coordinator.clone(),
         config.federation.token.clone(),
     )?))

@@ -50,6 +50,7 @@ pub struct NodeState {
     coordinator: Option<(crate::config::CoordinatorLink, reqwest::Client)>,
     federation_token: Option<String>,
     identity: PathBuf,
+    admin_key: Option<String>,
     /// The federation's live epochs as last heard from the coordinator.
     live_epochs: Mutex<Option<(Instant, Vec<Epoch>)>>,
 }
@@ -59,7 +60,7 @@ impl NodeState {
     pub fn new(
         partner_id: String,
         generations: Generations,
-        identity: PathBuf,
+        keys: (PathBuf, Option<String>),
         coordinator: Option<crate::config::CoordinatorLink>,
         federation_token: Option<String>,
     ) -> Result<NodeState, NodeError> {
@@ -81,7 +82,8 @@ impl NodeState {
             sessions: Mutex::new(HashMap::new()),
             coordinator,
             federation_token,
-            identity,
+            identity: keys.0,
+            admin_key: keys.1,
             live_epochs: Mutex::new(None),
         })
     }
@@ -456,12 +458,15 @@ async fn finish_ingest(
     } else {
         parse_json(&body)?
     };
+    // Refuse early while writes are paused, keeping the session for a retry.
+    drop(state.generations.admit_write()?);
     let entry = state
         .sessions
         .lock()
         .map_err(|_| ApiError::from(NodeError::Poisoned))?
         .remove(&session)
         .ok_or_else(unknown_session)?;
+    let (seen, counts_so_far) = (entry.seen.clone(), entry.counts);
     let worker = state.clone();
     let counts = blocking(move || {
         let _writes = worker.generations.admit_write()?;
@@ -496,8 +501,20 @@ async fn finish_ingest(
         rayon::broadcast(|_| poshuk_core::features::clear_token_cache());
         Ok(counts)
     })
-    .await?;
-    Ok(Json(counts))
+    .await;
+    if counts.is_err() {
+        // The session stays, so that finishing can be retried.
+        if let Ok(mut sessions) = state.sessions.lock() {
+            sessions.insert(
+                session,
+                Session {
+                    seen,
+                    counts: counts_so_far,
+                },
+            );
+        }
+    }
+    Ok(Json(counts?))
 }
 
 async fn delete(
@@ -762,10 +779,16 @@ async fn install_key(
 async fn install_sealed(state: &SharedState, sealed: Vec<u8>) -> Result<Epoch, ApiError> {
     let worker = state.clone();
     let epoch = blocking(move || {
+        let Some(admin_key) = worker.admin_key.as_deref() else {
+            return Err(ApiError::conflict(
+                "no_admin_key",
+                "this node has no [keys] admin_key in its config: without the admin's public key it cannot tell who sealed a key, and installs none",
+            ));
+        };
         let identity = crate::keyring_file::load_identity(&worker.identity)?;
         worker
             .generations
-            .install(&sealed, &identity, &worker.partner_id)
+            .install(&sealed, &identity, &worker.partner_id, admin_key)
             .map_err(|error| match error {
                 InstallError::Refused(message) => ApiError::conflict("key_refused", message),
                 InstallError::Node(error) => ApiError::from(error),
@@ -848,6 +871,15 @@ async fn retire(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<NodeStatus>, ApiError> {
+    // Dropping a generation cannot be undone: never without the
+    // coordinator's token.
+    if state.federation_token.is_none() {
+        return Err(ApiError {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: "this node has no [federation] token: it takes retirements from no one".into(),
+        });
+    }
     authorize(&state, &headers)?;
     let request: NodeRetire = parse_json(&body)?;
     let worker = state.clone();
@@ -859,6 +891,7 @@ async fn retire(
                 RetireError::NoNewerEpoch { .. } => {
                     ApiError::conflict("no_newer_epoch", error.to_string())
                 }
+                RetireError::Busy => ApiError::conflict("rekeying", error.to_string()),
                 RetireError::Node(error) => ApiError::from(error),
             })
     })

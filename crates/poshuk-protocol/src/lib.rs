@@ -217,6 +217,9 @@ pub struct FederationKeys {
     pub suspended: Vec<String>,
     /// Per partner.
     pub partners: BTreeMap<String, PartnerKeys>,
+    /// After a retirement: what each node did.
+    #[serde(default)]
+    pub retire_outcomes: BTreeMap<String, String>,
 }
 
 /// One partner's node, as far as keys go.

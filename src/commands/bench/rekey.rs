@@ -83,12 +83,15 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         &secret,
         &public,
     )?;
+    let signer = poshuk_core::sealed::AdminKey::generate()?;
     let (federation_port, local_port) = (free_port()?, free_port()?);
     std::fs::write(
         dir.join("node.toml"),
         format!(
             "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
-             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n"
+             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
+             [keys]\nadmin_key = \"{}\"\n",
+            signer.public()
         ),
     )?;
     let federation = format!("http://127.0.0.1:{federation_port}");
@@ -106,7 +109,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
     // The admin's side: rotate a copy of the keyring, seal epoch 2.
     let mut admin_ring = ring.clone();
     let epoch = admin_ring.rotate()?;
-    let sealed = poshuk_core::sealed::seal(&admin_ring, epoch, "bench", &public)?;
+    let sealed = poshuk_core::sealed::seal(&admin_ring, epoch, "bench", &public, &signer)?;
 
     let queries_one = token_queries(
         &dir.join("data/ru_sources.csv"),
