@@ -618,6 +618,45 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
         found_after["hits"][0]["handle"], handle_before,
         "{found_after}"
     );
+
+    // While both epochs are served, a new record goes into both generations
+    // under one handle: found in epoch 2 (local search) and in epoch 1 (a
+    // federation query tokenized under the old key).
+    std::fs::write(
+        root.join("new.csv"),
+        format!(
+            "{}NEW-1,Зиновія,Пшеничаківська,Фортунатівна,,F,1987-03-14,Умань,\n",
+            crate::support::HEADER
+        ),
+    )
+    .expect("write");
+    let run = poshuk(root, &["ingest", "--node", &node.local, "new.csv"]);
+    assert!(run.success, "{}", run.stderr);
+    let new_person = serde_json::json!({
+        "given_name": "Зиновия", "family_name": "Пшеничаковская", "birth_date": "1987-03-14"
+    });
+    let (_, in_two) = post_json(
+        &format!("{}/local/v1/search", node.local),
+        &serde_json::json!({"record": new_person, "limit": 1}),
+    );
+    assert_eq!(in_two["hits"][0]["band"], "strong", "{in_two}");
+    let ring = poshuk_node::keyring_file::load(&root.join("keyring.toml")).expect("keyring");
+    let tokens = poshuk_core::Tokenizer::new(ring.hasher(poshuk_core::Epoch(1)).expect("epoch 1"))
+        .tokenize(&poshuk_core::Record {
+            given_name: "Зиновия".into(),
+            family_name: "Пшеничаковская".into(),
+            birth_date: poshuk_core::BirthDate::parse("1987-03-14").ok(),
+            ..poshuk_core::Record::default()
+        });
+    let query = poshuk_protocol::TokenQuery::from_record(1, &tokens, 1);
+    let (_, in_one) = post_json(
+        &format!("{}/v1/search", node.federation),
+        &serde_json::to_value(&query).expect("json"),
+    );
+    assert_eq!(
+        in_one["hits"][0]["handle"], in_two["hits"][0]["handle"],
+        "{in_one}"
+    );
 }
 
 #[test]
