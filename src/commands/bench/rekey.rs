@@ -240,12 +240,17 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         directory_bytes(&dir.join(format!("node-data/index-epoch-{number}"))) as f64
             / (1u64 << 20) as f64
     };
-    let mut settled = size_of(2);
-    for _ in 0..60 {
+    let (mut settled, mut stable_seconds) = (size_of(2), 0);
+    for _ in 0..180 {
         std::thread::sleep(Duration::from_secs(1));
         let now = size_of(2);
         if (now - settled).abs() < 0.5 {
-            break;
+            stable_seconds += 1;
+            if stable_seconds >= 10 {
+                break;
+            }
+        } else {
+            stable_seconds = 0;
         }
         settled = now;
     }
