@@ -184,14 +184,19 @@ impl Coordinator {
         let partners = statuses
             .into_iter()
             .map(|(id, status)| {
-                let sealed_waiting = self.sealed_waiting(&id);
+                let mut sealed_waiting = self.sealed_waiting(&id);
                 let view = match status {
                     Some(status) => PartnerKeys {
+                        // Only keys the node has not installed yet.
+                        sealed_waiting: {
+                            let newest = status.epochs.iter().max().copied().unwrap_or(0);
+                            sealed_waiting.retain(|&epoch| epoch > newest);
+                            sealed_waiting
+                        },
                         reachable: true,
                         epochs: status.epochs,
                         rekey: status.rekey,
                         records: status.records,
-                        sealed_waiting,
                     },
                     None => PartnerKeys {
                         reachable: false,
