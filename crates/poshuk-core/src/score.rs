@@ -672,13 +672,30 @@ fn compare_names(
     }
     // Swapped columns: the two cross pairs (left given ↔ right family, left
     // family ↔ right given), either of which may hold the given names.
+    // The surname found in the given column may be the other record's former
+    // or maiden name (Ирина Кравчук, formerly Семёнова = SEMENOVA Iryna).
+    let or_other_name = |score: (Level, f64), given_words: &[Token], aliases: &[Token]| {
+        if !matches!(score.0, Level::Exact | Level::Close) && intersects(given_words, aliases) {
+            (Level::OtherName, family::OTHER_NAME.weight())
+        } else {
+            score
+        }
+    };
     let right_swapped = (
         compare_given(left_given, right_family, frequencies),
-        compare_family(left_family, right_given, frequencies),
+        or_other_name(
+            compare_family(left_family, right_given, frequencies),
+            right.slot(Slot::GivenWhole),
+            left.slot(Slot::AliasWhole),
+        ),
     );
     let left_swapped = (
         compare_given(left_family, right_given, frequencies),
-        compare_family(left_given, right_family, frequencies),
+        or_other_name(
+            compare_family(left_given, right_family, frequencies),
+            left.slot(Slot::GivenWhole),
+            right.slot(Slot::AliasWhole),
+        ),
     );
     let (swapped_given, swapped_family) =
         if right_swapped.0.1 + right_swapped.1.1 >= left_swapped.0.1 + left_swapped.1.1 {
@@ -687,7 +704,7 @@ fn compare_names(
             left_swapped
         };
     let swapped = swapped_given.1 + swapped_family.1 - SWAP_PENALTY;
-    let strong = |level: Level| matches!(level, Level::Exact | Level::Equivalent);
+    let strong = |level: Level| matches!(level, Level::Exact | Level::Equivalent | Level::OtherName);
     let fair = |level: Level| {
         matches!(
             level,
