@@ -23,7 +23,9 @@ use rphonetic::DaitchMokotoffSoundex;
 use crate::document::{document_digits, document_key};
 use crate::keys::TokenHasher;
 use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
-use crate::normalize::{ChReading, bigrams, fold_text, skeleton, skeleton_for_phonetics, words};
+use crate::normalize::{
+    ChReading, bigrams, fold_text, skeleton, skeleton_for_phonetics, skeleton_reading, words,
+};
 use crate::record::{BirthDate, Record, Sex};
 use crate::tokens::{Slot, Token, TokenRecord, TokenRecordBuilder, kind};
 
@@ -38,7 +40,7 @@ pub struct Tokenizer {
 }
 
 /// The role a name plays in the record, which decides its slots.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum NameRole {
     Given,
     Family,
@@ -206,10 +208,10 @@ type Emit<'a> = dyn FnMut(Slot, u8, &[u8]) + 'a;
 
 fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     let folded = fold_text(value);
-    let skeletons: Vec<String> = words(&folded)
-        .map(skeleton)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let (raw_words, skeletons): (Vec<&str>, Vec<String>) = words(&folded)
+        .map(|word| (word, skeleton(word)))
+        .filter(|(_, s)| !s.is_empty())
+        .unzip();
     if skeletons.is_empty() {
         return;
     }
@@ -238,7 +240,7 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     };
     let stemmed = !matches!(role, NameRole::Given);
     let mut keys: Vec<&str> = Vec::with_capacity(skeletons.len());
-    for word in &skeletons {
+    for (raw, word) in raw_words.iter().zip(&skeletons) {
         let key = if stemmed {
             family_stem(word)
         } else {
@@ -250,6 +252,23 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
             // column still meets it.
             emit(whole_slot, kind::WHOLE, word.as_bytes());
         }
+        if stemmed {
+            // A Latin surname read as the other spelling systems would write
+            // it: Chartschenko (German) and Harčenko (Croatian) are Харченко,
+            // Chevtchenko (French) is Шевченко, Sintschenko (German) is
+            // Зінченко. Cyrillic words read the same in every system.
+            let mut alternatives: Vec<String> = Vec::new();
+            for reading in ChReading::ALTERNATIVES {
+                if !reading.may_differ(raw) {
+                    continue;
+                }
+                let alternative = family_stem(&skeleton_reading(raw, reading)).to_string();
+                if alternative != key && !alternatives.contains(&alternative) {
+                    emit(whole_slot, kind::WHOLE, alternative.as_bytes());
+                    alternatives.push(alternative);
+                }
+            }
+        }
         for code in phonetic_codes(key) {
             emit(phonetic_slot, kind::PHONETIC, code.as_bytes());
         }
@@ -257,15 +276,46 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     }
     let joined: String = skeletons.concat();
     let mut classes = tables().given_classes(&joined, sex);
-    if classes.is_empty() && folded.contains("ch") {
-        // German and Polish spellings write х as `ch` (Juchim, Michajlo).
-        classes = tables().given_classes(&name_key_reading(value, ChReading::Kha), sex);
+    if classes.is_empty() {
+        // Other spelling systems: German and Polish write х as `ch`
+        // (Juchim, Michajlo), German ж as `sch` and з as `s` (Schanna,
+        // Sinaida), Croatian х as `h` (Mihajlo).
+        for reading in ChReading::ALTERNATIVES {
+            if !reading.may_differ(&folded) {
+                continue;
+            }
+            let key = name_key_reading(value, reading);
+            if key != joined {
+                classes = tables().given_classes(&key, sex);
+                if !classes.is_empty() {
+                    break;
+                }
+            }
+        }
     }
     if skeletons.len() > 1 {
         for word in &skeletons {
             for class in tables().given_classes(word, sex) {
                 if !classes.contains(&class) {
                     classes.push(class);
+                }
+            }
+        }
+    }
+    if classes.is_empty() && role == NameRole::Given {
+        // Not a known given name: most likely a surname in the given-name
+        // column. Its other readings too, as for surnames (Choumskaia,
+        // French, is Шумська).
+        let mut alternatives: Vec<String> = Vec::new();
+        for (raw, word) in raw_words.iter().zip(&skeletons) {
+            for reading in ChReading::ALTERNATIVES {
+                if !reading.may_differ(raw) {
+                    continue;
+                }
+                let alternative = skeleton_reading(raw, reading);
+                if &alternative != word && !alternatives.contains(&alternative) {
+                    emit(whole_slot, kind::WHOLE, alternative.as_bytes());
+                    alternatives.push(alternative);
                 }
             }
         }

@@ -98,15 +98,46 @@ pub fn skeleton(word: &str) -> String {
     skeleton_reading(word, ChReading::Che)
 }
 
-/// How a Latin `ch` is read: as ч (English, Ukrainian and Russian
-/// transliterations: Chornyi, Ivanovych) or as х (German and Polish spellings:
-/// Michajlo, Juchim, Charkiw, Chomenko).
+/// How a Latin `ch` (and with it the letters whose sound depends on the
+/// spelling system) is read: as ч (English, Ukrainian and Russian
+/// transliterations: Chornyi, Ivanovych), as х (German and Polish spellings:
+/// Michajlo, Juchim, Charkiw, Chomenko), as ш (French: Chevtchenko, Chvets),
+/// or the German way throughout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChReading {
     /// `ch` = ч.
     Che,
     /// `ch` = х.
     Kha,
+    /// French: `ch` = ш (`tch` stays ч).
+    Sha,
+    /// German: `ch` = х, `sch` = ж as well as ш, `s` before a vowel = з
+    /// (Schanna = Жанна, Sintschenko = Зінченко, Sinaida = Зінаїда).
+    German,
+    /// Czech, Croatian and Serbian Latin: `h` and `ch` = х (Mihajlo,
+    /// Harčenko).
+    HKha,
+}
+
+impl ChReading {
+    /// The readings other than the default, in the order lookups try them.
+    pub const ALTERNATIVES: [ChReading; 4] = [
+        ChReading::Kha,
+        ChReading::Sha,
+        ChReading::German,
+        ChReading::HKha,
+    ];
+
+    /// Whether this reading can read the (case-folded) word differently
+    /// from the default one: a cheap test before computing the skeleton.
+    pub fn may_differ(self, folded_word: &str) -> bool {
+        match self {
+            ChReading::Che => false,
+            ChReading::Kha | ChReading::Sha => folded_word.contains("ch"),
+            ChReading::German => folded_word.contains('s') || folded_word.contains("ch"),
+            ChReading::HKha => folded_word.contains('h'),
+        }
+    }
 }
 
 /// The skeleton with `ch` read as х, when the word has a plain `ch` at all:
@@ -235,13 +266,31 @@ fn map_letters(letters: &[char], word_start: bool, reading: ChReading) -> (&'sta
         ("th", "t"),
         ("ou", "u"),
     ];
+    if reading == ChReading::German {
+        if starts_with("sch") && !starts_with("schtsch") {
+            return ("j", 3);
+        }
+        if starts_with("ss") {
+            return ("s", 2);
+        }
+        if first == 's' && letters.get(1).is_some_and(|&next| "aeiouy".contains(next)) {
+            return ("z", 1);
+        }
+    }
     for (pattern, symbols) in DIGRAPHS {
         if starts_with(pattern) {
-            if *pattern == "ch" && reading == ChReading::Kha {
-                return ("x", 2);
+            if *pattern == "ch" {
+                match reading {
+                    ChReading::Kha | ChReading::German | ChReading::HKha => return ("x", 2),
+                    ChReading::Sha => return ("w", 2),
+                    ChReading::Che => {}
+                }
             }
             return (symbols, pattern.chars().count());
         }
+    }
+    if reading == ChReading::HKha && first == 'h' {
+        return ("x", 1);
     }
     let single = match first {
         'a' => "a",
@@ -262,6 +311,8 @@ fn map_letters(letters: &[char], word_start: bool, reading: ChReading) -> (&'sta
         'r' => "r",
         's' | 'ß' => "s",
         'š' => "w",
+        // ISO 9 щ.
+        'ŝ' => "wq",
         't' => "t",
         'u' => "u",
         'v' | 'w' => "v",

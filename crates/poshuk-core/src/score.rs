@@ -681,10 +681,24 @@ fn compare_names(
             score
         }
     };
+    // Whichever pair is judged as family names, two names that the tables
+    // know as different given names (Олександр / Oleksij in the surname
+    // column of a swapped record: twins) do not agree.
+    let unless_known_different = |score: (Level, f64), one: &[Token], other: &[Token]| {
+        if !one.is_empty() && !other.is_empty() && !intersects(one, other) {
+            (Level::Different, family::DIFFERENT.weight())
+        } else {
+            score
+        }
+    };
     let right_swapped = (
         compare_given(left_given, right_family, frequencies),
         or_other_name(
-            compare_family(left_family, right_given, frequencies),
+            unless_known_different(
+                compare_family(left_family, right_given, frequencies),
+                left.slot(Slot::FamilyClass),
+                right.slot(Slot::GivenClass),
+            ),
             right.slot(Slot::GivenWhole),
             left.slot(Slot::AliasWhole),
         ),
@@ -692,7 +706,11 @@ fn compare_names(
     let left_swapped = (
         compare_given(left_family, right_given, frequencies),
         or_other_name(
-            compare_family(left_given, right_family, frequencies),
+            unless_known_different(
+                compare_family(left_given, right_family, frequencies),
+                left.slot(Slot::GivenClass),
+                right.slot(Slot::FamilyClass),
+            ),
             left.slot(Slot::GivenWhole),
             right.slot(Slot::AliasWhole),
         ),
@@ -704,7 +722,8 @@ fn compare_names(
             left_swapped
         };
     let swapped = swapped_given.1 + swapped_family.1 - SWAP_PENALTY;
-    let strong = |level: Level| matches!(level, Level::Exact | Level::Equivalent | Level::OtherName);
+    let strong =
+        |level: Level| matches!(level, Level::Exact | Level::Equivalent | Level::OtherName);
     let fair = |level: Level| {
         matches!(
             level,
@@ -989,6 +1008,39 @@ mod tests {
                 ),
                 ("Zakharchenko", "Olga", "", "2011-06-10", "", &[], F),
             ),
+            // A swapped record of a twin with a similar name.
+            (
+                (
+                    "Олександр",
+                    "Мазуренко",
+                    "Андрійович",
+                    "1968-07-25",
+                    "Шепетівка",
+                    &[],
+                    M,
+                ),
+                (
+                    "Masurenko",
+                    "Oleksij",
+                    "",
+                    "1968-07-25",
+                    "Shepetivka",
+                    &[],
+                    M,
+                ),
+            ),
+            (
+                (
+                    "Юлія",
+                    "Сербин",
+                    "Юліївна",
+                    "2008-02-16",
+                    "Запоріжжя",
+                    &[],
+                    F,
+                ),
+                ("Serbin", "Olya", "Juljewna", "2008-02-16", "", &[], F),
+            ),
             (
                 ("Іван", "Бондар", "Петрович", "2009-01-01", "Херсон", &[], M),
                 (
@@ -1009,6 +1061,100 @@ mod tests {
                 "{:?} / {:?}: {} {}",
                 left.0,
                 right.0,
+                scored.probability,
+                scored.explain()
+            );
+        }
+    }
+
+    /// Spellings of other systems (German, French, Croatian, ISO 9) and a
+    /// swapped record under a former surname: found (they share a blocking
+    /// key) and scored at least possible.
+    #[test]
+    fn other_spelling_systems_and_former_names_in_swapped_columns_match() {
+        let cases: &[(Row<'_>, Row<'_>)] = &[
+            (
+                ("Жанна", "Зінченко", "", "1953-01-10", "", &[], F),
+                ("Schanna", "Sintschenko", "", "1953-01-10", "", &[], F),
+            ),
+            (
+                ("Володимир", "Шевченко", "", "2000", "Мерефа", &[], M),
+                ("Volodymyr", "Chevtchenko", "", "", "Merefa", &[], M),
+            ),
+            (
+                ("Наталія", "Харченко", "Сергіївна", "1937-12-04", "", &[], F),
+                ("Natalija", "Chartschenko", "", "1937", "", &[], F),
+            ),
+            (
+                (
+                    "Агнія",
+                    "Тищенко",
+                    "Олександрівна",
+                    "2015-10-21",
+                    "",
+                    &[],
+                    F,
+                ),
+                ("Agnia", "Tiŝenko", "Oleksandrivna", "2015-10", "", &[], F),
+            ),
+            (
+                ("Михайло", "Харченко", "", "2015-03-04", "", &[], M),
+                ("Mihajlo", "Harčenko", "", "2015-03-04", "", &[], M),
+            ),
+            (
+                (
+                    "Ольга",
+                    "Шумська",
+                    "Тарасівна",
+                    "2012-02-10",
+                    "Бахмут",
+                    &[],
+                    F,
+                ),
+                ("Choumskaia", "Olga", "", "2012", "Bachmut", &[], F),
+            ),
+            (
+                (
+                    "Ірина",
+                    "Кравчук",
+                    "Романівна",
+                    "2017-02-20",
+                    "Харків",
+                    &["Семенова"],
+                    F,
+                ),
+                (
+                    "Semenova",
+                    "Iryna",
+                    "Romanivna",
+                    "2017-02-20",
+                    "Kharkiv",
+                    &[],
+                    F,
+                ),
+            ),
+        ];
+        let tokenizer = tokenizer();
+        for (left, right) in cases {
+            let (left_tokens, right_tokens) = (
+                tokenizer.tokenize(&record(*left)),
+                tokenizer.tokenize(&record(*right)),
+            );
+            let left_keys = crate::blocking::blocking_keys(&left_tokens);
+            assert!(
+                crate::blocking::blocking_keys(&right_tokens)
+                    .iter()
+                    .any(|key| left_keys.contains(key)),
+                "{:?} / {:?} share no blocking key",
+                left.1,
+                right.1
+            );
+            let scored = score(*left, *right);
+            assert!(
+                scored.band >= Band::Possible,
+                "{:?} / {:?}: {} {}",
+                left.1,
+                right.1,
                 scored.probability,
                 scored.explain()
             );
