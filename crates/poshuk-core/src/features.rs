@@ -252,6 +252,14 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
             // column still meets it.
             emit(whole_slot, kind::WHOLE, word.as_bytes());
         }
+        if stemmed && key.len() >= 5 && key.ends_with("ev") {
+            // Russian -ёв is mostly written -ев, Ukrainian writes it -ьов,
+            // Latin lists -ov, -yov or -ev: Ковалёв = Ковалев = Ковальов =
+            // Kovalov.
+            let mut alternative = key[..key.len() - 2].to_string();
+            alternative.push_str("ov");
+            emit(whole_slot, kind::WHOLE, alternative.as_bytes());
+        }
         if stemmed {
             // A Latin surname read as the other spelling systems would write
             // it: Chartschenko (German) and Harčenko (Croatian) are Харченко,
