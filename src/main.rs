@@ -28,6 +28,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::keys::KeysCommand,
     },
+    /// The federation's own certificate authority, for HTTPS between its parties.
+    Tls {
+        #[command(subcommand)]
+        command: commands::tls::TlsCommand,
+    },
     /// Turn a case export into a token file (no raw values) and a local handle map.
     Encode(commands::encode::EncodeArgs),
     /// Link two token files: candidate pairs with scores, by blocking (never all pairs).
@@ -68,9 +73,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    poshuk_tls::install_crypto_provider();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys { command } => commands::keys::run(command),
+        Command::Tls { command } => commands::tls::run(command),
         Command::Encode(args) => commands::encode::run(args),
         Command::Link(args) => commands::link::run(args),
         Command::Synth(args) => commands::synth::run(args),

@@ -122,6 +122,9 @@ pub(crate) struct AdminArgs {
     /// The coordinator's admin token.
     #[arg(long, env = "POSHUK_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// The federation's CA certificate, for an https coordinator.
+    #[arg(long, env = "POSHUK_CA")]
+    ca: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -230,6 +233,18 @@ fn blocking_client() -> anyhow::Result<reqwest::blocking::Client> {
         .context("cannot build the HTTP client")
 }
 
+/// A client for the coordinator: trusting the federation's CA alone when
+/// one is given.
+fn admin_client(admin: &AdminArgs) -> anyhow::Result<reqwest::blocking::Client> {
+    let mut builder = reqwest::blocking::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(120));
+    if let Some(ca) = &admin.ca {
+        builder = builder.tls_certs_only(poshuk_tls::trusted_certificates(ca)?);
+    }
+    builder.build().context("cannot build the HTTP client")
+}
+
 fn admin_token(admin: &AdminArgs) -> anyhow::Result<&str> {
     admin
         .admin_token
@@ -262,7 +277,7 @@ fn seal(args: SealArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out_dir)
         .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
-    let client = blocking_client()?;
+    let client = admin_client(&args.admin)?;
     for (partner, public) in &recipients {
         let sealed = poshuk_core::sealed::seal(&ring, epoch, partner, public, &signer)
             .with_context(|| format!("sealing for `{partner}`"))?;
@@ -358,7 +373,7 @@ fn install(args: InstallArgs) -> anyhow::Result<()> {
 
 fn admin_get(admin: &AdminArgs) -> anyhow::Result<FederationKeys> {
     let url = format!("{}/v1/admin/keys", admin.coordinator.trim_end_matches('/'));
-    let response = blocking_client()?
+    let response = admin_client(admin)?
         .get(&url)
         .bearer_auth(admin_token(admin)?)
         .send()
@@ -432,7 +447,7 @@ fn retire(args: RetireArgs) -> anyhow::Result<()> {
         "{}/v1/admin/retire",
         args.admin.coordinator.trim_end_matches('/')
     );
-    let response = blocking_client()?
+    let response = admin_client(&args.admin)?
         .post(&url)
         .bearer_auth(admin_token(&args.admin)?)
         .json(&RetireRequest {

@@ -12,3 +12,4 @@ pub(crate) mod node;
 pub(crate) mod processes;
 pub(crate) mod search;
 pub(crate) mod synth;
+pub(crate) mod tls;

@@ -10,3 +10,4 @@ mod privacy;
 mod quality;
 mod rotation;
 mod support;
+mod tls;

@@ -118,6 +118,25 @@ pub struct CoordinatorConfig {
     /// refreshed, milliseconds.
     #[serde(default = "default_status_interval")]
     pub status_interval_ms: u64,
+    /// TLS: the coordinator's own certificate, and the CA it trusts for
+    /// `https://` node URLs.
+    #[serde(default)]
+    pub tls: TlsConfig,
+}
+
+/// TLS settings of the coordinator.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Serve HTTPS with this certificate chain (PEM).
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+    /// The federation's CA certificate (PEM): trusted alone for node URLs.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -151,6 +170,15 @@ impl CoordinatorConfig {
         }
         if config.state_dir.is_relative() {
             config.state_dir = base.join(&config.state_dir);
+        }
+        for path in [
+            &mut config.tls.cert,
+            &mut config.tls.key,
+            &mut config.tls.ca,
+        ] {
+            if let Some(relative) = path.as_ref().filter(|p| p.is_relative()) {
+                *path = Some(base.join(relative));
+            }
         }
         Ok(config)
     }
@@ -213,6 +241,9 @@ impl CoordinatorConfig {
             if tokens.contains(admin.as_str()) {
                 return Err("admin_token is shared with a partner".into());
             }
+        }
+        if config.tls.cert.is_some() != config.tls.key.is_some() {
+            return Err("tls.cert and tls.key go together: give both or neither".into());
         }
         if config.deadlines.per_node_ms == 0
             || config.deadlines.overall_ms < config.deadlines.per_node_ms

@@ -97,10 +97,18 @@ impl Coordinator {
     /// Builds the coordinator: one shared HTTP client with connect and request
     /// timeouts, and the audit log opened for appending.
     pub fn new(config: CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(config.deadlines.connect_ms))
             .timeout(Duration::from_millis(config.deadlines.per_node_ms))
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(ca) = &config.tls.ca {
+            // The federation's CA alone, not the system's roots.
+            builder = builder.tls_certs_only(
+                poshuk_tls::trusted_certificates(ca)
+                    .map_err(|error| CoordinatorError::Client(error.to_string()))?,
+            );
+        }
+        let client = builder
             .build()
             .map_err(|error| CoordinatorError::Client(error.to_string()))?;
         if let Some(parent) = config.audit_log.parent() {
@@ -648,12 +656,35 @@ pub async fn serve(
             tokio::time::sleep(interval).await;
         }
     });
-    axum::serve(listener, router(coordinator))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|source| CoordinatorError::Io {
-            what: "serving".into(),
-            source,
-        })
-        .inspect(|()| polling.abort())
+    let tls = match (&coordinator.config.tls.cert, &coordinator.config.tls.key) {
+        (Some(cert), Some(key)) => Some(
+            poshuk_tls::server_config(cert, key)
+                .map_err(|error| CoordinatorError::Client(error.to_string()))?,
+        ),
+        _ => None,
+    };
+    let app = router(coordinator);
+    let served = match tls {
+        Some(tls) => {
+            let listener = poshuk_tls::TlsListener::new(listener, tls).map_err(|source| {
+                CoordinatorError::Io {
+                    what: "TLS listener".into(),
+                    source,
+                }
+            })?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    polling.abort();
+    served.map_err(|source| CoordinatorError::Io {
+        what: "serving".into(),
+        source,
+    })
 }

@@ -36,6 +36,13 @@ pub struct ListenConfig {
     /// default: it accepts raw records.
     #[serde(default = "default_local")]
     pub local: SocketAddr,
+    /// Serve the federation API over HTTPS with this certificate chain (PEM;
+    /// `poshuk tls init` makes one signed by the federation's CA).
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn default_local() -> SocketAddr {
@@ -95,6 +102,10 @@ pub struct CoordinatorLink {
     /// Time to wait for a federated answer, milliseconds.
     #[serde(default = "default_federated_timeout")]
     pub timeout_ms: u64,
+    /// The federation's CA certificate (PEM), trusted alone for an https
+    /// coordinator URL.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 fn default_federated_timeout() -> u64 {
@@ -180,10 +191,19 @@ impl NodeConfig {
         if config.keyring.is_relative() {
             config.keyring = base.join(&config.keyring);
         }
-        if let Some(identity) = &config.keys.identity
-            && identity.is_relative()
+        for path in [
+            &mut config.keys.identity,
+            &mut config.listen.tls_cert,
+            &mut config.listen.tls_key,
+        ] {
+            if let Some(relative) = path.as_ref().filter(|p| p.is_relative()) {
+                *path = Some(base.join(relative));
+            }
+        }
+        if let Some(link) = config.coordinator.as_mut()
+            && let Some(relative) = link.ca.as_ref().filter(|p| p.is_relative())
         {
-            config.keys.identity = Some(base.join(identity));
+            link.ca = Some(base.join(relative));
         }
         Ok(config)
     }
@@ -194,6 +214,11 @@ impl NodeConfig {
             toml::from_str(text).map_err(|error| error.to_string().trim().replace('\n', " "))?;
         if config.partner_id.trim().is_empty() {
             return Err("partner_id must not be empty".into());
+        }
+        if config.listen.tls_cert.is_some() != config.listen.tls_key.is_some() {
+            return Err(
+                "listen.tls_cert and listen.tls_key go together: give both or neither".into(),
+            );
         }
         if config.limits.max_candidates == 0 || config.limits.max_concurrent_requests == 0 {
             return Err(

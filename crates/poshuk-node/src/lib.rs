@@ -119,10 +119,18 @@ pub async fn serve(
         );
     }
     let federation = bind(config.listen.federation).await?;
+    let federation_tls = match (&config.listen.tls_cert, &config.listen.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            poshuk_tls::server_config(cert, key)
+                .map_err(|error| NodeError::Insecure(error.to_string()))?,
+        ),
+        _ => None,
+    };
     let local = bind(config.listen.local).await?;
     tracing::info!(
         partner = %config.partner_id,
         federation = %config.listen.federation,
+        tls = config.listen.tls_cert.is_some(),
         local = %config.listen.local,
         records = state.record_count(),
         epochs = ?state.generations.served_epochs(),
@@ -137,8 +145,22 @@ pub async fn serve(
     let wait = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
         let _ = receiver.wait_for(|stopped| *stopped).await;
     };
-    let federation_server =
-        axum::serve(federation, federation_app).with_graceful_shutdown(wait(stop_receiver.clone()));
+    let federation_stop = wait(stop_receiver.clone());
+    let federation_server = async move {
+        match federation_tls {
+            Some(tls) => {
+                let listener = poshuk_tls::TlsListener::new(federation, tls)?;
+                axum::serve(listener, federation_app)
+                    .with_graceful_shutdown(federation_stop)
+                    .await
+            }
+            None => {
+                axum::serve(federation, federation_app)
+                    .with_graceful_shutdown(federation_stop)
+                    .await
+            }
+        }
+    };
     let local_server = axum::serve(local, local_app).with_graceful_shutdown(wait(stop_receiver));
     tokio::spawn(async move {
         shutdown.await;

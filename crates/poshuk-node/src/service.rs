@@ -66,9 +66,17 @@ impl NodeState {
     ) -> Result<NodeState, NodeError> {
         let coordinator = match coordinator {
             Some(link) => {
-                let client = reqwest::Client::builder()
+                let mut builder = reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(2))
-                    .timeout(Duration::from_millis(link.timeout_ms))
+                    .timeout(Duration::from_millis(link.timeout_ms));
+                if let Some(ca) = &link.ca {
+                    // The federation's CA alone: not the system's roots.
+                    builder = builder.tls_certs_only(
+                        poshuk_tls::trusted_certificates(ca)
+                            .map_err(|error| NodeError::Insecure(error.to_string()))?,
+                    );
+                }
+                let client = builder
                     .build()
                     .map_err(|error| NodeError::Index(format!("http client: {error}")))?;
                 Some((link, client))

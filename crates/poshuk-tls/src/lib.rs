@@ -1,0 +1,290 @@
+//! TLS between the federation's parties: the node's federation API and the
+//! coordinator serve HTTPS; the coordinator and the nodes trust the
+//! federation's own certificate authority.
+//!
+//! The federation runs its own small CA (`poshuk tls init`): the operator
+//! signs a certificate for the coordinator and for each node, and every party
+//! trusts that CA alone for federation traffic, so a certificate bought from a
+//! public CA for a look-alike name does not pass. TLS is opt-in per listener
+//! (plain HTTP stays for loopback-only demos and tests).
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// Errors loading or creating TLS material. Never carries key bytes.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A certificate file holds no certificate.
+    #[error("{0} holds no PEM certificate")]
+    NoCertificate(String),
+    /// A key file holds no private key.
+    #[error("{0} holds no PEM private key")]
+    NoKey(String),
+    /// The certificate and key do not make a TLS configuration.
+    #[error("TLS configuration from {cert} and {key}: {reason}")]
+    Config {
+        /// The certificate file.
+        cert: String,
+        /// The key file.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Generating certificates failed.
+    #[error("generating certificates: {0}")]
+    Generate(String),
+    /// Writing generated files failed.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+/// Makes aws-lc-rs the process's TLS crypto provider (idempotent). Call once at
+/// start, before any TLS client or server is built.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The server side: a certificate chain and its private key (PEM files).
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    install_crypto_provider();
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert)?)
+        .filter_map(Result::ok)
+        .collect();
+    if certificates.is_empty() {
+        return Err(TlsError::NoCertificate(cert.display().to_string()));
+    }
+    let private_key = PrivateKeyDer::from_pem_slice(&read(key)?)
+        .map_err(|_| TlsError::NoKey(key.display().to_string()))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certificates, private_key)
+        .map_err(|error| TlsError::Config {
+            cert: cert.display().to_string(),
+            key: key.display().to_string(),
+            reason: error.to_string(),
+        })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The federation CA's certificates (PEM bundle), for an HTTP client that
+/// should trust them alone.
+pub fn trusted_certificates(ca: &Path) -> Result<Vec<reqwest::Certificate>, TlsError> {
+    install_crypto_provider();
+    let bundle = read(ca)?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&bundle)
+        .map_err(|_| TlsError::NoCertificate(ca.display().to_string()))?;
+    if certificates.is_empty() {
+        return Err(TlsError::NoCertificate(ca.display().to_string()));
+    }
+    Ok(certificates)
+}
+
+/// A listener that hands axum TLS streams. Handshakes run in their own
+/// tasks (with a deadline), so a slow or silent client holds up no one.
+pub struct TlsListener {
+    connections: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local: SocketAddr,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl TlsListener {
+    /// Wraps a bound TCP listener.
+    pub fn new(
+        listener: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+    ) -> io::Result<TlsListener> {
+        let local = listener.local_addr()?;
+        let acceptor = TlsAcceptor::from(config);
+        let (sender, connections) = mpsc::channel(256);
+        let accepting = tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::debug!(error = %error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, sender) = (acceptor.clone(), sender.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(tls)) => {
+                            let _ = sender.send((tls, peer)).await;
+                        }
+                        Ok(Err(error)) => {
+                            tracing::debug!(peer = %peer, error = %error, "TLS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(TlsListener {
+            connections,
+            local,
+            accepting,
+        })
+    }
+}
+
+impl Drop for TlsListener {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.connections.recv().await {
+            Some(connection) => connection,
+            // The accepting task never ends on its own.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+}
+
+/// Files written by [`generate`].
+#[derive(Debug)]
+pub struct Generated {
+    /// The CA certificate every party trusts.
+    pub ca_certificate: PathBuf,
+    /// Per party: (name, certificate, key).
+    pub parties: Vec<(String, PathBuf, PathBuf)>,
+}
+
+/// Creates a federation CA in `dir` (`ca.pem`, `ca.key`) and, signed by it, a
+/// certificate and key for each party (`NAME.pem`, `NAME.key`) valid for the
+/// given host names or IP addresses. Keys are written mode 0600.
+pub fn generate(dir: &Path, parties: &[(String, Vec<String>)]) -> Result<Generated, TlsError> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let failed = |error: rcgen::Error| TlsError::Generate(error.to_string());
+    std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    let ca_key = KeyPair::generate().map_err(failed)?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "poshuk federation CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_certificate = ca_params.self_signed(&ca_key).map_err(failed)?;
+    let ca_path = dir.join("ca.pem");
+    write(&ca_path, ca_certificate.pem().as_bytes(), false)?;
+    write(&dir.join("ca.key"), ca_key.serialize_pem().as_bytes(), true)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let mut written = Vec::new();
+    for (name, hosts) in parties {
+        let key = KeyPair::generate().map_err(failed)?;
+        let mut params = CertificateParams::new(hosts.clone()).map_err(failed)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, name.as_str());
+        let certificate = params.signed_by(&key, &issuer).map_err(failed)?;
+        let (cert_path, key_path) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        );
+        write(&cert_path, certificate.pem().as_bytes(), false)?;
+        write(&key_path, key.serialize_pem().as_bytes(), true)?;
+        written.push((name.clone(), cert_path, key_path));
+    }
+    Ok(Generated {
+        ca_certificate: ca_path,
+        parties: written,
+    })
+}
+
+fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    if secret {
+        options.mode(0o600);
+    }
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .map_err(|source| TlsError::Write {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_certificates_make_server_and_client_configs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let generated = generate(
+            dir.path(),
+            &[(
+                "node-a".to_string(),
+                vec!["127.0.0.1".to_string(), "localhost".to_string()],
+            )],
+        )
+        .expect("generates");
+        let (_, cert, key) = &generated.parties[0];
+        server_config(cert, key).expect("server config");
+        assert_eq!(
+            trusted_certificates(&generated.ca_certificate)
+                .expect("ca")
+                .len(),
+            1
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key).expect("key").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(matches!(
+            server_config(&generated.ca_certificate, cert),
+            Err(TlsError::NoKey(_))
+        ));
+    }
+}

@@ -1,0 +1,187 @@
+//! HTTPS between the federation's parties: the federation's own CA from
+//! `poshuk tls init`, a coordinator and two nodes serving TLS, a search that
+//! crosses both hops, and connections that must fail.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{free_port, poshuk, post_json, workspace_with_keyring};
+
+struct Running(Vec<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn spawn(dir: &Path, args: &[&str], log: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(args)
+        .current_dir(dir)
+        .env("POSHUK_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(log)).expect("log"))
+        .spawn()
+        .expect("starts")
+}
+
+fn trusting_client(dir: &Path) -> reqwest::blocking::Client {
+    let ca = std::fs::read(dir.join("tls/ca.pem")).expect("ca");
+    let certificates = reqwest::Certificate::from_pem_bundle(&ca).expect("pem");
+    reqwest::blocking::Client::builder()
+        .tls_certs_only(certificates)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client")
+}
+
+fn wait_live(client: &reqwest::blocking::Client, url: &str) {
+    for _ in 0..200 {
+        if client
+            .get(format!("{url}/livez"))
+            .send()
+            .is_ok_and(|response| response.status().is_success())
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not come up");
+}
+
+#[test]
+fn the_federation_speaks_https_with_its_own_ca() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    assert!(
+        poshuk(
+            root,
+            &["synth", "--persons", "200", "--seed", "3", "-o", "data"]
+        )
+        .success
+    );
+    let run = poshuk(
+        root,
+        &[
+            "tls",
+            "init",
+            "--out-dir",
+            "tls",
+            "--party",
+            "coordinator=127.0.0.1,localhost",
+            "--party",
+            "ngo-ua=127.0.0.1,localhost",
+            "--party",
+            "intl-org=127.0.0.1,localhost",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+
+    let coordinator_port = free_port();
+    let partners = [
+        ("ngo-ua", free_port(), free_port()),
+        ("intl-org", free_port(), free_port()),
+    ];
+    let mut config = format!(
+        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n\
+         [tls]\ncert = \"tls/coordinator.pem\"\nkey = \"tls/coordinator.key\"\nca = \"tls/ca.pem\"\n"
+    );
+    for (id, federation, _) in &partners {
+        config.push_str(&format!(
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"https://127.0.0.1:{federation}\"\n\
+             token = \"token-of-{id}-0123456789\"\nnode_token = \"node-token-of-{id}-0123456789\"\n"
+        ));
+    }
+    std::fs::write(root.join("coordinator.toml"), config).expect("config");
+    let mut running = Running(vec![spawn(
+        root,
+        &["coordinator", "--config", "coordinator.toml"],
+        "coordinator.log",
+    )]);
+    let client = trusting_client(root);
+    let coordinator = format!("https://127.0.0.1:{coordinator_port}");
+    wait_live(&client, &coordinator);
+
+    for (id, federation, local) in &partners {
+        std::fs::write(
+            root.join(format!("{id}.toml")),
+            format!(
+                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n\
+                 [listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n\
+                 tls_cert = \"tls/{id}.pem\"\ntls_key = \"tls/{id}.key\"\n\
+                 [coordinator]\nurl = \"{coordinator}\"\ntoken = \"token-of-{id}-0123456789\"\nca = \"tls/ca.pem\"\n\
+                 [federation]\ntoken = \"node-token-of-{id}-0123456789\"\n"
+            ),
+        )
+        .expect("node config");
+        running.0.push(spawn(
+            root,
+            &["node", "--config", &format!("{id}.toml")],
+            &format!("{id}.log"),
+        ));
+        wait_live(&client, &format!("https://127.0.0.1:{federation}"));
+        let file = id.replace('-', "_");
+        let run = poshuk(
+            root,
+            &[
+                "ingest",
+                "--node",
+                &format!("http://127.0.0.1:{local}"),
+                &format!("data/{file}.csv"),
+            ],
+        );
+        assert!(run.success, "{}", run.stderr);
+    }
+
+    // A search from the international organization's node crosses both
+    // hops over TLS and finds the NGO's records.
+    let rows = crate::support::read_csv(&root.join("data/intl_org.csv"));
+    let (status, body) = post_json(
+        &format!(
+            "http://127.0.0.1:{}/local/v1/federated-search",
+            partners[1].2
+        ),
+        &serde_json::json!({"record": {
+            "given_name": rows[1][1], "family_name": rows[1][2], "birth_date": rows[1][6]
+        }, "limit": 10}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["partial"], false, "{body}");
+    for (id, _, _) in &partners {
+        assert_eq!(body["partners"][id]["status"], "ok", "{body}");
+    }
+    assert!(!body["hits"].as_array().expect("hits").is_empty(), "{body}");
+
+    // Plain HTTP to a TLS port gets nothing; a client that trusts only the
+    // system's roots refuses the federation's certificates.
+    let plain = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client");
+    let node_federation = format!("127.0.0.1:{}", partners[0].1);
+    assert!(
+        plain
+            .get(format!("http://{node_federation}/livez"))
+            .send()
+            .ok()
+            .filter(|response| response.status().is_success())
+            .is_none()
+    );
+    let error = plain
+        .get(format!("https://{node_federation}/livez"))
+        .send()
+        .expect_err("an unknown CA is refused");
+    assert!(error.is_connect() || error.is_request(), "{error}");
+    // The CA's key is the one secret of this setup: mode 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("tls/ca.key"))
+        .expect("ca key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0);
+}
