@@ -239,8 +239,12 @@ fn admin_client(admin: &AdminArgs) -> anyhow::Result<reqwest::blocking::Client> 
     let mut builder = reqwest::blocking::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120));
-    if let Some(ca) = &admin.ca {
-        builder = builder.tls_certs_only(poshuk_tls::trusted_certificates(ca)?);
+    match &admin.ca {
+        Some(ca) => builder = builder.tls_certs_only(poshuk_tls::trusted_certificates(ca)?),
+        None if admin.coordinator.starts_with("https:") => {
+            bail!("the coordinator is https: name the federation's CA with --ca (or POSHUK_CA)")
+        }
+        None => {}
     }
     builder.build().context("cannot build the HTTP client")
 }

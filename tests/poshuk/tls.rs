@@ -81,6 +81,45 @@ fn the_federation_speaks_https_with_its_own_ca() {
         ],
     );
     assert!(run.success, "{}", run.stderr);
+    // Running it again would replace the CA everyone trusts: refused, and
+    // the CA's files stay as they were.
+    let ca_before = std::fs::read(root.join("tls/ca.pem")).expect("ca");
+    let again = poshuk(
+        root,
+        &[
+            "tls",
+            "init",
+            "--out-dir",
+            "tls",
+            "--party",
+            "new-node=127.0.0.1",
+        ],
+    );
+    assert!(
+        !again.success && again.stderr.contains("exists already"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read(root.join("tls/ca.pem")).expect("ca"),
+        ca_before
+    );
+    let named_ca = poshuk(
+        root,
+        &[
+            "tls",
+            "init",
+            "--out-dir",
+            "tls2",
+            "--party",
+            "ca=127.0.0.1",
+        ],
+    );
+    assert!(
+        !named_ca.success && named_ca.stderr.contains("is taken"),
+        "{}",
+        named_ca.stderr
+    );
 
     let coordinator_port = free_port();
     let partners = [

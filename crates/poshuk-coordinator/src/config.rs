@@ -215,6 +215,12 @@ impl CoordinatorConfig {
                     partner.id, partner.node_url
                 )
             })?;
+            if url.scheme() == "https" && config.tls.ca.is_none() {
+                return Err(format!(
+                    "partner `{}`: node_url is https, and [tls] ca is not set: name the federation's CA (the system's roots would trust any public certificate)",
+                    partner.id
+                ));
+            }
             if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
                 return Err(format!(
                     "partner `{}`: node_url `{}` must be an http(s) URL with a host",

@@ -267,7 +267,7 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
             // Зінченко. Cyrillic words read the same in every system.
             let mut alternatives: Vec<String> = Vec::new();
             for reading in ChReading::ALTERNATIVES {
-                if !reading.may_differ(raw) {
+                if !reading.is_spelled_so(raw) {
                     continue;
                 }
                 let alternative = family_stem(&skeleton_reading(raw, reading)).to_string();
@@ -317,7 +317,7 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
         let mut alternatives: Vec<String> = Vec::new();
         for (raw, word) in raw_words.iter().zip(&skeletons) {
             for reading in ChReading::ALTERNATIVES {
-                if !reading.may_differ(raw) {
+                if !reading.is_spelled_so(raw) {
                     continue;
                 }
                 let alternative = skeleton_reading(raw, reading);

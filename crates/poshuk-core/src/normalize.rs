@@ -128,6 +128,25 @@ impl ChReading {
         ChReading::HKha,
     ];
 
+    /// Whether the (case-folded) word shows the marks of this reading's
+    /// spelling system, so that reading it that way is more than a guess:
+    /// German `sch`, Polish `cz sz rz ł ż ś ć ń`, French `tch ou`, Czech and
+    /// Croatian `č š ž ć đ`. Only such words get extra surname tokens; a
+    /// plain Homenko (Гоменко in the national system) or Kosenko must not
+    /// turn into Хоменко or Козенко.
+    pub fn is_spelled_so(self, folded_word: &str) -> bool {
+        let any = |marks: &[&str]| marks.iter().any(|mark| folded_word.contains(mark));
+        let german = any(&["sch"]);
+        let polish = any(&["cz", "sz", "rz", "ł", "ż", "ś", "ć", "ń"]);
+        match self {
+            ChReading::Che => false,
+            ChReading::Kha => folded_word.contains("ch") && (german || polish),
+            ChReading::Sha => folded_word.contains("ch") && any(&["tch", "ou"]),
+            ChReading::German => german,
+            ChReading::HKha => folded_word.contains('h') && any(&["č", "š", "ž", "ć", "đ"]),
+        }
+    }
+
     /// Whether this reading can read the (case-folded) word differently
     /// from the default one: a cheap test before computing the skeleton.
     pub fn may_differ(self, folded_word: &str) -> bool {
@@ -160,7 +179,8 @@ pub fn skeleton_reading(word: &str, reading: ChReading) -> String {
         .collect();
     let mut index = 0;
     while index < letters.len() {
-        let (symbols, consumed) = map_letters(&letters[index..], index == 0, reading);
+        let previous = index.checked_sub(1).map(|before| letters[before]);
+        let (symbols, consumed) = map_letters(&letters[index..], previous, reading);
         raw.push_str(symbols);
         index += consumed.max(1);
     }
@@ -230,7 +250,12 @@ fn strip_diacritic(character: char) -> char {
 
 /// Maps the letters at the start of `letters` to skeleton symbols, returning the
 /// symbols and how many letters they consumed. Longest Latin digraphs first.
-fn map_letters(letters: &[char], word_start: bool, reading: ChReading) -> (&'static str, usize) {
+fn map_letters(
+    letters: &[char],
+    previous: Option<char>,
+    reading: ChReading,
+) -> (&'static str, usize) {
+    let word_start = previous.is_none();
     let first = letters[0];
     if let Some(mapped) = map_cyrillic(first, word_start) {
         return (mapped, 1);
@@ -273,7 +298,13 @@ fn map_letters(letters: &[char], word_start: bool, reading: ChReading) -> (&'sta
         if starts_with("ss") {
             return ("s", 2);
         }
-        if first == 's' && letters.get(1).is_some_and(|&next| "aeiouy".contains(next)) {
+        // Voiced only where German voices it: at the start of a word or
+        // between vowels (Sinaida, Masurenko), not after a consonant.
+        let vowel = |letter: char| "aeiouy".contains(letter);
+        if first == 's'
+            && letters.get(1).is_some_and(|&next| vowel(next))
+            && previous.is_none_or(vowel)
+        {
             return ("z", 1);
         }
     }
@@ -296,7 +327,8 @@ fn map_letters(letters: &[char], word_start: bool, reading: ChReading) -> (&'sta
         'a' => "a",
         'b' => "b",
         'c' => "c",
-        'č' => "q",
+        // ISO 9 ч.
+        'č' | 'ĉ' => "q",
         'd' => "d",
         'e' => "e",
         'f' => "f",

@@ -1181,6 +1181,32 @@ mod tests {
         }
     }
 
+    /// Other readings apply only to words spelled that way: plain
+    /// national-system spellings keep their own surname.
+    #[test]
+    fn other_readings_do_not_merge_different_surnames() {
+        let tokenizer = tokenizer();
+        for (latin, other) in [
+            ("Homenko", "Хоменко"),
+            ("Holod", "Холод"),
+            ("Kosenko", "Козенко"),
+            ("Lysenko", "Лизенко"),
+            ("Chumak", "Шумак"),
+            ("Chumak", "Хумак"),
+        ] {
+            let family = |name: &str| {
+                tokenizer
+                    .tokenize(&record(("Іван", name, "", "", "", &[], M)))
+                    .slot(Slot::FamilyWhole)
+                    .to_vec()
+            };
+            assert!(
+                !intersects(&family(latin), &family(other)),
+                "{latin} and {other} share a surname token"
+            );
+        }
+    }
+
     #[test]
     fn explanation_reads_as_words() {
         let scored = score(

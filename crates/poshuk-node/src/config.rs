@@ -215,6 +215,12 @@ impl NodeConfig {
         if config.partner_id.trim().is_empty() {
             return Err("partner_id must not be empty".into());
         }
+        if let Some(link) = &config.coordinator
+            && link.url.trim_start().starts_with("https:")
+            && link.ca.is_none()
+        {
+            return Err("coordinator.url is https, and coordinator.ca is not set: name the federation's CA (the system's roots would trust any public certificate)".into());
+        }
         if config.listen.tls_cert.is_some() != config.listen.tls_key.is_some() {
             return Err(
                 "listen.tls_cert and listen.tls_key go together: give both or neither".into(),

@@ -110,6 +110,9 @@ pub fn trusted_certificates(ca: &Path) -> Result<Vec<reqwest::Certificate>, TlsE
     Ok(certificates)
 }
 
+/// Handshakes in progress at most, per listener.
+const MAX_HANDSHAKES: usize = 512;
+
 /// A listener that hands axum TLS streams. Handshakes run in their own
 /// tasks (with a deadline), so a slow or silent client holds up no one.
 pub struct TlsListener {
@@ -127,23 +130,33 @@ impl TlsListener {
         let local = listener.local_addr()?;
         let acceptor = TlsAcceptor::from(config);
         let (sender, connections) = mpsc::channel(256);
+        // At most this many handshakes at once: a flood of silent
+        // connections waits here instead of piling up tasks and sockets.
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         let accepting = tokio::spawn(async move {
             loop {
+                let Ok(permit) = handshakes.clone().acquire_owned().await else {
+                    return;
+                };
                 let (stream, peer) = match listener.accept().await {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        tracing::debug!(error = %error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        // Out of file descriptors, say: back off as axum does.
+                        tracing::warn!(error = %error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                 };
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
                         .await
                     {
                         Ok(Ok(tls)) => {
-                            let _ = sender.send((tls, peer)).await;
+                            let _ = sender
+                                .send_timeout((tls, peer), Duration::from_secs(10))
+                                .await;
                         }
                         Ok(Err(error)) => {
                             tracing::debug!(peer = %peer, error = %error, "TLS handshake failed");
@@ -174,8 +187,12 @@ impl axum::serve::Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.connections.recv().await {
             Some(connection) => connection,
-            // The accepting task never ends on its own.
-            None => std::future::pending().await,
+            None => {
+                // The accepting task ended (it does not on its own): say so
+                // loudly rather than sit on a port that accepts nothing.
+                tracing::error!(address = %self.local, "the TLS listener stopped accepting");
+                std::future::pending().await
+            }
         }
     }
 
@@ -198,16 +215,44 @@ pub struct Generated {
 /// given host names or IP addresses. Keys are written mode 0600.
 pub fn generate(dir: &Path, parties: &[(String, Vec<String>)]) -> Result<Generated, TlsError> {
     use rcgen::{
-        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose, date_time_ymd,
     };
     let failed = |error: rcgen::Error| TlsError::Generate(error.to_string());
+    let mut names = std::collections::HashSet::new();
+    for (name, _) in parties {
+        if name == "ca" || !names.insert(name.as_str()) {
+            return Err(TlsError::Generate(format!(
+                "party name `{name}` is taken (by the CA or another party)"
+            )));
+        }
+    }
+    let year = 1970
+        + (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0)
+            / 31_556_952) as i32;
     std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
         path: dir.display().to_string(),
         source,
     })?;
+    for file in std::iter::once("ca".to_string())
+        .chain(parties.iter().map(|(name, _)| name.clone()))
+        .flat_map(|name| [format!("{name}.pem"), format!("{name}.key")])
+    {
+        if dir.join(&file).exists() {
+            return Err(TlsError::Generate(format!(
+                "{} exists already: use a new directory (existing certificates stay valid)",
+                dir.join(file).display()
+            )));
+        }
+    }
     let ca_key = KeyPair::generate().map_err(failed)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(failed)?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // The CA signs party certificates only, for ten years.
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca_params.not_after = date_time_ymd(year + 10, 1, 1);
     ca_params
         .distinguished_name
         .push(DnType::CommonName, "poshuk federation CA");
@@ -224,6 +269,10 @@ pub fn generate(dir: &Path, parties: &[(String, Vec<String>)]) -> Result<Generat
         params
             .distinguished_name
             .push(DnType::CommonName, name.as_str());
+        // Servers of the federation, for three years.
+        params.not_after = date_time_ymd(year + 3, 1, 1);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let certificate = params.signed_by(&key, &issuer).map_err(failed)?;
         let (cert_path, key_path) = (
             dir.join(format!("{name}.pem")),
@@ -242,8 +291,10 @@ pub fn generate(dir: &Path, parties: &[(String, Vec<String>)]) -> Result<Generat
 fn write(path: &Path, bytes: &[u8], secret: bool) -> Result<(), TlsError> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    // Never over an existing file: a second `tls init` in the same
+    // directory would replace the CA that every party already trusts.
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     if secret {
         options.mode(0o600);
     }
