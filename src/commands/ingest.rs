@@ -44,7 +44,7 @@ pub(crate) struct DeleteArgs {
 }
 
 fn client() -> anyhow::Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
+    poshuk_tls::blocking_client_builder(None)?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(600))
         .build()

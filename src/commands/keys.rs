@@ -226,7 +226,7 @@ fn identity(args: IdentityArgs) -> anyhow::Result<()> {
 }
 
 fn blocking_client() -> anyhow::Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
+    poshuk_tls::blocking_client_builder(None)?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120))
         .build()
@@ -236,17 +236,14 @@ fn blocking_client() -> anyhow::Result<reqwest::blocking::Client> {
 /// A client for the coordinator: trusting the federation's CA alone when
 /// one is given.
 fn admin_client(admin: &AdminArgs) -> anyhow::Result<reqwest::blocking::Client> {
-    let mut builder = reqwest::blocking::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(120));
-    match &admin.ca {
-        Some(ca) => builder = builder.tls_certs_only(poshuk_tls::trusted_certificates(ca)?),
-        None if admin.coordinator.starts_with("https:") => {
-            bail!("the coordinator is https: name the federation's CA with --ca (or POSHUK_CA)")
-        }
-        None => {}
+    if admin.ca.is_none() && admin.coordinator.starts_with("https:") {
+        bail!("the coordinator is https: name the federation's CA with --ca (or POSHUK_CA)");
     }
-    builder.build().context("cannot build the HTTP client")
+    poshuk_tls::blocking_client_builder(admin.ca.as_deref())?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(120))
+        .build()
+        .context("cannot build the HTTP client")
 }
 
 fn admin_token(admin: &AdminArgs) -> anyhow::Result<&str> {

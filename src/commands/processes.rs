@@ -66,7 +66,7 @@ impl Drop for Processes {
 }
 
 fn wait_until_live(url: &str) -> anyhow::Result<()> {
-    let client = reqwest::blocking::Client::new();
+    let client = poshuk_tls::blocking_client_builder(None)?.build()?;
     for _ in 0..600 {
         if client
             .get(format!("{url}/livez"))

@@ -103,7 +103,7 @@ pub(crate) fn federated_search(
 }
 
 pub(crate) fn client() -> anyhow::Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
+    poshuk_tls::blocking_client_builder(None)?
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(30))
         .build()

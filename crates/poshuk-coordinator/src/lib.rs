@@ -97,18 +97,12 @@ impl Coordinator {
     /// Builds the coordinator: one shared HTTP client with connect and request
     /// timeouts, and the audit log opened for appending.
     pub fn new(config: CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
-        let mut builder = reqwest::Client::builder()
+        // The federation's CA alone, not the system's roots.
+        let client = poshuk_tls::client_builder(config.tls.ca.as_deref())
+            .map_err(|error| CoordinatorError::Client(error.to_string()))?
             .connect_timeout(Duration::from_millis(config.deadlines.connect_ms))
             .timeout(Duration::from_millis(config.deadlines.per_node_ms))
-            .pool_idle_timeout(Duration::from_secs(60));
-        if let Some(ca) = &config.tls.ca {
-            // The federation's CA alone, not the system's roots.
-            builder = builder.tls_certs_only(
-                poshuk_tls::trusted_certificates(ca)
-                    .map_err(|error| CoordinatorError::Client(error.to_string()))?,
-            );
-        }
-        let client = builder
+            .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|error| CoordinatorError::Client(error.to_string()))?;
         if let Some(parent) = config.audit_log.parent() {

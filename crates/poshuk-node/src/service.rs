@@ -66,17 +66,11 @@ impl NodeState {
     ) -> Result<NodeState, NodeError> {
         let coordinator = match coordinator {
             Some(link) => {
-                let mut builder = reqwest::Client::builder()
+                // The federation's CA alone: not the system's roots.
+                let client = poshuk_tls::client_builder(link.ca.as_deref())
+                    .map_err(|error| NodeError::Insecure(error.to_string()))?
                     .connect_timeout(Duration::from_secs(2))
-                    .timeout(Duration::from_millis(link.timeout_ms));
-                if let Some(ca) = &link.ca {
-                    // The federation's CA alone: not the system's roots.
-                    builder = builder.tls_certs_only(
-                        poshuk_tls::trusted_certificates(ca)
-                            .map_err(|error| NodeError::Insecure(error.to_string()))?,
-                    );
-                }
-                let client = builder
+                    .timeout(Duration::from_millis(link.timeout_ms))
                     .build()
                     .map_err(|error| NodeError::Index(format!("http client: {error}")))?;
                 Some((link, client))

@@ -113,6 +113,29 @@ pub fn trusted_certificates(ca: &Path) -> Result<Vec<reqwest::Certificate>, TlsE
 /// Handshakes in progress at most, per listener.
 const MAX_HANDSHAKES: usize = 512;
 
+/// An HTTP client builder that trusts the federation's CA alone, or, with
+/// none, no certificate at all: plain HTTP then works on a host without a
+/// system CA store, and https is refused rather than checked against public
+/// roots.
+pub fn client_builder(ca: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsError> {
+    let trusted = match ca {
+        Some(ca) => trusted_certificates(ca)?,
+        None => Vec::new(),
+    };
+    Ok(reqwest::Client::builder().tls_certs_only(trusted))
+}
+
+/// The blocking twin of [`client_builder`], for the command line.
+pub fn blocking_client_builder(
+    ca: Option<&Path>,
+) -> Result<reqwest::blocking::ClientBuilder, TlsError> {
+    let trusted = match ca {
+        Some(ca) => trusted_certificates(ca)?,
+        None => Vec::new(),
+    };
+    Ok(reqwest::blocking::Client::builder().tls_certs_only(trusted))
+}
+
 /// A listener that hands axum TLS streams. Handshakes run in their own
 /// tasks (with a deadline), so a slow or silent client holds up no one.
 pub struct TlsListener {

@@ -130,7 +130,7 @@ pub(crate) fn measure_searches(
         let _ = response.bytes()?;
         Ok(())
     };
-    let client = reqwest::blocking::Client::new();
+    let client = poshuk_tls::blocking_client_builder(None)?.build()?;
     for body in queries.iter().take(50) {
         send(&client, url, &authorization, body)?;
     }
@@ -148,15 +148,15 @@ pub(crate) fn measure_searches(
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
-            let (done, stop, queries, url, authorization) = (
+            let (done, stop, queries, url, authorization, client) = (
                 done.clone(),
                 stop.clone(),
                 queries.clone(),
                 url.to_string(),
                 authorization.clone(),
+                client.clone(),
             );
             std::thread::spawn(move || {
-                let client = reqwest::blocking::Client::new();
                 let mut index = worker;
                 while !stop.load(Ordering::Relaxed) {
                     if send(

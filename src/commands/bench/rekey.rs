@@ -118,7 +118,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         20,
     )?;
     let url = format!("{federation}/v1/search");
-    let client = reqwest::blocking::Client::new();
+    let client = poshuk_tls::blocking_client_builder(None)?.build()?;
     let mut before = Vec::new();
     for body in queries_one.iter().cycle().take(2_000) {
         let started = Instant::now();
@@ -130,9 +130,13 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
     // Searches run without pause while the node re-keys.
     let stop = Arc::new(AtomicBool::new(false));
     let searcher = {
-        let (stop, url, queries) = (stop.clone(), url.clone(), queries_one.clone());
+        let (stop, url, queries, client) = (
+            stop.clone(),
+            url.clone(),
+            queries_one.clone(),
+            client.clone(),
+        );
         std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::new();
             let (mut latencies, mut failures) = (Vec::new(), 0usize);
             for body in queries.iter().cycle() {
                 if stop.load(Ordering::Relaxed) {
