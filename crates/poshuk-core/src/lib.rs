@@ -18,6 +18,12 @@ pub mod sealed;
 pub mod tokens;
 
 pub use blocking::{BlockKey, blocking_keys};
+
+/// The version of the tokenizer: bumped whenever the same record would get
+/// different tokens, so that files and indexes made by different versions
+/// are not compared silently (their tokens would only partly meet). 2: Latin
+/// surnames also read the way other spelling systems write them, and -ев/-ов.
+pub const TOKENIZER_VERSION: u16 = 2;
 pub use features::Tokenizer;
 pub use keys::{
     Epoch, EpochEntry, EpochKey, EpochState, KeyError, KeyRing, TokenHasher, TokenRekeyer,

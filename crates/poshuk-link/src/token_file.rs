@@ -1,7 +1,9 @@
 //! The token file: a small binary format.
 //!
 //! Layout (all integers little-endian):
-//! `b"POSHUKTK"`, version `u16` (1), epoch `u32`, record count `u64`, slot count
+//! `b"POSHUKTK"`, version `u16` (the tokenizer's version,
+//! [`poshuk_core::TOKENIZER_VERSION`]: the layout has not changed since 1, the
+//! tokens have), epoch `u32`, record count `u64`, slot count
 //! `u16`; then per record: handle (16 bytes), one `u8` token count per slot, and
 //! the tokens (16 bytes each, big-endian), slot by slot.
 
@@ -11,7 +13,7 @@ use std::path::Path;
 use poshuk_core::{Epoch, SLOT_COUNT, TokenRecord};
 
 const MAGIC: &[u8; 8] = b"POSHUKTK";
-const VERSION: u16 = 1;
+const VERSION: u16 = poshuk_core::TOKENIZER_VERSION;
 
 /// An opaque record handle: 128 random bits, meaningless outside the partner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,6 +56,18 @@ pub enum TokenFileError {
     NotATokenFile {
         /// The file.
         path: String,
+    },
+    /// The file was encoded by another version of the tokenizer.
+    #[error(
+        "{path}: encoded by another poshuk version (tokenizer {found}, this build {current}): its tokens would only partly meet this build's; encode both sides with the same version"
+    )]
+    OtherTokenizer {
+        /// The file.
+        path: String,
+        /// The file's tokenizer version.
+        found: u16,
+        /// This build's.
+        current: u16,
     },
     /// The file ends before the records its header announces.
     #[error("{path}: truncated after {read} of {expected} records")]
@@ -134,8 +148,15 @@ impl TokenFile {
         let mut count_bytes = [0u8; 8];
         count_bytes.copy_from_slice(field(14..22));
         let slot_count = u16::from_le_bytes([header[22], header[23]]) as usize;
-        if version != VERSION || slot_count != SLOT_COUNT {
+        if slot_count != SLOT_COUNT || version == 0 {
             return Err(TokenFileError::NotATokenFile { path: shown });
+        }
+        if version != VERSION {
+            return Err(TokenFileError::OtherTokenizer {
+                path: shown,
+                found: version,
+                current: VERSION,
+            });
         }
         let expected = u64::from_le_bytes(count_bytes);
         let mut records = Vec::with_capacity(expected.min(50_000_000) as usize);
@@ -201,6 +222,14 @@ mod tests {
         assert_eq!(read.records[1].1, record);
 
         let bytes = std::fs::read(&path).expect("bytes");
+        // A file from the previous tokenizer is refused by name.
+        let mut older = bytes.clone();
+        older[8..10].copy_from_slice(&1u16.to_le_bytes());
+        std::fs::write(&path, &older).expect("older");
+        assert!(matches!(
+            TokenFile::read(&path),
+            Err(TokenFileError::OtherTokenizer { found: 1, .. })
+        ));
         std::fs::write(&path, &bytes[..bytes.len() - 5]).expect("truncate");
         assert!(matches!(
             TokenFile::read(&path),

@@ -168,6 +168,9 @@ pub struct TokenIndex {
     fields: Fields,
     known: RwLock<RecordTable>,
     epoch: Epoch,
+    /// The oldest tokenizer version whose tokens the index may hold (see
+    /// [`poshuk_core::TOKENIZER_VERSION`]).
+    tokenizer: std::sync::atomic::AtomicU16,
     secret: NodeSecret,
     max_candidates: usize,
     max_block_size: u64,
@@ -223,9 +226,9 @@ impl TokenIndex {
             MmapDirectory::open(&index_dir).map_err(|error| NodeError::Index(error.to_string()))?;
         let index = Index::open_or_create(directory, schema)?;
         let metas = index.load_metas()?;
-        let epoch = match metas.payload.as_deref() {
-            Some(payload) => parse_epoch(payload)?,
-            None => settings.new_index_epoch,
+        let (epoch, tokenizer) = match metas.payload.as_deref() {
+            Some(payload) => (parse_epoch(payload)?, parse_tokenizer(payload)),
+            None => (settings.new_index_epoch, poshuk_core::TOKENIZER_VERSION),
         };
         let writer: IndexWriter = index.writer_with_num_threads(
             settings.indexing_threads.max(1),
@@ -244,6 +247,7 @@ impl TokenIndex {
             fields,
             known: RwLock::new(RecordTable::default()),
             epoch,
+            tokenizer: std::sync::atomic::AtomicU16::new(tokenizer),
             secret,
             max_candidates: settings.max_candidates,
             max_block_size: u64::from(settings.max_block_size),
@@ -314,7 +318,11 @@ impl TokenIndex {
     fn commit(&self, writer: &mut IndexWriter, pending: &mut Pending) -> Result<(), NodeError> {
         let started = std::time::Instant::now();
         let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&format!("{{\"epoch\":{}}}", self.epoch.0));
+        prepared.set_payload(&format!(
+            "{{\"epoch\":{},\"tokenizer\":{}}}",
+            self.epoch.0,
+            self.tokenizer_version()
+        ));
         prepared.commit()?;
         self.reader.reload()?;
         tracing::debug!(
@@ -472,6 +480,21 @@ impl TokenIndex {
         self.commit(&mut writer, &mut pending)
     }
 
+    /// The oldest tokenizer version whose tokens the index may hold.
+    pub fn tokenizer_version(&self) -> u16 {
+        self.tokenizer.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records that every record now holds this build's tokens: after an
+    /// ingest that sent every record (`--replace`), each one was either
+    /// rewritten or found unchanged under the current tokenizer.
+    pub fn mark_tokens_current(&self) {
+        self.tokenizer.store(
+            poshuk_core::TOKENIZER_VERSION,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// The handle of a case id, if the record is in the index (committed or
     /// pending).
     pub fn handle_of(&self, record_id: &str) -> Result<Option<Handle>, NodeError> {
@@ -541,6 +564,11 @@ impl TokenIndex {
                 }
             }
         }
+        // Re-keyed tokens are as current as the tokens they came from.
+        target.tokenizer.store(
+            self.tokenizer_version(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let mut pending = target.pending.lock().map_err(|_| NodeError::Poisoned)?;
         target.commit(&mut writer, &mut pending)?;
         *target.known.write().map_err(|_| NodeError::Poisoned)? = known;
@@ -785,6 +813,16 @@ impl SegmentColumns {
     }
 }
 
+/// The tokenizer version in a commit payload; an index from before the
+/// field was made by version 1.
+fn parse_tokenizer(payload: &str) -> u16 {
+    serde_json::from_str::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|value| value.get("tokenizer").and_then(|v| v.as_u64()))
+        .map(|version| version as u16)
+        .unwrap_or(1)
+}
+
 fn parse_epoch(payload: &str) -> Result<Epoch, NodeError> {
     let value: serde_json::Value = serde_json::from_str(payload)
         .map_err(|_| NodeError::Index("commit payload is not JSON".into()))?;
@@ -934,6 +972,42 @@ mod tests {
                 .as_deref(),
             Some("1")
         );
+    }
+}
+
+#[cfg(test)]
+mod tokenizer_version_tests {
+    use super::*;
+
+    /// An index made by an older tokenizer says so after a restart, until
+    /// a full ingest marks its tokens current.
+    #[test]
+    fn the_index_remembers_which_tokenizer_made_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = || {
+            TokenIndex::open(
+                dir.path(),
+                &dir.path().join("index"),
+                super::tests::settings(),
+            )
+            .expect("opens")
+        };
+        {
+            let index = open();
+            assert_eq!(index.tokenizer_version(), poshuk_core::TOKENIZER_VERSION);
+            // What an index of version 1 wrote: no tokenizer field.
+            let mut writer = index.writer.lock().expect("writer");
+            let mut prepared = writer.prepare_commit().expect("prepare");
+            prepared.set_payload("{\"epoch\":1}");
+            prepared.commit().expect("commit");
+        }
+        {
+            let index = open();
+            assert_eq!(index.tokenizer_version(), 1);
+            index.mark_tokens_current();
+            index.request_merges().expect("commit");
+        }
+        assert_eq!(open().tokenizer_version(), poshuk_core::TOKENIZER_VERSION);
     }
 }
 

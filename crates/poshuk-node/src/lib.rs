@@ -136,6 +136,20 @@ pub async fn serve(
         epochs = ?state.generations.served_epochs(),
         "node listening"
     );
+    if let Ok(generations) = state.generations.all()
+        && let Some(oldest) = generations
+            .iter()
+            .map(|generation| generation.index.tokenizer_version())
+            .min()
+        && oldest < poshuk_core::TOKENIZER_VERSION
+        && state.record_count() > 0
+    {
+        tracing::warn!(
+            index = oldest,
+            current = poshuk_core::TOKENIZER_VERSION,
+            "the index holds tokens of an older tokenizer: they meet this version's only in part; run a full ingest (`poshuk ingest --replace`) to bring every record up to date"
+        );
+    }
     // A re-key interrupted by a crash, or a key installed while the node was
     // down, continues now, while the current generation serves.
     state.start_rekey();

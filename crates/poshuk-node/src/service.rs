@@ -318,6 +318,16 @@ fn status_of(state: &NodeState) -> NodeStatus {
         version: env!("CARGO_PKG_VERSION").to_string(),
         api_version: API_VERSION.to_string(),
         rekey: state.generations.rekey_status(),
+        tokenizer_version: state
+            .generations
+            .all()
+            .map(|all| {
+                all.iter()
+                    .map(|generation| generation.index.tokenizer_version())
+                    .min()
+                    .unwrap_or(poshuk_core::TOKENIZER_VERSION)
+            })
+            .unwrap_or(poshuk_core::TOKENIZER_VERSION),
     }
 }
 
@@ -488,6 +498,7 @@ async fn finish_ingest(
                 if position == 0 {
                     counts.deleted = deleted;
                 }
+                generation.index.mark_tokens_current();
             }
             worker.metrics.observe_ingest(&IngestCounts {
                 deleted: counts.deleted,

@@ -150,6 +150,10 @@ pub struct NodeStatus {
     /// The re-key under way (or failed), if any.
     #[serde(default)]
     pub rekey: Option<RekeyStatus>,
+    /// The oldest tokenizer version whose tokens the node's index may hold;
+    /// below the current version, a full ingest (`--replace`) brings it up.
+    #[serde(default)]
+    pub tokenizer_version: u16,
 }
 
 /// How far a node's re-key to a new epoch has come.
