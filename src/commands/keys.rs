@@ -389,8 +389,8 @@ fn admin_get(admin: &AdminArgs) -> anyhow::Result<FederationKeys> {
 
 fn print_status(keys: &FederationKeys) {
     println!(
-        "{:<20} {:<10} {:<12} {:>10}  re-key",
-        "partner", "reachable", "epochs", "records"
+        "{:<20} {:<10} {:<12} {:>10} {:>9}  re-key",
+        "partner", "reachable", "epochs", "records", "tokenizer"
     );
     for (partner, view) in &keys.partners {
         let suspended = if keys.suspended.contains(partner) {
@@ -415,12 +415,18 @@ fn print_status(keys: &FederationKeys) {
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join(",");
+        let tokenizer = match view.tokenizer_version {
+            0 => "-".to_string(),
+            version if version < poshuk_core::TOKENIZER_VERSION => format!("{version} (old)"),
+            version => version.to_string(),
+        };
         println!(
-            "{:<20} {:<10} {:<12} {:>10}  {rekey}{suspended}",
+            "{:<20} {:<10} {:<12} {:>10} {:>9}  {rekey}{suspended}",
             partner,
             if view.reachable { "yes" } else { "NO" },
             epochs,
-            view.records
+            view.records,
+            tokenizer
         );
     }
     if !keys.retired.is_empty() {

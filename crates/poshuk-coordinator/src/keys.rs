@@ -197,6 +197,7 @@ impl Coordinator {
                         epochs: status.epochs,
                         rekey: status.rekey,
                         records: status.records,
+                        tokenizer_version: status.tokenizer_version,
                     },
                     None => PartnerKeys {
                         reachable: false,
@@ -204,6 +205,7 @@ impl Coordinator {
                         rekey: None,
                         records: 0,
                         sealed_waiting,
+                        tokenizer_version: 0,
                     },
                 };
                 (id, view)

@@ -239,6 +239,9 @@ pub struct PartnerKeys {
     pub records: u64,
     /// Sealed key files waiting for it at the coordinator, by epoch.
     pub sealed_waiting: Vec<u32>,
+    /// The oldest tokenizer version in its index (0: unknown).
+    #[serde(default)]
+    pub tokenizer_version: u16,
 }
 
 /// `POST /local/v1/keys/fetch`: which epoch to fetch (the newest waiting if
