@@ -11,48 +11,14 @@ use crate::NodeError;
 
 /// Reads a keyring, refusing a file that group or others may read.
 pub fn load(path: &Path) -> Result<KeyRing, NodeError> {
-    let metadata = std::fs::metadata(path).map_err(|source| NodeError::Io {
-        what: format!("cannot open keyring {}", path.display()),
-        source,
-    })?;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(NodeError::Insecure(format!(
-            "keyring {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
-            path.display(),
-            path.display()
-        )));
-    }
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|source| NodeError::Io {
-            what: format!("cannot read keyring {}", path.display()),
-            source,
-        })?,
-    );
+    let text = load_secret(path, "keyring", "poshuk keys init")?;
     KeyRing::from_text(&text)
         .map_err(|error| NodeError::Keyring(format!("{}: {error}", path.display())))
 }
 
 /// Writes a new keyring file with mode 0600; never overwrites an existing file.
 pub fn create(path: &Path, ring: &KeyRing) -> Result<(), NodeError> {
-    let io = |source| NodeError::Io {
-        what: format!(
-            "cannot create keyring {} (it must not exist yet)",
-            path.display()
-        ),
-        source,
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    let text = ring.to_text();
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    Ok(())
+    create_secret(path, "keyring", &ring.to_text())
 }
 
 /// Replaces a keyring file atomically: the new text goes to a 0600 sibling
@@ -60,22 +26,12 @@ pub fn create(path: &Path, ring: &KeyRing) -> Result<(), NodeError> {
 /// the old keyring or the new one, never a mix.
 pub fn replace(path: &Path, ring: &KeyRing) -> Result<(), NodeError> {
     let temporary = path.with_extension("toml.new");
-    let io = |source| NodeError::Io {
+    let _ = std::fs::remove_file(&temporary);
+    create_secret(&temporary, "keyring", &ring.to_text())?;
+    std::fs::rename(&temporary, path).map_err(|source| NodeError::Io {
         what: format!("cannot replace keyring {}", path.display()),
         source,
-    };
-    let _ = std::fs::remove_file(&temporary);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(io)?;
-    let text = ring.to_text();
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)?;
+    })?;
     if let Some(parent) = path.parent()
         && let Ok(directory) = std::fs::File::open(parent)
     {
@@ -90,6 +46,35 @@ pub fn load_identity(path: &Path) -> Result<Zeroizing<String>, NodeError> {
     load_secret(path, "identity", "poshuk keys identity")
 }
 
+/// Writes a new identity file with mode 0600; never overwrites.
+pub fn create_identity(path: &Path, secret: &str, public: &str) -> Result<(), NodeError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| NodeError::Io {
+            what: format!("cannot create {}", parent.display()),
+            source,
+        })?;
+    }
+    let text = Zeroizing::new(format!(
+        "# poshuk partner identity: SECRET, keep mode 0600.\n# public key: {public}\n{secret}\n"
+    ));
+    create_secret(path, "identity", &text)
+}
+
+/// Reads the admin's signing key, refusing a file that group or others may
+/// read.
+pub fn load_admin_key(path: &Path) -> Result<poshuk_core::sealed::AdminKey, NodeError> {
+    let text = load_secret(path, "admin signing key", "poshuk keys admin-key")?;
+    poshuk_core::sealed::AdminKey::from_text(&text)
+        .map_err(|error| NodeError::Keyring(format!("{}: {error}", path.display())))
+}
+
+/// Writes a new admin signing key file with mode 0600; never overwrites.
+pub fn create_admin_key(path: &Path, key: &poshuk_core::sealed::AdminKey) -> Result<(), NodeError> {
+    create_secret(path, "admin signing key", &key.to_text())
+}
+
+/// Reads a secret file (`what` names it in messages, `create` says how to
+/// make one), refusing it when group or others may read it.
 fn load_secret(path: &Path, what: &str, create: &str) -> Result<Zeroizing<String>, NodeError> {
     let metadata = std::fs::metadata(path).map_err(|source| NodeError::Io {
         what: format!(
@@ -114,43 +99,12 @@ fn load_secret(path: &Path, what: &str, create: &str) -> Result<Zeroizing<String
     )?))
 }
 
-/// Writes a new identity file with mode 0600; never overwrites.
-pub fn create_identity(path: &Path, secret: &str, public: &str) -> Result<(), NodeError> {
-    let io = |source| NodeError::Io {
-        what: format!("cannot create identity {}", path.display()),
-        source,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    let text = Zeroizing::new(format!(
-        "# poshuk partner identity: SECRET, keep mode 0600.\n# public key: {public}\n{secret}\n"
-    ));
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    Ok(())
-}
-
-/// Reads the admin's signing key, refusing a file that group or others may
-/// read.
-pub fn load_admin_key(path: &Path) -> Result<poshuk_core::sealed::AdminKey, NodeError> {
-    let text = load_secret(path, "admin signing key", "poshuk keys admin-key")?;
-    poshuk_core::sealed::AdminKey::from_text(&text)
-        .map_err(|error| NodeError::Keyring(format!("{}: {error}", path.display())))
-}
-
-/// Writes a new admin signing key file with mode 0600; never overwrites.
-pub fn create_admin_key(path: &Path, key: &poshuk_core::sealed::AdminKey) -> Result<(), NodeError> {
+/// Writes a new secret file: mode 0600 from its creation, synced, never over
+/// an existing file.
+fn create_secret(path: &Path, what: &str, text: &str) -> Result<(), NodeError> {
     let io = |source| NodeError::Io {
         what: format!(
-            "cannot create admin key {} (it must not exist yet)",
+            "cannot create {what} {} (it must not exist yet)",
             path.display()
         ),
         source,
@@ -161,8 +115,7 @@ pub fn create_admin_key(path: &Path, key: &poshuk_core::sealed::AdminKey) -> Res
         .mode(0o600)
         .open(path)
         .map_err(io)?;
-    file.write_all(key.to_text().as_bytes())
+    file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    Ok(())
+        .map_err(io)
 }
