@@ -16,7 +16,10 @@ use poshuk_protocol::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{ApiError, Coordinator, CoordinatorError, PartnerConfig, Shared, constant_time_eq};
+use crate::{
+    ApiError, Coordinator, CoordinatorError, PartnerConfig, Shared, constant_time_eq,
+    unauthorized_partner,
+};
 
 /// What the coordinator remembers across restarts.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -497,12 +500,7 @@ pub(crate) async fn fetch_sealed(
     Query(query): Query<SealedQuery>,
 ) -> Response {
     let Some(partner) = coordinator.partner_by_token(&headers).cloned() else {
-        return ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
-            message: "present your partner token as `Authorization: Bearer <token>`".into(),
-        }
-        .into_response();
+        return unauthorized_partner();
     };
     if coordinator.is_suspended(&partner.id) {
         return ApiError {
@@ -546,12 +544,7 @@ pub(crate) async fn fetch_sealed(
 /// `GET /v1/epochs`: the epochs a search should be tokenized for.
 pub(crate) async fn epochs(State(coordinator): State<Shared>, headers: HeaderMap) -> Response {
     if coordinator.partner_by_token(&headers).is_none() {
-        return ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
-            message: "present your partner token as `Authorization: Bearer <token>`".into(),
-        }
-        .into_response();
+        return unauthorized_partner();
     }
     let state = coordinator
         .key_state

@@ -438,6 +438,16 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 
 type Shared = Arc<Coordinator>;
 
+/// The answer to a request without a partner's token.
+fn unauthorized_partner() -> Response {
+    ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "unauthorized",
+        message: "present your partner token as `Authorization: Bearer <token>`".into(),
+    }
+    .into_response()
+}
+
 /// `?partners=a,b` restricts the fan-out to those partners.
 #[derive(serde::Deserialize)]
 struct SearchParameters {
@@ -451,12 +461,7 @@ async fn federated_search(
     body: Bytes,
 ) -> Response {
     let Some(requester) = coordinator.partner_by_token(&headers).cloned() else {
-        return ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "unauthorized",
-            message: "present your partner token as `Authorization: Bearer <token>`".into(),
-        }
-        .into_response();
+        return unauthorized_partner();
     };
     if !requester.permissions.contains(&Permission::Search) {
         return ApiError {

@@ -671,28 +671,8 @@ async fn federated_search(
         .json(&query)
         .send()
         .await
-        .map_err(|error| ApiError {
-            status: StatusCode::BAD_GATEWAY,
-            code: "coordinator_unreachable",
-            message: format!("the coordinator cannot be reached: {}", error.without_url()),
-        })?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let message = response
-            .json::<ErrorBody>()
-            .await
-            .map(|error| error.message)
-            .unwrap_or_else(|_| status.to_string());
-        return Err(ApiError {
-            status: if status.is_client_error() {
-                status
-            } else {
-                StatusCode::BAD_GATEWAY
-            },
-            code: "coordinator_error",
-            message: format!("the coordinator answered {status}: {message}"),
-        });
-    }
+        .map_err(coordinator_unreachable)?;
+    let response = coordinator_success(response).await?;
     let mut answer: FederatedResponse = response.json().await.map_err(|_| ApiError {
         status: StatusCode::BAD_GATEWAY,
         code: "coordinator_error",
@@ -723,6 +703,37 @@ async fn federated_search(
         }
     }
     Ok(Json(answer))
+}
+
+fn coordinator_unreachable(error: reqwest::Error) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_GATEWAY,
+        code: "coordinator_unreachable",
+        message: format!("the coordinator cannot be reached: {}", error.without_url()),
+    }
+}
+
+/// The coordinator's answer if it is a success; its own message otherwise
+/// (a client error keeps its status, anything else is a bad gateway).
+async fn coordinator_success(response: reqwest::Response) -> Result<reqwest::Response, ApiError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let message = response
+        .json::<ErrorBody>()
+        .await
+        .map(|error| error.message)
+        .unwrap_or_else(|_| status.to_string());
+    Err(ApiError {
+        status: if status.is_client_error() {
+            status
+        } else {
+            StatusCode::BAD_GATEWAY
+        },
+        code: "coordinator_error",
+        message: format!("the coordinator answered {status}: {message}"),
+    })
 }
 
 /// The case id behind a handle, from whichever served generation has it
@@ -846,28 +857,8 @@ async fn fetch_key(
         .bearer_auth(&link.token)
         .send()
         .await
-        .map_err(|error| ApiError {
-            status: StatusCode::BAD_GATEWAY,
-            code: "coordinator_unreachable",
-            message: format!("the coordinator cannot be reached: {}", error.without_url()),
-        })?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let message = response
-            .json::<ErrorBody>()
-            .await
-            .map(|error| error.message)
-            .unwrap_or_else(|_| status.to_string());
-        return Err(ApiError {
-            status: if status.is_client_error() {
-                status
-            } else {
-                StatusCode::BAD_GATEWAY
-            },
-            code: "coordinator_error",
-            message: format!("the coordinator answered {status}: {message}"),
-        });
-    }
+        .map_err(coordinator_unreachable)?;
+    let response = coordinator_success(response).await?;
     let sealed = response.bytes().await.map_err(|_| ApiError {
         status: StatusCode::BAD_GATEWAY,
         code: "coordinator_error",
