@@ -272,6 +272,22 @@ impl Generations {
             .map(|tokenizer| tokenizer.tokenize(record))
     }
 
+    /// The re-keyers that turn tokens of `from` into tokens of `to`, step by
+    /// step along the chain.
+    pub fn rekeyers(
+        &self,
+        from: Epoch,
+        to: Epoch,
+    ) -> Result<Vec<poshuk_core::TokenRekeyer>, NodeError> {
+        let ring = self.ring.read().map_err(|_| NodeError::Poisoned)?;
+        (from.0 + 1..=to.0)
+            .map(|number| {
+                ring.rekeyer(Epoch(number))
+                    .map_err(|error| NodeError::Keyring(error.to_string()))
+            })
+            .collect()
+    }
+
     /// The keyring's epochs that are not retired: those a search can be
     /// tokenized for.
     pub fn searchable_epochs(&self) -> Vec<Epoch> {

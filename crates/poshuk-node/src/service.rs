@@ -410,35 +410,45 @@ async fn ingest_batch(
             }
         }
         let _writes = worker.generations.admit_write()?;
-        let tokenize_started = Instant::now();
         let generations = worker.generations.all()?;
-        let mut first: Option<(IngestCounts, Vec<u64>)> = None;
-        let mut tokenize_ms = 0;
+        let Some((oldest, newer)) = generations.split_first() else {
+            return Err(NodeError::Index("no generation is served".into()).into());
+        };
+        let tokenize_started = Instant::now();
+        let records: Vec<IndexRecord> = accepted
+            .par_iter()
+            .filter_map(|record| {
+                Some(IndexRecord {
+                    record_id: record.record_id.clone(),
+                    tokens: worker.generations.tokenize(oldest.epoch, record)?,
+                    handle: None,
+                })
+            })
+            .collect();
+        let tokenize_ms = tokenize_started.elapsed().as_millis() as u64;
         let index_started = Instant::now();
-        // Every served generation gets the records, tokenized under its own
-        // epoch; a record new to all of them gets one handle in all.
-        for generation in &generations {
-            let epoch = generation.epoch;
-            let handle_source = generations.first().filter(|_| first.is_some());
-            let records: Vec<IndexRecord> = accepted
+        let (mut counts, keys) = oldest.index.upsert(&records)?;
+        // While two epochs are served, the newer generation gets the same
+        // records re-keyed from the oldest's tokens, exactly as the re-key
+        // made its other records, under the handles the oldest gave them.
+        for generation in newer {
+            let rekeyers = worker
+                .generations
+                .rekeyers(oldest.epoch, generation.epoch)?;
+            let rekeyed: Vec<IndexRecord> = records
                 .par_iter()
-                .filter_map(|record| {
-                    let tokens = worker.generations.tokenize(epoch, record)?;
-                    let handle = handle_source
-                        .and_then(|source| source.index.handle_of(&record.record_id).ok())
-                        .flatten();
-                    Some(IndexRecord {
-                        record_id: record.record_id.clone(),
-                        tokens,
-                        handle,
-                    })
+                .map(|record| IndexRecord {
+                    record_id: record.record_id.clone(),
+                    tokens: record.tokens.map_tokens(|slot, token| {
+                        rekeyers
+                            .iter()
+                            .fold(token, |token, rekeyer| rekeyer.rekey(slot.domain(), token))
+                    }),
+                    handle: oldest.index.handle_of(&record.record_id).ok().flatten(),
                 })
                 .collect();
-            tokenize_ms += tokenize_started.elapsed().as_millis() as u64;
-            let outcome = generation.index.upsert(&records)?;
-            first.get_or_insert(outcome);
+            generation.index.upsert(&rekeyed)?;
         }
-        let (mut counts, keys) = first.unwrap_or_default();
         counts.rejected = rejected.len() as u64;
         tracing::debug!(
             records = accepted.len(),
