@@ -202,23 +202,40 @@ pub(crate) fn token_queries(
         .collect()
 }
 
-pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
-    let temporary = tempfile::tempdir()?;
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| temporary.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
+/// A node process for a benchmark, with what it was made from.
+pub(crate) struct BenchNode {
+    /// Its keyring.
+    pub(crate) ring: KeyRing,
+    /// The NGO file cut to the wanted number of records (not ingested yet).
+    pub(crate) ngo: PathBuf,
+    /// Its federation API.
+    pub(crate) federation: String,
+    /// Its local API.
+    pub(crate) local: String,
+    /// Its process id.
+    pub(crate) pid: u32,
+    /// Stops the node when dropped.
+    pub(crate) processes: Processes,
+}
+
+/// Writes the synthetic partners to `dir/data` (the NGO file cut to exactly
+/// `records`), a fresh keyring, and starts a node on free ports with an empty
+/// data directory; `extra_config` is appended to its config.
+pub(crate) fn start_bench_node(
+    dir: &Path,
+    records: usize,
+    seed: u64,
+    extra_config: &str,
+) -> anyhow::Result<BenchNode> {
     let data = generate(SynthConfig {
-        persons: args.records * 10 / 7 + 100,
-        seed: args.seed,
+        persons: records * 10 / 7 + 100,
+        seed,
     });
     write_dir(&data, &dir.join("data"))?;
     drop(data);
-    // Cut the NGO file to exactly N records.
     let ngo = dir.join("data/ngo_ua.csv");
     let text = std::fs::read_to_string(&ngo)?;
-    let kept: Vec<&str> = text.lines().take(args.records + 1).collect();
+    let kept: Vec<&str> = text.lines().take(records + 1).collect();
     std::fs::write(&ngo, kept.join("\n") + "\n")?;
     drop(text);
 
@@ -227,30 +244,54 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&keyring);
     poshuk_node::keyring_file::create(&keyring, &ring)?;
     let (federation_port, local_port) = (free_port()?, free_port()?);
-    let config = dir.join("node.toml");
     std::fs::write(
-        &config,
+        dir.join("node.toml"),
         format!(
             "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
-             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n"
+             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n{extra_config}"
         ),
     )?;
     let _ = std::fs::remove_dir_all(dir.join("node-data"));
     let federation = format!("http://127.0.0.1:{federation_port}");
     let mut processes = Processes::default();
-    let node_pid = processes.start(
-        &dir,
+    let pid = processes.start(
+        dir,
         &["node", "--config", "node.toml"],
         "node.log",
         Some(&federation),
     )?;
+    Ok(BenchNode {
+        ring,
+        ngo,
+        federation,
+        local: format!("http://127.0.0.1:{local_port}"),
+        pid,
+        processes,
+    })
+}
+
+pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
+    let temporary = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let BenchNode {
+        ring,
+        ngo,
+        federation,
+        local,
+        pid: node_pid,
+        processes: _processes,
+    } = start_bench_node(&dir, args.records, args.seed, "")?;
 
     println!(
         "ingesting {} records through `poshuk ingest` into a node process...",
         args.records
     );
     let started = Instant::now();
-    ingest(&dir, &format!("http://127.0.0.1:{local_port}"), &ngo, true)?;
+    ingest(&dir, &local, &ngo, true)?;
     let ingest_seconds = started.elapsed().as_secs_f64();
     let ingest_peak = resident(node_pid).peak;
     let index_bytes = directory_bytes(&dir.join("node-data/index-epoch-1"));

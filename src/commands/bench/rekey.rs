@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::Args;
-use poshuk_core::{Epoch, KeyRing, Tokenizer};
+use poshuk_core::{Epoch, Tokenizer};
 use poshuk_protocol::{NodeStatus, SearchResponse};
-use poshuk_synth::{SynthConfig, generate, write_dir};
 
-use crate::commands::bench::node::{directory_bytes, percentile, resident, token_queries};
-use crate::commands::processes::{Processes, free_port, ingest};
+use crate::commands::bench::node::{
+    BenchNode, directory_bytes, percentile, resident, start_bench_node, token_queries,
+};
+use crate::commands::processes::ingest;
 
 #[derive(Args)]
 pub(crate) struct RekeyBenchArgs {
@@ -60,48 +61,26 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| temporary.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let data = generate(SynthConfig {
-        persons: args.records * 10 / 7 + 100,
-        seed: args.seed,
-    });
-    write_dir(&data, &dir.join("data"))?;
-    drop(data);
-    let ngo = dir.join("data/ngo_ua.csv");
-    let text = std::fs::read_to_string(&ngo)?;
-    let kept: Vec<&str> = text.lines().take(args.records + 1).collect();
-    std::fs::write(&ngo, kept.join("\n") + "\n")?;
-    drop(text);
-
-    let ring = KeyRing::generate()?;
-    let keyring = dir.join("keyring.toml");
-    let _ = std::fs::remove_file(&keyring);
-    poshuk_node::keyring_file::create(&keyring, &ring)?;
-    let _ = std::fs::remove_dir_all(dir.join("node-data"));
+    let signer = poshuk_core::sealed::AdminKey::generate()?;
+    let BenchNode {
+        ring,
+        ngo,
+        federation,
+        local,
+        pid: node_pid,
+        processes: _processes,
+    } = start_bench_node(
+        &dir,
+        args.records,
+        args.seed,
+        &format!("[keys]\nadmin_key = \"{}\"\n", signer.public()),
+    )?;
+    // The identity is read when a key is installed, not at start.
     let (secret, public) = poshuk_core::sealed::generate_identity();
     poshuk_node::keyring_file::create_identity(
         &dir.join("node-data/identity.age"),
         &secret,
         &public,
-    )?;
-    let signer = poshuk_core::sealed::AdminKey::generate()?;
-    let (federation_port, local_port) = (free_port()?, free_port()?);
-    std::fs::write(
-        dir.join("node.toml"),
-        format!(
-            "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
-             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
-             [keys]\nadmin_key = \"{}\"\n",
-            signer.public()
-        ),
-    )?;
-    let federation = format!("http://127.0.0.1:{federation_port}");
-    let local = format!("http://127.0.0.1:{local_port}");
-    let mut processes = Processes::default();
-    let node_pid = processes.start(
-        &dir,
-        &["node", "--config", "node.toml"],
-        "node.log",
-        Some(&federation),
     )?;
     println!("ingesting {} records into a node process...", args.records);
     ingest(&dir, &local, &ngo, true)?;
