@@ -659,15 +659,27 @@ async fn federated_search(
     let worker = state.clone();
     let limit = request.limit;
     let query = blocking(move || {
-        Ok(EpochQueries {
-            queries: epochs
-                .iter()
-                .filter_map(|&epoch| {
-                    let tokens = worker.generations.tokenize(epoch, &record)?;
-                    Some(TokenQuery::from_record(epoch.0, &tokens, limit))
-                })
-                .collect(),
-        })
+        // Tokenized once, in the oldest epoch; the newer ones are re-keyed
+        // from it along the chain.
+        let Some((&oldest, newer)) = epochs.split_first() else {
+            return Ok(EpochQueries {
+                queries: Vec::new(),
+            });
+        };
+        let Some(tokens) = worker.generations.tokenize(oldest, &record) else {
+            return Err(NodeError::Keyring(format!("no key for epoch {oldest}")).into());
+        };
+        let mut queries = vec![TokenQuery::from_record(oldest.0, &tokens, limit)];
+        for &epoch in newer {
+            let rekeyers = worker.generations.rekeyers(oldest, epoch)?;
+            let rekeyed = tokens.map_tokens(|slot, token| {
+                rekeyers
+                    .iter()
+                    .fold(token, |token, rekeyer| rekeyer.rekey(slot.domain(), token))
+            });
+            queries.push(TokenQuery::from_record(epoch.0, &rekeyed, limit));
+        }
+        Ok(EpochQueries { queries })
     })
     .await?;
     let mut url = format!("{}/v1/federated-search", link.url.trim_end_matches('/'));
