@@ -97,6 +97,25 @@ fn rotating_federation(
     (coordinator, url, nodes, publics)
 }
 
+/// `poshuk keys install FILE` at a node.
+fn install_file(dir: &Path, node: &NodeProcess, file: &str) -> crate::support::Run {
+    poshuk(dir, &["keys", "install", file, "--node", &node.local])
+}
+
+/// `poshuk keys install --from-coordinator` at a node.
+fn fetch_key(dir: &Path, node: &NodeProcess) -> crate::support::Run {
+    poshuk(
+        dir,
+        &[
+            "keys",
+            "install",
+            "--from-coordinator",
+            "--node",
+            &node.local,
+        ],
+    )
+}
+
 /// Up to `count` people known to all three partners, as the international
 /// organization wrote them (the query).
 fn known_persons(dir: &Path, count: usize) -> Vec<serde_json::Value> {
@@ -255,16 +274,7 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
 
     // A file for another partner is refused, and nothing changes.
     let keyring_before = std::fs::read(root.join("ru-sources-keyring.toml")).expect("keyring");
-    let run = poshuk(
-        root,
-        &[
-            "keys",
-            "install",
-            "sealed/ngo-ua.epoch-2.sealed",
-            "--node",
-            &ru.local,
-        ],
-    );
+    let run = install_file(root, ru, "sealed/ngo-ua.epoch-2.sealed");
     assert!(!run.success);
     assert!(
         run.stderr.contains("for partner `ngo-ua`"),
@@ -278,16 +288,7 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
 
     // The NGO installs from the file; retiring now is refused (two nodes
     // still lack epoch 2) and changes nothing.
-    let run = poshuk(
-        root,
-        &[
-            "keys",
-            "install",
-            "sealed/ngo-ua.epoch-2.sealed",
-            "--node",
-            &ngo.local,
-        ],
-    );
+    let run = install_file(root, ngo, "sealed/ngo-ua.epoch-2.sealed");
     assert!(run.success, "{}", run.stderr);
     assert_eq!(node_epochs(ngo), vec![1, 2]);
     let run = admin(root, &["keys", "retire", "1", "--coordinator", &url]);
@@ -302,16 +303,7 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
 
     // The other two fetch their files through the coordinator.
     for node in [ru, intl] {
-        let run = poshuk(
-            root,
-            &[
-                "keys",
-                "install",
-                "--from-coordinator",
-                "--node",
-                &node.local,
-            ],
-        );
+        let run = fetch_key(root, node);
         assert!(run.success, "{}", run.stderr);
         assert_eq!(node_epochs(node), vec![1, 2]);
     }
@@ -383,34 +375,13 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
         ],
     );
     assert!(run.success, "{}", run.stderr);
-    let run = poshuk(
-        root,
-        &["keys", "install", "--from-coordinator", "--node", &ru.local],
-    );
+    let run = fetch_key(root, ru);
     assert!(!run.success, "a left-out partner must not obtain the key");
     assert!(run.stderr.contains("no sealed key"), "{}", run.stderr);
-    let run = poshuk(
-        root,
-        &[
-            "keys",
-            "install",
-            "sealed/intl-org.epoch-3.sealed",
-            "--node",
-            &ru.local,
-        ],
-    );
+    let run = install_file(root, ru, "sealed/intl-org.epoch-3.sealed");
     assert!(!run.success);
     for node in [ngo, intl] {
-        let run = poshuk(
-            root,
-            &[
-                "keys",
-                "install",
-                "--from-coordinator",
-                "--node",
-                &node.local,
-            ],
-        );
+        let run = fetch_key(root, node);
         assert!(run.success, "{}", run.stderr);
     }
     let run = admin(
