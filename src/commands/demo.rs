@@ -114,7 +114,7 @@ fn example_queries(dir: &Path, count: usize) -> anyhow::Result<Vec<RawRecord>> {
         .take(count)
         .map(|read| RawRecord {
             record_id: String::new(),
-            ..RawRecord::from(&read.record)
+            ..poshuk_node::wire::record_to_wire(&read.record)
         })
         .collect())
 }
@@ -149,7 +149,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let keyring = dir.join("keyring.toml");
     if !keyring.exists() {
-        poshuk_node::keyring_file::create(&keyring, &KeyRing::generate()?)?;
+        poshuk_keys::files::create(&keyring, &KeyRing::generate()?)?;
     }
     let partners = vec![
         DemoPartner {

@@ -12,7 +12,7 @@ use poshuk_link::{Handle, TokenFile};
 use poshuk_records::{ColumnMapping, Encoding, ReadOptions, ReadOutcome, Severity, read_file};
 use rayon::prelude::*;
 
-use poshuk_node::keyring_file;
+use poshuk_keys::files as keyring_file;
 
 #[derive(Args)]
 pub(crate) struct EncodeArgs {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use poshuk_protocol::{
     DeleteRequest, DeleteResult, FinishIngest, IngestBatch, IngestBatchResult, IngestCounts,
-    IngestSession, RawRecord,
+    IngestSession,
 };
 use poshuk_records::{Severity, read_file};
 
@@ -111,7 +111,7 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
                     IngestBatch {
                         records: chunk
                             .iter()
-                            .map(|read| RawRecord::from(&read.record))
+                            .map(|read| poshuk_node::wire::record_to_wire(&read.record))
                             .collect(),
                     },
                 )

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use poshuk_core::{Epoch, EpochState, KeyRing};
-use poshuk_node::keyring_file;
+use poshuk_keys::files as keyring_file;
 use poshuk_protocol::{ErrorBody, FederationKeys, Installed, NodeStatus, RetireRequest};
 
 use crate::commands::http::post_json;
@@ -170,7 +170,7 @@ pub(crate) fn run(command: KeysCommand) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            let key = poshuk_core::sealed::AdminKey::generate()?;
+            let key = poshuk_keys::sealed::AdminKey::generate()?;
             keyring_file::create_admin_key(&out, &key)?;
             println!("{}", key.public());
             eprintln!(
@@ -208,14 +208,14 @@ fn identity(args: IdentityArgs) -> anyhow::Result<()> {
     };
     if path.exists() {
         let secret = keyring_file::load_identity(&path)?;
-        println!("{}", poshuk_core::sealed::public_key(&secret)?);
+        println!("{}", poshuk_keys::sealed::public_key(&secret)?);
         eprintln!(
             "identity {} exists; its public key is above",
             path.display()
         );
         return Ok(());
     }
-    let (secret, public) = poshuk_core::sealed::generate_identity();
+    let (secret, public) = poshuk_keys::sealed::generate_identity();
     keyring_file::create_identity(&path, &secret, &public)?;
     println!("{public}");
     eprintln!(
@@ -280,7 +280,7 @@ fn seal(args: SealArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
     let client = admin_client(&args.admin)?;
     for (partner, public) in &recipients {
-        let sealed = poshuk_core::sealed::seal(&ring, epoch, partner, public, &signer)
+        let sealed = poshuk_keys::sealed::seal(&ring, epoch, partner, public, &signer)
             .with_context(|| format!("sealing for `{partner}`"))?;
         let path = args
             .out_dir

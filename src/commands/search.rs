@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use poshuk_protocol::{FederatedResponse, FederatedSearch, RawRecord};
+use poshuk_protocol::{Band, FederatedResponse, FederatedSearch, RawRecord};
 use poshuk_records::read_file;
 
 use crate::commands::encode::{ReadingArgs, print_read_summary, progress_bar};
@@ -121,8 +121,10 @@ pub(crate) fn print_table(response: &FederatedResponse) {
         );
         for hit in &response.hits {
             let handle = match &hit.record_id {
-                Some(record_id) => format!("{} (yours: {record_id})", &hit.handle[..12]),
-                None => hit.handle.clone(),
+                Some(record_id) => {
+                    format!("{} (yours: {record_id})", &hit.handle.to_string()[..12])
+                }
+                None => hit.handle.to_string(),
             };
             println!(
                 "{:<20} {:<34} {:>6.3}  {:<9} {}",
@@ -210,7 +212,7 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
         let queries: Vec<RawRecord> = outcome
             .records
             .iter()
-            .map(|read| RawRecord::from(&read.record))
+            .map(|read| poshuk_node::wire::record_to_wire(&read.record))
             .collect();
         let mut output: Box<dyn Write> = match &args.out {
             Some(path) => Box::new(std::io::BufWriter::new(
@@ -293,7 +295,7 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
     let queries: Vec<RawRecord> = outcome
         .records
         .iter()
-        .map(|read| RawRecord::from(&read.record))
+        .map(|read| poshuk_node::wire::record_to_wire(&read.record))
         .collect();
     let writer = Mutex::new(
         csv::Writer::from_path(&args.out)
@@ -329,20 +331,20 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
             for hit in response
                 .hits
                 .iter()
-                .filter(|hit| !hit.own && hit.band != "weak")
+                .filter(|hit| !hit.own && hit.band != Band::Weak)
             {
                 if let Ok(mut writer) = writer.lock() {
                     let _ = writer.write_record([
                         query.record_id.as_str(),
                         hit.partner.as_str(),
-                        hit.handle.as_str(),
+                        &hit.handle.to_string(),
                         &format!("{:.4}", hit.score),
-                        hit.band.as_str(),
+                        hit.band.name(),
                         &hit.agreeing.join(" "),
                     ]);
                 }
-                let entry = best.entry(hit.partner.clone()).or_insert(hit.band.as_str());
-                if hit.band == "strong" {
+                let entry = best.entry(hit.partner.clone()).or_insert(hit.band.name());
+                if hit.band == Band::Strong {
                     *entry = "strong";
                 }
             }

@@ -13,7 +13,7 @@ use crate::support::{
 };
 
 fn tokenizer(dir: &Path) -> Tokenizer {
-    let ring = poshuk_node::keyring_file::load(&dir.join("keyring.toml")).expect("keyring");
+    let ring = poshuk_keys::files::load(&dir.join("keyring.toml")).expect("keyring");
     Tokenizer::new(ring.hasher(Epoch(1)).expect("epoch 1"))
 }
 

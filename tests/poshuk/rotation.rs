@@ -638,7 +638,7 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
         &serde_json::json!({"record": new_person, "limit": 1}),
     );
     assert_eq!(in_two["hits"][0]["band"], "strong", "{in_two}");
-    let ring = poshuk_node::keyring_file::load(&root.join("keyring.toml")).expect("keyring");
+    let ring = poshuk_keys::files::load(&root.join("keyring.toml")).expect("keyring");
     let tokens = poshuk_core::Tokenizer::new(ring.hasher(poshuk_core::Epoch(1)).expect("epoch 1"))
         .tokenize(&poshuk_core::Record {
             given_name: "Зиновия".into(),

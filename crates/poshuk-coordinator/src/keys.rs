@@ -6,20 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use poshuk_protocol::{
-    FederationEpochs, FederationKeys, NodeRetire, NodeStatus, PartnerKeys, RetireRequest,
-};
+use axum::http::{HeaderMap, header};
+use poshuk_protocol::sealed_header::read_header;
+use poshuk_protocol::{FederationEpochs, FederationKeys, NodeStatus, PartnerKeys, RetireRequest};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    ApiError, Coordinator, CoordinatorError, PartnerConfig, Shared, constant_time_eq,
-    unauthorized_partner,
-};
+use crate::{Coordinator, CoordinatorError, PartnerConfig, constant_time_eq};
 
 /// What the coordinator remembers across restarts.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -53,15 +45,18 @@ impl KeyState {
         }
     }
 
-    /// Written to a sibling file and renamed: a crash leaves the old state
-    /// or the new one.
+    /// Written to a temporary file beside it, synced and renamed (then the
+    /// directory is synced): a crash leaves the old state or the new one.
     fn save(&self, state_dir: &Path) -> std::io::Result<()> {
-        let path = KeyState::path(state_dir);
-        let temporary = path.with_extension("json.new");
+        use std::io::Write;
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(&temporary, text)?;
-        std::fs::File::open(&temporary)?.sync_all()?;
-        std::fs::rename(&temporary, &path)
+        let mut temporary = tempfile::NamedTempFile::new_in(state_dir)?;
+        temporary.write_all(&text)?;
+        temporary.as_file().sync_all()?;
+        temporary
+            .persist(KeyState::path(state_dir))
+            .map_err(|error| error.error)?;
+        std::fs::File::open(state_dir)?.sync_all()
     }
 }
 
@@ -76,17 +71,7 @@ pub(crate) struct NodeView {
 impl Coordinator {
     /// Asks one node for its status.
     pub(crate) async fn fetch_status(&self, partner: &PartnerConfig) -> Option<NodeStatus> {
-        let url = format!("{}/v1/status", partner.node_url.trim_end_matches('/'));
-        let mut request = self.client.get(&url);
-        if let Some(token) = &partner.node_token {
-            request = request.bearer_auth(token);
-        }
-        let status = match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                response.json::<NodeStatus>().await.ok()
-            }
-            _ => None,
-        };
+        let status = self.node(partner).node_status().await.ok();
         if let Ok(mut views) = self.views.write() {
             views.insert(
                 partner.id.clone(),
@@ -136,7 +121,7 @@ impl Coordinator {
             .unwrap_or(false)
     }
 
-    fn is_admin(&self, headers: &HeaderMap) -> bool {
+    pub(crate) fn is_admin(&self, headers: &HeaderMap) -> bool {
         let Some(expected) = &self.config.admin_token else {
             return false;
         };
@@ -147,7 +132,7 @@ impl Coordinator {
             .is_some_and(|presented| constant_time_eq(presented.as_bytes(), expected.as_bytes()))
     }
 
-    fn sealed_path(&self, partner_id: &str, epoch: u32) -> PathBuf {
+    pub(crate) fn sealed_path(&self, partner_id: &str, epoch: u32) -> PathBuf {
         self.config
             .state_dir
             .join("sealed")
@@ -155,7 +140,7 @@ impl Coordinator {
             .join(format!("epoch-{epoch}.sealed"))
     }
 
-    fn sealed_waiting(&self, partner_id: &str) -> Vec<u32> {
+    pub(crate) fn sealed_waiting(&self, partner_id: &str) -> Vec<u32> {
         let dir = self.config.state_dir.join("sealed").join(partner_id);
         let mut epochs: Vec<u32> = std::fs::read_dir(dir)
             .map(|entries| {
@@ -177,13 +162,9 @@ impl Coordinator {
         epochs
     }
 
-    async fn federation_keys(&self) -> FederationKeys {
+    pub(crate) async fn federation_keys(&self) -> FederationKeys {
         let statuses = self.refresh_all().await;
-        let state = self
-            .key_state
-            .lock()
-            .map(|state| state.clone())
-            .unwrap_or_default();
+        let state = self.key_state();
         let partners = statuses
             .into_iter()
             .map(|(id, status)| {
@@ -221,350 +202,246 @@ impl Coordinator {
             retire_outcomes: BTreeMap::new(),
         }
     }
-}
 
-fn unauthorized_admin() -> Response {
-    ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        code: "unauthorized",
-        message: "key administration needs the coordinator's admin token as `Authorization: Bearer <token>`".into(),
-    }
-    .into_response()
-}
-
-fn conflict(code: &'static str, message: String) -> Response {
-    ApiError {
-        status: StatusCode::CONFLICT,
-        code,
-        message,
-    }
-    .into_response()
-}
-
-/// `GET /v1/admin/keys`: which node serves which epochs, re-key progress.
-pub(crate) async fn admin_keys(State(coordinator): State<Shared>, headers: HeaderMap) -> Response {
-    if !coordinator.is_admin(&headers) {
-        return unauthorized_admin();
-    }
-    Json(coordinator.federation_keys().await).into_response()
-}
-
-/// `POST /v1/admin/retire`: refuse an epoch (and older ones) from now on,
-/// once every partner not excluded serves a newer one; then tell the nodes to
-/// drop the old generations.
-pub(crate) async fn admin_retire(
-    State(coordinator): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !coordinator.is_admin(&headers) {
-        return unauthorized_admin();
-    }
-    let request: RetireRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => {
-            return ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "bad_request",
-                message: format!("malformed request body: {error}"),
+    /// The epochs a search should be tokenized for: those some node that is
+    /// not suspended serves, less the retired ones.
+    pub(crate) fn live_epochs(&self) -> FederationEpochs {
+        let state = self.key_state();
+        let mut live = BTreeSet::new();
+        if let Ok(views) = self.views.read() {
+            for (partner, view) in views.iter() {
+                if state.suspended.contains(partner) {
+                    continue;
+                }
+                if let Some(status) = &view.status {
+                    live.extend(status.epochs.iter().filter(|e| !state.retired.contains(e)));
+                }
             }
-            .into_response();
         }
-    };
-    let known: BTreeSet<&str> = coordinator
-        .config
-        .partners
-        .iter()
-        .map(|partner| partner.id.as_str())
-        .collect();
-    if let Some(unknown) = request
-        .exclude
-        .iter()
-        .find(|id| !known.contains(id.as_str()))
-    {
-        return ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "unknown_partner",
-            message: format!("unknown partner `{unknown}` in exclude"),
+        FederationEpochs {
+            live: live.into_iter().collect(),
+            retired: state.retired.into_iter().collect(),
         }
-        .into_response();
     }
-    let statuses = coordinator.refresh_all().await;
-    let mut lacking = Vec::new();
-    for partner in &coordinator.config.partners {
-        if request.exclude.contains(&partner.id) || coordinator.is_suspended(&partner.id) {
-            continue;
+
+    fn key_state(&self) -> KeyState {
+        self.key_state
+            .lock()
+            .map(|state| state.clone())
+            .unwrap_or_default()
+    }
+
+    fn check_partner(&self, partner_id: &str) -> Result<(), KeysError> {
+        if self.config.partners.iter().any(|p| p.id == partner_id) {
+            Ok(())
+        } else {
+            Err(KeysError::UnknownPartner(partner_id.to_string()))
         }
-        match statuses.get(&partner.id).cloned().flatten() {
-            None => lacking.push(format!("`{}` did not answer", partner.id)),
-            Some(status) if !status.epochs.iter().any(|&e| e > request.epoch) => {
-                let progress = status
-                    .rekey
-                    .map(|rekey| {
-                        format!(
-                            ", re-keying to {}: {}/{}",
-                            rekey.epoch, rekey.done, rekey.total
-                        )
-                    })
-                    .unwrap_or_default();
-                lacking.push(format!(
-                    "`{}` serves only epochs {:?}{progress}",
-                    partner.id, status.epochs
-                ));
+    }
+
+    /// Retires an epoch (and every older one) once every partner not
+    /// excluded serves a newer one; excluded partners are suspended and lose
+    /// any sealed key waiting for them; then the nodes are told to drop their
+    /// old generations. Returns the federation's keys with what each node did.
+    pub async fn retire(&self, request: &RetireRequest) -> Result<FederationKeys, KeysError> {
+        for excluded in &request.exclude {
+            self.check_partner(excluded)?;
+        }
+        let lacking = self.partners_lacking_newer(request).await;
+        if !lacking.is_empty() {
+            return Err(KeysError::NotReady {
+                epoch: request.epoch,
+                lacking,
+            });
+        }
+        self.save_retirement(request)?;
+        self.audit.append(serde_json::json!({
+            "event": "retire", "epoch": request.epoch, "suspended": request.exclude,
+        }));
+        // A suspended partner must not find a newer key waiting for it (the
+        // admin may have sealed for it before deciding to leave it out).
+        for excluded in &request.exclude {
+            let dir = self.config.state_dir.join("sealed").join(excluded);
+            if dir.exists()
+                && let Err(error) = std::fs::remove_dir_all(&dir)
+            {
+                tracing::error!(partner = %excluded, error = %error, "cannot delete a suspended partner's sealed keys");
             }
-            Some(_) => {}
         }
+        let outcomes = self.push_retirement(request.epoch).await;
+        let mut keys = self.federation_keys().await;
+        keys.retire_outcomes = outcomes;
+        Ok(keys)
     }
-    if !lacking.is_empty() {
-        return conflict(
-            "not_ready",
-            format!(
-                "refusing to retire epoch {}: not every partner serves a newer epoch yet ({}); nothing changed. Wait for the re-keys (`poshuk keys status`); `--exclude` is only for a partner that is left out for good (it is suspended)",
-                request.epoch,
-                lacking.join("; ")
-            ),
-        );
+
+    /// Why each partner that must serve a newer epoch does not yet.
+    async fn partners_lacking_newer(&self, request: &RetireRequest) -> Vec<String> {
+        let statuses = self.refresh_all().await;
+        let mut lacking = Vec::new();
+        for partner in &self.config.partners {
+            if request.exclude.contains(&partner.id) || self.is_suspended(&partner.id) {
+                continue;
+            }
+            match statuses.get(&partner.id).cloned().flatten() {
+                None => lacking.push(format!("`{}` did not answer", partner.id)),
+                Some(status) if !status.epochs.iter().any(|&e| e > request.epoch) => {
+                    let progress = status
+                        .rekey
+                        .map(|rekey| {
+                            format!(
+                                ", re-keying to {}: {}/{}",
+                                rekey.epoch, rekey.done, rekey.total
+                            )
+                        })
+                        .unwrap_or_default();
+                    lacking.push(format!(
+                        "`{}` serves only epochs {:?}{progress}",
+                        partner.id, status.epochs
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        lacking
     }
-    let saved = {
-        let Ok(mut state) = coordinator.key_state.lock() else {
-            return conflict("internal", "state lock poisoned".into());
-        };
+
+    /// Persists the retired epochs and suspended partners, then adopts them.
+    fn save_retirement(&self, request: &RetireRequest) -> Result<(), KeysError> {
+        let mut state = self.key_state.lock().map_err(|_| KeysError::Poisoned)?;
         let mut updated = state.clone();
         updated.retired.extend(1..=request.epoch);
         updated.suspended.extend(request.exclude.iter().cloned());
-        match updated.save(&coordinator.config.state_dir) {
-            Ok(()) => {
-                *state = updated;
-                Ok(())
-            }
-            Err(error) => Err(error),
-        }
-    };
-    if let Err(error) = saved {
-        return ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: format!("cannot save the coordinator's key state: {error}"),
-        }
-        .into_response();
+        updated
+            .save(&self.config.state_dir)
+            .map_err(KeysError::State)?;
+        *state = updated;
+        Ok(())
     }
-    coordinator.audit_event(serde_json::json!({
-        "event": "retire", "epoch": request.epoch, "suspended": request.exclude,
-    }));
-    // A suspended partner must not find a newer key waiting for it (the
-    // admin may have sealed for it before deciding to leave it out).
-    for excluded in &request.exclude {
-        let dir = coordinator.config.state_dir.join("sealed").join(excluded);
-        if dir.exists()
-            && let Err(error) = std::fs::remove_dir_all(&dir)
-        {
-            tracing::error!(partner = %excluded, error = %error, "cannot delete a suspended partner's sealed keys");
-        }
-    }
-    // The nodes drop their old generations; a node that misses this keeps
-    // serving both until the admin runs `retire` again (it is idempotent).
-    let body = NodeRetire {
-        epoch: request.epoch,
-    };
-    let pushes = coordinator
-        .config
-        .partners
-        .iter()
-        .filter(|partner| !request.exclude.contains(&partner.id))
-        .filter(|partner| !coordinator.is_suspended(&partner.id))
-        .map(|partner| {
-            let coordinator = coordinator.clone();
-            let body = body.clone();
-            async move {
-                let url = format!("{}/v1/retire", partner.node_url.trim_end_matches('/'));
-                // Dropping a generation may wait for searches on it: more
-                // time than a search gets.
-                let mut push = coordinator
-                    .client
-                    .post(&url)
-                    .timeout(std::time::Duration::from_secs(30))
-                    .json(&body);
-                if let Some(token) = &partner.node_token {
-                    push = push.bearer_auth(token);
-                }
-                let outcome = match push.send().await {
-                    Ok(response) if response.status().is_success() => {
-                        "dropped its old generation".to_string()
+
+    /// Tells every node that is not suspended to drop the retired
+    /// generations; a node that misses this keeps serving both until the
+    /// admin runs `retire` again (it is idempotent).
+    async fn push_retirement(&self, epoch: u32) -> BTreeMap<String, String> {
+        // Dropping a generation may wait for searches on it: more time than
+        // a search gets.
+        let timeout = std::time::Duration::from_secs(30);
+        let pushes = self
+            .config
+            .partners
+            .iter()
+            .filter(|partner| !self.is_suspended(&partner.id))
+            .map(|partner| async move {
+                let outcome = match self.node(partner).node_retire(epoch, timeout).await {
+                    Ok(_) => "dropped its old generation".to_string(),
+                    Err(error) => {
+                        format!("did not drop its old generation ({error}); run retire again")
                     }
-                    Ok(response) => {
-                        let status = response.status();
-                        let message = response
-                            .json::<poshuk_protocol::ErrorBody>()
-                            .await
-                            .map(|error| error.message)
-                            .unwrap_or_default();
-                        format!("did not drop its old generation ({status}: {message}); run retire again")
-                    }
-                    Err(error) => format!(
-                        "did not answer ({}); run retire again",
-                        error.without_url()
-                    ),
                 };
                 (partner.id.clone(), outcome)
-            }
-        });
-    let outcomes = futures_util::future::join_all(pushes).await;
-    let mut keys = coordinator.federation_keys().await;
-    keys.retire_outcomes = outcomes.into_iter().collect();
-    Json(keys).into_response()
-}
+            });
+        futures_util::future::join_all(pushes)
+            .await
+            .into_iter()
+            .collect()
+    }
 
-/// `PUT /v1/admin/sealed/{partner}/{epoch}`: the admin leaves a sealed key
-/// file for a partner's node to fetch.
-pub(crate) async fn admin_upload_sealed(
-    State(coordinator): State<Shared>,
-    headers: HeaderMap,
-    UrlPath((partner_id, epoch)): UrlPath<(String, u32)>,
-    body: Bytes,
-) -> Response {
-    if !coordinator.is_admin(&headers) {
-        return unauthorized_admin();
-    }
-    if coordinator.is_suspended(&partner_id) {
-        return conflict(
-            "suspended",
-            format!("partner `{partner_id}` is suspended: it gets no new key"),
-        );
-    }
-    if !coordinator
-        .config
-        .partners
-        .iter()
-        .any(|partner| partner.id == partner_id)
-    {
-        return ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "unknown_partner",
-            message: format!("no partner `{partner_id}` in this federation"),
+    /// Stores a sealed key file for a partner's node to fetch, after
+    /// checking that its header names that partner and epoch.
+    pub fn store_sealed(
+        &self,
+        partner_id: &str,
+        epoch: u32,
+        sealed: &[u8],
+    ) -> Result<(), KeysError> {
+        if self.is_suspended(partner_id) {
+            return Err(KeysError::Suspended(partner_id.to_string()));
         }
-        .into_response();
-    }
-    match poshuk_core::sealed::read_header(&body) {
-        Ok((header, _)) if header.partner == partner_id && header.epoch.0 == epoch => {}
-        Ok((header, _)) => {
-            return ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "mismatch",
-                message: format!(
-                    "the file is sealed for partner `{}` epoch {}, not `{partner_id}` epoch {epoch}",
-                    header.partner, header.epoch
-                ),
-            }
-            .into_response();
+        self.check_partner(partner_id)?;
+        let (header, _) =
+            read_header(sealed).map_err(|error| KeysError::NotSealed(error.to_string()))?;
+        if header.partner != partner_id || header.epoch != epoch {
+            return Err(KeysError::Mismatch(format!(
+                "the file is sealed for partner `{}` epoch {}, not `{partner_id}` epoch {epoch}",
+                header.partner, header.epoch
+            )));
         }
-        Err(error) => {
-            return ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "not_sealed",
-                message: error.to_string(),
-            }
-            .into_response();
-        }
+        let path = self.sealed_path(partner_id, epoch);
+        path.parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|()| std::fs::write(&path, sealed))
+            .map_err(KeysError::State)?;
+        self.audit.append(serde_json::json!({
+            "event": "sealed_key_uploaded", "partner": partner_id, "epoch": epoch,
+        }));
+        Ok(())
     }
-    let path = coordinator.sealed_path(&partner_id, epoch);
-    let written = path
-        .parent()
-        .map(std::fs::create_dir_all)
-        .unwrap_or(Ok(()))
-        .and_then(|()| std::fs::write(&path, &body));
-    if let Err(error) = written {
-        return ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: format!("cannot store the sealed file: {error}"),
-        }
-        .into_response();
-    }
-    coordinator.audit_event(serde_json::json!({
-        "event": "sealed_key_uploaded", "partner": partner_id, "epoch": epoch,
-    }));
-    StatusCode::NO_CONTENT.into_response()
-}
 
-#[derive(Deserialize)]
-pub(crate) struct SealedQuery {
-    epoch: Option<u32>,
-}
-
-/// `GET /v1/keys/sealed[?epoch=N]`: a partner's node fetches its own sealed
-/// key file (the newest waiting, or epoch N). Only its own: the partner is
-/// known by its token.
-pub(crate) async fn fetch_sealed(
-    State(coordinator): State<Shared>,
-    headers: HeaderMap,
-    Query(query): Query<SealedQuery>,
-) -> Response {
-    let Some(partner) = coordinator.partner_by_token(&headers).cloned() else {
-        return unauthorized_partner();
-    };
-    if coordinator.is_suspended(&partner.id) {
-        return ApiError {
-            status: StatusCode::FORBIDDEN,
-            code: "suspended",
-            message: format!(
-                "partner `{}` is suspended: it was left out of the current key epoch",
-                partner.id
-            ),
+    /// A partner's own sealed key (epoch `wanted`, or the newest waiting).
+    pub fn sealed_for(&self, partner_id: &str, wanted: Option<u32>) -> Result<Vec<u8>, KeysError> {
+        if self.is_suspended(partner_id) {
+            return Err(KeysError::Suspended(partner_id.to_string()));
         }
-        .into_response();
-    }
-    let waiting = coordinator.sealed_waiting(&partner.id);
-    let Some(epoch) = query.epoch.or(waiting.last().copied()) else {
-        return ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "no_sealed_key",
-            message: format!("no sealed key is waiting for partner `{}`", partner.id),
-        }
-        .into_response();
-    };
-    match std::fs::read(coordinator.sealed_path(&partner.id, epoch)) {
-        Ok(bytes) => {
-            coordinator.audit_event(serde_json::json!({
-                "event": "sealed_key_fetched", "partner": partner.id, "epoch": epoch,
-            }));
-            ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
-        }
-        Err(_) => ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "no_sealed_key",
-            message: format!(
-                "no sealed key for epoch {epoch} is waiting for partner `{}`",
-                partner.id
-            ),
-        }
-        .into_response(),
+        let waiting = self.sealed_waiting(partner_id);
+        let epoch = wanted
+            .or(waiting.last().copied())
+            .ok_or_else(|| KeysError::NoSealedKey {
+                partner: partner_id.to_string(),
+                epoch: None,
+            })?;
+        let bytes = std::fs::read(self.sealed_path(partner_id, epoch)).map_err(|_| {
+            KeysError::NoSealedKey {
+                partner: partner_id.to_string(),
+                epoch: Some(epoch),
+            }
+        })?;
+        self.audit.append(serde_json::json!({
+            "event": "sealed_key_fetched", "partner": partner_id, "epoch": epoch,
+        }));
+        Ok(bytes)
     }
 }
 
-/// `GET /v1/epochs`: the epochs a search should be tokenized for.
-pub(crate) async fn epochs(State(coordinator): State<Shared>, headers: HeaderMap) -> Response {
-    if coordinator.partner_by_token(&headers).is_none() {
-        return unauthorized_partner();
-    }
-    let state = coordinator
-        .key_state
-        .lock()
-        .map(|state| state.clone())
-        .unwrap_or_default();
-    let mut live = BTreeSet::new();
-    if let Ok(views) = coordinator.views.read() {
-        for (partner, view) in views.iter() {
-            if state.suspended.contains(partner) {
-                continue;
-            }
-            if let Some(status) = &view.status {
-                live.extend(status.epochs.iter().filter(|e| !state.retired.contains(e)));
-            }
-        }
-    }
-    Json(FederationEpochs {
-        live: live.into_iter().collect(),
-        retired: state.retired.into_iter().collect(),
-    })
-    .into_response()
+/// Why a key operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// No such partner.
+    #[error("no partner `{0}` in this federation")]
+    UnknownPartner(String),
+    /// Not every partner serves a newer epoch yet.
+    #[error(
+        "refusing to retire epoch {epoch}: not every partner serves a newer epoch yet ({}); nothing changed. Wait for the re-keys (`poshuk keys status`); `--exclude` is only for a partner that is left out for good (it is suspended)",
+        lacking.join("; ")
+    )]
+    NotReady {
+        /// The epoch asked to retire.
+        epoch: u32,
+        /// Why, per partner.
+        lacking: Vec<String>,
+    },
+    /// The partner was left out of the current epoch.
+    #[error(
+        "partner `{0}` is suspended: it was left out of the current key epoch and gets no new key"
+    )]
+    Suspended(String),
+    /// Not a sealed key file.
+    #[error("{0}")]
+    NotSealed(String),
+    /// A sealed file for another partner or epoch.
+    #[error("{0}")]
+    Mismatch(String),
+    /// Nothing waiting.
+    #[error("no sealed key{} is waiting for partner `{partner}`", epoch.map(|e| format!(" for epoch {e}")).unwrap_or_default())]
+    NoSealedKey {
+        /// The partner asking.
+        partner: String,
+        /// The epoch asked for, if any.
+        epoch: Option<u32>,
+    },
+    /// The state directory cannot be written.
+    #[error("cannot save the coordinator's key state: {0}")]
+    State(#[source] std::io::Error),
+    /// A lock was poisoned by a panic.
+    #[error("internal lock poisoned")]
+    Poisoned,
 }

@@ -8,7 +8,7 @@
 //! finds some true pairs; `blocking_keys_by_rule` measures that). Single common tokens (a year, a popular given name) would make
 //! huge blocks; their combinations stay small.
 
-use crate::tokens::{Slot, Token, TokenRecord};
+use poshuk_tokens::{Slot, Token, TokenRecord};
 
 /// A blocking key. Equal keys mean "worth comparing".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -21,13 +21,27 @@ use std::sync::OnceLock;
 use rphonetic::DaitchMokotoffSoundex;
 
 use crate::document::{document_digits, document_key};
-use crate::keys::TokenHasher;
 use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
 use crate::normalize::{
     ChReading, bigrams, fold_text, skeleton, skeleton_for_phonetics, skeleton_reading, words,
 };
 use crate::record::{BirthDate, Record, Sex};
-use crate::tokens::{Slot, Token, TokenRecord, TokenRecordBuilder, kind};
+use poshuk_keys::TokenHasher;
+use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder};
+
+/// Hash-input kind bytes. Slots that must be comparable share a kind (a given
+/// name's whole-name token equals the same string's family whole-name token).
+mod kind {
+    pub(super) const WHOLE: u8 = b'W';
+    pub(super) const CLASS: u8 = b'C';
+    pub(super) const GRAM: u8 = b'G';
+    pub(super) const PHONETIC: u8 = b'P';
+    pub(super) const INITIAL: u8 = b'I';
+    pub(super) const FULL_DATE: u8 = b'F';
+    pub(super) const YEAR_MONTH: u8 = b'M';
+    pub(super) const YEAR: u8 = b'Y';
+    pub(super) const DIGITS: u8 = b'D';
+}
 
 /// At most this many Daitch–Mokotoff branches are kept per word; names with
 /// many ambiguous letters would otherwise flood the blocking keys.
@@ -455,8 +469,8 @@ fn phonetic_codes(name_skeleton: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{Epoch, KeyRing};
-    use crate::tokens::intersects;
+    use poshuk_keys::{Epoch, KeyRing};
+    use poshuk_tokens::intersects;
 
     fn tokenizer() -> Tokenizer {
         let ring = KeyRing::with_key([3; 32]);

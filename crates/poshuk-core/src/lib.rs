@@ -1,21 +1,17 @@
 //! The matching core of poshuk: normalization, name knowledge, features,
 //! keyed tokens, blocking and scoring.
 //!
-//! Invariants: this crate does no IO (beyond asking the operating system for
-//! randomness when a key is generated) and no async. Raw personal data enters as
+//! Invariants: this crate does no IO and no async. Raw personal data enters as
 //! [`Record`] and leaves only as [`TokenRecord`]; every type that holds raw data
 //! redacts itself in `Debug` and `Display`; key material is zeroized on drop.
 
 pub mod blocking;
 pub mod document;
 pub mod features;
-pub mod keys;
 pub mod names;
 pub mod normalize;
 pub mod record;
 pub mod score;
-pub mod sealed;
-pub mod tokens;
 
 pub use blocking::{BlockKey, blocking_keys};
 
@@ -25,12 +21,15 @@ pub use blocking::{BlockKey, blocking_keys};
 /// surnames also read the way other spelling systems write them, and -ев/-ов.
 pub const TOKENIZER_VERSION: u16 = 2;
 pub use features::Tokenizer;
-pub use keys::{
+// The token record and the keyring live in their own crates (so that the
+// coordinator can depend on neither); the core re-exports what its callers
+// use alongside the tokenizer.
+pub use poshuk_keys::{
     Epoch, EpochEntry, EpochKey, EpochState, KeyError, KeyRing, TokenHasher, TokenRekeyer,
 };
+pub use poshuk_tokens::{Domain, SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder};
 pub use record::{BirthDate, DateError, Record, Sex};
 pub use score::{
     Band, FREQUENCY_SLOTS, Field, FieldScore, Level, MatchModel, MatchScore, NoTermFrequencies,
     TermFrequencies,
 };
-pub use tokens::{Domain, SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder};

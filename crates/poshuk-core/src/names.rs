@@ -12,9 +12,21 @@ use std::sync::OnceLock;
 use crate::normalize::{ChReading, fold_text, skeleton_reading, words};
 use crate::record::Sex;
 
-const MALE_GIVEN_NAMES: &str = include_str!("../data/given_names_male.tsv");
-const FEMALE_GIVEN_NAMES: &str = include_str!("../data/given_names_female.tsv");
-const SETTLEMENTS: &str = include_str!("../data/settlements.tsv");
+/// The name tables as the core reads them (tab-separated, one equivalence
+/// class or settlement a row; see the files' header lines). Public so that
+/// the synthetic data generator draws from the same knowledge without reading
+/// this crate's files by path.
+pub mod tables {
+    /// Male given-name classes: Ukrainian, Russian, Latin forms,
+    /// diminutives, patronymics.
+    pub const MALE_GIVEN_NAMES: &str = include_str!("../data/given_names_male.tsv");
+    /// Female given-name classes.
+    pub const FEMALE_GIVEN_NAMES: &str = include_str!("../data/given_names_female.tsv");
+    /// Settlements with their former and occupation-era names.
+    pub const SETTLEMENTS: &str = include_str!("../data/settlements.tsv");
+}
+
+use tables::{FEMALE_GIVEN_NAMES, MALE_GIVEN_NAMES, SETTLEMENTS};
 
 /// The index of a given-name equivalence class (a row of the tables).
 pub type ClassId = u16;

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::tokens::{Slot, Token, TokenRecord, dice, intersects};
+use poshuk_tokens::{Slot, Token, TokenRecord, dice, intersects};
 
 /// How well one field agrees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -802,8 +802,8 @@ impl MatchModel {
 mod tests {
     use super::*;
     use crate::features::Tokenizer;
-    use crate::keys::{Epoch, KeyRing};
     use crate::record::{BirthDate, Record, Sex};
+    use poshuk_keys::{Epoch, KeyRing};
 
     fn tokenizer() -> Tokenizer {
         let ring = KeyRing::with_key([5; 32]);
@@ -1243,8 +1243,8 @@ mod properties {
 
     use super::*;
     use crate::features::Tokenizer;
-    use crate::keys::{Epoch, KeyRing};
     use crate::record::{BirthDate, Record, Sex};
+    use poshuk_keys::{Epoch, KeyRing};
 
     fn tokenizer() -> Tokenizer {
         let ring = KeyRing::with_key([8; 32]);

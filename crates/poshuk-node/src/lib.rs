@@ -8,12 +8,13 @@
 //! node's own key.
 
 pub mod config;
+pub mod coordinator_link;
 pub mod generations;
 pub mod index;
-pub mod keyring_file;
 pub mod metrics;
 mod secret;
 pub mod service;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,9 +35,18 @@ pub enum NodeError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The index failed.
+    /// The index is not as it must be.
     #[error("index: {0}")]
     Index(String),
+    /// Tantivy failed.
+    #[error("index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// A secret file (keyring, identity) cannot be used.
+    #[error(transparent)]
+    SecretFile(#[from] poshuk_keys::FileError),
+    /// The HTTP client toward the coordinator cannot be built.
+    #[error("http client: {0}")]
+    HttpClient(#[source] reqwest::Error),
     /// A secret file is unsafe or unusable.
     #[error("{0}")]
     Insecure(String),
@@ -49,12 +59,6 @@ pub enum NodeError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-}
-
-impl From<tantivy::TantivyError> for NodeError {
-    fn from(error: tantivy::TantivyError) -> NodeError {
-        NodeError::Index(error.to_string())
-    }
 }
 
 impl From<std::io::Error> for NodeError {
@@ -82,8 +86,11 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
     Ok(Arc::new(NodeState::new(
         config.partner_id.clone(),
         generations,
-        (config.identity_path(), config.keys.admin_key.clone()),
-        config.coordinator.clone(),
+        service::KeyPaths {
+            identity: config.identity_path(),
+            admin_key: config.keys.admin_key.clone(),
+        },
+        config.coordinator.as_ref(),
         config.federation.token.clone(),
     )?))
 }

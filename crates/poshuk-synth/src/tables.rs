@@ -2,9 +2,9 @@
 
 use std::sync::OnceLock;
 
-const MALE: &str = include_str!("../../poshuk-core/data/given_names_male.tsv");
-const FEMALE: &str = include_str!("../../poshuk-core/data/given_names_female.tsv");
-const SETTLEMENTS: &str = include_str!("../../poshuk-core/data/settlements.tsv");
+use poshuk_core::names::tables::{
+    FEMALE_GIVEN_NAMES as FEMALE, MALE_GIVEN_NAMES as MALE, SETTLEMENTS,
+};
 const SURNAMES: &str = include_str!("../data/surnames.tsv");
 
 /// One given name with its forms.

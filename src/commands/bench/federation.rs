@@ -60,7 +60,7 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
     let ring = KeyRing::generate()?;
     let keyring = dir.join("keyring.toml");
     let _ = std::fs::remove_file(&keyring);
-    poshuk_node::keyring_file::create(&keyring, &ring)?;
+    poshuk_keys::files::create(&keyring, &ring)?;
 
     let coordinator_port = free_port()?;
     let ids = ["ngo-ua", "ru-sources", "intl-org"];

@@ -242,7 +242,7 @@ pub(crate) fn start_bench_node(
     let ring = KeyRing::generate()?;
     let keyring = dir.join("keyring.toml");
     let _ = std::fs::remove_file(&keyring);
-    poshuk_node::keyring_file::create(&keyring, &ring)?;
+    poshuk_keys::files::create(&keyring, &ring)?;
     let (federation_port, local_port) = (free_port()?, free_port()?);
     std::fs::write(
         dir.join("node.toml"),

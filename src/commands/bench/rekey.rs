@@ -61,7 +61,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| temporary.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
-    let signer = poshuk_core::sealed::AdminKey::generate()?;
+    let signer = poshuk_keys::sealed::AdminKey::generate()?;
     let BenchNode {
         ring,
         ngo,
@@ -76,19 +76,15 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         &format!("[keys]\nadmin_key = \"{}\"\n", signer.public()),
     )?;
     // The identity is read when a key is installed, not at start.
-    let (secret, public) = poshuk_core::sealed::generate_identity();
-    poshuk_node::keyring_file::create_identity(
-        &dir.join("node-data/identity.age"),
-        &secret,
-        &public,
-    )?;
+    let (secret, public) = poshuk_keys::sealed::generate_identity();
+    poshuk_keys::files::create_identity(&dir.join("node-data/identity.age"), &secret, &public)?;
     println!("ingesting {} records into a node process...", args.records);
     ingest(&dir, &local, &ngo, true)?;
 
     // The admin's side: rotate a copy of the keyring, seal epoch 2.
     let mut admin_ring = ring.clone();
     let epoch = admin_ring.rotate()?;
-    let sealed = poshuk_core::sealed::seal(&admin_ring, epoch, "bench", &public, &signer)?;
+    let sealed = poshuk_keys::sealed::seal(&admin_ring, epoch, "bench", &public, &signer)?;
 
     let queries_one = token_queries(
         &dir.join("data/ru_sources.csv"),
@@ -199,7 +195,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
             answer
                 .hits
                 .iter()
-                .map(|hit| (hit.handle.clone(), hit.band.clone()))
+                .map(|hit| (hit.handle, hit.band))
                 .collect::<Vec<_>>()
         };
         if hits(&first) == hits(&second) {

@@ -1,5 +1,8 @@
-//! Keyed tokens and the token record: everything of a person that leaves the
-//! partner's plaintext, grouped in slots.
+//! The token record: everything of a person that leaves the partner's
+//! plaintext, grouped in slots. Types only: making tokens (normalization,
+//! features, keyed hashing) is the matching core's job, so a crate that
+//! depends on this one (the wire protocol, the coordinator) can carry and
+//! check tokens but cannot compute one.
 //!
 //! A [`TokenRecord`] holds, per [`Slot`], a sorted set of 128-bit tokens. The
 //! slot says which field and which kind of feature a token came from (a whole
@@ -66,22 +69,8 @@ impl Domain {
     }
 }
 
-/// Hash-input kind bytes. Slots that must be comparable share a kind (a given
-/// name's whole-name token equals the same string's family whole-name token).
-pub(crate) mod kind {
-    pub(crate) const WHOLE: u8 = b'W';
-    pub(crate) const CLASS: u8 = b'C';
-    pub(crate) const GRAM: u8 = b'G';
-    pub(crate) const PHONETIC: u8 = b'P';
-    pub(crate) const INITIAL: u8 = b'I';
-    pub(crate) const FULL_DATE: u8 = b'F';
-    pub(crate) const YEAR_MONTH: u8 = b'M';
-    pub(crate) const YEAR: u8 = b'Y';
-    pub(crate) const DIGITS: u8 = b'D';
-}
-
 macro_rules! slots {
-    ($($slot:ident => $domain:ident, $doc:literal;)*) => {
+    ($($slot:ident => $domain:ident, $wire:literal, $doc:literal;)*) => {
         /// Where a token came from: field and feature kind.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr(u8)]
@@ -100,10 +89,20 @@ macro_rules! slots {
                 }
             }
 
-            /// A stable lower-case name (used in files and index field names).
+            /// The slot's stable name on the wire (token queries). Written out
+            /// rather than derived from the Rust identifier, so renaming a
+            /// variant cannot change the protocol.
             pub fn name(self) -> &'static str {
                 match self {
-                    $(Slot::$slot => stringify!($slot),)*
+                    $(Slot::$slot => $wire,)*
+                }
+            }
+
+            /// The slot with this wire name.
+            pub fn from_name(name: &str) -> Option<Slot> {
+                match name {
+                    $($wire => Some(Slot::$slot),)*
+                    _ => None,
                 }
             }
         }
@@ -111,32 +110,32 @@ macro_rules! slots {
 }
 
 slots! {
-    GivenWhole => Name, "Skeleton of each word of the given name.";
-    GivenClass => Name, "Equivalence classes of the given name (Олександр = Alexander = Sasha).";
-    GivenGram => Name, "Bigrams of the given name's skeleton.";
-    GivenPhonetic => Name, "Daitch–Mokotoff codes of the given name.";
-    GivenInitial => Name, "First letter of the given name's skeleton.";
-    FamilyWhole => Name, "Gender-folded stem of each word of the family name.";
-    FamilyClass => Name, "Given-name classes of the family column (for swapped columns).";
-    FamilyGram => Name, "Bigrams of the family name's stem.";
-    FamilyPhonetic => Name, "Daitch–Mokotoff codes of the family name.";
-    FamilyInitial => Name, "First letter of the family name's stem.";
-    AliasWhole => Name, "Stems of other names (former, adoptive, maiden surnames).";
-    AliasClass => Name, "Given-name classes of other names (diminutives).";
-    AliasPhonetic => Name, "Daitch–Mokotoff codes of other names.";
-    PatronymicClass => Patronymic, "Class of the father's given name.";
-    PatronymicWhole => Patronymic, "Skeleton of the patronymic.";
-    PatronymicGram => Patronymic, "Bigrams of the patronymic's skeleton.";
-    DateFull => BirthDate, "Full birth date.";
-    DateYearMonth => BirthDate, "Birth year and month.";
-    DateYear => BirthDate, "Birth year.";
-    DateNearYear => BirthDate, "The years before and after the birth year (hashed like years).";
-    DateSwapped => BirthDate, "The birth date with day and month swapped (hashed like full dates).";
-    PlaceClass => Place, "Settlement of birth, from the settlement table.";
-    PlaceWhole => Place, "Skeleton of the birth place.";
-    DocumentWhole => Document, "Document number with look-alike letters folded.";
-    DocumentDigits => Document, "The digits of a document number.";
-    SexValue => Sex, "Sex (M or F; unknown gives no token).";
+    GivenWhole => Name, "GivenWhole", "Skeleton of each word of the given name.";
+    GivenClass => Name, "GivenClass", "Equivalence classes of the given name (Олександр = Alexander = Sasha).";
+    GivenGram => Name, "GivenGram", "Bigrams of the given name's skeleton.";
+    GivenPhonetic => Name, "GivenPhonetic", "Daitch–Mokotoff codes of the given name.";
+    GivenInitial => Name, "GivenInitial", "First letter of the given name's skeleton.";
+    FamilyWhole => Name, "FamilyWhole", "Gender-folded stem of each word of the family name.";
+    FamilyClass => Name, "FamilyClass", "Given-name classes of the family column (for swapped columns).";
+    FamilyGram => Name, "FamilyGram", "Bigrams of the family name's stem.";
+    FamilyPhonetic => Name, "FamilyPhonetic", "Daitch–Mokotoff codes of the family name.";
+    FamilyInitial => Name, "FamilyInitial", "First letter of the family name's stem.";
+    AliasWhole => Name, "AliasWhole", "Stems of other names (former, adoptive, maiden surnames).";
+    AliasClass => Name, "AliasClass", "Given-name classes of other names (diminutives).";
+    AliasPhonetic => Name, "AliasPhonetic", "Daitch–Mokotoff codes of other names.";
+    PatronymicClass => Patronymic, "PatronymicClass", "Class of the father's given name.";
+    PatronymicWhole => Patronymic, "PatronymicWhole", "Skeleton of the patronymic.";
+    PatronymicGram => Patronymic, "PatronymicGram", "Bigrams of the patronymic's skeleton.";
+    DateFull => BirthDate, "DateFull", "Full birth date.";
+    DateYearMonth => BirthDate, "DateYearMonth", "Birth year and month.";
+    DateYear => BirthDate, "DateYear", "Birth year.";
+    DateNearYear => BirthDate, "DateNearYear", "The years before and after the birth year (hashed like years).";
+    DateSwapped => BirthDate, "DateSwapped", "The birth date with day and month swapped (hashed like full dates).";
+    PlaceClass => Place, "PlaceClass", "Settlement of birth, from the settlement table.";
+    PlaceWhole => Place, "PlaceWhole", "Skeleton of the birth place.";
+    DocumentWhole => Document, "DocumentWhole", "Document number with look-alike letters folded.";
+    DocumentDigits => Document, "DocumentDigits", "The digits of a document number.";
+    SexValue => Sex, "SexValue", "Sex (M or F; unknown gives no token).";
 }
 
 /// The number of slots.

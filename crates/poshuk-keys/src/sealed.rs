@@ -21,16 +21,16 @@ use age::secrecy::ExposeSecret;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::keys::{Epoch, EpochKey, KeyError, KeyRing};
+use poshuk_protocol::sealed_header::{HeaderError, MAGIC, SealedHeader, read_header};
 
-const MAGIC: &str = "poshuk-sealed-epoch/v1";
+use crate::keyring::{Epoch, EpochKey, KeyError, KeyRing};
 
 /// Errors sealing or opening an epoch key. Messages never carry key material.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    /// Not a sealed epoch file at all.
-    #[error("not a poshuk sealed key file (its first line is not `{MAGIC} partner=... epoch=...`)")]
-    NotSealedFile,
+    /// Not a sealed epoch file at all, or its header is unreadable.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
     /// The file is addressed to another partner.
     #[error(
         "this sealed key is for partner `{sealed_for}`, and this node is `{this}`; ask the admin for your own file"
@@ -179,7 +179,7 @@ pub fn admin_public_key(text: &str) -> Result<VerifyingKey, SealError> {
 
 /// What the signature covers: the header without it, and the ciphertext.
 fn signed_message(partner_id: &str, epoch: Epoch, ciphertext: &[u8]) -> Vec<u8> {
-    let mut message = format!("{MAGIC} partner={partner_id} epoch={}\n", epoch.0).into_bytes();
+    let mut message = SealedHeader::unsigned_line(partner_id, epoch.0).into_bytes();
     message.extend_from_slice(ciphertext);
     message
 }
@@ -220,63 +220,15 @@ pub fn seal(
     let signature = admin
         .0
         .sign(&signed_message(partner_id, epoch, &ciphertext));
-    let mut sealed = format!(
-        "{MAGIC} partner={partner_id} epoch={} signature={}\n",
-        epoch.0,
-        hex::encode(signature.to_bytes())
-    )
+    let mut sealed = SealedHeader {
+        partner: partner_id.to_string(),
+        epoch: epoch.0,
+        signature: Some(signature.to_bytes()),
+    }
+    .line()
     .into_bytes();
     sealed.extend_from_slice(&ciphertext);
     Ok(sealed)
-}
-
-/// What a sealed file's plain header says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedHeader {
-    /// The partner it is for.
-    pub partner: String,
-    /// The epoch it carries.
-    pub epoch: Epoch,
-    /// The admin's signature, if present.
-    pub signature: Option<[u8; 64]>,
-}
-
-/// Reads the plain header of a sealed file, and the offset of the ciphertext.
-pub fn read_header(sealed: &[u8]) -> Result<(SealedHeader, usize), SealError> {
-    let end = sealed
-        .iter()
-        .take(512)
-        .position(|&byte| byte == b'\n')
-        .ok_or(SealError::NotSealedFile)?;
-    let line = std::str::from_utf8(&sealed[..end]).map_err(|_| SealError::NotSealedFile)?;
-    let mut words = line.split(' ');
-    if words.next() != Some(MAGIC) {
-        return Err(SealError::NotSealedFile);
-    }
-    let (mut partner, mut epoch, mut signature) = (None, None, None);
-    for word in words {
-        match word.split_once('=') {
-            Some(("partner", value)) => partner = Some(value.to_string()),
-            Some(("epoch", value)) => epoch = value.parse::<u32>().ok().map(Epoch),
-            Some(("signature", value)) => {
-                let mut bytes = [0u8; 64];
-                hex::decode_to_slice(value, &mut bytes).map_err(|_| SealError::Unsigned)?;
-                signature = Some(bytes);
-            }
-            _ => return Err(SealError::NotSealedFile),
-        }
-    }
-    match (partner, epoch) {
-        (Some(partner), Some(epoch)) => Ok((
-            SealedHeader {
-                partner,
-                epoch,
-                signature,
-            },
-            end + 1,
-        )),
-        _ => Err(SealError::NotSealedFile),
-    }
 }
 
 /// An opened sealed key, ready for [`KeyRing::install`].
@@ -315,7 +267,7 @@ pub fn open(
         });
     }
     let signature = header.signature.ok_or(SealError::Unsigned)?;
-    let message = signed_message(&header.partner, header.epoch, &sealed[offset..]);
+    let message = signed_message(&header.partner, Epoch(header.epoch), &sealed[offset..]);
     admin
         .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&signature))
         .map_err(|_| {
@@ -369,7 +321,7 @@ pub fn open(
     else {
         return Err(SealError::Corrupted);
     };
-    if partner != header.partner || epoch != header.epoch {
+    if partner != header.partner || epoch != Epoch(header.epoch) {
         return Err(SealError::HeaderMismatch);
     }
     Ok(OpenedEpoch {
@@ -382,7 +334,7 @@ pub fn open(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tokens::Domain;
+    use poshuk_tokens::Domain;
 
     fn admin() -> AdminKey {
         AdminKey::generate().expect("admin key")
@@ -450,7 +402,7 @@ mod tests {
         ));
         assert!(matches!(
             open(b"hello\n", &secret, "ngo", &verifier),
-            Err(SealError::NotSealedFile)
+            Err(SealError::Header(HeaderError::NotSealedFile))
         ));
     }
 

@@ -17,15 +17,20 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use poshuk_core::{Epoch, EpochState, KeyRing, Tokenizer};
-use poshuk_protocol::RekeyStatus;
+
+use poshuk_keys::files as keyring_file;
 
 use crate::NodeError;
 use crate::index::{IndexSettings, TokenIndex};
-use crate::keyring_file;
+
+mod rekey;
+mod writes;
+
+pub use writes::{BatchOutcome, FinishOutcome, WriteError};
 
 /// The index of one epoch.
 #[derive(Debug)]
@@ -37,7 +42,7 @@ pub struct Generation {
 }
 
 /// A re-key under way (or failed).
-struct Rekey {
+pub(crate) struct Rekey {
     epoch: Epoch,
     done: Arc<AtomicU64>,
     total: u64,
@@ -56,15 +61,15 @@ pub struct WritesPaused {
 pub struct Generations {
     /// Held for the node's lifetime: one node process per data directory.
     _lock: std::fs::File,
-    data_dir: PathBuf,
-    keyring_path: PathBuf,
-    settings: IndexSettings,
-    ring: RwLock<KeyRing>,
-    tokenizers: RwLock<BTreeMap<Epoch, Tokenizer>>,
-    served: RwLock<Vec<Arc<Generation>>>,
-    write_gate: RwLock<()>,
-    rekey: Mutex<Option<Rekey>>,
-    rekey_running: AtomicBool,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) keyring_path: PathBuf,
+    pub(crate) settings: IndexSettings,
+    pub(crate) ring: RwLock<KeyRing>,
+    pub(crate) tokenizers: RwLock<BTreeMap<Epoch, Tokenizer>>,
+    pub(crate) served: RwLock<Vec<Arc<Generation>>>,
+    pub(crate) write_gate: RwLock<()>,
+    pub(crate) rekey: Mutex<Option<Rekey>>,
+    pub(crate) rekey_running: AtomicBool,
 }
 
 impl std::fmt::Debug for Generations {
@@ -73,15 +78,15 @@ impl std::fmt::Debug for Generations {
     }
 }
 
-fn generation_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
+pub(crate) fn generation_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
     data_dir.join(format!("index-epoch-{}", epoch.0))
 }
 
-fn building_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
+pub(crate) fn building_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
     data_dir.join(format!("index-epoch-{}.building", epoch.0))
 }
 
-fn io_error(what: String) -> impl FnOnce(std::io::Error) -> NodeError {
+pub(crate) fn io_error(what: String) -> impl FnOnce(std::io::Error) -> NodeError {
     move |source| NodeError::Io { what, source }
 }
 
@@ -111,12 +116,6 @@ fn complete_generations(data_dir: &Path) -> Result<Vec<Epoch>, NodeError> {
     }
     epochs.sort();
     Ok(epochs)
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(handle) = std::fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
 }
 
 impl Generations {
@@ -209,7 +208,7 @@ impl Generations {
         Ok(generations)
     }
 
-    fn rebuild_tokenizers(&self) -> Result<(), NodeError> {
+    pub(crate) fn rebuild_tokenizers(&self) -> Result<(), NodeError> {
         let ring = self.ring.read().map_err(|_| NodeError::Poisoned)?;
         let mut tokenizers = BTreeMap::new();
         for entry in ring.entries() {
@@ -318,289 +317,17 @@ impl Generations {
         }
     }
 
-    /// The re-key under way or failed, if any.
-    pub fn rekey_status(&self) -> Option<RekeyStatus> {
-        let rekey = self.rekey.lock().ok()?;
-        rekey.as_ref().map(|rekey| {
-            let done = rekey.done.load(Ordering::Relaxed);
-            let seconds = rekey.started.elapsed().as_secs_f64();
-            RekeyStatus {
-                epoch: rekey.epoch.0,
-                done,
-                total: rekey.total,
-                records_per_second: if seconds > 0.0 {
-                    (done as f64 / seconds).round() as u64
-                } else {
-                    0
-                },
-                error: rekey.error.clone(),
-            }
-        })
-    }
-
-    /// Opens a sealed key with this node's identity and adds it to the
-    /// keyring as pending. The keyring file is replaced atomically; on any
-    /// refusal nothing changes. Call [`Generations::rekey_pending`] next.
-    pub fn install(
-        &self,
-        sealed: &[u8],
-        identity: &str,
-        partner_id: &str,
-        admin_key: &str,
-    ) -> Result<Epoch, InstallError> {
-        let admin = poshuk_core::sealed::admin_public_key(admin_key)
-            .map_err(|error| InstallError::Refused(error.to_string()))?;
-        let opened = poshuk_core::sealed::open(sealed, identity, partner_id, &admin)
-            .map_err(|error| InstallError::Refused(error.to_string()))?;
-        let mut ring = self.ring.write().map_err(|_| NodeError::Poisoned)?;
-        let mut updated = ring.clone();
-        match updated.install(opened.epoch, opened.key, &opened.previous_fingerprint) {
-            Ok(()) => {}
-            // Installed before, but its generation is not served (a re-key
-            // failed): installing again restarts the re-key.
-            Err(poshuk_core::KeyError::AlreadyInstalled(epoch))
-                if !self.served_epochs().contains(&epoch) =>
-            {
-                return Ok(epoch);
-            }
-            Err(error) => return Err(InstallError::Refused(error.to_string())),
-        }
-        keyring_file::replace(&self.keyring_path, &updated)?;
-        *ring = updated;
-        drop(ring);
-        self.rebuild_tokenizers()?;
-        tracing::info!(epoch = opened.epoch.0, "installed a new key epoch");
-        Ok(opened.epoch)
-    }
-
-    /// Re-keys to every keyring epoch newer than the newest generation, one
-    /// epoch at a time; does nothing if another call is already at it.
-    /// Blocking: run it on a blocking thread.
-    pub fn rekey_pending(&self) -> Result<(), NodeError> {
-        loop {
-            if self.rekey_running.swap(true, Ordering::SeqCst) {
-                return Ok(());
-            }
-            let result = (|| {
-                while let Some(next) = self.next_rekey()? {
-                    self.rekey_to(next)?;
-                }
-                self.promote_served()
-            })();
-            self.rekey_running.store(false, Ordering::SeqCst);
-            result?;
-            // A key installed between the last check and clearing the flag
-            // found the flag set and left the work to us.
-            if self.next_rekey()?.is_none() {
-                return Ok(());
-            }
-        }
-    }
-
-    /// The epoch to re-key to next, if the keyring is ahead of the served
-    /// generations.
-    fn next_rekey(&self) -> Result<Option<Epoch>, NodeError> {
-        let newest = self.newest()?.epoch;
-        let wanted = self
-            .ring
-            .read()
-            .map_err(|_| NodeError::Poisoned)?
-            .newest_epoch();
-        Ok((wanted > newest).then_some(Epoch(newest.0 + 1)))
-    }
-
-    /// Marks every served epoch that the keyring still has as pending as
-    /// active (after a crash between a switch and the keyring update).
-    fn promote_served(&self) -> Result<(), NodeError> {
-        let served = self.served_epochs();
-        let mut ring = self.ring.write().map_err(|_| NodeError::Poisoned)?;
-        let pending: Vec<Epoch> = served
-            .into_iter()
-            .filter(|&epoch| ring.state(epoch) == Some(EpochState::Pending))
-            .collect();
-        if pending.is_empty() {
-            return Ok(());
-        }
-        let mut updated = ring.clone();
-        for epoch in pending {
-            updated
-                .set_state(epoch, EpochState::Active)
-                .map_err(|error| NodeError::Keyring(error.to_string()))?;
-        }
-        keyring_file::replace(&self.keyring_path, &updated)?;
-        *ring = updated;
-        Ok(())
-    }
-
-    fn rekey_to(&self, epoch: Epoch) -> Result<(), NodeError> {
-        let rekeyer = self
-            .ring
-            .read()
-            .map_err(|_| NodeError::Poisoned)?
-            .rekeyer(epoch)
-            .map_err(|error| NodeError::Keyring(error.to_string()))?;
-        let source = self.newest()?;
-        let done = Arc::new(AtomicU64::new(0));
-        *self.rekey.lock().map_err(|_| NodeError::Poisoned)? = Some(Rekey {
-            epoch,
-            done: done.clone(),
-            total: source.index.record_count(),
-            started: std::time::Instant::now(),
-            error: None,
-        });
-        // A panic in the re-key is a failed re-key, not a wedged node.
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.build_generation(&source, epoch, &rekeyer, &done)
-        }))
-        .unwrap_or_else(|_| Err(NodeError::Index("the re-key panicked".into())));
-        let mut rekey = self.rekey.lock().map_err(|_| NodeError::Poisoned)?;
-        match &result {
-            Ok(()) => *rekey = None,
-            Err(error) => {
-                if let Some(rekey) = rekey.as_mut() {
-                    rekey.error = Some(error.to_string());
-                }
-                tracing::error!(epoch = epoch.0, error = %error, "re-key failed");
-            }
-        }
-        result
-    }
-
-    fn build_generation(
-        &self,
-        source: &Generation,
-        epoch: Epoch,
-        rekeyer: &poshuk_core::TokenRekeyer,
-        done: &AtomicU64,
-    ) -> Result<(), NodeError> {
-        // No write may land in the source after the snapshot below.
-        let _writes = self
-            .write_gate
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        source.index.commit_pending()?;
-        let expected = source.index.record_count();
-        if let Ok(mut rekey) = self.rekey.lock()
-            && let Some(rekey) = rekey.as_mut()
-        {
-            rekey.total = expected;
-        }
-        let started = std::time::Instant::now();
-        let building = building_dir(&self.data_dir, epoch);
-        if building.exists() {
-            std::fs::remove_dir_all(&building)
-                .map_err(io_error(format!("cannot delete {}", building.display())))?;
-        }
-        let settings = IndexSettings {
-            new_index_epoch: epoch,
-            ..self.settings.clone()
-        };
-        let target = TokenIndex::open(&self.data_dir, &building, settings.clone())?;
-        let records = source.index.rekey_into(&target, rekeyer, &|count| {
-            done.store(count, Ordering::Relaxed);
-        })?;
-        if records != expected {
-            return Err(NodeError::Index(format!(
-                "the re-key wrote {records} records of {expected}; the new generation is discarded"
-            )));
-        }
-        target.compact()?;
-        drop(target);
-        let final_dir = generation_dir(&self.data_dir, epoch);
-        sync_dir(&building);
-        std::fs::rename(&building, &final_dir)
-            .map_err(io_error(format!("cannot rename {}", building.display())))?;
-        sync_dir(&self.data_dir);
-        let index = TokenIndex::open(&self.data_dir, &final_dir, settings)?;
-        index.request_merges()?;
-        self.served
-            .write()
-            .map_err(|_| NodeError::Poisoned)?
-            .push(Arc::new(Generation { epoch, index }));
-        // The switch is done; a keyring that cannot be updated now is put
-        // right at the next start (see `promote_served`).
-        if let Err(error) = self.promote_served() {
-            tracing::warn!(error = %error, "cannot mark the new epoch active in the keyring yet");
-        }
-        tracing::info!(
-            epoch = epoch.0,
-            records,
-            seconds = started.elapsed().as_secs_f64(),
-            "re-keyed: now serving the new epoch alongside the old"
-        );
-        Ok(())
-    }
-
-    /// Retires `epoch`: marks it retired in the keyring and drops its
-    /// generation. Refused unless a newer generation is served.
-    pub fn retire(&self, epoch: Epoch) -> Result<(), RetireError> {
-        let newest = self.newest()?.epoch;
-        if newest <= epoch {
-            return Err(RetireError::NoNewerEpoch { epoch, newest });
-        }
-        let _writes = match self.write_gate.try_write() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Err(RetireError::Busy),
-        };
-        {
-            let mut ring = self.ring.write().map_err(|_| NodeError::Poisoned)?;
-            let mut updated = ring.clone();
-            let mut changed = false;
-            for number in 1..=epoch.0 {
-                if updated.state(Epoch(number)) != Some(EpochState::Retired) {
-                    updated
-                        .set_state(Epoch(number), EpochState::Retired)
-                        .map_err(|error| NodeError::Keyring(error.to_string()))?;
-                    changed = true;
-                }
-            }
-            if changed {
-                keyring_file::replace(&self.keyring_path, &updated)?;
-                *ring = updated;
-            }
-        }
-        self.rebuild_tokenizers()?;
-        let dropped: Vec<Arc<Generation>> = {
-            let mut served = self.served.write().map_err(|_| NodeError::Poisoned)?;
-            let (old, kept): (Vec<_>, Vec<_>) = served
-                .drain(..)
-                .partition(|generation| generation.epoch <= epoch);
-            *served = kept;
-            old
-        };
-        for generation in dropped {
-            // Searches still running on it hold a reference: let them end.
-            // If they do not in time, the directory goes at the next start
-            // (the keyring already says retired).
-            let dir = generation_dir(&self.data_dir, generation.epoch);
-            let mut generation = generation;
-            let mut closed = false;
-            for _ in 0..500 {
-                match Arc::try_unwrap(generation) {
-                    Ok(owned) => {
-                        drop(owned);
-                        closed = true;
-                        break;
-                    }
-                    Err(shared) => {
-                        generation = shared;
-                        std::thread::sleep(std::time::Duration::from_millis(10));
-                    }
-                }
-            }
-            if closed {
-                std::fs::remove_dir_all(&dir)
-                    .map_err(io_error(format!("cannot delete {}", dir.display())))?;
-            } else {
-                tracing::warn!(dir = %dir.display(), "a retired generation is still in use; it is deleted at the next start");
-            }
-        }
-        tracing::info!(
-            epoch = epoch.0,
-            "retired a key epoch and dropped its generation"
-        );
-        Ok(())
+    /// The oldest tokenizer version whose tokens a served generation may
+    /// hold (the current version when none is served).
+    pub fn oldest_tokenizer_version(&self) -> u16 {
+        self.all()
+            .ok()
+            .and_then(|all| {
+                all.iter()
+                    .map(|generation| generation.index.tokenizer_version())
+                    .min()
+            })
+            .unwrap_or(poshuk_core::TOKENIZER_VERSION)
     }
 
     /// The keyring's epochs with their states (no keys).

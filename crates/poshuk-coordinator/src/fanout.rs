@@ -1,0 +1,207 @@
+//! The fan-out: one search sent to every searchable partner's node, each in
+//! the key epoch it serves, with deadlines, at most one retry, and the
+//! answers merged. A node's failure is a status, never an error.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use poshuk_protocol::client::ClientError;
+use poshuk_protocol::{
+    EpochQueries, FederatedHit, FederatedResponse, PartnerOutcome, PartnerStatus,
+};
+use rand::RngExt;
+
+use crate::{Coordinator, PartnerConfig, Permission};
+
+/// One node's answer: its status and its hits.
+type Answer = (PartnerStatus, Vec<FederatedHit>);
+
+fn answer(started: Instant, outcome: PartnerOutcome, error: Option<String>) -> Answer {
+    (
+        PartnerStatus {
+            status: outcome,
+            took_ms: started.elapsed().as_millis() as u64,
+            hits: 0,
+            error,
+        },
+        Vec::new(),
+    )
+}
+
+impl Coordinator {
+    /// The newest of the query's epochs that a node serves, as last heard;
+    /// the newest of the query's if the node was never heard from.
+    fn epoch_for(&self, partner: &PartnerConfig, bodies: &BTreeMap<u32, Bytes>) -> Option<u32> {
+        match self.served_by(&partner.id) {
+            Some(served) => bodies.keys().rev().find(|e| served.contains(e)).copied(),
+            None => bodies.keys().next_back().copied(),
+        }
+    }
+
+    /// Asks one node in the epoch it serves, with at most one jittered retry
+    /// after a connection error (never after a timeout), and one after the
+    /// node says it no longer serves that epoch (it switched generations).
+    async fn ask_node(&self, partner: &PartnerConfig, bodies: &BTreeMap<u32, Bytes>) -> Answer {
+        let started = Instant::now();
+        let deadline = Duration::from_millis(self.config.deadlines.per_node_ms);
+        let mut retried_connect = false;
+        let mut retried_epoch = false;
+        let mut epoch = self.epoch_for(partner, bodies);
+        loop {
+            let Some(body) = epoch.and_then(|epoch| bodies.get(&epoch)).cloned() else {
+                let served = self.served_by(&partner.id).unwrap_or_default();
+                let message = format!(
+                    "the node serves key epochs {served:?}; the query was tokenized for {:?}",
+                    bodies.keys().collect::<Vec<_>>()
+                );
+                return answer(started, PartnerOutcome::Failed, Some(message));
+            };
+            let remaining = deadline.saturating_sub(started.elapsed());
+            let early = started.elapsed() < deadline / 2;
+            match self.node(partner).node_search(body, remaining).await {
+                Ok(response) => {
+                    let hits: Vec<FederatedHit> = response
+                        .hits
+                        .into_iter()
+                        .map(|hit| FederatedHit {
+                            partner: partner.id.clone(),
+                            partner_name: partner.name.clone(),
+                            handle: hit.handle,
+                            score: hit.score,
+                            band: hit.band,
+                            agreeing: hit.agreeing,
+                            own: false,
+                            record_id: None,
+                        })
+                        .collect();
+                    let (mut status, _) = answer(started, PartnerOutcome::Ok, None);
+                    status.hits = hits.len();
+                    return (status, hits);
+                }
+                Err(ClientError::Refused { status: 409, body }) if !retried_epoch && early => {
+                    // Most likely the node switched generations since its
+                    // last status: ask it again, then retry in its epoch.
+                    retried_epoch = true;
+                    self.fetch_status(partner).await;
+                    let next = self.epoch_for(partner, bodies);
+                    if next == epoch {
+                        let message = format!("409: {}", body.message);
+                        return answer(started, PartnerOutcome::Failed, Some(message));
+                    }
+                    epoch = next;
+                }
+                Err(ClientError::Unreachable(_)) if !retried_connect && early => {
+                    retried_connect = true;
+                    let jitter = rand::rng().random_range(20..80);
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                }
+                Err(error) => return answer(started, outcome_of(&error), Some(describe(&error))),
+            }
+        }
+    }
+
+    /// Fans a search out to every searchable partner (or the named ones),
+    /// each in the key epoch it serves, and merges. Queries in retired
+    /// epochs are dropped; the caller has checked that one is left.
+    pub async fn search(
+        &self,
+        requester: &PartnerConfig,
+        queries: EpochQueries,
+        only: Option<&[String]>,
+    ) -> FederatedResponse {
+        let started = Instant::now();
+        let mut limit = 1;
+        let mut bodies = BTreeMap::new();
+        for query in queries.queries.iter().filter(|q| !self.is_retired(q.epoch)) {
+            limit = query.limit.min(self.config.max_hits).max(1);
+            // The protocol's own types always serialize.
+            let body = serde_json::to_vec(query).unwrap_or_default();
+            bodies.insert(query.epoch, Bytes::from(body));
+        }
+        let overall = Duration::from_millis(self.config.deadlines.overall_ms);
+        let bodies = &bodies;
+        let asks = self.targets(only).into_iter().map(|partner| async move {
+            let asked = tokio::time::timeout(overall, self.ask_node(partner, bodies)).await;
+            let answer = asked.unwrap_or_else(|_| {
+                let message = "no answer before the overall deadline".to_string();
+                answer(started, PartnerOutcome::TimedOut, Some(message))
+            });
+            (partner, answer)
+        });
+        let answers = futures_util::future::join_all(asks).await;
+        let response = merge(requester, answers, limit, started);
+        self.searches.fetch_add(1, Ordering::Relaxed);
+        if response.partial {
+            self.partial_searches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.audit.search(&requester.id, &response);
+        response
+    }
+
+    /// The partners a search goes to: allowed to be searched, not
+    /// suspended, and among `only` when given.
+    fn targets(&self, only: Option<&[String]>) -> Vec<&PartnerConfig> {
+        self.config
+            .partners
+            .iter()
+            .filter(|partner| partner.permissions.contains(&Permission::BeSearched))
+            .filter(|partner| !self.is_suspended(&partner.id))
+            .filter(|partner| only.is_none_or(|names| names.contains(&partner.id)))
+            .collect()
+    }
+}
+
+/// Merges the nodes' answers: hits by score, ties broken by partner and
+/// handle, capped at `limit`; a status per partner.
+fn merge(
+    requester: &PartnerConfig,
+    answers: Vec<(&PartnerConfig, Answer)>,
+    limit: usize,
+    started: Instant,
+) -> FederatedResponse {
+    let mut partners = BTreeMap::new();
+    let mut hits = Vec::new();
+    for (partner, (status, partner_hits)) in answers {
+        partners.insert(partner.id.clone(), status);
+        hits.extend(partner_hits.into_iter().map(|mut hit| {
+            hit.own = hit.partner == requester.id;
+            hit
+        }));
+    }
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.partner.cmp(&b.partner))
+            .then_with(|| a.handle.cmp(&b.handle))
+    });
+    hits.truncate(limit);
+    let partial = partners
+        .values()
+        .any(|status| status.status != PartnerOutcome::Ok);
+    FederatedResponse {
+        hits,
+        partners,
+        partial,
+        took_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+fn outcome_of(error: &ClientError) -> PartnerOutcome {
+    match error {
+        ClientError::TimedOut => PartnerOutcome::TimedOut,
+        ClientError::Unreachable(_) => PartnerOutcome::Unavailable,
+        _ => PartnerOutcome::Failed,
+    }
+}
+
+fn describe(error: &ClientError) -> String {
+    match error {
+        ClientError::TimedOut => "no answer before the deadline".into(),
+        ClientError::Unreachable(_) => "the node cannot be reached".into(),
+        ClientError::Refused { status, body } => format!("{status}: {}", body.message),
+        ClientError::BadAnswer(_) => "the node's answer is not a search response".into(),
+        ClientError::Other(error) => format!("request failed: {error}"),
+    }
+}

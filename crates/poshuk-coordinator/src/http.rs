@@ -1,0 +1,323 @@
+//! The coordinator's HTTP API: thin handlers that authenticate the caller
+//! (a partner's token, or the admin's), parse, call one method of
+//! [`Coordinator`] and answer; errors are mapped to statuses in one place.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use poshuk_protocol::routes::{self, coordinator as route};
+use poshuk_protocol::{
+    EpochQueries, ErrorBody, ErrorKind, FederatedResponse, FederationEpochs, FederationKeys,
+    PartnerInfo, RetireRequest,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::keys::KeysError;
+use crate::{Coordinator, PartnerConfig, Permission};
+
+type Shared = Arc<Coordinator>;
+
+/// An error response.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            message: self.message,
+            code: self.code.to_string(),
+            kind: ErrorKind::of_status(self.status.as_u16()),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<KeysError> for ApiError {
+    fn from(error: KeysError) -> ApiError {
+        let (status, code) = match &error {
+            KeysError::UnknownPartner(_) => (StatusCode::NOT_FOUND, "unknown_partner"),
+            KeysError::NotReady { .. } => (StatusCode::CONFLICT, "not_ready"),
+            KeysError::Suspended(_) => (StatusCode::FORBIDDEN, "suspended"),
+            KeysError::NotSealed(_) => (StatusCode::BAD_REQUEST, "not_sealed"),
+            KeysError::Mismatch(_) => (StatusCode::BAD_REQUEST, "mismatch"),
+            KeysError::NoSealedKey { .. } => (StatusCode::NOT_FOUND, "no_sealed_key"),
+            KeysError::State(_) | KeysError::Poisoned => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        ApiError::new(status, code, error.to_string())
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        ApiError::bad_request("bad_request", format!("malformed request body: {error}"))
+    })
+}
+
+/// The partner presenting its token, allowed to search and not suspended.
+fn searching_partner(
+    coordinator: &Coordinator,
+    headers: &HeaderMap,
+) -> Result<PartnerConfig, ApiError> {
+    let partner = known_partner(coordinator, headers)?;
+    if !partner.permissions.contains(&Permission::Search) {
+        let message = format!("partner `{}` may not search", partner.id);
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message));
+    }
+    if coordinator.is_suspended(&partner.id) {
+        return Err(KeysError::Suspended(partner.id).into());
+    }
+    Ok(partner)
+}
+
+/// The partner presenting its token.
+fn known_partner(
+    coordinator: &Coordinator,
+    headers: &HeaderMap,
+) -> Result<PartnerConfig, ApiError> {
+    coordinator
+        .partner_by_token(headers)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "present your partner token as `Authorization: Bearer <token>`",
+            )
+        })
+}
+
+/// Only the federation's key admin.
+fn admin(coordinator: &Coordinator, headers: &HeaderMap) -> Result<(), ApiError> {
+    if coordinator.is_admin(headers) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "key administration needs the coordinator's admin token as `Authorization: Bearer <token>`",
+    ))
+}
+
+/// `?partners=a,b` restricts the fan-out to those partners.
+#[derive(Deserialize)]
+struct SearchParameters {
+    partners: Option<String>,
+}
+
+/// `POST /v1/federated-search`.
+async fn federated_search(
+    State(coordinator): State<Shared>,
+    headers: HeaderMap,
+    Query(parameters): Query<SearchParameters>,
+    body: Bytes,
+) -> Result<Json<FederatedResponse>, ApiError> {
+    let requester = searching_partner(&coordinator, &headers)?;
+    let queries: EpochQueries = parse_json(&body)?;
+    coordinator.check_queries(&queries)?;
+    let only = parameters.partners.map(|names| {
+        names
+            .split(',')
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty())
+            .collect::<Vec<_>>()
+    });
+    if let Some(names) = &only {
+        coordinator.check_partner_names(names)?;
+    }
+    Ok(Json(
+        coordinator
+            .search(&requester, queries, only.as_deref())
+            .await,
+    ))
+}
+
+impl Coordinator {
+    /// A searcher's queries, checked: at least one, every one well formed,
+    /// and not all in retired epochs.
+    fn check_queries(&self, queries: &EpochQueries) -> Result<(), ApiError> {
+        if queries.queries.is_empty() {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                "the request holds no query",
+            ));
+        }
+        for query in &queries.queries {
+            query
+                .to_record()
+                .map_err(|error| ApiError::bad_request("bad_request", error.to_string()))?;
+        }
+        if queries
+            .queries
+            .iter()
+            .all(|query| self.is_retired(query.epoch))
+        {
+            let epochs: Vec<u32> = queries.queries.iter().map(|query| query.epoch).collect();
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "retired_epoch",
+                format!(
+                    "key epoch {epochs:?} is retired: this node needs the current epoch's key (ask the federation's admin)"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_partner_names(&self, names: &[String]) -> Result<(), ApiError> {
+        let known: Vec<&str> = self.config.partners.iter().map(|p| p.id.as_str()).collect();
+        match names.iter().find(|name| !known.contains(&name.as_str())) {
+            Some(unknown) => Err(ApiError::bad_request(
+                "unknown_partner",
+                format!("unknown partner `{unknown}` (known: {})", known.join(", ")),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `GET /v1/partners`: who is in the federation and how to reach them.
+async fn partners(State(coordinator): State<Shared>) -> Json<Vec<PartnerInfo>> {
+    let partners = coordinator
+        .config
+        .partners
+        .iter()
+        .map(|partner| PartnerInfo {
+            id: partner.id.clone(),
+            name: partner.name.clone(),
+            contact: partner.contact.clone(),
+        });
+    Json(partners.collect())
+}
+
+/// `GET /v1/federation/status`: every node's status, asked now.
+async fn federation_status(
+    State(coordinator): State<Shared>,
+) -> Json<BTreeMap<String, serde_json::Value>> {
+    let statuses = coordinator.refresh_all().await.into_iter().map(|(id, status)| {
+        let view = match status {
+            Some(status) => serde_json::json!({"status": "ok", "epochs": status.epochs, "records": status.records, "version": status.version}),
+            None => serde_json::json!({"status": "unavailable"}),
+        };
+        (id, view)
+    });
+    Json(statuses.collect())
+}
+
+/// `GET /v1/epochs`: the epochs a search should be tokenized for.
+async fn epochs(
+    State(coordinator): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<FederationEpochs>, ApiError> {
+    known_partner(&coordinator, &headers)?;
+    Ok(Json(coordinator.live_epochs()))
+}
+
+#[derive(Deserialize)]
+struct SealedQuery {
+    epoch: Option<u32>,
+}
+
+/// `GET /v1/keys/sealed[?epoch=N]`: a partner's node fetches its own sealed
+/// key file (the newest waiting, or epoch N). Only its own: the partner is
+/// known by its token.
+async fn fetch_sealed(
+    State(coordinator): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<SealedQuery>,
+) -> Result<Response, ApiError> {
+    let partner = known_partner(&coordinator, &headers)?;
+    let bytes = coordinator.sealed_for(&partner.id, query.epoch)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// `GET /v1/admin/keys`: which node serves which epochs, re-key progress.
+async fn admin_keys(
+    State(coordinator): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<FederationKeys>, ApiError> {
+    admin(&coordinator, &headers)?;
+    Ok(Json(coordinator.federation_keys().await))
+}
+
+/// `POST /v1/admin/retire`.
+async fn admin_retire(
+    State(coordinator): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<FederationKeys>, ApiError> {
+    admin(&coordinator, &headers)?;
+    let request: RetireRequest = parse_json(&body)?;
+    Ok(Json(coordinator.retire(&request).await?))
+}
+
+/// `PUT /v1/admin/sealed/{partner}/{epoch}`: the admin leaves a sealed key
+/// file for a partner's node to fetch.
+async fn admin_upload_sealed(
+    State(coordinator): State<Shared>,
+    headers: HeaderMap,
+    Path((partner_id, epoch)): Path<(String, u32)>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    admin(&coordinator, &headers)?;
+    coordinator.store_sealed(&partner_id, epoch, &body)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /metrics`: Prometheus text.
+async fn metrics(State(coordinator): State<Shared>) -> Response {
+    let text = format!(
+        "# HELP poshuk_federated_searches_total Federated searches.\n# TYPE poshuk_federated_searches_total counter\nposhuk_federated_searches_total {}\n\
+         # HELP poshuk_federated_partial_total Federated searches where a node did not answer.\n# TYPE poshuk_federated_partial_total counter\nposhuk_federated_partial_total {}\n\
+         # HELP poshuk_partners Partners configured.\n# TYPE poshuk_partners gauge\nposhuk_partners {}\n",
+        coordinator.searches.load(Ordering::Relaxed),
+        coordinator.partial_searches.load(Ordering::Relaxed),
+        coordinator.config.partners.len()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The coordinator's router.
+pub fn router(coordinator: Shared) -> Router {
+    Router::new()
+        .route(route::FEDERATED_SEARCH, post(federated_search))
+        .route(route::PARTNERS, get(partners))
+        .route(route::FEDERATION_STATUS, get(federation_status))
+        .route(route::EPOCHS, get(epochs))
+        .route(route::SEALED_KEY, get(fetch_sealed))
+        .route(route::ADMIN_KEYS, get(admin_keys))
+        .route(route::ADMIN_RETIRE, post(admin_retire))
+        .route(route::ADMIN_SEALED, put(admin_upload_sealed))
+        .route(routes::LIVEZ, get(|| async { "ok" }))
+        .route(routes::READYZ, get(|| async { "ok" }))
+        .route(routes::METRICS, get(metrics))
+        .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(coordinator)
+}

@@ -1,0 +1,291 @@
+//! Every route of the coordinator, in process (`tower::ServiceExt::oneshot`).
+//! The partners' nodes are addresses where nothing listens: what a search
+//! reports then (partial results, a status per partner) is the behaviour
+//! under test; searches through real nodes are tested with real processes
+//! in the integration suite.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use poshuk_protocol::routes::{self, coordinator as route};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::{Coordinator, CoordinatorConfig, router};
+
+const ADMIN: &str = "admin-token-for-tests-0123456789abcdef";
+const SEARCHER: &str = "searcher-token-for-tests-0123456789ab";
+const LISTED: &str = "listed-token-for-tests-0123456789abcd";
+
+struct TestCoordinator {
+    dir: tempfile::TempDir,
+    router: Router,
+}
+
+/// An address where nothing listens: bound, then released.
+fn closed_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{address}")
+}
+
+impl TestCoordinator {
+    fn start() -> TestCoordinator {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = CoordinatorConfig::parse(&format!(
+            "listen = \"127.0.0.1:0\"\naudit_log = \"{audit}\"\nstate_dir = \"{state}\"\n\
+             admin_token = \"{ADMIN}\"\n\
+             [deadlines]\nper_node_ms = 500\noverall_ms = 1000\nconnect_ms = 200\n\
+             [[partner]]\nid = \"ngo\"\nname = \"NGO\"\nnode_url = \"{ngo}\"\ntoken = \"{SEARCHER}\"\n\
+             permissions = [\"search\", \"be_searched\"]\ncontact = \"ngo@example.org\"\n\
+             [[partner]]\nid = \"listed\"\nname = \"Listed only\"\nnode_url = \"{listed}\"\n\
+             token = \"{LISTED}\"\npermissions = [\"be_searched\"]\n",
+            audit = dir.path().join("audit.jsonl").display(),
+            state = dir.path().join("state").display(),
+            ngo = closed_address(),
+            listed = closed_address(),
+        ))
+        .expect("config");
+        let coordinator = Coordinator::new(config).expect("coordinator");
+        TestCoordinator {
+            router: router(Arc::new(coordinator)),
+            dir,
+        }
+    }
+
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible router");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+}
+
+fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json");
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(body).expect("request")
+}
+
+fn query(epoch: u32) -> Value {
+    json!({"queries": [{"epoch": epoch, "tokens": {"GivenWhole": ["00".repeat(16)]}, "limit": 5}]})
+}
+
+#[tokio::test]
+async fn a_search_reports_every_partner_and_is_audited() {
+    let coordinator = TestCoordinator::start();
+    let body = || Body::from(query(1).to_string());
+    let (status, answer) = coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(SEARCHER),
+            body(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["partial"], true);
+    for partner in ["ngo", "listed"] {
+        assert_eq!(
+            answer["partners"][partner]["status"], "unavailable",
+            "{answer}"
+        );
+    }
+    let audit = std::fs::read_to_string(coordinator.dir.path().join("audit.jsonl")).expect("audit");
+    assert!(audit.contains("\"requester\":\"ngo\""), "{audit}");
+    assert!(
+        !audit.contains(&"00".repeat(16)),
+        "the audit log holds no token"
+    );
+
+    let (status, _) = coordinator
+        .call(request("POST", route::FEDERATED_SEARCH, None, body()))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, error) = coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(LISTED),
+            body(),
+        ))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("forbidden"))
+    );
+    let path = format!("{}?partners=ghost", route::FEDERATED_SEARCH);
+    let (status, error) = coordinator
+        .call(request("POST", &path, Some(SEARCHER), body()))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("unknown_partner"))
+    );
+    let bad = json!({"queries": [{"epoch": 1, "tokens": {"GivenWhole": ["xyz"]}}]});
+    let (status, error) = coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(SEARCHER),
+            Body::from(bad.to_string()),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["type"], "invalid_request");
+}
+
+#[tokio::test]
+async fn partners_status_epochs_probes_and_metrics() {
+    let coordinator = TestCoordinator::start();
+    let (status, partners) = coordinator
+        .call(request("GET", route::PARTNERS, None, Body::empty()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(partners[0]["contact"], "ngo@example.org");
+    let (status, nodes) = coordinator
+        .call(request(
+            "GET",
+            route::FEDERATION_STATUS,
+            None,
+            Body::empty(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(nodes["ngo"]["status"], "unavailable");
+    let (status, epochs) = coordinator
+        .call(request("GET", route::EPOCHS, Some(SEARCHER), Body::empty()))
+        .await;
+    assert_eq!(
+        (status, epochs["retired"].clone()),
+        (StatusCode::OK, json!([]))
+    );
+    let (status, _) = coordinator
+        .call(request("GET", route::EPOCHS, None, Body::empty()))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for probe in [routes::LIVEZ, routes::READYZ] {
+        let (status, _) = coordinator
+            .call(request("GET", probe, None, Body::empty()))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(SEARCHER),
+            Body::from(query(1).to_string()),
+        ))
+        .await;
+    let (status, metrics) = coordinator
+        .call(request("GET", routes::METRICS, None, Body::empty()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics.as_str().expect("text");
+    assert!(text.contains("poshuk_federated_searches_total 1"), "{text}");
+    assert!(text.contains("poshuk_federated_partial_total 1"), "{text}");
+}
+
+#[tokio::test]
+async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
+    let coordinator = TestCoordinator::start();
+    let (status, _) = coordinator
+        .call(request(
+            "GET",
+            route::ADMIN_KEYS,
+            Some(SEARCHER),
+            Body::empty(),
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a partner is not the admin"
+    );
+    let (status, keys) = coordinator
+        .call(request(
+            "GET",
+            route::ADMIN_KEYS,
+            Some(ADMIN),
+            Body::empty(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys["partners"]["ngo"]["reachable"], false);
+
+    let retire = json!({"epoch": 1}).to_string();
+    let (status, error) = coordinator
+        .call(request(
+            "POST",
+            route::ADMIN_RETIRE,
+            Some(ADMIN),
+            Body::from(retire),
+        ))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::CONFLICT, json!("not_ready"))
+    );
+    let ghost = json!({"epoch": 1, "exclude": ["ghost"]}).to_string();
+    let (status, _) = coordinator
+        .call(request(
+            "POST",
+            route::ADMIN_RETIRE,
+            Some(ADMIN),
+            Body::from(ghost),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let sealed = "poshuk-sealed-epoch/v1 partner=ngo epoch=2\nciphertext";
+    let upload =
+        |path: String, body: &'static str| request("PUT", &path, Some(ADMIN), Body::from(body));
+    let (status, _) = coordinator
+        .call(upload(route::admin_sealed("ngo", 3), sealed))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the header names epoch 2");
+    let (status, _) = coordinator
+        .call(upload(route::admin_sealed("ngo", 2), "plain text\n"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not a sealed file");
+    let (status, _) = coordinator
+        .call(upload(route::admin_sealed("ngo", 2), sealed))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let fetch = format!("{}?epoch=2", route::SEALED_KEY);
+    let (status, body) = coordinator
+        .call(request("GET", &fetch, Some(SEARCHER), Body::empty()))
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!(sealed)));
+    let (status, _) = coordinator
+        .call(request("GET", &fetch, Some(LISTED), Body::empty()))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "only the partner it is sealed for gets it"
+    );
+    let (status, _) = coordinator
+        .call(request("GET", &fetch, None, Body::empty()))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,85 @@
+//! The node's side of the coordinator: federated searches, the federation's
+//! live epochs (cached a second), and this partner's sealed keys.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use poshuk_core::Epoch;
+use poshuk_protocol::client::{ApiClient, ClientError};
+use poshuk_protocol::{EpochQueries, FederatedResponse};
+
+use crate::NodeError;
+use crate::config::CoordinatorLink as LinkConfig;
+
+/// How long the federation's live epochs are trusted.
+const EPOCHS_CACHE: Duration = Duration::from_secs(1);
+
+/// A client of the coordinator with this partner's token.
+#[derive(Debug)]
+pub struct CoordinatorLink {
+    client: ApiClient,
+    live_epochs: Mutex<Option<(Instant, Vec<Epoch>)>>,
+}
+
+impl CoordinatorLink {
+    /// A client trusting the federation's CA alone, not the system's roots.
+    pub fn new(config: &LinkConfig) -> Result<CoordinatorLink, NodeError> {
+        let http = poshuk_tls::client_builder(config.ca.as_deref())
+            .map_err(|error| NodeError::Insecure(error.to_string()))?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .build()
+            .map_err(NodeError::HttpClient)?;
+        Ok(CoordinatorLink {
+            client: ApiClient::new(http, &config.url, Some(config.token.clone())),
+            live_epochs: Mutex::new(None),
+        })
+    }
+
+    /// The epochs to tokenize a federated search for: those of `ours` the
+    /// federation still serves, as the coordinator reports; all of `ours`
+    /// if it cannot tell or none is left.
+    pub async fn search_epochs(&self, ours: Vec<Epoch>) -> Vec<Epoch> {
+        let cached = self
+            .live_epochs
+            .lock()
+            .ok()
+            .and_then(|cache| cache.clone())
+            .filter(|(at, _)| at.elapsed() < EPOCHS_CACHE)
+            .map(|(_, epochs)| epochs);
+        let live = match cached {
+            Some(live) => Some(live),
+            None => {
+                let live = self
+                    .client
+                    .epochs()
+                    .await
+                    .ok()
+                    .map(|epochs| epochs.live.into_iter().map(Epoch).collect::<Vec<_>>());
+                if let (Some(live), Ok(mut cache)) = (&live, self.live_epochs.lock()) {
+                    *cache = Some((Instant::now(), live.clone()));
+                }
+                live
+            }
+        };
+        let Some(live) = live else {
+            return ours;
+        };
+        let both: Vec<Epoch> = ours.iter().copied().filter(|e| live.contains(e)).collect();
+        if both.is_empty() { ours } else { both }
+    }
+
+    /// Sends a searcher's queries to the coordinator.
+    pub async fn federated_search(
+        &self,
+        queries: &EpochQueries,
+        partners: Option<&[String]>,
+    ) -> Result<FederatedResponse, ClientError> {
+        self.client.federated_search(queries, partners).await
+    }
+
+    /// This partner's sealed key for `epoch`, from the coordinator's relay.
+    pub async fn sealed_key(&self, epoch: u32) -> Result<Vec<u8>, ClientError> {
+        self.client.sealed_key(epoch).await
+    }
+}

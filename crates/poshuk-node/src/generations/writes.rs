@@ -1,0 +1,252 @@
+//! Writes and queries across the served generations: an ingest batch, the
+//! end of an ingest session, deletes, compaction, and the token queries of a
+//! federated search.
+//!
+//! While two epochs are served, a record is tokenized once, in the oldest
+//! epoch, and its tokens are re-keyed along the chain for the newer ones,
+//! exactly as the re-key made the newer generation's other records, under
+//! the handle the oldest generation gave it.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use poshuk_core::{Epoch, Record, TokenRecord};
+use poshuk_protocol::{EpochQueries, IngestBatchResult, Rejected, TokenQuery};
+use rayon::prelude::*;
+
+use super::{Generations, WritesPaused};
+use crate::NodeError;
+use crate::index::{Handle, IndexRecord, SearchOutcome};
+
+/// Why a write was not done.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// A re-key or retirement is changing the generations: retry later.
+    #[error("{}", .0.reason)]
+    Paused(WritesPaused),
+    /// `replace` after a session that sent no valid record would delete
+    /// every record.
+    #[error(
+        "refusing --replace: this ingest sent no valid record, and replacing would delete every record; check the file and its column mapping"
+    )]
+    EmptyReplace,
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+impl From<WritesPaused> for WriteError {
+    fn from(paused: WritesPaused) -> WriteError {
+        WriteError::Paused(paused)
+    }
+}
+
+/// What an ingest batch did: the answer for the client, and the lookup keys
+/// of the records it held (the session remembers them for `replace`).
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// Counts and refusals of the batch.
+    pub result: IngestBatchResult,
+    /// Lookup keys of the records written.
+    pub keys: Vec<u64>,
+}
+
+/// What finishing an ingest session did.
+#[derive(Debug, Clone, Copy)]
+pub struct FinishOutcome {
+    /// Records deleted by `replace` (0 without it).
+    pub deleted: u64,
+}
+
+/// Why a record of a batch is refused, if it is.
+fn refusal(record: &Record) -> Option<&'static str> {
+    if record.record_id.trim().is_empty() {
+        Some("record_id is empty")
+    } else if !record.is_identifiable() {
+        Some("record has neither a name nor a document")
+    } else {
+        None
+    }
+}
+
+impl Generations {
+    /// Checks, tokenizes and upserts a batch into every served generation.
+    /// Blocking: run it on a blocking thread.
+    pub fn upsert(&self, records: Vec<Record>) -> Result<BatchOutcome, WriteError> {
+        let mut rejected = Vec::new();
+        let mut accepted = Vec::with_capacity(records.len());
+        for (index, record) in records.into_iter().enumerate() {
+            match refusal(&record) {
+                Some(reason) => rejected.push(Rejected {
+                    index,
+                    reason: reason.into(),
+                }),
+                None => accepted.push(record),
+            }
+        }
+        let _writes = self.admit_write()?;
+        let generations = self.all()?;
+        let Some((oldest, newer)) = generations.split_first() else {
+            return Err(NodeError::Index("no generation is served".into()).into());
+        };
+        let tokenize_started = Instant::now();
+        let records: Vec<IndexRecord> = accepted
+            .par_iter()
+            .filter_map(|record| {
+                Some(IndexRecord {
+                    record_id: record.record_id.clone(),
+                    tokens: self.tokenize(oldest.epoch, record)?,
+                    handle: None,
+                })
+            })
+            .collect();
+        let tokenize_ms = tokenize_started.elapsed().as_millis() as u64;
+        let index_started = Instant::now();
+        let (mut counts, keys) = oldest.index.upsert(&records)?;
+        for generation in newer {
+            let rekey = self.rekey_chain(oldest.epoch, generation.epoch)?;
+            let rekeyed: Vec<IndexRecord> = records
+                .par_iter()
+                .map(|record| IndexRecord {
+                    record_id: record.record_id.clone(),
+                    tokens: rekey(&record.tokens),
+                    handle: oldest.index.handle_of(&record.record_id).ok().flatten(),
+                })
+                .collect();
+            generation.index.upsert(&rekeyed)?;
+        }
+        counts.rejected = rejected.len() as u64;
+        tracing::debug!(
+            records = accepted.len(),
+            tokenize_ms,
+            index_ms = index_started.elapsed().as_millis() as u64,
+            "batch ingested"
+        );
+        Ok(BatchOutcome {
+            result: IngestBatchResult { counts, rejected },
+            keys,
+        })
+    }
+
+    /// Ends an ingest session: commits, and with `replace` deletes every
+    /// record the session did not send (`seen` holds their lookup keys).
+    /// Blocking.
+    pub fn finish_ingest(
+        &self,
+        seen: &HashSet<u64>,
+        replace: bool,
+    ) -> Result<FinishOutcome, WriteError> {
+        let _writes = self.admit_write()?;
+        let generations = self.all()?;
+        for generation in &generations {
+            generation.index.commit_pending()?;
+        }
+        let mut deleted = 0;
+        if replace {
+            if seen.is_empty() {
+                return Err(WriteError::EmptyReplace);
+            }
+            for (position, generation) in generations.iter().enumerate() {
+                let count = generation.index.delete_all_except(seen)?;
+                if position == 0 {
+                    deleted = count;
+                }
+                generation.index.mark_tokens_current();
+            }
+        }
+        // Always: an earlier, interrupted session may have left replaced
+        // versions behind; compacting an index without deletions is cheap.
+        for generation in &generations {
+            generation.index.compact()?;
+        }
+        // The tokenizing threads' caches of field values are done with.
+        rayon::broadcast(|_| poshuk_core::features::clear_token_cache());
+        Ok(FinishOutcome { deleted })
+    }
+
+    /// Deletes records by case id from every generation and erases them
+    /// from disk; returns (deleted, not found). Blocking.
+    pub fn delete(&self, record_ids: &[String]) -> Result<(u64, u64), WriteError> {
+        let _writes = self.admit_write()?;
+        let mut counted = None;
+        for generation in self.all()? {
+            let outcome = generation.index.delete(record_ids)?;
+            generation.index.compact()?;
+            counted.get_or_insert(outcome);
+        }
+        Ok(counted.unwrap_or((0, 0)))
+    }
+
+    /// Merges away deleted documents in every generation; returns the
+    /// segments rewritten. Blocking.
+    pub fn compact(&self) -> Result<usize, WriteError> {
+        let _writes = self.admit_write()?;
+        let mut rewritten = 0;
+        for generation in self.all()? {
+            rewritten += generation.index.compact()?;
+        }
+        Ok(rewritten)
+    }
+
+    /// The token queries of a federated search, one per epoch: tokenized once
+    /// in the oldest, re-keyed along the chain for the newer ones. No epoch,
+    /// no query. Blocking.
+    pub fn queries_for(
+        &self,
+        record: &Record,
+        epochs: &[Epoch],
+        limit: usize,
+    ) -> Result<EpochQueries, NodeError> {
+        let Some((&oldest, newer)) = epochs.split_first() else {
+            return Ok(EpochQueries {
+                queries: Vec::new(),
+            });
+        };
+        let tokens = self
+            .tokenize(oldest, record)
+            .ok_or_else(|| NodeError::Keyring(format!("no key for epoch {oldest}")))?;
+        let mut queries = vec![TokenQuery::from_record(oldest.0, &tokens, limit)];
+        for &epoch in newer {
+            let rekeyed = self.rekey_chain(oldest, epoch)?(&tokens);
+            queries.push(TokenQuery::from_record(epoch.0, &rekeyed, limit));
+        }
+        Ok(EpochQueries { queries })
+    }
+
+    /// Searches the newest generation by a raw record. Blocking.
+    pub fn search_newest(&self, record: &Record, limit: usize) -> Result<SearchOutcome, NodeError> {
+        let generation = self.newest()?;
+        let tokens = self
+            .tokenize(generation.epoch, record)
+            .ok_or_else(|| NodeError::Keyring("no key for the served epoch".into()))?;
+        generation.index.search(&tokens, limit)
+    }
+
+    /// The case id behind a handle, from whichever served generation has it
+    /// (a record has the same handle in every generation). Blocking.
+    pub fn resolve(&self, handle: &Handle) -> Result<Option<String>, NodeError> {
+        for generation in self.all()?.iter().rev() {
+            if let Some(record_id) = generation.index.resolve(handle)? {
+                return Ok(Some(record_id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A function re-keying token records of epoch `from` into epoch `to`,
+    /// step by step along the chain.
+    fn rekey_chain(
+        &self,
+        from: Epoch,
+        to: Epoch,
+    ) -> Result<impl Fn(&TokenRecord) -> TokenRecord + Sync, NodeError> {
+        let rekeyers = self.rekeyers(from, to)?;
+        Ok(move |tokens: &TokenRecord| {
+            tokens.map_tokens(|slot, token| {
+                rekeyers
+                    .iter()
+                    .fold(token, |token, rekeyer| rekeyer.rekey(slot.domain(), token))
+            })
+        })
+    }
+}

@@ -1,0 +1,138 @@
+//! The federation API's handlers: what the coordinator calls.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use poshuk_core::Epoch;
+use poshuk_protocol::{NodeRetire, NodeStatus, SearchResponse, TokenQuery};
+
+use super::error::{ApiError, blocking, parse_json};
+use super::{NodeState, SharedState};
+use crate::wire::hits_response;
+
+/// Checks the coordinator's bearer token, when the node has one configured.
+pub(crate) fn authorize(state: &NodeState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.federation_token else {
+        return Ok(());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this node answers only its federation's coordinator",
+        ))
+    }
+}
+
+/// Compares secrets without an early exit that would reveal how much matched.
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+/// `POST /v1/search`: a token query in the epoch this node serves.
+pub(crate) async fn search(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<SearchResponse>, ApiError> {
+    authorize(&state, &headers)?;
+    let started = Instant::now();
+    let query: TokenQuery = parse_json(&body)?;
+    let Some(generation) = state.generations.get(Epoch(query.epoch)) else {
+        return Err(ApiError::conflict(
+            "unknown_epoch",
+            format!(
+                "this node serves key epochs {}, not {}",
+                epochs_text(&state.generations.served_epochs()),
+                query.epoch
+            ),
+        ));
+    };
+    let record = query
+        .to_record()
+        .map_err(|error| ApiError::bad_request(error.to_string()))?;
+    let limit = query.limit;
+    let outcome = blocking(move || generation.index.search(&record, limit)).await;
+    state
+        .metrics
+        .observe_search(started.elapsed().as_secs_f64(), outcome.is_ok());
+    Ok(Json(hits_response(outcome?, started)))
+}
+
+fn epochs_text(epochs: &[Epoch]) -> String {
+    epochs
+        .iter()
+        .map(|epoch| epoch.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `GET /v1/status` and `/local/v1/status`.
+pub(crate) async fn status(State(state): State<SharedState>) -> Json<NodeStatus> {
+    Json(state.status())
+}
+
+/// `GET /metrics`: Prometheus text.
+pub(crate) async fn metrics(State(state): State<SharedState>) -> Response {
+    let worker = state.clone();
+    let text = tokio::task::spawn_blocking(move || worker.render_metrics())
+        .await
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// `POST /v1/retire` (from the coordinator): drop the generations of an
+/// epoch and every older one.
+pub(crate) async fn retire(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<NodeStatus>, ApiError> {
+    // Dropping a generation cannot be undone: never without the
+    // coordinator's token.
+    if state.federation_token.is_none() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this node has no [federation] token: it takes retirements from no one",
+        ));
+    }
+    authorize(&state, &headers)?;
+    let request: NodeRetire = parse_json(&body)?;
+    let worker = state.clone();
+    blocking(move || worker.generations.retire(Epoch(request.epoch))).await?;
+    Ok(Json(state.status()))
+}
+
+/// `GET /livez`: the process answers.
+pub(crate) async fn livez() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the index is open and a key epoch is served.
+pub(crate) async fn readyz(State(state): State<SharedState>) -> Result<&'static str, ApiError> {
+    match state.generations.newest() {
+        Ok(_) => Ok("ready"),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the node serves no index generation yet",
+        )),
+    }
+}

@@ -1,0 +1,225 @@
+//! The node's HTTP service: the federation API (for the coordinator) and the
+//! local API (for the partner's own tools and staff).
+//!
+//! Handlers are thin: they parse, authorize, hand CPU and disk work to a
+//! blocking thread through one method of [`Generations`], and map errors to
+//! status codes in one place ([`ApiError`]).
+
+mod error;
+mod federation;
+mod ingest;
+mod keys;
+mod search;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use poshuk_core::Epoch;
+use poshuk_protocol::routes::{self, local, node};
+use poshuk_protocol::{API_VERSION, NodeStatus};
+use tower::ServiceBuilder;
+use tower_http::timeout::TimeoutLayer;
+
+pub use error::ApiError;
+
+use crate::NodeError;
+use crate::config::{CoordinatorLink as LinkConfig, Limits};
+use crate::coordinator_link::CoordinatorLink;
+use crate::generations::{Generations, InstallError};
+use crate::metrics::Metrics;
+
+/// Everything the handlers share.
+pub struct NodeState {
+    /// This partner's id.
+    pub partner_id: String,
+    /// The index generations (one per key epoch served) and the keyring.
+    pub generations: Generations,
+    /// Metrics.
+    pub metrics: Metrics,
+    sessions: ingest::IngestSessions,
+    coordinator: Option<CoordinatorLink>,
+    federation_token: Option<String>,
+    identity: std::path::PathBuf,
+    admin_key: Option<String>,
+}
+
+impl std::fmt::Debug for NodeState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The federation token is a credential: never printed.
+        write!(
+            formatter,
+            "NodeState({}, {:?})",
+            self.partner_id, self.generations
+        )
+    }
+}
+
+/// Where a node's key material is: its age identity file and the admin's
+/// public signing key it pins.
+#[derive(Debug, Clone)]
+pub struct KeyPaths {
+    /// The identity that opens sealed keys.
+    pub identity: std::path::PathBuf,
+    /// The admin's public key (`[keys] admin_key`).
+    pub admin_key: Option<String>,
+}
+
+impl NodeState {
+    /// Wraps opened generations.
+    pub fn new(
+        partner_id: String,
+        generations: Generations,
+        keys: KeyPaths,
+        coordinator: Option<&LinkConfig>,
+        federation_token: Option<String>,
+    ) -> Result<NodeState, NodeError> {
+        Ok(NodeState {
+            partner_id,
+            generations,
+            metrics: Metrics::default(),
+            sessions: ingest::IngestSessions::default(),
+            coordinator: coordinator.map(CoordinatorLink::new).transpose()?,
+            federation_token,
+            identity: keys.identity,
+            admin_key: keys.admin_key,
+        })
+    }
+
+    /// Records in the newest generation.
+    pub fn record_count(&self) -> u64 {
+        self.generations
+            .newest()
+            .map(|generation| generation.index.record_count())
+            .unwrap_or(0)
+    }
+
+    /// Starts re-keying to any newer keyring epoch, in the background.
+    pub fn start_rekey(self: &Arc<NodeState>) {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = state.generations.rekey_pending() {
+                tracing::error!(error = %error, "re-key failed; it is retried when the node restarts");
+            }
+        });
+    }
+
+    /// The node's status: epochs, records, re-key, tokenizer version.
+    pub fn status(&self) -> NodeStatus {
+        NodeStatus {
+            partner_id: self.partner_id.clone(),
+            epochs: self
+                .generations
+                .served_epochs()
+                .iter()
+                .map(|epoch| epoch.0)
+                .collect(),
+            records: self.record_count(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            api_version: API_VERSION.to_string(),
+            rekey: self.generations.rekey_status(),
+            tokenizer_version: self.generations.oldest_tokenizer_version(),
+        }
+    }
+
+    /// The Prometheus text of the node's metrics. Blocking (it sizes the
+    /// index on disk).
+    pub fn render_metrics(&self) -> String {
+        let disk_bytes = self
+            .generations
+            .all()
+            .map(|all| all.iter().map(|g| g.index.disk_bytes()).sum())
+            .unwrap_or(0);
+        self.metrics.render(self.record_count(), disk_bytes)
+    }
+
+    /// The epoch after the newest this node's keyring holds.
+    fn next_epoch(&self) -> Epoch {
+        self.generations
+            .epoch_states()
+            .last()
+            .map(|(epoch, _)| Epoch(epoch.0 + 1))
+            .unwrap_or(Epoch(2))
+    }
+
+    /// Opens a sealed key with this node's identity, checks the admin's
+    /// signature and installs it. Blocking.
+    fn install_sealed(&self, sealed: &[u8]) -> Result<Epoch, ApiError> {
+        let Some(admin_key) = self.admin_key.as_deref() else {
+            return Err(ApiError::conflict(
+                "no_admin_key",
+                "this node has no [keys] admin_key in its config: without the admin's public key it cannot tell who sealed a key, and installs none",
+            ));
+        };
+        let identity =
+            poshuk_keys::files::load_identity(&self.identity).map_err(NodeError::from)?;
+        self.generations
+            .install(sealed, &identity, &self.partner_id, admin_key)
+            .map_err(|error: InstallError| error.into())
+    }
+}
+
+type SharedState = Arc<NodeState>;
+
+/// The federation API router (searched by the coordinator).
+pub fn federation_router(state: SharedState, limits: &Limits) -> Router {
+    let routes = Router::new()
+        .route(node::SEARCH, post(federation::search))
+        .route(node::STATUS, get(federation::status))
+        .route(node::RETIRE, post(federation::retire))
+        .route(routes::LIVEZ, get(federation::livez))
+        .route(routes::READYZ, get(federation::readyz))
+        .route(routes::METRICS, get(federation::metrics))
+        .with_state(state);
+    with_layers(routes, limits)
+}
+
+/// The local API router (the partner's own staff and tools, on loopback).
+pub fn local_router(state: SharedState, limits: &Limits) -> Router {
+    let routes = Router::new()
+        .route(local::INGEST_SESSIONS, post(ingest::start_session))
+        .route(local::INGEST_BATCHES, post(ingest::ingest_batch))
+        .route(local::INGEST_FINISH, post(ingest::finish_ingest))
+        .route(local::DELETE, post(ingest::delete))
+        .route(local::COMPACT, post(ingest::compact))
+        .route(local::RESOLVE, get(search::resolve))
+        .route(local::SEARCH, post(search::local_search))
+        .route(local::FEDERATED_SEARCH, post(search::federated_search))
+        .route(local::STATUS, get(federation::status))
+        .route(local::KEYS_INSTALL, post(keys::install))
+        .route(local::KEYS_FETCH, post(keys::fetch))
+        .route(routes::LIVEZ, get(federation::livez))
+        .with_state(state);
+    with_layers(routes, limits)
+}
+
+/// The layer stack, top to bottom: timeout, load shedding over a concurrency
+/// limit, body limit.
+fn with_layers(router: Router, limits: &Limits) -> Router {
+    let timeout = Duration::from_millis(limits.request_timeout_ms);
+    router.layer(
+        ServiceBuilder::new()
+            .layer(axum::error_handling::HandleErrorLayer::new(
+                |_: tower::BoxError| async {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "overloaded",
+                        "the node is at its request limit; retry shortly",
+                    )
+                },
+            ))
+            .load_shed()
+            .concurrency_limit(limits.max_concurrent_requests)
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                timeout,
+            ))
+            .layer(DefaultBodyLimit::max(limits.max_body_bytes)),
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,141 @@
+//! The local API's search handlers: this node alone, the federation, and
+//! resolving this partner's own handles to its case ids.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use poshuk_core::Record;
+use poshuk_protocol::client::ClientError;
+use poshuk_protocol::{
+    FederatedResponse, FederatedSearch, Handle, LocalSearch, MAX_LIMIT, RawRecord, Resolved,
+    SearchResponse,
+};
+
+use super::SharedState;
+use super::error::{ApiError, blocking, parse_json};
+use crate::NodeError;
+use crate::wire::{hits_response, record_from_wire};
+
+/// The record of a search, checked: a limit in range and a usable field.
+fn query_record(raw: &RawRecord, limit: usize) -> Result<Record, ApiError> {
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let record = record_from_wire(raw);
+    if !record.is_identifiable() {
+        return Err(ApiError::bad_request(
+            "the query has no usable field: give a name or a document number",
+        ));
+    }
+    Ok(record)
+}
+
+/// `POST /local/v1/search`: this node's own records.
+pub(crate) async fn local_search(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let started = Instant::now();
+    let request: LocalSearch = parse_json(&body)?;
+    let record = query_record(&request.record, request.limit)?;
+    let worker = state.clone();
+    let outcome =
+        blocking(move || worker.generations.search_newest(&record, request.limit)).await?;
+    Ok(Json(hits_response(outcome, started)))
+}
+
+/// `POST /local/v1/federated-search`: tokenized here, sent to the
+/// coordinator as tokens, own hits resolved back to case ids here.
+pub(crate) async fn federated_search(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Json<FederatedResponse>, ApiError> {
+    let request: FederatedSearch = parse_json(&body)?;
+    let record = query_record(&request.record, request.limit)?;
+    let Some(link) = state.coordinator.as_ref() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_coordinator",
+            "this node has no [coordinator] in its config: it cannot search the federation",
+        ));
+    };
+    let epochs = link
+        .search_epochs(state.generations.searchable_epochs())
+        .await;
+    let worker = state.clone();
+    let queries = blocking(move || {
+        worker
+            .generations
+            .queries_for(&record, &epochs, request.limit)
+    })
+    .await?;
+    let answer = link
+        .federated_search(&queries, request.partners.as_deref())
+        .await
+        .map_err(coordinator_error)?;
+    let worker = state.clone();
+    Ok(Json(
+        blocking(move || resolve_own_hits(&worker, answer)).await?,
+    ))
+}
+
+/// Fills in this partner's case ids for its own hits.
+fn resolve_own_hits(
+    state: &super::NodeState,
+    mut answer: FederatedResponse,
+) -> Result<FederatedResponse, NodeError> {
+    for hit in answer.hits.iter_mut().filter(|hit| hit.own) {
+        hit.record_id = state.generations.resolve(&hit.handle.0)?;
+    }
+    Ok(answer)
+}
+
+/// The coordinator's failure as this node's answer: a client error keeps
+/// its status and message, anything else is a bad gateway.
+pub(crate) fn coordinator_error(error: ClientError) -> ApiError {
+    match error {
+        ClientError::Refused { status, body } => {
+            let status = StatusCode::from_u16(status)
+                .ok()
+                .filter(StatusCode::is_client_error)
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            ApiError::new(
+                status,
+                "coordinator_error",
+                format!("the coordinator answered {}: {}", status, body.message),
+            )
+        }
+        ClientError::Unreachable(_) | ClientError::TimedOut => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "coordinator_unreachable",
+            format!("the coordinator cannot be reached: {error}"),
+        ),
+        ClientError::BadAnswer(_) | ClientError::Other(_) => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "coordinator_error",
+            format!("the coordinator's answer is unusable: {error}"),
+        ),
+    }
+}
+
+/// `GET /local/v1/resolve/{handle}`.
+pub(crate) async fn resolve(
+    State(state): State<SharedState>,
+    Path(handle): Path<String>,
+) -> Result<Json<Resolved>, ApiError> {
+    let handle: Handle = handle
+        .parse()
+        .map_err(|error: poshuk_protocol::BadHandle| ApiError::bad_request(error.to_string()))?;
+    let worker = state.clone();
+    match blocking(move || worker.generations.resolve(&handle.0)).await? {
+        Some(record_id) => Ok(Json(Resolved { handle, record_id })),
+        None => Err(ApiError::not_found(
+            "no record has this handle in this node",
+        )),
+    }
+}

@@ -1,0 +1,301 @@
+//! Every route of both routers, in process (`tower::ServiceExt::oneshot`),
+//! against a real tantivy index in a temporary directory: statuses and
+//! bodies a client relies on.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use poshuk_protocol::routes::{self, local, node};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{NodeState, federation_router, local_router};
+use crate::config::{Limits, NodeConfig};
+
+const TOKEN: &str = "coordinator-token-for-tests-0123456789";
+
+struct TestNode {
+    _dir: tempfile::TempDir,
+    state: Arc<NodeState>,
+}
+
+impl TestNode {
+    fn open() -> TestNode {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let keyring = dir.path().join("keyring.toml");
+        poshuk_keys::files::create(&keyring, &poshuk_core::KeyRing::with_key([7; 32]))
+            .expect("keyring");
+        let config = NodeConfig::parse(&format!(
+            "partner_id = \"ngo-test\"\ndata_dir = \"{}\"\nkeyring = \"{}\"\n\
+             [listen]\nfederation = \"127.0.0.1:0\"\nlocal = \"127.0.0.1:0\"\n\
+             [federation]\ntoken = \"{TOKEN}\"\n",
+            dir.path().join("data").display(),
+            keyring.display()
+        ))
+        .expect("config");
+        let state = crate::open_state(&config).expect("node state");
+        TestNode { _dir: dir, state }
+    }
+
+    fn federation(&self) -> Router {
+        federation_router(self.state.clone(), &Limits::default())
+    }
+
+    fn local(&self) -> Router {
+        local_router(self.state.clone(), &Limits::default())
+    }
+}
+
+async fn call(router: Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = router.oneshot(request).await.expect("infallible router");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).expect("request")
+}
+
+fn post(path: &str, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+fn with_token(mut request: Request<Body>) -> Request<Body> {
+    let value = format!("Bearer {TOKEN}").parse().expect("header value");
+    request.headers_mut().insert(header::AUTHORIZATION, value);
+    request
+}
+
+fn person(id: &str) -> Value {
+    json!({"record_id": id, "given_name": "Олександр", "family_name": "Коваленко",
+           "patronymic": "Іванович", "sex": "M", "birth_date": "2011-04-03",
+           "birth_place": "Маріуполь", "document_ids": ["I-БК 123456"]})
+}
+
+/// Ingests records through a whole session; returns the finish counts.
+async fn ingest(node: &TestNode, records: Vec<Value>, replace: bool) -> Value {
+    let (status, session) = call(node.local(), post(local::INGEST_SESSIONS, &json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let id = session["session"].as_str().expect("session id").to_string();
+    let batch = json!({ "records": records });
+    let (status, result) = call(node.local(), post(&local::ingest_batches(&id), &batch)).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    let finish = json!({ "replace": replace });
+    let (status, counts) = call(node.local(), post(&local::ingest_finish(&id), &finish)).await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    counts
+}
+
+#[tokio::test]
+async fn ingest_search_resolve_and_delete_through_the_local_api() {
+    let node = TestNode::open();
+    let counts = ingest(&node, vec![person("C-1"), json!({"record_id": ""})], false).await;
+    assert_eq!(counts["added"], 1);
+    assert_eq!(counts["rejected"], 1);
+
+    let query = json!({"record": {"given_name": "Alexander", "family_name": "Kovalenko",
+                                  "birth_date": "2011"}, "limit": 5});
+    let (status, answer) = call(node.local(), post(local::SEARCH, &query)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let handle = answer["hits"][0]["handle"]
+        .as_str()
+        .expect("a hit")
+        .to_string();
+    assert_eq!(answer["hits"][0]["band"], "strong");
+
+    let (status, resolved) = call(node.local(), get(&format!("/local/v1/resolve/{handle}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(resolved["record_id"], "C-1");
+    let (status, _) = call(node.local(), get("/local/v1/resolve/not-hex")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, deleted) = call(
+        node.local(),
+        post(local::DELETE, &json!({"record_ids": ["C-1", "C-9"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (deleted["deleted"].clone(), deleted["not_found"].clone()),
+        (json!(1), json!(1))
+    );
+    let (status, _) = call(node.local(), get(&format!("/local/v1/resolve/{handle}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, compacted) = call(node.local(), post(local::COMPACT, &json!({}))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(compacted["segments_rewritten"].is_u64());
+}
+
+#[tokio::test]
+async fn replace_deletes_what_the_export_no_longer_has_and_never_everything() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1"), person("C-2")], false).await;
+    let counts = ingest(&node, vec![person("C-2")], true).await;
+    assert_eq!(counts["deleted"], 1);
+    assert_eq!(node.state.record_count(), 1);
+
+    let (_, session) = call(node.local(), post(local::INGEST_SESSIONS, &json!({}))).await;
+    let id = session["session"].as_str().expect("id").to_string();
+    let (status, error) = call(
+        node.local(),
+        post(&local::ingest_finish(&id), &json!({"replace": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["message"]
+            .as_str()
+            .expect("message")
+            .contains("replace")
+    );
+    assert_eq!(node.state.record_count(), 1, "nothing was deleted");
+    let (status, _) = call(
+        node.local(),
+        post(&local::ingest_batches("nope"), &json!({"records": []})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_federation_api_answers_only_the_coordinator() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1")], false).await;
+    let record = poshuk_core::Record {
+        given_name: "Олександр".into(),
+        family_name: "Коваленко".into(),
+        ..poshuk_core::Record::default()
+    };
+    let query = node
+        .state
+        .generations
+        .queries_for(&record, &[poshuk_core::Epoch(1)], 5)
+        .expect("query")
+        .queries
+        .remove(0);
+    let body = serde_json::to_value(&query).expect("json");
+    let (status, _) = call(node.federation(), post(node::SEARCH, &body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, answer) = call(node.federation(), with_token(post(node::SEARCH, &body))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["hits"].as_array().map(Vec::len), Some(1));
+    assert!(
+        answer["hits"][0].get("record_id").is_none(),
+        "no case id leaves"
+    );
+
+    let mut other_epoch = body.clone();
+    other_epoch["epoch"] = json!(5);
+    let (status, error) = call(
+        node.federation(),
+        with_token(post(node::SEARCH, &other_epoch)),
+    )
+    .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::CONFLICT, json!("unknown_epoch"))
+    );
+    let (status, _) = call(
+        node.federation(),
+        with_token(post(
+            node::SEARCH,
+            &json!({"epoch": 1, "tokens": {"Nope": []}}),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, error) = call(
+        node.federation(),
+        with_token(post(node::RETIRE, &json!({"epoch": 1}))),
+    )
+    .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::CONFLICT, json!("no_newer_epoch"))
+    );
+    let (status, _) = call(node.federation(), post(node::RETIRE, &json!({"epoch": 1}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn status_probes_and_metrics() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1")], false).await;
+    for router in [node.federation(), node.local()] {
+        let (status, body) = call(router.clone(), get(routes::LIVEZ)).await;
+        assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+    }
+    let (status, body) = call(node.federation(), get(routes::READYZ)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ready")));
+    for (router, path) in [
+        (node.federation(), node::STATUS),
+        (node.local(), local::STATUS),
+    ] {
+        let (status, body) = call(router, get(path)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            (body["records"].clone(), body["epochs"].clone()),
+            (json!(1), json!([1]))
+        );
+    }
+    let (status, body) = call(node.federation(), get(routes::METRICS)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().expect("text");
+    assert!(text.contains("poshuk_records 1"), "{text}");
+    assert!(
+        text.contains("poshuk_ingested_records_total{outcome=\"added\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn searches_and_keys_without_a_coordinator_or_admin_key_say_why() {
+    let node = TestNode::open();
+    let query = json!({"record": {"given_name": "Олександр"}, "limit": 5});
+    let (status, error) = call(node.local(), post(local::FEDERATED_SEARCH, &query)).await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("no_coordinator"))
+    );
+    let (status, _) = call(
+        node.local(),
+        post(local::SEARCH, &json!({"record": {}, "limit": 5})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an empty query is refused");
+    let (status, _) = call(
+        node.local(),
+        post(
+            local::SEARCH,
+            &json!({"record": {"given_name": "A"}, "limit": 0}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "limit 0 is refused");
+    let (status, error) = call(node.local(), post(local::KEYS_FETCH, &json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    let install = Request::post(local::KEYS_INSTALL)
+        .body(Body::from(
+            "poshuk-sealed-epoch/v1 partner=ngo-test epoch=2\n",
+        ))
+        .expect("request");
+    let (status, error) = call(node.local(), install).await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::CONFLICT, json!("no_admin_key"))
+    );
+    let (status, error) = call(node.local(), post(local::DELETE, &json!({"ids": []}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["type"], "invalid_request");
+}

@@ -1,0 +1,103 @@
+//! Conversions between the matching core's types and the wire types: the
+//! protocol crate does not know the core (so the coordinator links no
+//! tokenizer), and the node is where both meet.
+
+use std::time::Instant;
+
+use poshuk_core::{BirthDate, Record, Sex};
+use poshuk_protocol::{Band, Handle, RawRecord, SearchHit, SearchResponse};
+
+use crate::index::SearchOutcome;
+
+/// The core record of a raw record from the local API. An unreadable date
+/// is dropped: the reader that built the raw record already warned about it.
+pub fn record_from_wire(raw: &RawRecord) -> Record {
+    Record {
+        record_id: raw.record_id.clone(),
+        given_name: raw.given_name.clone(),
+        family_name: raw.family_name.clone(),
+        patronymic: raw.patronymic.clone(),
+        other_names: raw.other_names.clone(),
+        sex: Sex::parse(&raw.sex),
+        birth_date: BirthDate::parse(&raw.birth_date).ok(),
+        birth_place: raw.birth_place.clone(),
+        document_ids: raw.document_ids.clone(),
+    }
+}
+
+/// The raw record to send to the local API.
+pub fn record_to_wire(record: &Record) -> RawRecord {
+    RawRecord {
+        record_id: record.record_id.clone(),
+        given_name: record.given_name.clone(),
+        family_name: record.family_name.clone(),
+        patronymic: record.patronymic.clone(),
+        other_names: record.other_names.clone(),
+        sex: record.sex.code().to_string(),
+        birth_date: record
+            .birth_date
+            .map(|date| date.to_iso())
+            .unwrap_or_default(),
+        birth_place: record.birth_place.clone(),
+        document_ids: record.document_ids.clone(),
+    }
+}
+
+/// The wire band of a scoring band.
+pub fn band_to_wire(band: poshuk_core::Band) -> Band {
+    match band {
+        poshuk_core::Band::Strong => Band::Strong,
+        poshuk_core::Band::Possible => Band::Possible,
+        poshuk_core::Band::Weak => Band::Weak,
+    }
+}
+
+/// A node's answer: handles, scores rounded to four decimals, bands and the
+/// names of the agreeing fields.
+pub fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse {
+    SearchResponse {
+        hits: outcome
+            .hits
+            .into_iter()
+            .map(|hit| SearchHit {
+                handle: Handle(hit.handle),
+                score: (hit.score.probability * 10_000.0).round() / 10_000.0,
+                band: band_to_wire(hit.score.band),
+                agreeing: hit
+                    .score
+                    .agreeing_fields()
+                    .iter()
+                    .map(|field| field.name().to_string())
+                    .collect(),
+            })
+            .collect(),
+        candidates: outcome.candidates,
+        took_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_records_round_trip_through_the_core() {
+        let raw = RawRecord {
+            record_id: "C-1".into(),
+            given_name: "Олександр".into(),
+            family_name: "Коваленко".into(),
+            patronymic: "Іванович".into(),
+            other_names: vec!["Петренко".into()],
+            sex: "M".into(),
+            birth_date: "2011-04-03".into(),
+            birth_place: "Маріуполь".into(),
+            document_ids: vec!["I-БК 123456".into()],
+        };
+        assert_eq!(record_to_wire(&record_from_wire(&raw)), raw);
+        let unreadable = RawRecord {
+            birth_date: "someday".into(),
+            ..raw
+        };
+        assert_eq!(record_from_wire(&unreadable).birth_date, None);
+    }
+}

@@ -1,0 +1,325 @@
+//! The federation API: token queries in, hits out, between searcher nodes,
+//! the coordinator and the searched nodes. Nothing here can hold a raw value:
+//! tokens are hex, handles are opaque.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::{MAX_LIMIT, default_limit};
+
+/// How strongly a hit matches, as the scoring model's bands say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    /// Below the possible threshold.
+    Weak,
+    /// Worth a look.
+    Possible,
+    /// Very likely the same person.
+    Strong,
+}
+
+impl Band {
+    /// The band's wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Band::Weak => "weak",
+            Band::Possible => "possible",
+            Band::Strong => "strong",
+        }
+    }
+}
+
+impl fmt::Display for Band {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// A node's opaque handle of one of its records: 16 random bytes, written as
+/// 32 hex digits on the wire. Only the owning node can resolve it to a case id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Handle(pub [u8; 16]);
+
+/// A handle that is not 32 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a handle is 32 hexadecimal digits")]
+pub struct BadHandle;
+
+impl fmt::Display for Handle {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Handle({self})")
+    }
+}
+
+impl FromStr for Handle {
+    type Err = BadHandle;
+
+    fn from_str(text: &str) -> Result<Handle, BadHandle> {
+        let mut bytes = [0u8; 16];
+        hex::decode_to_slice(text, &mut bytes).map_err(|_| BadHandle)?;
+        Ok(Handle(bytes))
+    }
+}
+
+impl Serialize for Handle {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Handle {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Handle, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A search by tokens, as sent to a node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenQuery {
+    /// The key epoch of the tokens.
+    pub epoch: u32,
+    /// Tokens by slot wire name ([`Slot::name`]), each 32 hex digits.
+    pub tokens: BTreeMap<String, Vec<String>>,
+    /// How many hits to return at most.
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+/// What is wrong with a request, in words a client can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    /// A slot name is not one of the known slots.
+    #[error("unknown token slot `{0}`")]
+    UnknownSlot(String),
+    /// A token is not 32 hexadecimal digits.
+    #[error("tokens.{slot}[{index}] is not 32 hexadecimal digits")]
+    BadToken {
+        /// The slot.
+        slot: String,
+        /// The position in the slot's list.
+        index: usize,
+    },
+    /// The query has no token at all.
+    #[error("the query holds no token: give at least one field")]
+    Empty,
+    /// `limit` is 0 or too large.
+    #[error("limit must be between 1 and {MAX_LIMIT}")]
+    Limit,
+}
+
+impl TokenQuery {
+    /// The query for a token record.
+    pub fn from_record(epoch: u32, record: &TokenRecord, limit: usize) -> TokenQuery {
+        let mut tokens: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (slot, token) in record.iter() {
+            tokens
+                .entry(slot.name().to_string())
+                .or_default()
+                .push(format!("{:032x}", token.0));
+        }
+        TokenQuery {
+            epoch,
+            tokens,
+            limit,
+        }
+    }
+
+    /// The token record of the query, checked.
+    pub fn to_record(&self) -> Result<TokenRecord, ProtocolError> {
+        if !(1..=MAX_LIMIT).contains(&self.limit) {
+            return Err(ProtocolError::Limit);
+        }
+        let mut builder = TokenRecordBuilder::default();
+        let mut count = 0;
+        for (name, tokens) in &self.tokens {
+            let slot =
+                Slot::from_name(name).ok_or_else(|| ProtocolError::UnknownSlot(name.clone()))?;
+            for (index, text) in tokens.iter().enumerate() {
+                let bad = || ProtocolError::BadToken {
+                    slot: name.clone(),
+                    index,
+                };
+                if text.len() != 32 {
+                    return Err(bad());
+                }
+                let value = u128::from_str_radix(text, 16).map_err(|_| bad())?;
+                builder.push(slot, Token(value));
+                count += 1;
+            }
+        }
+        if count == 0 {
+            return Err(ProtocolError::Empty);
+        }
+        Ok(builder.finish())
+    }
+}
+
+/// One hit: which record of the answering node, how strongly, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchHit {
+    /// The node's opaque handle of the record.
+    pub handle: Handle,
+    /// Match probability in [0, 1].
+    pub score: f64,
+    /// How strongly it matches.
+    pub band: Band,
+    /// The fields that agreed (`given_name`, `family_name`, ...).
+    pub agreeing: Vec<String>,
+}
+
+/// A node's answer to a token query.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SearchResponse {
+    /// Hits, best first.
+    pub hits: Vec<SearchHit>,
+    /// How many candidates were re-ranked.
+    pub candidates: usize,
+    /// Time spent in the node, milliseconds.
+    pub took_ms: u64,
+}
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeStatus {
+    /// The partner this node belongs to.
+    pub partner_id: String,
+    /// Key epochs the node answers queries in.
+    pub epochs: Vec<u32>,
+    /// Records in the index.
+    pub records: u64,
+    /// Software version.
+    pub version: String,
+    /// API version.
+    pub api_version: String,
+    /// The re-key under way (or failed), if any.
+    #[serde(default)]
+    pub rekey: Option<RekeyStatus>,
+    /// The oldest tokenizer version whose tokens the node's index may hold;
+    /// below the current version, a full ingest (`--replace`) brings it up.
+    #[serde(default)]
+    pub tokenizer_version: u16,
+}
+
+/// How far a node's re-key to a new epoch has come.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RekeyStatus {
+    /// The epoch being built.
+    pub epoch: u32,
+    /// Records re-keyed so far.
+    pub done: u64,
+    /// Records to re-key.
+    pub total: u64,
+    /// Rate so far.
+    pub records_per_second: u64,
+    /// Why it failed, if it did (it is retried when the node restarts).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A searcher's query to the coordinator: the same search tokenized under
+/// every key epoch the searcher can compute; the coordinator sends each node
+/// the one it serves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EpochQueries {
+    /// One query per epoch.
+    pub queries: Vec<TokenQuery>,
+}
+
+/// `GET /v1/epochs` at the coordinator: which epochs searches should be
+/// tokenized for.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FederationEpochs {
+    /// Epochs some node serves and that are not retired.
+    pub live: Vec<u32>,
+    /// Retired epochs (refused).
+    pub retired: Vec<u32>,
+}
+
+/// One hit of a federated search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FederatedHit {
+    /// The partner whose node holds the record.
+    pub partner: String,
+    /// That partner's display name.
+    pub partner_name: String,
+    /// The partner's opaque handle of the record.
+    pub handle: Handle,
+    /// Match probability in [0, 1].
+    pub score: f64,
+    /// How strongly it matches.
+    pub band: Band,
+    /// The fields that agreed.
+    pub agreeing: Vec<String>,
+    /// Whether the record is the searching partner's own.
+    pub own: bool,
+    /// The searcher's own case id, for own hits only, filled in by the
+    /// searcher's own node (never by the coordinator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+}
+
+/// How one partner's node answered a federated search.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerOutcome {
+    /// Answered in time.
+    Ok,
+    /// Did not answer before the deadline.
+    TimedOut,
+    /// Answered with an error.
+    Failed,
+    /// Could not be reached.
+    Unavailable,
+}
+
+/// Per-partner status of a federated search (like Elasticsearch's `_clusters`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartnerStatus {
+    /// The outcome.
+    pub status: PartnerOutcome,
+    /// Time until the answer or the deadline, milliseconds.
+    pub took_ms: u64,
+    /// Hits the partner returned.
+    pub hits: usize,
+    /// What went wrong, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The answer to a federated search.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FederatedResponse {
+    /// Hits from every partner, best first.
+    pub hits: Vec<FederatedHit>,
+    /// Status per partner id.
+    pub partners: BTreeMap<String, PartnerStatus>,
+    /// True when any partner did not answer: results may be missing.
+    pub partial: bool,
+    /// Total time, milliseconds.
+    pub took_ms: u64,
+}
+
+/// A partner as other partners see it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartnerInfo {
+    /// Partner id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// How to ask this partner about a hit.
+    pub contact: String,
+}

@@ -1,0 +1,87 @@
+//! Every route of the project, once: routers and clients use these
+//! constants, so a path cannot drift between a server and its callers.
+//! Paths with a parameter come as a pattern for the router (`{name}`) and a
+//! function that fills it in for clients.
+
+/// Liveness: the process answers. Never authenticated.
+pub const LIVEZ: &str = "/livez";
+/// Readiness. Never authenticated.
+pub const READYZ: &str = "/readyz";
+/// Prometheus metrics.
+pub const METRICS: &str = "/metrics";
+
+/// Routes of a node's federation API (called by the coordinator).
+pub mod node {
+    /// `POST` a token query, answered with hits.
+    pub const SEARCH: &str = "/v1/search";
+    /// `GET` the node's epochs, records and re-key progress.
+    pub const STATUS: &str = "/v1/status";
+    /// `POST` drop the generations of a retired epoch.
+    pub const RETIRE: &str = "/v1/retire";
+}
+
+/// Routes of a node's local API (the partner's own tools, on loopback).
+pub mod local {
+    /// `POST` start an ingest session.
+    pub const INGEST_SESSIONS: &str = "/local/v1/ingest/sessions";
+    /// `POST` a batch of raw records into a session (router pattern).
+    pub const INGEST_BATCHES: &str = "/local/v1/ingest/sessions/{session}/batches";
+    /// `POST` finish a session, optionally replacing (router pattern).
+    pub const INGEST_FINISH: &str = "/local/v1/ingest/sessions/{session}/finish";
+    /// `POST` delete records by case id.
+    pub const DELETE: &str = "/local/v1/delete";
+    /// `POST` merge away deleted documents.
+    pub const COMPACT: &str = "/local/v1/compact";
+    /// `GET` the case id behind a handle (router pattern).
+    pub const RESOLVE: &str = "/local/v1/resolve/{handle}";
+    /// `POST` search this node alone by raw fields.
+    pub const SEARCH: &str = "/local/v1/search";
+    /// `POST` search the federation by raw fields.
+    pub const FEDERATED_SEARCH: &str = "/local/v1/federated-search";
+    /// `GET` the node's status.
+    pub const STATUS: &str = "/local/v1/status";
+    /// `POST` a sealed key file to install.
+    pub const KEYS_INSTALL: &str = "/local/v1/keys/install";
+    /// `POST` fetch this partner's sealed key from the coordinator and install it.
+    pub const KEYS_FETCH: &str = "/local/v1/keys/fetch";
+
+    /// [`INGEST_BATCHES`] for one session.
+    pub fn ingest_batches(session: &str) -> String {
+        format!("/local/v1/ingest/sessions/{session}/batches")
+    }
+
+    /// [`INGEST_FINISH`] for one session.
+    pub fn ingest_finish(session: &str) -> String {
+        format!("/local/v1/ingest/sessions/{session}/finish")
+    }
+
+    /// [`RESOLVE`] for one handle.
+    pub fn resolve(handle: &crate::Handle) -> String {
+        format!("/local/v1/resolve/{handle}")
+    }
+}
+
+/// Routes of the coordinator.
+pub mod coordinator {
+    /// `POST` a searcher's epoch queries, fanned out to every node.
+    pub const FEDERATED_SEARCH: &str = "/v1/federated-search";
+    /// `GET` the partners and their contacts.
+    pub const PARTNERS: &str = "/v1/partners";
+    /// `GET` every node's status.
+    pub const FEDERATION_STATUS: &str = "/v1/federation/status";
+    /// `GET` the epochs searches should be tokenized for.
+    pub const EPOCHS: &str = "/v1/epochs";
+    /// `GET` this partner's sealed key (`?epoch=N`).
+    pub const SEALED_KEY: &str = "/v1/keys/sealed";
+    /// `GET` (admin) which node serves which epochs.
+    pub const ADMIN_KEYS: &str = "/v1/admin/keys";
+    /// `POST` (admin) retire an epoch.
+    pub const ADMIN_RETIRE: &str = "/v1/admin/retire";
+    /// `PUT` (admin) a sealed key for a partner (router pattern).
+    pub const ADMIN_SEALED: &str = "/v1/admin/sealed/{partner}/{epoch}";
+
+    /// [`ADMIN_SEALED`] for one partner and epoch.
+    pub fn admin_sealed(partner: &str, epoch: u32) -> String {
+        format!("/v1/admin/sealed/{partner}/{epoch}")
+    }
+}
