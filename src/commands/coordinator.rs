@@ -21,7 +21,7 @@ pub(crate) fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(poshuk_coordinator::serve(
         config,
-        crate::commands::node::shutdown_signal(),
+        crate::commands::signals::shutdown_signal(),
     ))?;
     Ok(())
 }

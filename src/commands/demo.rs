@@ -256,7 +256,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(crate::commands::node::shutdown_signal());
+    runtime.block_on(crate::commands::signals::shutdown_signal());
     println!("\nstopping the demo federation...");
     drop(processes);
     Ok(())

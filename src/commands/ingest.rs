@@ -2,7 +2,7 @@
 //! through its local API, in batches.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,8 +13,10 @@ use poshuk_protocol::{
 };
 use poshuk_records::{Severity, read_file};
 
-use crate::commands::encode::{ReadingArgs, progress_bar};
 use crate::commands::http::post_json;
+use crate::commands::pool::run_pool;
+use crate::commands::progress::progress_bar;
+use crate::commands::reading::ReadingArgs;
 
 #[derive(Args)]
 pub(crate) struct IngestArgs {
@@ -69,93 +71,40 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
 
     let progress = progress_bar(outcome.records.len() as u64, "ingesting");
     let batch_size = args.batch_size.max(1);
-    // Two requests in flight: the node tokenizes one batch while it indexes
-    // the other.
-    let (sender, receiver) = mpsc::sync_channel::<(usize, IngestBatch)>(2);
-    let (result_sender, result_receiver) =
-        mpsc::channel::<anyhow::Result<(usize, IngestBatchResult)>>();
-    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        let receiver = receiver.clone();
-        let result_sender = result_sender.clone();
-        let client = client.clone();
-        let url = batches_url.clone();
-        workers.push(std::thread::spawn(move || {
-            loop {
-                let next = match receiver.lock() {
-                    Ok(guard) => guard.recv(),
-                    Err(_) => return,
-                };
-                let Ok((first, batch)) = next else { return };
-                let result =
-                    post_json::<IngestBatchResult>(&client, &url, &batch).map(|r| (first, r));
-                if result_sender.send(result).is_err() {
-                    return;
-                }
-            }
-        }));
-    }
-    drop(result_sender);
-    // Only the workers hold the batch receiver: when they stop, the sender
-    // below sees the channel closed instead of waiting forever.
-    drop(receiver);
     let records = &outcome.records;
-    let sender_thread = {
-        let chunks: Vec<(usize, IngestBatch)> = records
-            .chunks(batch_size)
-            .enumerate()
-            .map(|(index, chunk)| {
-                (
-                    index * batch_size,
-                    IngestBatch {
-                        records: chunk
-                            .iter()
-                            .map(|read| poshuk_node::wire::record_to_wire(&read.record))
-                            .collect(),
-                    },
-                )
-            })
-            .collect();
-        std::thread::spawn(move || {
-            for chunk in chunks {
-                if sender.send(chunk).is_err() {
-                    return;
-                }
-            }
+    let batches: Vec<IngestBatch> = records
+        .chunks(batch_size)
+        .map(|chunk| IngestBatch {
+            records: chunk
+                .iter()
+                .map(|read| poshuk_node::wire::record_to_wire(&read.record))
+                .collect(),
         })
-    };
-
+        .collect();
     let mut totals = IngestCounts::default();
     let mut node_rejections: Vec<(usize, String)> = Vec::new();
     let mut failure = None;
-    for result in result_receiver {
-        match result {
-            Ok((first, batch)) => {
-                totals.add(&batch.counts);
-                for rejected in batch.rejected {
-                    let line = records
-                        .get(first + rejected.index)
-                        .map_or(0, |read| read.line);
-                    node_rejections.push((line, rejected.reason));
-                }
-                progress.inc(
-                    batch.counts.added
-                        + batch.counts.updated
-                        + batch.counts.unchanged
-                        + batch.counts.rejected,
-                );
+    // Two requests in flight: the node tokenizes one batch while it indexes
+    // the other.
+    let send = |batch: &IngestBatch| post_json::<IngestBatchResult>(&client, &batches_url, batch);
+    run_pool(&batches, 2, send, |index, result| match result {
+        Ok(batch) => {
+            totals.add(&batch.counts);
+            for rejected in batch.rejected {
+                let line = records
+                    .get(index * batch_size + rejected.index)
+                    .map_or(0, |read| read.line);
+                node_rejections.push((line, rejected.reason));
             }
-            Err(error) => {
-                failure = Some(error);
-                break;
-            }
+            let counts = batch.counts;
+            progress.inc(counts.added + counts.updated + counts.unchanged + counts.rejected);
+            true
         }
-    }
-    let _ = sender_thread.join();
-    for worker in workers {
-        let _ = worker.join();
-    }
+        Err(error) => {
+            failure = Some(error);
+            false
+        }
+    });
     progress.finish_and_clear();
     if let Some(error) = failure {
         return Err(error.context("ingest stopped; nothing is lost: run the same command again"));

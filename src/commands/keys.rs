@@ -342,7 +342,7 @@ fn install(args: InstallArgs) -> anyhow::Result<()> {
     if args.no_wait {
         return Ok(());
     }
-    let bar = crate::commands::encode::progress_bar(0, "re-keyed");
+    let bar = crate::commands::progress::progress_bar(0, "re-keyed");
     loop {
         let status: NodeStatus = client
             .get(format!("{base}/local/v1/status"))

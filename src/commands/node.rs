@@ -13,29 +13,15 @@ pub(crate) struct NodeArgs {
     config: PathBuf,
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
-    }
-}
-
 pub(crate) fn run(args: NodeArgs) -> anyhow::Result<()> {
     let config = NodeConfig::load(&args.config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(poshuk_node::serve(config, shutdown_signal()))?;
+    runtime.block_on(poshuk_node::serve(
+        config,
+        crate::commands::signals::shutdown_signal(),
+    ))?;
     Ok(())
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -13,8 +13,10 @@ use clap::Args;
 use poshuk_protocol::{Band, FederatedResponse, FederatedSearch, RawRecord};
 use poshuk_records::read_file;
 
-use crate::commands::encode::{ReadingArgs, print_read_summary, progress_bar};
 use crate::commands::http::post_json;
+use crate::commands::pool::run_pool;
+use crate::commands::progress::progress_bar;
+use crate::commands::reading::{ReadingArgs, print_read_summary};
 
 #[derive(Args)]
 pub(crate) struct SearchArgs {
@@ -168,40 +170,12 @@ fn run_batch(
 ) -> anyhow::Result<()> {
     let client = client()?;
     let progress = progress_bar(queries.len() as u64, "searching");
-    let next = Arc::new(AtomicUsize::new(0));
-    let queries = Arc::new(queries);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let workers: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let (next, queries, sender, client, node) = (
-                next.clone(),
-                queries.clone(),
-                sender.clone(),
-                client.clone(),
-                node.to_string(),
-            );
-            std::thread::spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(query) = queries.get(index) else {
-                        return;
-                    };
-                    let answer = federated_search(&client, &node, query.clone(), limit, None);
-                    if sender.send((index, answer)).is_err() {
-                        return;
-                    }
-                }
-            })
-        })
-        .collect();
-    drop(sender);
-    for (index, answer) in receiver {
+    let search = |query: &RawRecord| federated_search(&client, node, query.clone(), limit, None);
+    run_pool(&queries, concurrency, search, |index, answer| {
         progress.inc(1);
         each(index, &queries[index], answer);
-    }
-    for worker in workers {
-        let _ = worker.join();
-    }
+        true
+    });
     progress.finish_and_clear();
     Ok(())
 }

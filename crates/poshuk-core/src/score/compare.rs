@@ -1,0 +1,390 @@
+//! Field comparisons: each returns the agreement level of one field and its
+//! weight, from the two records' token sets.
+
+use poshuk_tokens::{Slot, Token, TokenRecord, dice, intersects};
+
+use super::weights::*;
+use super::{Level, TermFrequencies};
+
+/// The tokens of one name, in the slots of one role.
+#[derive(Clone, Copy)]
+struct NameView<'a> {
+    whole: &'a [Token],
+    class: &'a [Token],
+    gram: &'a [Token],
+    phonetic: &'a [Token],
+    initial: &'a [Token],
+}
+
+impl<'a> NameView<'a> {
+    fn given(record: &'a TokenRecord) -> NameView<'a> {
+        NameView {
+            whole: record.slot(Slot::GivenWhole),
+            class: record.slot(Slot::GivenClass),
+            gram: record.slot(Slot::GivenGram),
+            phonetic: record.slot(Slot::GivenPhonetic),
+            initial: record.slot(Slot::GivenInitial),
+        }
+    }
+
+    fn family(record: &'a TokenRecord) -> NameView<'a> {
+        NameView {
+            whole: record.slot(Slot::FamilyWhole),
+            class: record.slot(Slot::FamilyClass),
+            gram: record.slot(Slot::FamilyGram),
+            phonetic: record.slot(Slot::FamilyPhonetic),
+            initial: record.slot(Slot::FamilyInitial),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.whole.is_empty() && self.gram.is_empty()
+    }
+}
+
+/// The shared token of two sets with the highest frequency, for TF adjustment
+/// (the least informative agreement is the honest one to report).
+fn shared_frequency(
+    left: &[Token],
+    right: &[Token],
+    frequencies: &dyn TermFrequencies,
+) -> Option<f64> {
+    let mut best: Option<f64> = None;
+    for token in left {
+        if right.binary_search(token).is_ok()
+            && let Some(frequency) = frequencies.frequency(*token)
+        {
+            best = Some(best.map_or(frequency, |b: f64| b.max(frequency)));
+        }
+    }
+    best
+}
+
+fn compare_given(
+    left: NameView<'_>,
+    right: NameView<'_>,
+    frequencies: &dyn TermFrequencies,
+) -> (Level, f64) {
+    if left.is_empty() || right.is_empty() {
+        return (Level::Missing, 0.0);
+    }
+    if intersects(left.whole, right.whole) {
+        let frequency = shared_frequency(left.whole, right.whole, frequencies);
+        return (Level::Exact, given::EXACT.weight_with_frequency(frequency));
+    }
+    if intersects(left.class, right.class) {
+        let frequency = shared_frequency(left.class, right.class, frequencies);
+        return (
+            Level::Equivalent,
+            given::EQUIVALENT.weight_with_frequency(frequency),
+        );
+    }
+    // Both names are in the tables and in different classes: known to be
+    // different names (Олександр / Олександра), however alike they look.
+    if !left.class.is_empty() && !right.class.is_empty() {
+        return (Level::Different, given::DIFFERENT.weight());
+    }
+    let similarity = dice(left.gram, right.gram);
+    if similarity >= 0.75 {
+        return (Level::Close, given::CLOSE.weight());
+    }
+    if intersects(left.phonetic, right.phonetic) {
+        return (Level::SoundsAlike, given::SOUNDS_ALIKE.weight());
+    }
+    if similarity >= 0.5 {
+        return (Level::Similar, given::SIMILAR.weight());
+    }
+    if intersects(left.initial, right.initial) {
+        return (Level::Initial, given::INITIAL.weight());
+    }
+    (Level::Different, given::DIFFERENT.weight())
+}
+
+fn compare_family(
+    left: NameView<'_>,
+    right: NameView<'_>,
+    frequencies: &dyn TermFrequencies,
+) -> (Level, f64) {
+    if left.is_empty() || right.is_empty() {
+        return (Level::Missing, 0.0);
+    }
+    if intersects(left.whole, right.whole) {
+        let frequency = shared_frequency(left.whole, right.whole, frequencies);
+        return (Level::Exact, family::EXACT.weight_with_frequency(frequency));
+    }
+    let similarity = dice(left.gram, right.gram);
+    if similarity >= 0.75 {
+        return (Level::Close, family::CLOSE.weight());
+    }
+    if intersects(left.phonetic, right.phonetic) {
+        return (Level::SoundsAlike, family::SOUNDS_ALIKE.weight());
+    }
+    if similarity >= 0.5 {
+        return (Level::Similar, family::SIMILAR.weight());
+    }
+    (Level::Different, family::DIFFERENT.weight())
+}
+
+/// Whether a family name agrees with one of the other record's other names
+/// (a former or adoptive surname, a maiden name).
+fn family_meets_other_name(left: &TokenRecord, right: &TokenRecord) -> bool {
+    let crosses = |a: &TokenRecord, b: &TokenRecord| {
+        intersects(a.slot(Slot::FamilyWhole), b.slot(Slot::AliasWhole))
+            || intersects(a.slot(Slot::AliasWhole), b.slot(Slot::FamilyWhole))
+            || intersects(a.slot(Slot::AliasWhole), b.slot(Slot::AliasWhole))
+    };
+    crosses(left, right)
+}
+
+/// The given name agrees with a diminutive or other form kept in other names.
+fn given_meets_other_name(left: &TokenRecord, right: &TokenRecord) -> bool {
+    intersects(left.slot(Slot::GivenClass), right.slot(Slot::AliasClass))
+        || intersects(left.slot(Slot::AliasClass), right.slot(Slot::GivenClass))
+}
+
+pub(super) fn compare_patronymic(
+    left: &TokenRecord,
+    right: &TokenRecord,
+    frequencies: &dyn TermFrequencies,
+) -> (Level, f64) {
+    let (left_whole, right_whole) = (
+        left.slot(Slot::PatronymicWhole),
+        right.slot(Slot::PatronymicWhole),
+    );
+    if left_whole.is_empty() || right_whole.is_empty() {
+        return (Level::Missing, 0.0);
+    }
+    let (left_class, right_class) = (
+        left.slot(Slot::PatronymicClass),
+        right.slot(Slot::PatronymicClass),
+    );
+    if intersects(left_class, right_class) {
+        let frequency = shared_frequency(left_class, right_class, frequencies);
+        return (
+            Level::Equivalent,
+            patronymic::EQUIVALENT.weight_with_frequency(frequency),
+        );
+    }
+    if intersects(left_whole, right_whole) {
+        let frequency = shared_frequency(left_whole, right_whole, frequencies);
+        return (
+            Level::Exact,
+            patronymic::EQUIVALENT.weight_with_frequency(frequency),
+        );
+    }
+    if !left_class.is_empty() && !right_class.is_empty() {
+        return (Level::Different, patronymic::DIFFERENT.weight());
+    }
+    let similarity = dice(
+        left.slot(Slot::PatronymicGram),
+        right.slot(Slot::PatronymicGram),
+    );
+    if similarity >= 0.75 {
+        return (Level::Close, patronymic::CLOSE.weight());
+    }
+    if similarity >= 0.5 {
+        return (Level::Similar, patronymic::SIMILAR.weight());
+    }
+    (Level::Different, patronymic::DIFFERENT.weight())
+}
+
+pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
+    let (left_year, right_year) = (left.slot(Slot::DateYear), right.slot(Slot::DateYear));
+    if left_year.is_empty() || right_year.is_empty() {
+        return (Level::Missing, 0.0);
+    }
+    let (left_full, right_full) = (left.slot(Slot::DateFull), right.slot(Slot::DateFull));
+    let (left_month, right_month) = (
+        left.slot(Slot::DateYearMonth),
+        right.slot(Slot::DateYearMonth),
+    );
+    let near = intersects(left.slot(Slot::DateNearYear), right_year);
+    if !left_full.is_empty() && !right_full.is_empty() {
+        if intersects(left_full, right_full) {
+            return (Level::Exact, date::EXACT.weight());
+        }
+        if intersects(left.slot(Slot::DateSwapped), right_full) {
+            return (Level::DayMonthSwapped, date::DAY_MONTH_SWAPPED.weight());
+        }
+        if intersects(left_month, right_month) {
+            return (Level::YearMonth, date::YEAR_MONTH.weight());
+        }
+        if intersects(left_year, right_year) {
+            return (Level::Year, date::YEAR.weight());
+        }
+        if near {
+            return (Level::NearYear, date::NEAR_YEAR.weight());
+        }
+        return (Level::Different, date::DIFFERENT.weight());
+    }
+    // At least one date is partial: agree as far as both are known.
+    if !left_month.is_empty() && !right_month.is_empty() {
+        if intersects(left_month, right_month) {
+            return (Level::YearMonth, date::AS_KNOWN_MONTH.weight());
+        }
+        if intersects(left_year, right_year) {
+            return (Level::Year, date::YEAR.weight());
+        }
+    } else if intersects(left_year, right_year) {
+        return (Level::Year, date::AS_KNOWN_YEAR.weight());
+    }
+    if near {
+        return (Level::NearYear, date::NEAR_YEAR.weight());
+    }
+    (Level::Different, date::PARTIAL_DIFFERENT.weight())
+}
+
+pub(super) fn compare_place(
+    left: &TokenRecord,
+    right: &TokenRecord,
+    frequencies: &dyn TermFrequencies,
+) -> (Level, f64) {
+    let (left_whole, right_whole) = (left.slot(Slot::PlaceWhole), right.slot(Slot::PlaceWhole));
+    if left_whole.is_empty() || right_whole.is_empty() {
+        return (Level::Missing, 0.0);
+    }
+    let (left_class, right_class) = (left.slot(Slot::PlaceClass), right.slot(Slot::PlaceClass));
+    if intersects(left_class, right_class) {
+        let frequency = shared_frequency(left_class, right_class, frequencies);
+        return (Level::Exact, place::EXACT.weight_with_frequency(frequency));
+    }
+    if intersects(left_whole, right_whole) {
+        let frequency = shared_frequency(left_whole, right_whole, frequencies);
+        return (Level::Exact, place::EXACT.weight_with_frequency(frequency));
+    }
+    (Level::Different, place::DIFFERENT.weight())
+}
+
+pub(super) fn compare_documents(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
+    let (left_whole, right_whole) = (
+        left.slot(Slot::DocumentWhole),
+        right.slot(Slot::DocumentWhole),
+    );
+    let (left_digits, right_digits) = (
+        left.slot(Slot::DocumentDigits),
+        right.slot(Slot::DocumentDigits),
+    );
+    if (left_whole.is_empty() && left_digits.is_empty())
+        || (right_whole.is_empty() && right_digits.is_empty())
+    {
+        return (Level::Missing, 0.0);
+    }
+    if intersects(left_whole, right_whole) {
+        return (Level::Exact, document::EXACT.weight());
+    }
+    if intersects(left_digits, right_digits) {
+        return (Level::NumberOnly, document::NUMBER_ONLY.weight());
+    }
+    (Level::Different, document::DIFFERENT.weight())
+}
+
+pub(super) fn compare_sex(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
+    let (left_sex, right_sex) = (left.slot(Slot::SexValue), right.slot(Slot::SexValue));
+    if left_sex.is_empty() || right_sex.is_empty() {
+        return (Level::Missing, 0.0);
+    }
+    if intersects(left_sex, right_sex) {
+        (Level::Exact, sex::AGREE.weight())
+    } else {
+        (Level::Different, sex::DIFFERENT.weight())
+    }
+}
+
+/// Given and family name comparisons, straight or with swapped columns,
+/// whichever agrees better; other names taken into account.
+pub(super) fn compare_names(
+    left: &TokenRecord,
+    right: &TokenRecord,
+    frequencies: &dyn TermFrequencies,
+) -> ((Level, f64), (Level, f64)) {
+    let (left_given, right_given) = (NameView::given(left), NameView::given(right));
+    let (left_family, right_family) = (NameView::family(left), NameView::family(right));
+
+    let mut given_score = compare_given(left_given, right_given, frequencies);
+    if given_score.0 != Level::Exact
+        && given_score.0 != Level::Equivalent
+        && given_meets_other_name(left, right)
+    {
+        given_score = (Level::Equivalent, given::EQUIVALENT.weight());
+    }
+    let mut family_score = compare_family(left_family, right_family, frequencies);
+    if !matches!(family_score.0, Level::Exact | Level::Close)
+        && family_meets_other_name(left, right)
+    {
+        family_score = (Level::OtherName, family::OTHER_NAME.weight());
+    }
+
+    let straight = given_score.1 + family_score.1;
+    if given_score.0 == Level::Exact || given_score.0 == Level::Equivalent {
+        return (given_score, family_score);
+    }
+    // Swapped columns: the two cross pairs (left given ↔ right family, left
+    // family ↔ right given), either of which may hold the given names.
+    // The surname found in the given column may be the other record's former
+    // or maiden name (Ирина Кравчук, formerly Семёнова = SEMENOVA Iryna).
+    let or_other_name = |score: (Level, f64), given_words: &[Token], aliases: &[Token]| {
+        if !matches!(score.0, Level::Exact | Level::Close) && intersects(given_words, aliases) {
+            (Level::OtherName, family::OTHER_NAME.weight())
+        } else {
+            score
+        }
+    };
+    // Whichever pair is judged as family names, two names that the tables
+    // know as different given names (Олександр / Oleksij in the surname
+    // column of a swapped record: twins) do not agree.
+    let unless_known_different = |score: (Level, f64), one: &[Token], other: &[Token]| {
+        if !one.is_empty() && !other.is_empty() && !intersects(one, other) {
+            (Level::Different, family::DIFFERENT.weight())
+        } else {
+            score
+        }
+    };
+    let right_swapped = (
+        compare_given(left_given, right_family, frequencies),
+        or_other_name(
+            unless_known_different(
+                compare_family(left_family, right_given, frequencies),
+                left.slot(Slot::FamilyClass),
+                right.slot(Slot::GivenClass),
+            ),
+            right.slot(Slot::GivenWhole),
+            left.slot(Slot::AliasWhole),
+        ),
+    );
+    let left_swapped = (
+        compare_given(left_family, right_given, frequencies),
+        or_other_name(
+            unless_known_different(
+                compare_family(left_given, right_family, frequencies),
+                left.slot(Slot::GivenClass),
+                right.slot(Slot::FamilyClass),
+            ),
+            left.slot(Slot::GivenWhole),
+            right.slot(Slot::AliasWhole),
+        ),
+    );
+    let (swapped_given, swapped_family) =
+        if right_swapped.0.1 + right_swapped.1.1 >= left_swapped.0.1 + left_swapped.1.1 {
+            right_swapped
+        } else {
+            left_swapped
+        };
+    let swapped = swapped_given.1 + swapped_family.1 - SWAP_PENALTY;
+    let strong =
+        |level: Level| matches!(level, Level::Exact | Level::Equivalent | Level::OtherName);
+    let fair = |level: Level| {
+        matches!(
+            level,
+            Level::Exact | Level::Equivalent | Level::Close | Level::SoundsAlike | Level::Similar
+        )
+    };
+    let swapped_agrees = (strong(swapped_given.0) && fair(swapped_family.0))
+        || (fair(swapped_given.0) && strong(swapped_family.0));
+    if swapped_agrees && swapped > straight {
+        return (
+            (Level::SwappedColumns, swapped_given.1 - SWAP_PENALTY),
+            (Level::SwappedColumns, swapped_family.1),
+        );
+    }
+    (given_score, family_score)
+}

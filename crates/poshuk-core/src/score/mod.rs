@@ -1,0 +1,334 @@
+//! Scoring a pair of token records: field comparisons combined as
+//! Fellegi–Sunter log-likelihood weights into a calibrated probability.
+//!
+//! Each field is compared at agreement levels ([`Level`]); each level has an m
+//! probability (how often true matches agree at that level) and a u probability
+//! (how often unrelated people do). The weight of a level is log2(m/u); the sum of
+//! weights plus the prior log-odds gives the posterior log-odds of a match.
+//! Where a node supplies its own term frequencies, the u of an exact agreement is
+//! the frequency of the agreeing value (agreeing on Коваленко says less than
+//! agreeing on Ярошевський).
+//!
+//! Fellegi–Sunter assumes fields agree independently, which twins and siblings
+//! break (same family, patronymic, date and place; different given names). Name
+//! knowledge is therefore given the last word: when both records carry a given
+//! name and the names are known to be different names, the pair is capped below
+//! the possible band.
+
+use std::fmt;
+
+use poshuk_tokens::{Slot, Token, TokenRecord};
+
+mod compare;
+mod weights;
+
+use compare::{
+    compare_birth_date, compare_documents, compare_names, compare_patronymic, compare_place,
+    compare_sex,
+};
+use weights::DIFFERENT_GIVEN_NAME_CAP;
+
+/// How well one field agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// The same value.
+    Exact,
+    /// Equivalent forms of one name (Олександр / Alexander / Sasha).
+    Equivalent,
+    /// Nearly the same spelling.
+    Close,
+    /// Different spelling, same Daitch–Mokotoff code.
+    SoundsAlike,
+    /// Some spelling in common.
+    Similar,
+    /// Only the initial agrees.
+    Initial,
+    /// The family name agrees with a former, adoptive or other name.
+    OtherName,
+    /// Given and family names agree once their columns are exchanged.
+    SwappedColumns,
+    /// The date agrees with day and month exchanged.
+    DayMonthSwapped,
+    /// Year and month agree, or the dates agree as far as both are known.
+    YearMonth,
+    /// Only the year agrees.
+    Year,
+    /// The years differ by one.
+    NearYear,
+    /// The document number's digits agree, its series does not.
+    NumberOnly,
+    /// The values disagree.
+    Different,
+    /// One or both records lack the field.
+    Missing,
+}
+
+impl Level {
+    /// Words a case worker reads.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Level::Exact => "same",
+            Level::Equivalent => "equivalent form",
+            Level::Close => "close",
+            Level::SoundsAlike => "sounds alike",
+            Level::Similar => "similar",
+            Level::Initial => "same initial",
+            Level::OtherName => "matches a former or other name",
+            Level::SwappedColumns => "same, in swapped columns",
+            Level::DayMonthSwapped => "day and month swapped",
+            Level::YearMonth => "same year and month",
+            Level::Year => "same year",
+            Level::NearYear => "year differs by one",
+            Level::NumberOnly => "same number, different series",
+            Level::Different => "different",
+            Level::Missing => "missing",
+        }
+    }
+
+    /// Whether the level counts as agreement (for "which fields agreed").
+    pub fn agrees(self) -> bool {
+        !matches!(self, Level::Different | Level::Missing | Level::Initial)
+    }
+}
+
+/// The fields compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// Given name.
+    GivenName,
+    /// Family name.
+    FamilyName,
+    /// Patronymic.
+    Patronymic,
+    /// Birth date.
+    BirthDate,
+    /// Birth place.
+    BirthPlace,
+    /// Identity documents.
+    Document,
+    /// Sex.
+    Sex,
+}
+
+impl Field {
+    /// Words a case worker reads.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Field::GivenName => "given name",
+            Field::FamilyName => "family name",
+            Field::Patronymic => "patronymic",
+            Field::BirthDate => "birth date",
+            Field::BirthPlace => "birth place",
+            Field::Document => "document",
+            Field::Sex => "sex",
+        }
+    }
+
+    /// A stable machine name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::GivenName => "given_name",
+            Field::FamilyName => "family_name",
+            Field::Patronymic => "patronymic",
+            Field::BirthDate => "birth_date",
+            Field::BirthPlace => "birth_place",
+            Field::Document => "document",
+            Field::Sex => "sex",
+        }
+    }
+}
+
+/// The outcome of comparing one field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FieldScore {
+    /// The field.
+    pub field: Field,
+    /// How well it agreed.
+    pub level: Level,
+    /// Its log2 likelihood-ratio weight.
+    pub weight: f64,
+}
+
+/// Score bands, as shown to searchers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Band {
+    /// Unlikely to be the same person; shown only on request.
+    Weak,
+    /// Worth a look.
+    Possible,
+    /// Very likely the same person.
+    Strong,
+}
+
+impl Band {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Band::Weak => "weak",
+            Band::Possible => "possible",
+            Band::Strong => "strong",
+        }
+    }
+
+    /// Parses a band name.
+    pub fn parse(text: &str) -> Option<Band> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "weak" => Some(Band::Weak),
+            "possible" => Some(Band::Possible),
+            "strong" => Some(Band::Strong),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Band {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.name())
+    }
+}
+
+/// A scored pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchScore {
+    /// Posterior probability that both records describe one person, in [0, 1].
+    pub probability: f64,
+    /// The band of the probability.
+    pub band: Band,
+    /// Per-field comparison, in field order.
+    pub fields: Vec<FieldScore>,
+}
+
+impl MatchScore {
+    /// "given name: equivalent form; family name: same; ..." for the fields that
+    /// both records carry.
+    pub fn explain(&self) -> String {
+        self.fields
+            .iter()
+            .filter(|field| field.level != Level::Missing)
+            .map(|field| format!("{}: {}", field.field.describe(), field.level.describe()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The fields that agreed.
+    pub fn agreeing_fields(&self) -> Vec<Field> {
+        self.fields
+            .iter()
+            .filter(|field| field.level.agrees())
+            .map(|field| field.field)
+            .collect()
+    }
+}
+
+/// The slots whose exact agreement is adjusted by the value's frequency: the
+/// only tokens a population's frequencies need to be counted for.
+pub const FREQUENCY_SLOTS: [Slot; 7] = [
+    Slot::GivenWhole,
+    Slot::GivenClass,
+    Slot::FamilyWhole,
+    Slot::PatronymicClass,
+    Slot::PatronymicWhole,
+    Slot::PlaceClass,
+    Slot::PlaceWhole,
+];
+
+/// Frequencies of token values in a population (a node's own index, or the
+/// other side of an offline link), for term-frequency adjustment.
+pub trait TermFrequencies {
+    /// The share of records carrying `token`, if known.
+    fn frequency(&self, token: Token) -> Option<f64>;
+}
+
+/// No term-frequency adjustment.
+pub struct NoTermFrequencies;
+
+impl TermFrequencies for NoTermFrequencies {
+    fn frequency(&self, _token: Token) -> Option<f64> {
+        None
+    }
+}
+
+/// The Fellegi–Sunter model: m/u per level and the prior. The defaults are set
+/// from what is known of such lists (see ARCHITECTURE.md, "Scoring").
+#[derive(Debug, Clone)]
+pub struct MatchModel {
+    /// Prior log2-odds that two records picked as candidates are one person.
+    pub prior_log2_odds: f64,
+    /// Probability at or above which a pair is strong.
+    pub strong_threshold: f64,
+    /// Probability at or above which a pair is possible.
+    pub possible_threshold: f64,
+}
+
+impl Default for MatchModel {
+    fn default() -> MatchModel {
+        MatchModel {
+            prior_log2_odds: -13.0,
+            strong_threshold: 0.9,
+            possible_threshold: 0.5,
+        }
+    }
+}
+
+impl MatchModel {
+    /// Scores a pair of token records.
+    pub fn score(
+        &self,
+        left: &TokenRecord,
+        right: &TokenRecord,
+        frequencies: &dyn TermFrequencies,
+    ) -> MatchScore {
+        let (given_score, family_score) = compare_names(left, right, frequencies);
+        let comparisons = [
+            (Field::GivenName, given_score),
+            (Field::FamilyName, family_score),
+            (
+                Field::Patronymic,
+                compare_patronymic(left, right, frequencies),
+            ),
+            (Field::BirthDate, compare_birth_date(left, right)),
+            (Field::BirthPlace, compare_place(left, right, frequencies)),
+            (Field::Document, compare_documents(left, right)),
+            (Field::Sex, compare_sex(left, right)),
+        ];
+        let mut log2_odds = self.prior_log2_odds;
+        let mut fields = Vec::with_capacity(comparisons.len());
+        for (field, (level, weight)) in comparisons {
+            log2_odds += weight;
+            fields.push(FieldScore {
+                field,
+                level,
+                weight,
+            });
+        }
+        let document_agrees = fields
+            .iter()
+            .any(|f| f.field == Field::Document && f.level == Level::Exact);
+        if given_score.0 == Level::Different && !document_agrees {
+            log2_odds = log2_odds.min(DIFFERENT_GIVEN_NAME_CAP);
+        }
+        let probability = 1.0 / (1.0 + (-log2_odds).exp2());
+        MatchScore {
+            probability,
+            band: self.band(probability),
+            fields,
+        }
+    }
+
+    /// The band of a probability.
+    pub fn band(&self, probability: f64) -> Band {
+        if probability >= self.strong_threshold {
+            Band::Strong
+        } else if probability >= self.possible_threshold {
+            Band::Possible
+        } else {
+            Band::Weak
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod properties;

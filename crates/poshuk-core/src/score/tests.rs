@@ -1,0 +1,438 @@
+//! Scoring as a table of pairs and the band each must get.
+
+use super::*;
+use crate::features::Tokenizer;
+use crate::record::{BirthDate, Record, Sex};
+use poshuk_keys::{Epoch, KeyRing};
+use poshuk_tokens::intersects;
+
+fn tokenizer() -> Tokenizer {
+    let ring = KeyRing::with_key([5; 32]);
+    Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
+}
+
+/// (given, family, patronymic, date, place, other names, sex)
+type Row<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a [&'a str],
+    Sex,
+);
+
+fn record(row: Row<'_>) -> Record {
+    let (given, family, patronymic, date, place, other, sex) = row;
+    Record {
+        record_id: "x".into(),
+        given_name: given.into(),
+        family_name: family.into(),
+        patronymic: patronymic.into(),
+        other_names: other.iter().map(|s| s.to_string()).collect(),
+        sex,
+        birth_date: BirthDate::parse(date).ok(),
+        birth_place: place.into(),
+        document_ids: Vec::new(),
+    }
+}
+
+fn score(left: Row<'_>, right: Row<'_>) -> MatchScore {
+    let tokenizer = tokenizer();
+    MatchModel::default().score(
+        &tokenizer.tokenize(&record(left)),
+        &tokenizer.tokenize(&record(right)),
+        &NoTermFrequencies,
+    )
+}
+
+const M: Sex = Sex::Male;
+const F: Sex = Sex::Female;
+
+#[test]
+fn one_person_across_scripts_is_strong() {
+    let cases: &[(Row<'_>, Row<'_>)] = &[
+        (
+            (
+                "Олександр",
+                "Коваленко",
+                "Миколайович",
+                "2011-03-07",
+                "Маріуполь",
+                &[],
+                M,
+            ),
+            (
+                "Александр",
+                "Коваленко",
+                "Николаевич",
+                "07.03.2011",
+                "г. Мариуполь",
+                &[],
+                M,
+            ),
+        ),
+        (
+            (
+                "Олександр",
+                "Коваленко",
+                "Миколайович",
+                "2011-03-07",
+                "Маріуполь",
+                &[],
+                M,
+            ),
+            (
+                "Oleksandr",
+                "Kovalenko",
+                "",
+                "07/03/2011",
+                "Mariupol",
+                &[],
+                M,
+            ),
+        ),
+        (
+            ("Ірина", "Ковальська", "Петрівна", "2012-05-01", "", &[], F),
+            ("Ирина", "Ковальская", "Петровна", "2012-01-05", "", &[], F),
+        ),
+        (
+            (
+                "Василий",
+                "Михайленко",
+                "Онуфриевич",
+                "1987-12-01",
+                "",
+                &[],
+                M,
+            ),
+            ("Mihajlenko", "Vasilij", "", "1987-12-01", "", &[], M),
+        ),
+        (
+            (
+                "Євгенія",
+                "Приходько",
+                "Віталіївна",
+                "2015-08-05",
+                "",
+                &[],
+                F,
+            ),
+            ("PRIHODKO", "ÊVGENIA", "Vitaliivna", "2015-08", "", &[], F),
+        ),
+        (
+            (
+                "Дарина",
+                "Мельник",
+                "Андріївна",
+                "2014-02-11",
+                "Херсон",
+                &[],
+                F,
+            ),
+            (
+                "Дарья",
+                "Смирнова",
+                "Андреевна",
+                "2014-02-11",
+                "Херсон",
+                &["Мельник"],
+                F,
+            ),
+        ),
+    ];
+    for (left, right) in cases {
+        let scored = score(*left, *right);
+        assert_eq!(
+            scored.band,
+            Band::Strong,
+            "{:?} / {:?}: {}",
+            left.0,
+            right.0,
+            scored.explain()
+        );
+    }
+}
+
+#[test]
+fn twins_and_siblings_are_never_strong() {
+    let cases: &[(Row<'_>, Row<'_>)] = &[
+        (
+            (
+                "Олександр",
+                "Коваленко",
+                "Миколайович",
+                "2011-03-07",
+                "Маріуполь",
+                &[],
+                M,
+            ),
+            (
+                "Андрій",
+                "Коваленко",
+                "Миколайович",
+                "2011-03-07",
+                "Маріуполь",
+                &[],
+                M,
+            ),
+        ),
+        (
+            (
+                "Олександр",
+                "Коваленко",
+                "Миколайович",
+                "2011-03-07",
+                "Маріуполь",
+                &[],
+                M,
+            ),
+            (
+                "Олександра",
+                "Коваленко",
+                "Миколаївна",
+                "2011-03-07",
+                "Маріуполь",
+                &[],
+                F,
+            ),
+        ),
+        (
+            (
+                "Ірина",
+                "Захарченко",
+                "Валентинівна",
+                "2011-06-10",
+                "",
+                &[],
+                F,
+            ),
+            ("Zakharchenko", "Olga", "", "2011-06-10", "", &[], F),
+        ),
+        // A swapped record of a twin with a similar name.
+        (
+            (
+                "Олександр",
+                "Мазуренко",
+                "Андрійович",
+                "1968-07-25",
+                "Шепетівка",
+                &[],
+                M,
+            ),
+            (
+                "Masurenko",
+                "Oleksij",
+                "",
+                "1968-07-25",
+                "Shepetivka",
+                &[],
+                M,
+            ),
+        ),
+        (
+            (
+                "Юлія",
+                "Сербин",
+                "Юліївна",
+                "2008-02-16",
+                "Запоріжжя",
+                &[],
+                F,
+            ),
+            ("Serbin", "Olya", "Juljewna", "2008-02-16", "", &[], F),
+        ),
+        (
+            ("Іван", "Бондар", "Петрович", "2009-01-01", "Херсон", &[], M),
+            (
+                "Іванна",
+                "Бондар",
+                "Петрівна",
+                "2012-06-01",
+                "Херсон",
+                &[],
+                F,
+            ),
+        ),
+    ];
+    for (left, right) in cases {
+        let scored = score(*left, *right);
+        assert!(
+            scored.band < Band::Possible,
+            "{:?} / {:?}: {} {}",
+            left.0,
+            right.0,
+            scored.probability,
+            scored.explain()
+        );
+    }
+}
+
+/// Spellings of other systems (German, French, Croatian, ISO 9) and a
+/// swapped record under a former surname: found (they share a blocking
+/// key) and scored at least possible.
+#[test]
+fn other_spelling_systems_and_former_names_in_swapped_columns_match() {
+    let cases: &[(Row<'_>, Row<'_>)] = &[
+        (
+            ("Жанна", "Зінченко", "", "1953-01-10", "", &[], F),
+            ("Schanna", "Sintschenko", "", "1953-01-10", "", &[], F),
+        ),
+        (
+            ("Володимир", "Шевченко", "", "2000", "Мерефа", &[], M),
+            ("Volodymyr", "Chevtchenko", "", "", "Merefa", &[], M),
+        ),
+        (
+            ("Наталія", "Харченко", "Сергіївна", "1937-12-04", "", &[], F),
+            ("Natalija", "Chartschenko", "", "1937", "", &[], F),
+        ),
+        (
+            (
+                "Агнія",
+                "Тищенко",
+                "Олександрівна",
+                "2015-10-21",
+                "",
+                &[],
+                F,
+            ),
+            ("Agnia", "Tiŝenko", "Oleksandrivna", "2015-10", "", &[], F),
+        ),
+        (
+            ("Михайло", "Харченко", "", "2015-03-04", "", &[], M),
+            ("Mihajlo", "Harčenko", "", "2015-03-04", "", &[], M),
+        ),
+        (
+            (
+                "Александр",
+                "Ковалёв",
+                "Дмитриевич",
+                "1995",
+                "Гуляйполе",
+                &[],
+                M,
+            ),
+            (
+                "Oleksandr",
+                "Kovalov",
+                "",
+                "1995-08-06",
+                "Guljajpole",
+                &[],
+                M,
+            ),
+        ),
+        (
+            (
+                "Ольга",
+                "Шумська",
+                "Тарасівна",
+                "2012-02-10",
+                "Бахмут",
+                &[],
+                F,
+            ),
+            ("Choumskaia", "Olga", "", "2012", "Bachmut", &[], F),
+        ),
+        (
+            (
+                "Ірина",
+                "Кравчук",
+                "Романівна",
+                "2017-02-20",
+                "Харків",
+                &["Семенова"],
+                F,
+            ),
+            (
+                "Semenova",
+                "Iryna",
+                "Romanivna",
+                "2017-02-20",
+                "Kharkiv",
+                &[],
+                F,
+            ),
+        ),
+    ];
+    let tokenizer = tokenizer();
+    for (left, right) in cases {
+        let (left_tokens, right_tokens) = (
+            tokenizer.tokenize(&record(*left)),
+            tokenizer.tokenize(&record(*right)),
+        );
+        let left_keys = crate::blocking::blocking_keys(&left_tokens);
+        assert!(
+            crate::blocking::blocking_keys(&right_tokens)
+                .iter()
+                .any(|key| left_keys.contains(key)),
+            "{:?} / {:?} share no blocking key",
+            left.1,
+            right.1
+        );
+        let scored = score(*left, *right);
+        assert!(
+            scored.band >= Band::Possible,
+            "{:?} / {:?}: {} {}",
+            left.1,
+            right.1,
+            scored.probability,
+            scored.explain()
+        );
+    }
+}
+
+/// Other readings apply only to words spelled that way: plain
+/// national-system spellings keep their own surname.
+#[test]
+fn other_readings_do_not_merge_different_surnames() {
+    let tokenizer = tokenizer();
+    for (latin, other) in [
+        ("Homenko", "Хоменко"),
+        ("Holod", "Холод"),
+        ("Kosenko", "Козенко"),
+        ("Lysenko", "Лизенко"),
+        ("Chumak", "Шумак"),
+        ("Chumak", "Хумак"),
+    ] {
+        let family = |name: &str| {
+            tokenizer
+                .tokenize(&record(("Іван", name, "", "", "", &[], M)))
+                .slot(Slot::FamilyWhole)
+                .to_vec()
+        };
+        assert!(
+            !intersects(&family(latin), &family(other)),
+            "{latin} and {other} share a surname token"
+        );
+    }
+}
+
+#[test]
+fn explanation_reads_as_words() {
+    let scored = score(
+        (
+            "Олександр",
+            "Коваленко",
+            "Миколайович",
+            "2011-03-07",
+            "",
+            &[],
+            M,
+        ),
+        (
+            "Александр",
+            "Коваленко",
+            "Николаевич",
+            "2011-07-03",
+            "",
+            &[],
+            M,
+        ),
+    );
+    assert_eq!(
+        scored.explain(),
+        "given name: equivalent form; family name: same; patronymic: equivalent form; birth date: day and month swapped; sex: same"
+    );
+    assert!((0.0..=1.0).contains(&scored.probability));
+}

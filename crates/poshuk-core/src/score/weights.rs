@@ -1,0 +1,102 @@
+//! The m and u probabilities of every agreement level, field by field, and
+//! the rules that override independence (twins, swapped columns).
+//!
+//! m: how often true matches agree at that level; u: how often unrelated
+//! people do. The weight of a level is log2(m/u).
+
+/// m and u probabilities of one level.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Mu {
+    m: f64,
+    u: f64,
+}
+
+pub(super) const fn mu(m: f64, u: f64) -> Mu {
+    Mu { m, u }
+}
+
+impl Mu {
+    pub(super) fn weight(self) -> f64 {
+        (self.m / self.u).log2()
+    }
+
+    /// The weight with u replaced by a value's frequency (bounded so that a
+    /// value seen once does not outweigh everything else).
+    pub(super) fn weight_with_frequency(self, frequency: Option<f64>) -> f64 {
+        match frequency {
+            Some(frequency) => (self.m / frequency.clamp(self.u / 20.0, self.u * 20.0)).log2(),
+            None => self.weight(),
+        }
+    }
+}
+
+pub(super) mod given {
+    use super::{Mu, mu};
+    pub(crate) const EXACT: Mu = mu(0.55, 0.02);
+    pub(crate) const EQUIVALENT: Mu = mu(0.38, 0.02);
+    pub(crate) const CLOSE: Mu = mu(0.03, 0.004);
+    pub(crate) const SOUNDS_ALIKE: Mu = mu(0.01, 0.01);
+    pub(crate) const SIMILAR: Mu = mu(0.01, 0.03);
+    pub(crate) const INITIAL: Mu = mu(0.005, 0.04);
+    pub(crate) const DIFFERENT: Mu = mu(0.015, 0.876);
+}
+
+pub(super) mod family {
+    use super::{Mu, mu};
+    pub(crate) const EXACT: Mu = mu(0.80, 0.002);
+    pub(crate) const CLOSE: Mu = mu(0.08, 0.001);
+    pub(crate) const SOUNDS_ALIKE: Mu = mu(0.03, 0.003);
+    pub(crate) const SIMILAR: Mu = mu(0.02, 0.01);
+    pub(crate) const OTHER_NAME: Mu = mu(0.03, 0.0005);
+    pub(crate) const DIFFERENT: Mu = mu(0.04, 0.98);
+}
+
+pub(super) mod patronymic {
+    use super::{Mu, mu};
+    pub(crate) const EQUIVALENT: Mu = mu(0.88, 0.03);
+    pub(crate) const CLOSE: Mu = mu(0.04, 0.01);
+    pub(crate) const SIMILAR: Mu = mu(0.03, 0.03);
+    pub(crate) const DIFFERENT: Mu = mu(0.05, 0.93);
+}
+
+pub(super) mod date {
+    use super::{Mu, mu};
+    pub(crate) const EXACT: Mu = mu(0.86, 0.0002);
+    pub(crate) const DAY_MONTH_SWAPPED: Mu = mu(0.03, 0.0002);
+    pub(crate) const YEAR_MONTH: Mu = mu(0.03, 0.003);
+    pub(crate) const YEAR: Mu = mu(0.03, 0.05);
+    pub(crate) const NEAR_YEAR: Mu = mu(0.02, 0.1);
+    pub(crate) const DIFFERENT: Mu = mu(0.03, 0.85);
+    /// Agreement as far as the less precise date goes (month precision).
+    pub(crate) const AS_KNOWN_MONTH: Mu = mu(0.9, 0.004);
+    /// Agreement as far as the less precise date goes (year precision).
+    pub(crate) const AS_KNOWN_YEAR: Mu = mu(0.9, 0.06);
+    pub(crate) const PARTIAL_DIFFERENT: Mu = mu(0.05, 0.84);
+}
+
+pub(super) mod place {
+    use super::{Mu, mu};
+    pub(crate) const EXACT: Mu = mu(0.80, 0.03);
+    pub(crate) const DIFFERENT: Mu = mu(0.20, 0.97);
+}
+
+pub(super) mod document {
+    use super::{Mu, mu};
+    pub(crate) const EXACT: Mu = mu(0.95, 1e-7);
+    pub(crate) const NUMBER_ONLY: Mu = mu(0.03, 1e-6);
+    /// People carry several documents: a different number says little.
+    pub(crate) const DIFFERENT: Mu = mu(0.5, 1.0);
+}
+
+pub(super) mod sex {
+    use super::{Mu, mu};
+    pub(crate) const AGREE: Mu = mu(0.98, 0.5);
+    pub(crate) const DIFFERENT: Mu = mu(0.02, 0.5);
+}
+
+/// The log-odds a pair is held at when both given names are known to be
+/// different names (twins, siblings): below the possible band.
+pub(super) const DIFFERENT_GIVEN_NAME_CAP: f64 = -1.5;
+
+/// Penalty for needing to swap the given and family columns to agree.
+pub(super) const SWAP_PENALTY: f64 = 1.0;

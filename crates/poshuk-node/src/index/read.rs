@@ -1,0 +1,270 @@
+//! Reading the index: candidate retrieval and re-ranking, resolving
+//! handles, and the sequential read that a re-key copies from.
+
+use super::*;
+
+impl TokenIndex {
+    /// The handle of a case id, if the record is in the index (committed or
+    /// pending).
+    pub fn handle_of(&self, record_id: &str) -> Result<Option<Handle>, NodeError> {
+        let key = self.secret.record_key(record_id);
+        Ok(self
+            .known
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .get(&key)
+            .map(|known| known.handle))
+    }
+
+    /// Writes every record of this index into `target` (an empty index of
+    /// the next epoch) with its tokens re-keyed: same handles, same lookup
+    /// keys, same sealed case ids, no raw data needed. Commits `target` once,
+    /// at the end, so a half-done re-key is never a usable generation.
+    /// `progress` is called with the records done so far.
+    pub fn rekey_into(
+        &self,
+        target: &TokenIndex,
+        rekeyer: &poshuk_core::TokenRekeyer,
+        progress: &dyn Fn(u64),
+    ) -> Result<u64, NodeError> {
+        let searcher = self.reader.searcher();
+        let mut writer = target.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        // Tokens repeat across records (names, dates, places): re-keying
+        // each distinct token once saves most of the HMACs.
+        let mut cache: HashMap<(u8, u128), Token> = HashMap::with_capacity(1 << 20);
+        let mut blob = Vec::with_capacity(2048);
+        let mut buffer = Vec::with_capacity(2048);
+        let mut done = 0u64;
+        let mut known = RecordTable::default();
+        for segment in searcher.segment_readers() {
+            let columns = SegmentColumns::open(segment)?;
+            let keys = segment.fast_fields().u64("record_key")?;
+            let store = segment.get_store_reader(64)?;
+            let documents = store.iter::<TantivyDocument>(segment.alive_bitset());
+            for (doc, stored) in segment.doc_ids_alive().zip(documents) {
+                let stored = stored?;
+                let (Some(key), Some((handle, tokens))) =
+                    (keys.first(doc), columns.record(doc, &mut buffer)?)
+                else {
+                    continue;
+                };
+                let sealed = stored
+                    .get_first(self.fields.sealed_id)
+                    .and_then(|value| value.as_bytes())
+                    .ok_or_else(|| NodeError::Index("sealed id missing".into()))?;
+                let rekeyed = tokens.map_tokens(|slot, token| {
+                    let domain = slot.domain();
+                    if cache.len() >= 2_000_000 {
+                        cache.clear();
+                    }
+                    *cache
+                        .entry((domain as u8, token.0))
+                        .or_insert_with(|| rekeyer.rekey(domain, token))
+                });
+                blob.clear();
+                rekeyed.write_bytes(&mut blob);
+                let content = fingerprint(&blob);
+                let document = target.document(key, content, handle, &rekeyed, &blob, sealed);
+                writer.add_document(document)?;
+                known.insert(key, Known { content, handle });
+                done += 1;
+                if done.is_multiple_of(1_000) {
+                    progress(done);
+                }
+            }
+        }
+        // Re-keyed tokens are as current as the tokens they came from.
+        target.tokenizer.store(
+            self.tokenizer_version(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let mut pending = target.pending.lock().map_err(|_| NodeError::Poisoned)?;
+        target.commit(&mut writer, &mut pending)?;
+        *target.known.write().map_err(|_| NodeError::Poisoned)? = known;
+        progress(done);
+        Ok(done)
+    }
+
+    /// Finds candidates sharing a blocking key with the query, re-ranks them
+    /// with the scoring model and the index's own term frequencies, and keeps
+    /// the best `limit`.
+    pub fn search(&self, query: &TokenRecord, limit: usize) -> Result<SearchOutcome, NodeError> {
+        let searcher = self.reader.searcher();
+        let mut terms = Vec::new();
+        for key in blocking_keys(query) {
+            let term = Term::from_field_u64(self.fields.block, key.0);
+            let frequency = searcher.doc_freq(&term)?;
+            if frequency > 0 && frequency <= self.max_block_size {
+                terms.push(term);
+            }
+        }
+        if terms.is_empty() {
+            return Ok(SearchOutcome {
+                hits: Vec::new(),
+                candidates: 0,
+            });
+        }
+        let started = std::time::Instant::now();
+        let retrieval = BooleanQuery::new_multiterms_query(terms);
+        let candidates: Vec<(f32, DocAddress)> = searcher.search(
+            &retrieval,
+            &TopDocs::with_limit(self.max_candidates).order_by_score(),
+        )?;
+        let retrieved = started.elapsed();
+        let frequencies = IndexFrequencies::new(&searcher, self.fields.frequency);
+        let mut columns: HashMap<u32, SegmentColumns> = HashMap::new();
+        let mut buffer = Vec::with_capacity(2048);
+        let mut hits = Vec::with_capacity(candidates.len());
+        for (_, address) in &candidates {
+            let segment_columns = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::hash_map::Entry::Vacant(entry) => entry.insert(
+                    SegmentColumns::open(searcher.segment_reader(address.segment_ord))?,
+                ),
+            };
+            let Some((handle, tokens)) = segment_columns.record(address.doc_id, &mut buffer)?
+            else {
+                continue;
+            };
+            let score = self.model.score(query, &tokens, &frequencies);
+            hits.push(IndexHit { handle, score });
+        }
+        hits.sort_by(|a, b| {
+            b.score
+                .probability
+                .total_cmp(&a.score.probability)
+                .then(a.handle.cmp(&b.handle))
+        });
+        hits.truncate(limit);
+        tracing::debug!(
+            candidates = candidates.len(),
+            retrieval_us = retrieved.as_micros() as u64,
+            rerank_us = (started.elapsed() - retrieved).as_micros() as u64,
+            "searched"
+        );
+        Ok(SearchOutcome {
+            hits,
+            candidates: candidates.len(),
+        })
+    }
+
+    /// The case id behind a handle, if the handle is in the index (and
+    /// committed): the handle's lookup key from memory, the document by that
+    /// key, the sealed case id opened with the node's key.
+    pub fn resolve(&self, handle: &Handle) -> Result<Option<String>, NodeError> {
+        let Some(key) = self
+            .known
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .by_handle
+            .get(handle)
+            .copied()
+        else {
+            return Ok(None);
+        };
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_u64(self.fields.record_key, key),
+            IndexRecordOption::Basic,
+        );
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        let document: TantivyDocument = searcher.doc(*address)?;
+        let sealed = document
+            .get_first(self.fields.sealed_id)
+            .and_then(|value| value.as_bytes())
+            .ok_or_else(|| NodeError::Index("sealed id missing".into()))?;
+        Ok(self.secret.open(sealed))
+    }
+
+    /// Every record's handle and tokens (for re-keying and tests).
+    pub fn for_each_record(
+        &self,
+        mut visit: impl FnMut(Handle, TokenRecord),
+    ) -> Result<(), NodeError> {
+        let searcher = self.reader.searcher();
+        let mut buffer = Vec::new();
+        for segment in searcher.segment_readers() {
+            let columns = SegmentColumns::open(segment)?;
+            for doc in segment.doc_ids_alive() {
+                if let Some((handle, tokens)) = columns.record(doc, &mut buffer)? {
+                    visit(handle, tokens);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fast-field columns of one segment that hold a record's handle and
+/// tokens, opened once per search.
+struct SegmentColumns {
+    records: tantivy::columnar::Column<u64>,
+}
+
+impl SegmentColumns {
+    fn open(segment: &tantivy::SegmentReader) -> Result<SegmentColumns, NodeError> {
+        Ok(SegmentColumns {
+            records: segment.fast_fields().u64("record")?,
+        })
+    }
+
+    fn record(
+        &self,
+        doc: tantivy::DocId,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<(Handle, TokenRecord)>, NodeError> {
+        let mut values = self.records.values_for_doc(doc);
+        let (Some(high), Some(low)) = (values.next(), values.next()) else {
+            return Ok(None);
+        };
+        buffer.clear();
+        for value in values {
+            buffer.extend_from_slice(&value.to_be_bytes());
+        }
+        Ok(TokenRecord::read_bytes(buffer).map(|(tokens, _)| (join_handle(high, low), tokens)))
+    }
+}
+
+/// Document frequencies from the index, as term frequencies for scoring.
+/// Never leaves the node.
+struct IndexFrequencies<'a> {
+    searcher: &'a tantivy::Searcher,
+    field: Field,
+    population: f64,
+    cache: std::cell::RefCell<HashMap<Token, Option<f64>>>,
+}
+
+impl<'a> IndexFrequencies<'a> {
+    fn new(searcher: &'a tantivy::Searcher, field: Field) -> IndexFrequencies<'a> {
+        IndexFrequencies {
+            searcher,
+            field,
+            population: searcher.num_docs() as f64,
+            cache: std::cell::RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl TermFrequencies for IndexFrequencies<'_> {
+    fn frequency(&self, token: Token) -> Option<f64> {
+        // Fewer than 50 records say nothing reliable about frequencies.
+        if self.population < 50.0 {
+            return None;
+        }
+        if let Some(cached) = self.cache.borrow().get(&token) {
+            return *cached;
+        }
+        let term = Term::from_field_bytes(self.field, &token.0.to_be_bytes());
+        let frequency = self
+            .searcher
+            .doc_freq(&term)
+            .ok()
+            .filter(|&count| count > 0)
+            .map(|count| count as f64 / self.population);
+        self.cache.borrow_mut().insert(token, frequency);
+        frequency
+    }
+}

@@ -1,0 +1,228 @@
+//! The index through segments, merges, tokenizer versions and erasure.
+
+mod round_trip {
+    use super::super::*;
+    use poshuk_core::{KeyRing, Record, Tokenizer};
+
+    fn tokenizer() -> Tokenizer {
+        let ring = KeyRing::with_key([1; 32]);
+        Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
+    }
+
+    /// Small settings for tests: commit every record, one thread.
+    pub(super) fn settings() -> IndexSettings {
+        IndexSettings {
+            new_index_epoch: Epoch(1),
+            writer_memory_bytes: 20_000_000,
+            max_candidates: 100,
+            max_block_size: 100,
+            commit_every_records: 1,
+            indexing_threads: 1,
+            commit_interval: std::time::Duration::from_secs(60),
+        }
+    }
+
+    fn record(id: &str, given: &str, family: &str) -> Record {
+        Record {
+            record_id: id.into(),
+            given_name: given.into(),
+            family_name: family.into(),
+            ..Record::default()
+        }
+    }
+
+    /// Token records survive indexing, merging and reopening bit for bit.
+    #[test]
+    fn records_round_trip_through_segments_and_merges() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokenizer = tokenizer();
+        let people = [
+            ("1", "Олександр", "Коваленко"),
+            ("2", "Марія", "Шевчук"),
+            ("3", "Іван", "Бондар"),
+        ];
+        let mut expected = HashMap::new();
+        {
+            let index =
+                TokenIndex::open(dir.path(), &dir.path().join("index"), settings()).expect("opens");
+            for (id, given, family) in people {
+                let tokens = tokenizer.tokenize(&record(id, given, family));
+                expected.insert(tokens.len(), tokens.clone());
+                index
+                    .upsert(&[IndexRecord {
+                        record_id: id.into(),
+                        tokens,
+                        handle: None,
+                    }])
+                    .expect("upserts");
+            }
+            assert_eq!(index.delete(&["2".to_string()]).expect("deletes"), (1, 0));
+            index.compact().expect("compacts");
+        }
+        let index =
+            TokenIndex::open(dir.path(), &dir.path().join("index"), settings()).expect("reopens");
+        assert_eq!(index.record_count(), 2);
+        let mut seen = Vec::new();
+        index
+            .for_each_record(|handle, tokens| {
+                assert_eq!(expected.get(&tokens.len()), Some(&tokens));
+                seen.push(handle);
+            })
+            .expect("reads");
+        assert_eq!(seen.len(), 2);
+        let resolved = index.resolve(&seen[0]).expect("resolves");
+        assert!(matches!(resolved.as_deref(), Some("1") | Some("3")));
+        let query = tokenizer.tokenize(&record("q", "Alexander", "Kovalenko"));
+        let found = index.search(&query, 5).expect("searches");
+        assert_eq!(found.hits.len(), 1);
+        assert_eq!(
+            index
+                .resolve(&found.hits[0].handle)
+                .expect("resolves")
+                .as_deref(),
+            Some("1")
+        );
+    }
+}
+
+mod tokenizer_version_tests {
+    use super::super::*;
+
+    /// An index made by an older tokenizer says so after a restart, until
+    /// a full ingest marks its tokens current.
+    #[test]
+    fn the_index_remembers_which_tokenizer_made_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = || {
+            TokenIndex::open(
+                dir.path(),
+                &dir.path().join("index"),
+                super::round_trip::settings(),
+            )
+            .expect("opens")
+        };
+        {
+            let index = open();
+            assert_eq!(index.tokenizer_version(), poshuk_core::TOKENIZER_VERSION);
+            // What an index of version 1 wrote: no tokenizer field.
+            let mut writer = index.writer.lock().expect("writer");
+            let mut prepared = writer.prepare_commit().expect("prepare");
+            prepared.set_payload("{\"epoch\":1}");
+            prepared.commit().expect("commit");
+        }
+        {
+            let index = open();
+            assert_eq!(index.tokenizer_version(), 1);
+            index.mark_tokens_current();
+            index.request_merges().expect("commit");
+        }
+        assert_eq!(open().tokenizer_version(), poshuk_core::TOKENIZER_VERSION);
+    }
+}
+
+mod erasure_tests {
+    use super::super::*;
+    use poshuk_core::{KeyRing, Record, Tokenizer};
+
+    /// After a delete and a compaction, neither the inverted index nor the
+    /// columns hold anything of the deleted record: its unique terms are gone
+    /// from every term dictionary, and no segment keeps deleted documents.
+    #[test]
+    fn deleted_records_leave_no_terms_or_values() {
+        let ring = KeyRing::with_key([2; 32]);
+        let tokenizer = Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = TokenIndex::open(
+            dir.path(),
+            &dir.path().join("index"),
+            super::round_trip::settings(),
+        )
+        .expect("opens");
+        let people = [
+            ("gone", "Зиновія", "Пшеничаківська", "Фортунатівна"),
+            ("kept-1", "Олександр", "Коваленко", "Миколайович"),
+            ("kept-2", "Марія", "Шевчук", "Петрівна"),
+        ];
+        let records: Vec<IndexRecord> = people
+            .iter()
+            .map(|(id, given, family, patronymic)| IndexRecord {
+                record_id: id.to_string(),
+                tokens: tokenizer.tokenize(&Record {
+                    record_id: id.to_string(),
+                    given_name: given.to_string(),
+                    family_name: family.to_string(),
+                    patronymic: patronymic.to_string(),
+                    ..Record::default()
+                }),
+                handle: None,
+            })
+            .collect();
+        index.upsert(&records).expect("upserts");
+        let kept_tokens: std::collections::HashSet<Token> = records[1..]
+            .iter()
+            .flat_map(|r| r.tokens.iter().map(|(_, t)| t))
+            .collect();
+        let kept_keys: std::collections::HashSet<u64> = records[1..]
+            .iter()
+            .flat_map(|r| blocking_keys(&r.tokens))
+            .map(|k| k.0)
+            .collect();
+        let gone_keys: Vec<u64> = blocking_keys(&records[0].tokens)
+            .into_iter()
+            .map(|k| k.0)
+            .filter(|k| !kept_keys.contains(k))
+            .collect();
+        let gone_tokens: Vec<Token> = records[0]
+            .tokens
+            .iter()
+            .map(|(_, t)| t)
+            .filter(|t| !kept_tokens.contains(t))
+            .collect();
+        assert!(!gone_keys.is_empty() && !gone_tokens.is_empty());
+
+        index.delete(&["gone".to_string()]).expect("deletes");
+        index.compact().expect("compacts");
+
+        let searcher = index.reader.searcher();
+        for segment in searcher.segment_readers() {
+            assert_eq!(
+                segment.num_deleted_docs(),
+                0,
+                "a segment still holds deleted documents"
+            );
+            let blocks = segment
+                .inverted_index(index.fields.block)
+                .expect("block index");
+            for key in &gone_keys {
+                let term = Term::from_field_u64(index.fields.block, *key);
+                assert!(
+                    blocks
+                        .terms()
+                        .get(term.serialized_value_bytes())
+                        .expect("lookup")
+                        .is_none()
+                );
+            }
+            let frequencies = segment
+                .inverted_index(index.fields.frequency)
+                .expect("frequency index");
+            for token in &gone_tokens {
+                assert!(
+                    frequencies
+                        .terms()
+                        .get(token.0.to_be_bytes())
+                        .expect("lookup")
+                        .is_none()
+                );
+            }
+        }
+        let mut remaining = 0;
+        index
+            .for_each_record(|_, tokens| {
+                remaining += 1;
+                assert!(tokens.iter().all(|(_, t)| !gone_tokens.contains(&t)));
+            })
+            .expect("reads");
+        assert_eq!(remaining, 2);
+    }
+}

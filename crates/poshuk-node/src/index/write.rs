@@ -1,0 +1,310 @@
+//! Writing the index: upserts in batches, commits carrying the epoch,
+//! recovery after a failed write, deletes that erase, compaction.
+
+use super::*;
+
+impl TokenIndex {
+    pub(super) fn load_known(&self) -> Result<(), NodeError> {
+        let searcher = self.reader.searcher();
+        let mut known = RecordTable::default();
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let keys = fast.u64("record_key")?;
+            let contents = fast.u64("content")?;
+            let records = fast.u64("record")?;
+            for doc in segment.doc_ids_alive() {
+                let mut values = records.values_for_doc(doc);
+                let (Some(key), Some(content), Some(high), Some(low)) = (
+                    keys.first(doc),
+                    contents.first(doc),
+                    values.next(),
+                    values.next(),
+                ) else {
+                    continue;
+                };
+                known.insert(
+                    key,
+                    Known {
+                        content,
+                        handle: join_handle(high, low),
+                    },
+                );
+            }
+        }
+        *self.known.write().map_err(|_| NodeError::Poisoned)? = known;
+        Ok(())
+    }
+
+    pub(super) fn commit(
+        &self,
+        writer: &mut IndexWriter,
+        pending: &mut Pending,
+    ) -> Result<(), NodeError> {
+        let started = std::time::Instant::now();
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&format!(
+            "{{\"epoch\":{},\"tokenizer\":{}}}",
+            self.epoch.0,
+            self.tokenizer_version()
+        ));
+        prepared.commit()?;
+        self.reader.reload()?;
+        tracing::debug!(
+            records = pending.records,
+            commit_ms = started.elapsed().as_millis() as u64,
+            "committed"
+        );
+        *pending = Pending::new();
+        Ok(())
+    }
+
+    /// Adds or updates records; one commit for the whole batch. Returns the
+    /// counts and the lookup keys of the records (for re-sync bookkeeping).
+    pub fn upsert(&self, records: &[IndexRecord]) -> Result<(IngestCounts, Vec<u64>), NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let result = self.upsert_locked(&mut writer, records);
+        if result.is_err() {
+            self.recover(&mut writer);
+        }
+        result
+    }
+
+    /// After a failed write: drop everything uncommitted and rebuild the
+    /// table of known records from what is committed, so that the table and
+    /// the index agree again (a re-run ingest then counts exactly).
+    fn recover(&self, writer: &mut IndexWriter) {
+        if let Err(error) = writer.rollback() {
+            tracing::error!(error = %error, "rollback after a failed write failed");
+        }
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending = Pending::new();
+        }
+        if let Err(error) = self
+            .reader
+            .reload()
+            .map_err(NodeError::from)
+            .and_then(|()| self.load_known())
+        {
+            tracing::error!(error = %error, "cannot rebuild the record table after a failed write");
+        }
+    }
+
+    fn upsert_locked(
+        &self,
+        writer: &mut IndexWriter,
+        records: &[IndexRecord],
+    ) -> Result<(IngestCounts, Vec<u64>), NodeError> {
+        let mut counts = IngestCounts::default();
+        let mut keys = Vec::with_capacity(records.len());
+        let mut changes: HashMap<u64, Known> = HashMap::new();
+        {
+            let known = self.known.read().map_err(|_| NodeError::Poisoned)?;
+            let mut blob = Vec::with_capacity(2048);
+            for record in records {
+                let key = self.secret.record_key(&record.record_id);
+                keys.push(key);
+                blob.clear();
+                record.tokens.write_bytes(&mut blob);
+                let content = fingerprint(&blob);
+                let previous = changes.get(&key).or_else(|| known.get(&key)).copied();
+                let handle = match previous {
+                    Some(previous) if previous.content == content => {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    Some(previous) => {
+                        writer.delete_term(Term::from_field_u64(self.fields.record_key, key));
+                        counts.updated += 1;
+                        previous.handle
+                    }
+                    None => {
+                        counts.added += 1;
+                        match record.handle {
+                            Some(handle) => handle,
+                            None => new_handle()?,
+                        }
+                    }
+                };
+                let sealed = self.secret.seal(&record.record_id)?;
+                let document = self.document(key, content, handle, &record.tokens, &blob, &sealed);
+                writer.add_document(document)?;
+                changes.insert(key, Known { content, handle });
+            }
+        }
+        if !changes.is_empty() {
+            let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
+            pending.records += changes.len();
+            // The table runs ahead of the last commit; after a crash it is
+            // rebuilt from what was committed, and a re-run ingest fills the gap.
+            let mut known = self.known.write().map_err(|_| NodeError::Poisoned)?;
+            for (key, record) in changes {
+                known.insert(key, record);
+            }
+            drop(known);
+            if pending.records >= self.commit_every_records
+                || pending.since.elapsed() >= self.commit_interval
+            {
+                self.commit(writer, &mut pending)?;
+            }
+        }
+        Ok((counts, keys))
+    }
+
+    /// Commits what is pending, if anything is (called on a timer and at the
+    /// end of an ingest).
+    pub fn commit_pending(&self) -> Result<(), NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
+        if pending.records > 0 {
+            self.commit(&mut writer, &mut pending)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn document(
+        &self,
+        key: u64,
+        content: u64,
+        handle: Handle,
+        tokens: &TokenRecord,
+        token_bytes: &[u8],
+        sealed_id: &[u8],
+    ) -> TantivyDocument {
+        let fields = self.fields;
+        let mut document = TantivyDocument::new();
+        document.add_u64(fields.record_key, key);
+        document.add_u64(fields.content, content);
+        let (high, low) = split_handle(handle);
+        document.add_u64(fields.record, high);
+        document.add_u64(fields.record, low);
+        for chunk in token_bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            document.add_u64(fields.record, u64::from_be_bytes(word));
+        }
+        for block_key in blocking_keys(tokens) {
+            document.add_u64(fields.block, block_key.0);
+        }
+        for slot in FREQUENCY_SLOTS {
+            for token in tokens.slot(slot) {
+                document.add_bytes(fields.frequency, &token.0.to_be_bytes()[..]);
+            }
+        }
+        document.add_bytes(fields.sealed_id, sealed_id);
+        document
+    }
+
+    /// Commits (even with nothing pending) so that tantivy's merge policy
+    /// looks at the segments: a re-keyed generation is written in one commit
+    /// and would otherwise keep its many small segments until the next
+    /// ingest. The merges run in the background.
+    pub fn request_merges(&self) -> Result<(), NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
+        self.commit(&mut writer, &mut pending)
+    }
+
+    /// Records that every record now holds this build's tokens: after an
+    /// ingest that sent every record (`--replace`), each one was either
+    /// rewritten or found unchanged under the current tokenizer.
+    pub fn mark_tokens_current(&self) {
+        self.tokenizer.store(
+            poshuk_core::TOKENIZER_VERSION,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// Deletes records by case id; returns (deleted, not found).
+    pub fn delete(&self, record_ids: &[String]) -> Result<(u64, u64), NodeError> {
+        let keys: Vec<u64> = record_ids
+            .iter()
+            .map(|id| self.secret.record_key(id))
+            .collect();
+        self.delete_keys(&keys)
+    }
+
+    /// Deletes every record whose lookup key is not in `keep`; returns the
+    /// number deleted.
+    pub fn delete_all_except(
+        &self,
+        keep: &std::collections::HashSet<u64>,
+    ) -> Result<u64, NodeError> {
+        let doomed: Vec<u64> = self
+            .known
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .keys()
+            .filter(|key| !keep.contains(key))
+            .copied()
+            .collect();
+        Ok(self.delete_keys(&doomed)?.0)
+    }
+
+    fn delete_keys(&self, keys: &[u64]) -> Result<(u64, u64), NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let (mut deleted, mut not_found) = (0, 0);
+        {
+            let known = self.known.read().map_err(|_| NodeError::Poisoned)?;
+            for key in keys {
+                if known.contains_key(key) {
+                    writer.delete_term(Term::from_field_u64(self.fields.record_key, *key));
+                    deleted += 1;
+                } else {
+                    not_found += 1;
+                }
+            }
+        }
+        if deleted > 0 {
+            let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
+            if let Err(error) = self.commit(&mut writer, &mut pending) {
+                drop(pending);
+                self.recover(&mut writer);
+                return Err(error);
+            }
+            let mut known = self.known.write().map_err(|_| NodeError::Poisoned)?;
+            for key in keys {
+                known.remove(key);
+            }
+        }
+        Ok((deleted, not_found))
+    }
+
+    /// Rewrites every segment that holds deleted or replaced records, so their
+    /// tokens are gone from disk (not only marked deleted), and removes the
+    /// files no longer used. Returns the number of segments rewritten.
+    pub fn compact(&self) -> Result<usize, NodeError> {
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        {
+            let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
+            if pending.records > 0 {
+                self.commit(&mut writer, &mut pending)?;
+            }
+        }
+        // A background merge may hold some of these segments (and may still
+        // carry the deleted documents into its output): retry until no
+        // segment with deleted documents is left.
+        let mut rewritten = 0;
+        for attempt in 0.. {
+            self.reader.reload()?;
+            let with_deletes: Vec<_> = self
+                .reader
+                .searcher()
+                .segment_readers()
+                .iter()
+                .filter(|segment| segment.num_deleted_docs() > 0)
+                .map(|segment| segment.segment_id())
+                .collect();
+            if with_deletes.is_empty() {
+                break;
+            }
+            match writer.merge(&with_deletes).wait() {
+                Ok(_) => rewritten += with_deletes.len(),
+                Err(error) if attempt >= 100 => return Err(error.into()),
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        }
+        writer.garbage_collect_files().wait()?;
+        self.reader.reload()?;
+        Ok(rewritten)
+    }
+}
