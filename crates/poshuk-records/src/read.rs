@@ -513,38 +513,23 @@ fn cell_text(cell: &Data) -> String {
         Data::Int(number) => number.to_string(),
         Data::Float(number) if number.fract() == 0.0 => format!("{}", *number as i64),
         Data::Float(number) => number.to_string(),
-        Data::DateTime(datetime) => serial_to_iso(datetime.as_f64()).unwrap_or_default(),
+        Data::DateTime(datetime) => serial_to_iso(datetime).unwrap_or_default(),
         Data::DateTimeIso(text) => text.clone(),
         Data::Bool(value) => value.to_string(),
         _ => String::new(),
     }
 }
 
-/// An Excel day serial (1900 system) to `YYYY-MM-DD`.
-fn serial_to_iso(serial: f64) -> Option<String> {
-    if !(1.0..2_958_466.0).contains(&serial) {
+/// An Excel date to `YYYY-MM-DD`, through calamine's own conversion, which
+/// knows both date systems: a workbook saved with the 1904 system (older Mac
+/// Excel) stores the same day as a serial 1,462 smaller, and reading it as
+/// 1900-based would move every birth date four years and a day.
+fn serial_to_iso(datetime: &calamine::ExcelDateTime) -> Option<String> {
+    if !(1.0..2_958_466.0).contains(&datetime.as_f64()) {
         return None;
     }
-    // Day 0 of the 1900 system is 1899-12-30 once Excel's 1900 leap-year bug
-    // is accounted for (serials after 60).
-    let days = serial.floor() as i64 - 25_569; // days since 1970-01-01
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day, ..) = datetime.to_ymd_hms_milli();
     Some(format!("{year:04}-{month:02}-{day:02}"))
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -634,9 +619,16 @@ mod tests {
     }
 
     #[test]
-    fn converts_excel_serials() {
-        assert_eq!(serial_to_iso(40_609.0).as_deref(), Some("2011-03-07"));
-        assert_eq!(serial_to_iso(36_526.0).as_deref(), Some("2000-01-01"));
-        assert_eq!(serial_to_iso(-3.0), None);
+    fn converts_excel_serials_of_both_date_systems() {
+        use calamine::{ExcelDateTime, ExcelDateTimeType};
+        let date = |serial, is_1904| {
+            serial_to_iso(&ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, is_1904))
+        };
+        assert_eq!(date(40_609.0, false).as_deref(), Some("2011-03-07"));
+        assert_eq!(date(36_526.0, false).as_deref(), Some("2000-01-01"));
+        // The same days in a workbook saved with the 1904 date system.
+        assert_eq!(date(40_609.0 - 1_462.0, true).as_deref(), Some("2011-03-07"));
+        assert_eq!(date(36_526.0 - 1_462.0, true).as_deref(), Some("2000-01-01"));
+        assert_eq!(date(-3.0, false), None);
     }
 }
