@@ -2,8 +2,6 @@
 //! anyone, it keys the record lookup and seals the partner's case ids stored
 //! in the index, so that the index itself holds no case id in the clear.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, KeyInit};
@@ -31,20 +29,9 @@ impl NodeSecret {
     /// Opens `node.key` in `dir`, creating it (mode 0600) on first start.
     pub(crate) fn open_or_create(dir: &Path) -> Result<NodeSecret, NodeError> {
         let path = dir.join("node.key");
-        let io = |source| NodeError::Io {
-            what: format!("node secret {}", path.display()),
-            source,
-        };
         let mut master = Zeroizing::new([0u8; 32]);
         if path.exists() {
-            let mode = std::fs::metadata(&path).map_err(io)?.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(NodeError::Insecure(format!(
-                    "{} is readable by others (mode {mode:o}); run chmod 600",
-                    path.display()
-                )));
-            }
-            let bytes = Zeroizing::new(std::fs::read(&path).map_err(io)?);
+            let bytes = poshuk_keys::files::load_secret_bytes(&path, "node secret", "the node")?;
             if bytes.len() != 32 {
                 return Err(NodeError::Insecure(format!(
                     "{} is not a 32-byte key",
@@ -55,15 +42,7 @@ impl NodeSecret {
         } else {
             getrandom::fill(master.as_mut())
                 .map_err(|_| NodeError::Insecure("no OS randomness".into()))?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io)?;
-            file.write_all(master.as_ref())
-                .and_then(|()| file.sync_all())
-                .map_err(io)?;
+            poshuk_keys::files::create_secret(&path, "node secret", master.as_ref())?;
         }
         let hkdf = Hkdf::<Sha256>::new(Some(b"poshuk-node"), master.as_ref());
         let mut lookup_key = Zeroizing::new([0u8; 32]);
@@ -129,6 +108,8 @@ impl NodeSecret {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]

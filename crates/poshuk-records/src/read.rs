@@ -622,13 +622,23 @@ mod tests {
     fn converts_excel_serials_of_both_date_systems() {
         use calamine::{ExcelDateTime, ExcelDateTimeType};
         let date = |serial, is_1904| {
-            serial_to_iso(&ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, is_1904))
+            serial_to_iso(&ExcelDateTime::new(
+                serial,
+                ExcelDateTimeType::DateTime,
+                is_1904,
+            ))
         };
         assert_eq!(date(40_609.0, false).as_deref(), Some("2011-03-07"));
         assert_eq!(date(36_526.0, false).as_deref(), Some("2000-01-01"));
         // The same days in a workbook saved with the 1904 date system.
-        assert_eq!(date(40_609.0 - 1_462.0, true).as_deref(), Some("2011-03-07"));
-        assert_eq!(date(36_526.0 - 1_462.0, true).as_deref(), Some("2000-01-01"));
+        assert_eq!(
+            date(40_609.0 - 1_462.0, true).as_deref(),
+            Some("2011-03-07")
+        );
+        assert_eq!(
+            date(36_526.0 - 1_462.0, true).as_deref(),
+            Some("2000-01-01")
+        );
         assert_eq!(date(-3.0, false), None);
     }
 }
