@@ -526,6 +526,7 @@ impl TokenHasher {
 
     /// The token of a feature: `kind` says what the value is (a whole name, a
     /// bigram, a class, ...), so that equal bytes of different kinds differ.
+    #[inline]
     pub fn token(&self, domain: Domain, kind: u8, value: &[u8]) -> Token {
         let mut chain = self.chain.iter();
         let Some(first) = chain.next() else {
@@ -563,6 +564,7 @@ impl TokenRekeyer {
     }
 
     /// The next-epoch token of `token` in `domain`.
+    #[inline]
     pub fn rekey(&self, domain: Domain, token: Token) -> Token {
         self.macs.token(domain, &[&token.0.to_be_bytes()])
     }

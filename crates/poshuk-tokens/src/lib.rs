@@ -83,6 +83,7 @@ macro_rules! slots {
             pub const ALL: &'static [Slot] = &[$(Slot::$slot,)*];
 
             /// The key domain of this slot's tokens.
+            #[inline]
             pub fn domain(self) -> Domain {
                 match self {
                     $(Slot::$slot => Domain::$domain,)*
@@ -151,6 +152,7 @@ pub struct TokenRecord {
 
 impl TokenRecord {
     /// The tokens of one slot, sorted.
+    #[inline]
     pub fn slot(&self, slot: Slot) -> &[Token] {
         let index = slot as usize;
         let start = if index == 0 {
@@ -162,6 +164,7 @@ impl TokenRecord {
     }
 
     /// Every token with its slot, in slot order.
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = (Slot, Token)> + '_ {
         Slot::ALL
             .iter()
@@ -169,11 +172,13 @@ impl TokenRecord {
     }
 
     /// The total number of tokens.
+    #[inline]
     pub fn len(&self) -> usize {
         self.tokens.len()
     }
 
     /// Whether the record holds no token at all.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
@@ -286,6 +291,7 @@ impl TokenRecordBuilder {
 }
 
 /// The number of tokens two sorted sets share.
+#[inline]
 pub fn shared_count(left: &[Token], right: &[Token]) -> usize {
     let (mut i, mut j, mut shared) = (0, 0, 0);
     while i < left.len() && j < right.len() {
@@ -303,6 +309,7 @@ pub fn shared_count(left: &[Token], right: &[Token]) -> usize {
 }
 
 /// Whether two sorted sets share a token.
+#[inline]
 pub fn intersects(left: &[Token], right: &[Token]) -> bool {
     if left.is_empty() || right.is_empty() {
         return false;
@@ -317,6 +324,7 @@ pub fn intersects(left: &[Token], right: &[Token]) -> bool {
 }
 
 /// Dice coefficient of two sorted sets: 2|A∩B| / (|A|+|B|).
+#[inline]
 pub fn dice(left: &[Token], right: &[Token]) -> f64 {
     let total = left.len() + right.len();
     if total == 0 {

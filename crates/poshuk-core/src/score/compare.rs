@@ -44,6 +44,7 @@ impl<'a> NameView<'a> {
 
 /// The shared token of two sets with the highest frequency, for TF adjustment
 /// (the least informative agreement is the honest one to report).
+#[inline]
 fn shared_frequency(
     left: &[Token],
     right: &[Token],
@@ -60,6 +61,7 @@ fn shared_frequency(
     best
 }
 
+#[inline]
 fn compare_given(
     left: NameView<'_>,
     right: NameView<'_>,
@@ -100,6 +102,7 @@ fn compare_given(
     (Level::Different, given::DIFFERENT.weight())
 }
 
+#[inline]
 fn compare_family(
     left: NameView<'_>,
     right: NameView<'_>,
@@ -127,6 +130,7 @@ fn compare_family(
 
 /// Whether a family name agrees with one of the other record's other names
 /// (a former or adoptive surname, a maiden name).
+#[inline]
 fn family_meets_other_name(left: &TokenRecord, right: &TokenRecord) -> bool {
     let crosses = |a: &TokenRecord, b: &TokenRecord| {
         intersects(a.slot(Slot::FamilyWhole), b.slot(Slot::AliasWhole))
@@ -137,11 +141,13 @@ fn family_meets_other_name(left: &TokenRecord, right: &TokenRecord) -> bool {
 }
 
 /// The given name agrees with a diminutive or other form kept in other names.
+#[inline]
 fn given_meets_other_name(left: &TokenRecord, right: &TokenRecord) -> bool {
     intersects(left.slot(Slot::GivenClass), right.slot(Slot::AliasClass))
         || intersects(left.slot(Slot::AliasClass), right.slot(Slot::GivenClass))
 }
 
+#[inline]
 pub(super) fn compare_patronymic(
     left: &TokenRecord,
     right: &TokenRecord,
@@ -188,6 +194,7 @@ pub(super) fn compare_patronymic(
     (Level::Different, patronymic::DIFFERENT.weight())
 }
 
+#[inline]
 pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
     let (left_year, right_year) = (left.slot(Slot::DateYear), right.slot(Slot::DateYear));
     if left_year.is_empty() || right_year.is_empty() {
@@ -234,6 +241,7 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
     (Level::Different, date::PARTIAL_DIFFERENT.weight())
 }
 
+#[inline]
 pub(super) fn compare_place(
     left: &TokenRecord,
     right: &TokenRecord,
@@ -255,6 +263,7 @@ pub(super) fn compare_place(
     (Level::Different, place::DIFFERENT.weight())
 }
 
+#[inline]
 pub(super) fn compare_documents(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
     let (left_whole, right_whole) = (
         left.slot(Slot::DocumentWhole),
@@ -278,6 +287,7 @@ pub(super) fn compare_documents(left: &TokenRecord, right: &TokenRecord) -> (Lev
     (Level::Different, document::DIFFERENT.weight())
 }
 
+#[inline]
 pub(super) fn compare_sex(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
     let (left_sex, right_sex) = (left.slot(Slot::SexValue), right.slot(Slot::SexValue));
     if left_sex.is_empty() || right_sex.is_empty() {
@@ -292,6 +302,7 @@ pub(super) fn compare_sex(left: &TokenRecord, right: &TokenRecord) -> (Level, f6
 
 /// Given and family name comparisons, straight or with swapped columns,
 /// whichever agrees better; other names taken into account.
+#[inline]
 pub(super) fn compare_names(
     left: &TokenRecord,
     right: &TokenRecord,

@@ -16,12 +16,14 @@ pub(super) const fn mu(m: f64, u: f64) -> Mu {
 }
 
 impl Mu {
+    #[inline]
     pub(super) fn weight(self) -> f64 {
         (self.m / self.u).log2()
     }
 
     /// The weight with u replaced by a value's frequency (bounded so that a
     /// value seen once does not outweigh everything else).
+    #[inline]
     pub(super) fn weight_with_frequency(self, frequency: Option<f64>) -> f64 {
         match frequency {
             Some(frequency) => (self.m / frequency.clamp(self.u / 20.0, self.u * 20.0)).log2(),
