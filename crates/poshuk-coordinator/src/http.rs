@@ -62,8 +62,10 @@ impl From<KeysError> for ApiError {
     fn from(error: KeysError) -> ApiError {
         let (status, code) = match &error {
             KeysError::UnknownPartner(_) => (StatusCode::NOT_FOUND, "unknown_partner"),
+            KeysError::UnknownExcluded(_) => (StatusCode::BAD_REQUEST, "unknown_partner"),
             KeysError::NotReady { .. } => (StatusCode::CONFLICT, "not_ready"),
             KeysError::Suspended(_) => (StatusCode::FORBIDDEN, "suspended"),
+            KeysError::NoKeyForSuspended(_) => (StatusCode::CONFLICT, "suspended"),
             KeysError::NotSealed(_) => (StatusCode::BAD_REQUEST, "not_sealed"),
             KeysError::Mismatch(_) => (StatusCode::BAD_REQUEST, "mismatch"),
             KeysError::NoSealedKey { .. } => (StatusCode::NOT_FOUND, "no_sealed_key"),

@@ -245,7 +245,7 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
         (StatusCode::CONFLICT, json!("not_ready"))
     );
     let ghost = json!({"epoch": 1, "exclude": ["ghost"]}).to_string();
-    let (status, _) = coordinator
+    let (status, error) = coordinator
         .call(request(
             "POST",
             route::ADMIN_RETIRE,
@@ -253,7 +253,21 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
             Body::from(ghost),
         ))
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!("unknown_partner"))
+    );
+    let ghost_key = request(
+        "PUT",
+        &route::admin_sealed("ghost", 2),
+        Some(ADMIN),
+        Body::from("x"),
+    );
+    let (status, error) = coordinator.call(ghost_key).await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("unknown_partner"))
+    );
 
     let sealed = "poshuk-sealed-epoch/v1 partner=ngo epoch=2\nciphertext";
     let upload =
@@ -288,4 +302,61 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
         .call(request("GET", &fetch, None, Body::empty()))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
+    let coordinator = TestCoordinator::start();
+    let retire = json!({"epoch": 1, "exclude": ["ngo", "listed"]}).to_string();
+    let (status, keys) = coordinator
+        .call(request(
+            "POST",
+            route::ADMIN_RETIRE,
+            Some(ADMIN),
+            Body::from(retire),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{keys}");
+    assert_eq!(keys["suspended"], json!(["listed", "ngo"]));
+    assert_eq!(keys["retired"], json!([1]));
+
+    let sealed = "poshuk-sealed-epoch/v1 partner=ngo epoch=2\nciphertext";
+    let (status, error) = coordinator
+        .call(request(
+            "PUT",
+            &route::admin_sealed("ngo", 2),
+            Some(ADMIN),
+            Body::from(sealed),
+        ))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::CONFLICT, json!("suspended"))
+    );
+    let fetch = format!("{}?epoch=2", route::SEALED_KEY);
+    let (status, error) = coordinator
+        .call(request("GET", &fetch, Some(SEARCHER), Body::empty()))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("suspended"))
+    );
+    let (status, error) = coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(SEARCHER),
+            Body::from(query(2).to_string()),
+        ))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("suspended"))
+    );
+    let state =
+        std::fs::read_to_string(coordinator.dir.path().join("state/keys.json")).expect("state");
+    assert!(
+        state.contains("\"ngo\""),
+        "the suspension survives a restart: {state}"
+    );
 }

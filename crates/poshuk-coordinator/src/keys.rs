@@ -244,8 +244,12 @@ impl Coordinator {
     /// any sealed key waiting for them; then the nodes are told to drop their
     /// old generations. Returns the federation's keys with what each node did.
     pub async fn retire(&self, request: &RetireRequest) -> Result<FederationKeys, KeysError> {
-        for excluded in &request.exclude {
-            self.check_partner(excluded)?;
+        if let Some(unknown) = request
+            .exclude
+            .iter()
+            .find(|id| self.check_partner(id).is_err())
+        {
+            return Err(KeysError::UnknownExcluded(unknown.clone()));
         }
         let lacking = self.partners_lacking_newer(request).await;
         if !lacking.is_empty() {
@@ -354,7 +358,7 @@ impl Coordinator {
         sealed: &[u8],
     ) -> Result<(), KeysError> {
         if self.is_suspended(partner_id) {
-            return Err(KeysError::Suspended(partner_id.to_string()));
+            return Err(KeysError::NoKeyForSuspended(partner_id.to_string()));
         }
         self.check_partner(partner_id)?;
         let (header, _) =
@@ -420,10 +424,14 @@ pub enum KeysError {
         lacking: Vec<String>,
     },
     /// The partner was left out of the current epoch.
-    #[error(
-        "partner `{0}` is suspended: it was left out of the current key epoch and gets no new key"
-    )]
+    #[error("partner `{0}` is suspended: it was left out of the current key epoch")]
     Suspended(String),
+    /// The admin tried to leave a new key for a suspended partner.
+    #[error("partner `{0}` is suspended: it gets no new key")]
+    NoKeyForSuspended(String),
+    /// A partner to exclude from a retirement is not in the federation.
+    #[error("unknown partner `{0}` in exclude")]
+    UnknownExcluded(String),
     /// Not a sealed key file.
     #[error("{0}")]
     NotSealed(String),
