@@ -239,6 +239,26 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
             .contains("unknown partner `nobody`"),
         "{body}"
     );
+    // A search restricted to one partner asks that partner alone.
+    let (status, body) = post_json(
+        &format!("{}/local/v1/federated-search", nodes[2].local),
+        &serde_json::json!({"record": person, "partners": ["ngo-ua"]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let asked: Vec<&String> = body["partners"]
+        .as_object()
+        .expect("statuses")
+        .keys()
+        .collect();
+    assert_eq!(asked, ["ngo-ua"], "{body}");
+    assert!(
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .all(|hit| hit["partner"] == "ngo-ua"),
+        "{body}"
+    );
     // The nodes answer only the coordinator.
     let query = serde_json::json!({"epoch": 1, "tokens": {"GivenWhole": ["00".repeat(16)]}});
     let (status, body) = post_json(&format!("{}/v1/search", nodes[0].federation), &query);

@@ -79,7 +79,9 @@ impl From<KeysError> for ApiError {
 
 fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
-        ApiError::bad_request("bad_request", format!("malformed request body: {error}"))
+        // Masked like the node's: a message never repeats what a request carried.
+        let message = poshuk_protocol::error::mask_quoted(&error.to_string());
+        ApiError::bad_request("bad_request", format!("malformed request body: {message}"))
     })
 }
 

@@ -124,15 +124,10 @@ impl Coordinator {
     }
 }
 
-/// Compares secrets without an early exit that would reveal how much matched.
+/// Compares secrets in constant time: a mismatch must not reveal how much of
+/// a guess matched.
 fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    if left.len() != right.len() {
-        return false;
-    }
-    left.iter()
-        .zip(right)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-        == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(left, right))
 }
 
 /// Serves until `shutdown` completes.

@@ -259,12 +259,15 @@ impl ApiClient {
         queries: &EpochQueries,
         partners: Option<&[String]>,
     ) -> Result<FederatedResponse, ClientError> {
-        let mut route = routes::coordinator::FEDERATED_SEARCH.to_string();
+        let mut request = self
+            .request(reqwest::Method::POST, routes::coordinator::FEDERATED_SEARCH)
+            .json(queries);
         if let Some(partners) = partners {
-            route.push_str("?partners=");
-            route.push_str(&partners.join(","));
+            // Encoded as a query parameter, whatever characters the ids hold.
+            request = request.query(&[("partners", partners.join(","))]);
         }
-        self.post_json(&route, queries, "federated response").await
+        let response = self.send(request, None).await?;
+        ApiClient::json(response, "federated response").await
     }
 
     /// The epochs searches should be tokenized for.

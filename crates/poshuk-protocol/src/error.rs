@@ -46,3 +46,38 @@ impl fmt::Display for ErrorBody {
         write!(formatter, "{} ({})", self.message, self.code)
     }
 }
+
+/// Replaces every double-quoted part of a message with `"…"`: a message never
+/// repeats what a request carried. Field names in serde's messages are in
+/// backticks and stay.
+pub fn mask_quoted(message: &str) -> String {
+    let mut masked = String::with_capacity(message.len());
+    let mut inside = false;
+    for character in message.chars() {
+        if character == '"' {
+            if !inside {
+                masked.push_str("\"…\"");
+            }
+            inside = !inside;
+        } else if !inside {
+            masked.push(character);
+        }
+    }
+    masked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_parts_are_masked_and_field_names_stay() {
+        let message = r#"invalid type: string "Коваленко", expected a sequence at `document_ids` line 1 column 9"#;
+        let masked = mask_quoted(message);
+        assert!(!masked.contains("Коваленко"), "{masked}");
+        assert!(
+            masked.contains("`document_ids`") && masked.contains("line 1"),
+            "{masked}"
+        );
+    }
+}

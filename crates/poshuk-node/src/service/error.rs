@@ -109,7 +109,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiErro
     serde_json::from_slice(body).map_err(|error| {
         ApiError::bad_request(format!(
             "malformed request body: {}",
-            mask_quoted(&error.to_string())
+            poshuk_protocol::error::mask_quoted(&error.to_string())
         ))
     })
 }
@@ -123,25 +123,6 @@ pub(crate) fn parse_optional_json<T: DeserializeOwned + Default>(
     } else {
         parse_json(body)
     }
-}
-
-/// Replaces every double-quoted part of a message with `"…"`: a message never
-/// repeats what a request carried. Field names in serde's messages are in
-/// backticks and stay.
-fn mask_quoted(message: &str) -> String {
-    let mut masked = String::with_capacity(message.len());
-    let mut inside = false;
-    for character in message.chars() {
-        if character == '"' {
-            if !inside {
-                masked.push_str("\"…\"");
-            }
-            inside = !inside;
-        } else if !inside {
-            masked.push(character);
-        }
-    }
-    masked
 }
 
 /// Runs CPU or disk work on a blocking thread.

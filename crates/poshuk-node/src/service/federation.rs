@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use poshuk_core::Epoch;
 use poshuk_protocol::{NodeRetire, NodeStatus, SearchResponse, TokenQuery};
+use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, blocking, parse_json};
 use super::{NodeState, SharedState};
@@ -24,7 +25,8 @@ pub(crate) fn authorize(state: &NodeState, headers: &HeaderMap) -> Result<(), Ap
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
-    if constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+    // Constant time: the comparison must not reveal how much of a guess matched.
+    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -33,16 +35,6 @@ pub(crate) fn authorize(state: &NodeState, headers: &HeaderMap) -> Result<(), Ap
             "this node answers only its federation's coordinator",
         ))
     }
-}
-
-/// Compares secrets without an early exit that would reveal how much matched.
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len()
-        && left
-            .iter()
-            .zip(right)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
 }
 
 /// `POST /v1/search`: a token query in the epoch this node serves.

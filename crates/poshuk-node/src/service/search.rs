@@ -78,6 +78,9 @@ pub(crate) async fn federated_search(
         .federated_search(&queries, request.partners.as_deref())
         .await
         .map_err(coordinator_error)?;
+    if !answer.hits.iter().any(|hit| hit.own) {
+        return Ok(Json(answer));
+    }
     let worker = state.clone();
     Ok(Json(
         blocking(move || resolve_own_hits(&worker, answer)).await?,
