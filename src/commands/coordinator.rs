@@ -22,6 +22,7 @@ pub(crate) fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
     runtime.block_on(poshuk_coordinator::serve(
         config,
         crate::commands::signals::shutdown_signal(),
+        crate::commands::signals::announce_listening_coordinator,
     ))?;
     Ok(())
 }

@@ -22,6 +22,7 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<()> {
     runtime.block_on(poshuk_node::serve(
         config,
         crate::commands::signals::shutdown_signal(),
+        crate::commands::signals::announce_listening_node,
     ))?;
     Ok(())
 }

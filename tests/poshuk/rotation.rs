@@ -9,11 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::federation::{
-    Coordinator, PARTNERS, coordinator_section, node_token, search, start_coordinator,
+    Coordinator, PARTNERS, coordinator_section, coordinator_url_in_advance, node_token, search,
+    start_coordinator,
 };
-use crate::support::{
-    NodeProcess, free_port, get_json, poshuk, post_json, read_csv, workspace_with_keyring,
-};
+use crate::support::{NodeProcess, get_json, poshuk, post_json, read_csv, workspace_with_keyring};
 
 const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
 
@@ -56,28 +55,16 @@ fn rotating_federation(
         ],
     );
     assert!(synth.success, "{}", synth.stderr);
-    let ports: Vec<u16> = PARTNERS.iter().map(|_| free_port()).collect();
-    let registry: Vec<(&str, u16)> = PARTNERS
-        .iter()
-        .map(|(id, _)| *id)
-        .zip(ports.iter().copied())
-        .collect();
-    let (coordinator, url) = start_coordinator(
-        dir,
-        &registry,
-        1500,
-        &format!("admin_token = \"{ADMIN_TOKEN}\"\nstatus_interval_ms = 200\n"),
-    );
+    let (port, url) = coordinator_url_in_advance();
     let keys_section = admin_key_section(dir);
     let mut nodes = Vec::new();
     let mut publics = Vec::new();
-    for ((id, file), port) in PARTNERS.iter().zip(&ports) {
+    for (id, file) in PARTNERS.iter() {
         let keyring = format!("{id}-keyring.toml");
         std::fs::copy(dir.join("keyring.toml"), dir.join(&keyring)).expect("copy keyring");
         let node = NodeProcess::start_with_keyring(
             dir,
             id,
-            *port,
             &keyring,
             &(coordinator_section(&url, id) + &keys_section),
         );
@@ -94,6 +81,18 @@ fn rotating_federation(
         assert!(run.success, "{}", run.stderr);
         nodes.push(node);
     }
+    let registry: Vec<(&str, &str)> = PARTNERS
+        .iter()
+        .zip(&nodes)
+        .map(|((id, _), node)| (*id, node.federation.as_str()))
+        .collect();
+    let (coordinator, url) = start_coordinator(
+        dir,
+        port,
+        &registry,
+        1500,
+        &format!("admin_token = \"{ADMIN_TOKEN}\"\nstatus_interval_ms = 200\n"),
+    );
     (coordinator, url, nodes, publics)
 }
 
@@ -533,7 +532,7 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
     );
     assert!(synth.success, "{}", synth.stderr);
     let keys_section = admin_key_section(root);
-    let mut node = NodeProcess::start_with(root, "ngo-ua", free_port(), &keys_section);
+    let mut node = NodeProcess::start_with(root, "ngo-ua", &keys_section);
     let run = poshuk(root, &["ingest", "--node", &node.local, "data/ngo_ua.csv"]);
     assert!(run.success, "{}", run.stderr);
     let (_, before) = get_json(&format!("{}/local/v1/status", node.local));
@@ -662,7 +661,7 @@ fn damaged_and_out_of_sequence_keys_are_refused_and_change_nothing() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
     let keys_section = admin_key_section(root);
-    let node = NodeProcess::start_with(root, "ngo-ua", free_port(), &keys_section);
+    let node = NodeProcess::start_with(root, "ngo-ua", &keys_section);
     let identity = poshuk(root, &["keys", "identity", "--config", "ngo-ua.toml"]);
     assert!(identity.success, "{}", identity.stderr);
     let recipient = format!("ngo-ua={}", identity.stdout.trim());

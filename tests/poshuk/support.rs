@@ -1,7 +1,8 @@
 //! Running the binary and making input files.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The result of one run of `poshuk`.
 pub(crate) struct Run {
@@ -71,12 +72,47 @@ pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// A free TCP port on loopback (bound and released; good enough for tests).
-pub(crate) fn free_port() -> u16 {
+/// A TCP port on loopback that was free a moment ago (bound and released).
+/// Only for the one address a federation needs before its server starts: the
+/// coordinator's, which the nodes' configs name. Everything else binds port 0.
+pub(crate) fn reserve_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free port")
+}
+
+/// Starts `poshuk` as a server and reads the `listening ...` line it prints
+/// on standard output once its listeners are bound; the words after
+/// `listening` are returned. Panics with the log's tail if the process exits
+/// first (a config error, an address in use).
+pub(crate) fn spawn_server(dir: &Path, args: &[&str], log: &Path) -> (Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(args)
+        .current_dir(dir)
+        .env("POSHUK_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .expect("log file"),
+        )
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    let read = BufReader::new(stdout).read_line(&mut line);
+    let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    if read.is_err() || words.first().map(String::as_str) != Some("listening") {
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(10).collect();
+        panic!("`poshuk {}` did not start: {tail:?}", args.join(" "));
+    }
+    (child, words[1..].to_vec())
 }
 
 /// A node process started from a config in a working directory; killed on drop.
@@ -90,79 +126,60 @@ pub(crate) struct NodeProcess {
 impl NodeProcess {
     /// Writes a node config into `dir` and starts the node.
     pub(crate) fn start(dir: &Path, partner: &str) -> NodeProcess {
-        NodeProcess::start_with(dir, partner, free_port(), "")
+        NodeProcess::start_with(dir, partner, "")
     }
 
-    /// Starts a node on a given federation port, with extra config text
-    /// (a `[coordinator]` section, say).
-    pub(crate) fn start_with(
-        dir: &Path,
-        partner: &str,
-        federation_port: u16,
-        extra: &str,
-    ) -> NodeProcess {
-        NodeProcess::start_with_keyring(dir, partner, federation_port, "keyring.toml", extra)
+    /// Starts a node with extra config text (a `[coordinator]` section, say).
+    pub(crate) fn start_with(dir: &Path, partner: &str, extra: &str) -> NodeProcess {
+        NodeProcess::start_with_keyring(dir, partner, "keyring.toml", extra)
     }
 
-    /// Starts a node with its own keyring file (in `dir`).
+    /// Starts a node with its own keyring file (in `dir`), both APIs on port 0;
+    /// the config is then rewritten with the ports the node bound, so that a
+    /// restart keeps the addresses the coordinator knows.
     pub(crate) fn start_with_keyring(
         dir: &Path,
         partner: &str,
-        federation_port: u16,
         keyring: &str,
         extra: &str,
     ) -> NodeProcess {
-        let local_port = free_port();
         let config = dir.join(format!("{partner}.toml"));
-        std::fs::write(
-            &config,
-            format!(
-                "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"{keyring}\"\n\
-                 [listen]\nfederation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
-                 [limits]\nmax_body_bytes = 2000000\ncommit_every_records = 2000\ncommit_interval_ms = 500\n{extra}"
-            ),
-        )
-        .expect("write node config");
-        let mut node = NodeProcess {
-            child: spawn_node(dir, &config),
-            federation: format!("http://127.0.0.1:{federation_port}"),
-            local: format!("http://127.0.0.1:{local_port}"),
-            config,
+        let write = |federation: &str, local: &str| {
+            std::fs::write(
+                &config,
+                format!(
+                    "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"{keyring}\"\n\
+                     [listen]\nfederation = \"{federation}\"\nlocal = \"{local}\"\n\
+                     [limits]\nmax_body_bytes = 2000000\ncommit_every_records = 2000\ncommit_interval_ms = 500\n{extra}"
+                ),
+            )
+            .expect("write node config");
         };
-        node.wait_ready();
-        node
+        write("127.0.0.1:0", "127.0.0.1:0");
+        let (child, federation, local) = spawn_node(dir, &config);
+        let address = |url: &str| url.split("://").nth(1).unwrap_or(url).to_string();
+        write(&address(&federation), &address(&local));
+        NodeProcess {
+            child,
+            federation,
+            local,
+            config,
+        }
     }
 
-    /// Starts the same node again (after a kill).
+    /// Starts the same node again (after a kill), on the same addresses.
     pub(crate) fn restart(&mut self, dir: &Path) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn_node(dir, &self.config);
-        self.wait_ready();
+        let (child, federation, local) = spawn_node(dir, &self.config);
+        assert_eq!((&federation, &local), (&self.federation, &self.local));
+        self.child = child;
     }
 
     /// Kills the node with SIGKILL.
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    fn wait_ready(&mut self) {
-        let client = reqwest::blocking::Client::new();
-        for _ in 0..200 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("node exited early with {status}");
-            }
-            if client
-                .get(format!("{}/livez", self.federation))
-                .send()
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("node did not become ready");
     }
 }
 
@@ -173,22 +190,18 @@ impl Drop for NodeProcess {
     }
 }
 
-fn spawn_node(dir: &Path, config: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_poshuk"))
-        .args(["node", "--config"])
-        .arg(config)
-        .current_dir(dir)
-        .env("POSHUK_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("node.log"))
-                .expect("log file"),
-        )
-        .spawn()
-        .expect("node starts")
+/// Starts a node; returns it with its federation and local URLs.
+fn spawn_node(dir: &Path, config: &Path) -> (Child, String, String) {
+    let config = config.to_string_lossy();
+    let (child, words) = spawn_server(dir, &["node", "--config", &config], &dir.join("node.log"));
+    let url = |key: &str| {
+        words
+            .iter()
+            .find_map(|word| word.strip_prefix(key))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no {key} in {words:?}"))
+    };
+    (child, url("federation="), url("local="))
 }
 
 /// Posts JSON and returns (status, body as JSON).

@@ -2,11 +2,10 @@
 //! `poshuk tls init`, a coordinator and two nodes serving TLS, a search that
 //! crosses both hops, and connections that must fail.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
-use crate::support::{free_port, poshuk, post_json, workspace_with_keyring};
+use crate::support::{poshuk, post_json, spawn_server, workspace_with_keyring};
 
 struct Running(Vec<Child>);
 
@@ -17,41 +16,6 @@ impl Drop for Running {
             let _ = child.wait();
         }
     }
-}
-
-fn spawn(dir: &Path, args: &[&str], log: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_poshuk"))
-        .args(args)
-        .current_dir(dir)
-        .env("POSHUK_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(log)).expect("log"))
-        .spawn()
-        .expect("starts")
-}
-
-fn trusting_client(dir: &Path) -> reqwest::blocking::Client {
-    let ca = std::fs::read(dir.join("tls/ca.pem")).expect("ca");
-    let certificates = reqwest::Certificate::from_pem_bundle(&ca).expect("pem");
-    reqwest::blocking::Client::builder()
-        .tls_certs_only(certificates)
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("client")
-}
-
-fn wait_live(client: &reqwest::blocking::Client, url: &str) {
-    for _ in 0..200 {
-        if client
-            .get(format!("{url}/livez"))
-            .send()
-            .is_ok_and(|response| response.status().is_success())
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{url} did not come up");
 }
 
 #[test]
@@ -121,77 +85,79 @@ fn the_federation_speaks_https_with_its_own_ca() {
         named_ca.stderr
     );
 
-    let coordinator_port = free_port();
-    let partners = [
-        ("ngo-ua", free_port(), free_port()),
-        ("intl-org", free_port(), free_port()),
-    ];
-    let mut config = format!(
-        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n\
-         [tls]\ncert = \"tls/coordinator.pem\"\nkey = \"tls/coordinator.key\"\nca = \"tls/ca.pem\"\n"
-    );
-    for (id, federation, _) in &partners {
-        config.push_str(&format!(
-            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"https://127.0.0.1:{federation}\"\n\
-             token = \"token-of-{id}-0123456789\"\nnode_token = \"node-token-of-{id}-0123456789\"\n"
-        ));
-    }
-    std::fs::write(root.join("coordinator.toml"), config).expect("config");
-    let mut running = Running(vec![spawn(
-        root,
-        &["coordinator", "--config", "coordinator.toml"],
-        "coordinator.log",
-    )]);
-    let client = trusting_client(root);
+    // The nodes start first, on port 0, naming the coordinator's address
+    // (reserved now); the coordinator then starts with the nodes' addresses.
+    let coordinator_port = crate::support::reserve_port();
     let coordinator = format!("https://127.0.0.1:{coordinator_port}");
-    wait_live(&client, &coordinator);
-
-    for (id, federation, local) in &partners {
+    let mut running = Running(Vec::new());
+    let mut nodes = Vec::new();
+    for id in ["ngo-ua", "intl-org"] {
         std::fs::write(
             root.join(format!("{id}.toml")),
             format!(
                 "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n\
-                 [listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n\
+                 [listen]\nfederation = \"127.0.0.1:0\"\nlocal = \"127.0.0.1:0\"\n\
                  tls_cert = \"tls/{id}.pem\"\ntls_key = \"tls/{id}.key\"\n\
                  [coordinator]\nurl = \"{coordinator}\"\ntoken = \"token-of-{id}-0123456789\"\nca = \"tls/ca.pem\"\n\
                  [federation]\ntoken = \"node-token-of-{id}-0123456789\"\n"
             ),
         )
         .expect("node config");
-        running.0.push(spawn(
+        let config = format!("{id}.toml");
+        let (child, words) = spawn_server(
             root,
-            &["node", "--config", &format!("{id}.toml")],
-            &format!("{id}.log"),
-        ));
-        wait_live(&client, &format!("https://127.0.0.1:{federation}"));
+            &["node", "--config", &config],
+            &root.join(format!("{id}.log")),
+        );
+        running.0.push(child);
+        let url = |key: &str| {
+            words
+                .iter()
+                .find_map(|word| word.strip_prefix(key))
+                .expect("an address")
+                .to_string()
+        };
+        let (federation, local) = (url("federation="), url("local="));
+        assert!(federation.starts_with("https://"), "{federation}");
         let file = id.replace('-', "_");
         let run = poshuk(
             root,
-            &[
-                "ingest",
-                "--node",
-                &format!("http://127.0.0.1:{local}"),
-                &format!("data/{file}.csv"),
-            ],
+            &["ingest", "--node", &local, &format!("data/{file}.csv")],
         );
         assert!(run.success, "{}", run.stderr);
+        nodes.push((id, federation, local));
     }
+    let mut config = format!(
+        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n\
+         [tls]\ncert = \"tls/coordinator.pem\"\nkey = \"tls/coordinator.key\"\nca = \"tls/ca.pem\"\n"
+    );
+    for (id, federation, _) in &nodes {
+        config.push_str(&format!(
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"{federation}\"\n\
+             token = \"token-of-{id}-0123456789\"\nnode_token = \"node-token-of-{id}-0123456789\"\n"
+        ));
+    }
+    std::fs::write(root.join("coordinator.toml"), config).expect("config");
+    let (child, words) = spawn_server(
+        root,
+        &["coordinator", "--config", "coordinator.toml"],
+        &root.join("coordinator.log"),
+    );
+    running.0.push(child);
+    assert_eq!(words, [coordinator.clone()]);
 
     // A search from the international organization's node crosses both
     // hops over TLS and finds the NGO's records.
     let rows = crate::support::read_csv(&root.join("data/intl_org.csv"));
     let (status, body) = post_json(
-        &format!(
-            "http://127.0.0.1:{}/local/v1/federated-search",
-            partners[1].2
-        ),
+        &format!("{}/local/v1/federated-search", nodes[1].2),
         &serde_json::json!({"record": {
             "given_name": rows[1][1], "family_name": rows[1][2], "birth_date": rows[1][6]
         }, "limit": 10}),
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["partial"], false, "{body}");
-    for (id, _, _) in &partners {
+    for (id, _, _) in &nodes {
         assert_eq!(body["partners"][id]["status"], "ok", "{body}");
     }
     assert!(!body["hits"].as_array().expect("hits").is_empty(), "{body}");
@@ -202,7 +168,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
         .timeout(Duration::from_secs(3))
         .build()
         .expect("client");
-    let node_federation = format!("127.0.0.1:{}", partners[0].1);
+    let node_federation = nodes[0].1.trim_start_matches("https://").to_string();
     assert!(
         plain
             .get(format!("http://{node_federation}/livez"))

@@ -130,10 +130,11 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
     bool::from(subtle::ConstantTimeEq::ct_eq(left, right))
 }
 
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes; `on_listening` gets the URL actually bound (the config may ask for port 0).
 pub async fn serve(
     config: CoordinatorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(&str),
 ) -> Result<(), CoordinatorError> {
     let listen = config.listen;
     let coordinator = Arc::new(Coordinator::new(config)?);
@@ -143,7 +144,12 @@ pub async fn serve(
             what: format!("cannot listen on {listen}"),
             source,
         })?;
-    tracing::info!(listen = %listen, partners = coordinator.config.partners.len(), "coordinator listening");
+    let bound = listener
+        .local_addr()
+        .map_err(|source| CoordinatorError::Io {
+            what: "cannot read the bound address".into(),
+            source,
+        })?;
     // Which epochs each node serves, for routing queries and for
     // `keys status`.
     let poller = coordinator.clone();
@@ -158,6 +164,10 @@ pub async fn serve(
         (Some(cert), Some(key)) => Some(poshuk_tls::server_config(cert, key)?),
         _ => None,
     };
+    let url = format!("{}://{bound}", if tls.is_some() { "https" } else { "http" });
+    let partners = coordinator.config.partners.len();
+    tracing::info!(listen = %url, partners, "coordinator listening");
+    on_listening(&url);
     let app = router(coordinator);
     let served = match tls {
         Some(tls) => {

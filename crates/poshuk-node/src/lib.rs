@@ -95,10 +95,22 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
     )?))
 }
 
-/// Serves both APIs until `shutdown` completes.
+/// Where a started node listens: the addresses actually bound, so a config
+/// may ask for port 0 and the caller still learns the ports.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    /// The federation API, with its scheme (`https://` with TLS).
+    pub federation: String,
+    /// The local API.
+    pub local: String,
+}
+
+/// Serves both APIs until `shutdown` completes; `on_listening` is called once
+/// both listeners are bound, with their addresses.
 pub async fn serve(
     config: NodeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(&Listening),
 ) -> Result<(), NodeError> {
     let state = tokio::task::spawn_blocking({
         let config = config.clone();
@@ -134,15 +146,30 @@ pub async fn serve(
         _ => None,
     };
     let local = bind(config.listen.local).await?;
+    let address = |listener: &tokio::net::TcpListener| {
+        listener.local_addr().map_err(|source| NodeError::Io {
+            what: "cannot read the bound address".into(),
+            source,
+        })
+    };
+    let scheme = if federation_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let listening = Listening {
+        federation: format!("{scheme}://{}", address(&federation)?),
+        local: format!("http://{}", address(&local)?),
+    };
     tracing::info!(
         partner = %config.partner_id,
-        federation = %config.listen.federation,
-        tls = config.listen.tls_cert.is_some(),
-        local = %config.listen.local,
+        federation = %listening.federation,
+        local = %listening.local,
         records = state.record_count(),
         epochs = ?state.generations.served_epochs(),
         "node listening"
     );
+    on_listening(&listening);
     if let Ok(generations) = state.generations.all()
         && let Some(oldest) = generations
             .iter()
