@@ -144,7 +144,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
         &root.join("coordinator.log"),
     );
     running.0.push(child);
-    assert_eq!(words, [coordinator.clone()]);
+    assert_eq!(words, std::slice::from_ref(&coordinator));
 
     // A search from the international organization's node crosses both
     // hops over TLS and finds the NGO's records.
