@@ -13,7 +13,7 @@ use poshuk_records::{ReadOptions, read_file};
 use poshuk_synth::{Source, SynthConfig, generate, write_dir};
 
 use crate::commands::processes::{Processes, ingest};
-use crate::commands::search::{client, federated_search, print_table};
+use crate::commands::search::{federated_search, print_table, searcher_node};
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {
@@ -219,8 +219,8 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  each partner ingested its own list into its own node (tokens only)\n");
 
     let searcher = &partners[2];
-    let node = format!("http://127.0.0.1:{}", searcher.local_port);
-    let client = client()?;
+    let node_url = format!("http://127.0.0.1:{}", searcher.local_port);
+    let node = searcher_node(&node_url)?;
     for query in example_queries(&dir, 3)? {
         println!(
             "{} searches for: {} {} {} born {} {}",
@@ -231,7 +231,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             query.birth_date,
             query.birth_place
         );
-        let response = federated_search(&client, &node, query, 5, None)?;
+        let response = federated_search(&node, query, 5, None)?;
         print_table(&response);
         println!();
     }
@@ -244,13 +244,13 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         "{} searches for: Олександр Коваленко (Cyrillic, no date)",
         searcher.name
     );
-    print_table(&federated_search(&client, &node, cyrillic, 5, None)?);
+    print_table(&federated_search(&node, cyrillic, 5, None)?);
 
     if args.no_wait {
         return Ok(());
     }
     println!(
-        "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node} --given Oleksandr --family Kovalenko --birth-date 2012\n  poshuk search --node http://127.0.0.1:{} --given Александр --family Коваленко\nCtrl-C stops everything.",
+        "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node_url} --given Oleksandr --family Kovalenko --birth-date 2012\n  poshuk search --node http://127.0.0.1:{} --given Александр --family Коваленко\nCtrl-C stops everything.",
         partners[1].local_port
     );
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use poshuk_protocol::routes::local;
 use poshuk_protocol::{
     DeleteRequest, DeleteResult, FinishIngest, IngestBatch, IngestBatchResult, IngestCounts,
     IngestSession,
 };
 use poshuk_records::{Severity, read_file};
 
-use crate::commands::http::post_json;
+use crate::commands::http::Server;
 use crate::commands::pool::run_pool;
 use crate::commands::progress::progress_bar;
 use crate::commands::reading::ReadingArgs;
@@ -45,51 +46,35 @@ pub(crate) struct DeleteArgs {
     node: String,
 }
 
-fn client() -> anyhow::Result<reqwest::blocking::Client> {
-    poshuk_tls::blocking_client_builder(None)?
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(600))
-        .build()
-        .context("cannot build the HTTP client")
-}
-
 pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     let options = args.reading.options()?;
     let outcome =
         read_file(&args.input, &options).with_context(|| format!("{}", args.input.display()))?;
-    let base = args.node.trim_end_matches('/').to_string();
-    let client = client()?;
-    let session: IngestSession = post_json(
-        &client,
-        &format!("{base}/local/v1/ingest/sessions"),
-        &serde_json::json!({}),
-    )?;
-    let batches_url = format!(
-        "{base}/local/v1/ingest/sessions/{}/batches",
-        session.session
-    );
+    let node = Server::node(&args.node, Duration::from_secs(600))?;
+    let session: IngestSession = node.post(local::INGEST_SESSIONS, &serde_json::json!({}))?;
+    let batches_route = local::ingest_batches(&session.session);
 
     let progress = progress_bar(outcome.records.len() as u64, "ingesting");
     let batch_size = args.batch_size.max(1);
     let records = &outcome.records;
-    let batches: Vec<IngestBatch> = records
-        .chunks(batch_size)
-        .map(|chunk| IngestBatch {
+    // Batches are turned into wire records in the workers, one at a time,
+    // so the export is not held twice.
+    let chunks: Vec<&[poshuk_records::ReadRecord]> = records.chunks(batch_size).collect();
+    let send = |chunk: &&[poshuk_records::ReadRecord]| {
+        let batch = IngestBatch {
             records: chunk
                 .iter()
                 .map(|read| poshuk_node::wire::record_to_wire(&read.record))
                 .collect(),
-        })
-        .collect();
-    let mut totals = IngestCounts::default();
+        };
+        node.post::<_, IngestBatchResult>(&batches_route, &batch)
+    };
     let mut node_rejections: Vec<(usize, String)> = Vec::new();
     let mut failure = None;
     // Two requests in flight: the node tokenizes one batch while it indexes
     // the other.
-    let send = |batch: &IngestBatch| post_json::<IngestBatchResult>(&client, &batches_url, batch);
-    run_pool(&batches, 2, send, |index, result| match result {
+    run_pool(&chunks, 2, send, |index, result| match result {
         Ok(batch) => {
-            totals.add(&batch.counts);
             for rejected in batch.rejected {
                 let line = records
                     .get(index * batch_size + rejected.index)
@@ -109,13 +94,10 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     if let Some(error) = failure {
         return Err(error.context("ingest stopped; nothing is lost: run the same command again"));
     }
-    let finished: IngestCounts = post_json(
-        &client,
-        &format!("{base}/local/v1/ingest/sessions/{}/finish", session.session),
-        &FinishIngest {
-            replace: args.replace,
-        },
-    )?;
+    let finish = FinishIngest {
+        replace: args.replace,
+    };
+    let finished: IngestCounts = node.post(&local::ingest_finish(&session.session), &finish)?;
 
     let mut problems: Vec<(usize, &str, String)> = outcome
         .problems
@@ -155,14 +137,11 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run_delete(args: DeleteArgs) -> anyhow::Result<()> {
-    let base = args.node.trim_end_matches('/');
-    let result: DeleteResult = post_json(
-        &client()?,
-        &format!("{base}/local/v1/delete"),
-        &DeleteRequest {
-            record_ids: args.record_ids,
-        },
-    )?;
+    let node = Server::node(&args.node, Duration::from_secs(600))?;
+    let request = DeleteRequest {
+        record_ids: args.record_ids,
+    };
+    let result: DeleteResult = node.post(local::DELETE, &request)?;
     eprintln!("deleted {}, not found {}", result.deleted, result.not_found);
     Ok(())
 }

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use poshuk_protocol::routes::local;
 use poshuk_protocol::{Band, FederatedResponse, FederatedSearch, RawRecord};
 use poshuk_records::read_file;
 
-use crate::commands::http::post_json;
+use crate::commands::http::Server;
 use crate::commands::pool::run_pool;
 use crate::commands::progress::progress_bar;
 use crate::commands::reading::{ReadingArgs, print_read_summary};
@@ -57,8 +58,8 @@ pub(crate) struct SearchArgs {
     #[arg(long, default_value_t = 10)]
     limit: usize,
     /// Queries in flight at once (batch).
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
     /// JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -78,41 +79,33 @@ pub(crate) struct OverlapArgs {
     #[arg(long, short = 'o')]
     out: PathBuf,
     /// Queries in flight at once.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
     #[command(flatten)]
     reading: ReadingArgs,
 }
 
 /// One federated search through a node's local API.
 pub(crate) fn federated_search(
-    client: &reqwest::blocking::Client,
-    node: &str,
+    node: &Server,
     record: RawRecord,
     limit: usize,
     partners: Option<Vec<String>>,
 ) -> anyhow::Result<FederatedResponse> {
-    let url = format!("{}/local/v1/federated-search", node.trim_end_matches('/'));
-    post_json(
-        client,
-        &url,
-        &FederatedSearch {
-            record,
-            limit,
-            partners,
-        },
-    )
+    let search = FederatedSearch {
+        record,
+        limit,
+        partners,
+    };
+    node.post(local::FEDERATED_SEARCH, &search)
 }
 
-pub(crate) fn client() -> anyhow::Result<reqwest::blocking::Client> {
-    poshuk_tls::blocking_client_builder(None)?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .context("cannot build the HTTP client")
+/// The searcher's own node: a search waits at most for the coordinator's
+/// deadline and the node's own work.
+pub(crate) fn searcher_node(url: &str) -> anyhow::Result<Server> {
+    Server::node(url, Duration::from_secs(30))
 }
 
-/// The readable table of one answer.
 pub(crate) fn print_table(response: &FederatedResponse) {
     if response.hits.is_empty() {
         println!("no hits");
@@ -165,17 +158,22 @@ fn run_batch(
     node: &str,
     queries: Vec<RawRecord>,
     limit: usize,
-    concurrency: usize,
+    concurrency: u16,
     mut each: impl FnMut(usize, &RawRecord, anyhow::Result<FederatedResponse>),
 ) -> anyhow::Result<()> {
-    let client = client()?;
+    let node = searcher_node(node)?;
     let progress = progress_bar(queries.len() as u64, "searching");
-    let search = |query: &RawRecord| federated_search(&client, node, query.clone(), limit, None);
-    run_pool(&queries, concurrency, search, |index, answer| {
-        progress.inc(1);
-        each(index, &queries[index], answer);
-        true
-    });
+    let search = |query: &RawRecord| federated_search(&node, query.clone(), limit, None);
+    run_pool(
+        &queries,
+        usize::from(concurrency),
+        search,
+        |index, answer| {
+            progress.inc(1);
+            each(index, &queries[index], answer);
+            true
+        },
+    );
     progress.finish_and_clear();
     Ok(())
 }
@@ -255,7 +253,8 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
         birth_place: args.birth_place.unwrap_or_default(),
         document_ids: args.document.into_iter().collect(),
     };
-    let response = federated_search(&client()?, &args.node, record, args.limit, args.partners)?;
+    let node = searcher_node(&args.node)?;
+    let response = federated_search(&node, record, args.limit, args.partners)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&response)?);
     } else {

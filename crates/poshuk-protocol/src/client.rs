@@ -1,11 +1,13 @@
 //! The one HTTP client of the project's APIs: the node toward the coordinator,
-//! the coordinator toward the nodes, and the command line toward both.
+//! the coordinator toward the nodes, and the command line toward both (through
+//! its blocking wrapper, `src/commands/http.rs`).
 //!
 //! It knows the routes and the error body, so a caller gets a typed answer
 //! or a [`ClientError`] that says whether the server was unreachable, too
-//! slow, or refused the request (with the server's own message). The
-//! underlying `reqwest::Client` is built by the caller (it decides whom to
-//! trust: the federation's CA, see `poshuk-tls`).
+//! slow, or refused the request (with the server's own message). Every answer
+//! is read with a size cap: a broken or hostile server cannot make its caller
+//! hold an unbounded body. The underlying `reqwest::Client` is built by the
+//! caller (it decides whom to trust: the federation's CA, see `poshuk-tls`).
 
 use std::time::Duration;
 
@@ -17,11 +19,21 @@ use crate::{
     NodeStatus, SearchResponse, routes,
 };
 
-/// Why a call failed.
+/// Largest answer read: a federated response of `MAX_LIMIT` hits is far
+/// below it, and so is a sealed key file.
+pub const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+
+/// Largest error body read; longer messages are cut.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// Longest server message passed on in a [`ClientError`], in characters.
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// Why a call failed. The messages carry no URL and no credential.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// No connection could be made.
-    #[error("cannot be reached: {0}")]
+    #[error("cannot be reached")]
     Unreachable(#[source] reqwest::Error),
     /// No answer before the deadline.
     #[error("no answer before the deadline")]
@@ -31,33 +43,27 @@ pub enum ClientError {
     Refused {
         /// The HTTP status.
         status: u16,
-        /// The server's error body (or one made from the status).
+        /// The server's error body (or one made from the status), its
+        /// message cut to a few hundred characters.
         body: ErrorBody,
     },
-    /// The answer is not what the route returns.
+    /// The answer is not what the route returns, or is larger than
+    /// [`MAX_ANSWER_BYTES`].
     #[error("the answer is not a valid {0}")]
     BadAnswer(&'static str),
     /// The request failed otherwise.
-    #[error("request failed: {0}")]
+    #[error("the request failed")]
     Other(#[source] reqwest::Error),
 }
 
 impl ClientError {
-    fn from_send(error: reqwest::Error) -> ClientError {
+    fn from_reqwest(error: reqwest::Error) -> ClientError {
         if error.is_timeout() {
             ClientError::TimedOut
         } else if error.is_connect() {
             ClientError::Unreachable(error.without_url())
         } else {
             ClientError::Other(error.without_url())
-        }
-    }
-
-    /// The HTTP status, when the server answered with an error.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ClientError::Refused { status, .. } => Some(*status),
-            _ => None,
         }
     }
 }
@@ -73,8 +79,29 @@ pub struct ApiClient {
 impl std::fmt::Debug for ApiClient {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The token is a credential: never printed.
-        write!(formatter, "ApiClient({})", self.base)
+        write!(formatter, "ApiClient({})", self.base())
     }
+}
+
+/// Reads a body up to `cap` bytes; `None` when it is longer.
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Option<Vec<u8>>, ClientError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(ClientError::from_reqwest)? {
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 impl ApiClient {
@@ -88,9 +115,12 @@ impl ApiClient {
         }
     }
 
-    /// The server's base URL.
+    /// The server's base URL, without any user or password in it.
     pub fn base(&self) -> &str {
-        &self.base
+        match self.base.split_once("://") {
+            Some((_, rest)) if rest.contains('@') => "<a URL with credentials>",
+            _ => &self.base,
+        }
     }
 
     fn request(&self, method: reqwest::Method, route: &str) -> reqwest::RequestBuilder {
@@ -101,57 +131,61 @@ impl ApiClient {
         }
     }
 
+    /// Sends, and reads a successful answer's body (capped); an error answer
+    /// becomes [`ClientError::Refused`].
     async fn send(
         &self,
         request: reqwest::RequestBuilder,
         timeout: Option<Duration>,
-    ) -> Result<reqwest::Response, ClientError> {
+        what: &'static str,
+    ) -> Result<Vec<u8>, ClientError> {
         let request = match timeout {
             Some(timeout) => request.timeout(timeout),
             None => request,
         };
-        let response = request.send().await.map_err(ClientError::from_send)?;
+        let response = request.send().await.map_err(ClientError::from_reqwest)?;
         let status = response.status();
         if status.is_success() {
-            return Ok(response);
+            return read_capped(response, MAX_ANSWER_BYTES)
+                .await?
+                .ok_or(ClientError::BadAnswer(what));
         }
-        let body = response
-            .json::<ErrorBody>()
-            .await
-            .unwrap_or_else(|_| ErrorBody {
+        let mut body = read_capped(response, MAX_ERROR_BYTES)
+            .await?
+            .and_then(|bytes| serde_json::from_slice::<ErrorBody>(&bytes).ok())
+            .unwrap_or_else(|| ErrorBody {
                 message: status.to_string(),
                 code: "http_error".into(),
                 kind: ErrorKind::of_status(status.as_u16()),
             });
+        if body.message.chars().count() > MAX_MESSAGE_CHARS {
+            body.message = body.message.chars().take(MAX_MESSAGE_CHARS).collect();
+            body.message.push('…');
+        }
         Err(ClientError::Refused {
             status: status.as_u16(),
             body,
         })
     }
 
-    async fn json<T: DeserializeOwned>(
-        response: reqwest::Response,
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Option<Duration>,
         what: &'static str,
     ) -> Result<T, ClientError> {
-        response.json::<T>().await.map_err(|error| {
-            if error.is_timeout() {
-                ClientError::TimedOut
-            } else {
-                ClientError::BadAnswer(what)
-            }
-        })
+        let bytes = self.send(request, timeout, what).await?;
+        serde_json::from_slice(&bytes).map_err(|_| ClientError::BadAnswer(what))
     }
 
-    /// `GET route`, answered with JSON.
+    /// `GET route`, answered with JSON (`what` names it in errors).
     pub async fn get_json<T: DeserializeOwned>(
         &self,
         route: &str,
         what: &'static str,
     ) -> Result<T, ClientError> {
-        let response = self
-            .send(self.request(reqwest::Method::GET, route), None)
-            .await?;
-        ApiClient::json(response, what).await
+        let request = self.request(reqwest::Method::GET, route);
+        self.send_json(request, None, what).await
     }
 
     /// `POST route` with a JSON body, answered with JSON.
@@ -161,14 +195,12 @@ impl ApiClient {
         body: &B,
         what: &'static str,
     ) -> Result<T, ClientError> {
-        let response = self
-            .send(self.request(reqwest::Method::POST, route).json(body), None)
-            .await?;
-        ApiClient::json(response, what).await
+        let request = self.request(reqwest::Method::POST, route).json(body);
+        self.send_json(request, None, what).await
     }
 
     /// `POST route` with raw bytes (a pre-serialized JSON body, or a file),
-    /// answered with JSON, within `timeout`.
+    /// answered with JSON, within `timeout` if given.
     pub async fn post_bytes<T: DeserializeOwned>(
         &self,
         route: &str,
@@ -181,11 +213,10 @@ impl ApiClient {
             .request(reqwest::Method::POST, route)
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
-        let response = self.send(request, timeout).await?;
-        ApiClient::json(response, what).await
+        self.send_json(request, timeout, what).await
     }
 
-    /// `PUT route` with raw bytes; any success answer.
+    /// `PUT route` with a file's bytes; any success answer.
     pub async fn put_bytes(
         &self,
         route: &str,
@@ -195,36 +226,26 @@ impl ApiClient {
             .request(reqwest::Method::PUT, route)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(body);
-        self.send(request, None).await.map(drop)
-    }
-
-    /// `GET route`, answered with bytes.
-    pub async fn get_bytes(&self, route: &str) -> Result<Vec<u8>, ClientError> {
-        let response = self
-            .send(self.request(reqwest::Method::GET, route), None)
-            .await?;
-        response
-            .bytes()
-            .await
-            .map(|bytes| bytes.to_vec())
-            .map_err(|_| ClientError::BadAnswer("file"))
+        self.send(request, None, "answer").await.map(drop)
     }
 
     // The federation API of a node, as the coordinator calls it.
 
-    /// A token query (pre-serialized: the coordinator sends the same bytes
-    /// to every node) within `timeout`.
+    /// A token query, serialized once (the coordinator sends the same bytes
+    /// to every node), within `timeout`.
     pub async fn node_search(
         &self,
         query_json: impl Into<reqwest::Body>,
         timeout: Duration,
     ) -> Result<SearchResponse, ClientError> {
+        let content_type = "application/json";
+        let what = "search response";
         self.post_bytes(
             routes::node::SEARCH,
-            "application/json",
+            content_type,
             query_json,
             Some(timeout),
-            "search response",
+            what,
         )
         .await
     }
@@ -240,15 +261,10 @@ impl ApiClient {
         epoch: u32,
         timeout: Duration,
     ) -> Result<NodeStatus, ClientError> {
-        let body = serde_json_body(&NodeRetire { epoch });
-        self.post_bytes(
-            routes::node::RETIRE,
-            "application/json",
-            body,
-            Some(timeout),
-            "node status",
-        )
-        .await
+        let request = self
+            .request(reqwest::Method::POST, routes::node::RETIRE)
+            .json(&NodeRetire { epoch });
+        self.send_json(request, Some(timeout), "node status").await
     }
 
     // The coordinator, as a searcher's node calls it.
@@ -266,8 +282,7 @@ impl ApiClient {
             // Encoded as a query parameter, whatever characters the ids hold.
             request = request.query(&[("partners", partners.join(","))]);
         }
-        let response = self.send(request, None).await?;
-        ApiClient::json(response, "federated response").await
+        self.send_json(request, None, "federated response").await
     }
 
     /// The epochs searches should be tokenized for.
@@ -278,16 +293,9 @@ impl ApiClient {
 
     /// This partner's sealed key for `epoch`, from the relay.
     pub async fn sealed_key(&self, epoch: u32) -> Result<Vec<u8>, ClientError> {
-        self.get_bytes(&format!(
-            "{}?epoch={epoch}",
-            routes::coordinator::SEALED_KEY
-        ))
-        .await
+        let request = self
+            .request(reqwest::Method::GET, routes::coordinator::SEALED_KEY)
+            .query(&[("epoch", epoch)]);
+        self.send(request, None, "sealed key file").await
     }
-}
-
-fn serde_json_body<T: Serialize>(value: &T) -> Vec<u8> {
-    // Serializing the protocol's own types cannot fail (no maps with
-    // non-string keys, no failing Serialize impls).
-    serde_json::to_vec(value).unwrap_or_default()
 }

@@ -99,26 +99,29 @@ fn resolve_own_hits(
 }
 
 /// The coordinator's failure as this node's answer: a client error keeps
-/// its status and message, anything else is a bad gateway.
+/// its status and message, anything else is a bad gateway. The message names
+/// the coordinator's own status.
 pub(crate) fn coordinator_error(error: ClientError) -> ApiError {
     match error {
         ClientError::Refused { status, body } => {
-            let status = StatusCode::from_u16(status)
+            let passed_on = StatusCode::from_u16(status)
                 .ok()
                 .filter(StatusCode::is_client_error)
                 .unwrap_or(StatusCode::BAD_GATEWAY);
             ApiError::new(
-                status,
+                passed_on,
                 "coordinator_error",
-                format!("the coordinator answered {}: {}", status, body.message),
+                format!("the coordinator answered {status}: {}", body.message),
             )
         }
-        ClientError::Unreachable(_) | ClientError::TimedOut => ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            "coordinator_unreachable",
-            format!("the coordinator cannot be reached: {error}"),
-        ),
-        ClientError::BadAnswer(_) | ClientError::Other(_) => ApiError::new(
+        ClientError::Unreachable(_) | ClientError::TimedOut | ClientError::Other(_) => {
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "coordinator_unreachable",
+                format!("the coordinator cannot be reached or did not answer: {error}"),
+            )
+        }
+        ClientError::BadAnswer(_) => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "coordinator_error",
             format!("the coordinator's answer is unusable: {error}"),
