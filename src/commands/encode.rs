@@ -15,7 +15,7 @@ use crate::commands::reading::{ReadingArgs, print_read_summary};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use poshuk_keys::files as keyring_file;
+use poshuk_keys::files;
 
 #[derive(Args)]
 pub(crate) struct EncodeArgs {
@@ -89,7 +89,7 @@ fn write_handle_map(path: &Path, map: &[(Handle, String)]) -> anyhow::Result<()>
 }
 
 pub(crate) fn run(args: EncodeArgs) -> anyhow::Result<()> {
-    let ring = keyring_file::load(&args.keyring)?;
+    let ring = files::load(&args.keyring)?;
     let epoch = args
         .epoch
         .map(Epoch)

@@ -17,7 +17,9 @@ pub(crate) fn run_pool<T: Sync, R: Send>(
 ) {
     let next = AtomicUsize::new(0);
     let stopped = AtomicBool::new(false);
-    let (sender, receiver) = mpsc::channel::<(usize, R)>();
+    // A rendezvous channel: a worker hands its result over before it takes
+    // the next item, so results never pile up and a stop is seen at once.
+    let (sender, receiver) = mpsc::sync_channel::<(usize, R)>(0);
     std::thread::scope(|scope| {
         for _ in 0..workers.max(1) {
             let sender = sender.clone();
@@ -45,37 +47,51 @@ pub(crate) fn run_pool<T: Sync, R: Send>(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     #[test]
-    fn every_item_is_worked_once_and_a_stop_stops_handing_out() {
+    fn every_item_is_worked_once() {
         let items: Vec<u32> = (0..100).collect();
-        let mut seen = vec![false; items.len()];
+        let mut seen = vec![0; items.len()];
         run_pool(
             &items,
             3,
             |item| item * 2,
             |index, doubled| {
                 assert_eq!(doubled, items[index] * 2);
-                seen[index] = true;
+                seen[index] += 1;
                 true
             },
         );
-        assert!(seen.iter().all(|&seen| seen));
+        assert!(seen.iter().all(|&count| count == 1), "{seen:?}");
+    }
 
+    #[test]
+    fn a_stop_stops_handing_out_items() {
+        let items: Vec<u32> = (0..1000).collect();
+        let worked = AtomicUsize::new(0);
         let mut handled = 0;
+        let workers = 4;
         run_pool(
             &items,
-            2,
-            |item| *item,
+            workers,
+            |item| {
+                worked.fetch_add(1, Ordering::Relaxed);
+                *item
+            },
             |_, _| {
                 handled += 1;
                 handled < 5
             },
         );
+        // After the stop, each worker finishes at most the item it holds and
+        // one it took just before seeing the stop.
+        let worked = worked.load(Ordering::Relaxed);
         assert!(
-            handled < 10,
-            "at most the items already in flight follow a stop: {handled}"
+            worked <= 5 + 2 * workers,
+            "worked {worked} items after a stop at 5"
         );
     }
 }

@@ -205,3 +205,85 @@ fn describe(error: &ClientError) -> String {
         ClientError::Other(_) => "the request failed".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use poshuk_protocol::{Band, Handle};
+
+    use super::*;
+
+    fn partner(id: &str) -> PartnerConfig {
+        PartnerConfig {
+            id: id.into(),
+            name: id.to_uppercase(),
+            node_url: "http://127.0.0.1:1".into(),
+            token: format!("token-of-{id}"),
+            node_token: None,
+            permissions: vec![Permission::Search, Permission::BeSearched],
+            contact: String::new(),
+        }
+    }
+
+    fn hit(partner: &PartnerConfig, handle: u8, score: f64) -> FederatedHit {
+        FederatedHit {
+            partner: partner.id.clone(),
+            partner_name: partner.name.clone(),
+            handle: Handle([handle; 16]),
+            score,
+            band: Band::Strong,
+            agreeing: Vec::new(),
+            own: false,
+            record_id: None,
+        }
+    }
+
+    fn status(outcome: PartnerOutcome, hits: usize) -> PartnerStatus {
+        PartnerStatus {
+            status: outcome,
+            took_ms: 1,
+            hits,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn hits_are_merged_by_score_ties_broken_by_partner_then_handle() {
+        let (ngo, intl, down) = (partner("ngo"), partner("intl"), partner("down"));
+        let answers = vec![
+            (
+                &ngo,
+                (
+                    status(PartnerOutcome::Ok, 2),
+                    vec![hit(&ngo, 2, 0.9), hit(&ngo, 1, 0.9)],
+                ),
+            ),
+            (
+                &intl,
+                (
+                    status(PartnerOutcome::Ok, 2),
+                    vec![hit(&intl, 9, 0.9), hit(&intl, 3, 0.99)],
+                ),
+            ),
+            (&down, (status(PartnerOutcome::Unavailable, 0), Vec::new())),
+        ];
+        let merged = merge(&ngo, answers, 3, Instant::now());
+        let order: Vec<(String, u8)> = merged
+            .hits
+            .iter()
+            .map(|hit| (hit.partner.clone(), hit.handle.0[0]))
+            .collect();
+        assert_eq!(
+            order,
+            [("intl".into(), 3), ("intl".into(), 9), ("ngo".into(), 1)],
+            "best first, then partner, then handle; capped at the limit"
+        );
+        assert!(
+            merged
+                .hits
+                .iter()
+                .all(|hit| hit.own == (hit.partner == "ngo"))
+        );
+        assert!(merged.partial, "a partner did not answer");
+        assert_eq!(merged.partners.len(), 3);
+    }
+}

@@ -69,7 +69,7 @@ impl From<KeysError> for ApiError {
             KeysError::NotSealed(_) => (StatusCode::BAD_REQUEST, "not_sealed"),
             KeysError::Mismatch(_) => (StatusCode::BAD_REQUEST, "mismatch"),
             KeysError::NoSealedKey { .. } => (StatusCode::NOT_FOUND, "no_sealed_key"),
-            KeysError::State(_) | KeysError::Poisoned => {
+            KeysError::State(_) | KeysError::SealedFile(_) | KeysError::Poisoned => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
@@ -196,6 +196,12 @@ impl Coordinator {
     }
 
     fn check_partner_names(&self, names: &[String]) -> Result<(), ApiError> {
+        if names.is_empty() {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                "partners is empty: name at least one partner, or leave it out to search all",
+            ));
+        }
         let known: Vec<&str> = self.config.partners.iter().map(|p| p.id.as_str()).collect();
         match names.iter().find(|name| !known.contains(&name.as_str())) {
             Some(unknown) => Err(ApiError::bad_request(

@@ -1,5 +1,5 @@
 //! Every route of the coordinator, in process (`tower::ServiceExt::oneshot`).
-//! The partners' nodes are addresses where nothing listens: what a search
+//! The partners' nodes are an address where nothing listens: what a search
 //! reports then (partial results, a status per partner) is the behaviour
 //! under test; searches through real nodes are tested with real processes
 //! in the integration suite.
@@ -24,12 +24,10 @@ struct TestCoordinator {
     router: Router,
 }
 
-/// An address where nothing listens: bound, then released.
+/// An address where nothing listens: port 1 on loopback is privileged and
+/// outside the ephemeral range, so no other test can take it.
 fn closed_address() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = listener.local_addr().expect("address");
-    drop(listener);
-    format!("http://{address}")
+    "http://127.0.0.1:1".into()
 }
 
 impl TestCoordinator {
@@ -130,6 +128,15 @@ async fn a_search_reports_every_partner_and_is_audited() {
     assert_eq!(
         (status, error["code"].clone()),
         (StatusCode::FORBIDDEN, json!("forbidden"))
+    );
+    let path = format!("{}?partners=", route::FEDERATED_SEARCH);
+    let (status, _) = coordinator
+        .call(request("POST", &path, Some(SEARCHER), body()))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an empty partner list asks nobody"
     );
     let path = format!("{}?partners=ghost", route::FEDERATED_SEARCH);
     let (status, error) = coordinator
@@ -243,6 +250,10 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
     assert_eq!(
         (status, error["code"].clone()),
         (StatusCode::CONFLICT, json!("not_ready"))
+    );
+    assert_eq!(
+        error["type"], "conflict",
+        "a 409 is a conflict: retry after the re-keys"
     );
     let ghost = json!({"epoch": 1, "exclude": ["ghost"]}).to_string();
     let (status, error) = coordinator

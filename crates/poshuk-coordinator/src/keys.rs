@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use axum::http::{HeaderMap, header};
 use poshuk_protocol::sealed_header::read_header;
@@ -56,16 +55,13 @@ impl KeyState {
         temporary
             .persist(KeyState::path(state_dir))
             .map_err(|error| error.error)?;
-        std::fs::File::open(state_dir)?.sync_all()
+        // Best effort: the rename is done, and some file systems refuse to
+        // sync a directory; failing now would leave memory and disk apart.
+        if let Ok(directory) = std::fs::File::open(state_dir) {
+            let _ = directory.sync_all();
+        }
+        Ok(())
     }
-}
-
-/// The last status heard from a node.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeView {
-    pub(crate) status: Option<NodeStatus>,
-    #[allow(dead_code)]
-    pub(crate) at: Instant,
 }
 
 impl Coordinator {
@@ -73,13 +69,7 @@ impl Coordinator {
     pub(crate) async fn fetch_status(&self, partner: &PartnerConfig) -> Option<NodeStatus> {
         let status = self.node(partner).node_status().await.ok();
         if let Ok(mut views) = self.views.write() {
-            views.insert(
-                partner.id.clone(),
-                NodeView {
-                    status: status.clone(),
-                    at: Instant::now(),
-                },
-            );
+            views.insert(partner.id.clone(), status.clone());
         }
         status
     }
@@ -102,7 +92,6 @@ impl Coordinator {
             .read()
             .ok()?
             .get(partner_id)?
-            .status
             .as_ref()
             .map(|status| status.epochs.clone())
     }
@@ -213,7 +202,7 @@ impl Coordinator {
                 if state.suspended.contains(partner) {
                     continue;
                 }
-                if let Some(status) = &view.status {
+                if let Some(status) = view {
                     live.extend(status.epochs.iter().filter(|e| !state.retired.contains(e)));
                 }
             }
@@ -374,7 +363,7 @@ impl Coordinator {
             .map(std::fs::create_dir_all)
             .unwrap_or(Ok(()))
             .and_then(|()| std::fs::write(&path, sealed))
-            .map_err(KeysError::State)?;
+            .map_err(KeysError::SealedFile)?;
         self.audit.append(serde_json::json!({
             "event": "sealed_key_uploaded", "partner": partner_id, "epoch": epoch,
         }));
@@ -446,6 +435,9 @@ pub enum KeysError {
         /// The epoch asked for, if any.
         epoch: Option<u32>,
     },
+    /// A sealed file cannot be stored.
+    #[error("cannot store the sealed file: {0}")]
+    SealedFile(#[source] std::io::Error),
     /// The state directory cannot be written.
     #[error("cannot save the coordinator's key state: {0}")]
     State(#[source] std::io::Error),

@@ -55,7 +55,8 @@ pub struct Coordinator {
     audit: audit::AuditLog,
     searches: AtomicU64,
     partial_searches: AtomicU64,
-    views: RwLock<HashMap<String, keys::NodeView>>,
+    /// The last status heard from each node (None: it did not answer).
+    views: RwLock<HashMap<String, Option<poshuk_protocol::NodeStatus>>>,
     key_state: Mutex<keys::KeyState>,
 }
 

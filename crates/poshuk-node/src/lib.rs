@@ -86,7 +86,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
     Ok(Arc::new(NodeState::new(
         config.partner_id.clone(),
         generations,
-        service::KeyPaths {
+        service::NodeKeys {
             identity: config.identity_path(),
             admin_key: config.keys.admin_key.clone(),
         },

@@ -9,19 +9,20 @@ use poshuk_protocol::{Band, Handle, RawRecord, SearchHit, SearchResponse};
 
 use crate::index::SearchOutcome;
 
-/// The core record of a raw record from the local API. An unreadable date
-/// is dropped: the reader that built the raw record already warned about it.
-pub fn record_from_wire(raw: &RawRecord) -> Record {
+/// The core record of a raw record from the local API (taken by value: no
+/// copy of the strings). An unreadable date is dropped: the reader that built
+/// the raw record already warned about it.
+pub fn record_from_wire(raw: RawRecord) -> Record {
     Record {
-        record_id: raw.record_id.clone(),
-        given_name: raw.given_name.clone(),
-        family_name: raw.family_name.clone(),
-        patronymic: raw.patronymic.clone(),
-        other_names: raw.other_names.clone(),
         sex: Sex::parse(&raw.sex),
         birth_date: BirthDate::parse(&raw.birth_date).ok(),
-        birth_place: raw.birth_place.clone(),
-        document_ids: raw.document_ids.clone(),
+        record_id: raw.record_id,
+        given_name: raw.given_name,
+        family_name: raw.family_name,
+        patronymic: raw.patronymic,
+        other_names: raw.other_names,
+        birth_place: raw.birth_place,
+        document_ids: raw.document_ids,
     }
 }
 
@@ -93,11 +94,22 @@ mod tests {
             birth_place: "Маріуполь".into(),
             document_ids: vec!["I-БК 123456".into()],
         };
-        assert_eq!(record_to_wire(&record_from_wire(&raw)), raw);
+        assert_eq!(record_to_wire(&record_from_wire(raw.clone())), raw);
         let unreadable = RawRecord {
             birth_date: "someday".into(),
             ..raw
         };
-        assert_eq!(record_from_wire(&unreadable).birth_date, None);
+        assert_eq!(record_from_wire(unreadable).birth_date, None);
+    }
+
+    #[test]
+    fn bands_keep_their_names_on_the_wire() {
+        for band in [
+            poshuk_core::Band::Strong,
+            poshuk_core::Band::Possible,
+            poshuk_core::Band::Weak,
+        ] {
+            assert_eq!(band_to_wire(band).name(), band.name());
+        }
     }
 }

@@ -47,20 +47,42 @@ impl fmt::Display for ErrorBody {
     }
 }
 
-/// Replaces every double-quoted part of a message with `"…"`: a message never
-/// repeats what a request carried. Field names in serde's messages are in
-/// backticks and stay.
+/// Masks what a parser's message may repeat of its input: every
+/// double-quoted part (escaped quotes inside it included) becomes `"…"`, and a
+/// backticked part that is not a plain identifier (a number, a date) becomes
+/// `` `…` ``. Field names, which serde writes in backticks, stay, so the
+/// message still says which field is wrong.
 pub fn mask_quoted(message: &str) -> String {
     let mut masked = String::with_capacity(message.len());
-    let mut inside = false;
-    for character in message.chars() {
-        if character == '"' {
-            if !inside {
+    let mut characters = message.chars();
+    while let Some(character) = characters.next() {
+        match character {
+            '"' => {
                 masked.push_str("\"…\"");
+                while let Some(inside) = characters.next() {
+                    match inside {
+                        '\\' => {
+                            characters.next();
+                        }
+                        '"' => break,
+                        _ => {}
+                    }
+                }
             }
-            inside = !inside;
-        } else if !inside {
-            masked.push(character);
+            '`' => {
+                let inside: String = characters.by_ref().take_while(|&c| c != '`').collect();
+                let identifier = inside
+                    .chars()
+                    .next()
+                    .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+                    && inside
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                masked.push('`');
+                masked.push_str(if identifier { &inside } else { "…" });
+                masked.push('`');
+            }
+            other => masked.push(other),
         }
     }
     masked
@@ -70,14 +92,58 @@ pub fn mask_quoted(message: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The message serde_json gives for a bad body, masked.
+    fn parse_error<T: serde::de::DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
+        let error = serde_json::from_str::<T>(body).expect_err("malformed");
+        mask_quoted(&error.to_string())
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Person {
+        record_id: String,
+        document_ids: Vec<String>,
+    }
+
     #[test]
-    fn quoted_parts_are_masked_and_field_names_stay() {
-        let message = r#"invalid type: string "Коваленко", expected a sequence at `document_ids` line 1 column 9"#;
-        let masked = mask_quoted(message);
-        assert!(!masked.contains("Коваленко"), "{masked}");
-        assert!(
-            masked.contains("`document_ids`") && masked.contains("line 1"),
-            "{masked}"
-        );
+    fn values_are_masked_and_field_names_stay() {
+        let cases = [
+            (
+                r#"{"record_id":"1","document_ids":"Коваленко"}"#,
+                "Коваленко",
+                "line 1",
+            ),
+            (
+                r#"{"record_id":12345,"document_ids":[]}"#,
+                "12345",
+                "line 1",
+            ),
+            (
+                r#"{"record_id":"1","document_ids":[987654321]}"#,
+                "987654321",
+                "line 1",
+            ),
+            (
+                r#"{"record_id":"Петренко \"Петя\"","document_ids":5}"#,
+                "Петя",
+                "line 1",
+            ),
+            (
+                r#"{"record_id":"1"}"#,
+                "zzz",
+                "missing field `document_ids`",
+            ),
+            (
+                r#"{"record_id":"Петро","document_ids":[],"x":1}"#,
+                "Петро",
+                "unknown field `x`",
+            ),
+        ];
+        for (body, secret, kept) in cases {
+            let message = parse_error::<Person>(body);
+            assert!(!message.contains(secret), "{body}: {message}");
+            assert!(message.contains(kept), "{body}: {message}");
+        }
     }
 }

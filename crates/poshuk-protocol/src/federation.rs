@@ -36,7 +36,8 @@ impl Band {
 
 impl fmt::Display for Band {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.name())
+        // `pad`: honours width and alignment (`{:<9}` in tables).
+        formatter.pad(self.name())
     }
 }
 
@@ -52,7 +53,7 @@ pub struct BadHandle;
 
 impl fmt::Display for Handle {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&hex::encode(self.0))
+        formatter.pad(&hex::encode(self.0))
     }
 }
 
@@ -249,8 +250,9 @@ pub struct FederationEpochs {
     pub retired: Vec<u32>,
 }
 
-/// One hit of a federated search.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One hit of a federated search. `Debug` leaves out the searcher's own case
+/// id.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct FederatedHit {
     /// The partner whose node holds the record.
     pub partner: String,
@@ -270,6 +272,21 @@ pub struct FederatedHit {
     /// searcher's own node (never by the coordinator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_id: Option<String>,
+}
+
+impl fmt::Debug for FederatedHit {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("FederatedHit")
+            .field("partner", &self.partner)
+            .field("handle", &self.handle)
+            .field("score", &self.score)
+            .field("band", &self.band)
+            .field("agreeing", &self.agreeing)
+            .field("own", &self.own)
+            .field("record_id", &self.record_id.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// How one partner's node answered a federated search.

@@ -120,6 +120,22 @@ mod typed_tests {
             "\"strong\""
         );
         assert!(serde_json::from_str::<Band>("\"certain\"").is_err());
+        assert_eq!(
+            format!("[{:<9}]", Band::Weak),
+            "[weak     ]",
+            "tables align"
+        );
+        let hit = FederatedHit {
+            partner: "ngo".into(),
+            partner_name: "NGO".into(),
+            handle,
+            score: 0.9,
+            band: Band::Strong,
+            agreeing: Vec::new(),
+            own: true,
+            record_id: Some("CASE-0017".into()),
+        };
+        assert!(!format!("{hit:?}").contains("CASE-0017"));
         let error = ErrorBody {
             message: "m".into(),
             code: "c".into(),

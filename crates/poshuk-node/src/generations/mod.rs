@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use poshuk_core::{Epoch, EpochState, KeyRing, Tokenizer};
 
-use poshuk_keys::files as keyring_file;
+use poshuk_keys::files;
 
 use crate::NodeError;
 use crate::index::{IndexSettings, TokenIndex};
@@ -42,7 +42,7 @@ pub struct Generation {
 }
 
 /// A re-key under way (or failed).
-pub(crate) struct Rekey {
+struct Rekey {
     epoch: Epoch,
     done: Arc<AtomicU64>,
     total: u64,
@@ -61,15 +61,15 @@ pub struct WritesPaused {
 pub struct Generations {
     /// Held for the node's lifetime: one node process per data directory.
     _lock: std::fs::File,
-    pub(crate) data_dir: PathBuf,
-    pub(crate) keyring_path: PathBuf,
-    pub(crate) settings: IndexSettings,
-    pub(crate) ring: RwLock<KeyRing>,
-    pub(crate) tokenizers: RwLock<BTreeMap<Epoch, Tokenizer>>,
-    pub(crate) served: RwLock<Vec<Arc<Generation>>>,
-    pub(crate) write_gate: RwLock<()>,
-    pub(crate) rekey: Mutex<Option<Rekey>>,
-    pub(crate) rekey_running: AtomicBool,
+    data_dir: PathBuf,
+    keyring_path: PathBuf,
+    settings: IndexSettings,
+    ring: RwLock<KeyRing>,
+    tokenizers: RwLock<BTreeMap<Epoch, Tokenizer>>,
+    served: RwLock<Vec<Arc<Generation>>>,
+    write_gate: RwLock<()>,
+    rekey: Mutex<Option<Rekey>>,
+    rekey_running: AtomicBool,
 }
 
 impl std::fmt::Debug for Generations {
@@ -78,15 +78,15 @@ impl std::fmt::Debug for Generations {
     }
 }
 
-pub(crate) fn generation_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
+fn generation_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
     data_dir.join(format!("index-epoch-{}", epoch.0))
 }
 
-pub(crate) fn building_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
+fn building_dir(data_dir: &Path, epoch: Epoch) -> PathBuf {
     data_dir.join(format!("index-epoch-{}.building", epoch.0))
 }
 
-pub(crate) fn io_error(what: String) -> impl FnOnce(std::io::Error) -> NodeError {
+fn io_error(what: String) -> impl FnOnce(std::io::Error) -> NodeError {
     move |source| NodeError::Io { what, source }
 }
 
@@ -146,7 +146,7 @@ impl Generations {
                 ))
             },
         )?;
-        let ring = keyring_file::load(keyring_path)?;
+        let ring = files::load(keyring_path)?;
         // The single index of a node from before generations.
         let legacy = data_dir.join("index");
         if legacy.join("meta.json").exists() {
@@ -208,7 +208,7 @@ impl Generations {
         Ok(generations)
     }
 
-    pub(crate) fn rebuild_tokenizers(&self) -> Result<(), NodeError> {
+    fn rebuild_tokenizers(&self) -> Result<(), NodeError> {
         let ring = self.ring.read().map_err(|_| NodeError::Poisoned)?;
         let mut tokenizers = BTreeMap::new();
         for entry in ring.entries() {

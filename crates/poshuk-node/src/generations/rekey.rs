@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use poshuk_core::{Epoch, EpochState};
-use poshuk_keys::files as keyring_file;
+use poshuk_keys::files;
 use poshuk_protocol::RekeyStatus;
 
 use super::{
@@ -64,7 +64,7 @@ impl Generations {
             }
             Err(error) => return Err(InstallError::Refused(error.to_string())),
         }
-        keyring_file::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
+        files::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
         *ring = updated;
         drop(ring);
         self.rebuild_tokenizers()?;
@@ -126,7 +126,7 @@ impl Generations {
                 .set_state(epoch, EpochState::Active)
                 .map_err(|error| NodeError::Keyring(error.to_string()))?;
         }
-        keyring_file::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
+        files::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
         *ring = updated;
         Ok(())
     }
@@ -255,7 +255,7 @@ impl Generations {
                 }
             }
             if changed {
-                keyring_file::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
+                files::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
                 *ring = updated;
             }
         }

@@ -120,7 +120,7 @@ pub(crate) async fn livez() -> &'static str {
 /// `GET /readyz`: the index is open and a key epoch is served.
 pub(crate) async fn readyz(State(state): State<SharedState>) -> Result<&'static str, ApiError> {
     match state.generations.newest() {
-        Ok(_) => Ok("ready"),
+        Ok(_) => Ok("ok"),
         Err(_) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",

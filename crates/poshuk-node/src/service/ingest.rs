@@ -94,9 +94,12 @@ pub(crate) async fn ingest_batch(
 ) -> Result<Json<IngestBatchResult>, ApiError> {
     let batch: IngestBatch = parse_json(&body)?;
     state.sessions.check(&session)?;
-    let records = batch.records.iter().map(record_from_wire).collect();
     let worker = state.clone();
-    let outcome = blocking(move || worker.generations.upsert(records)).await?;
+    let outcome = blocking(move || {
+        let records = batch.records.into_iter().map(record_from_wire).collect();
+        worker.generations.upsert(records)
+    })
+    .await?;
     state.metrics.observe_ingest(&outcome.result.counts);
     state
         .sessions

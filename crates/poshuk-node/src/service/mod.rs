@@ -58,10 +58,10 @@ impl std::fmt::Debug for NodeState {
     }
 }
 
-/// Where a node's key material is: its age identity file and the admin's
-/// public signing key it pins.
+/// A node's key material: where its age identity (which opens sealed keys)
+/// is, and the admin's public signing key it pins.
 #[derive(Debug, Clone)]
-pub struct KeyPaths {
+pub struct NodeKeys {
     /// The identity that opens sealed keys.
     pub identity: std::path::PathBuf,
     /// The admin's public key (`[keys] admin_key`).
@@ -73,7 +73,7 @@ impl NodeState {
     pub fn new(
         partner_id: String,
         generations: Generations,
-        keys: KeyPaths,
+        keys: NodeKeys,
         coordinator: Option<&LinkConfig>,
         federation_token: Option<String>,
     ) -> Result<NodeState, NodeError> {

@@ -20,7 +20,7 @@ use crate::NodeError;
 use crate::wire::{hits_response, record_from_wire};
 
 /// The record of a search, checked: a limit in range and a usable field.
-fn query_record(raw: &RawRecord, limit: usize) -> Result<Record, ApiError> {
+fn query_record(raw: RawRecord, limit: usize) -> Result<Record, ApiError> {
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIMIT}"
@@ -42,7 +42,7 @@ pub(crate) async fn local_search(
 ) -> Result<Json<SearchResponse>, ApiError> {
     let started = Instant::now();
     let request: LocalSearch = parse_json(&body)?;
-    let record = query_record(&request.record, request.limit)?;
+    let record = query_record(request.record, request.limit)?;
     let worker = state.clone();
     let outcome =
         blocking(move || worker.generations.search_newest(&record, request.limit)).await?;
@@ -56,7 +56,12 @@ pub(crate) async fn federated_search(
     body: Bytes,
 ) -> Result<Json<FederatedResponse>, ApiError> {
     let request: FederatedSearch = parse_json(&body)?;
-    let record = query_record(&request.record, request.limit)?;
+    let record = query_record(request.record, request.limit)?;
+    if request.partners.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::bad_request(
+            "partners is empty: name at least one partner, or leave it out to search all",
+        ));
+    }
     let Some(link) = state.coordinator.as_ref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
