@@ -5,7 +5,7 @@
 //! One reader and one writer for every secret file of the project, so the
 //! permission check and the atomic replace cannot drift apart between copies.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -105,20 +105,26 @@ fn invalid(path: &Path, error: impl std::fmt::Display) -> FileError {
 }
 
 /// Reads a secret file's bytes (`what` names it in messages, `create` says
-/// how to make one), refusing it when group or others may read it.
+/// how to make one), refusing it when group or others may read it. The
+/// permissions are checked on the opened file, so the file read is the file
+/// checked.
 pub fn load_secret_bytes(
     path: &Path,
     what: &'static str,
     create: &str,
 ) -> Result<Zeroizing<Vec<u8>>, FileError> {
-    let metadata = std::fs::metadata(path).map_err(|source| FileError::Io {
+    let mut file = std::fs::File::open(path).map_err(|source| FileError::Io {
         what: format!(
             "cannot open {what} {} (create it with `{create}`)",
             path.display()
         ),
         source,
     })?;
-    let mode = metadata.permissions().mode() & 0o777;
+    let read_error = |source| FileError::Io {
+        what: format!("cannot read {what} {}", path.display()),
+        source,
+    };
+    let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(FileError::ReadableByOthers {
             what,
@@ -126,12 +132,9 @@ pub fn load_secret_bytes(
             mode,
         });
     }
-    std::fs::read(path)
-        .map(Zeroizing::new)
-        .map_err(|source| FileError::Io {
-            what: format!("cannot read {what} {}", path.display()),
-            source,
-        })
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.read_to_end(&mut bytes).map_err(read_error)?;
+    Ok(bytes)
 }
 
 /// Reads a secret text file, as [`load_secret_bytes`].
@@ -150,10 +153,7 @@ pub fn load_secret(
 /// an existing file.
 pub fn create_secret(path: &Path, what: &str, contents: &[u8]) -> Result<(), FileError> {
     let io = |source| FileError::Io {
-        what: format!(
-            "cannot create {what} {} (it must not exist yet)",
-            path.display()
-        ),
+        what: format!("cannot write {what} {}", path.display()),
         source,
     };
     let mut file = std::fs::OpenOptions::new()
@@ -161,10 +161,32 @@ pub fn create_secret(path: &Path, what: &str, contents: &[u8]) -> Result<(), Fil
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(io)?;
+        .map_err(|source| FileError::Io {
+            what: if source.kind() == std::io::ErrorKind::AlreadyExists {
+                format!(
+                    "cannot create {what} {} (it must not exist yet)",
+                    path.display()
+                )
+            } else {
+                format!("cannot create {what} {}", path.display())
+            },
+            source,
+        })?;
     file.write_all(contents)
         .and_then(|()| file.sync_all())
-        .map_err(io)
+        .map_err(io)?;
+    // The new name itself must survive a power cut (a node's secret is
+    // created once, beside the index it protects).
+    sync_directory(parent_directory(path));
+    Ok(())
+}
+
+/// The directory a file is in (`.` for a bare file name).
+fn parent_directory(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 /// Replaces a secret file atomically (see [`replace`]).
@@ -173,10 +195,7 @@ pub fn replace_secret(path: &Path, what: &str, contents: &[u8]) -> Result<(), Fi
         what: format!("cannot replace {what} {}", path.display()),
         source,
     };
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let directory = parent_directory(path);
     // tempfile creates the file 0600 in the same directory, so the rename
     // below stays on one file system and never exposes the contents.
     let mut temporary = tempfile::Builder::new()

@@ -31,7 +31,11 @@ impl NodeSecret {
         let path = dir.join("node.key");
         let mut master = Zeroizing::new([0u8; 32]);
         if path.exists() {
-            let bytes = poshuk_keys::files::load_secret_bytes(&path, "node secret", "the node")?;
+            let bytes = poshuk_keys::files::load_secret_bytes(
+                &path,
+                "node secret",
+                "poshuk node (it creates one on first start)",
+            )?;
             if bytes.len() != 32 {
                 return Err(NodeError::Insecure(format!(
                     "{} is not a 32-byte key",
