@@ -1,6 +1,11 @@
 //! The coordinator's HTTP API: thin handlers that authenticate the caller
 //! (a partner's token, or the admin's), parse, call one method of
 //! [`Coordinator`] and answer; errors are mapped to statuses in one place.
+//!
+//! Open without a credential today: the probes, `/metrics`, `/v1/partners`
+//! and `/v1/federation/status` (which asks every node for its status on each
+//! call). Like the node's, the handlers read the body (up to 4 MiB) before
+//! the credential is checked. Both are for the security work to close.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -196,8 +196,9 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
     with_layers(routes, limits)
 }
 
-/// The layer stack, top to bottom: timeout, load shedding over a concurrency
-/// limit, body limit.
+/// The layer stack, outermost first: the layers' own errors answered as 503,
+/// load shedding over a concurrency limit, the request timeout, the body
+/// limit.
 fn with_layers(router: Router, limits: &Limits) -> Router {
     let timeout = Duration::from_millis(limits.request_timeout_ms);
     router.layer(
