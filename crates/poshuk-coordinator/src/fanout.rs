@@ -3,7 +3,6 @@
 //! answers merged. A node's failure is a status, never an error.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -132,10 +131,7 @@ impl Coordinator {
         });
         let answers = futures_util::future::join_all(asks).await;
         let response = merge(requester, answers, limit, started);
-        self.searches.fetch_add(1, Ordering::Relaxed);
-        if response.partial {
-            self.partial_searches.fetch_add(1, Ordering::Relaxed);
-        }
+        self.metrics.observe_search(&requester.id, &response);
         self.audit.search(&requester.id, &response);
         response
     }

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -306,17 +305,10 @@ async fn admin_upload_sealed(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /metrics`: OpenMetrics text.
 async fn metrics(State(coordinator): State<Shared>) -> Response {
-    let text = format!(
-        "# HELP poshuk_federated_searches_total Federated searches.\n# TYPE poshuk_federated_searches_total counter\nposhuk_federated_searches_total {}\n\
-         # HELP poshuk_federated_partial_total Federated searches where a node did not answer.\n# TYPE poshuk_federated_partial_total counter\nposhuk_federated_partial_total {}\n\
-         # HELP poshuk_partners Partners configured.\n# TYPE poshuk_partners gauge\nposhuk_partners {}\n",
-        coordinator.searches.load(Ordering::Relaxed),
-        coordinator.partial_searches.load(Ordering::Relaxed),
-        coordinator.config.partners.len()
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    let text = coordinator.metrics.render();
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// The coordinator's router.

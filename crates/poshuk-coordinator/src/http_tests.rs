@@ -207,8 +207,17 @@ async fn partners_status_epochs_probes_and_metrics() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().expect("text");
-    assert!(text.contains("poshuk_federated_searches_total 1"), "{text}");
+    assert!(
+        text.contains("poshuk_federated_searches_total{requester=\"ngo\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("poshuk_federated_partial_total 1"), "{text}");
+    for partner in ["ngo", "listed"] {
+        let series =
+            format!("poshuk_node_answers_total{{partner=\"{partner}\",outcome=\"unavailable\"}} 1");
+        assert!(text.contains(&series), "per-partner series: {text}");
+    }
+    assert!(text.contains("poshuk_partners 2"), "{text}");
 }
 
 #[tokio::test]

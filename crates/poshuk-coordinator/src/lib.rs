@@ -11,10 +11,10 @@ pub mod config;
 mod fanout;
 mod http;
 mod keys;
+mod metrics;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -53,8 +53,7 @@ pub struct Coordinator {
     /// One client per partner's node (sharing one connection pool).
     nodes: HashMap<String, ApiClient>,
     audit: audit::AuditLog,
-    searches: AtomicU64,
-    partial_searches: AtomicU64,
+    metrics: metrics::Metrics,
     /// The last status heard from each node (None: it did not answer).
     views: RwLock<HashMap<String, Option<poshuk_protocol::NodeStatus>>>,
     key_state: Mutex<keys::KeyState>,
@@ -92,12 +91,12 @@ impl Coordinator {
             .collect();
         let audit = audit::AuditLog::open(&config.audit_log)?;
         let key_state = keys::KeyState::load(&config.state_dir)?;
+        let metrics = metrics::Metrics::new(config.partners.len());
         Ok(Coordinator {
             config,
             nodes,
             audit,
-            searches: AtomicU64::new(0),
-            partial_searches: AtomicU64::new(0),
+            metrics,
             views: RwLock::new(HashMap::new()),
             key_state: Mutex::new(key_state),
         })

@@ -1,117 +1,184 @@
-//! Prometheus metrics: counters and a latency histogram, in the text format.
-//! Labels carry only route names and status classes, never request content.
+//! The node's metrics, through the Prometheus client library
+//! (`prometheus-client`), in the OpenMetrics text format.
+//!
+//! Labels carry only route templates (`/local/v1/resolve/{handle}`, never a
+//! handle), API names, status classes and outcomes: never request content.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
-/// Upper bounds of the search latency buckets, seconds.
+/// Upper bounds of the latency buckets, seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
-/// The node's metrics.
-#[derive(Debug, Default)]
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// An ingest outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+/// One route of one API, and the class of its answer's status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteStatus {
+    api: &'static str,
+    route: String,
+    status: &'static str,
+}
+
+/// One route of one API.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Route {
+    api: &'static str,
+    route: String,
+}
+
+type HistogramFamily<Labels> = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// The node's metrics and their registry.
 pub struct Metrics {
-    searches: AtomicU64,
-    search_errors: AtomicU64,
-    search_buckets: [AtomicU64; BUCKETS.len()],
-    search_seconds_micros: AtomicU64,
-    records_added: AtomicU64,
-    records_updated: AtomicU64,
-    records_unchanged: AtomicU64,
-    records_deleted: AtomicU64,
-    records_rejected: AtomicU64,
+    registry: Registry,
+    searches: Counter,
+    search_errors: Counter,
+    search_seconds: Histogram,
+    ingested: Family<Outcome, Counter>,
+    requests: Family<RouteStatus, Counter>,
+    request_seconds: HistogramFamily<Route>,
+    records: Gauge,
+    index_bytes: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let metrics = Metrics {
+            registry: Registry::default(),
+            searches: Counter::default(),
+            search_errors: Counter::default(),
+            search_seconds: latency_histogram(),
+            ingested: Family::default(),
+            requests: Family::default(),
+            request_seconds: Family::new_with_constructor(latency_histogram),
+            records: Gauge::default(),
+            index_bytes: Gauge::default(),
+        };
+        metrics.registered()
+    }
 }
 
 impl Metrics {
-    /// Records one search and its duration.
+    fn registered(mut self) -> Metrics {
+        let registry = &mut self.registry;
+        registry.register(
+            "poshuk_records",
+            "Records in the index",
+            self.records.clone(),
+        );
+        registry.register(
+            "poshuk_index_bytes",
+            "Bytes of the index on disk",
+            self.index_bytes.clone(),
+        );
+        registry.register(
+            "poshuk_searches",
+            "Federation searches answered",
+            self.searches.clone(),
+        );
+        registry.register(
+            "poshuk_search_errors",
+            "Federation searches that failed",
+            self.search_errors.clone(),
+        );
+        registry.register(
+            "poshuk_search_seconds",
+            "Time to answer a federation search",
+            self.search_seconds.clone(),
+        );
+        registry.register(
+            "poshuk_ingested_records",
+            "Records ingested, by outcome",
+            self.ingested.clone(),
+        );
+        registry.register(
+            "poshuk_http_requests",
+            "Requests answered, by API, route and status class",
+            self.requests.clone(),
+        );
+        registry.register(
+            "poshuk_http_request_seconds",
+            "Time to answer a request, by API and route",
+            self.request_seconds.clone(),
+        );
+        self
+    }
+
+    /// Records one federation search and its duration.
     pub fn observe_search(&self, seconds: f64, ok: bool) {
-        self.searches.fetch_add(1, Ordering::Relaxed);
+        self.searches.inc();
         if !ok {
-            self.search_errors.fetch_add(1, Ordering::Relaxed);
+            self.search_errors.inc();
         }
-        for (bucket, bound) in self.search_buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.search_seconds_micros
-            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.search_seconds.observe(seconds);
     }
 
     /// Records ingest counts.
     pub fn observe_ingest(&self, counts: &poshuk_protocol::IngestCounts) {
-        self.records_added
-            .fetch_add(counts.added, Ordering::Relaxed);
-        self.records_updated
-            .fetch_add(counts.updated, Ordering::Relaxed);
-        self.records_unchanged
-            .fetch_add(counts.unchanged, Ordering::Relaxed);
-        self.records_deleted
-            .fetch_add(counts.deleted, Ordering::Relaxed);
-        self.records_rejected
-            .fetch_add(counts.rejected, Ordering::Relaxed);
+        for (outcome, count) in [
+            ("added", counts.added),
+            ("updated", counts.updated),
+            ("unchanged", counts.unchanged),
+            ("deleted", counts.deleted),
+            ("rejected", counts.rejected),
+        ] {
+            self.ingested
+                .get_or_create(&Outcome { outcome })
+                .inc_by(count);
+        }
     }
 
-    /// The Prometheus text exposition.
+    /// Records one answered request: `route` is the router's template.
+    pub fn observe_request(&self, api: &'static str, route: &str, status: u16, seconds: f64) {
+        let status = match status {
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        let route = route.to_string();
+        self.requests
+            .get_or_create(&RouteStatus {
+                api,
+                route: route.clone(),
+                status,
+            })
+            .inc();
+        self.request_seconds
+            .get_or_create(&Route { api, route })
+            .observe(seconds);
+    }
+
+    /// The exposition, with the index's size as of now.
     pub fn render(&self, records: u64, index_bytes: u64) -> String {
-        let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
+        self.records.set(i64::try_from(records).unwrap_or(i64::MAX));
+        self.index_bytes
+            .set(i64::try_from(index_bytes).unwrap_or(i64::MAX));
         let mut text = String::new();
-        let _ = writeln!(
-            text,
-            "# HELP poshuk_records Records in the index.\n# TYPE poshuk_records gauge\nposhuk_records {records}"
-        );
-        let _ = writeln!(
-            text,
-            "# HELP poshuk_index_bytes Bytes of the index on disk.\n# TYPE poshuk_index_bytes gauge\nposhuk_index_bytes {index_bytes}"
-        );
-        let _ = writeln!(
-            text,
-            "# HELP poshuk_searches_total Federation searches answered.\n# TYPE poshuk_searches_total counter\nposhuk_searches_total {}",
-            load(&self.searches)
-        );
-        let _ = writeln!(
-            text,
-            "# HELP poshuk_search_errors_total Federation searches that failed.\n# TYPE poshuk_search_errors_total counter\nposhuk_search_errors_total {}",
-            load(&self.search_errors)
-        );
-        let _ = writeln!(
-            text,
-            "# HELP poshuk_search_seconds Time to answer a search.\n# TYPE poshuk_search_seconds histogram"
-        );
-        for (bucket, bound) in self.search_buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(
-                text,
-                "poshuk_search_seconds_bucket{{le=\"{bound}\"}} {}",
-                load(bucket)
-            );
-        }
-        let _ = writeln!(
-            text,
-            "poshuk_search_seconds_bucket{{le=\"+Inf\"}} {}",
-            load(&self.searches)
-        );
-        let _ = writeln!(
-            text,
-            "poshuk_search_seconds_sum {}",
-            load(&self.search_seconds_micros) as f64 / 1e6
-        );
-        let _ = writeln!(text, "poshuk_search_seconds_count {}", load(&self.searches));
-        let _ = writeln!(
-            text,
-            "# HELP poshuk_ingested_records_total Records ingested, by outcome.\n# TYPE poshuk_ingested_records_total counter"
-        );
-        for (outcome, value) in [
-            ("added", &self.records_added),
-            ("updated", &self.records_updated),
-            ("unchanged", &self.records_unchanged),
-            ("deleted", &self.records_deleted),
-            ("rejected", &self.records_rejected),
-        ] {
-            let _ = writeln!(
-                text,
-                "poshuk_ingested_records_total{{outcome=\"{outcome}\"}} {}",
-                load(value)
-            );
-        }
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
     }
 }

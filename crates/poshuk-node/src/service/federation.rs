@@ -86,7 +86,7 @@ pub(crate) async fn metrics(State(state): State<SharedState>) -> Response {
     let text = tokio::task::spawn_blocking(move || worker.render_metrics())
         .await
         .unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
 /// `POST /v1/retire` (from the coordinator): drop the generations of an

@@ -12,11 +12,13 @@ mod keys;
 mod search;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use poshuk_core::Epoch;
 use poshuk_protocol::routes::{self, local, node};
@@ -173,6 +175,10 @@ pub fn federation_router(state: SharedState, limits: &Limits) -> Router {
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::READYZ, get(federation::readyz))
         .route(routes::METRICS, get(federation::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), "federation"),
+            observe_request,
+        ))
         .with_state(state);
     with_layers(routes, limits)
 }
@@ -192,8 +198,32 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(local::KEYS_INSTALL, post(keys::install))
         .route(local::KEYS_FETCH, post(keys::fetch))
         .route(routes::LIVEZ, get(federation::livez))
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), "local"),
+            observe_request,
+        ))
         .with_state(state);
     with_layers(routes, limits)
+}
+
+/// Counts every routed request by API, route template (never the path
+/// itself: it may hold a handle) and status class, and times it.
+async fn observe_request(
+    State((state, api)): State<(SharedState, &'static str)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_default();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.metrics.observe_request(api, &route, status, seconds);
+    response
 }
 
 /// The layer stack, outermost first: the layers' own errors answered as 503,

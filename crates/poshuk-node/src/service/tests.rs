@@ -265,6 +265,16 @@ async fn status_probes_and_metrics() {
     let text = body.as_str().expect("text");
     assert!(text.contains("poshuk_records 1"), "{text}");
     assert!(
+        text.contains(
+            "poshuk_http_requests_total{api=\"local\",route=\"/local/v1/ingest/sessions/{session}/batches\",status=\"2xx\"} 1"
+        ),
+        "per-route series, by template: {text}"
+    );
+    assert!(
+        text.contains("poshuk_http_request_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
         text.contains("poshuk_ingested_records_total{outcome=\"added\"} 1"),
         "{text}"
     );
