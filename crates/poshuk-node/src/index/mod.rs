@@ -230,7 +230,10 @@ impl TokenIndex {
         let index = Index::open_or_create(directory, schema)?;
         let metas = index.load_metas()?;
         let (epoch, tokenizer) = match metas.payload.as_deref() {
-            Some(payload) => (parse_epoch(payload)?, parse_tokenizer(payload)),
+            Some(payload) => {
+                let payload = CommitPayload::read(payload, &index_dir)?;
+                (Epoch(payload.epoch), payload.tokenizer)
+            }
             None => (settings.new_index_epoch, poshuk_core::TOKENIZER_VERSION),
         };
         let writer: IndexWriter = index.writer_with_num_threads(
@@ -293,24 +296,65 @@ impl TokenIndex {
     }
 }
 
-/// The tokenizer version in a commit payload; an index from before the
-/// field was made by version 1.
-fn parse_tokenizer(payload: &str) -> u16 {
-    serde_json::from_str::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|value| value.get("tokenizer").and_then(|v| v.as_u64()))
-        .map(|version| version as u16)
-        .unwrap_or(1)
+/// What every commit of an index records beside its segments: the key
+/// epoch of its tokens, the oldest tokenizer version whose tokens it may
+/// hold, and the slot layout of the `record` column (the token record is
+/// stored by slot position, so an index written with another layout cannot
+/// be read back and is refused instead of misread).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CommitPayload {
+    /// The key epoch of the tokens.
+    pub(crate) epoch: u32,
+    /// Absent in indexes of tokenizer version 1.
+    #[serde(default = "first_tokenizer")]
+    pub(crate) tokenizer: u16,
+    /// The slots' wire names in storage order; absent in indexes from before
+    /// it was recorded (they have the layout they were built with, which is
+    /// then assumed to be this one).
+    #[serde(default)]
+    pub(crate) slots: Option<Vec<String>>,
 }
 
-fn parse_epoch(payload: &str) -> Result<Epoch, NodeError> {
-    let value: serde_json::Value = serde_json::from_str(payload)
-        .map_err(|_| NodeError::Index("commit payload is not JSON".into()))?;
-    value
-        .get("epoch")
-        .and_then(|epoch| epoch.as_u64())
-        .map(|epoch| Epoch(epoch as u32))
-        .ok_or_else(|| NodeError::Index("commit payload lacks the epoch".into()))
+fn first_tokenizer() -> u16 {
+    1
+}
+
+/// The slot layout of this build.
+fn slot_layout() -> Vec<String> {
+    poshuk_core::Slot::ALL
+        .iter()
+        .map(|slot| slot.name().to_string())
+        .collect()
+}
+
+impl CommitPayload {
+    /// The payload of a commit by this build.
+    pub(crate) fn current(epoch: Epoch, tokenizer: u16) -> CommitPayload {
+        CommitPayload {
+            epoch: epoch.0,
+            tokenizer,
+            slots: Some(slot_layout()),
+        }
+    }
+
+    /// Reads a payload, refusing one whose slot layout is not this build's.
+    fn read(payload: &str, index_dir: &Path) -> Result<CommitPayload, NodeError> {
+        let payload: CommitPayload = serde_json::from_str(payload).map_err(|error| {
+            NodeError::Index(format!(
+                "{}: the commit payload is unreadable ({error})",
+                index_dir.display()
+            ))
+        })?;
+        if let Some(slots) = &payload.slots
+            && *slots != slot_layout()
+        {
+            return Err(NodeError::Index(format!(
+                "{} stores token records in another slot layout (made by another poshuk version) and cannot be read: move it away and load your export again (`poshuk ingest --replace`)",
+                index_dir.display()
+            )));
+        }
+        Ok(payload)
+    }
 }
 
 fn new_handle() -> Result<Handle, NodeError> {

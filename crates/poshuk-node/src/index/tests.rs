@@ -118,6 +118,27 @@ mod tokenizer_version_tests {
         }
         assert_eq!(open().tokenizer_version(), poshuk_core::TOKENIZER_VERSION);
     }
+
+    #[test]
+    fn an_index_of_another_slot_layout_is_refused_not_misread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index");
+        let open = || TokenIndex::open(dir.path(), &path, super::round_trip::settings());
+        {
+            let index = open().expect("opens");
+            let mut writer = index.writer.lock().expect("writer");
+            let mut prepared = writer.prepare_commit().expect("prepare");
+            let mut payload = CommitPayload::current(Epoch(1), poshuk_core::TOKENIZER_VERSION);
+            if let Some(slots) = payload.slots.as_mut() {
+                slots.swap(0, 1);
+            }
+            prepared.set_payload(&serde_json::to_string(&payload).expect("json"));
+            prepared.commit().expect("commit");
+        }
+        let error = open().expect_err("another layout");
+        assert!(error.to_string().contains("slot layout"), "{error}");
+        assert!(error.to_string().contains("--replace"), "{error}");
+    }
 }
 
 mod erasure_tests {

@@ -42,11 +42,9 @@ impl TokenIndex {
     ) -> Result<(), NodeError> {
         let started = std::time::Instant::now();
         let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&format!(
-            "{{\"epoch\":{},\"tokenizer\":{}}}",
-            self.epoch.0,
-            self.tokenizer_version()
-        ));
+        let payload = CommitPayload::current(self.epoch, self.tokenizer_version());
+        // The payload's own fields always serialize.
+        prepared.set_payload(&serde_json::to_string(&payload).unwrap_or_default());
         prepared.commit()?;
         self.reader.reload()?;
         tracing::debug!(
