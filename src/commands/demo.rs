@@ -3,11 +3,15 @@
 //! for the user's own `poshuk search` until Ctrl-C.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use poshuk_coordinator::{CoordinatorConfig, PartnerConfig};
 use poshuk_core::KeyRing;
+use poshuk_node::NodeConfig;
+use poshuk_node::config::CoordinatorLink;
 use poshuk_protocol::RawRecord;
 use poshuk_records::{ReadOptions, read_file};
 use poshuk_synth::{Source, SynthConfig, generate, write_dir};
@@ -59,28 +63,37 @@ fn write_configs(
     partners: &[DemoPartner],
     coordinator_port: u16,
 ) -> anyhow::Result<()> {
-    let mut coordinator = format!(
-        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"coordinator-audit.jsonl\"\n\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n"
-    );
+    let loopback = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+    let coordinator_url = format!("http://127.0.0.1:{coordinator_port}");
+    let mut registry = Vec::new();
     for partner in partners {
-        coordinator.push_str(&format!(
-            "\n[[partner]]\nid = \"{}\"\nname = \"{}\"\nnode_url = \"http://127.0.0.1:{}\"\ntoken = \"{}\"\nnode_token = \"{}\"\ncontact = \"demo: contact {}\"\n",
-            partner.id, partner.name, partner.federation_port, partner.token, partner.node_token, partner.name
-        ));
-        std::fs::write(
-            dir.join(format!("{}.toml", partner.id)),
-            format!(
-                "partner_id = \"{}\"\ndata_dir = \"{}-data\"\nkeyring = \"keyring.toml\"\n\n[listen]\nfederation = \"127.0.0.1:{}\"\nlocal = \"127.0.0.1:{}\"\n\n[limits]\ncommit_interval_ms = 500\n\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n\n[federation]\ntoken = \"{}\"\n",
-                partner.id,
-                partner.id,
-                partner.federation_port,
-                partner.local_port,
-                partner.token,
-                partner.node_token
-            ),
-        )?;
+        let node_url = format!("http://127.0.0.1:{}", partner.federation_port);
+        registry.push(PartnerConfig {
+            name: partner.name.to_string(),
+            node_token: Some(partner.node_token.clone()),
+            contact: format!("demo: contact {}", partner.name),
+            ..PartnerConfig::new(partner.id, &node_url, &partner.token)
+        });
+        let mut node = NodeConfig::new(
+            partner.id,
+            format!("{}-data", partner.id),
+            "keyring.toml",
+            loopback(partner.federation_port),
+            loopback(partner.local_port),
+        );
+        node.limits.commit_interval_ms = 500;
+        node.coordinator = Some(CoordinatorLink::new(&coordinator_url, &partner.token));
+        node.federation.token = Some(partner.node_token.clone());
+        std::fs::write(dir.join(format!("{}.toml", partner.id)), node.to_toml())?;
     }
-    std::fs::write(dir.join("coordinator.toml"), coordinator)?;
+    let mut coordinator = CoordinatorConfig::new(
+        loopback(coordinator_port),
+        "coordinator-audit.jsonl",
+        registry,
+    );
+    coordinator.deadlines.per_node_ms = 2000;
+    coordinator.deadlines.overall_ms = 3000;
+    std::fs::write(dir.join("coordinator.toml"), coordinator.to_toml())?;
     Ok(())
 }
 

@@ -3,9 +3,14 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
+
+use poshuk_coordinator::{CoordinatorConfig, PartnerConfig};
+use poshuk_node::NodeConfig;
+use poshuk_node::config::CoordinatorLink;
 
 use crate::support::{
     NodeProcess, poshuk, post_json, read_csv, reserve_port, spawn_server, workspace_with_keyring,
@@ -42,20 +47,21 @@ pub(crate) fn start_coordinator(
     port: u16,
     partners: &[(&str, &str)],
     per_node_ms: u64,
-    extra: &str,
+    configure: &dyn Fn(&mut CoordinatorConfig),
 ) -> (Coordinator, String) {
-    let mut config = format!(
-        "listen = \"127.0.0.1:{port}\"\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = {per_node_ms}\noverall_ms = {}\n",
-        per_node_ms + 500
-    );
-    config.insert_str(0, extra);
-    for (id, node_url) in partners {
-        config.push_str(&format!(
-            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"{node_url}\"\ntoken = \"{}\"\nnode_token = \"{}\"\n",
-            token(id),
-            node_token(id)
-        ));
-    }
+    let registry = partners
+        .iter()
+        .map(|(id, node_url)| PartnerConfig {
+            node_token: Some(node_token(id)),
+            ..PartnerConfig::new(id, node_url, &token(id))
+        })
+        .collect();
+    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut config = CoordinatorConfig::new(listen, "audit.jsonl", registry);
+    config.deadlines.per_node_ms = per_node_ms;
+    config.deadlines.overall_ms = per_node_ms + 500;
+    configure(&mut config);
+    let config = config.to_toml();
     std::fs::write(dir.join("coordinator.toml"), config).expect("write config");
     let (child, words) = spawn_server(
         dir,
@@ -73,12 +79,14 @@ pub(crate) fn coordinator_url_in_advance() -> (u16, String) {
     (port, format!("http://127.0.0.1:{port}"))
 }
 
-pub(crate) fn coordinator_section(url: &str, partner: &str) -> String {
-    format!(
-        "[coordinator]\nurl = \"{url}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
-        token(partner),
-        node_token(partner)
-    )
+/// Completes a node's config to join the coordinator at `url`: this
+/// partner's token there, and the coordinator's token here.
+pub(crate) fn joins(url: &str, partner: &str) -> impl Fn(&mut NodeConfig) {
+    let (url, partner) = (url.to_string(), partner.to_string());
+    move |config| {
+        config.coordinator = Some(CoordinatorLink::new(&url, &token(&partner)));
+        config.federation.token = Some(node_token(&partner));
+    }
 }
 
 /// Three partner nodes with their synthetic lists ingested, and a coordinator.
@@ -102,7 +110,7 @@ fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProce
     let nodes: Vec<NodeProcess> = PARTNERS
         .iter()
         .map(|(id, file)| {
-            let node = NodeProcess::start_with(dir, id, &coordinator_section(&url, id));
+            let node = NodeProcess::start_with(dir, id, &joins(&url, id));
             let run = poshuk(
                 dir,
                 &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
@@ -116,7 +124,7 @@ fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProce
         .zip(&nodes)
         .map(|((id, _), node)| (*id, node.federation.as_str()))
         .collect();
-    let (coordinator, url) = start_coordinator(dir, port, &registry, 1000, "");
+    let (coordinator, url) = start_coordinator(dir, port, &registry, 1000, &|_| {});
     (coordinator, url, nodes)
 }
 
@@ -317,10 +325,9 @@ fn a_stalled_node_is_reported_timed_out_while_other_hits_arrive() {
         }
     });
     let (port, url) = coordinator_url_in_advance();
-    let ngo = NodeProcess::start_with(root, "ngo-ua", &coordinator_section(&url, "ngo-ua"));
+    let ngo = NodeProcess::start_with(root, "ngo-ua", &joins(&url, "ngo-ua"));
     assert!(poshuk(root, &["ingest", "--node", &ngo.local, "data/ngo_ua.csv"]).success);
-    let searcher =
-        NodeProcess::start_with(root, "intl-org", &coordinator_section(&url, "intl-org"));
+    let searcher = NodeProcess::start_with(root, "intl-org", &joins(&url, "intl-org"));
     let stalled_url = format!("http://127.0.0.1:{stalled_port}");
     let (_coordinator, _) = start_coordinator(
         root,
@@ -331,7 +338,7 @@ fn a_stalled_node_is_reported_timed_out_while_other_hits_arrive() {
             ("intl-org", &searcher.federation),
         ],
         800,
-        "",
+        &|_| {},
     );
     let person = shared_person(root);
     let started = Instant::now();

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use poshuk_node::NodeConfig;
+
 use crate::federation::{
-    Coordinator, PARTNERS, coordinator_section, coordinator_url_in_advance, node_token, search,
-    start_coordinator,
+    Coordinator, PARTNERS, coordinator_url_in_advance, joins, node_token, search, start_coordinator,
 };
 use crate::support::{NodeProcess, get_json, poshuk, post_json, read_csv, workspace_with_keyring};
 
@@ -29,10 +30,13 @@ fn admin(dir: &Path, args: &[&str]) -> crate::support::Run {
 
 /// Creates the admin's signing key in `dir` (the default `poshuk-admin.key`)
 /// and returns the `[keys]` section every node's config needs.
-fn admin_key_section(dir: &Path) -> String {
+/// Makes the admin's signing key; returns what completes a node's config to
+/// pin its public key.
+fn pins_admin_key(dir: &Path) -> impl Fn(&mut NodeConfig) {
     let run = admin(dir, &["keys", "admin-key"]);
     assert!(run.success, "{}", run.stderr);
-    format!("[keys]\nadmin_key = \"{}\"\n", run.stdout.trim())
+    let public = run.stdout.trim().to_string();
+    move |config| config.keys.admin_key = Some(public.clone())
 }
 
 /// Three nodes, each with its own copy of the keyring and its own identity,
@@ -56,18 +60,16 @@ fn rotating_federation(
     );
     assert!(synth.success, "{}", synth.stderr);
     let (port, url) = coordinator_url_in_advance();
-    let keys_section = admin_key_section(dir);
+    let pins = pins_admin_key(dir);
     let mut nodes = Vec::new();
     let mut publics = Vec::new();
     for (id, file) in PARTNERS.iter() {
         let keyring = format!("{id}-keyring.toml");
         std::fs::copy(dir.join("keyring.toml"), dir.join(&keyring)).expect("copy keyring");
-        let node = NodeProcess::start_with_keyring(
-            dir,
-            id,
-            &keyring,
-            &(coordinator_section(&url, id) + &keys_section),
-        );
+        let node = NodeProcess::start_with_keyring(dir, id, &keyring, &|config| {
+            joins(&url, id)(config);
+            pins(config);
+        });
         let identity = poshuk(
             dir,
             &["keys", "identity", "--config", &format!("{id}.toml")],
@@ -86,13 +88,10 @@ fn rotating_federation(
         .zip(&nodes)
         .map(|((id, _), node)| (*id, node.federation.as_str()))
         .collect();
-    let (coordinator, url) = start_coordinator(
-        dir,
-        port,
-        &registry,
-        1500,
-        &format!("admin_token = \"{ADMIN_TOKEN}\"\nstatus_interval_ms = 200\n"),
-    );
+    let (coordinator, url) = start_coordinator(dir, port, &registry, 1500, &|config| {
+        config.admin_token = Some(ADMIN_TOKEN.into());
+        config.status_interval_ms = 200;
+    });
     (coordinator, url, nodes, publics)
 }
 
@@ -531,8 +530,8 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
         &["synth", "--persons", "9000", "--seed", "5", "-o", "data"],
     );
     assert!(synth.success, "{}", synth.stderr);
-    let keys_section = admin_key_section(root);
-    let mut node = NodeProcess::start_with(root, "ngo-ua", &keys_section);
+    let pins = pins_admin_key(root);
+    let mut node = NodeProcess::start_with(root, "ngo-ua", &pins);
     let run = poshuk(root, &["ingest", "--node", &node.local, "data/ngo_ua.csv"]);
     assert!(run.success, "{}", run.stderr);
     let (_, before) = get_json(&format!("{}/local/v1/status", node.local));
@@ -660,8 +659,8 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
 fn damaged_and_out_of_sequence_keys_are_refused_and_change_nothing() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    let keys_section = admin_key_section(root);
-    let node = NodeProcess::start_with(root, "ngo-ua", &keys_section);
+    let pins = pins_admin_key(root);
+    let node = NodeProcess::start_with(root, "ngo-ua", &pins);
     let identity = poshuk(root, &["keys", "identity", "--config", "ngo-ua.toml"]);
     assert!(identity.success, "{}", identity.stderr);
     let recipient = format!("ngo-ua={}", identity.stdout.trim());

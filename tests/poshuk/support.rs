@@ -1,8 +1,11 @@
 //! Running the binary and making input files.
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+
+use poshuk_node::NodeConfig;
 
 /// The result of one run of `poshuk`.
 pub(crate) struct Run {
@@ -126,44 +129,59 @@ pub(crate) struct NodeProcess {
 impl NodeProcess {
     /// Writes a node config into `dir` and starts the node.
     pub(crate) fn start(dir: &Path, partner: &str) -> NodeProcess {
-        NodeProcess::start_with(dir, partner, "")
+        NodeProcess::start_with(dir, partner, &|_| {})
     }
 
-    /// Starts a node with extra config text (a `[coordinator]` section, say).
-    pub(crate) fn start_with(dir: &Path, partner: &str, extra: &str) -> NodeProcess {
-        NodeProcess::start_with_keyring(dir, partner, "keyring.toml", extra)
+    /// Starts a node whose config `configure` completes (a coordinator to
+    /// join, an admin key to pin).
+    pub(crate) fn start_with(
+        dir: &Path,
+        partner: &str,
+        configure: &dyn Fn(&mut NodeConfig),
+    ) -> NodeProcess {
+        NodeProcess::start_with_keyring(dir, partner, "keyring.toml", configure)
     }
 
     /// Starts a node with its own keyring file (in `dir`), both APIs on port 0;
-    /// the config is then rewritten with the ports the node bound, so that a
-    /// restart keeps the addresses the coordinator knows.
+    /// the config is then written again with the ports the node bound, so
+    /// that a restart keeps the addresses the coordinator knows. Configs are
+    /// written by serializing the node's config type.
     pub(crate) fn start_with_keyring(
         dir: &Path,
         partner: &str,
         keyring: &str,
-        extra: &str,
+        configure: &dyn Fn(&mut NodeConfig),
     ) -> NodeProcess {
-        let config = dir.join(format!("{partner}.toml"));
-        let write = |federation: &str, local: &str| {
-            std::fs::write(
-                &config,
-                format!(
-                    "partner_id = \"{partner}\"\ndata_dir = \"{partner}-data\"\nkeyring = \"{keyring}\"\n\
-                     [listen]\nfederation = \"{federation}\"\nlocal = \"{local}\"\n\
-                     [limits]\nmax_body_bytes = 2000000\ncommit_every_records = 2000\ncommit_interval_ms = 500\n{extra}"
-                ),
-            )
-            .expect("write node config");
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut config = NodeConfig::new(
+            partner,
+            format!("{partner}-data"),
+            keyring,
+            any_port,
+            any_port,
+        );
+        config.limits.max_body_bytes = 2_000_000;
+        config.limits.commit_every_records = 2000;
+        config.limits.commit_interval_ms = 500;
+        configure(&mut config);
+        let path = dir.join(format!("{partner}.toml"));
+        std::fs::write(&path, config.to_toml()).expect("write node config");
+        let (child, federation, local) = spawn_node(dir, &path);
+        let address = |url: &str| -> SocketAddr {
+            url.split("://")
+                .nth(1)
+                .unwrap_or(url)
+                .parse()
+                .expect("an address")
         };
-        write("127.0.0.1:0", "127.0.0.1:0");
-        let (child, federation, local) = spawn_node(dir, &config);
-        let address = |url: &str| url.split("://").nth(1).unwrap_or(url).to_string();
-        write(&address(&federation), &address(&local));
+        config.listen.federation = address(&federation);
+        config.listen.local = address(&local);
+        std::fs::write(&path, config.to_toml()).expect("write node config");
         NodeProcess {
             child,
             federation,
             local,
-            config,
+            config: path,
         }
     }
 

@@ -2,7 +2,12 @@
 //! `poshuk tls init`, a coordinator and two nodes serving TLS, a search that
 //! crosses both hops, and connections that must fail.
 
+use std::net::SocketAddr;
 use std::process::Child;
+
+use poshuk_coordinator::{CoordinatorConfig, PartnerConfig};
+use poshuk_node::NodeConfig;
+use poshuk_node::config::CoordinatorLink;
 use std::time::Duration;
 
 use crate::support::{poshuk, post_json, spawn_server, workspace_with_keyring};
@@ -92,17 +97,17 @@ fn the_federation_speaks_https_with_its_own_ca() {
     let mut running = Running(Vec::new());
     let mut nodes = Vec::new();
     for id in ["ngo-ua", "intl-org"] {
-        std::fs::write(
-            root.join(format!("{id}.toml")),
-            format!(
-                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n\
-                 [listen]\nfederation = \"127.0.0.1:0\"\nlocal = \"127.0.0.1:0\"\n\
-                 tls_cert = \"tls/{id}.pem\"\ntls_key = \"tls/{id}.key\"\n\
-                 [coordinator]\nurl = \"{coordinator}\"\ntoken = \"token-of-{id}-0123456789\"\nca = \"tls/ca.pem\"\n\
-                 [federation]\ntoken = \"node-token-of-{id}-0123456789\"\n"
-            ),
-        )
-        .expect("node config");
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut node =
+            NodeConfig::new(id, format!("{id}-data"), "keyring.toml", any_port, any_port);
+        node.listen.tls_cert = Some(format!("tls/{id}.pem").into());
+        node.listen.tls_key = Some(format!("tls/{id}.key").into());
+        node.coordinator = Some(CoordinatorLink {
+            ca: Some("tls/ca.pem".into()),
+            ..CoordinatorLink::new(&coordinator, &format!("token-of-{id}-0123456789"))
+        });
+        node.federation.token = Some(format!("node-token-of-{id}-0123456789"));
+        std::fs::write(root.join(format!("{id}.toml")), node.to_toml()).expect("node config");
         let config = format!("{id}.toml");
         let (child, words) = spawn_server(
             root,
@@ -127,16 +132,19 @@ fn the_federation_speaks_https_with_its_own_ca() {
         assert!(run.success, "{}", run.stderr);
         nodes.push((id, federation, local));
     }
-    let mut config = format!(
-        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n\
-         [tls]\ncert = \"tls/coordinator.pem\"\nkey = \"tls/coordinator.key\"\nca = \"tls/ca.pem\"\n"
-    );
-    for (id, federation, _) in &nodes {
-        config.push_str(&format!(
-            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"{federation}\"\n\
-             token = \"token-of-{id}-0123456789\"\nnode_token = \"node-token-of-{id}-0123456789\"\n"
-        ));
-    }
+    let partners = nodes
+        .iter()
+        .map(|(id, federation, _)| PartnerConfig {
+            node_token: Some(format!("node-token-of-{id}-0123456789")),
+            ..PartnerConfig::new(id, federation, &format!("token-of-{id}-0123456789"))
+        })
+        .collect();
+    let listen = SocketAddr::from(([127, 0, 0, 1], coordinator_port));
+    let mut coordinator_config = CoordinatorConfig::new(listen, "audit.jsonl", partners);
+    coordinator_config.tls.cert = Some("tls/coordinator.pem".into());
+    coordinator_config.tls.key = Some("tls/coordinator.key".into());
+    coordinator_config.tls.ca = Some("tls/ca.pem".into());
+    let config = coordinator_config.to_toml();
     std::fs::write(root.join("coordinator.toml"), config).expect("config");
     let (child, words) = spawn_server(
         root,

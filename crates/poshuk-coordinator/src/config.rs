@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors reading the configuration, naming the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ pub enum ConfigError {
 }
 
 /// What a partner may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
     /// Search the federation.
@@ -40,7 +40,7 @@ pub enum Permission {
 }
 
 /// One partner of the federation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerConfig {
     /// Stable id.
@@ -53,7 +53,7 @@ pub struct PartnerConfig {
     pub token: String,
     /// The bearer token the coordinator presents to the partner's node (its
     /// `[federation] token`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_token: Option<String>,
     /// What the partner may do.
     #[serde(default = "default_permissions")]
@@ -68,7 +68,7 @@ fn default_permissions() -> Vec<Permission> {
 }
 
 /// Deadlines of the fan-out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Deadlines {
     /// Per node, milliseconds.
@@ -90,7 +90,7 @@ impl Default for Deadlines {
 }
 
 /// The whole coordinator configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoordinatorConfig {
     /// Where the coordinator listens.
@@ -108,7 +108,7 @@ pub struct CoordinatorConfig {
     pub partners: Vec<PartnerConfig>,
     /// The bearer token of the federation's key admin (`poshuk keys status`,
     /// `retire`, uploading sealed keys). Without one, no key administration.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_token: Option<String>,
     /// Where the coordinator keeps its state: retired epochs, suspended
     /// partners, sealed key files waiting to be fetched.
@@ -125,17 +125,17 @@ pub struct CoordinatorConfig {
 }
 
 /// TLS settings of the coordinator.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// Serve HTTPS with this certificate chain (PEM).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
     /// The federation's CA certificate (PEM): trusted alone for node URLs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
 }
 
@@ -151,7 +151,49 @@ fn default_max_hits() -> usize {
     100
 }
 
+impl PartnerConfig {
+    /// A partner that searches and is searched, without a node token or
+    /// contact.
+    pub fn new(id: &str, node_url: &str, token: &str) -> PartnerConfig {
+        PartnerConfig {
+            id: id.to_string(),
+            name: id.to_string(),
+            node_url: node_url.to_string(),
+            token: token.to_string(),
+            node_token: None,
+            permissions: default_permissions(),
+            contact: String::new(),
+        }
+    }
+}
+
 impl CoordinatorConfig {
+    /// A coordinator of `partners` with every optional part at its default.
+    pub fn new(
+        listen: SocketAddr,
+        audit_log: impl Into<PathBuf>,
+        partners: Vec<PartnerConfig>,
+    ) -> CoordinatorConfig {
+        CoordinatorConfig {
+            listen,
+            audit_log: audit_log.into(),
+            deadlines: Deadlines::default(),
+            max_hits: default_max_hits(),
+            partners,
+            admin_token: None,
+            state_dir: default_state_dir(),
+            status_interval_ms: default_status_interval(),
+            tls: TlsConfig::default(),
+        }
+    }
+
+    /// The configuration as a file's text (what [`CoordinatorConfig::parse`]
+    /// reads).
+    pub fn to_toml(&self) -> String {
+        // Every field is a string, number, path, list or table.
+        toml::to_string(self).unwrap_or_default()
+    }
+
     /// Reads and checks a configuration file; relative paths are taken
     /// relative to its directory.
     pub fn load(path: &Path) -> Result<CoordinatorConfig, ConfigError> {
@@ -281,6 +323,14 @@ mod tests {
             CoordinatorConfig::parse(include_str!("../../../config/coordinator.example.toml"))
                 .expect("valid");
         assert_eq!(config.partners.len(), 3);
+        let text = config.to_toml();
+        let again = CoordinatorConfig::parse(&text).expect("a written config parses");
+        assert_eq!(again.to_toml(), text);
+        assert_eq!(again.partners.len(), 3);
+        assert_eq!(
+            again.partners[1].permissions,
+            config.partners[1].permissions
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Errors reading the configuration, naming the file and the field.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +27,7 @@ pub enum ConfigError {
 }
 
 /// Listen addresses.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenConfig {
     /// The federation API (searched by the coordinator).
@@ -38,10 +38,10 @@ pub struct ListenConfig {
     pub local: SocketAddr,
     /// Serve the federation API over HTTPS with this certificate chain (PEM;
     /// `poshuk tls init` makes one signed by the federation's CA).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
 }
 
@@ -50,7 +50,7 @@ fn default_local() -> SocketAddr {
 }
 
 /// Limits that protect the node.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest request body, bytes (413 beyond).
@@ -92,7 +92,7 @@ impl Default for Limits {
 }
 
 /// Where the federation's coordinator is, for searches across the federation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoordinatorLink {
     /// The coordinator's URL.
@@ -104,7 +104,7 @@ pub struct CoordinatorLink {
     pub timeout_ms: u64,
     /// The federation's CA certificate (PEM), trusted alone for an https
     /// coordinator URL.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
 }
 
@@ -112,8 +112,21 @@ fn default_federated_timeout() -> u64 {
     5_000
 }
 
+impl CoordinatorLink {
+    /// A link to the coordinator at `url` with this partner's token, the
+    /// default timeout and no CA (plain HTTP).
+    pub fn new(url: &str, token: &str) -> CoordinatorLink {
+        CoordinatorLink {
+            url: url.to_string(),
+            token: token.to_string(),
+            timeout_ms: default_federated_timeout(),
+            ca: None,
+        }
+    }
+}
+
 /// The whole node configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
     /// This partner's id in the federation.
@@ -132,7 +145,7 @@ pub struct NodeConfig {
     pub limits: Limits,
     /// The coordinator (absent: this node answers searches but does not search
     /// the federation itself).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinator: Option<CoordinatorLink>,
     /// Who may call the federation API.
     #[serde(default)]
@@ -140,31 +153,64 @@ pub struct NodeConfig {
 }
 
 /// How new key epochs reach this node.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeysConfig {
     /// This partner's age identity, which opens sealed keys (mode 0600;
     /// `poshuk keys identity`). Default: `identity.age` in `data_dir`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<PathBuf>,
     /// The federation admin's public signing key
     /// (`poshuk-admin-ed25519:...`, printed by `poshuk keys admin-key`). A
     /// sealed key is installed only with the admin's signature; without this
     /// setting, none is.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_key: Option<String>,
 }
 
 /// Authentication of the federation API.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FederationAuth {
     /// The bearer token the coordinator presents when it searches this node.
     /// Without one, any caller that reaches the federation address may search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
 
 impl NodeConfig {
+    /// A configuration with every optional part at its default: no
+    /// coordinator, no federation token, the default limits.
+    pub fn new(
+        partner_id: &str,
+        data_dir: impl Into<PathBuf>,
+        keyring: impl Into<PathBuf>,
+        federation: SocketAddr,
+        local: SocketAddr,
+    ) -> NodeConfig {
+        NodeConfig {
+            partner_id: partner_id.to_string(),
+            data_dir: data_dir.into(),
+            keyring: keyring.into(),
+            keys: KeysConfig::default(),
+            listen: ListenConfig {
+                federation,
+                local,
+                tls_cert: None,
+                tls_key: None,
+            },
+            limits: Limits::default(),
+            coordinator: None,
+            federation: FederationAuth::default(),
+        }
+    }
+
+    /// The configuration as a file's text (what [`NodeConfig::parse`] reads).
+    pub fn to_toml(&self) -> String {
+        // Every field is a string, number, path or table: always serializable.
+        toml::to_string(self).unwrap_or_default()
+    }
+
     /// Where this partner's age identity is.
     pub fn identity_path(&self) -> PathBuf {
         self.keys
@@ -245,6 +291,14 @@ mod tests {
             NodeConfig::parse(include_str!("../../../config/node.example.toml")).expect("valid");
         assert_eq!(config.partner_id, "ngo-ua");
         assert!(config.listen.local.ip().is_loopback());
+        // Written back, it reads the same: configs are made by serializing.
+        let text = config.to_toml();
+        let again = NodeConfig::parse(&text).expect("a written config parses");
+        assert_eq!(again.to_toml(), text);
+        assert_eq!(
+            again.coordinator.map(|link| link.url),
+            config.coordinator.map(|link| link.url)
+        );
     }
 
     #[test]
