@@ -69,7 +69,7 @@ fn wait_until_live(url: &str) -> anyhow::Result<()> {
     let client = poshuk_tls::blocking_client_builder(None)?.build()?;
     for _ in 0..600 {
         if client
-            .get(format!("{url}/livez"))
+            .get(format!("{url}{}", poshuk_protocol::routes::LIVEZ))
             .send()
             .is_ok_and(|response| response.status().is_success())
         {

@@ -123,7 +123,11 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
         ring.current_epoch().0,
         20,
     )?;
-    let single_url = format!("http://127.0.0.1:{}/v1/search", ports[0].0);
+    let single_url = format!(
+        "http://127.0.0.1:{}{}",
+        ports[0].0,
+        poshuk_protocol::routes::node::SEARCH
+    );
     let (single, single_throughput) = measure_searches(
         &single_url,
         None,

@@ -312,7 +312,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
         ring.current_epoch().0,
         20,
     )?;
-    let url = format!("{federation}/v1/search");
+    let url = format!("{federation}{}", poshuk_protocol::routes::node::SEARCH);
     let (latencies, throughput) = measure_searches(
         &url,
         None,

@@ -49,7 +49,7 @@ fn search(
 
 fn status(client: &reqwest::blocking::Client, local: &str) -> anyhow::Result<NodeStatus> {
     Ok(client
-        .get(format!("{local}/local/v1/status"))
+        .get(format!("{local}{}", poshuk_protocol::routes::local::STATUS))
         .send()?
         .json()?)
 }
@@ -92,7 +92,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         1,
         20,
     )?;
-    let url = format!("{federation}/v1/search");
+    let url = format!("{federation}{}", poshuk_protocol::routes::node::SEARCH);
     let client = poshuk_tls::blocking_client_builder(None)?.build()?;
     let mut before = Vec::new();
     for body in queries_one.iter().cycle().take(2_000) {
@@ -129,7 +129,10 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(200));
     let started = Instant::now();
     let response = client
-        .post(format!("{local}/local/v1/keys/install"))
+        .post(format!(
+            "{local}{}",
+            poshuk_protocol::routes::local::KEYS_INSTALL
+        ))
         .body(sealed)
         .send()?;
     if !response.status().is_success() {
