@@ -93,8 +93,45 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_chain(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes on one line, each cause once: library errors
+/// often name their cause in their own message as well as carry it as their
+/// source (so a log line is complete), and printing both would repeat it.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_cause_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = anyhow::Error::from(poshuk_keys::FileError::Io {
+            what: "cannot open keyring k.toml".into(),
+            source: io,
+        })
+        .context("loading the keyring");
+        assert_eq!(
+            error_chain(&error),
+            "loading the keyring: cannot open keyring k.toml: no such file"
+        );
     }
 }
