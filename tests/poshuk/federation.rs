@@ -13,7 +13,7 @@ use poshuk_node::NodeConfig;
 use poshuk_node::config::CoordinatorLink;
 
 use crate::support::{
-    NodeProcess, poshuk, post_json, read_csv, reserve_port, spawn_server, workspace_with_keyring,
+    NodeProcess, poshuk, post_json, read_csv, spawn_server, workspace_with_keyring,
 };
 
 pub(crate) const PARTNERS: [(&str, &str); 3] = [
@@ -40,11 +40,9 @@ pub(crate) fn node_token(partner: &str) -> String {
 }
 
 /// Writes the coordinator's config for the given (id, node URL) partners and
-/// starts it on `port` (0 when no node needs its address in advance);
-/// returns it with its URL, as it reports it once bound.
+/// starts it on port 0; returns it with its URL, as it reports it once bound.
 pub(crate) fn start_coordinator(
     dir: &Path,
-    port: u16,
     partners: &[(&str, &str)],
     per_node_ms: u64,
     configure: &dyn Fn(&mut CoordinatorConfig),
@@ -56,7 +54,7 @@ pub(crate) fn start_coordinator(
             ..PartnerConfig::new(id, node_url, &token(id))
         })
         .collect();
-    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = CoordinatorConfig::new(listen, "audit.jsonl", registry);
     config.deadlines.per_node_ms = per_node_ms;
     config.deadlines.overall_ms = per_node_ms + 500;
@@ -71,12 +69,11 @@ pub(crate) fn start_coordinator(
     (Coordinator(child), words.join(""))
 }
 
-/// The coordinator's URL for nodes started before it: its port is reserved
-/// now and bound when the coordinator starts, after the nodes (whose ports
-/// the coordinator's config names) are up on port 0.
-pub(crate) fn coordinator_url_in_advance() -> (u16, String) {
-    let port = reserve_port();
-    (port, format!("http://127.0.0.1:{port}"))
+/// Completes a node's config to answer only the coordinator's token: how
+/// nodes start, before the coordinator (which needs their addresses) exists.
+pub(crate) fn guarded(partner: &str) -> impl Fn(&mut NodeConfig) {
+    let partner = partner.to_string();
+    move |config| config.federation.token = Some(node_token(&partner))
 }
 
 /// Completes a node's config to join the coordinator at `url`: this
@@ -106,11 +103,13 @@ fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProce
         )
         .success
     );
-    let (port, url) = coordinator_url_in_advance();
-    let nodes: Vec<NodeProcess> = PARTNERS
+    // Every server on port 0: the nodes first, then the coordinator with
+    // their addresses, then the nodes learn the coordinator's (a restart on
+    // the same addresses).
+    let mut nodes: Vec<NodeProcess> = PARTNERS
         .iter()
         .map(|(id, file)| {
-            let node = NodeProcess::start_with(dir, id, &joins(&url, id));
+            let node = NodeProcess::start_with(dir, id, &guarded(id));
             let run = poshuk(
                 dir,
                 &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
@@ -124,7 +123,10 @@ fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProce
         .zip(&nodes)
         .map(|((id, _), node)| (*id, node.federation.as_str()))
         .collect();
-    let (coordinator, url) = start_coordinator(dir, port, &registry, 1000, &|_| {});
+    let (coordinator, url) = start_coordinator(dir, &registry, 1000, &|_| {});
+    for ((id, _), node) in PARTNERS.iter().zip(&mut nodes) {
+        node.reconfigure(dir, &joins(&url, id));
+    }
     (coordinator, url, nodes)
 }
 
@@ -324,14 +326,12 @@ fn a_stalled_node_is_reported_timed_out_while_other_hits_arrive() {
             held.push(connection);
         }
     });
-    let (port, url) = coordinator_url_in_advance();
-    let ngo = NodeProcess::start_with(root, "ngo-ua", &joins(&url, "ngo-ua"));
+    let ngo = NodeProcess::start_with(root, "ngo-ua", &guarded("ngo-ua"));
     assert!(poshuk(root, &["ingest", "--node", &ngo.local, "data/ngo_ua.csv"]).success);
-    let searcher = NodeProcess::start_with(root, "intl-org", &joins(&url, "intl-org"));
+    let mut searcher = NodeProcess::start_with(root, "intl-org", &guarded("intl-org"));
     let stalled_url = format!("http://127.0.0.1:{stalled_port}");
-    let (_coordinator, _) = start_coordinator(
+    let (_coordinator, url) = start_coordinator(
         root,
-        port,
         &[
             ("ngo-ua", &ngo.federation),
             ("stalled", &stalled_url),
@@ -340,6 +340,7 @@ fn a_stalled_node_is_reported_timed_out_while_other_hits_arrive() {
         800,
         &|_| {},
     );
+    searcher.reconfigure(root, &joins(&url, "intl-org"));
     let person = shared_person(root);
     let started = Instant::now();
     let (status, body) = search(&searcher, &person);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use poshuk_node::NodeConfig;
 
 use crate::federation::{
-    Coordinator, PARTNERS, coordinator_url_in_advance, joins, node_token, search, start_coordinator,
+    Coordinator, PARTNERS, guarded, joins, node_token, search, start_coordinator,
 };
 use crate::support::{NodeProcess, get_json, poshuk, post_json, read_csv, workspace_with_keyring};
 
@@ -59,7 +59,6 @@ fn rotating_federation(
         ],
     );
     assert!(synth.success, "{}", synth.stderr);
-    let (port, url) = coordinator_url_in_advance();
     let pins = pins_admin_key(dir);
     let mut nodes = Vec::new();
     let mut publics = Vec::new();
@@ -67,7 +66,7 @@ fn rotating_federation(
         let keyring = format!("{id}-keyring.toml");
         std::fs::copy(dir.join("keyring.toml"), dir.join(&keyring)).expect("copy keyring");
         let node = NodeProcess::start_with_keyring(dir, id, &keyring, &|config| {
-            joins(&url, id)(config);
+            guarded(id)(config);
             pins(config);
         });
         let identity = poshuk(
@@ -88,10 +87,15 @@ fn rotating_federation(
         .zip(&nodes)
         .map(|((id, _), node)| (*id, node.federation.as_str()))
         .collect();
-    let (coordinator, url) = start_coordinator(dir, port, &registry, 1500, &|config| {
+    let (coordinator, url) = start_coordinator(dir, &registry, 1500, &|config| {
         config.admin_token = Some(ADMIN_TOKEN.into());
         config.status_interval_ms = 200;
     });
+    // The nodes learn where the coordinator is (a restart on the same
+    // addresses): every server took port 0.
+    for ((id, _), node) in PARTNERS.iter().zip(&mut nodes) {
+        node.reconfigure(dir, &joins(&url, id));
+    }
     (coordinator, url, nodes, publics)
 }
 

@@ -75,16 +75,6 @@ pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// A TCP port on loopback that was free a moment ago (bound and released).
-/// Only for the one address a federation needs before its server starts: the
-/// coordinator's, which the nodes' configs name. Everything else binds port 0.
-pub(crate) fn reserve_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
 /// Starts `poshuk` as a server and reads the `listening ...` line it prints
 /// on standard output once its listeners are bound; the words after
 /// `listening` are returned. Panics with the log's tail if the process exits
@@ -124,6 +114,7 @@ pub(crate) struct NodeProcess {
     pub(crate) federation: String,
     pub(crate) local: String,
     pub(crate) config: PathBuf,
+    settings: NodeConfig,
 }
 
 impl NodeProcess {
@@ -182,6 +173,7 @@ impl NodeProcess {
             federation,
             local,
             config: path,
+            settings: config,
         }
     }
 
@@ -192,6 +184,15 @@ impl NodeProcess {
         let (child, federation, local) = spawn_node(dir, &self.config);
         assert_eq!((&federation, &local), (&self.federation, &self.local));
         self.child = child;
+    }
+
+    /// Changes the node's config and restarts it on the same addresses:
+    /// how a node started before the coordinator (whose address no one
+    /// knows until it binds port 0) learns where the coordinator is.
+    pub(crate) fn reconfigure(&mut self, dir: &Path, configure: &dyn Fn(&mut NodeConfig)) {
+        configure(&mut self.settings);
+        std::fs::write(&self.config, self.settings.to_toml()).expect("write node config");
+        self.restart(dir);
     }
 
     /// Kills the node with SIGKILL.

@@ -3,6 +3,7 @@
 //! crosses both hops, and connections that must fail.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Child;
 
 use poshuk_coordinator::{CoordinatorConfig, PartnerConfig};
@@ -21,6 +22,32 @@ impl Drop for Running {
             let _ = child.wait();
         }
     }
+}
+
+/// Writes a node's config and starts it; returns the process and its
+/// federation and local URLs as it announced them.
+fn start_node(root: &Path, id: &str, node: &NodeConfig) -> (Child, String, String) {
+    let config = format!("{id}.toml");
+    std::fs::write(root.join(&config), node.to_toml()).expect("node config");
+    let log = root.join(format!("{id}.log"));
+    let (child, words) = spawn_server(root, &["node", "--config", &config], &log);
+    let url = |key: &str| {
+        words
+            .iter()
+            .find_map(|word| word.strip_prefix(key))
+            .expect("an address")
+            .to_string()
+    };
+    (child, url("federation="), url("local="))
+}
+
+/// The address of a URL (`https://127.0.0.1:1234` → `127.0.0.1:1234`).
+fn address(url: &str) -> SocketAddr {
+    url.split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .parse()
+        .expect("an address")
 }
 
 #[test]
@@ -90,10 +117,9 @@ fn the_federation_speaks_https_with_its_own_ca() {
         named_ca.stderr
     );
 
-    // The nodes start first, on port 0, naming the coordinator's address
-    // (reserved now); the coordinator then starts with the nodes' addresses.
-    let coordinator_port = crate::support::reserve_port();
-    let coordinator = format!("https://127.0.0.1:{coordinator_port}");
+    // Every server on port 0: the nodes first, then the coordinator with
+    // their addresses, then the nodes again, on the same addresses, now
+    // knowing the coordinator's.
     let mut running = Running(Vec::new());
     let mut nodes = Vec::new();
     for id in ["ngo-ua", "intl-org"] {
@@ -102,44 +128,28 @@ fn the_federation_speaks_https_with_its_own_ca() {
             NodeConfig::new(id, format!("{id}-data"), "keyring.toml", any_port, any_port);
         node.listen.tls_cert = Some(format!("tls/{id}.pem").into());
         node.listen.tls_key = Some(format!("tls/{id}.key").into());
-        node.coordinator = Some(CoordinatorLink {
-            ca: Some("tls/ca.pem".into()),
-            ..CoordinatorLink::new(&coordinator, &format!("token-of-{id}-0123456789"))
-        });
         node.federation.token = Some(format!("node-token-of-{id}-0123456789"));
-        std::fs::write(root.join(format!("{id}.toml")), node.to_toml()).expect("node config");
-        let config = format!("{id}.toml");
-        let (child, words) = spawn_server(
-            root,
-            &["node", "--config", &config],
-            &root.join(format!("{id}.log")),
-        );
-        running.0.push(child);
-        let url = |key: &str| {
-            words
-                .iter()
-                .find_map(|word| word.strip_prefix(key))
-                .expect("an address")
-                .to_string()
-        };
-        let (federation, local) = (url("federation="), url("local="));
+        let (child, federation, local) = start_node(root, id, &node);
         assert!(federation.starts_with("https://"), "{federation}");
+        running.0.push(child);
         let file = id.replace('-', "_");
         let run = poshuk(
             root,
             &["ingest", "--node", &local, &format!("data/{file}.csv")],
         );
         assert!(run.success, "{}", run.stderr);
-        nodes.push((id, federation, local));
+        node.listen.federation = address(&federation);
+        node.listen.local = address(&local);
+        nodes.push((id, federation, local, node));
     }
     let partners = nodes
         .iter()
-        .map(|(id, federation, _)| PartnerConfig {
+        .map(|(id, federation, _, _)| PartnerConfig {
             node_token: Some(format!("node-token-of-{id}-0123456789")),
             ..PartnerConfig::new(id, federation, &format!("token-of-{id}-0123456789"))
         })
         .collect();
-    let listen = SocketAddr::from(([127, 0, 0, 1], coordinator_port));
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut coordinator_config = CoordinatorConfig::new(listen, "audit.jsonl", partners);
     coordinator_config.tls.cert = Some("tls/coordinator.pem".into());
     coordinator_config.tls.key = Some("tls/coordinator.key".into());
@@ -152,7 +162,23 @@ fn the_federation_speaks_https_with_its_own_ca() {
         &root.join("coordinator.log"),
     );
     running.0.push(child);
-    assert_eq!(words, std::slice::from_ref(&coordinator));
+    let coordinator = words.join("");
+    assert!(
+        coordinator.starts_with("https://127.0.0.1:"),
+        "{coordinator}"
+    );
+    for (position, (id, federation, local, node)) in nodes.iter_mut().enumerate() {
+        let child = &mut running.0[position];
+        let _ = child.kill();
+        let _ = child.wait();
+        node.coordinator = Some(CoordinatorLink {
+            ca: Some("tls/ca.pem".into()),
+            ..CoordinatorLink::new(&coordinator, &format!("token-of-{id}-0123456789"))
+        });
+        let (restarted, again_federation, again_local) = start_node(root, id, node);
+        assert_eq!((&again_federation, &again_local), (&*federation, &*local));
+        running.0[position] = restarted;
+    }
 
     // A search from the international organization's node crosses both
     // hops over TLS and finds the NGO's records.
@@ -165,7 +191,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["partial"], false, "{body}");
-    for (id, _, _) in &nodes {
+    for (id, _, _, _) in &nodes {
         assert_eq!(body["partners"][id]["status"], "ok", "{body}");
     }
     assert!(!body["hits"].as_array().expect("hits").is_empty(), "{body}");
