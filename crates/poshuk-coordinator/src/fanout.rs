@@ -131,7 +131,7 @@ impl Coordinator {
         });
         let answers = futures_util::future::join_all(asks).await;
         let response = merge(requester, answers, limit, started);
-        self.metrics.observe_search(&requester.id, &response);
+        self.metrics.observe_search(&response);
         self.audit.search(&requester.id, &response);
         response
     }

@@ -2,7 +2,7 @@
 //! (`prometheus-client`), in the OpenMetrics text format.
 //!
 //! Labels carry only route templates (`/local/v1/resolve/{handle}`, never a
-//! handle), API names, status classes and outcomes: never request content.
+//! handle), status classes and outcomes: never request content.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -23,18 +23,16 @@ struct Outcome {
     outcome: &'static str,
 }
 
-/// One route of one API, and the class of its answer's status.
+/// One route, and the class of its answer's status.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteStatus {
-    api: &'static str,
     route: String,
     status: &'static str,
 }
 
-/// One route of one API.
+/// One route.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Route {
-    api: &'static str,
     route: String,
 }
 
@@ -44,15 +42,33 @@ fn latency_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
 
-/// The node's metrics and their registry.
+/// Upper bounds of the local API's latency buckets, seconds: ingest batches
+/// and compaction take far longer than a search.
+const LOCAL_BUCKETS: [f64; 10] = [0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 120.0];
+
+fn local_histogram() -> Histogram {
+    Histogram::new(LOCAL_BUCKETS)
+}
+
+/// The requests of one API: counted by route template and status class, and
+/// timed by route template.
+struct ApiRequests {
+    counts: Family<RouteStatus, Counter>,
+    seconds: HistogramFamily<Route>,
+}
+
+/// The node's metrics and their two registries: the federation API's
+/// `/metrics` shows only what concerns the federation (searches, the index's
+/// size); the local API's shows everything, the staff's own activity too.
 pub struct Metrics {
-    registry: Registry,
+    federation_registry: Registry,
+    local_registry: Registry,
     searches: Counter,
     search_errors: Counter,
     search_seconds: Histogram,
     ingested: Family<Outcome, Counter>,
-    requests: Family<RouteStatus, Counter>,
-    request_seconds: HistogramFamily<Route>,
+    federation_requests: ApiRequests,
+    local_requests: ApiRequests,
     records: Gauge,
     index_bytes: Gauge,
 }
@@ -66,13 +82,20 @@ impl std::fmt::Debug for Metrics {
 impl Default for Metrics {
     fn default() -> Metrics {
         let metrics = Metrics {
-            registry: Registry::default(),
+            federation_registry: Registry::default(),
+            local_registry: Registry::default(),
             searches: Counter::default(),
             search_errors: Counter::default(),
             search_seconds: latency_histogram(),
             ingested: Family::default(),
-            requests: Family::default(),
-            request_seconds: Family::new_with_constructor(latency_histogram),
+            federation_requests: ApiRequests {
+                counts: Family::default(),
+                seconds: Family::new_with_constructor(latency_histogram),
+            },
+            local_requests: ApiRequests {
+                counts: Family::default(),
+                seconds: Family::new_with_constructor(local_histogram),
+            },
             records: Gauge::default(),
             index_bytes: Gauge::default(),
         };
@@ -80,48 +103,71 @@ impl Default for Metrics {
     }
 }
 
+/// Which API a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// The federation API (the coordinator).
+    Federation,
+    /// The local API (the partner's own staff and tools).
+    Local,
+}
+
 impl Metrics {
     fn registered(mut self) -> Metrics {
-        let registry = &mut self.registry;
-        registry.register(
-            "poshuk_records",
-            "Records in the index",
-            self.records.clone(),
-        );
-        registry.register(
-            "poshuk_index_bytes",
-            "Bytes of the index on disk",
-            self.index_bytes.clone(),
-        );
-        registry.register(
-            "poshuk_searches",
-            "Federation searches answered",
-            self.searches.clone(),
-        );
-        registry.register(
-            "poshuk_search_errors",
-            "Federation searches that failed",
-            self.search_errors.clone(),
-        );
-        registry.register(
-            "poshuk_search_seconds",
-            "Time to answer a federation search",
-            self.search_seconds.clone(),
-        );
-        registry.register(
+        // The metric handles share their values: registering one in both
+        // registries shows the same series in both expositions.
+        for registry in [&mut self.federation_registry, &mut self.local_registry] {
+            registry.register(
+                "poshuk_records",
+                "Records in the index",
+                self.records.clone(),
+            );
+            registry.register(
+                "poshuk_index_bytes",
+                "Bytes of the index on disk",
+                self.index_bytes.clone(),
+            );
+            registry.register(
+                "poshuk_searches",
+                "Federation searches answered",
+                self.searches.clone(),
+            );
+            registry.register(
+                "poshuk_search_errors",
+                "Federation searches that failed",
+                self.search_errors.clone(),
+            );
+            registry.register(
+                "poshuk_search_seconds",
+                "Time to answer a federation search",
+                self.search_seconds.clone(),
+            );
+            registry.register(
+                "poshuk_federation_requests",
+                "Federation API requests, by route and status class (route - : not routed: timed out, shed, unknown path)",
+                self.federation_requests.counts.clone(),
+            );
+            registry.register(
+                "poshuk_federation_request_seconds",
+                "Time to answer a federation API request, by route",
+                self.federation_requests.seconds.clone(),
+            );
+        }
+        let local = &mut self.local_registry;
+        local.register(
             "poshuk_ingested_records",
             "Records ingested, by outcome",
             self.ingested.clone(),
         );
-        registry.register(
-            "poshuk_http_requests",
-            "Requests answered, by API, route and status class",
-            self.requests.clone(),
+        local.register(
+            "poshuk_local_requests",
+            "Local API requests, by route and status class (route - : not routed: timed out, shed, unknown path)",
+            self.local_requests.counts.clone(),
         );
-        registry.register(
-            "poshuk_http_request_seconds",
-            "Time to answer a request, by API and route",
-            self.request_seconds.clone(),
+        local.register(
+            "poshuk_local_request_seconds",
+            "Time to answer a local API request, by route",
+            self.local_requests.seconds.clone(),
         );
         self
     }
@@ -150,35 +196,41 @@ impl Metrics {
         }
     }
 
-    /// Records one answered request: `route` is the router's template.
-    pub fn observe_request(&self, api: &'static str, route: &str, status: u16, seconds: f64) {
+    /// Records one answered request: `route` is the router's template, or
+    /// `-` for a request that was not routed.
+    pub fn observe_request(&self, api: Api, route: &str, status: u16, seconds: f64) {
         let status = match status {
             200..=299 => "2xx",
             300..=399 => "3xx",
             400..=499 => "4xx",
             _ => "5xx",
         };
+        let requests = match api {
+            Api::Federation => &self.federation_requests,
+            Api::Local => &self.local_requests,
+        };
         let route = route.to_string();
-        self.requests
-            .get_or_create(&RouteStatus {
-                api,
-                route: route.clone(),
-                status,
-            })
-            .inc();
-        self.request_seconds
-            .get_or_create(&Route { api, route })
-            .observe(seconds);
+        let labels = RouteStatus {
+            route: route.clone(),
+            status,
+        };
+        requests.counts.get_or_create(&labels).inc();
+        let labels = Route { route };
+        requests.seconds.get_or_create(&labels).observe(seconds);
     }
 
-    /// The exposition, with the index's size as of now.
-    pub fn render(&self, records: u64, index_bytes: u64) -> String {
+    /// The exposition for `api`, with the index's size as of now.
+    pub fn render(&self, api: Api, records: u64, index_bytes: u64) -> String {
         self.records.set(i64::try_from(records).unwrap_or(i64::MAX));
         self.index_bytes
             .set(i64::try_from(index_bytes).unwrap_or(i64::MAX));
+        let registry = match api {
+            Api::Federation => &self.federation_registry,
+            Api::Local => &self.local_registry,
+        };
         let mut text = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        let _ = prometheus_client::encoding::text::encode(&mut text, registry);
         text
     }
 }

@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::{ApiError, blocking, parse_json};
 use super::{NodeState, SharedState};
+use crate::metrics::Api;
 use crate::wire::hits_response;
 
 /// Checks the coordinator's bearer token, when the node has one configured.
@@ -80,10 +81,18 @@ pub(crate) async fn status(State(state): State<SharedState>) -> Json<NodeStatus>
     Json(state.status())
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /metrics` on the federation API: the federation's series only.
 pub(crate) async fn metrics(State(state): State<SharedState>) -> Response {
-    let worker = state.clone();
-    let text = tokio::task::spawn_blocking(move || worker.render_metrics())
+    render_metrics(state, Api::Federation).await
+}
+
+/// `GET /metrics` on the local API: every series, the staff's activity too.
+pub(crate) async fn local_metrics(State(state): State<SharedState>) -> Response {
+    render_metrics(state, Api::Local).await
+}
+
+async fn render_metrics(state: SharedState, api: Api) -> Response {
+    let text = tokio::task::spawn_blocking(move || state.render_metrics(api))
         .await
         .unwrap_or_default();
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()

@@ -32,7 +32,7 @@ use crate::NodeError;
 use crate::config::{CoordinatorLink as LinkConfig, Limits};
 use crate::coordinator_link::CoordinatorLink;
 use crate::generations::{Generations, InstallError};
-use crate::metrics::Metrics;
+use crate::metrics::{Api, Metrics};
 
 /// Everything the handlers share.
 pub struct NodeState {
@@ -127,15 +127,15 @@ impl NodeState {
         }
     }
 
-    /// The Prometheus text of the node's metrics. Blocking (it sizes the
-    /// index on disk).
-    pub fn render_metrics(&self) -> String {
+    /// The OpenMetrics text of the node's metrics for one API. Blocking (it
+    /// sizes the index on disk).
+    pub fn render_metrics(&self, api: Api) -> String {
         let disk_bytes = self
             .generations
             .all()
             .map(|all| all.iter().map(|g| g.index.disk_bytes()).sum())
             .unwrap_or(0);
-        self.metrics.render(self.record_count(), disk_bytes)
+        self.metrics.render(api, self.record_count(), disk_bytes)
     }
 
     /// The epoch after the newest this node's keyring holds.
@@ -175,12 +175,9 @@ pub fn federation_router(state: SharedState, limits: &Limits) -> Router {
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::READYZ, get(federation::readyz))
         .route(routes::METRICS, get(federation::metrics))
-        .route_layer(middleware::from_fn_with_state(
-            (state.clone(), "federation"),
-            observe_request,
-        ))
-        .with_state(state);
-    with_layers(routes, limits)
+        .route_layer(middleware::from_fn(mark_route))
+        .with_state(state.clone());
+    observed(with_layers(routes, limits), state, Api::Federation)
 }
 
 /// The local API router (the partner's own staff and tools, on loopback).
@@ -198,31 +195,55 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(local::KEYS_INSTALL, post(keys::install))
         .route(local::KEYS_FETCH, post(keys::fetch))
         .route(routes::LIVEZ, get(federation::livez))
-        .route_layer(middleware::from_fn_with_state(
-            (state.clone(), "local"),
-            observe_request,
-        ))
-        .with_state(state);
-    with_layers(routes, limits)
+        .route(routes::METRICS, get(federation::local_metrics))
+        .route_layer(middleware::from_fn(mark_route))
+        .with_state(state.clone());
+    observed(with_layers(routes, limits), state, Api::Local)
 }
 
-/// Counts every routed request by API, route template (never the path
-/// itself: it may hold a handle) and status class, and times it.
-async fn observe_request(
-    State((state, api)): State<(SharedState, &'static str)>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// The route template a request matched, carried on its response to the
+/// outermost layer (which sees the response of every request, also those
+/// the inner layers refused, but not the routing).
+#[derive(Clone)]
+struct RouteTemplate(String);
+
+async fn mark_route(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|path| path.as_str().to_string())
-        .unwrap_or_default();
+        .map(|path| RouteTemplate(path.as_str().to_string()));
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Wraps a router's whole stack in the request metrics, so that a request
+/// shed for overload (503) or cut by the timeout (408) is counted too.
+fn observed(router: Router, state: SharedState, api: Api) -> Router {
+    router.layer(middleware::from_fn_with_state(
+        (state, api),
+        observe_request,
+    ))
+}
+
+/// Counts every request by route template (never the path itself: it may
+/// hold a handle; `-` when it was not routed) and status class, and times it.
+async fn observe_request(
+    State((state, api)): State<(SharedState, Api)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or("-", |route| route.0.as_str());
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.metrics.observe_request(api, &route, status, seconds);
+    state.metrics.observe_request(api, route, status, seconds);
     response
 }
 

@@ -260,22 +260,67 @@ async fn status_probes_and_metrics() {
             (json!(1), json!([1]))
         );
     }
+    let handle = "ab".repeat(16);
+    let (status, _) = call(node.local(), get(&format!("/local/v1/resolve/{handle}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(node.local(), get("/local/v1/no-such-route")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = call(node.local(), get(routes::METRICS)).await;
+    assert_eq!(status, StatusCode::OK);
+    let local = body.as_str().expect("text").to_string();
+    for series in [
+        "poshuk_records 1",
+        "poshuk_ingested_records_total{outcome=\"added\"} 1",
+        "poshuk_local_requests_total{route=\"/local/v1/ingest/sessions/{session}/batches\",status=\"2xx\"} 1",
+        "poshuk_local_requests_total{route=\"/local/v1/resolve/{handle}\",status=\"4xx\"} 1",
+        "poshuk_local_requests_total{route=\"-\",status=\"4xx\"} 1",
+        "poshuk_local_request_seconds_bucket{",
+    ] {
+        assert!(local.contains(series), "{series} in {local}");
+    }
+    assert!(!local.contains(&handle), "a path's handle is never a label");
+    assert!(
+        !local.contains("no-such-route"),
+        "an unknown path is never a label"
+    );
+
+    // The federation API's exposition leaves out the staff's activity.
     let (status, body) = call(node.federation(), get(routes::METRICS)).await;
     assert_eq!(status, StatusCode::OK);
+    let federation = body.as_str().expect("text");
+    assert!(federation.contains("poshuk_records 1"), "{federation}");
+    assert!(
+        federation.contains("poshuk_federation_requests_total{"),
+        "{federation}"
+    );
+    assert!(
+        !federation.contains("poshuk_local_requests"),
+        "{federation}"
+    );
+    assert!(
+        !federation.contains("poshuk_ingested_records"),
+        "{federation}"
+    );
+}
+
+#[tokio::test]
+async fn requests_refused_before_routing_are_counted_too() {
+    let node = TestNode::open();
+    let no_room = Limits {
+        max_concurrent_requests: 0,
+        ..Limits::default()
+    };
+    let shedding = local_router(node.state.clone(), &no_room);
+    let (status, error) = call(shedding, get(routes::LIVEZ)).await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::SERVICE_UNAVAILABLE, json!("overloaded"))
+    );
+    let (_, body) = call(node.local(), get(routes::METRICS)).await;
     let text = body.as_str().expect("text");
-    assert!(text.contains("poshuk_records 1"), "{text}");
     assert!(
-        text.contains(
-            "poshuk_http_requests_total{api=\"local\",route=\"/local/v1/ingest/sessions/{session}/batches\",status=\"2xx\"} 1"
-        ),
-        "per-route series, by template: {text}"
-    );
-    assert!(
-        text.contains("poshuk_http_request_seconds_bucket{"),
-        "{text}"
-    );
-    assert!(
-        text.contains("poshuk_ingested_records_total{outcome=\"added\"} 1"),
+        text.contains("poshuk_local_requests_total{route=\"-\",status=\"5xx\"} 1"),
         "{text}"
     );
 }
