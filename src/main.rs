@@ -104,11 +104,15 @@ fn main() -> ExitCode {
 /// source (so a log line is complete), and printing both would repeat it.
 fn error_chain(error: &anyhow::Error) -> String {
     let mut line = String::new();
+    let mut previous = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        if line.contains(&text) {
+        // A cause its parent's message already ends with is said once.
+        if previous.ends_with(&text) {
+            previous = text;
             continue;
         }
+        previous = text.clone();
         if !line.is_empty() {
             line.push_str(": ");
         }

@@ -84,7 +84,7 @@ fn write_configs(
         node.limits.commit_interval_ms = 500;
         node.coordinator = Some(CoordinatorLink::new(&coordinator_url, &partner.token));
         node.federation.token = Some(partner.node_token.clone());
-        std::fs::write(dir.join(format!("{}.toml", partner.id)), node.to_toml())?;
+        write_private(&dir.join(format!("{}.toml", partner.id)), &node.to_toml())?;
     }
     let mut coordinator = CoordinatorConfig::new(
         loopback(coordinator_port),
@@ -93,8 +93,23 @@ fn write_configs(
     );
     coordinator.deadlines.per_node_ms = 2000;
     coordinator.deadlines.overall_ms = 3000;
-    std::fs::write(dir.join("coordinator.toml"), coordinator.to_toml())?;
+    write_private(&dir.join("coordinator.toml"), &coordinator.to_toml())?;
     Ok(())
+}
+
+/// Writes a config holding bearer tokens, readable by this user alone.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Persons present in all three partners' files, as the international

@@ -94,11 +94,22 @@ pub(crate) fn spawn_server(dir: &Path, args: &[&str], log: &Path) -> (Child, Vec
         )
         .spawn()
         .expect("the server starts");
-    let mut line = String::new();
     let stdout = child.stdout.take().expect("piped stdout");
-    let read = BufReader::new(stdout).read_line(&mut line);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(read.map(|_| line));
+    });
+    // A generous bound, not a timing: a server that has not bound its port
+    // in a minute is hung, and the test says so instead of hanging too.
+    let line = receiver
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
-    if read.is_err() || words.first().map(String::as_str) != Some("listening") {
+    if words.first().map(String::as_str) != Some("listening") {
         let _ = child.kill();
         let _ = child.wait();
         let text = std::fs::read_to_string(log).unwrap_or_default();

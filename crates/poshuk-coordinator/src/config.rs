@@ -40,7 +40,7 @@ pub enum Permission {
 }
 
 /// One partner of the federation.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerConfig {
     /// Stable id.
@@ -90,7 +90,7 @@ impl Default for Deadlines {
 }
 
 /// The whole coordinator configuration.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoordinatorConfig {
     /// Where the coordinator listens.
@@ -151,6 +151,46 @@ fn default_max_hits() -> usize {
     100
 }
 
+/// Bearer tokens are credentials: never printed.
+impl std::fmt::Debug for PartnerConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PartnerConfig")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("node_url", &self.node_url)
+            .field("token", &"<redacted>")
+            .field(
+                "node_token",
+                &self.node_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("permissions", &self.permissions)
+            .field("contact", &self.contact)
+            .finish()
+    }
+}
+
+/// The admin token is a credential: never printed.
+impl std::fmt::Debug for CoordinatorConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CoordinatorConfig")
+            .field("listen", &self.listen)
+            .field("audit_log", &self.audit_log)
+            .field("deadlines", &self.deadlines)
+            .field("max_hits", &self.max_hits)
+            .field("partners", &self.partners)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("state_dir", &self.state_dir)
+            .field("status_interval_ms", &self.status_interval_ms)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
 impl PartnerConfig {
     /// A partner that searches and is searched, without a node token or
     /// contact.
@@ -191,7 +231,7 @@ impl CoordinatorConfig {
     /// reads).
     pub fn to_toml(&self) -> String {
         // Every field is a string, number, path, list or table.
-        toml::to_string(self).unwrap_or_default()
+        toml::to_string(self).expect("config types serialize to TOML (tested)")
     }
 
     /// Reads and checks a configuration file; relative paths are taken
@@ -323,6 +363,13 @@ mod tests {
             CoordinatorConfig::parse(include_str!("../../../config/coordinator.example.toml"))
                 .expect("valid");
         assert_eq!(config.partners.len(), 3);
+        let debug = format!("{config:?}");
+        for partner in &config.partners {
+            assert!(
+                !debug.contains(&partner.token),
+                "tokens never print: {debug}"
+            );
+        }
         let text = config.to_toml();
         let again = CoordinatorConfig::parse(&text).expect("a written config parses");
         assert_eq!(again.to_toml(), text);

@@ -198,6 +198,7 @@ fn describe(error: &ClientError) -> String {
         ClientError::Unreachable(_) => "the node cannot be reached".into(),
         ClientError::Refused { status, body } => format!("{status}: {}", body.message),
         ClientError::BadAnswer(_) => "the node's answer is not a search response".into(),
+        ClientError::TooLarge => "the node's answer is too large".into(),
         ClientError::Other(_) => "the request failed".into(),
     }
 }

@@ -21,6 +21,7 @@ const LISTED: &str = "listed-token-for-tests-0123456789abcd";
 
 struct TestCoordinator {
     dir: tempfile::TempDir,
+    config: CoordinatorConfig,
     router: Router,
 }
 
@@ -47,11 +48,18 @@ impl TestCoordinator {
             listed = closed_address(),
         ))
         .expect("config");
-        let coordinator = Coordinator::new(config).expect("coordinator");
+        let coordinator = Coordinator::new(config.clone()).expect("coordinator");
         TestCoordinator {
             router: router(Arc::new(coordinator)),
+            config,
             dir,
         }
+    }
+
+    /// The same coordinator started again on its state directory.
+    fn restart(&mut self) {
+        let coordinator = Coordinator::new(self.config.clone()).expect("coordinator");
+        self.router = router(Arc::new(coordinator));
     }
 
     async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
@@ -327,7 +335,7 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
 
 #[tokio::test]
 async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
-    let coordinator = TestCoordinator::start();
+    let mut coordinator = TestCoordinator::start();
     let retire = json!({"epoch": 1, "exclude": ["ngo", "listed"]}).to_string();
     let (status, keys) = coordinator
         .call(request(
@@ -374,10 +382,17 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
         (status, error["code"].clone()),
         (StatusCode::FORBIDDEN, json!("suspended"))
     );
-    let state =
-        std::fs::read_to_string(coordinator.dir.path().join("state/keys.json")).expect("state");
-    assert!(
-        state.contains("\"ngo\""),
-        "the suspension survives a restart: {state}"
+    // The retirement and the suspension survive a restart.
+    coordinator.restart();
+    let (status, error) = coordinator
+        .call(request("GET", &fetch, Some(SEARCHER), Body::empty()))
+        .await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("suspended"))
     );
+    let (_, epochs) = coordinator
+        .call(request("GET", route::EPOCHS, Some(LISTED), Body::empty()))
+        .await;
+    assert_eq!(epochs["retired"], json!([1]));
 }

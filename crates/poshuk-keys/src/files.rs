@@ -124,7 +124,8 @@ pub fn load_secret_bytes(
         what: format!("cannot read {what} {}", path.display()),
         source,
     };
-    let mode = file.metadata().map_err(read_error)?.permissions().mode() & 0o777;
+    let metadata = file.metadata().map_err(read_error)?;
+    let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(FileError::ReadableByOthers {
             what,
@@ -132,7 +133,12 @@ pub fn load_secret_bytes(
             mode,
         });
     }
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Sized up front: a buffer that grew would leave copies of the secret in
+    // freed memory, which `Zeroizing` never sees.
+    let capacity = usize::try_from(metadata.len())
+        .unwrap_or(0)
+        .saturating_add(1);
+    let mut bytes = Zeroizing::new(Vec::with_capacity(capacity));
     file.read_to_end(&mut bytes).map_err(read_error)?;
     Ok(bytes)
 }

@@ -92,7 +92,7 @@ impl Default for Limits {
 }
 
 /// Where the federation's coordinator is, for searches across the federation.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoordinatorLink {
     /// The coordinator's URL.
@@ -110,6 +110,30 @@ pub struct CoordinatorLink {
 
 fn default_federated_timeout() -> u64 {
     5_000
+}
+
+/// The bearer token is a credential: never printed.
+impl std::fmt::Debug for CoordinatorLink {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CoordinatorLink")
+            .field("url", &self.url)
+            .field("token", &"<redacted>")
+            .field("timeout_ms", &self.timeout_ms)
+            .field("ca", &self.ca)
+            .finish()
+    }
+}
+
+/// The bearer token is a credential: never printed.
+impl std::fmt::Debug for FederationAuth {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = self.token.as_ref().map(|_| "<redacted>");
+        formatter
+            .debug_struct("FederationAuth")
+            .field("token", &token)
+            .finish()
+    }
 }
 
 impl CoordinatorLink {
@@ -169,7 +193,7 @@ pub struct KeysConfig {
 }
 
 /// Authentication of the federation API.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FederationAuth {
     /// The bearer token the coordinator presents when it searches this node.
@@ -208,7 +232,7 @@ impl NodeConfig {
     /// The configuration as a file's text (what [`NodeConfig::parse`] reads).
     pub fn to_toml(&self) -> String {
         // Every field is a string, number, path or table: always serializable.
-        toml::to_string(self).unwrap_or_default()
+        toml::to_string(self).expect("config types serialize to TOML (tested)")
     }
 
     /// Where this partner's age identity is.
@@ -291,6 +315,12 @@ mod tests {
             NodeConfig::parse(include_str!("../../../config/node.example.toml")).expect("valid");
         assert_eq!(config.partner_id, "ngo-ua");
         assert!(config.listen.local.ip().is_loopback());
+        let debug = format!("{config:?}");
+        let token = config.coordinator.as_ref().map(|link| link.token.clone());
+        assert!(
+            !debug.contains(&token.expect("a coordinator token")),
+            "{debug}"
+        );
         // Written back, it reads the same: configs are made by serializing.
         let text = config.to_toml();
         let again = NodeConfig::parse(&text).expect("a written config parses");

@@ -112,12 +112,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(&Listening),
 ) -> Result<(), NodeError> {
-    let state = tokio::task::spawn_blocking({
-        let config = config.clone();
-        move || open_state(&config)
-    })
-    .await
-    .map_err(|_| NodeError::Index("opening the index panicked".into()))??;
     let bind = |address| async move {
         tokio::net::TcpListener::bind(address)
             .await
@@ -126,6 +120,17 @@ pub async fn serve(
                 source,
             })
     };
+    // Bound first, before the index opens: a node restarted on its own
+    // addresses takes them back at once. Connections wait in the backlog
+    // until the routers serve.
+    let federation = bind(config.listen.federation).await?;
+    let local = bind(config.listen.local).await?;
+    let state = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || open_state(&config)
+    })
+    .await
+    .map_err(|_| NodeError::Index("opening the index panicked".into()))??;
     if config.federation.token.is_none() {
         tracing::warn!(
             "no [federation] token: any caller that reaches the federation API may search this node"
@@ -137,7 +142,6 @@ pub async fn serve(
             "the local API accepts raw records and is not on loopback: make sure only your own staff can reach it"
         );
     }
-    let federation = bind(config.listen.federation).await?;
     let federation_tls = match (&config.listen.tls_cert, &config.listen.tls_key) {
         (Some(cert), Some(key)) => Some(
             poshuk_tls::server_config(cert, key)
@@ -145,7 +149,6 @@ pub async fn serve(
         ),
         _ => None,
     };
-    let local = bind(config.listen.local).await?;
     let address = |listener: &tokio::net::TcpListener| {
         listener.local_addr().map_err(|source| NodeError::Io {
             what: "cannot read the bound address".into(),

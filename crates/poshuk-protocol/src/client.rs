@@ -47,10 +47,12 @@ pub enum ClientError {
         /// message cut to a few hundred characters.
         body: ErrorBody,
     },
-    /// The answer is not what the route returns, or is larger than
-    /// [`MAX_ANSWER_BYTES`].
+    /// The answer is not what the route returns.
     #[error("the answer is not a valid {0}")]
     BadAnswer(&'static str),
+    /// The answer is larger than [`MAX_ANSWER_BYTES`]: not read.
+    #[error("the answer is larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
     /// The request failed otherwise.
     #[error("the request failed")]
     Other(#[source] reqwest::Error),
@@ -137,7 +139,6 @@ impl ApiClient {
         &self,
         request: reqwest::RequestBuilder,
         timeout: Option<Duration>,
-        what: &'static str,
     ) -> Result<Vec<u8>, ClientError> {
         let request = match timeout {
             Some(timeout) => request.timeout(timeout),
@@ -148,7 +149,7 @@ impl ApiClient {
         if status.is_success() {
             return read_capped(response, MAX_ANSWER_BYTES)
                 .await?
-                .ok_or(ClientError::BadAnswer(what));
+                .ok_or(ClientError::TooLarge);
         }
         let mut body = read_capped(response, MAX_ERROR_BYTES)
             .await?
@@ -174,7 +175,7 @@ impl ApiClient {
         timeout: Option<Duration>,
         what: &'static str,
     ) -> Result<T, ClientError> {
-        let bytes = self.send(request, timeout, what).await?;
+        let bytes = self.send(request, timeout).await?;
         serde_json::from_slice(&bytes).map_err(|_| ClientError::BadAnswer(what))
     }
 
@@ -226,7 +227,7 @@ impl ApiClient {
             .request(reqwest::Method::PUT, route)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .body(body);
-        self.send(request, None, "answer").await.map(drop)
+        self.send(request, None).await.map(drop)
     }
 
     // The federation API of a node, as the coordinator calls it.
@@ -296,6 +297,6 @@ impl ApiClient {
         let request = self
             .request(reqwest::Method::GET, routes::coordinator::SEALED_KEY)
             .query(&[("epoch", epoch)]);
-        self.send(request, None, "sealed key file").await
+        self.send(request, None).await
     }
 }

@@ -49,9 +49,10 @@ impl fmt::Display for ErrorBody {
 
 /// Masks what a parser's message may repeat of its input: every
 /// double-quoted part (escaped quotes inside it included) becomes `"…"`, and a
-/// backticked part that is not a plain identifier (a number, a date) becomes
-/// `` `…` ``. Field names, which serde writes in backticks, stay, so the
-/// message still says which field is wrong.
+/// backticked part that is not a plain identifier (a number, a date), or
+/// that names an unknown field or variant, becomes `` `…` ``. The names of
+/// our own fields, which serde writes in backticks, stay, so the message
+/// still says which field is wrong or missing.
 pub fn mask_quoted(message: &str) -> String {
     let mut masked = String::with_capacity(message.len());
     let mut characters = message.chars();
@@ -71,10 +72,15 @@ pub fn mask_quoted(message: &str) -> String {
             }
             '`' => {
                 let inside: String = characters.by_ref().take_while(|&c| c != '`').collect();
-                let identifier = inside
-                    .chars()
-                    .next()
-                    .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+                // An unknown field or variant is the sender's word, not a
+                // name of ours: masked like a value.
+                let theirs =
+                    masked.ends_with("unknown field ") || masked.ends_with("unknown variant ");
+                let identifier = !theirs
+                    && inside
+                        .chars()
+                        .next()
+                        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
                     && inside
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -125,19 +131,24 @@ mod tests {
                 "line 1",
             ),
             (
-                r#"{"record_id":"Петренко \"Петя\"","document_ids":5}"#,
+                r#"{"record_id":"1","document_ids":"Петренко \"Петя\" Іванович"}"#,
                 "Петя",
                 "line 1",
             ),
             (
+                r#"{"record_id":"1","document_ids":"Петренко \"Петя\" Іванович"}"#,
+                "Іванович",
+                "line 1",
+            ),
+            (
                 r#"{"record_id":"1"}"#,
-                "zzz",
+                "record_id`",
                 "missing field `document_ids`",
             ),
             (
-                r#"{"record_id":"Петро","document_ids":[],"x":1}"#,
-                "Петро",
-                "unknown field `x`",
+                r#"{"record_id":"1","document_ids":[],"Kovalenko":1}"#,
+                "Kovalenko",
+                "unknown field `…`",
             ),
         ];
         for (body, secret, kept) in cases {
@@ -145,5 +156,12 @@ mod tests {
             assert!(!message.contains(secret), "{body}: {message}");
             assert!(message.contains(kept), "{body}: {message}");
         }
+    }
+
+    #[test]
+    fn unterminated_quotes_mask_the_rest() {
+        assert_eq!(mask_quoted(r#"bad "Коваленко"#), r#"bad "…""#);
+        assert_eq!(mask_quoted("bad `12345"), "bad `…`");
+        assert_eq!(mask_quoted(r#"a "x\" still" b"#), r#"a "…" b"#);
     }
 }

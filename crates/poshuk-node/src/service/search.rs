@@ -126,7 +126,7 @@ pub(crate) fn coordinator_error(error: ClientError) -> ApiError {
                 format!("the coordinator cannot be reached or did not answer: {error}"),
             )
         }
-        ClientError::BadAnswer(_) => ApiError::new(
+        ClientError::BadAnswer(_) | ClientError::TooLarge => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "coordinator_error",
             format!("the coordinator's answer is unusable: {error}"),
