@@ -133,7 +133,7 @@ fn bad_requests_get_precise_errors() {
     );
     let (status, body) = post_json(
         &search,
-        &serde_json::json!({"epoch": 1, "tokens": {"GivenWhole": ["xyz"]}}),
+        &serde_json::json!({"epoch": 1, "tokenizer": poshuk_core::TOKENIZER_VERSION, "tokens": {"GivenWhole": ["xyz"]}}),
     );
     assert_eq!(status, 400);
     assert!(
@@ -152,7 +152,10 @@ fn bad_requests_get_precise_errors() {
             .contains("missing field `tokens`"),
         "{body}"
     );
-    let (status, body) = post_json(&search, &serde_json::json!({"epoch": 1, "tokens": {}}));
+    let (status, body) = post_json(
+        &search,
+        &serde_json::json!({"epoch": 1, "tokenizer": poshuk_core::TOKENIZER_VERSION, "tokens": {}}),
+    );
     assert_eq!(status, 400);
     assert!(
         body["message"]
@@ -161,8 +164,7 @@ fn bad_requests_get_precise_errors() {
             .contains("no token"),
         "{body}"
     );
-    let huge =
-        serde_json::json!({"epoch": 1, "tokens": {"GivenGram": vec!["00".repeat(16); 100_000]}});
+    let huge = serde_json::json!({"epoch": 1, "tokens": {"GivenDeletion": vec!["00".repeat(16); 100_000]}});
     let (status, _) = post_json(&search, &huge);
     assert_eq!(status, 413);
     let (status, _) = get_json(&format!(
@@ -280,7 +282,7 @@ fn deleted_records_are_erased_from_disk() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
     let node = NodeProcess::start(root, "ngo-ua");
-    let doomed = "D-1,Зиновія,Пшеничаківська,Фортунатівна,Ярошевська,F,1937-11-23,Новоград-Волинський,passport:ЖЖ987654";
+    let doomed = "D-1,Зиновія,Пшеничаківська,Фортунатівна,Ярошевська,F,1937-11-23,Новоград-Волинський,passport:ЖЖ729461";
     let keep = [
         "K-1,Олександр,Коваленко,Миколайович,,M,2011-03-07,Маріуполь,",
         "K-2,Марія,Шевчук,Петрівна,,F,2012-05-01,Херсон,",
@@ -476,5 +478,97 @@ fn node_config_errors_name_the_file_and_field() {
         bad.stderr.contains("bad.toml") && bad.stderr.contains("federation"),
         "{}",
         bad.stderr
+    );
+}
+
+/// A node upgraded over an index of an older tokenizer refuses to search it,
+/// saying what to do, and searches again once the export is loaded anew.
+#[test]
+fn an_index_of_an_older_tokenizer_is_refused_until_a_replace_ingest() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    assert!(
+        poshuk(
+            root,
+            &["synth", "--persons", "60", "--seed", "5", "-o", "data"]
+        )
+        .success
+    );
+    let mut node = NodeProcess::start(root, "ngo-ua");
+    let run = ingest(root, &node, "data/ngo_ua.csv", &[]);
+    assert!(run.success, "{}", run.stderr);
+    let russian =
+        read_file(&root.join("data/ru_sources.csv"), &ReadOptions::default()).expect("reads");
+    let query = serde_json::to_value(TokenQuery::from_record(
+        1,
+        &tokenizer(root).tokenize(&russian.records[0].record),
+        5,
+    ))
+    .expect("json");
+    let search_url = format!("{}/v1/search", node.federation);
+    assert_eq!(post_json(&search_url, &query).0, 200);
+
+    // What a node of tokenizer version 2 left behind: its payload names the
+    // version and the slot layout of the time (with the bigram slots).
+    node.kill();
+    let meta_path = root.join("ngo-ua-data/index-epoch-1/meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).expect("meta")).expect("json");
+    meta["payload"] = serde_json::Value::String(
+        serde_json::json!({
+            "epoch": 1,
+            "tokenizer": 2,
+            "slots": ["GivenWhole", "GivenClass", "GivenGram", "GivenPhonetic", "GivenInitial"],
+        })
+        .to_string(),
+    );
+    std::fs::write(&meta_path, meta.to_string()).expect("write meta");
+    node.restart(root);
+
+    for url in [
+        search_url.clone(),
+        format!("{}/local/v1/search", node.local),
+    ] {
+        let body = if url.contains("/local/") {
+            serde_json::json!({"record": {"given_name": "Олександр", "family_name": "Коваленко"}})
+        } else {
+            query.clone()
+        };
+        let (status, answer) = post_json(&url, &body);
+        assert_eq!(status, 409, "{url}: {answer}");
+        assert_eq!(answer["code"], "reingest_needed", "{answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("version 2") && message.contains("poshuk ingest --replace"),
+            "{message}"
+        );
+    }
+    assert!(
+        root.join("ngo-ua-data/index-epoch-1.tokenizer-2/meta.json")
+            .exists(),
+        "the old tokens are kept aside, not deleted"
+    );
+
+    // A query from a node of another version is refused by name too.
+    let mut older = query.clone();
+    older["tokenizer"] = serde_json::json!(2);
+    let (status, answer) = post_json(&search_url, &older);
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("version 2")
+    );
+
+    let run = ingest(root, &node, "data/ngo_ua.csv", &["--replace"]);
+    assert!(run.success, "{}", run.stderr);
+    let (status, answer) = post_json(&search_url, &query);
+    assert_eq!(status, 200, "{answer}");
+    node.restart(root);
+    assert_eq!(
+        post_json(&search_url, &query).0,
+        200,
+        "still current after a restart"
     );
 }

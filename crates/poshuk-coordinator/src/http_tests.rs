@@ -91,7 +91,7 @@ fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request
 }
 
 fn query(epoch: u32) -> Value {
-    json!({"queries": [{"epoch": epoch, "tokens": {"GivenWhole": ["00".repeat(16)]}, "limit": 5}]})
+    json!({"queries": [{"epoch": epoch, "tokenizer": poshuk_protocol::TOKENIZER_VERSION, "tokens": {"GivenWhole": ["00".repeat(16)]}, "limit": 5}]})
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn a_search_reports_every_partner_and_is_audited() {
         (status, error["code"].clone()),
         (StatusCode::BAD_REQUEST, json!("unknown_partner"))
     );
-    let bad = json!({"queries": [{"epoch": 1, "tokens": {"GivenWhole": ["xyz"]}}]});
+    let bad = json!({"queries": [{"epoch": 1, "tokenizer": poshuk_protocol::TOKENIZER_VERSION, "tokens": {"GivenWhole": ["xyz"]}}]});
     let (status, error) = coordinator
         .call(request(
             "POST",

@@ -26,6 +26,12 @@ enum Rule {
     PhoneticClassYear = 6,
     SurnamePatronymic = 7,
     ClassPatronymicPlace = 8,
+    /// A typo in the family name: one of its deletions with a given-name class.
+    DeletionClass = 9,
+    /// A typo in the given name: the surname with one of its deletions.
+    SurnameGivenDeletion = 10,
+    /// Typos in both names: a family-name deletion with the full date.
+    DeletionDate = 11,
 }
 
 fn mix(rule: Rule, parts: &[Token]) -> BlockKey {
@@ -86,12 +92,14 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
     let full_dates: Vec<Token> = record
         .slot(Slot::DateFull)
         .iter()
-        .chain(record.slot(Slot::DateSwapped))
+        .chain(record.slot(Slot::DateUnordered))
         .copied()
         .collect();
     let patronymics = record.slot(Slot::PatronymicClass);
     let places = record.slot(Slot::PlaceClass);
     let phonetics = record.slot(Slot::FamilyPhonetic);
+    let family_deletions = record.slot(Slot::FamilyDeletion);
+    let given_deletions = record.slot(Slot::GivenDeletion);
 
     let mut keys: Vec<(u8, BlockKey)> = Vec::with_capacity(32);
     for &surname in &surnames {
@@ -111,6 +119,26 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
             keys.push((
                 Rule::SurnamePatronymic as u8,
                 mix(Rule::SurnamePatronymic, &[surname, patronymic]),
+            ));
+        }
+        for &deletion in given_deletions {
+            keys.push((
+                Rule::SurnameGivenDeletion as u8,
+                mix(Rule::SurnameGivenDeletion, &[surname, deletion]),
+            ));
+        }
+    }
+    for &deletion in family_deletions {
+        for &class in &classes {
+            keys.push((
+                Rule::DeletionClass as u8,
+                mix(Rule::DeletionClass, &[deletion, class]),
+            ));
+        }
+        for &date in record.slot(Slot::DateFull) {
+            keys.push((
+                Rule::DeletionDate as u8,
+                mix(Rule::DeletionDate, &[deletion, date]),
             ));
         }
     }

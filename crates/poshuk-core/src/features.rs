@@ -23,7 +23,8 @@ use rphonetic::DaitchMokotoffSoundex;
 use crate::document::{document_digits, document_key};
 use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
 use crate::normalize::{
-    ChReading, bigrams, fold_text, skeleton, skeleton_for_phonetics, skeleton_reading, words,
+    ChReading, deletion_neighbourhood, fold_text, skeleton, skeleton_for_phonetics,
+    skeleton_reading, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -34,11 +35,15 @@ use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder};
 mod kind {
     pub(super) const WHOLE: u8 = b'W';
     pub(super) const CLASS: u8 = b'C';
-    pub(super) const GRAM: u8 = b'G';
+    pub(super) const DELETION: u8 = b'E';
+    /// Padding of a deletion neighbourhood: derived from the name, so it
+    /// repeats with the name like the real deletion tokens do.
+    pub(super) const DELETION_PAD: u8 = b'Q';
     pub(super) const PHONETIC: u8 = b'P';
-    pub(super) const INITIAL: u8 = b'I';
     pub(super) const FULL_DATE: u8 = b'F';
+    pub(super) const UNORDERED_DATE: u8 = b'U';
     pub(super) const YEAR_MONTH: u8 = b'M';
+    pub(super) const DAY_MONTH: u8 = b'A';
     pub(super) const YEAR: u8 = b'Y';
     pub(super) const DIGITS: u8 = b'D';
 }
@@ -46,6 +51,12 @@ mod kind {
 /// At most this many Daitch–Mokotoff branches are kept per word; names with
 /// many ambiguous letters would otherwise flood the blocking keys.
 const MAX_PHONETIC_CODES: usize = 4;
+
+/// Deletion tokens per word of a name, real and padding together: every name
+/// word carries exactly this many, so their count does not give away the
+/// name's length (a name's real neighbourhood is its length plus one, at most
+/// this many are kept).
+pub const DELETION_TOKENS_PER_WORD: usize = 16;
 
 /// Turns raw records into token records under one epoch's keys.
 #[derive(Debug, Clone)]
@@ -229,31 +240,27 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     if skeletons.is_empty() {
         return;
     }
-    let (whole_slot, class_slot, gram_slot, phonetic_slot, initial_slot) = match role {
+    let (whole_slot, class_slot, deletion_slot, phonetic_slot) = match role {
         NameRole::Given => (
             Slot::GivenWhole,
             Slot::GivenClass,
-            Some(Slot::GivenGram),
+            Some(Slot::GivenDeletion),
             Slot::GivenPhonetic,
-            Some(Slot::GivenInitial),
         ),
         NameRole::Family => (
             Slot::FamilyWhole,
             Slot::FamilyClass,
-            Some(Slot::FamilyGram),
+            Some(Slot::FamilyDeletion),
             Slot::FamilyPhonetic,
-            Some(Slot::FamilyInitial),
         ),
         NameRole::Alias => (
             Slot::AliasWhole,
             Slot::AliasClass,
             None,
             Slot::AliasPhonetic,
-            None,
         ),
     };
     let stemmed = !matches!(role, NameRole::Given);
-    let mut keys: Vec<&str> = Vec::with_capacity(skeletons.len());
     for (raw, word) in raw_words.iter().zip(&skeletons) {
         let key = if stemmed {
             family_stem(word)
@@ -294,7 +301,9 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
         for code in phonetic_codes(key) {
             emit(phonetic_slot, kind::PHONETIC, code.as_bytes());
         }
-        keys.push(key);
+        if let Some(deletion_slot) = deletion_slot {
+            add_deletions(emit, deletion_slot, key);
+        }
     }
     let joined: String = skeletons.concat();
     let mut classes = tables().given_classes(&joined, sex);
@@ -345,23 +354,25 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     for class in classes {
         emit(class_slot, kind::CLASS, &class.to_be_bytes());
     }
-    if let Some(gram_slot) = gram_slot {
-        for gram in bigrams(&keys.concat()) {
-            emit(gram_slot, kind::GRAM, &gram_bytes(gram));
-        }
-    }
-    if let (Some(initial_slot), Some(first)) =
-        (initial_slot, keys.first().and_then(|k| k.chars().next()))
-    {
-        emit(initial_slot, kind::INITIAL, &[first as u8]);
-    }
 }
 
-fn gram_bytes(gram: [char; 2]) -> [u8; 8] {
-    let mut bytes = [0u8; 8];
-    gram[0].encode_utf8(&mut bytes[..4]);
-    gram[1].encode_utf8(&mut bytes[4..]);
-    bytes
+/// The deletion neighbourhood of one name word, padded to
+/// [`DELETION_TOKENS_PER_WORD`] tokens with tokens derived from the word
+/// under their own kind (indistinguishable from real ones without the key,
+/// and shared with no other name).
+fn add_deletions(emit: &mut Emit<'_>, slot: Slot, key: &str) {
+    let strings = deletion_neighbourhood(key);
+    let real = strings.len().min(DELETION_TOKENS_PER_WORD);
+    for string in &strings[..real] {
+        emit(slot, kind::DELETION, string.as_bytes());
+    }
+    let mut padding = Vec::with_capacity(key.len() + 1);
+    for index in real..DELETION_TOKENS_PER_WORD {
+        padding.clear();
+        padding.extend_from_slice(key.as_bytes());
+        padding.push(index as u8);
+        emit(slot, kind::DELETION_PAD, &padding);
+    }
 }
 
 fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
@@ -379,16 +390,11 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
         emit(Slot::PatronymicClass, kind::CLASS, &class.to_be_bytes());
     }
     emit(Slot::PatronymicWhole, kind::WHOLE, key.as_bytes());
-    for gram in bigrams(&key) {
-        emit(Slot::PatronymicGram, kind::GRAM, &gram_bytes(gram));
-    }
 }
 
 fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate) {
     let year = date.year;
     emit(Slot::DateYear, kind::YEAR, &year.to_be_bytes());
-    emit(Slot::DateNearYear, kind::YEAR, &(year - 1).to_be_bytes());
-    emit(Slot::DateNearYear, kind::YEAR, &(year + 1).to_be_bytes());
     if let Some(month) = date.month {
         emit(
             Slot::DateYearMonth,
@@ -402,15 +408,17 @@ fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate) {
             kind::FULL_DATE,
             &[(year >> 8) as u8, year as u8, month, day],
         );
-        if let Some(swapped) = date.swapped()
-            && let (Some(m), Some(d)) = (swapped.month, swapped.day)
-        {
-            emit(
-                Slot::DateSwapped,
-                kind::FULL_DATE,
-                &[(year >> 8) as u8, year as u8, m, d],
-            );
-        }
+        // The date with day and month in either order: equal for 07.03 and
+        // 03.07 of one year, without storing the swapped date itself.
+        let (low, high) = (month.min(day), month.max(day));
+        emit(
+            Slot::DateUnordered,
+            kind::UNORDERED_DATE,
+            &[(year >> 8) as u8, year as u8, low, high],
+        );
+        // Day and month without the year: a wrong year (a changed document, a
+        // typed digit) keeps them.
+        emit(Slot::DateDayMonth, kind::DAY_MONTH, &[month, day]);
     }
 }
 
@@ -518,14 +526,97 @@ mod tests {
             ukrainian.slot(Slot::PatronymicClass),
             russian.slot(Slot::PatronymicClass)
         ));
-        assert!(intersects(
-            ukrainian.slot(Slot::DateSwapped),
+        assert!(!intersects(
+            ukrainian.slot(Slot::DateFull),
             russian.slot(Slot::DateFull)
+        ));
+        assert!(intersects(
+            ukrainian.slot(Slot::DateUnordered),
+            russian.slot(Slot::DateUnordered)
         ));
         assert!(intersects(
             ukrainian.slot(Slot::DateFull),
             latin.slot(Slot::DateFull)
         ));
+    }
+
+    /// Names one edit apart share a deletion token, names two edits apart
+    /// none; every name word carries the same number of deletion tokens, so
+    /// their count does not give the length away.
+    #[test]
+    fn typos_meet_through_deletions_and_lengths_stay_hidden() {
+        let tokenizer = tokenizer();
+        let family = |name: &str| tokenizer.tokenize(&person("", name, "", ""));
+        let given = |name: &str| tokenizer.tokenize(&person(name, "", "", ""));
+        let kovalenko = family("Kovalenko");
+        for typo in [
+            "Kovalenk",
+            "Kovalnko",
+            "Kovaelnko",
+            "Kovalenkko",
+            "Kobalenko",
+        ] {
+            assert!(
+                intersects(
+                    kovalenko.slot(Slot::FamilyDeletion),
+                    family(typo).slot(Slot::FamilyDeletion)
+                ),
+                "{typo}"
+            );
+        }
+        for other in ["Kovalchuk", "Kobalenka", "Bondarenko"] {
+            assert!(
+                !intersects(
+                    kovalenko.slot(Slot::FamilyDeletion),
+                    family(other).slot(Slot::FamilyDeletion)
+                ),
+                "{other}"
+            );
+        }
+        assert!(intersects(
+            given("Johnathan").slot(Slot::GivenDeletion),
+            given("Jonathan").slot(Slot::GivenDeletion)
+        ));
+        for name in ["Іван", "Олександр", "Ли", "Kovalenko", "Ярошевський"]
+        {
+            assert_eq!(
+                family(name).slot(Slot::FamilyDeletion).len(),
+                DELETION_TOKENS_PER_WORD,
+                "{name}"
+            );
+            assert_eq!(
+                given(name).slot(Slot::GivenDeletion).len(),
+                DELETION_TOKENS_PER_WORD,
+                "{name}"
+            );
+        }
+    }
+
+    /// No two different names share a token in the name slots unless they
+    /// are within one edit, sound alike or are forms of one name: in
+    /// particular no token stands for a letter or a pair of letters.
+    #[test]
+    fn unrelated_names_share_no_token() {
+        let tokenizer = tokenizer();
+        let names = |given: &str, family: &str| {
+            let record = tokenizer.tokenize(&person(given, family, "", ""));
+            let mut tokens: Vec<Token> = [
+                Slot::GivenWhole,
+                Slot::GivenClass,
+                Slot::GivenDeletion,
+                Slot::FamilyWhole,
+                Slot::FamilyDeletion,
+            ]
+            .iter()
+            .flat_map(|&slot| record.slot(slot).to_vec())
+            .collect();
+            tokens.sort();
+            tokens
+        };
+        // Share letters and bigrams (ko, ov, en, nk, ar, an, ...) only.
+        let left = names("Тарас", "Коваленко");
+        let right = names("Мирослава", "Бондаренко");
+        assert!(!intersects(&left, &right));
     }
 
     #[test]

@@ -15,12 +15,9 @@ pub mod score;
 
 pub use blocking::{BlockKey, blocking_keys};
 
-/// The version of the tokenizer: bumped whenever the same record would get
-/// different tokens, so that files and indexes made by different versions
-/// are not compared silently (their tokens would only partly meet). 2: Latin
-/// surnames also read the way other spelling systems write them, and -ев/-ов.
-pub const TOKENIZER_VERSION: u16 = 2;
 pub use features::Tokenizer;
+/// The version of the tokenizer (see [`poshuk_tokens::TOKENIZER_VERSION`]).
+pub use poshuk_tokens::TOKENIZER_VERSION;
 // The token record and the keyring live in their own crates (so that the
 // coordinator can depend on neither); the core re-exports what its callers
 // use alongside the tokenizer.

@@ -428,17 +428,33 @@ pub fn words(value: &str) -> impl Iterator<Item = &str> {
     value.split(' ').filter(|word| !word.is_empty())
 }
 
-/// Padded bigrams of a skeleton: `^k ko ov ... o$`. Padding makes the first and
-/// last letters count, which is where transliteration variants differ least.
-pub fn bigrams(skeleton: &str) -> Vec<[char; 2]> {
-    let mut padded: Vec<char> = Vec::with_capacity(skeleton.len() + 2);
-    padded.push('^');
-    padded.extend(skeleton.chars());
-    padded.push('$');
-    let mut grams: Vec<[char; 2]> = padded.windows(2).map(|pair| [pair[0], pair[1]]).collect();
-    grams.sort_unstable();
-    grams.dedup();
-    grams
+/// Keys shorter than this get no deletion neighbourhood: deleting a letter of
+/// a three-letter name leaves a two-letter string, a token that many names
+/// would share (the q-gram substitution cipher the neighbourhoods replace).
+pub const MIN_DELETION_KEY: usize = 4;
+
+/// The one-deletion neighbourhood of an ASCII key: the key itself and every
+/// string made by deleting one of its letters, distinct. Two keys within one
+/// edit (a substitution, an insertion or deletion, two adjacent letters
+/// exchanged) share at least one of these strings; keys further apart share
+/// none. Each string is a whole value, never a piece of one, so its token
+/// tells no more than a whole-name token does. Empty for keys shorter than
+/// [`MIN_DELETION_KEY`].
+pub fn deletion_neighbourhood(key: &str) -> Vec<String> {
+    if key.len() < MIN_DELETION_KEY || !key.is_ascii() {
+        return Vec::new();
+    }
+    let mut strings: Vec<String> = Vec::with_capacity(key.len() + 1);
+    strings.push(key.to_string());
+    for position in 0..key.len() {
+        let mut deleted = String::with_capacity(key.len() - 1);
+        deleted.push_str(&key[..position]);
+        deleted.push_str(&key[position + 1..]);
+        if !strings.contains(&deleted) {
+            strings.push(deleted);
+        }
+    }
+    strings
 }
 
 #[cfg(test)]

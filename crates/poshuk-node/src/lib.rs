@@ -59,6 +59,18 @@ pub enum NodeError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The index holds tokens of another tokenizer version, which this build
+    /// does not search (they would meet a query's tokens only in part, or
+    /// not at all).
+    #[error(
+        "this node's index holds tokens of tokenizer version {found}, this poshuk uses version {current}: tokens cannot be converted, load the partner's export again with `poshuk ingest --replace`"
+    )]
+    StaleTokens {
+        /// The index's tokenizer version.
+        found: u16,
+        /// This build's.
+        current: u16,
+    },
 }
 
 impl From<std::io::Error> for NodeError {
@@ -178,13 +190,12 @@ pub async fn serve(
             .iter()
             .map(|generation| generation.index.tokenizer_version())
             .min()
-        && oldest < poshuk_core::TOKENIZER_VERSION
-        && state.record_count() > 0
+        && oldest != poshuk_core::TOKENIZER_VERSION
     {
         tracing::warn!(
             index = oldest,
             current = poshuk_core::TOKENIZER_VERSION,
-            "the index holds tokens of an older tokenizer: they meet this version's only in part; run a full ingest (`poshuk ingest --replace`) to bring every record up to date"
+            "the index holds tokens of another tokenizer version: searches are refused until a full ingest (`poshuk ingest --replace`) loads the export again"
         );
     }
     // A re-key interrupted by a crash, or a key installed while the node was

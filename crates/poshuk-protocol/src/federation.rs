@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder};
+use poshuk_tokens::{Slot, TOKENIZER_VERSION, Token, TokenRecord, TokenRecordBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::{MAX_LIMIT, default_limit};
@@ -92,6 +92,11 @@ impl<'de> Deserialize<'de> for Handle {
 pub struct TokenQuery {
     /// The key epoch of the tokens.
     pub epoch: u32,
+    /// The tokenizer version that made the tokens
+    /// ([`poshuk_tokens::TOKENIZER_VERSION`]); absent in queries of versions
+    /// that did not send it. A node answers only queries of its own version.
+    #[serde(default)]
+    pub tokenizer: u16,
     /// Tokens by slot wire name ([`Slot::name`]), each 32 hex digits.
     pub tokens: BTreeMap<String, Vec<String>>,
     /// How many hits to return at most.
@@ -119,6 +124,16 @@ pub enum ProtocolError {
     /// `limit` is 0 or too large.
     #[error("limit must be between 1 and {MAX_LIMIT}")]
     Limit,
+    /// The query's tokens were made by another tokenizer version.
+    #[error(
+        "the query was tokenized by tokenizer version {found}, this poshuk uses version {current}: searcher and nodes must run the same version"
+    )]
+    OtherTokenizer {
+        /// The query's version (0: not given).
+        found: u16,
+        /// This build's.
+        current: u16,
+    },
 }
 
 impl TokenQuery {
@@ -133,6 +148,7 @@ impl TokenQuery {
         }
         TokenQuery {
             epoch,
+            tokenizer: TOKENIZER_VERSION,
             tokens,
             limit,
         }
@@ -140,6 +156,13 @@ impl TokenQuery {
 
     /// The token record of the query, checked.
     pub fn to_record(&self) -> Result<TokenRecord, ProtocolError> {
+        // Before the slots: another version's slot names are not this one's.
+        if self.tokenizer != TOKENIZER_VERSION {
+            return Err(ProtocolError::OtherTokenizer {
+                found: self.tokenizer,
+                current: TOKENIZER_VERSION,
+            });
+        }
         if !(1..=MAX_LIMIT).contains(&self.limit) {
             return Err(ProtocolError::Limit);
         }

@@ -35,6 +35,8 @@ pub use local::{
     Compacted, DeleteRequest, DeleteResult, FederatedSearch, FinishIngest, IngestBatch,
     IngestBatchResult, IngestCounts, IngestSession, LocalSearch, RawRecord, Rejected, Resolved,
 };
+/// The tokenizer version a query must carry (made by the matching core).
+pub use poshuk_tokens::TOKENIZER_VERSION;
 
 /// The API version a node or coordinator speaks.
 pub const API_VERSION: &str = "1";
@@ -80,14 +82,30 @@ mod tests {
         ));
         let empty = TokenQuery {
             epoch: 1,
+            tokenizer: poshuk_tokens::TOKENIZER_VERSION,
             tokens: BTreeMap::new(),
             limit: 5,
         };
         assert_eq!(empty.to_record(), Err(ProtocolError::Empty));
         assert_eq!(
-            TokenQuery { limit: 0, ..query }.to_record(),
+            TokenQuery {
+                limit: 0,
+                ..query.clone()
+            }
+            .to_record(),
             Err(ProtocolError::Limit)
         );
+        // A query of an older version (which sent no version) is refused by
+        // name, before its slot names are looked at.
+        let mut older: serde_json::Value = serde_json::to_value(&query).expect("json");
+        if let Some(object) = older.as_object_mut() {
+            object.remove("tokenizer");
+        }
+        let older: TokenQuery = serde_json::from_value(older).expect("parses");
+        assert!(matches!(
+            older.to_record(),
+            Err(ProtocolError::OtherTokenizer { found: 0, .. })
+        ));
     }
 
     #[test]

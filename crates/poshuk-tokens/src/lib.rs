@@ -12,6 +12,17 @@
 
 use std::fmt;
 
+/// The version of the tokenizer (the matching core's, which makes the
+/// tokens): bumped whenever the same record would get
+/// different tokens, so that files and indexes made by different versions
+/// are not compared silently (their tokens would only partly meet). 2: Latin
+/// surnames also read the way other spelling systems write them, and -ев/-ов.
+/// 3: no token of a letter or a bigram (they formed a substitution cipher a
+/// thief could solve without the key); typos meet through padded one-deletion
+/// neighbourhoods; no stored neighbouring-year or swapped-date tokens (they
+/// chained the years). A node refuses to search an index of another version.
+pub const TOKENIZER_VERSION: u16 = 3;
+
 /// The first 128 bits of an HMAC-SHA256 of a feature.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Token(pub u128);
@@ -113,25 +124,22 @@ macro_rules! slots {
 slots! {
     GivenWhole => Name, "GivenWhole", "Skeleton of each word of the given name.";
     GivenClass => Name, "GivenClass", "Equivalence classes of the given name (Олександр = Alexander = Sasha).";
-    GivenGram => Name, "GivenGram", "Bigrams of the given name's skeleton.";
+    GivenDeletion => Name, "GivenDeletion", "One-deletion neighbourhood of each given-name word's skeleton, padded to a fixed count.";
     GivenPhonetic => Name, "GivenPhonetic", "Daitch–Mokotoff codes of the given name.";
-    GivenInitial => Name, "GivenInitial", "First letter of the given name's skeleton.";
     FamilyWhole => Name, "FamilyWhole", "Gender-folded stem of each word of the family name.";
     FamilyClass => Name, "FamilyClass", "Given-name classes of the family column (for swapped columns).";
-    FamilyGram => Name, "FamilyGram", "Bigrams of the family name's stem.";
+    FamilyDeletion => Name, "FamilyDeletion", "One-deletion neighbourhood of each family-name word's stem, padded to a fixed count.";
     FamilyPhonetic => Name, "FamilyPhonetic", "Daitch–Mokotoff codes of the family name.";
-    FamilyInitial => Name, "FamilyInitial", "First letter of the family name's stem.";
     AliasWhole => Name, "AliasWhole", "Stems of other names (former, adoptive, maiden surnames).";
     AliasClass => Name, "AliasClass", "Given-name classes of other names (diminutives).";
     AliasPhonetic => Name, "AliasPhonetic", "Daitch–Mokotoff codes of other names.";
     PatronymicClass => Patronymic, "PatronymicClass", "Class of the father's given name.";
     PatronymicWhole => Patronymic, "PatronymicWhole", "Skeleton of the patronymic.";
-    PatronymicGram => Patronymic, "PatronymicGram", "Bigrams of the patronymic's skeleton.";
     DateFull => BirthDate, "DateFull", "Full birth date.";
+    DateUnordered => BirthDate, "DateUnordered", "Year with day and month in either order (equal for a swapped day and month).";
     DateYearMonth => BirthDate, "DateYearMonth", "Birth year and month.";
+    DateDayMonth => BirthDate, "DateDayMonth", "Birth day and month, without the year.";
     DateYear => BirthDate, "DateYear", "Birth year.";
-    DateNearYear => BirthDate, "DateNearYear", "The years before and after the birth year (hashed like years).";
-    DateSwapped => BirthDate, "DateSwapped", "The birth date with day and month swapped (hashed like full dates).";
     PlaceClass => Place, "PlaceClass", "Settlement of birth, from the settlement table.";
     PlaceWhole => Place, "PlaceWhole", "Skeleton of the birth place.";
     DocumentWhole => Document, "DocumentWhole", "Document number with look-alike letters folded.";

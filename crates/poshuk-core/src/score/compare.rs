@@ -1,7 +1,7 @@
 //! Field comparisons: each returns the agreement level of one field and its
 //! weight, from the two records' token sets.
 
-use poshuk_tokens::{Slot, Token, TokenRecord, dice, intersects};
+use poshuk_tokens::{Slot, Token, TokenRecord, intersects};
 
 use super::weights::*;
 use super::{Level, TermFrequencies};
@@ -11,9 +11,8 @@ use super::{Level, TermFrequencies};
 struct NameView<'a> {
     whole: &'a [Token],
     class: &'a [Token],
-    gram: &'a [Token],
+    deletion: &'a [Token],
     phonetic: &'a [Token],
-    initial: &'a [Token],
 }
 
 impl<'a> NameView<'a> {
@@ -21,9 +20,8 @@ impl<'a> NameView<'a> {
         NameView {
             whole: record.slot(Slot::GivenWhole),
             class: record.slot(Slot::GivenClass),
-            gram: record.slot(Slot::GivenGram),
+            deletion: record.slot(Slot::GivenDeletion),
             phonetic: record.slot(Slot::GivenPhonetic),
-            initial: record.slot(Slot::GivenInitial),
         }
     }
 
@@ -31,14 +29,13 @@ impl<'a> NameView<'a> {
         NameView {
             whole: record.slot(Slot::FamilyWhole),
             class: record.slot(Slot::FamilyClass),
-            gram: record.slot(Slot::FamilyGram),
+            deletion: record.slot(Slot::FamilyDeletion),
             phonetic: record.slot(Slot::FamilyPhonetic),
-            initial: record.slot(Slot::FamilyInitial),
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.whole.is_empty() && self.gram.is_empty()
+        self.whole.is_empty()
     }
 }
 
@@ -86,18 +83,12 @@ fn compare_given(
     if !left.class.is_empty() && !right.class.is_empty() {
         return (Level::Different, given::DIFFERENT.weight());
     }
-    let similarity = dice(left.gram, right.gram);
-    if similarity >= 0.75 {
+    // Within one edit (a typo, a letter of another transliteration).
+    if intersects(left.deletion, right.deletion) {
         return (Level::Close, given::CLOSE.weight());
     }
     if intersects(left.phonetic, right.phonetic) {
         return (Level::SoundsAlike, given::SOUNDS_ALIKE.weight());
-    }
-    if similarity >= 0.5 {
-        return (Level::Similar, given::SIMILAR.weight());
-    }
-    if intersects(left.initial, right.initial) {
-        return (Level::Initial, given::INITIAL.weight());
     }
     (Level::Different, given::DIFFERENT.weight())
 }
@@ -115,15 +106,11 @@ fn compare_family(
         let frequency = shared_frequency(left.whole, right.whole, frequencies);
         return (Level::Exact, family::EXACT.weight_with_frequency(frequency));
     }
-    let similarity = dice(left.gram, right.gram);
-    if similarity >= 0.75 {
+    if intersects(left.deletion, right.deletion) {
         return (Level::Close, family::CLOSE.weight());
     }
     if intersects(left.phonetic, right.phonetic) {
         return (Level::SoundsAlike, family::SOUNDS_ALIKE.weight());
-    }
-    if similarity >= 0.5 {
-        return (Level::Similar, family::SIMILAR.weight());
     }
     (Level::Different, family::DIFFERENT.weight())
 }
@@ -178,19 +165,6 @@ pub(super) fn compare_patronymic(
             patronymic::EQUIVALENT.weight_with_frequency(frequency),
         );
     }
-    if !left_class.is_empty() && !right_class.is_empty() {
-        return (Level::Different, patronymic::DIFFERENT.weight());
-    }
-    let similarity = dice(
-        left.slot(Slot::PatronymicGram),
-        right.slot(Slot::PatronymicGram),
-    );
-    if similarity >= 0.75 {
-        return (Level::Close, patronymic::CLOSE.weight());
-    }
-    if similarity >= 0.5 {
-        return (Level::Similar, patronymic::SIMILAR.weight());
-    }
     (Level::Different, patronymic::DIFFERENT.weight())
 }
 
@@ -205,12 +179,14 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         left.slot(Slot::DateYearMonth),
         right.slot(Slot::DateYearMonth),
     );
-    let near = intersects(left.slot(Slot::DateNearYear), right_year);
     if !left_full.is_empty() && !right_full.is_empty() {
         if intersects(left_full, right_full) {
             return (Level::Exact, date::EXACT.weight());
         }
-        if intersects(left.slot(Slot::DateSwapped), right_full) {
+        if intersects(
+            left.slot(Slot::DateUnordered),
+            right.slot(Slot::DateUnordered),
+        ) {
             return (Level::DayMonthSwapped, date::DAY_MONTH_SWAPPED.weight());
         }
         if intersects(left_month, right_month) {
@@ -219,8 +195,11 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         if intersects(left_year, right_year) {
             return (Level::Year, date::YEAR.weight());
         }
-        if near {
-            return (Level::NearYear, date::NEAR_YEAR.weight());
+        if intersects(
+            left.slot(Slot::DateDayMonth),
+            right.slot(Slot::DateDayMonth),
+        ) {
+            return (Level::OtherYear, date::OTHER_YEAR.weight());
         }
         return (Level::Different, date::DIFFERENT.weight());
     }
@@ -234,9 +213,6 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         }
     } else if intersects(left_year, right_year) {
         return (Level::Year, date::AS_KNOWN_YEAR.weight());
-    }
-    if near {
-        return (Level::NearYear, date::NEAR_YEAR.weight());
     }
     (Level::Different, date::PARTIAL_DIFFERENT.weight())
 }
@@ -386,7 +362,7 @@ pub(super) fn compare_names(
     let fair = |level: Level| {
         matches!(
             level,
-            Level::Exact | Level::Equivalent | Level::Close | Level::SoundsAlike | Level::Similar
+            Level::Exact | Level::Equivalent | Level::Close | Level::SoundsAlike
         )
     };
     let swapped_agrees = (strong(swapped_given.0) && fair(swapped_family.0))

@@ -35,14 +35,10 @@ pub enum Level {
     Exact,
     /// Equivalent forms of one name (Олександр / Alexander / Sasha).
     Equivalent,
-    /// Nearly the same spelling.
+    /// Within one edit: one letter added, dropped, changed, or two exchanged.
     Close,
     /// Different spelling, same Daitch–Mokotoff code.
     SoundsAlike,
-    /// Some spelling in common.
-    Similar,
-    /// Only the initial agrees.
-    Initial,
     /// The family name agrees with a former, adoptive or other name.
     OtherName,
     /// Given and family names agree once their columns are exchanged.
@@ -53,8 +49,8 @@ pub enum Level {
     YearMonth,
     /// Only the year agrees.
     Year,
-    /// The years differ by one.
-    NearYear,
+    /// The years differ, day and month agree.
+    OtherYear,
     /// The document number's digits agree, its series does not.
     NumberOnly,
     /// The values disagree.
@@ -69,16 +65,14 @@ impl Level {
         match self {
             Level::Exact => "same",
             Level::Equivalent => "equivalent form",
-            Level::Close => "close",
+            Level::Close => "one letter apart",
             Level::SoundsAlike => "sounds alike",
-            Level::Similar => "similar",
-            Level::Initial => "same initial",
             Level::OtherName => "matches a former or other name",
             Level::SwappedColumns => "same, in swapped columns",
             Level::DayMonthSwapped => "day and month swapped",
             Level::YearMonth => "same year and month",
             Level::Year => "same year",
-            Level::NearYear => "year differs by one",
+            Level::OtherYear => "same day and month, other year",
             Level::NumberOnly => "same number, different series",
             Level::Different => "different",
             Level::Missing => "missing",
@@ -87,7 +81,7 @@ impl Level {
 
     /// Whether the level counts as agreement (for "which fields agreed").
     pub fn agrees(self) -> bool {
-        !matches!(self, Level::Different | Level::Missing | Level::Initial)
+        !matches!(self, Level::Different | Level::Missing)
     }
 }
 

@@ -38,8 +38,6 @@ pub(super) mod given {
     pub(crate) const EQUIVALENT: Mu = mu(0.38, 0.02);
     pub(crate) const CLOSE: Mu = mu(0.03, 0.004);
     pub(crate) const SOUNDS_ALIKE: Mu = mu(0.01, 0.01);
-    pub(crate) const SIMILAR: Mu = mu(0.01, 0.03);
-    pub(crate) const INITIAL: Mu = mu(0.005, 0.04);
     pub(crate) const DIFFERENT: Mu = mu(0.015, 0.876);
 }
 
@@ -48,7 +46,6 @@ pub(super) mod family {
     pub(crate) const EXACT: Mu = mu(0.80, 0.002);
     pub(crate) const CLOSE: Mu = mu(0.08, 0.001);
     pub(crate) const SOUNDS_ALIKE: Mu = mu(0.03, 0.003);
-    pub(crate) const SIMILAR: Mu = mu(0.02, 0.01);
     pub(crate) const OTHER_NAME: Mu = mu(0.03, 0.0005);
     pub(crate) const DIFFERENT: Mu = mu(0.04, 0.98);
 }
@@ -56,8 +53,6 @@ pub(super) mod family {
 pub(super) mod patronymic {
     use super::{Mu, mu};
     pub(crate) const EQUIVALENT: Mu = mu(0.88, 0.03);
-    pub(crate) const CLOSE: Mu = mu(0.04, 0.01);
-    pub(crate) const SIMILAR: Mu = mu(0.03, 0.03);
     pub(crate) const DIFFERENT: Mu = mu(0.05, 0.93);
 }
 
@@ -67,7 +62,8 @@ pub(super) mod date {
     pub(crate) const DAY_MONTH_SWAPPED: Mu = mu(0.03, 0.0002);
     pub(crate) const YEAR_MONTH: Mu = mu(0.03, 0.003);
     pub(crate) const YEAR: Mu = mu(0.03, 0.05);
-    pub(crate) const NEAR_YEAR: Mu = mu(0.02, 0.1);
+    /// Day and month agree, the year does not (u: one day of the year).
+    pub(crate) const OTHER_YEAR: Mu = mu(0.01, 0.003);
     pub(crate) const DIFFERENT: Mu = mu(0.03, 0.85);
     /// Agreement as far as the less precise date goes (month precision).
     pub(crate) const AS_KNOWN_MONTH: Mu = mu(0.9, 0.004);

@@ -151,7 +151,7 @@ impl Generations {
                 if position == 0 {
                     deleted = count;
                 }
-                generation.index.mark_tokens_current();
+                generation.index.mark_tokens_current()?;
             }
         }
         // Always: an earlier, interrupted session may have left replaced

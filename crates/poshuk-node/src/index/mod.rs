@@ -225,15 +225,52 @@ impl TokenIndex {
         })?;
         let secret = NodeSecret::open_or_create(data_dir)?;
         let (schema, fields) = schema();
-        let directory =
-            MmapDirectory::open(&index_dir).map_err(|error| NodeError::Index(error.to_string()))?;
-        let index = Index::open_or_create(directory, schema)?;
-        let metas = index.load_metas()?;
-        let (epoch, tokenizer) = match metas.payload.as_deref() {
-            Some(payload) => {
-                let payload = CommitPayload::read(payload, &index_dir)?;
-                (Epoch(payload.epoch), payload.tokenizer)
-            }
+        let open = |dir: &Path| -> Result<Index, NodeError> {
+            let directory =
+                MmapDirectory::open(dir).map_err(|error| NodeError::Index(error.to_string()))?;
+            Ok(Index::open_or_create(directory, schema.clone())?)
+        };
+        let mut index = open(&index_dir)?;
+        let mut payload = match index.load_metas()?.payload.as_deref() {
+            Some(payload) => Some(CommitPayload::read(payload, &index_dir)?),
+            None => None,
+        };
+        if let Some(unreadable) = payload.as_ref().filter(|payload| !payload.readable())
+            && unreadable.tokenizer >= poshuk_core::TOKENIZER_VERSION
+        {
+            return Err(NodeError::Index(format!(
+                "{} stores token records in a slot layout this build does not know (made by a newer poshuk version?) and cannot be read: run that version, or move the index away and load your export again (`poshuk ingest --replace`)",
+                index_dir.display()
+            )));
+        }
+        if let Some(stale) = payload.as_ref().filter(|payload| !payload.readable()) {
+            // Tokens of an older tokenizer in an older layout: this build can
+            // neither read nor convert them (re-keying maps tokens, it cannot
+            // recompute them). Keep them aside, untouched, and start an empty
+            // index that remembers their version: it refuses searches until
+            // the partner's export is loaded again with `--replace`.
+            let aside = set_aside(&index_dir, stale.tokenizer)?;
+            tracing::warn!(
+                index = %index_dir.display(),
+                moved_to = %aside.display(),
+                tokenizer = stale.tokenizer,
+                current = poshuk_core::TOKENIZER_VERSION,
+                "the index holds tokens of an older tokenizer in a layout this version cannot read; it was set aside, and searches are refused until `poshuk ingest --replace` loads the export again"
+            );
+            drop(index);
+            std::fs::create_dir_all(&index_dir).map_err(|source| NodeError::Io {
+                what: format!("index directory {}", index_dir.display()),
+                source,
+            })?;
+            index = open(&index_dir)?;
+            payload = Some(CommitPayload {
+                epoch: stale.epoch,
+                tokenizer: stale.tokenizer,
+                slots: Some(slot_layout()),
+            });
+        }
+        let (epoch, tokenizer) = match payload {
+            Some(payload) => (Epoch(payload.epoch), payload.tokenizer),
             None => (settings.new_index_epoch, poshuk_core::TOKENIZER_VERSION),
         };
         let writer: IndexWriter = index.writer_with_num_threads(
@@ -337,24 +374,42 @@ impl CommitPayload {
         }
     }
 
-    /// Reads a payload, refusing one whose slot layout is not this build's.
+    /// Reads a payload.
     fn read(payload: &str, index_dir: &Path) -> Result<CommitPayload, NodeError> {
-        let payload: CommitPayload = serde_json::from_str(payload).map_err(|error| {
+        serde_json::from_str(payload).map_err(|error| {
             NodeError::Index(format!(
                 "{}: the commit payload is unreadable ({error})",
                 index_dir.display()
             ))
-        })?;
-        if let Some(slots) = &payload.slots
-            && *slots != slot_layout()
-        {
-            return Err(NodeError::Index(format!(
-                "{} stores token records in another slot layout (made by another poshuk version) and cannot be read: move it away and load your export again (`poshuk ingest --replace`)",
-                index_dir.display()
-            )));
-        }
-        Ok(payload)
+        })
     }
+
+    /// Whether this build can read the token records of the index: its slot
+    /// layout is this build's. Indexes from before the layout was recorded
+    /// are of tokenizer versions whose layout differs from today's.
+    fn readable(&self) -> bool {
+        match &self.slots {
+            Some(slots) => *slots == slot_layout(),
+            None => self.tokenizer >= poshuk_core::TOKENIZER_VERSION,
+        }
+    }
+}
+
+/// Renames an unreadable index directory to a free name beside it
+/// (`index-epoch-1.tokenizer-2`, then `.1`, `.2`, ...); returns the new path.
+fn set_aside(index_dir: &Path, tokenizer: u16) -> Result<std::path::PathBuf, NodeError> {
+    let base = format!("{}.tokenizer-{tokenizer}", index_dir.display());
+    let mut aside = std::path::PathBuf::from(&base);
+    let mut attempt = 0;
+    while aside.exists() {
+        attempt += 1;
+        aside = std::path::PathBuf::from(format!("{base}.{attempt}"));
+    }
+    std::fs::rename(index_dir, &aside).map_err(|source| NodeError::Io {
+        what: format!("setting {} aside", index_dir.display()),
+        source,
+    })?;
+    Ok(aside)
 }
 
 fn new_handle() -> Result<Handle, NodeError> {

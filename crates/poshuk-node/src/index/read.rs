@@ -89,6 +89,13 @@ impl TokenIndex {
     /// with the scoring model and the index's own term frequencies, and keeps
     /// the best `limit`.
     pub fn search(&self, query: &TokenRecord, limit: usize) -> Result<SearchOutcome, NodeError> {
+        let found = self.tokenizer_version();
+        if found != poshuk_core::TOKENIZER_VERSION {
+            return Err(NodeError::StaleTokens {
+                found,
+                current: poshuk_core::TOKENIZER_VERSION,
+            });
+        }
         let searcher = self.reader.searcher();
         let mut terms = Vec::new();
         for key in blocking_keys(query) {

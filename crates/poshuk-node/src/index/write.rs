@@ -205,11 +205,15 @@ impl TokenIndex {
     /// Records that every record now holds this build's tokens: after an
     /// ingest that sent every record (`--replace`), each one was either
     /// rewritten or found unchanged under the current tokenizer.
-    pub fn mark_tokens_current(&self) {
+    /// Committed at once, so that a restart finds the index current.
+    pub fn mark_tokens_current(&self) -> Result<(), NodeError> {
         self.tokenizer.store(
             poshuk_core::TOKENIZER_VERSION,
             std::sync::atomic::Ordering::Relaxed,
         );
+        let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
+        let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
+        self.commit(&mut writer, &mut pending)
     }
 
     /// Deletes records by case id; returns (deleted, not found).

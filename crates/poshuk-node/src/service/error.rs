@@ -51,6 +51,9 @@ impl ApiError {
 
 impl From<NodeError> for ApiError {
     fn from(error: NodeError) -> ApiError {
+        if let NodeError::StaleTokens { .. } = error {
+            return ApiError::conflict("reingest_needed", error.to_string());
+        }
         tracing::error!(error = %error, "request failed");
         ApiError::internal()
     }
