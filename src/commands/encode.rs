@@ -68,7 +68,7 @@ pub(crate) fn encode_records(
     ))
 }
 
-fn write_handle_map(path: &Path, map: &[(Handle, String)]) -> anyhow::Result<()> {
+pub(crate) fn write_handle_map(path: &Path, map: &[(Handle, String)]) -> anyhow::Result<()> {
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

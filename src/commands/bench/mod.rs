@@ -1,5 +1,6 @@
 //! `poshuk bench`: matching quality on synthetic partners, and speed.
 
+mod attack;
 mod federation;
 pub(crate) mod node;
 mod quality;
@@ -10,6 +11,8 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub(crate) enum BenchCommand {
+    /// Red team: steal a token file and give back names and birth years without the key.
+    Attack(attack::AttackArgs),
     /// Encode and link the synthetic partners pairwise; precision, recall, F1, recall@1.
     Quality(quality::QualityArgs),
     /// Encoding and linking throughput, and peak memory.
@@ -24,6 +27,7 @@ pub(crate) enum BenchCommand {
 
 pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
+        BenchCommand::Attack(args) => attack::run(args),
         BenchCommand::Quality(args) => quality::run(args),
         BenchCommand::Speed(args) => speed::run(args),
         BenchCommand::Node(args) => node::run(args),
