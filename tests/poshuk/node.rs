@@ -546,7 +546,7 @@ fn an_index_of_an_older_tokenizer_is_refused_until_a_replace_ingest() {
     assert!(
         root.join("ngo-ua-data/index-epoch-1.tokenizer-2/meta.json")
             .exists(),
-        "the old tokens are kept aside, not deleted"
+        "the old tokens are kept aside until the export is loaded again"
     );
 
     // A query from a node of another version is refused by name too.
@@ -563,6 +563,10 @@ fn an_index_of_an_older_tokenizer_is_refused_until_a_replace_ingest() {
 
     let run = ingest(root, &node, "data/ngo_ua.csv", &["--replace"]);
     assert!(run.success, "{}", run.stderr);
+    assert!(
+        !root.join("ngo-ua-data/index-epoch-1.tokenizer-2").exists(),
+        "the old tokens are deleted once the export is loaded again"
+    );
     let (status, answer) = post_json(&search_url, &query);
     assert_eq!(status, 200, "{answer}");
     node.restart(root);

@@ -26,12 +26,18 @@ enum Rule {
     PhoneticClassYear = 6,
     SurnamePatronymic = 7,
     ClassPatronymicPlace = 8,
-    /// A typo in the family name: one of its deletions with a given-name class.
+    /// A typo in the family name (offline linking): one of its deletions
+    /// with a given-name class.
     DeletionClass = 9,
-    /// A typo in the given name: the surname with one of its deletions.
+    /// A typo in the given name (offline linking): the surname with one of
+    /// the given name's deletions.
     SurnameGivenDeletion = 10,
-    /// Typos in both names: a family-name deletion with the full date.
+    /// Typos in both names (offline linking): a family-name deletion with the
+    /// full date.
     DeletionDate = 11,
+    /// The surname with the given name's skeleton: what a query with a typo
+    /// in the given name meets through its variants.
+    SurnameGiven = 12,
 }
 
 fn mix(rule: Rule, parts: &[Token]) -> BlockKey {
@@ -72,7 +78,9 @@ fn classes(record: &TokenRecord) -> Vec<Token> {
     tokens
 }
 
-/// The blocking keys of a record, deduplicated.
+/// The blocking keys of a record, deduplicated: what a node indexes for a
+/// stored record, and looks up for a query (a query's one-edit variants
+/// stand in for its names, so it meets stored names one typo away).
 pub fn blocking_keys(record: &TokenRecord) -> Vec<BlockKey> {
     let mut keys: Vec<BlockKey> = blocking_keys_by_rule(record)
         .into_iter()
@@ -80,6 +88,51 @@ pub fn blocking_keys(record: &TokenRecord) -> Vec<BlockKey> {
         .collect();
     keys.sort_unstable();
     keys.dedup();
+    keys
+}
+
+/// The blocking keys two token files are linked by: [`blocking_keys`] and
+/// the keys of the deletion neighbourhoods, which meet over a typo in either
+/// name without a query's variants (neither side of an offline link is a
+/// query). Too many to index at a node, cheap in memory.
+pub fn link_keys(record: &TokenRecord) -> Vec<BlockKey> {
+    let mut keys: Vec<BlockKey> = blocking_keys_by_rule(record)
+        .into_iter()
+        .chain(typo_keys_by_rule(record))
+        .map(|(_, key)| key)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// The deletion-neighbourhood keys of offline linking, with their rules.
+pub fn typo_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
+    let classes = classes(record);
+    let family_deletions = record.slot(Slot::FamilyDeletion);
+    let mut keys: Vec<(u8, BlockKey)> = Vec::with_capacity(64);
+    for &surname in record.slot(Slot::FamilyWhole) {
+        for &deletion in record.slot(Slot::GivenDeletion) {
+            keys.push((
+                Rule::SurnameGivenDeletion as u8,
+                mix(Rule::SurnameGivenDeletion, &[surname, deletion]),
+            ));
+        }
+    }
+    for &deletion in family_deletions {
+        for &class in &classes {
+            keys.push((
+                Rule::DeletionClass as u8,
+                mix(Rule::DeletionClass, &[deletion, class]),
+            ));
+        }
+        for &date in record.slot(Slot::DateFull) {
+            keys.push((
+                Rule::DeletionDate as u8,
+                mix(Rule::DeletionDate, &[deletion, date]),
+            ));
+        }
+    }
     keys
 }
 
@@ -98,8 +151,6 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
     let patronymics = record.slot(Slot::PatronymicClass);
     let places = record.slot(Slot::PlaceClass);
     let phonetics = record.slot(Slot::FamilyPhonetic);
-    let family_deletions = record.slot(Slot::FamilyDeletion);
-    let given_deletions = record.slot(Slot::GivenDeletion);
 
     let mut keys: Vec<(u8, BlockKey)> = Vec::with_capacity(32);
     for &surname in &surnames {
@@ -121,24 +172,27 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
                 mix(Rule::SurnamePatronymic, &[surname, patronymic]),
             ));
         }
-        for &deletion in given_deletions {
+    }
+    // The family column's surnames with the given name's skeletons; a query
+    // also with every variant one edit from its given name.
+    for &surname in record.slot(Slot::FamilyWhole) {
+        for &given in record
+            .slot(Slot::GivenWhole)
+            .iter()
+            .chain(record.slot(Slot::GivenVariant))
+        {
             keys.push((
-                Rule::SurnameGivenDeletion as u8,
-                mix(Rule::SurnameGivenDeletion, &[surname, deletion]),
+                Rule::SurnameGiven as u8,
+                mix(Rule::SurnameGiven, &[surname, given]),
             ));
         }
     }
-    for &deletion in family_deletions {
+    // A query's variants one edit from its family name, with its classes.
+    for &variant in record.slot(Slot::FamilyVariant) {
         for &class in &classes {
             keys.push((
-                Rule::DeletionClass as u8,
-                mix(Rule::DeletionClass, &[deletion, class]),
-            ));
-        }
-        for &date in record.slot(Slot::DateFull) {
-            keys.push((
-                Rule::DeletionDate as u8,
-                mix(Rule::DeletionDate, &[deletion, date]),
+                Rule::SurnameClass as u8,
+                mix(Rule::SurnameClass, &[variant, class]),
             ));
         }
     }

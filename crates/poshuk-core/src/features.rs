@@ -23,8 +23,8 @@ use rphonetic::DaitchMokotoffSoundex;
 use crate::document::{document_digits, document_key};
 use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
 use crate::normalize::{
-    ChReading, deletion_neighbourhood, fold_text, skeleton, skeleton_for_phonetics,
-    skeleton_reading, words,
+    ChReading, deletion_neighbourhood, fold_text, one_edit_variants, skeleton,
+    skeleton_for_phonetics, skeleton_reading, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -58,6 +58,12 @@ const MAX_PHONETIC_CODES: usize = 4;
 /// this many are kept).
 pub const DELETION_TOKENS_PER_WORD: usize = 16;
 
+/// Slots a node does not keep in its index. The deletion neighbourhoods let
+/// two token files meet over a typo (`poshuk link`); a node meets typos
+/// through the variants a query carries instead, so it stores whole values
+/// only, and its blocking keys stay as few as without typo tolerance.
+pub const NOT_INDEXED: [Slot; 2] = [Slot::GivenDeletion, Slot::FamilyDeletion];
+
 /// Turns raw records into token records under one epoch's keys.
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
@@ -81,6 +87,41 @@ impl Tokenizer {
     /// The hasher in use.
     pub fn hasher(&self) -> &TokenHasher {
         &self.hasher
+    }
+
+    /// The tokens a node keeps of a record: [`Tokenizer::tokenize`] without
+    /// the [`NOT_INDEXED`] slots.
+    pub fn tokenize_for_index(&self, record: &Record) -> TokenRecord {
+        self.tokenize(record).without(&NOT_INDEXED)
+    }
+
+    /// The tokens of a search for a person: those a node keeps, and the
+    /// whole-name tokens of every string one edit from each word of the
+    /// given and family names (a few hundred per word), which meet a stored
+    /// name one typo away. Computed where the query is in clear; not cached,
+    /// queries do not repeat as records do.
+    pub fn tokenize_query(&self, record: &Record) -> TokenRecord {
+        let stored = self.tokenize_for_index(record);
+        let mut builder = TokenRecordBuilder::default();
+        for (slot, token) in stored.iter() {
+            builder.push(slot, token);
+        }
+        let mut emit = |slot: Slot, key: &str| {
+            for variant in one_edit_variants(key) {
+                builder.push(
+                    slot,
+                    self.hasher
+                        .token(slot.domain(), kind::WHOLE, variant.as_bytes()),
+                );
+            }
+        };
+        for word in words(&fold_text(&record.given_name)) {
+            emit(Slot::GivenVariant, &skeleton(word));
+        }
+        for word in words(&fold_text(&record.family_name)) {
+            emit(Slot::FamilyVariant, family_stem(&skeleton(word)));
+        }
+        builder.finish()
     }
 
     /// All tokens of a record.
@@ -617,6 +658,43 @@ mod tests {
         let left = names("Тарас", "Коваленко");
         let right = names("Мирослава", "Бондаренко");
         assert!(!intersects(&left, &right));
+    }
+
+    /// A node keeps whole values only; a query one typo away from a stored
+    /// record, in either name, still shares a blocking key with it and is
+    /// scored one letter apart, not different.
+    #[test]
+    fn a_query_meets_an_indexed_record_one_typo_away() {
+        use crate::{Level, MatchModel, NoTermFrequencies, blocking_keys};
+        let tokenizer = tokenizer();
+        let stored = tokenizer.tokenize_for_index(&person(
+            "Олександр",
+            "Коваленко",
+            "Миколайович",
+            "2011-03-07",
+        ));
+        assert!(stored.slot(Slot::FamilyDeletion).is_empty());
+        assert!(stored.slot(Slot::GivenVariant).is_empty());
+        let stored_keys = blocking_keys(&stored);
+        for (given, family, typo_in) in [
+            ("Oleksandr", "Kovalneko", 1),
+            ("Oleksnadr", "Kovalenko", 0),
+            ("Oleksandr", "Kovalenmo", 1),
+        ] {
+            let query = tokenizer.tokenize_query(&person(given, family, "", "2011"));
+            let keys = blocking_keys(&query);
+            assert!(
+                keys.iter()
+                    .any(|key| stored_keys.binary_search(key).is_ok()),
+                "{given} {family}"
+            );
+            let score = MatchModel::default().score(&query, &stored, &NoTermFrequencies);
+            assert_eq!(
+                score.fields[typo_in].level,
+                Level::Close,
+                "{given} {family}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod normalize;
 pub mod record;
 pub mod score;
 
-pub use blocking::{BlockKey, blocking_keys};
+pub use blocking::{BlockKey, blocking_keys, link_keys};
 
 pub use features::Tokenizer;
 /// The version of the tokenizer (see [`poshuk_tokens::TOKENIZER_VERSION`]).

@@ -433,6 +433,52 @@ pub fn words(value: &str) -> impl Iterator<Item = &str> {
 /// would share (the q-gram substitution cipher the neighbourhoods replace).
 pub const MIN_DELETION_KEY: usize = 4;
 
+/// The letters a skeleton is written in.
+pub const SKELETON_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+
+/// Every string one edit from an ASCII key (a letter deleted, inserted or
+/// changed, two neighbours exchanged), without the key itself; empty for
+/// keys shorter than [`MIN_DELETION_KEY`]. The searching side, which holds
+/// its query in clear, sends their whole-name tokens, so a query meets a
+/// stored name one typo away without the index storing anything but whole
+/// names.
+pub fn one_edit_variants(key: &str) -> Vec<String> {
+    if key.len() < MIN_DELETION_KEY || !key.is_ascii() {
+        return Vec::new();
+    }
+    let bytes = key.as_bytes();
+    let mut variants: Vec<Vec<u8>> = Vec::with_capacity(bytes.len() * 2 * SKELETON_ALPHABET.len());
+    for position in 0..bytes.len() {
+        let mut deleted = bytes.to_vec();
+        deleted.remove(position);
+        variants.push(deleted);
+        if position + 1 < bytes.len() {
+            let mut exchanged = bytes.to_vec();
+            exchanged.swap(position, position + 1);
+            variants.push(exchanged);
+        }
+        for &letter in SKELETON_ALPHABET {
+            let mut changed = bytes.to_vec();
+            changed[position] = letter;
+            variants.push(changed);
+        }
+    }
+    for position in 0..=bytes.len() {
+        for &letter in SKELETON_ALPHABET {
+            let mut inserted = bytes.to_vec();
+            inserted.insert(position, letter);
+            variants.push(inserted);
+        }
+    }
+    variants.sort_unstable();
+    variants.dedup();
+    variants
+        .into_iter()
+        .filter(|variant| variant.as_slice() != bytes)
+        .filter_map(|variant| String::from_utf8(variant).ok())
+        .collect()
+}
+
 /// The one-deletion neighbourhood of an ASCII key: the key itself and every
 /// string made by deleting one of its letters, distinct. Two keys within one
 /// edit (a substitution, an insertion or deletion, two adjacent letters

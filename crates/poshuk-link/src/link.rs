@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use poshuk_core::{
-    Band, BlockKey, FREQUENCY_SLOTS, MatchModel, TermFrequencies, Token, TokenRecord, blocking_keys,
+    Band, BlockKey, FREQUENCY_SLOTS, MatchModel, TermFrequencies, Token, TokenRecord, link_keys,
 };
 use rayon::prelude::*;
 
@@ -140,7 +140,7 @@ pub fn link(
     );
     let mut blocks: FastMap<BlockKey, Vec<u32>> = FastMap::default();
     for (index, (_, record)) in right.records.iter().enumerate() {
-        for key in blocking_keys(record) {
+        for key in link_keys(record) {
             blocks.entry(key).or_default().push(index as u32);
         }
     }
@@ -155,7 +155,7 @@ pub fn link(
         .enumerate()
         .map(|(left_index, (_, left_record))| {
             let mut candidates: Vec<u32> = Vec::new();
-            for key in blocking_keys(left_record) {
+            for key in link_keys(left_record) {
                 if let Some(block) = blocks.get(&key)
                     && block.len() <= options.max_block_size
                 {

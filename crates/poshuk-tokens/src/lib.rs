@@ -130,6 +130,8 @@ slots! {
     FamilyClass => Name, "FamilyClass", "Given-name classes of the family column (for swapped columns).";
     FamilyDeletion => Name, "FamilyDeletion", "One-deletion neighbourhood of each family-name word's stem, padded to a fixed count.";
     FamilyPhonetic => Name, "FamilyPhonetic", "Daitch–Mokotoff codes of the family name.";
+    GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton.";
+    FamilyVariant => Name, "FamilyVariant", "Queries only: whole-name tokens of every string one edit from the family name's stem.";
     AliasWhole => Name, "AliasWhole", "Stems of other names (former, adoptive, maiden surnames).";
     AliasClass => Name, "AliasClass", "Given-name classes of other names (diminutives).";
     AliasPhonetic => Name, "AliasPhonetic", "Daitch–Mokotoff codes of other names.";
@@ -246,6 +248,22 @@ impl TokenRecord {
             }
         }
         Some((record, SLOT_COUNT + total * 16))
+    }
+
+    /// The record without the tokens of some slots.
+    pub fn without(&self, slots: &[Slot]) -> TokenRecord {
+        self.filtered(|slot, _| !slots.contains(&slot))
+    }
+
+    /// The record with only the tokens `keep` accepts.
+    pub fn filtered(&self, mut keep: impl FnMut(Slot, Token) -> bool) -> TokenRecord {
+        let mut builder = TokenRecordBuilder::default();
+        for (slot, token) in self.iter() {
+            if keep(slot, token) {
+                builder.push(slot, token);
+            }
+        }
+        builder.finish()
     }
 
     /// Applies `map` to every token (used for re-keying to the next epoch).

@@ -196,7 +196,8 @@ pub(crate) fn token_queries(
         .iter()
         .take(5_000)
         .map(|read| {
-            let query = TokenQuery::from_record(epoch, &tokenizer.tokenize(&read.record), limit);
+            let query =
+                TokenQuery::from_record(epoch, &tokenizer.tokenize_query(&read.record), limit);
             Ok(serde_json::to_string(&query)?)
         })
         .collect()

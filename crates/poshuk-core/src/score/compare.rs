@@ -12,6 +12,7 @@ struct NameView<'a> {
     whole: &'a [Token],
     class: &'a [Token],
     deletion: &'a [Token],
+    variant: &'a [Token],
     phonetic: &'a [Token],
 }
 
@@ -21,6 +22,7 @@ impl<'a> NameView<'a> {
             whole: record.slot(Slot::GivenWhole),
             class: record.slot(Slot::GivenClass),
             deletion: record.slot(Slot::GivenDeletion),
+            variant: record.slot(Slot::GivenVariant),
             phonetic: record.slot(Slot::GivenPhonetic),
         }
     }
@@ -30,12 +32,23 @@ impl<'a> NameView<'a> {
             whole: record.slot(Slot::FamilyWhole),
             class: record.slot(Slot::FamilyClass),
             deletion: record.slot(Slot::FamilyDeletion),
+            variant: record.slot(Slot::FamilyVariant),
             phonetic: record.slot(Slot::FamilyPhonetic),
         }
     }
 
     fn is_empty(&self) -> bool {
         self.whole.is_empty()
+    }
+
+    /// Whether the two names are one edit apart: their deletion
+    /// neighbourhoods meet (two token files), or one side's variants hold
+    /// the other's whole name (a query against an index).
+    #[inline]
+    fn one_edit_from(&self, other: &NameView<'_>) -> bool {
+        intersects(self.deletion, other.deletion)
+            || intersects(self.variant, other.whole)
+            || intersects(self.whole, other.variant)
     }
 }
 
@@ -84,7 +97,7 @@ fn compare_given(
         return (Level::Different, given::DIFFERENT.weight());
     }
     // Within one edit (a typo, a letter of another transliteration).
-    if intersects(left.deletion, right.deletion) {
+    if left.one_edit_from(&right) {
         return (Level::Close, given::CLOSE.weight());
     }
     if intersects(left.phonetic, right.phonetic) {
@@ -106,7 +119,7 @@ fn compare_family(
         let frequency = shared_frequency(left.whole, right.whole, frequencies);
         return (Level::Exact, family::EXACT.weight_with_frequency(frequency));
     }
-    if intersects(left.deletion, right.deletion) {
+    if left.one_edit_from(&right) {
         return (Level::Close, family::CLOSE.weight());
     }
     if intersects(left.phonetic, right.phonetic) {

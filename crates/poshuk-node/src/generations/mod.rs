@@ -257,8 +257,8 @@ impl Generations {
             .ok_or_else(|| NodeError::Index("no generation is served".into()))
     }
 
-    /// Tokenizes with the key of `epoch` (any epoch of the keyring that is
-    /// not retired, served here or not).
+    /// The tokens the index keeps of a record, with the key of `epoch` (any
+    /// epoch of the keyring that is not retired, served here or not).
     pub fn tokenize(
         &self,
         epoch: Epoch,
@@ -268,7 +268,21 @@ impl Generations {
             .read()
             .ok()?
             .get(&epoch)
-            .map(|tokenizer| tokenizer.tokenize(record))
+            .map(|tokenizer| tokenizer.tokenize_for_index(record))
+    }
+
+    /// The tokens of a search for a person (with the one-edit variants of
+    /// its names), with the key of `epoch`.
+    pub fn tokenize_query(
+        &self,
+        epoch: Epoch,
+        record: &poshuk_core::Record,
+    ) -> Option<poshuk_core::TokenRecord> {
+        self.tokenizers
+            .read()
+            .ok()?
+            .get(&epoch)
+            .map(|tokenizer| tokenizer.tokenize_query(record))
     }
 
     /// The re-keyers that turn tokens of `from` into tokens of `to`, step by

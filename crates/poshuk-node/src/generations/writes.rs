@@ -203,7 +203,7 @@ impl Generations {
             });
         };
         let tokens = self
-            .tokenize(oldest, record)
+            .tokenize_query(oldest, record)
             .ok_or_else(|| NodeError::Keyring(format!("no key for epoch {oldest}")))?;
         let mut queries = vec![TokenQuery::from_record(oldest.0, &tokens, limit)];
         for &epoch in newer {
@@ -217,7 +217,7 @@ impl Generations {
     pub fn search_newest(&self, record: &Record, limit: usize) -> Result<SearchOutcome, NodeError> {
         let generation = self.newest()?;
         let tokens = self
-            .tokenize(generation.epoch, record)
+            .tokenize_query(generation.epoch, record)
             .ok_or_else(|| NodeError::Keyring("no key for the served epoch".into()))?;
         generation.index.search(&tokens, limit)
     }

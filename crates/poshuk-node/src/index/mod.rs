@@ -12,12 +12,12 @@
 //! commits per batch, never per record, each carrying the key epoch in its
 //! payload; the reader reloads after every commit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use poshuk_core::{
-    Epoch, FREQUENCY_SLOTS, MatchModel, MatchScore, TermFrequencies, Token, TokenRecord,
+    Epoch, FREQUENCY_SLOTS, MatchModel, MatchScore, Slot, TermFrequencies, Token, TokenRecord,
     blocking_keys,
 };
 use poshuk_protocol::IngestCounts;
@@ -170,6 +170,10 @@ pub struct TokenIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     known: RwLock<RecordTable>,
+    /// The whole-name tokens of the stored records (and other value tokens
+    /// of the term dictionaries): a query's one-edit variants are looked up
+    /// here first, in memory.
+    names: RwLock<HashSet<u128>>,
     epoch: Epoch,
     /// The oldest tokenizer version whose tokens the index may hold (see
     /// [`poshuk_core::TOKENIZER_VERSION`]).
@@ -289,6 +293,7 @@ impl TokenIndex {
             writer: Mutex::new(writer),
             fields,
             known: RwLock::new(RecordTable::default()),
+            names: RwLock::new(HashSet::new()),
             epoch,
             tokenizer: std::sync::atomic::AtomicU16::new(tokenizer),
             secret,

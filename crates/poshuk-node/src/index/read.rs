@@ -96,6 +96,7 @@ impl TokenIndex {
                 current: poshuk_core::TOKENIZER_VERSION,
             });
         }
+        let query = &self.with_known_variants(query)?;
         let searcher = self.reader.searcher();
         let mut terms = Vec::new();
         for key in blocking_keys(query) {
@@ -153,6 +154,16 @@ impl TokenIndex {
             hits,
             candidates: candidates.len(),
         })
+    }
+
+    /// The query with only those one-edit variants of its names that are a
+    /// stored name: the others can meet nothing, and would each cost a
+    /// dictionary lookup per blocking rule.
+    fn with_known_variants(&self, query: &TokenRecord) -> Result<TokenRecord, NodeError> {
+        let names = self.names.read().map_err(|_| NodeError::Poisoned)?;
+        Ok(query.filtered(|slot, token| {
+            !matches!(slot, Slot::GivenVariant | Slot::FamilyVariant) || names.contains(&token.0)
+        }))
     }
 
     /// The case id behind a handle, if the handle is in the index (and

@@ -121,6 +121,7 @@ mod tokenizer_version_tests {
             assert!(refused.to_string().contains("--replace"), "{refused}");
             assert!(dir.path().join("index.tokenizer-1/meta.json").exists());
             index.mark_tokens_current().expect("commits");
+            assert!(!dir.path().join("index.tokenizer-1").exists());
         }
         assert_eq!(open().tokenizer_version(), poshuk_core::TOKENIZER_VERSION);
     }

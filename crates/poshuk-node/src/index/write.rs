@@ -32,6 +32,19 @@ impl TokenIndex {
             }
         }
         *self.known.write().map_err(|_| NodeError::Poisoned)? = known;
+        // Every value token of the term dictionaries (a superset of the
+        // stored names, also of deleted records until a merge: harmless).
+        let mut names = HashSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(self.fields.frequency)?;
+            let mut terms = inverted.terms().stream()?;
+            while terms.advance() {
+                if let Ok(bytes) = <[u8; 16]>::try_from(terms.key()) {
+                    names.insert(u128::from_be_bytes(bytes));
+                }
+            }
+        }
+        *self.names.write().map_err(|_| NodeError::Poisoned)? = names;
         Ok(())
     }
 
@@ -188,6 +201,11 @@ impl TokenIndex {
                 document.add_bytes(fields.frequency, &token.0.to_be_bytes()[..]);
             }
         }
+        if let Ok(mut names) = self.names.write() {
+            for slot in [Slot::GivenWhole, Slot::FamilyWhole] {
+                names.extend(tokens.slot(slot).iter().map(|token| token.0));
+            }
+        }
         document.add_bytes(fields.sealed_id, sealed_id);
         document
     }
@@ -213,7 +231,36 @@ impl TokenIndex {
         );
         let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
         let mut pending = self.pending.lock().map_err(|_| NodeError::Poisoned)?;
-        self.commit(&mut writer, &mut pending)
+        self.commit(&mut writer, &mut pending)?;
+        self.remove_set_aside()
+    }
+
+    /// Deletes the indexes of older tokenizers set aside beside this one
+    /// (`index-epoch-1.tokenizer-2`, ...): their tokens are of no use to this
+    /// version, and older encodings gave names back to a thief.
+    fn remove_set_aside(&self) -> Result<(), NodeError> {
+        let (Some(parent), Some(name)) = (
+            self.directory.parent(),
+            self.directory.file_name().and_then(|name| name.to_str()),
+        ) else {
+            return Ok(());
+        };
+        let prefix = format!("{name}.tokenizer-");
+        let entries = std::fs::read_dir(parent).map_err(|source| NodeError::Io {
+            what: format!("listing {}", parent.display()),
+            source,
+        })?;
+        for entry in entries.filter_map(Result::ok) {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let path = entry.path();
+                std::fs::remove_dir_all(&path).map_err(|source| NodeError::Io {
+                    what: format!("removing the set-aside index {}", path.display()),
+                    source,
+                })?;
+                tracing::info!(index = %path.display(), "removed the index of an older tokenizer");
+            }
+        }
+        Ok(())
     }
 
     /// Deletes records by case id; returns (deleted, not found).
