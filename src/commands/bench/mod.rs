@@ -1,6 +1,7 @@
 //! `poshuk bench`: matching quality on synthetic partners, and speed.
 
 mod attack;
+mod febrl;
 mod federation;
 pub(crate) mod node;
 mod quality;

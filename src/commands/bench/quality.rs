@@ -32,6 +32,10 @@ pub(crate) struct QualityArgs {
     /// Also run the plaintext peer (Splink, `bench/splink_peer.py`) on the same files.
     #[arg(long)]
     with_splink: bool,
+    /// Also measure typos on the FEBRL data sets written here by
+    /// `bench/febrl_export.py` (FEBRL1–3 deduplicated, FEBRL4 linked).
+    #[arg(long)]
+    febrl: Option<PathBuf>,
 }
 
 /// Quality of one pairing.
@@ -62,6 +66,10 @@ struct QualityReport {
     pairings: Vec<PairingQuality>,
     #[serde(skip_serializing_if = "Option::is_none")]
     splink: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    febrl: Option<Vec<super::febrl::FebrlQuality>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    splink_febrl: Option<serde_json::Value>,
 }
 
 struct EncodedSource {
@@ -268,10 +276,14 @@ pub(crate) fn evaluate(
     Ok(results)
 }
 
-fn run_splink(dir: &Path) -> anyhow::Result<serde_json::Value> {
+fn run_splink(dir: &Path, febrl: bool) -> anyhow::Result<serde_json::Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/splink_peer.py");
-    let output = std::process::Command::new("python3")
-        .arg(&script)
+    let mut command = std::process::Command::new("python3");
+    command.arg(&script);
+    if febrl {
+        command.arg("--febrl");
+    }
+    let output = command
         .arg(dir)
         .arg("--json")
         .output()
@@ -296,9 +308,21 @@ pub(crate) fn run(args: QualityArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| temporary.path().to_path_buf());
     let pairings = evaluate(args.persons, args.seed, &dir)?;
     let splink = if args.with_splink {
-        Some(run_splink(&dir)?)
+        Some(run_splink(&dir, false)?)
     } else {
         None
+    };
+    let febrl = match &args.febrl {
+        Some(febrl_dir) => {
+            let ring = KeyRing::generate()?;
+            let tokenizer = Tokenizer::new(ring.hasher(ring.current_epoch())?);
+            Some(super::febrl::evaluate(febrl_dir, &tokenizer)?)
+        }
+        None => None,
+    };
+    let splink_febrl = match (&args.febrl, args.with_splink) {
+        (Some(febrl_dir), true) => Some(run_splink(febrl_dir, true)?),
+        _ => None,
     };
     let report = QualityReport {
         persons: args.persons,
@@ -306,6 +330,8 @@ pub(crate) fn run(args: QualityArgs) -> anyhow::Result<()> {
         default_threshold: MatchModel::default().possible_threshold,
         pairings,
         splink,
+        febrl,
+        splink_febrl,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -366,6 +392,43 @@ pub(crate) fn run(args: QualityArgs) -> anyhow::Result<()> {
                     number("best_f1"),
                     number("recall_at_1"),
                     number("seconds")
+                );
+            }
+        }
+    }
+    if let Some(febrl) = &report.febrl {
+        println!("\nFEBRL (given name, surname, date of birth, suburb; typos):");
+        println!(
+            "{:<24} {:>7} {:>6} {:>8} {:>9} {:>9} {:>7} {:>7}",
+            "data set", "records", "true", "blocked", "precision", "recall", "F1", "best F1"
+        );
+        for q in febrl {
+            println!(
+                "{:<24} {:>7} {:>6} {:>8.4} {:>9.4} {:>9.4} {:>7.4} {:>7.4}",
+                q.data_set,
+                q.records,
+                q.true_pairs,
+                q.blocked,
+                q.precision,
+                q.recall,
+                q.f1,
+                q.best_f1
+            );
+        }
+    }
+    if let Some(splink) = &report.splink_febrl {
+        println!("\nSplink on the same FEBRL files (plaintext):");
+        if let Some(sets) = splink.get("data_sets").and_then(|p| p.as_array()) {
+            for p in sets {
+                let number = |key: &str| p.get(key).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+                println!(
+                    "{:<24} blocked {:.4} precision {:.4} recall {:.4} F1 {:.4} best F1 {:.4}",
+                    p.get("data_set").and_then(|v| v.as_str()).unwrap_or("?"),
+                    number("blocking_recall"),
+                    number("precision"),
+                    number("recall"),
+                    number("f1"),
+                    number("best_f1"),
                 );
             }
         }

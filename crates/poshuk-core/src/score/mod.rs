@@ -26,7 +26,7 @@ use compare::{
     compare_birth_date, compare_documents, compare_names, compare_patronymic, compare_place,
     compare_sex,
 };
-use weights::DIFFERENT_GIVEN_NAME_CAP;
+use weights::{DIFFERENT_GIVEN_NAME_CAP, UNKNOWN_GIVEN_NAME_CAP};
 
 /// How well one field agrees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -299,7 +299,19 @@ impl MatchModel {
             .iter()
             .any(|f| f.field == Field::Document && f.level == Level::Exact);
         if given_score.0 == Level::Different && !document_agrees {
-            log2_odds = log2_odds.min(DIFFERENT_GIVEN_NAME_CAP);
+            // Two names the tables know as different names (Олександр /
+            // Олександра, a twin's Іван / Андрій) keep the pair below the
+            // possible band. When a side's spelling is not in the tables it
+            // may be the same name with more than one typo (FEBRL's
+            // "mitchell" / "mithcelp"), or a brother's name in a spelling the
+            // tables lack: the pair stays below the strong band.
+            let (l, r) = (left.slot(Slot::GivenClass), right.slot(Slot::GivenClass));
+            let cap = if !l.is_empty() && !r.is_empty() {
+                DIFFERENT_GIVEN_NAME_CAP
+            } else {
+                UNKNOWN_GIVEN_NAME_CAP
+            };
+            log2_odds = log2_odds.min(cap);
         }
         let probability = 1.0 / (1.0 + (-log2_odds).exp2());
         MatchScore {

@@ -436,3 +436,46 @@ fn explanation_reads_as_words() {
     );
     assert!((0.0..=1.0).contains(&scored.probability));
 }
+
+/// A given name with more than one typo, in a spelling the tables do not
+/// know, does not sink an otherwise identical pair: it stays possible,
+/// never strong (it may also be a brother's name in an unknown spelling).
+#[test]
+fn an_unknown_given_name_with_typos_is_possible_not_strong() {
+    let scored = score(
+        (
+            "Mitchell",
+            "Greenaway",
+            "",
+            "1956-04-09",
+            "Cleveland",
+            &[],
+            M,
+        ),
+        (
+            "Mtichelp",
+            "Greenaway",
+            "",
+            "1956-04-09",
+            "Cleveland",
+            &[],
+            M,
+        ),
+    );
+    assert_eq!(scored.fields[0].level, Level::Different);
+    assert_eq!(scored.band, Band::Possible, "{scored:?}");
+    // Two names the tables know as different names stay below possible.
+    let twins = score(
+        (
+            "Олександр",
+            "Коваленко",
+            "",
+            "2011-03-07",
+            "Маріуполь",
+            &[],
+            M,
+        ),
+        ("Андрій", "Коваленко", "", "2011-03-07", "Маріуполь", &[], M),
+    );
+    assert_eq!(twins.band, Band::Weak, "{twins:?}");
+}

@@ -96,5 +96,9 @@ pub(super) mod sex {
 /// different names (twins, siblings): below the possible band.
 pub(super) const DIFFERENT_GIVEN_NAME_CAP: f64 = -1.5;
 
+/// The log-odds a pair is held at when the given names differ and one of
+/// them is not in the tables: within the possible band, below strong.
+pub(super) const UNKNOWN_GIVEN_NAME_CAP: f64 = 2.0;
+
 /// Penalty for needing to swap the given and family columns to agree.
 pub(super) const SWAP_PENALTY: f64 = 1.0;
