@@ -44,12 +44,36 @@ pub(crate) fn encode_records(
     tokenizer: &Tokenizer,
     progress: &ProgressBar,
 ) -> anyhow::Result<(TokenFile, Vec<(Handle, String)>)> {
+    encode_with(outcome, tokenizer, progress, Tokenizer::tokenize)
+}
+
+/// [`encode_records`] in the form of queries (with the one-edit variants of
+/// the names), as a searcher's node sends them: for the benchmarks that
+/// search one list with another, in memory.
+pub(crate) fn encode_queries(
+    outcome: &ReadOutcome,
+    tokenizer: &Tokenizer,
+) -> anyhow::Result<(TokenFile, Vec<(Handle, String)>)> {
+    encode_with(
+        outcome,
+        tokenizer,
+        &ProgressBar::hidden(),
+        Tokenizer::tokenize_query,
+    )
+}
+
+fn encode_with(
+    outcome: &ReadOutcome,
+    tokenizer: &Tokenizer,
+    progress: &ProgressBar,
+    tokenize: impl Fn(&Tokenizer, &poshuk_core::Record) -> poshuk_core::TokenRecord + Sync,
+) -> anyhow::Result<(TokenFile, Vec<(Handle, String)>)> {
     let encoded: Vec<(Handle, poshuk_core::TokenRecord)> = outcome
         .records
         .par_iter()
         .map(|read| {
             let handle = Handle::random()?;
-            let tokens = tokenizer.tokenize(&read.record);
+            let tokens = tokenize(tokenizer, &read.record);
             progress.inc(1);
             Ok((handle, tokens))
         })

@@ -19,25 +19,20 @@ pub struct BlockKey(pub u64);
 #[repr(u8)]
 enum Rule {
     SurnameClass = 1,
-    SurnameYear = 2,
+    /// The family name with the birth year (one token: the year is stored
+    /// only together with the family name).
+    FamilyYear = 2,
     ClassDate = 3,
     PatronymicDate = 4,
     Document = 5,
-    PhoneticClassYear = 6,
     SurnamePatronymic = 7,
     ClassPatronymicPlace = 8,
-    /// A typo in the family name (offline linking): one of its deletions
-    /// with a given-name class.
-    DeletionClass = 9,
-    /// A typo in the given name (offline linking): the surname with one of
-    /// the given name's deletions.
-    SurnameGivenDeletion = 10,
-    /// Typos in both names (offline linking): a family-name deletion with the
-    /// full date.
-    DeletionDate = 11,
     /// The surname with the given name's skeleton: what a query with a typo
     /// in the given name meets through its variants.
     SurnameGiven = 12,
+    /// The full birth date alone (offline linking of two token files, which
+    /// have no variants: typos in both names).
+    Date = 13,
 }
 
 fn mix(rule: Rule, parts: &[Token]) -> BlockKey {
@@ -92,47 +87,22 @@ pub fn blocking_keys(record: &TokenRecord) -> Vec<BlockKey> {
 }
 
 /// The blocking keys two token files are linked by: [`blocking_keys`] and
-/// the keys of the deletion neighbourhoods, which meet over a typo in either
-/// name without a query's variants (neither side of an offline link is a
-/// query). Too many to index at a node, cheap in memory.
+/// the full birth date alone, which meets over typos in both names (neither
+/// side of an offline link is a query with variants). Too coarse to index
+/// at a node, cheap in memory.
 pub fn link_keys(record: &TokenRecord) -> Vec<BlockKey> {
     let mut keys: Vec<BlockKey> = blocking_keys_by_rule(record)
         .into_iter()
-        .chain(typo_keys_by_rule(record))
         .map(|(_, key)| key)
+        .chain(
+            record
+                .slot(Slot::DateFull)
+                .iter()
+                .map(|&date| mix(Rule::Date, &[date])),
+        )
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    keys
-}
-
-/// The deletion-neighbourhood keys of offline linking, with their rules.
-pub fn typo_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
-    let classes = classes(record);
-    let family_deletions = record.slot(Slot::FamilyDeletion);
-    let mut keys: Vec<(u8, BlockKey)> = Vec::with_capacity(64);
-    for &surname in record.slot(Slot::FamilyWhole) {
-        for &deletion in record.slot(Slot::GivenDeletion) {
-            keys.push((
-                Rule::SurnameGivenDeletion as u8,
-                mix(Rule::SurnameGivenDeletion, &[surname, deletion]),
-            ));
-        }
-    }
-    for &deletion in family_deletions {
-        for &class in &classes {
-            keys.push((
-                Rule::DeletionClass as u8,
-                mix(Rule::DeletionClass, &[deletion, class]),
-            ));
-        }
-        for &date in record.slot(Slot::DateFull) {
-            keys.push((
-                Rule::DeletionDate as u8,
-                mix(Rule::DeletionDate, &[deletion, date]),
-            ));
-        }
-    }
     keys
 }
 
@@ -141,7 +111,6 @@ pub fn typo_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
 pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
     let surnames = surnames(record);
     let classes = classes(record);
-    let years = record.slot(Slot::DateYear);
     let full_dates: Vec<Token> = record
         .slot(Slot::DateFull)
         .iter()
@@ -150,7 +119,6 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
         .collect();
     let patronymics = record.slot(Slot::PatronymicClass);
     let places = record.slot(Slot::PlaceClass);
-    let phonetics = record.slot(Slot::FamilyPhonetic);
 
     let mut keys: Vec<(u8, BlockKey)> = Vec::with_capacity(32);
     for &surname in &surnames {
@@ -160,18 +128,18 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
                 mix(Rule::SurnameClass, &[surname, class]),
             ));
         }
-        for &year in years {
-            keys.push((
-                Rule::SurnameYear as u8,
-                mix(Rule::SurnameYear, &[surname, year]),
-            ));
-        }
         for &patronymic in patronymics {
             keys.push((
                 Rule::SurnamePatronymic as u8,
                 mix(Rule::SurnamePatronymic, &[surname, patronymic]),
             ));
         }
+    }
+    for &family_year in record.slot(Slot::FamilyYear) {
+        keys.push((
+            Rule::FamilyYear as u8,
+            mix(Rule::FamilyYear, &[family_year]),
+        ));
     }
     // The family column's surnames with the given name's skeletons; a query
     // also with every variant one edit from its given name.
@@ -199,14 +167,6 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
     for &class in &classes {
         for &date in &full_dates {
             keys.push((Rule::ClassDate as u8, mix(Rule::ClassDate, &[class, date])));
-        }
-        for &phonetic in phonetics {
-            for &year in years {
-                keys.push((
-                    Rule::PhoneticClassYear as u8,
-                    mix(Rule::PhoneticClassYear, &[phonetic, class, year]),
-                ));
-            }
         }
         for &patronymic in patronymics {
             for &place in places {

@@ -1,30 +1,32 @@
 //! From a raw record to its keyed tokens: the features of each field, hashed.
 //!
-//! Features per field (design card, "Matching on tokens"):
-//! - names: skeleton of each word (family names also by gender-folded stem),
-//!   given-name equivalence classes, padded bigrams, Daitch–Mokotoff codes,
-//!   the initial;
-//! - patronymic: the class of the father's name, the skeleton and its bigrams;
-//! - birth date: the full date, year and month, year, the neighbouring years and
-//!   the date with day and month swapped;
+//! Every token is of a whole value, so that a stolen token file is not a
+//! cipher a thief can solve (THREAT_MODEL.md):
+//! - names: the skeleton of each given-name word, the gender-folded stem of
+//!   each family-name word (also as other spelling systems would read a
+//!   Latin one), given-name equivalence classes; other names, except
+//!   diminutives of the given name;
+//! - patronymic: the class of the father's name and the skeleton;
+//! - birth date: the full date, the date with day and month in either order,
+//!   day and month alone, and the year only together with each family-name
+//!   stem;
 //! - birth place: the settlement from the table and the place's skeleton;
-//! - documents: the folded number and its digits;
-//! - sex.
+//! - documents: the folded number and its digits.
+//!
+//! A query also carries the whole-name tokens of every string one edit from
+//! each of its name words ([`Tokenizer::tokenize_query`]): typos meet there,
+//! where the query is in clear, not in what is stored.
 //!
 //! No plaintext feature outlives [`Tokenizer::tokenize`]: each is hashed as soon
 //! as it is computed.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::OnceLock;
-
-use rphonetic::DaitchMokotoffSoundex;
 
 use crate::document::{document_digits, document_key};
 use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
 use crate::normalize::{
-    ChReading, deletion_neighbourhood, fold_text, one_edit_variants, skeleton,
-    skeleton_for_phonetics, skeleton_reading, words,
+    ChReading, fold_text, one_edit_variants, skeleton, skeleton_reading, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -35,34 +37,12 @@ use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder};
 mod kind {
     pub(super) const WHOLE: u8 = b'W';
     pub(super) const CLASS: u8 = b'C';
-    pub(super) const DELETION: u8 = b'E';
-    /// Padding of a deletion neighbourhood: derived from the name, so it
-    /// repeats with the name like the real deletion tokens do.
-    pub(super) const DELETION_PAD: u8 = b'Q';
-    pub(super) const PHONETIC: u8 = b'P';
     pub(super) const FULL_DATE: u8 = b'F';
     pub(super) const UNORDERED_DATE: u8 = b'U';
-    pub(super) const YEAR_MONTH: u8 = b'M';
     pub(super) const DAY_MONTH: u8 = b'A';
-    pub(super) const YEAR: u8 = b'Y';
+    pub(super) const FAMILY_YEAR: u8 = b'Y';
     pub(super) const DIGITS: u8 = b'D';
 }
-
-/// At most this many Daitch–Mokotoff branches are kept per word; names with
-/// many ambiguous letters would otherwise flood the blocking keys.
-const MAX_PHONETIC_CODES: usize = 4;
-
-/// Deletion tokens per word of a name, real and padding together: every name
-/// word carries exactly this many, so their count does not give away the
-/// name's length (a name's real neighbourhood is its length plus one, at most
-/// this many are kept).
-pub const DELETION_TOKENS_PER_WORD: usize = 16;
-
-/// Slots a node does not keep in its index. The deletion neighbourhoods let
-/// two token files meet over a typo (`poshuk link`); a node meets typos
-/// through the variants a query carries instead, so it stores whole values
-/// only, and its blocking keys stay as few as without typo tolerance.
-pub const NOT_INDEXED: [Slot; 2] = [Slot::GivenDeletion, Slot::FamilyDeletion];
 
 /// Turns raw records into token records under one epoch's keys.
 #[derive(Debug, Clone)]
@@ -89,19 +69,13 @@ impl Tokenizer {
         &self.hasher
     }
 
-    /// The tokens a node keeps of a record: [`Tokenizer::tokenize`] without
-    /// the [`NOT_INDEXED`] slots.
-    pub fn tokenize_for_index(&self, record: &Record) -> TokenRecord {
-        self.tokenize(record).without(&NOT_INDEXED)
-    }
-
     /// The tokens of a search for a person: those a node keeps, and the
     /// whole-name tokens of every string one edit from each word of the
     /// given and family names (a few hundred per word), which meet a stored
     /// name one typo away. Computed where the query is in clear; not cached,
     /// queries do not repeat as records do.
     pub fn tokenize_query(&self, record: &Record) -> TokenRecord {
-        let stored = self.tokenize_for_index(record);
+        let stored = self.tokenize(record);
         let mut builder = TokenRecordBuilder::default();
         for (slot, token) in stored.iter() {
             builder.push(slot, token);
@@ -124,7 +98,8 @@ impl Tokenizer {
         builder.finish()
     }
 
-    /// All tokens of a record.
+    /// The tokens of a record, as a node keeps them and `poshuk encode`
+    /// writes them: whole values only.
     pub fn tokenize(&self, record: &Record) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
         let sex = record.sex;
@@ -142,7 +117,18 @@ impl Tokenizer {
             &record.family_name,
             |emit| add_name(emit, &record.family_name, NameRole::Family, sex),
         );
+        // A diminutive of the given name among the other names (Саша for
+        // Олександр) adds nothing the class token does not, and its tokens
+        // would mark the given name's class for a thief.
+        let given_classes = tables().given_classes(&name_key(&record.given_name), sex);
         for alias in &record.other_names {
+            let alias_classes = tables().given_classes(&name_key(alias), sex);
+            if alias_classes
+                .iter()
+                .any(|class| given_classes.contains(class))
+            {
+                continue;
+            }
             self.cached(&mut builder, CachedPart::Alias, sex, alias, |emit| {
                 add_name(emit, alias, NameRole::Alias, sex)
             });
@@ -176,11 +162,45 @@ impl Tokenizer {
         for document in &record.document_ids {
             add_document(&mut emit, document);
         }
-        match record.sex {
-            Sex::Male | Sex::Female => {
-                emit(Slot::SexValue, kind::WHOLE, record.sex.code().as_bytes())
-            }
-            Sex::Unknown => {}
+        // The year only together with the family name: a year token shared
+        // by everyone born that year would let a thief order the years by
+        // the siblings of a list. Keyed with every form the family name's
+        // whole tokens have (other spelling systems' readings too), and with
+        // an unknown word in the given-name column (a surname there).
+        if let Some(date) = record.birth_date {
+            let given_is_surname = given_classes.is_empty();
+            let value = format!(
+                "{}\u{1f}{}\u{1f}{}",
+                date.year,
+                record.family_name,
+                if given_is_surname {
+                    record.given_name.as_str()
+                } else {
+                    ""
+                }
+            );
+            self.cached(&mut builder, CachedPart::FamilyYear, sex, &value, |emit| {
+                let mut keys: Vec<Vec<u8>> = Vec::new();
+                let mut collect = |slot: Slot, kind_byte: u8, bytes: &[u8]| {
+                    if kind_byte == kind::WHOLE
+                        && matches!(slot, Slot::FamilyWhole | Slot::GivenWhole)
+                        && !keys.iter().any(|key| key == bytes)
+                    {
+                        keys.push(bytes.to_vec());
+                    }
+                };
+                add_name(&mut collect, &record.family_name, NameRole::Family, sex);
+                if given_is_surname {
+                    add_name(&mut collect, &record.given_name, NameRole::Given, sex);
+                }
+                let mut input = Vec::with_capacity(40);
+                for key in keys {
+                    input.clear();
+                    input.extend_from_slice(&date.year.to_be_bytes());
+                    input.extend_from_slice(&key);
+                    emit(Slot::FamilyYear, kind::FAMILY_YEAR, &input);
+                }
+            });
         }
         builder.finish()
     }
@@ -239,6 +259,7 @@ impl Tokenizer {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum CachedPart {
     Given,
+    FamilyYear,
     Family,
     Alias,
     Patronymic,
@@ -261,7 +282,6 @@ const TOKEN_CACHE_CAPACITY: usize = 50_000;
 /// tokenizing thread when an ingest ends, to give the memory back).
 pub fn clear_token_cache() {
     TOKEN_CACHE.with(|cache| *cache.borrow_mut() = HashMap::new());
-    PHONETIC_CACHE.with(|cache| *cache.borrow_mut() = HashMap::new());
 }
 
 thread_local! {
@@ -281,25 +301,10 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     if skeletons.is_empty() {
         return;
     }
-    let (whole_slot, class_slot, deletion_slot, phonetic_slot) = match role {
-        NameRole::Given => (
-            Slot::GivenWhole,
-            Slot::GivenClass,
-            Some(Slot::GivenDeletion),
-            Slot::GivenPhonetic,
-        ),
-        NameRole::Family => (
-            Slot::FamilyWhole,
-            Slot::FamilyClass,
-            Some(Slot::FamilyDeletion),
-            Slot::FamilyPhonetic,
-        ),
-        NameRole::Alias => (
-            Slot::AliasWhole,
-            Slot::AliasClass,
-            None,
-            Slot::AliasPhonetic,
-        ),
+    let (whole_slot, class_slot) = match role {
+        NameRole::Given => (Slot::GivenWhole, Slot::GivenClass),
+        NameRole::Family => (Slot::FamilyWhole, Slot::FamilyClass),
+        NameRole::Alias => (Slot::AliasWhole, Slot::AliasClass),
     };
     let stemmed = !matches!(role, NameRole::Given);
     for (raw, word) in raw_words.iter().zip(&skeletons) {
@@ -338,12 +343,6 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
                     alternatives.push(alternative);
                 }
             }
-        }
-        for code in phonetic_codes(key) {
-            emit(phonetic_slot, kind::PHONETIC, code.as_bytes());
-        }
-        if let Some(deletion_slot) = deletion_slot {
-            add_deletions(emit, deletion_slot, key);
         }
     }
     let joined: String = skeletons.concat();
@@ -397,25 +396,6 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     }
 }
 
-/// The deletion neighbourhood of one name word, padded to
-/// [`DELETION_TOKENS_PER_WORD`] tokens with tokens derived from the word
-/// under their own kind (indistinguishable from real ones without the key,
-/// and shared with no other name).
-fn add_deletions(emit: &mut Emit<'_>, slot: Slot, key: &str) {
-    let strings = deletion_neighbourhood(key);
-    let real = strings.len().min(DELETION_TOKENS_PER_WORD);
-    for string in &strings[..real] {
-        emit(slot, kind::DELETION, string.as_bytes());
-    }
-    let mut padding = Vec::with_capacity(key.len() + 1);
-    for index in real..DELETION_TOKENS_PER_WORD {
-        padding.clear();
-        padding.extend_from_slice(key.as_bytes());
-        padding.push(index as u8);
-        emit(slot, kind::DELETION_PAD, &padding);
-    }
-}
-
 fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
     let key = name_key(value);
     if key.is_empty() {
@@ -435,14 +415,6 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
 
 fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate) {
     let year = date.year;
-    emit(Slot::DateYear, kind::YEAR, &year.to_be_bytes());
-    if let Some(month) = date.month {
-        emit(
-            Slot::DateYearMonth,
-            kind::YEAR_MONTH,
-            &[(year >> 8) as u8, year as u8, month],
-        );
-    }
     if let (Some(month), Some(day)) = (date.month, date.day) {
         emit(
             Slot::DateFull,
@@ -482,37 +454,6 @@ fn add_document(emit: &mut Emit<'_>, value: &str) {
     if let Some(digits) = document_digits(value) {
         emit(Slot::DocumentDigits, kind::DIGITS, digits.as_bytes());
     }
-}
-
-fn dm_encoder() -> &'static DaitchMokotoffSoundex {
-    static ENCODER: OnceLock<DaitchMokotoffSoundex> = OnceLock::new();
-    ENCODER.get_or_init(DaitchMokotoffSoundex::default)
-}
-
-thread_local! {
-    /// Names repeat a great deal; Daitch–Mokotoff with branching allocates a lot.
-    static PHONETIC_CACHE: RefCell<HashMap<String, Vec<String>>> = RefCell::new(HashMap::new());
-}
-
-/// Daitch–Mokotoff codes of a skeleton (with branching, capped).
-fn phonetic_codes(name_skeleton: &str) -> Vec<String> {
-    if name_skeleton.len() < 2 {
-        return Vec::new();
-    }
-    PHONETIC_CACHE.with(|cache| {
-        if let Some(codes) = cache.borrow().get(name_skeleton) {
-            return codes.clone();
-        }
-        let spelled = skeleton_for_phonetics(name_skeleton);
-        let mut codes = dm_encoder().inner_soundex(&spelled, true);
-        codes.truncate(MAX_PHONETIC_CODES);
-        let mut cache = cache.borrow_mut();
-        if cache.len() > 200_000 {
-            cache.clear();
-        }
-        cache.insert(name_skeleton.to_string(), codes.clone());
-        codes
-    })
 }
 
 #[cfg(test)]
@@ -581,58 +522,6 @@ mod tests {
         ));
     }
 
-    /// Names one edit apart share a deletion token, names two edits apart
-    /// none; every name word carries the same number of deletion tokens, so
-    /// their count does not give the length away.
-    #[test]
-    fn typos_meet_through_deletions_and_lengths_stay_hidden() {
-        let tokenizer = tokenizer();
-        let family = |name: &str| tokenizer.tokenize(&person("", name, "", ""));
-        let given = |name: &str| tokenizer.tokenize(&person(name, "", "", ""));
-        let kovalenko = family("Kovalenko");
-        for typo in [
-            "Kovalenk",
-            "Kovalnko",
-            "Kovaelnko",
-            "Kovalenkko",
-            "Kobalenko",
-        ] {
-            assert!(
-                intersects(
-                    kovalenko.slot(Slot::FamilyDeletion),
-                    family(typo).slot(Slot::FamilyDeletion)
-                ),
-                "{typo}"
-            );
-        }
-        for other in ["Kovalchuk", "Kobalenka", "Bondarenko"] {
-            assert!(
-                !intersects(
-                    kovalenko.slot(Slot::FamilyDeletion),
-                    family(other).slot(Slot::FamilyDeletion)
-                ),
-                "{other}"
-            );
-        }
-        assert!(intersects(
-            given("Johnathan").slot(Slot::GivenDeletion),
-            given("Jonathan").slot(Slot::GivenDeletion)
-        ));
-        for name in ["Іван", "Олександр", "Ли", "Kovalenko", "Ярошевський"]
-        {
-            assert_eq!(
-                family(name).slot(Slot::FamilyDeletion).len(),
-                DELETION_TOKENS_PER_WORD,
-                "{name}"
-            );
-            assert_eq!(
-                given(name).slot(Slot::GivenDeletion).len(),
-                DELETION_TOKENS_PER_WORD,
-                "{name}"
-            );
-        }
-    }
-
     /// No two different names share a token in the name slots unless they
     /// are within one edit, sound alike or are forms of one name: in
     /// particular no token stands for a letter or a pair of letters.
@@ -641,16 +530,10 @@ mod tests {
         let tokenizer = tokenizer();
         let names = |given: &str, family: &str| {
             let record = tokenizer.tokenize(&person(given, family, "", ""));
-            let mut tokens: Vec<Token> = [
-                Slot::GivenWhole,
-                Slot::GivenClass,
-                Slot::GivenDeletion,
-                Slot::FamilyWhole,
-                Slot::FamilyDeletion,
-            ]
-            .iter()
-            .flat_map(|&slot| record.slot(slot).to_vec())
-            .collect();
+            let mut tokens: Vec<Token> = [Slot::GivenWhole, Slot::GivenClass, Slot::FamilyWhole]
+                .iter()
+                .flat_map(|&slot| record.slot(slot).to_vec())
+                .collect();
             tokens.sort();
             tokens
         };
@@ -667,13 +550,12 @@ mod tests {
     fn a_query_meets_an_indexed_record_one_typo_away() {
         use crate::{Level, MatchModel, NoTermFrequencies, blocking_keys};
         let tokenizer = tokenizer();
-        let stored = tokenizer.tokenize_for_index(&person(
+        let stored = tokenizer.tokenize(&person(
             "Олександр",
             "Коваленко",
             "Миколайович",
             "2011-03-07",
         ));
-        assert!(stored.slot(Slot::FamilyDeletion).is_empty());
         assert!(stored.slot(Slot::GivenVariant).is_empty());
         let stored_keys = blocking_keys(&stored);
         for (given, family, typo_in) in [

@@ -428,22 +428,21 @@ pub fn words(value: &str) -> impl Iterator<Item = &str> {
     value.split(' ').filter(|word| !word.is_empty())
 }
 
-/// Keys shorter than this get no deletion neighbourhood: deleting a letter of
-/// a three-letter name leaves a two-letter string, a token that many names
-/// would share (the q-gram substitution cipher the neighbourhoods replace).
-pub const MIN_DELETION_KEY: usize = 4;
+/// Keys shorter than this get no one-edit variants: a three-letter name's
+/// variants are two- and four-letter strings that many names share.
+pub const MIN_VARIANT_KEY: usize = 4;
 
 /// The letters a skeleton is written in.
 pub const SKELETON_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 
 /// Every string one edit from an ASCII key (a letter deleted, inserted or
 /// changed, two neighbours exchanged), without the key itself; empty for
-/// keys shorter than [`MIN_DELETION_KEY`]. The searching side, which holds
+/// keys shorter than [`MIN_VARIANT_KEY`]. The searching side, which holds
 /// its query in clear, sends their whole-name tokens, so a query meets a
 /// stored name one typo away without the index storing anything but whole
 /// names.
 pub fn one_edit_variants(key: &str) -> Vec<String> {
-    if key.len() < MIN_DELETION_KEY || !key.is_ascii() {
+    if key.len() < MIN_VARIANT_KEY || !key.is_ascii() {
         return Vec::new();
     }
     let bytes = key.as_bytes();
@@ -477,30 +476,6 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
         .filter(|variant| variant.as_slice() != bytes)
         .filter_map(|variant| String::from_utf8(variant).ok())
         .collect()
-}
-
-/// The one-deletion neighbourhood of an ASCII key: the key itself and every
-/// string made by deleting one of its letters, distinct. Two keys within one
-/// edit (a substitution, an insertion or deletion, two adjacent letters
-/// exchanged) share at least one of these strings; keys further apart share
-/// none. Each string is a whole value, never a piece of one, so its token
-/// tells no more than a whole-name token does. Empty for keys shorter than
-/// [`MIN_DELETION_KEY`].
-pub fn deletion_neighbourhood(key: &str) -> Vec<String> {
-    if key.len() < MIN_DELETION_KEY || !key.is_ascii() {
-        return Vec::new();
-    }
-    let mut strings: Vec<String> = Vec::with_capacity(key.len() + 1);
-    strings.push(key.to_string());
-    for position in 0..key.len() {
-        let mut deleted = String::with_capacity(key.len() - 1);
-        deleted.push_str(&key[..position]);
-        deleted.push_str(&key[position + 1..]);
-        if !strings.contains(&deleted) {
-            strings.push(deleted);
-        }
-    }
-    strings
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use poshuk_core::{
-    Band, BlockKey, FREQUENCY_SLOTS, MatchModel, TermFrequencies, Token, TokenRecord, link_keys,
+    Band, BlockKey, FREQUENCY_SLOTS, MatchModel, Slot, TermFrequencies, Token, TokenRecord,
+    link_keys,
 };
 use rayon::prelude::*;
 
@@ -138,6 +139,19 @@ pub fn link(
             .map(|(_, record)| record)
             .chain(right.records.iter().map(|(_, record)| record)),
     );
+    // A query's one-edit variants that are no name of the right side can
+    // meet nothing there: dropped before any key is made of them.
+    let names: std::collections::HashSet<Token> = right
+        .records
+        .iter()
+        .flat_map(|(_, record)| {
+            record
+                .slot(Slot::GivenWhole)
+                .iter()
+                .chain(record.slot(Slot::FamilyWhole))
+                .copied()
+        })
+        .collect();
     let mut blocks: FastMap<BlockKey, Vec<u32>> = FastMap::default();
     for (index, (_, record)) in right.records.iter().enumerate() {
         for key in link_keys(record) {
@@ -154,6 +168,18 @@ pub fn link(
         .par_iter()
         .enumerate()
         .map(|(left_index, (_, left_record))| {
+            let filtered;
+            let left_record = if left_record.slot(Slot::GivenVariant).is_empty()
+                && left_record.slot(Slot::FamilyVariant).is_empty()
+            {
+                left_record
+            } else {
+                filtered = left_record.filtered(|slot, token| {
+                    !matches!(slot, Slot::GivenVariant | Slot::FamilyVariant)
+                        || names.contains(&token)
+                });
+                &filtered
+            };
             let mut candidates: Vec<u32> = Vec::new();
             for key in link_keys(left_record) {
                 if let Some(block) = blocks.get(&key)

@@ -206,7 +206,7 @@ mod tests {
         let path = dir.path().join("a.tokens");
         let record = TokenRecord::from_slots(vec![
             (Slot::GivenWhole, vec![Token(1), Token(2)]),
-            (Slot::DateYear, vec![Token(3)]),
+            (Slot::FamilyYear, vec![Token(3)]),
         ]);
         let mut file = TokenFile {
             epoch: Epoch(2),

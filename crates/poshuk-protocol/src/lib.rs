@@ -58,7 +58,7 @@ mod tests {
     fn token_query_round_trips_and_rejects_garbage() {
         let record = TokenRecord::from_slots(vec![
             (Slot::GivenWhole, vec![Token(1), Token(u128::MAX)]),
-            (Slot::DateYear, vec![Token(42)]),
+            (Slot::FamilyYear, vec![Token(42)]),
         ]);
         let query = TokenQuery::from_record(3, &record, 10);
         assert_eq!(query.to_record().expect("valid"), record);
@@ -75,7 +75,8 @@ mod tests {
             Err(ProtocolError::UnknownSlot("Nickname".into()))
         );
         let mut bad = query.clone();
-        bad.tokens.insert("SexValue".into(), vec!["xyz".into()]);
+        bad.tokens
+            .insert("DocumentDigits".into(), vec!["xyz".into()]);
         assert!(matches!(
             bad.to_record(),
             Err(ProtocolError::BadToken { index: 0, .. })

@@ -21,7 +21,11 @@ use std::fmt;
 /// thief could solve without the key); typos meet through padded one-deletion
 /// neighbourhoods; no stored neighbouring-year or swapped-date tokens (they
 /// chained the years). A node refuses to search an index of another version.
-pub const TOKENIZER_VERSION: u16 = 3;
+/// 4: no year token shared across family names (siblings in a list ordered
+/// the years), no sex token, no phonetic codes, no deletion neighbourhoods
+/// stored anywhere (typos meet through a query's one-edit variants), other
+/// names that are diminutives of the given name left out.
+pub const TOKENIZER_VERSION: u16 = 4;
 
 /// The first 128 bits of an HMAC-SHA256 of a feature.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -124,29 +128,22 @@ macro_rules! slots {
 slots! {
     GivenWhole => Name, "GivenWhole", "Skeleton of each word of the given name.";
     GivenClass => Name, "GivenClass", "Equivalence classes of the given name (Олександр = Alexander = Sasha).";
-    GivenDeletion => Name, "GivenDeletion", "One-deletion neighbourhood of each given-name word's skeleton, padded to a fixed count.";
-    GivenPhonetic => Name, "GivenPhonetic", "Daitch–Mokotoff codes of the given name.";
+    GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton.";
     FamilyWhole => Name, "FamilyWhole", "Gender-folded stem of each word of the family name.";
     FamilyClass => Name, "FamilyClass", "Given-name classes of the family column (for swapped columns).";
-    FamilyDeletion => Name, "FamilyDeletion", "One-deletion neighbourhood of each family-name word's stem, padded to a fixed count.";
-    FamilyPhonetic => Name, "FamilyPhonetic", "Daitch–Mokotoff codes of the family name.";
-    GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton.";
     FamilyVariant => Name, "FamilyVariant", "Queries only: whole-name tokens of every string one edit from the family name's stem.";
-    AliasWhole => Name, "AliasWhole", "Stems of other names (former, adoptive, maiden surnames).";
-    AliasClass => Name, "AliasClass", "Given-name classes of other names (diminutives).";
-    AliasPhonetic => Name, "AliasPhonetic", "Daitch–Mokotoff codes of other names.";
+    AliasWhole => Name, "AliasWhole", "Stems of other names (former, adoptive, maiden surnames), diminutives of the given name left out.";
+    AliasClass => Name, "AliasClass", "Given-name classes of other names, diminutives of the given name left out.";
     PatronymicClass => Patronymic, "PatronymicClass", "Class of the father's given name.";
     PatronymicWhole => Patronymic, "PatronymicWhole", "Skeleton of the patronymic.";
     DateFull => BirthDate, "DateFull", "Full birth date.";
     DateUnordered => BirthDate, "DateUnordered", "Year with day and month in either order (equal for a swapped day and month).";
-    DateYearMonth => BirthDate, "DateYearMonth", "Birth year and month.";
     DateDayMonth => BirthDate, "DateDayMonth", "Birth day and month, without the year.";
-    DateYear => BirthDate, "DateYear", "Birth year.";
+    FamilyYear => BirthDate, "FamilyYear", "The birth year together with each family-name stem: years meet within one family name only.";
     PlaceClass => Place, "PlaceClass", "Settlement of birth, from the settlement table.";
     PlaceWhole => Place, "PlaceWhole", "Skeleton of the birth place.";
     DocumentWhole => Document, "DocumentWhole", "Document number with look-alike letters folded.";
     DocumentDigits => Document, "DocumentDigits", "The digits of a document number.";
-    SexValue => Sex, "SexValue", "Sex (M or F; unknown gives no token).";
 }
 
 /// The number of slots.
@@ -366,15 +363,15 @@ mod tests {
     #[test]
     fn builder_groups_and_sorts_by_slot() {
         let mut builder = TokenRecordBuilder::default();
-        builder.push(Slot::DateYear, Token(5));
+        builder.push(Slot::FamilyYear, Token(5));
         builder.push(Slot::GivenWhole, Token(9));
         builder.push(Slot::GivenWhole, Token(3));
         builder.push(Slot::GivenWhole, Token(3));
         let record = builder.finish();
         assert_eq!(record.slot(Slot::GivenWhole), &[Token(3), Token(9)]);
-        assert_eq!(record.slot(Slot::DateYear), &[Token(5)]);
+        assert_eq!(record.slot(Slot::FamilyYear), &[Token(5)]);
         assert!(record.slot(Slot::FamilyWhole).is_empty());
-        assert!(record.slot(Slot::SexValue).is_empty());
+        assert!(record.slot(Slot::DocumentDigits).is_empty());
         assert_eq!(record.len(), 3);
     }
 
@@ -382,7 +379,7 @@ mod tests {
     fn bytes_round_trip() {
         let record = TokenRecord::from_slots(vec![
             (Slot::GivenWhole, vec![Token(9), Token(3)]),
-            (Slot::SexValue, vec![Token(u128::MAX)]),
+            (Slot::DocumentDigits, vec![Token(u128::MAX)]),
         ]);
         let mut bytes = vec![];
         record.write_bytes(&mut bytes);

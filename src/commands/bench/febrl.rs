@@ -12,7 +12,7 @@ use poshuk_link::{LinkOptions, LinkedPair, link};
 use poshuk_records::{ReadOptions, read_file};
 use serde::Serialize;
 
-use crate::commands::encode::encode_records;
+use crate::commands::encode::{encode_queries, encode_records};
 
 /// Quality on one FEBRL data set.
 #[derive(Debug, Serialize)]
@@ -29,7 +29,10 @@ pub(crate) struct FebrlQuality {
 }
 
 struct Encoded {
+    /// As a node stores the records.
     file: poshuk_link::TokenFile,
+    /// As a searcher's queries.
+    queries: poshuk_link::TokenFile,
     /// The entity of each encoded record.
     entities: Vec<String>,
     /// The entity of every row of the file, also of rows the reader
@@ -45,6 +48,7 @@ fn encode(
     let outcome =
         read_file(path, &ReadOptions::default()).with_context(|| format!("{}", path.display()))?;
     let (file, map) = encode_records(&outcome, tokenizer, &ProgressBar::hidden())?;
+    let (queries, _) = encode_queries(&outcome, tokenizer)?;
     let entities = map
         .iter()
         .map(|(_, record_id)| truth.get(record_id).cloned().unwrap_or_default())
@@ -58,6 +62,7 @@ fn encode(
     }
     Ok(Encoded {
         file,
+        queries,
         entities,
         all_entities,
     })
@@ -101,12 +106,28 @@ fn measure(
         min_probability: 0.0,
         ..LinkOptions::default()
     };
-    let (pairs, _) = link(&left.file, &right.file, &options);
-    // One file against itself: each unordered pair once, no record with itself.
-    let pairs: Vec<&LinkedPair> = pairs
-        .iter()
-        .filter(|pair| !same_file || pair.left < pair.right)
-        .collect();
+    // Each left record searched, as a query, among the right records; in one
+    // file each unordered pair once (the better-scored direction), no record
+    // with itself.
+    let (found, _) = link(&left.queries, &right.file, &options);
+    let mut best: HashMap<(usize, usize), LinkedPair> = HashMap::new();
+    for pair in found {
+        if same_file && pair.left == pair.right {
+            continue;
+        }
+        let key = if same_file {
+            (pair.left.min(pair.right), pair.left.max(pair.right))
+        } else {
+            (pair.left, pair.right)
+        };
+        match best.get(&key) {
+            Some(kept) if kept.probability >= pair.probability => {}
+            _ => {
+                best.insert(key, pair);
+            }
+        }
+    }
+    let pairs: Vec<&LinkedPair> = best.values().collect();
     let is_true = |pair: &LinkedPair| {
         !left.entities[pair.left].is_empty()
             && left.entities[pair.left] == right.entities[pair.right]

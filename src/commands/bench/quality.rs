@@ -13,7 +13,7 @@ use poshuk_records::{ReadOptions, read_file};
 use poshuk_synth::{Relation, Source, SynthConfig, generate, write_dir};
 use serde::Serialize;
 
-use crate::commands::encode::encode_records;
+use crate::commands::encode::{encode_queries, encode_records};
 
 #[derive(Args)]
 pub(crate) struct QualityArgs {
@@ -73,8 +73,11 @@ struct QualityReport {
 }
 
 struct EncodedSource {
+    /// As a node stores the list (when it is searched).
     file: TokenFile,
-    /// Person id per record index.
+    /// As a searcher's queries (when it searches the other list).
+    queries: TokenFile,
+    /// Person id per record index (the same order in both).
     persons: Vec<u32>,
 }
 
@@ -88,11 +91,17 @@ fn encode_source(
     let outcome =
         read_file(&path, &ReadOptions::default()).with_context(|| format!("{}", path.display()))?;
     let (file, map) = encode_records(&outcome, tokenizer, &ProgressBar::hidden())?;
+    let (queries, query_map) = encode_queries(&outcome, tokenizer)?;
+    debug_assert_eq!(map.len(), query_map.len());
     let persons = map
         .iter()
         .map(|(_, record_id)| truth.get(record_id).copied().unwrap_or(0))
         .collect();
-    Ok(EncodedSource { file, persons })
+    Ok(EncodedSource {
+        file,
+        queries,
+        persons,
+    })
 }
 
 fn f1(precision: f64, recall: f64) -> f64 {
@@ -251,7 +260,8 @@ pub(crate) fn evaluate(
     for (left_index, right_index) in [(0usize, 1usize), (0, 2), (1, 2)] {
         let started = std::time::Instant::now();
         let (left, right) = (&encoded[left_index], &encoded[right_index]);
-        let (pairs, stats) = link(&left.file, &right.file, &options);
+        // The left list's records searched, as queries, in the right list.
+        let (pairs, stats) = link(&left.queries, &right.file, &options);
         let seconds = started.elapsed().as_secs_f64();
         let (true_pairs, precision, recall, f1, best_threshold, best_f1, recall_at_1, hard) =
             measure(left, right, &pairs, &relations, &options.model);

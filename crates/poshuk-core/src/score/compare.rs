@@ -11,9 +11,7 @@ use super::{Level, TermFrequencies};
 struct NameView<'a> {
     whole: &'a [Token],
     class: &'a [Token],
-    deletion: &'a [Token],
     variant: &'a [Token],
-    phonetic: &'a [Token],
 }
 
 impl<'a> NameView<'a> {
@@ -21,9 +19,7 @@ impl<'a> NameView<'a> {
         NameView {
             whole: record.slot(Slot::GivenWhole),
             class: record.slot(Slot::GivenClass),
-            deletion: record.slot(Slot::GivenDeletion),
             variant: record.slot(Slot::GivenVariant),
-            phonetic: record.slot(Slot::GivenPhonetic),
         }
     }
 
@@ -31,9 +27,7 @@ impl<'a> NameView<'a> {
         NameView {
             whole: record.slot(Slot::FamilyWhole),
             class: record.slot(Slot::FamilyClass),
-            deletion: record.slot(Slot::FamilyDeletion),
             variant: record.slot(Slot::FamilyVariant),
-            phonetic: record.slot(Slot::FamilyPhonetic),
         }
     }
 
@@ -41,14 +35,11 @@ impl<'a> NameView<'a> {
         self.whole.is_empty()
     }
 
-    /// Whether the two names are one edit apart: their deletion
-    /// neighbourhoods meet (two token files), or one side's variants hold
-    /// the other's whole name (a query against an index).
+    /// Whether the two names are one edit apart: one side is a query whose
+    /// variants hold the other's whole name.
     #[inline]
     fn one_edit_from(&self, other: &NameView<'_>) -> bool {
-        intersects(self.deletion, other.deletion)
-            || intersects(self.variant, other.whole)
-            || intersects(self.whole, other.variant)
+        intersects(self.variant, other.whole) || intersects(self.whole, other.variant)
     }
 }
 
@@ -100,9 +91,6 @@ fn compare_given(
     if left.one_edit_from(&right) {
         return (Level::Close, given::CLOSE.weight());
     }
-    if intersects(left.phonetic, right.phonetic) {
-        return (Level::SoundsAlike, given::SOUNDS_ALIKE.weight());
-    }
     (Level::Different, given::DIFFERENT.weight())
 }
 
@@ -121,9 +109,6 @@ fn compare_family(
     }
     if left.one_edit_from(&right) {
         return (Level::Close, family::CLOSE.weight());
-    }
-    if intersects(left.phonetic, right.phonetic) {
-        return (Level::SoundsAlike, family::SOUNDS_ALIKE.weight());
     }
     (Level::Different, family::DIFFERENT.weight())
 }
@@ -181,17 +166,16 @@ pub(super) fn compare_patronymic(
     (Level::Different, patronymic::DIFFERENT.weight())
 }
 
+/// Birth dates. Full dates compare directly (exact, day and month swapped,
+/// same day and month in another year). The year alone is stored only
+/// together with the family name, so years are compared where family names
+/// agree: a year-only date against another family name's record cannot be
+/// compared and counts as missing.
 #[inline]
 pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
-    let (left_year, right_year) = (left.slot(Slot::DateYear), right.slot(Slot::DateYear));
-    if left_year.is_empty() || right_year.is_empty() {
-        return (Level::Missing, 0.0);
-    }
     let (left_full, right_full) = (left.slot(Slot::DateFull), right.slot(Slot::DateFull));
-    let (left_month, right_month) = (
-        left.slot(Slot::DateYearMonth),
-        right.slot(Slot::DateYearMonth),
-    );
+    let (left_year, right_year) = (left.slot(Slot::FamilyYear), right.slot(Slot::FamilyYear));
+    let same_year = intersects(left_year, right_year);
     if !left_full.is_empty() && !right_full.is_empty() {
         if intersects(left_full, right_full) {
             return (Level::Exact, date::EXACT.weight());
@@ -202,10 +186,7 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         ) {
             return (Level::DayMonthSwapped, date::DAY_MONTH_SWAPPED.weight());
         }
-        if intersects(left_month, right_month) {
-            return (Level::YearMonth, date::YEAR_MONTH.weight());
-        }
-        if intersects(left_year, right_year) {
+        if same_year {
             return (Level::Year, date::YEAR.weight());
         }
         if intersects(
@@ -216,18 +197,15 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         }
         return (Level::Different, date::DIFFERENT.weight());
     }
-    // At least one date is partial: agree as far as both are known.
-    if !left_month.is_empty() && !right_month.is_empty() {
-        if intersects(left_month, right_month) {
-            return (Level::YearMonth, date::AS_KNOWN_MONTH.weight());
-        }
-        if intersects(left_year, right_year) {
-            return (Level::Year, date::YEAR.weight());
-        }
-    } else if intersects(left_year, right_year) {
+    // At least one date is a year (or a year and month) or missing.
+    if same_year {
         return (Level::Year, date::AS_KNOWN_YEAR.weight());
     }
-    (Level::Different, date::PARTIAL_DIFFERENT.weight())
+    let family_agrees = intersects(left.slot(Slot::FamilyWhole), right.slot(Slot::FamilyWhole));
+    if family_agrees && !left_year.is_empty() && !right_year.is_empty() {
+        return (Level::Different, date::PARTIAL_DIFFERENT.weight());
+    }
+    (Level::Missing, 0.0)
 }
 
 #[inline]
@@ -274,19 +252,6 @@ pub(super) fn compare_documents(left: &TokenRecord, right: &TokenRecord) -> (Lev
         return (Level::NumberOnly, document::NUMBER_ONLY.weight());
     }
     (Level::Different, document::DIFFERENT.weight())
-}
-
-#[inline]
-pub(super) fn compare_sex(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
-    let (left_sex, right_sex) = (left.slot(Slot::SexValue), right.slot(Slot::SexValue));
-    if left_sex.is_empty() || right_sex.is_empty() {
-        return (Level::Missing, 0.0);
-    }
-    if intersects(left_sex, right_sex) {
-        (Level::Exact, sex::AGREE.weight())
-    } else {
-        (Level::Different, sex::DIFFERENT.weight())
-    }
 }
 
 /// Given and family name comparisons, straight or with swapped columns,
@@ -372,12 +337,7 @@ pub(super) fn compare_names(
     let swapped = swapped_given.1 + swapped_family.1 - SWAP_PENALTY;
     let strong =
         |level: Level| matches!(level, Level::Exact | Level::Equivalent | Level::OtherName);
-    let fair = |level: Level| {
-        matches!(
-            level,
-            Level::Exact | Level::Equivalent | Level::Close | Level::SoundsAlike
-        )
-    };
+    let fair = |level: Level| matches!(level, Level::Exact | Level::Equivalent | Level::Close);
     let swapped_agrees = (strong(swapped_given.0) && fair(swapped_family.0))
         || (fair(swapped_given.0) && strong(swapped_family.0));
     if swapped_agrees && swapped > straight {

@@ -24,7 +24,6 @@ mod weights;
 
 use compare::{
     compare_birth_date, compare_documents, compare_names, compare_patronymic, compare_place,
-    compare_sex,
 };
 use weights::{DIFFERENT_GIVEN_NAME_CAP, UNKNOWN_GIVEN_NAME_CAP};
 
@@ -37,16 +36,12 @@ pub enum Level {
     Equivalent,
     /// Within one edit: one letter added, dropped, changed, or two exchanged.
     Close,
-    /// Different spelling, same Daitch–Mokotoff code.
-    SoundsAlike,
     /// The family name agrees with a former, adoptive or other name.
     OtherName,
     /// Given and family names agree once their columns are exchanged.
     SwappedColumns,
     /// The date agrees with day and month exchanged.
     DayMonthSwapped,
-    /// Year and month agree, or the dates agree as far as both are known.
-    YearMonth,
     /// Only the year agrees.
     Year,
     /// The years differ, day and month agree.
@@ -66,11 +61,9 @@ impl Level {
             Level::Exact => "same",
             Level::Equivalent => "equivalent form",
             Level::Close => "one letter apart",
-            Level::SoundsAlike => "sounds alike",
             Level::OtherName => "matches a former or other name",
             Level::SwappedColumns => "same, in swapped columns",
             Level::DayMonthSwapped => "day and month swapped",
-            Level::YearMonth => "same year and month",
             Level::Year => "same year",
             Level::OtherYear => "same day and month, other year",
             Level::NumberOnly => "same number, different series",
@@ -100,8 +93,6 @@ pub enum Field {
     BirthPlace,
     /// Identity documents.
     Document,
-    /// Sex.
-    Sex,
 }
 
 impl Field {
@@ -114,7 +105,6 @@ impl Field {
             Field::BirthDate => "birth date",
             Field::BirthPlace => "birth place",
             Field::Document => "document",
-            Field::Sex => "sex",
         }
     }
 
@@ -127,7 +117,6 @@ impl Field {
             Field::BirthDate => "birth_date",
             Field::BirthPlace => "birth_place",
             Field::Document => "document",
-            Field::Sex => "sex",
         }
     }
 }
@@ -283,7 +272,6 @@ impl MatchModel {
             (Field::BirthDate, compare_birth_date(left, right)),
             (Field::BirthPlace, compare_place(left, right, frequencies)),
             (Field::Document, compare_documents(left, right)),
-            (Field::Sex, compare_sex(left, right)),
         ];
         let mut log2_odds = self.prior_log2_odds;
         let mut fields = Vec::with_capacity(comparisons.len());

@@ -37,10 +37,13 @@ fn record(row: Row<'_>) -> Record {
     }
 }
 
+/// The left row searched as a query (with its names' one-edit variants)
+/// among records tokenized as a node stores them: how a searcher meets a
+/// record.
 fn score(left: Row<'_>, right: Row<'_>) -> MatchScore {
     let tokenizer = tokenizer();
     MatchModel::default().score(
-        &tokenizer.tokenize(&record(left)),
+        &tokenizer.tokenize_query(&record(left)),
         &tokenizer.tokenize(&record(right)),
         &NoTermFrequencies,
     )
@@ -107,18 +110,6 @@ fn one_person_across_scripts_is_strong() {
                 M,
             ),
             ("Mihajlenko", "Vasilij", "", "1987-12-01", "", &[], M),
-        ),
-        (
-            (
-                "Євгенія",
-                "Приходько",
-                "Віталіївна",
-                "2015-08-05",
-                "",
-                &[],
-                F,
-            ),
-            ("PRIHODKO", "ÊVGENIA", "Vitaliivna", "2015-08", "", &[], F),
         ),
         (
             (
@@ -432,7 +423,7 @@ fn explanation_reads_as_words() {
     );
     assert_eq!(
         scored.explain(),
-        "given name: equivalent form; family name: same; patronymic: equivalent form; birth date: day and month swapped; sex: same"
+        "given name: equivalent form; family name: same; patronymic: equivalent form; birth date: day and month swapped"
     );
     assert!((0.0..=1.0).contains(&scored.probability));
 }
@@ -478,4 +469,31 @@ fn an_unknown_given_name_with_typos_is_possible_not_strong() {
         ("Андрій", "Коваленко", "", "2011-03-07", "Маріуполь", &[], M),
     );
     assert_eq!(twins.band, Band::Weak, "{twins:?}");
+}
+
+/// The cost of keeping the year only together with the family name: when the
+/// family name meets only one letter apart (PRIHODKO, h for х, in the given
+/// column), the year cannot be compared, and a pair the year would have made
+/// strong stays possible.
+#[test]
+fn a_year_is_compared_only_where_family_names_meet_as_stored() {
+    let scored = score(
+        (
+            "Євгенія",
+            "Приходько",
+            "Віталіївна",
+            "2015-08-05",
+            "",
+            &[],
+            F,
+        ),
+        ("PRIHODKO", "ÊVGENIA", "Vitaliivna", "2015-08", "", &[], F),
+    );
+    assert_eq!(
+        scored.fields[3].level,
+        Level::Missing,
+        "{}",
+        scored.explain()
+    );
+    assert_eq!(scored.band, Band::Possible, "{}", scored.explain());
 }

@@ -37,7 +37,6 @@ pub(super) mod given {
     pub(crate) const EXACT: Mu = mu(0.55, 0.02);
     pub(crate) const EQUIVALENT: Mu = mu(0.38, 0.02);
     pub(crate) const CLOSE: Mu = mu(0.03, 0.004);
-    pub(crate) const SOUNDS_ALIKE: Mu = mu(0.01, 0.01);
     pub(crate) const DIFFERENT: Mu = mu(0.015, 0.876);
 }
 
@@ -45,7 +44,6 @@ pub(super) mod family {
     use super::{Mu, mu};
     pub(crate) const EXACT: Mu = mu(0.80, 0.002);
     pub(crate) const CLOSE: Mu = mu(0.08, 0.001);
-    pub(crate) const SOUNDS_ALIKE: Mu = mu(0.03, 0.003);
     pub(crate) const OTHER_NAME: Mu = mu(0.03, 0.0005);
     pub(crate) const DIFFERENT: Mu = mu(0.04, 0.98);
 }
@@ -60,13 +58,10 @@ pub(super) mod date {
     use super::{Mu, mu};
     pub(crate) const EXACT: Mu = mu(0.86, 0.0002);
     pub(crate) const DAY_MONTH_SWAPPED: Mu = mu(0.03, 0.0002);
-    pub(crate) const YEAR_MONTH: Mu = mu(0.03, 0.003);
     pub(crate) const YEAR: Mu = mu(0.03, 0.05);
     /// Day and month agree, the year does not (u: one day of the year).
     pub(crate) const OTHER_YEAR: Mu = mu(0.01, 0.003);
     pub(crate) const DIFFERENT: Mu = mu(0.03, 0.85);
-    /// Agreement as far as the less precise date goes (month precision).
-    pub(crate) const AS_KNOWN_MONTH: Mu = mu(0.9, 0.004);
     /// Agreement as far as the less precise date goes (year precision).
     pub(crate) const AS_KNOWN_YEAR: Mu = mu(0.9, 0.06);
     pub(crate) const PARTIAL_DIFFERENT: Mu = mu(0.05, 0.84);
@@ -84,12 +79,6 @@ pub(super) mod document {
     pub(crate) const NUMBER_ONLY: Mu = mu(0.03, 1e-6);
     /// People carry several documents: a different number says little.
     pub(crate) const DIFFERENT: Mu = mu(0.5, 1.0);
-}
-
-pub(super) mod sex {
-    use super::{Mu, mu};
-    pub(crate) const AGREE: Mu = mu(0.98, 0.5);
-    pub(crate) const DIFFERENT: Mu = mu(0.02, 0.5);
 }
 
 /// The log-odds a pair is held at when both given names are known to be

@@ -268,7 +268,7 @@ impl Generations {
             .read()
             .ok()?
             .get(&epoch)
-            .map(|tokenizer| tokenizer.tokenize_for_index(record))
+            .map(|tokenizer| tokenizer.tokenize(record))
     }
 
     /// The tokens of a search for a person (with the one-edit variants of

@@ -5,9 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use poshuk_core::names::tables;
-use poshuk_core::normalize::deletion_neighbourhood;
 
-use super::public::{GivenLabel, Person, Public, bigrams, ranked};
+use super::public::{GivenLabel, Public, bigrams, ranked};
 use super::stolen::Stolen;
 
 /// What an attack believes about one record.
@@ -94,20 +93,49 @@ pub(super) fn frequency(stolen: &Stolen, public: &Public) -> Vec<Guess> {
     );
     let years = primary(&stolen.column("DateYear"));
     let year_map = align(&years, all.clone(), &public.years());
+    let family_years = years_within_families(stolen, public);
     all.map(|index| Guess {
         family: family[index].and_then(|token| family_map.get(&token).cloned()),
         given: match classes[index] {
             Some(token) => class_map.get(&token).cloned(),
             None => wholes[index].and_then(|token| whole_map.get(&token).cloned()),
         },
-        year: years[index].and_then(|token| year_map.get(&token).copied()),
+        year: years[index]
+            .and_then(|token| year_map.get(&token).copied())
+            .or(family_years[index]),
     })
     .collect()
 }
 
-/// The slot-structure signatures the layout shows: for tokenizer 2 the
-/// number of bigram tokens (a name's length), for 3 the deletion tokens
-/// (sixteen per word); and whether the given name has a class.
+/// Where the year is stored only together with the family name (tokenizer
+/// 4): the year tokens of one family name, ranked by frequency, are aligned
+/// with the population's birth years. A common surname's years follow the
+/// population's histogram; a rare one's are too few to tell.
+fn years_within_families(stolen: &Stolen, public: &Public) -> Vec<Option<u16>> {
+    let years = public.years();
+    let family = primary(&stolen.column("FamilyWhole"));
+    let family_years = stolen.column("FamilyYear");
+    let mut members: HashMap<u128, Vec<usize>> = HashMap::new();
+    for (index, family) in family.iter().enumerate() {
+        if let Some(family) = family {
+            members.entry(*family).or_default().push(index);
+        }
+    }
+    let primary_year = primary(&family_years);
+    let mut guesses = vec![None; stolen.records.len()];
+    for indexes in members.values() {
+        let map = align(&primary_year, indexes.iter().copied(), &years);
+        for &index in indexes {
+            guesses[index] = primary_year[index].and_then(|token| map.get(&token).copied());
+        }
+    }
+    guesses
+}
+
+/// The slot-structure signatures the layout shows: under tokenizer 2 the
+/// number of bigram tokens (a name's length); under 4 the number of whole
+/// tokens (a stem that differs from the written form, another spelling
+/// system's reading); and whether the given name has a class.
 struct Signatures {
     family: Vec<usize>,
     given: Vec<(usize, bool)>,
@@ -117,7 +145,7 @@ fn stolen_signatures(stolen: &Stolen) -> Signatures {
     let (family_slot, given_slot) = if stolen.has("FamilyGram") {
         ("FamilyGram", "GivenGram")
     } else {
-        ("FamilyDeletion", "GivenDeletion")
+        ("FamilyWhole", "GivenWhole")
     };
     let classes = stolen.column("GivenClass");
     Signatures {
@@ -131,7 +159,10 @@ fn stolen_signatures(stolen: &Stolen) -> Signatures {
     }
 }
 
-fn public_family_signature(stolen: &Stolen, person: &Person) -> usize {
+/// The same signatures of the public sample: from the bigrams of its names
+/// (tokenizer 2), or from its own encoding under the attacker's key.
+fn public_family_signature(stolen: &Stolen, public: &Public, index: usize) -> usize {
+    let person = &public.people[index];
     if stolen.has("FamilyGram") {
         if person.family.is_empty() {
             0
@@ -139,11 +170,12 @@ fn public_family_signature(stolen: &Stolen, person: &Person) -> usize {
             bigrams(&person.family).len()
         }
     } else {
-        poshuk_core::features::DELETION_TOKENS_PER_WORD * person.family_words
+        public.own[index].slot(poshuk_core::Slot::FamilyWhole).len()
     }
 }
 
-fn public_given_signature(stolen: &Stolen, person: &Person) -> (usize, bool) {
+fn public_given_signature(stolen: &Stolen, public: &Public, index: usize) -> (usize, bool) {
+    let person = &public.people[index];
     let count = if stolen.has("GivenGram") {
         if person.given.is_empty() {
             0
@@ -151,7 +183,7 @@ fn public_given_signature(stolen: &Stolen, person: &Person) -> (usize, bool) {
             bigrams(&person.given).len()
         }
     } else {
-        poshuk_core::features::DELETION_TOKENS_PER_WORD * person.given_words
+        public.own[index].slot(poshuk_core::Slot::GivenWhole).len()
     };
     (count, !person.classes.is_empty())
 }
@@ -176,7 +208,7 @@ pub(super) fn bucketed(stolen: &Stolen, public: &Public) -> Vec<Guess> {
         let map = align(
             &family,
             members.clone(),
-            &public.families(|person| public_family_signature(stolen, person) == bucket),
+            &public.families_of(|index| public_family_signature(stolen, public, index) == bucket),
         );
         for index in members {
             guesses[index].family = family[index].and_then(|token| map.get(&token).cloned());
@@ -188,7 +220,7 @@ pub(super) fn bucketed(stolen: &Stolen, public: &Public) -> Vec<Guess> {
         let map = align(
             &given,
             members.clone(),
-            &public.givens(|person| public_given_signature(stolen, person) == bucket),
+            &public.givens_of(|index| public_given_signature(stolen, public, index) == bucket),
         );
         for index in members {
             guesses[index].given = given[index].and_then(|token| map.get(&token).cloned());
@@ -419,173 +451,4 @@ pub(super) fn bigram_substitution(
         }
     }
     Some(guesses)
-}
-
-/// Attack 5 (tokenizer 3): graph matching on shared deletion tokens. Two
-/// names one edit apart share a deletion token, so the names of a list form
-/// a graph, and so do the public names: the bucket attack's guesses are
-/// refined by moving each name to the candidate that is a public neighbour
-/// of its neighbours' guesses, closest in frequency.
-pub(super) fn deletion_graph(
-    stolen: &Stolen,
-    public: &Public,
-    seed: &[Guess],
-) -> Option<Vec<Guess>> {
-    if !stolen.has("FamilyDeletion") {
-        return None;
-    }
-    let mut guesses = seed.to_vec();
-    let families = refine_by_graph(
-        &primary(&stolen.column("FamilyWhole")),
-        &stolen.column("FamilyDeletion"),
-        &seed
-            .iter()
-            .map(|guess| guess.family.clone())
-            .collect::<Vec<_>>(),
-        &public.families(|_| true),
-        stolen.records.len(),
-        public.people.len(),
-    );
-    let given_keys: Vec<Option<String>> = seed
-        .iter()
-        .map(|guess| {
-            guess
-                .given
-                .as_ref()
-                .and_then(|label| public.given_spelling.get(label).cloned())
-        })
-        .collect();
-    let givens = refine_by_graph(
-        &primary(&stolen.column("GivenWhole")),
-        &stolen.column("GivenDeletion"),
-        &given_keys,
-        &ranked(
-            public
-                .people
-                .iter()
-                .filter(|person| !person.given.is_empty())
-                .map(|person| person.given.clone()),
-        ),
-        stolen.records.len(),
-        public.people.len(),
-    );
-    for (index, guess) in guesses.iter_mut().enumerate() {
-        if let Some(family) = &families[index] {
-            guess.family = Some(family.clone());
-        }
-        if let Some(given) = &givens[index] {
-            guess.given = Some(label_of(given));
-        }
-    }
-    Some(guesses)
-}
-
-fn refine_by_graph(
-    groups: &[Option<u128>],
-    deletions: &[&[u128]],
-    seed: &[Option<String>],
-    public_names: &[(String, usize)],
-    victim_size: usize,
-    public_size: usize,
-) -> Vec<Option<String>> {
-    // The victim's graph: groups of records with one primary token, linked
-    // when they share a deletion token.
-    let mut group_tokens: HashMap<u128, HashSet<u128>> = HashMap::new();
-    let mut group_size: HashMap<u128, usize> = HashMap::new();
-    let mut group_seed: HashMap<u128, HashMap<String, usize>> = HashMap::new();
-    for ((group, tokens), seed) in groups.iter().zip(deletions).zip(seed) {
-        let Some(group) = group else { continue };
-        group_tokens
-            .entry(*group)
-            .or_default()
-            .extend(tokens.iter());
-        *group_size.entry(*group).or_insert(0) += 1;
-        if let Some(name) = seed {
-            *group_seed
-                .entry(*group)
-                .or_default()
-                .entry(name.clone())
-                .or_insert(0) += 1;
-        }
-    }
-    let mut holders: HashMap<u128, Vec<u128>> = HashMap::new();
-    for (&group, tokens) in &group_tokens {
-        for &token in tokens {
-            holders.entry(token).or_default().push(group);
-        }
-    }
-    let mut neighbours: HashMap<u128, HashSet<u128>> = HashMap::new();
-    for groups in holders.values().filter(|groups| groups.len() > 1) {
-        for &a in groups {
-            for &b in groups {
-                if a != b {
-                    neighbours.entry(a).or_default().insert(b);
-                }
-            }
-        }
-    }
-    // The public graph, from the names' own deletion neighbourhoods.
-    let frequency: HashMap<&str, f64> = public_names
-        .iter()
-        .map(|(name, count)| (name.as_str(), *count as f64 / public_size.max(1) as f64))
-        .collect();
-    let mut by_string: HashMap<String, Vec<&str>> = HashMap::new();
-    for (name, _) in public_names {
-        for string in deletion_neighbourhood(name) {
-            by_string.entry(string).or_default().push(name);
-        }
-    }
-    let mut public_neighbours: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for names in by_string.values().filter(|names| names.len() > 1) {
-        for &a in names {
-            for &b in names {
-                if a != b {
-                    public_neighbours.entry(a).or_default().insert(b);
-                }
-            }
-        }
-    }
-    let mut assigned: HashMap<u128, String> = group_seed
-        .iter()
-        .filter_map(|(group, votes)| {
-            votes
-                .iter()
-                .max_by_key(|(name, count)| (**count, std::cmp::Reverse((*name).clone())))
-                .map(|(name, _)| (*group, name.clone()))
-        })
-        .collect();
-    let mut order: Vec<u128> = group_size.keys().copied().collect();
-    order.sort_by_key(|group| (std::cmp::Reverse(group_size[group]), *group));
-    for _ in 0..3 {
-        for &group in &order {
-            let Some(next) = neighbours.get(&group) else {
-                continue;
-            };
-            let mut candidates: Option<HashSet<&str>> = None;
-            for neighbour in next {
-                let Some(name) = assigned.get(neighbour) else {
-                    continue;
-                };
-                let around: HashSet<&str> = public_neighbours
-                    .get(name.as_str())
-                    .cloned()
-                    .unwrap_or_default();
-                candidates = Some(match candidates {
-                    None => around,
-                    Some(previous) => previous.intersection(&around).copied().collect(),
-                });
-            }
-            let share = group_size[&group] as f64 / victim_size.max(1) as f64;
-            if let Some(best) = candidates.unwrap_or_default().into_iter().min_by(|a, b| {
-                let distance = |name: &str| (frequency[name].ln() - share.ln()).abs();
-                distance(a).total_cmp(&distance(b)).then_with(|| a.cmp(b))
-            }) {
-                assigned.insert(group, best.to_string());
-            }
-        }
-    }
-    groups
-        .iter()
-        .map(|group| group.and_then(|group| assigned.get(&group).cloned()))
-        .collect()
 }

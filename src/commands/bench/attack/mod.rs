@@ -114,9 +114,9 @@ fn public_sample(dir: &Path, args: &AttackArgs, source: Source) -> anyhow::Resul
     });
     let public_dir = dir.join("public");
     write_dir(&data, &public_dir)?;
-    Ok(Public::new(&read_records(
+    Public::new(&read_records(
         &public_dir.join(format!("{}.csv", source.stem())),
-    )?))
+    )?)
 }
 
 pub(crate) fn run(args: AttackArgs) -> anyhow::Result<()> {
@@ -142,11 +142,9 @@ pub(crate) fn run(args: AttackArgs) -> anyhow::Result<()> {
     let bucketed = attacks::bucketed(&stolen, &public);
     let chain = attacks::year_chain(&stolen, &public);
     let grams = attacks::bigram_substitution(&stolen, &public, &bucketed, 4);
-    let graph = attacks::deletion_graph(&stolen, &public, &bucketed);
     let years = stolen.column("DateYear");
     let combined: Vec<Guess> = grams
         .as_ref()
-        .or(graph.as_ref())
         .unwrap_or(&bucketed)
         .iter()
         .zip(&years)
@@ -186,9 +184,6 @@ pub(crate) fn run(args: AttackArgs) -> anyhow::Result<()> {
     }
     if let Some(grams) = &grams {
         rows.push(("bigram substitution cipher", truth.score(grams)));
-    }
-    if let Some(graph) = &graph {
-        rows.push(("graph matching on deletion tokens", truth.score(graph)));
     }
     rows.push(("strongest combination", truth.score(&combined)));
 

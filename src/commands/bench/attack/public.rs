@@ -30,8 +30,6 @@ pub(super) struct Person {
     /// The classes of the given name (empty when the tables do not know it).
     pub(super) classes: Vec<u16>,
     pub(super) year: Option<u16>,
-    pub(super) given_words: usize,
-    pub(super) family_words: usize,
 }
 
 impl Person {
@@ -45,11 +43,7 @@ impl Person {
         let given = name_key(&record.given_name);
         let classes = tables().given_classes(&given, record.sex);
         Person {
-            family_words: stems.len(),
             family: stems.concat(),
-            given_words: words(&fold_text(&record.given_name))
-                .filter(|word| !skeleton(word).is_empty())
-                .count(),
             given,
             classes,
             year: record.birth_date.map(|date| date.year),
@@ -101,13 +95,22 @@ pub(super) fn bigrams(key: &str) -> Vec<[u8; 2]> {
 /// The public knowledge: a sample of the population, normalized.
 pub(super) struct Public {
     pub(super) people: Vec<Person>,
+    /// The sample encoded by the current tokenizer under the attacker's own
+    /// key: the slot structure each kind of name gets.
+    pub(super) own: Vec<poshuk_core::TokenRecord>,
     /// The most common spelling (skeleton) of each given-name label.
     pub(super) given_spelling: HashMap<GivenLabel, String>,
 }
 
 impl Public {
-    pub(super) fn new(records: &[Record]) -> Public {
+    pub(super) fn new(records: &[Record]) -> anyhow::Result<Public> {
         let people: Vec<Person> = records.iter().map(Person::of).collect();
+        let ring = poshuk_core::KeyRing::generate()?;
+        let tokenizer = poshuk_core::Tokenizer::new(ring.hasher(ring.current_epoch())?);
+        let own = records
+            .iter()
+            .map(|record| tokenizer.tokenize(record))
+            .collect();
         let mut spellings: HashMap<GivenLabel, Vec<String>> = HashMap::new();
         for person in &people {
             if !person.given.is_empty() {
@@ -124,10 +127,29 @@ impl Public {
                 Some((label, top.0))
             })
             .collect();
-        Public {
+        Ok(Public {
             people,
+            own,
             given_spelling,
-        }
+        })
+    }
+
+    /// Family keys by frequency, of the persons (by index) `keep` accepts.
+    pub(super) fn families_of(&self, keep: impl Fn(usize) -> bool) -> Vec<(String, usize)> {
+        ranked(
+            (0..self.people.len())
+                .filter(|&index| !self.people[index].family.is_empty() && keep(index))
+                .map(|index| self.people[index].family.clone()),
+        )
+    }
+
+    /// Given-name labels by frequency, of the persons (by index) `keep` accepts.
+    pub(super) fn givens_of(&self, keep: impl Fn(usize) -> bool) -> Vec<(GivenLabel, usize)> {
+        ranked(
+            (0..self.people.len())
+                .filter(|&index| !self.people[index].given.is_empty() && keep(index))
+                .map(|index| self.people[index].given_label()),
+        )
     }
 
     /// Family keys by frequency, of the persons `keep` accepts.

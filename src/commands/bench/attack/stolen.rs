@@ -1,6 +1,7 @@
 //! What the attacker holds: a token file, read without the key, the handle
-//! map or anything else of the victim. Token files of tokenizer versions 2
-//! and 3 are read, each in its published slot layout.
+//! map or anything else of the victim. Token files of tokenizer version 2
+//! (the last with bigram tokens) and of this version are read, each in its
+//! published slot layout.
 
 use std::io::Read;
 use std::path::Path;
@@ -67,7 +68,7 @@ impl Stolen {
         let slot_count = u16::from_le_bytes([bytes[22], bytes[23]]) as usize;
         let layout: Vec<String> = match tokenizer {
             2 => LAYOUT_2.iter().map(|name| name.to_string()).collect(),
-            3 => poshuk_core::Slot::ALL
+            version if version == poshuk_core::TOKENIZER_VERSION => poshuk_core::Slot::ALL
                 .iter()
                 .map(|slot| slot.name().to_string())
                 .collect(),
