@@ -23,16 +23,15 @@ enum Rule {
     /// only together with the family name).
     FamilyYear = 2,
     ClassDate = 3,
-    PatronymicDate = 4,
     Document = 5,
     SurnamePatronymic = 7,
     ClassPatronymicPlace = 8,
     /// The surname with the given name's skeleton: what a query with a typo
     /// in the given name meets through its variants.
     SurnameGiven = 12,
-    /// The full birth date alone (offline linking of two token files, which
-    /// have no variants: typos in both names).
-    Date = 13,
+    /// Day and month alone (offline linking of two token files, which have
+    /// no variants: typos in both names).
+    DayMonth = 13,
 }
 
 fn mix(rule: Rule, parts: &[Token]) -> BlockKey {
@@ -87,18 +86,19 @@ pub fn blocking_keys(record: &TokenRecord) -> Vec<BlockKey> {
 }
 
 /// The blocking keys two token files are linked by: [`blocking_keys`] and
-/// the full birth date alone, which meets over typos in both names (neither
-/// side of an offline link is a query with variants). Too coarse to index
-/// at a node, cheap in memory.
+/// the birth day and month alone, which meet over typos in both names
+/// (neither side of an offline link is a query with variants; no full date
+/// is stored apart from the names). Too coarse to index at a node, cheap
+/// enough in memory.
 pub fn link_keys(record: &TokenRecord) -> Vec<BlockKey> {
     let mut keys: Vec<BlockKey> = blocking_keys_by_rule(record)
         .into_iter()
         .map(|(_, key)| key)
         .chain(
             record
-                .slot(Slot::DateFull)
+                .slot(Slot::DateDayMonth)
                 .iter()
-                .map(|&date| mix(Rule::Date, &[date])),
+                .map(|&day_month| mix(Rule::DayMonth, &[day_month])),
         )
         .collect();
     keys.sort_unstable();
@@ -111,12 +111,6 @@ pub fn link_keys(record: &TokenRecord) -> Vec<BlockKey> {
 pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
     let surnames = surnames(record);
     let classes = classes(record);
-    let full_dates: Vec<Token> = record
-        .slot(Slot::DateFull)
-        .iter()
-        .chain(record.slot(Slot::DateUnordered))
-        .copied()
-        .collect();
     let patronymics = record.slot(Slot::PatronymicClass);
     let places = record.slot(Slot::PlaceClass);
 
@@ -164,10 +158,12 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
             ));
         }
     }
+    // The given name's class with the full date (one token: the date is
+    // stored only together with the names).
+    for &given_date in record.slot(Slot::GivenDate) {
+        keys.push((Rule::ClassDate as u8, mix(Rule::ClassDate, &[given_date])));
+    }
     for &class in &classes {
-        for &date in &full_dates {
-            keys.push((Rule::ClassDate as u8, mix(Rule::ClassDate, &[class, date])));
-        }
         for &patronymic in patronymics {
             for &place in places {
                 keys.push((
@@ -175,14 +171,6 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
                     mix(Rule::ClassPatronymicPlace, &[class, patronymic, place]),
                 ));
             }
-        }
-    }
-    for &patronymic in patronymics {
-        for &date in &full_dates {
-            keys.push((
-                Rule::PatronymicDate as u8,
-                mix(Rule::PatronymicDate, &[patronymic, date]),
-            ));
         }
     }
     for &document in record.slot(Slot::DocumentWhole) {

@@ -41,6 +41,7 @@ mod kind {
     pub(super) const UNORDERED_DATE: u8 = b'U';
     pub(super) const DAY_MONTH: u8 = b'A';
     pub(super) const FAMILY_YEAR: u8 = b'Y';
+    pub(super) const GIVEN_DATE: u8 = b'V';
     pub(super) const DIGITS: u8 = b'D';
 }
 
@@ -103,14 +104,14 @@ impl Tokenizer {
     pub fn tokenize(&self, record: &Record) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
         let sex = record.sex;
-        self.cached(
+        let given = self.cached(
             &mut builder,
             CachedPart::Given,
             sex,
             &record.given_name,
             |emit| add_name(emit, &record.given_name, NameRole::Given, sex),
         );
-        self.cached(
+        let family = self.cached(
             &mut builder,
             CachedPart::Family,
             sex,
@@ -140,15 +141,6 @@ impl Tokenizer {
             &record.patronymic,
             |emit| add_patronymic(emit, &record.patronymic),
         );
-        if let Some(date) = record.birth_date {
-            self.cached(
-                &mut builder,
-                CachedPart::Date,
-                Sex::Unknown,
-                &date.to_iso(),
-                |emit| add_birth_date(emit, date),
-            );
-        }
         self.cached(
             &mut builder,
             CachedPart::Place,
@@ -162,45 +154,8 @@ impl Tokenizer {
         for document in &record.document_ids {
             add_document(&mut emit, document);
         }
-        // The year only together with the family name: a year token shared
-        // by everyone born that year would let a thief order the years by
-        // the siblings of a list. Keyed with every form the family name's
-        // whole tokens have (other spelling systems' readings too), and with
-        // an unknown word in the given-name column (a surname there).
         if let Some(date) = record.birth_date {
-            let given_is_surname = given_classes.is_empty();
-            let value = format!(
-                "{}\u{1f}{}\u{1f}{}",
-                date.year,
-                record.family_name,
-                if given_is_surname {
-                    record.given_name.as_str()
-                } else {
-                    ""
-                }
-            );
-            self.cached(&mut builder, CachedPart::FamilyYear, sex, &value, |emit| {
-                let mut keys: Vec<Vec<u8>> = Vec::new();
-                let mut collect = |slot: Slot, kind_byte: u8, bytes: &[u8]| {
-                    if kind_byte == kind::WHOLE
-                        && matches!(slot, Slot::FamilyWhole | Slot::GivenWhole)
-                        && !keys.iter().any(|key| key == bytes)
-                    {
-                        keys.push(bytes.to_vec());
-                    }
-                };
-                add_name(&mut collect, &record.family_name, NameRole::Family, sex);
-                if given_is_surname {
-                    add_name(&mut collect, &record.given_name, NameRole::Given, sex);
-                }
-                let mut input = Vec::with_capacity(40);
-                for key in keys {
-                    input.clear();
-                    input.extend_from_slice(&date.year.to_be_bytes());
-                    input.extend_from_slice(&key);
-                    emit(Slot::FamilyYear, kind::FAMILY_YEAR, &input);
-                }
-            });
+            add_birth_date(&mut emit, date, &given, &family);
         }
         builder.finish()
     }
@@ -217,9 +172,9 @@ impl Tokenizer {
         sex: Sex,
         value: &str,
         compute: impl FnOnce(&mut Emit<'_>),
-    ) {
+    ) -> NameInputs {
         if value.is_empty() {
-            return;
+            return NameInputs::default();
         }
         let key = CacheKey {
             hasher: self.hasher.instance(),
@@ -228,18 +183,21 @@ impl Tokenizer {
             value: value.to_string(),
         };
         let hit = TOKEN_CACHE.with(|cache| {
-            cache.borrow().get(&key).map(|tokens| {
+            cache.borrow().get(&key).map(|(tokens, inputs)| {
                 for &(slot, token) in tokens {
                     builder.push(slot, token);
                 }
+                inputs.clone()
             })
         });
-        if hit.is_some() {
-            return;
+        if let Some(inputs) = hit {
+            return inputs;
         }
         let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(24);
+        let mut inputs = NameInputs::default();
         let mut emit = |slot: Slot, kind: u8, bytes: &[u8]| {
             tokens.push((slot, self.hasher.token(slot.domain(), kind, bytes)));
+            inputs.note(slot, kind, bytes);
         };
         compute(&mut emit);
         for &(slot, token) in &tokens {
@@ -250,8 +208,9 @@ impl Tokenizer {
             if cache.len() >= TOKEN_CACHE_CAPACITY {
                 cache.clear();
             }
-            cache.insert(key, tokens);
+            cache.insert(key, (tokens, inputs.clone()));
         });
+        inputs
     }
 }
 
@@ -259,11 +218,9 @@ impl Tokenizer {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum CachedPart {
     Given,
-    FamilyYear,
     Family,
     Alias,
     Patronymic,
-    Date,
     Place,
 }
 
@@ -287,10 +244,34 @@ pub fn clear_token_cache() {
 thread_local! {
     /// Raw field values and their tokens: it lives only in the process that
     /// tokenizes (the partner's node or CLI), like the records themselves.
-    static TOKEN_CACHE: RefCell<HashMap<CacheKey, Vec<(Slot, Token)>>> = RefCell::new(HashMap::new());
+    static TOKEN_CACHE: RefCell<HashMap<CacheKey, CachedTokens>> = RefCell::new(HashMap::new());
 }
 
 type Emit<'a> = dyn FnMut(Slot, u8, &[u8]) + 'a;
+
+/// A cached field value's tokens, with the plaintext inputs of its names.
+type CachedTokens = (Vec<(Slot, Token)>, NameInputs);
+
+/// The plaintext inputs of a name's whole and class tokens, kept beside the
+/// tokens (in this process only) to key the birth date with the name.
+#[derive(Clone, Default)]
+struct NameInputs {
+    wholes: Vec<Vec<u8>>,
+    classes: Vec<Vec<u8>>,
+}
+
+impl NameInputs {
+    fn note(&mut self, slot: Slot, kind_byte: u8, bytes: &[u8]) {
+        let list = match (slot, kind_byte) {
+            (Slot::GivenWhole | Slot::FamilyWhole, kind::WHOLE) => &mut self.wholes,
+            (Slot::GivenClass | Slot::FamilyClass, kind::CLASS) => &mut self.classes,
+            _ => return,
+        };
+        if !list.iter().any(|known| known == bytes) {
+            list.push(bytes.to_vec());
+        }
+    }
+}
 
 fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     let folded = fold_text(value);
@@ -413,24 +394,75 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
     emit(Slot::PatronymicWhole, kind::WHOLE, key.as_bytes());
 }
 
-fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate) {
-    let year = date.year;
-    if let (Some(month), Some(day)) = (date.month, date.day) {
-        emit(
-            Slot::DateFull,
-            kind::FULL_DATE,
-            &[(year >> 8) as u8, year as u8, month, day],
-        );
-        // The date with day and month in either order: equal for 07.03 and
-        // 03.07 of one year, without storing the swapped date itself.
-        let (low, high) = (month.min(day), month.max(day));
-        emit(
-            Slot::DateUnordered,
-            kind::UNORDERED_DATE,
-            &[(year >> 8) as u8, year as u8, low, high],
-        );
-        // Day and month without the year: a wrong year (a changed document, a
-        // typed digit) keeps them.
+/// The birth date, keyed with the names: no date or year token is shared by
+/// people of different names, so that the siblings of a list (same family,
+/// patronymic and place, a few years apart) cannot order a thief's year
+/// groups. The year and the full date go with every key of the family name
+/// (and with an unknown word in the given-name column: a surname there), the
+/// full date also with the given name's classes (or its skeleton when the
+/// tables do not know it): a child under an adoptive surname keeps meeting by
+/// given name and date. Day and month alone are shared: they tell no year.
+fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate, given: &NameInputs, family: &NameInputs) {
+    let year = date.year.to_be_bytes();
+    let mut family_keys: Vec<&[u8]> = family.wholes.iter().map(Vec::as_slice).collect();
+    if given.classes.is_empty() {
+        family_keys.extend(given.wholes.iter().map(Vec::as_slice));
+    }
+    let full = date.month.zip(date.day);
+    let mut input = Vec::with_capacity(48);
+    let mut keyed =
+        |emit: &mut Emit<'_>, slot: Slot, kind_byte: u8, date_bytes: &[u8], key: &[u8]| {
+            input.clear();
+            input.extend_from_slice(date_bytes);
+            input.push(0x1f);
+            input.extend_from_slice(key);
+            emit(slot, kind_byte, &input);
+        };
+    for key in &family_keys {
+        keyed(emit, Slot::FamilyYear, kind::FAMILY_YEAR, &year, key);
+        if let Some((month, day)) = full {
+            keyed(
+                emit,
+                Slot::FamilyDate,
+                kind::FULL_DATE,
+                &[year[0], year[1], month, day],
+                key,
+            );
+            // Day and month in either order: equal for 07.03 and 03.07.
+            let (low, high) = (month.min(day), month.max(day));
+            keyed(
+                emit,
+                Slot::FamilyUnorderedDate,
+                kind::UNORDERED_DATE,
+                &[year[0], year[1], low, high],
+                key,
+            );
+        }
+    }
+    if let Some((month, day)) = full {
+        // The given name's classes; a given name in the family column
+        // (swapped columns) too.
+        let mut given_keys: Vec<&[u8]> = if given.classes.is_empty() {
+            given.wholes.iter().map(Vec::as_slice).collect()
+        } else {
+            given.classes.iter().map(Vec::as_slice).collect()
+        };
+        for class in &family.classes {
+            if !given_keys.contains(&class.as_slice()) {
+                given_keys.push(class);
+            }
+        }
+        for key in given_keys {
+            keyed(
+                emit,
+                Slot::GivenDate,
+                kind::GIVEN_DATE,
+                &[year[0], year[1], month, day],
+                key,
+            );
+        }
+        // Day and month without the year: a wrong year (a changed document,
+        // a typed digit) keeps them.
         emit(Slot::DateDayMonth, kind::DAY_MONTH, &[month, day]);
     }
 }
@@ -509,16 +541,16 @@ mod tests {
             russian.slot(Slot::PatronymicClass)
         ));
         assert!(!intersects(
-            ukrainian.slot(Slot::DateFull),
-            russian.slot(Slot::DateFull)
+            ukrainian.slot(Slot::FamilyDate),
+            russian.slot(Slot::FamilyDate)
         ));
         assert!(intersects(
-            ukrainian.slot(Slot::DateUnordered),
-            russian.slot(Slot::DateUnordered)
+            ukrainian.slot(Slot::FamilyUnorderedDate),
+            russian.slot(Slot::FamilyUnorderedDate)
         ));
         assert!(intersects(
-            ukrainian.slot(Slot::DateFull),
-            latin.slot(Slot::DateFull)
+            ukrainian.slot(Slot::FamilyDate),
+            latin.slot(Slot::FamilyDate)
         ));
     }
 

@@ -404,24 +404,6 @@ fn map_cyrillic(letter: char, word_start: bool) -> Option<&'static str> {
     Some(symbols)
 }
 
-/// The skeleton in a spelling that the Daitch–Mokotoff rules understand
-/// (German/Polish-like Latin), so that its phonetic codes can be computed.
-pub fn skeleton_for_phonetics(skeleton: &str) -> String {
-    let mut out = String::with_capacity(skeleton.len() * 2);
-    for symbol in skeleton.chars() {
-        match symbol {
-            'q' => out.push_str("tsch"),
-            'w' => out.push_str("sch"),
-            'j' => out.push_str("zh"),
-            'x' => out.push_str("kh"),
-            'c' => out.push_str("ts"),
-            'i' => out.push('i'),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
 /// Splits a folded value into words (on spaces and hyphens already turned into
 /// spaces by [`fold_text`]).
 pub fn words(value: &str) -> impl Iterator<Item = &str> {

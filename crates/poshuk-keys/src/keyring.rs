@@ -525,7 +525,7 @@ impl TokenHasher {
     }
 
     /// The token of a feature: `kind` says what the value is (a whole name, a
-    /// bigram, a class, ...), so that equal bytes of different kinds differ.
+    /// class, a date, ...), so that equal bytes of different kinds differ.
     #[inline]
     pub fn token(&self, domain: Domain, kind: u8, value: &[u8]) -> Token {
         let mut chain = self.chain.iter();

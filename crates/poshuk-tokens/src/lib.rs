@@ -5,10 +5,12 @@
 //! check tokens but cannot compute one.
 //!
 //! A [`TokenRecord`] holds, per [`Slot`], a sorted set of 128-bit tokens. The
-//! slot says which field and which kind of feature a token came from (a whole
-//! family name, a bigram of the given name, the birth year, ...), which scoring
-//! needs. The slot layout reveals the number of features per field (for example
-//! the length of a name in bigrams): an accepted, documented leak.
+//! slot says which field and which kind of feature a token came from (a
+//! family name's stem, a given name's class, a full date, ...), which scoring
+//! needs. Every token is of a whole value, never of a letter or a piece of a
+//! name, and no token relates different people's values (no year token
+//! shared across family names): THREAT_MODEL.md has the attacks that decided
+//! this. The layout shows which fields a record has.
 
 use std::fmt;
 
@@ -136,10 +138,11 @@ slots! {
     AliasClass => Name, "AliasClass", "Given-name classes of other names, diminutives of the given name left out.";
     PatronymicClass => Patronymic, "PatronymicClass", "Class of the father's given name.";
     PatronymicWhole => Patronymic, "PatronymicWhole", "Skeleton of the patronymic.";
-    DateFull => BirthDate, "DateFull", "Full birth date.";
-    DateUnordered => BirthDate, "DateUnordered", "Year with day and month in either order (equal for a swapped day and month).";
-    DateDayMonth => BirthDate, "DateDayMonth", "Birth day and month, without the year.";
-    FamilyYear => BirthDate, "FamilyYear", "The birth year together with each family-name stem: years meet within one family name only.";
+    FamilyDate => BirthDate, "FamilyDate", "The full birth date with each family-name key.";
+    FamilyUnorderedDate => BirthDate, "FamilyUnorderedDate", "The year with day and month in either order, with each family-name key (equal for a swapped day and month).";
+    GivenDate => BirthDate, "GivenDate", "The full birth date with the given name's classes (its skeleton when the tables do not know it).";
+    FamilyYear => BirthDate, "FamilyYear", "The birth year with each family-name key: years meet within one family name only.";
+    DateDayMonth => BirthDate, "DateDayMonth", "Birth day and month, without the year (shared: it tells no year).";
     PlaceClass => Place, "PlaceClass", "Settlement of birth, from the settlement table.";
     PlaceWhole => Place, "PlaceWhole", "Skeleton of the birth place.";
     DocumentWhole => Document, "DocumentWhole", "Document number with look-alike letters folded.";

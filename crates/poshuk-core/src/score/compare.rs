@@ -166,42 +166,54 @@ pub(super) fn compare_patronymic(
     (Level::Different, patronymic::DIFFERENT.weight())
 }
 
-/// Birth dates. Full dates compare directly (exact, day and month swapped,
-/// same day and month in another year). The year alone is stored only
-/// together with the family name, so years are compared where family names
-/// agree: a year-only date against another family name's record cannot be
-/// compared and counts as missing.
+/// Birth dates. Dates and years are stored only together with the names
+/// (no date token is shared by people of different names), so a date is
+/// compared where a name meets: exact (with the family name or the given
+/// name), day and month swapped, the year only (with the family name). Day
+/// and month alone compare anywhere. Where no name meets and day and month
+/// differ, the dates cannot be compared and count as missing.
 #[inline]
 pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
-    let (left_full, right_full) = (left.slot(Slot::DateFull), right.slot(Slot::DateFull));
-    let (left_year, right_year) = (left.slot(Slot::FamilyYear), right.slot(Slot::FamilyYear));
-    let same_year = intersects(left_year, right_year);
-    if !left_full.is_empty() && !right_full.is_empty() {
-        if intersects(left_full, right_full) {
+    let both = |slot: Slot| (left.slot(slot), right.slot(slot));
+    let meets = |slot: Slot| {
+        let (l, r) = both(slot);
+        intersects(l, r)
+    };
+    let has_full = |record: &TokenRecord| {
+        !record.slot(Slot::FamilyDate).is_empty() || !record.slot(Slot::GivenDate).is_empty()
+    };
+    let (left_year, right_year) = both(Slot::FamilyYear);
+    let family_agrees = meets(Slot::FamilyWhole);
+    let given_agrees = meets(Slot::GivenClass) || meets(Slot::GivenWhole);
+    if has_full(left) && has_full(right) {
+        if meets(Slot::FamilyDate) || meets(Slot::GivenDate) {
             return (Level::Exact, date::EXACT.weight());
         }
-        if intersects(
-            left.slot(Slot::DateUnordered),
-            right.slot(Slot::DateUnordered),
-        ) {
+        if meets(Slot::FamilyUnorderedDate) {
             return (Level::DayMonthSwapped, date::DAY_MONTH_SWAPPED.weight());
         }
-        if same_year {
+        if meets(Slot::FamilyYear) {
             return (Level::Year, date::YEAR.weight());
         }
-        if intersects(
-            left.slot(Slot::DateDayMonth),
-            right.slot(Slot::DateDayMonth),
-        ) {
-            return (Level::OtherYear, date::OTHER_YEAR.weight());
+        if meets(Slot::DateDayMonth) {
+            // Where a name meets, its date tokens would have met too: the
+            // year differs. Where none does (typos in both names), the year
+            // cannot be compared, and day and month are what is known.
+            return if family_agrees || given_agrees {
+                (Level::OtherYear, date::OTHER_YEAR.weight())
+            } else {
+                (Level::DayMonth, date::DAY_MONTH.weight())
+            };
         }
-        return (Level::Different, date::DIFFERENT.weight());
+        if family_agrees || given_agrees {
+            return (Level::Different, date::DIFFERENT.weight());
+        }
+        return (Level::Missing, 0.0);
     }
     // At least one date is a year (or a year and month) or missing.
-    if same_year {
+    if intersects(left_year, right_year) {
         return (Level::Year, date::AS_KNOWN_YEAR.weight());
     }
-    let family_agrees = intersects(left.slot(Slot::FamilyWhole), right.slot(Slot::FamilyWhole));
     if family_agrees && !left_year.is_empty() && !right_year.is_empty() {
         return (Level::Different, date::PARTIAL_DIFFERENT.weight());
     }

@@ -46,6 +46,9 @@ pub enum Level {
     Year,
     /// The years differ, day and month agree.
     OtherYear,
+    /// Day and month agree; the years cannot be compared (no name meets, and
+    /// dates are stored only together with the names).
+    DayMonth,
     /// The document number's digits agree, its series does not.
     NumberOnly,
     /// The values disagree.
@@ -66,6 +69,7 @@ impl Level {
             Level::DayMonthSwapped => "day and month swapped",
             Level::Year => "same year",
             Level::OtherYear => "same day and month, other year",
+            Level::DayMonth => "same day and month",
             Level::NumberOnly => "same number, different series",
             Level::Different => "different",
             Level::Missing => "missing",

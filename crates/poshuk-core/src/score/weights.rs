@@ -61,6 +61,9 @@ pub(super) mod date {
     pub(crate) const YEAR: Mu = mu(0.03, 0.05);
     /// Day and month agree, the year does not (u: one day of the year).
     pub(crate) const OTHER_YEAR: Mu = mu(0.01, 0.003);
+    /// Day and month agree, the year cannot be compared: what two dates of
+    /// one person agree on almost always, two people's once a year.
+    pub(crate) const DAY_MONTH: Mu = mu(0.85, 0.003);
     pub(crate) const DIFFERENT: Mu = mu(0.03, 0.85);
     /// Agreement as far as the less precise date goes (year precision).
     pub(crate) const AS_KNOWN_YEAR: Mu = mu(0.9, 0.06);
