@@ -166,6 +166,19 @@ def settings():
     )
 
 
+def train_u_and_m(train, name):
+    """u by random sampling, then m by EM: Splink's tutorial recipe (block on names
+    to learn the date and the rest, then on the date to learn the names).  A session
+    that finds no pairs is skipped; predict() then falls back to default m values."""
+    train.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
+    for cols in (("given_name", "family_name"), ("birth_date",)):
+        try:
+            train.estimate_parameters_using_expectation_maximisation(block_on(*cols))
+        except Exception as exc:  # noqa: BLE001 - report and carry on
+            print(f"splink_peer: {name}: EM blocked on {'+'.join(cols)} skipped: "
+                  f"{str(exc).splitlines()[0]}", file=sys.stderr)
+
+
 def run_splink(left_df, right_df, left, right):
     """Train and predict; returns DataFrame(left_id, right_id, p) of all candidates."""
     linker = Linker([left_df, right_df], settings(), DuckDBAPI(),
@@ -177,16 +190,7 @@ def run_splink(left_df, right_df, left, right):
         # Tiny inputs: no deterministic match at all would pin every score to 0.
         linker._settings_obj._probability_two_random_records_match = (
             1 / max(len(left_df), len(right_df)))
-    train.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
-    # Splink tutorial recipe: block on names to learn the date (and the rest),
-    # then on the date to learn the names.  A session that finds no pairs is
-    # skipped; predict() then falls back to Splink's default m values.
-    for cols in (("given_name", "family_name"), ("birth_date",)):
-        try:
-            train.estimate_parameters_using_expectation_maximisation(block_on(*cols))
-        except Exception as exc:  # noqa: BLE001 - report and carry on
-            print(f"splink_peer: {left}-{right}: EM blocked on {'+'.join(cols)} skipped: "
-                  f"{str(exc).splitlines()[0]}", file=sys.stderr)
+    train_u_and_m(train, f"{left}-{right}")
     pred = linker.inference.predict()
     pairs = linker.misc.query_sql(
         "select source_dataset_l, record_id_l, record_id_r, match_probability "
@@ -300,13 +304,7 @@ def run_febrl(directory, threshold):
             train = linker.training
             train.estimate_probability_two_random_records_match(
                 [block_on("family_name", "birth_date")], recall=0.7)
-            train.estimate_u_using_random_sampling(max_pairs=1e6, seed=SEED)
-            for cols in (("given_name", "family_name"), ("birth_date",)):
-                try:
-                    train.estimate_parameters_using_expectation_maximisation(block_on(*cols))
-                except Exception as exc:  # noqa: BLE001 - report and carry on
-                    print(f"splink_peer: {name}: EM on {'+'.join(cols)} skipped: "
-                          f"{str(exc).splitlines()[0]}", file=sys.stderr)
+            train_u_and_m(train, name)
             pred = linker.inference.predict()
             pairs = linker.misc.query_sql(
                 f"select record_id_l, record_id_r, match_probability from {pred.physical_name}")

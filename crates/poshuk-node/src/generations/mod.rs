@@ -264,11 +264,7 @@ impl Generations {
         epoch: Epoch,
         record: &poshuk_core::Record,
     ) -> Option<poshuk_core::TokenRecord> {
-        self.tokenizers
-            .read()
-            .ok()?
-            .get(&epoch)
-            .map(|tokenizer| tokenizer.tokenize(record))
+        self.with_tokenizer(epoch, |tokenizer| tokenizer.tokenize(record))
     }
 
     /// The tokens of a search for a person (with the one-edit variants of
@@ -278,11 +274,11 @@ impl Generations {
         epoch: Epoch,
         record: &poshuk_core::Record,
     ) -> Option<poshuk_core::TokenRecord> {
-        self.tokenizers
-            .read()
-            .ok()?
-            .get(&epoch)
-            .map(|tokenizer| tokenizer.tokenize_query(record))
+        self.with_tokenizer(epoch, |tokenizer| tokenizer.tokenize_query(record))
+    }
+
+    fn with_tokenizer<T>(&self, epoch: Epoch, work: impl FnOnce(&Tokenizer) -> T) -> Option<T> {
+        self.tokenizers.read().ok()?.get(&epoch).map(work)
     }
 
     /// The re-keyers that turn tokens of `from` into tokens of `to`, step by
