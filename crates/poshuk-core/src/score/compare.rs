@@ -278,9 +278,16 @@ pub(super) fn compare_names(
     let (left_family, right_family) = (NameView::family(left), NameView::family(right));
 
     let mut given_score = compare_given(left_given, right_given, frequencies);
+    // Where neither record has a given name, their other names may both hold
+    // one (a record with only "Саша" among its other names meets itself, and
+    // must not meet another record better than itself).
+    let aliases_meet = given_score.0 == Level::Missing
+        && left_given.is_empty()
+        && right_given.is_empty()
+        && intersects(left.slot(Slot::AliasClass), right.slot(Slot::AliasClass));
     if given_score.0 != Level::Exact
         && given_score.0 != Level::Equivalent
-        && given_meets_other_name(left, right)
+        && (given_meets_other_name(left, right) || aliases_meet)
     {
         given_score = (Level::Equivalent, given::EQUIVALENT.weight());
     }
