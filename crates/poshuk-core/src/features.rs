@@ -294,12 +294,11 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
         } else {
             word.as_str()
         };
+        // The stem only, not also the written form: a feminine surname whose
+        // stem differs (Іванова, Ковальська) would otherwise carry one token
+        // more than a masculine one and tell a thief the person's sex. A
+        // surname in the given-name column is stemmed there (below).
         emit(whole_slot, kind::WHOLE, key.as_bytes());
-        if stemmed && key != word {
-            // The unstemmed form too, so a surname written in the given-name
-            // column still meets it.
-            emit(whole_slot, kind::WHOLE, word.as_bytes());
-        }
         if stemmed && key.len() >= 5 && key.ends_with("ev") {
             // Russian -ёв is mostly written -ев, Ukrainian writes it -ьов,
             // Latin lists -ov, -yov or -ev: Ковалёв = Ковалев = Ковальов =
@@ -356,18 +355,28 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     }
     if classes.is_empty() && role == NameRole::Given {
         // Not a known given name: most likely a surname in the given-name
-        // column. Its other readings too, as for surnames (Choumskaia,
-        // French, is Шумська).
+        // column. Its stem too, as the family column keys it, and its other
+        // readings (Choumskaia, French, is Шумська).
         let mut alternatives: Vec<String> = Vec::new();
+        for word in &skeletons {
+            let stem = family_stem(word).to_string();
+            if &stem != word && !alternatives.contains(&stem) {
+                emit(whole_slot, kind::WHOLE, stem.as_bytes());
+                alternatives.push(stem);
+            }
+        }
         for (raw, word) in raw_words.iter().zip(&skeletons) {
             for reading in ChReading::ALTERNATIVES {
                 if !reading.is_spelled_so(raw) {
                     continue;
                 }
                 let alternative = skeleton_reading(raw, reading);
-                if &alternative != word && !alternatives.contains(&alternative) {
-                    emit(whole_slot, kind::WHOLE, alternative.as_bytes());
-                    alternatives.push(alternative);
+                let stem = family_stem(&alternative).to_string();
+                for form in [alternative, stem] {
+                    if &form != word && !alternatives.contains(&form) {
+                        emit(whole_slot, kind::WHOLE, form.as_bytes());
+                        alternatives.push(form);
+                    }
                 }
             }
         }
