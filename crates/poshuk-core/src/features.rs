@@ -406,17 +406,15 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
 /// The birth date, keyed with the names: no date or year token is shared by
 /// people of different names, so that the siblings of a list (same family,
 /// patronymic and place, a few years apart) cannot order a thief's year
-/// groups. The year and the full date go with every key of the family name
-/// (and with an unknown word in the given-name column: a surname there), the
-/// full date also with the given name's classes (or its skeleton when the
-/// tables do not know it): a child under an adoptive surname keeps meeting by
-/// given name and date. Day and month alone are shared: they tell no year.
+/// groups. The year and the full date go with every key of the family
+/// column (not with a word of the given-name column: keyed with a given name,
+/// a year token would join different families), the full date also with the
+/// given name's classes (or its skeleton when the tables do not know it): a
+/// child under an adoptive surname keeps meeting by given name and date. Day
+/// and month alone are shared: they tell no year.
 fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate, given: &NameInputs, family: &NameInputs) {
     let year = date.year.to_be_bytes();
-    let mut family_keys: Vec<&[u8]> = family.wholes.iter().map(Vec::as_slice).collect();
-    if given.classes.is_empty() {
-        family_keys.extend(given.wholes.iter().map(Vec::as_slice));
-    }
+    let family_keys: Vec<&[u8]> = family.wholes.iter().map(Vec::as_slice).collect();
     let full = date.month.zip(date.day);
     let mut input = Vec::with_capacity(48);
     let mut keyed =
