@@ -42,8 +42,16 @@ mod kind {
     pub(super) const DAY_MONTH: u8 = b'A';
     pub(super) const FAMILY_YEAR: u8 = b'Y';
     pub(super) const GIVEN_DATE: u8 = b'V';
+    /// Padding of a query's variants: derived from the word, so a name's
+    /// queries repeat it as they repeat its real variants.
+    pub(super) const VARIANT_PAD: u8 = b'Q';
     pub(super) const DIGITS: u8 = b'D';
 }
+
+/// One-edit variant tokens per name word of a query, real and padding
+/// together (a name of up to 18 letters has fewer real ones; longer names
+/// keep this many).
+pub const VARIANTS_PER_WORD: usize = 1024;
 
 /// Turns raw records into token records under one epoch's keys.
 #[derive(Debug, Clone)]
@@ -81,20 +89,43 @@ impl Tokenizer {
         for (slot, token) in stored.iter() {
             builder.push(slot, token);
         }
+        // Every word carries exactly VARIANTS_PER_WORD variant tokens, padded
+        // with tokens derived from the word: the number of a name's one-edit
+        // variants grows with its length, and a coordinator recording
+        // queries must not learn the lengths of the names searched for.
         let mut emit = |slot: Slot, key: &str| {
-            for variant in one_edit_variants(key) {
+            let variants = one_edit_variants(key);
+            let real = variants.len().min(VARIANTS_PER_WORD);
+            for variant in &variants[..real] {
                 builder.push(
                     slot,
                     self.hasher
                         .token(slot.domain(), kind::WHOLE, variant.as_bytes()),
                 );
             }
+            let mut padding = Vec::with_capacity(key.len() + 2);
+            for index in real..VARIANTS_PER_WORD {
+                padding.clear();
+                padding.extend_from_slice(key.as_bytes());
+                padding.extend_from_slice(&(index as u16).to_be_bytes());
+                builder.push(
+                    slot,
+                    self.hasher
+                        .token(slot.domain(), kind::VARIANT_PAD, &padding),
+                );
+            }
         };
         for word in words(&fold_text(&record.given_name)) {
-            emit(Slot::GivenVariant, &skeleton(word));
+            let key = skeleton(word);
+            if !key.is_empty() {
+                emit(Slot::GivenVariant, &key);
+            }
         }
         for word in words(&fold_text(&record.family_name)) {
-            emit(Slot::FamilyVariant, family_stem(&skeleton(word)));
+            let key = skeleton(word);
+            if !key.is_empty() {
+                emit(Slot::FamilyVariant, family_stem(&key));
+            }
         }
         builder.finish()
     }
@@ -614,6 +645,27 @@ mod tests {
                 score.fields[typo_in].level,
                 Level::Close,
                 "{given} {family}"
+            );
+        }
+    }
+
+    /// A query's variant slots hold the same number of tokens whatever the
+    /// length of the name: what a coordinator sees does not tell it.
+    #[test]
+    fn query_variants_do_not_tell_name_lengths() {
+        let tokenizer = tokenizer();
+        for (given, family) in [("Ю", "Лі"), ("Іван", "Бойко"), ("Олександр", "Ярошевська")]
+        {
+            let query = tokenizer.tokenize_query(&person(given, family, "", ""));
+            assert_eq!(
+                query.slot(Slot::GivenVariant).len(),
+                VARIANTS_PER_WORD,
+                "{given}"
+            );
+            assert_eq!(
+                query.slot(Slot::FamilyVariant).len(),
+                VARIANTS_PER_WORD,
+                "{family}"
             );
         }
     }
