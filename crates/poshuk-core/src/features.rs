@@ -80,7 +80,7 @@ impl Tokenizer {
 
     /// The tokens of a search for a person: those a node keeps, and the
     /// whole-name tokens of every string one edit from each word of the
-    /// given and family names (a few hundred per word), which meet a stored
+    /// given and family names (padded to [`VARIANTS_PER_WORD`]), which meet a stored
     /// name one typo away. Computed where the query is in clear; not cached,
     /// queries do not repeat as records do.
     pub fn tokenize_query(&self, record: &Record) -> TokenRecord {
