@@ -138,15 +138,22 @@ def date_comparison():
         ])
 
 
+def name_comparisons():
+    """Given and family names: Jaro-Winkler at 0.92 and 0.8, frequency-adjusted."""
+    return [
+        cl.JaroWinklerAtThresholds("given_name", [0.92, 0.8]).configure(
+            term_frequency_adjustments=True),
+        cl.JaroWinklerAtThresholds("family_name", [0.92, 0.8]).configure(
+            term_frequency_adjustments=True),
+    ]
+
+
 def settings():
     return SettingsCreator(
         link_type="link_only",
         unique_id_column_name="record_id",
         comparisons=[
-            cl.JaroWinklerAtThresholds("given_name", [0.92, 0.8]).configure(
-                term_frequency_adjustments=True),
-            cl.JaroWinklerAtThresholds("family_name", [0.92, 0.8]).configure(
-                term_frequency_adjustments=True),
+            *name_comparisons(),
             cl.JaroWinklerAtThresholds("patronymic", [0.92, 0.8]),
             date_comparison(),
             cl.JaroWinklerAtThresholds("birth_place", [0.92]),
@@ -248,10 +255,7 @@ def febrl_settings(link_type):
         link_type=link_type,
         unique_id_column_name="record_id",
         comparisons=[
-            cl.JaroWinklerAtThresholds("given_name", [0.92, 0.8]).configure(
-                term_frequency_adjustments=True),
-            cl.JaroWinklerAtThresholds("family_name", [0.92, 0.8]).configure(
-                term_frequency_adjustments=True),
+            *name_comparisons(),
             date_comparison(),
             cl.JaroWinklerAtThresholds("birth_place", [0.92]),
         ],
