@@ -186,7 +186,8 @@ impl Tokenizer {
             add_document(&mut emit, document);
         }
         if let Some(date) = record.birth_date {
-            add_birth_date(&mut emit, date, &given, &family);
+            let father = father_key(&record.patronymic);
+            add_birth_date(&mut emit, date, &given, &family, &father);
         }
         builder.finish()
     }
@@ -443,7 +444,23 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
 /// given name's classes (or its skeleton when the tables do not know it): a
 /// child under an adoptive surname keeps meeting by given name and date. Day
 /// and month alone are shared: they tell no year.
-fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate, given: &NameInputs, family: &NameInputs) {
+/// The patronymic as the given-name date is keyed with: the father's class,
+/// or the patronymic's skeleton when the tables do not know it, or nothing.
+fn father_key(patronymic: &str) -> Vec<u8> {
+    let key = name_key(patronymic);
+    match tables().patronymic_class(&key) {
+        Some(class) => class.to_be_bytes().to_vec(),
+        None => key.into_bytes(),
+    }
+}
+
+fn add_birth_date(
+    emit: &mut Emit<'_>,
+    date: BirthDate,
+    given: &NameInputs,
+    family: &NameInputs,
+    father: &[u8],
+) {
     let year = date.year.to_be_bytes();
     let family_keys: Vec<&[u8]> = family.wholes.iter().map(Vec::as_slice).collect();
     let full = date.month.zip(date.day);
@@ -490,13 +507,22 @@ fn add_birth_date(emit: &mut Emit<'_>, date: BirthDate, given: &NameInputs, fami
                 given_keys.push(class);
             }
         }
+        // With the father's name too: people of one given name born on one
+        // day are many in a large list, and each such pair joins two
+        // families' year groups for a thief; with the same father's name
+        // they are few.
+        let mut with_father = Vec::with_capacity(32);
         for key in given_keys {
+            with_father.clear();
+            with_father.extend_from_slice(key);
+            with_father.push(0x1f);
+            with_father.extend_from_slice(father);
             keyed(
                 emit,
                 Slot::GivenDate,
                 kind::GIVEN_DATE,
                 &[year[0], year[1], month, day],
-                key,
+                &with_father,
             );
         }
         // Day and month without the year: a wrong year (a changed document,

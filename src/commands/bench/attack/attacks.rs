@@ -452,3 +452,64 @@ pub(super) fn bigram_substitution(
     }
     Some(guesses)
 }
+
+/// Attack 5: year groups pooled across families. Two records sharing any
+/// token that implies the birth year (a year or a date, keyed with a family
+/// name or a given name, or a bare year token) were born the same year;
+/// joined transitively, records fall into groups of one year each. Where a
+/// date token is shared by different families (people of one given name born
+/// on one day), groups of different families merge, and a large list may
+/// merge into whole years: the largest groups are then aligned, by size, with
+/// the population's most frequent years. Returns the guessed year per record
+/// and the size of the largest group.
+pub(super) fn pooled_years(
+    stolen: &Stolen,
+    public: &Public,
+    min_group: usize,
+) -> (Vec<Option<u16>>, usize) {
+    let count = stolen.records.len();
+    let mut parent: Vec<usize> = (0..count).collect();
+    fn find(parent: &mut [usize], mut node: usize) -> usize {
+        while parent[node] != node {
+            parent[node] = parent[parent[node]];
+            node = parent[node];
+        }
+        node
+    }
+    for slot in [
+        "DateYear",
+        "FamilyYear",
+        "FamilyDate",
+        "FamilyUnorderedDate",
+        "GivenDate",
+    ] {
+        let mut first: HashMap<u128, usize> = HashMap::new();
+        for (index, tokens) in stolen.column(slot).iter().enumerate() {
+            for &token in *tokens {
+                let other = *first.entry(token).or_insert(index);
+                let (a, b) = (find(&mut parent, index), find(&mut parent, other));
+                if a != b {
+                    parent[a] = b;
+                }
+            }
+        }
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for index in 0..count {
+        let root = find(&mut parent, index);
+        groups.entry(root).or_default().push(index);
+    }
+    let largest = groups.values().map(Vec::len).max().unwrap_or(0);
+    let mut groups: Vec<Vec<usize>> = groups
+        .into_values()
+        .filter(|members| members.len() >= min_group)
+        .collect();
+    groups.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a[0].cmp(&b[0])));
+    let mut guesses = vec![None; count];
+    for (members, (year, _)) in groups.iter().zip(public.years()) {
+        for &index in members {
+            guesses[index] = Some(year);
+        }
+    }
+    (guesses, largest)
+}

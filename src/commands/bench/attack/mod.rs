@@ -142,18 +142,22 @@ pub(crate) fn run(args: AttackArgs) -> anyhow::Result<()> {
     let bucketed = attacks::bucketed(&stolen, &public);
     let chain = attacks::year_chain(&stolen, &public);
     let grams = attacks::bigram_substitution(&stolen, &public, &bucketed, 4);
+    // Groups of at least 1% of the list: smaller ones are one family's year.
+    let (pooled, largest_year_group) =
+        attacks::pooled_years(&stolen, &public, (stolen.records.len() / 100).max(20));
     let years = stolen.column("DateYear");
     let combined: Vec<Guess> = grams
         .as_ref()
         .unwrap_or(&bucketed)
         .iter()
         .zip(&years)
-        .map(|(guess, year_tokens)| Guess {
+        .zip(&pooled)
+        .map(|((guess, year_tokens), pooled)| Guess {
             year: match &chain {
                 Some(chain) => year_tokens
                     .first()
                     .and_then(|token| chain.get(token).copied()),
-                None => guess.year,
+                None => pooled.or(guess.year),
             },
             ..guess.clone()
         })
@@ -182,6 +186,17 @@ pub(crate) fn run(args: AttackArgs) -> anyhow::Result<()> {
             truth.score(&chained),
         ));
     }
+    let pooled_rows: Vec<Guess> = pooled
+        .iter()
+        .map(|year| Guess {
+            year: *year,
+            ..Guess::default()
+        })
+        .collect();
+    rows.push((
+        "year groups pooled across families",
+        truth.score(&pooled_rows),
+    ));
     if let Some(grams) = &grams {
         rows.push(("bigram substitution cipher", truth.score(grams)));
     }
@@ -194,6 +209,7 @@ pub(crate) fn run(args: AttackArgs) -> anyhow::Result<()> {
             "records": stolen.records.len(),
             "public_sample": public.people.len(),
             "attack_seconds": attack_seconds,
+            "largest_year_group": largest_year_group,
             "attacks": rows.iter().map(|(name, score)| serde_json::json!({
                 "attack": name,
                 "reidentified": score.reidentified,
@@ -207,12 +223,13 @@ pub(crate) fn run(args: AttackArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "poshuk attack: {} records of {} (tokenizer {}), public sample of {} persons, {:.1} s",
+        "poshuk attack: {} records of {} (tokenizer {}), public sample of {} persons, {:.1} s; largest group known to share a birth year: {} records",
         stolen.records.len(),
         source.stem(),
         stolen.tokenizer,
         public.people.len(),
-        attack_seconds
+        attack_seconds,
+        largest_year_group
     );
     println!(
         "{:<42} {:>12} {:>8} {:>8} {:>8} {:>14}",
