@@ -169,10 +169,13 @@ fn node_epochs(node: &NodeProcess) -> Vec<u64> {
 
 /// Searches continuously from the searcher node until stopped; returns
 /// (searches done, failures described).
+/// Searches until `stop`, counting the searches answered in `answered`
+/// (so the test waits for a number of searches, not for a length of time).
 fn search_continuously(
     searcher_local: String,
     persons: Vec<(serde_json::Value, BTreeSet<(String, String)>)>,
     stop: Arc<AtomicBool>,
+    answered: Arc<std::sync::atomic::AtomicUsize>,
 ) -> std::thread::JoinHandle<(usize, Vec<String>)> {
     std::thread::spawn(move || {
         let client = reqwest::blocking::Client::new();
@@ -185,6 +188,7 @@ fn search_continuously(
                     .json(&serde_json::json!({"record": person, "limit": 10}))
                     .send();
                 done += 1;
+                answered.fetch_add(1, Ordering::SeqCst);
                 let (status, body) = match response {
                     Ok(response) => {
                         let status = response.status().as_u16();
@@ -247,7 +251,20 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
     assert!(persons.len() >= 3, "too few people found by both others");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let searcher = search_continuously(intl.local.clone(), persons.clone(), stop.clone());
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let searcher = search_continuously(
+        intl.local.clone(),
+        persons.clone(),
+        stop.clone(),
+        answered.clone(),
+    );
+    // At least `count` more searches answered from now on.
+    let searches_after = |count: usize| {
+        let from = answered.load(Ordering::SeqCst);
+        wait_for("searches to run", || {
+            answered.load(Ordering::SeqCst) >= from + count
+        });
+    };
 
     // Admin: rotate, seal for all three, leave the files at the coordinator.
     let run = admin(root, &["keys", "rotate", "--keyring", "keyring.toml"]);
@@ -321,8 +338,8 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
             status.stdout
         );
     }
-    // Let searches run while every node serves both epochs.
-    std::thread::sleep(Duration::from_millis(500));
+    // Searches run while every node serves both epochs.
+    searches_after(15);
 
     let run = admin(
         root,
@@ -344,7 +361,7 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
         assert!(!root.join(format!("{id}-data/index-epoch-1")).exists());
         assert!(root.join(format!("{id}-data/index-epoch-2")).exists());
     }
-    std::thread::sleep(Duration::from_millis(500));
+    searches_after(15);
     stop.store(true, Ordering::SeqCst);
     let (searches, failures) = searcher.join().expect("searcher thread");
     assert!(searches >= 30, "only {searches} searches ran");
