@@ -164,6 +164,30 @@ fn bad_requests_get_precise_errors() {
             .contains("no token"),
         "{body}"
     );
+    // A slot flooded with tokens is refused before any work, naming the
+    // bound; the bound holds every query this version's searchers make.
+    let (status, body) = post_json(
+        &search,
+        &serde_json::json!({"epoch": 1, "tokenizer": poshuk_core::TOKENIZER_VERSION,
+            "tokens": {"FamilyWhole": vec!["00".repeat(16); 65]}}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 64"),
+        "{body}"
+    );
+    for slot in [
+        poshuk_core::Slot::GivenVariant,
+        poshuk_core::Slot::FamilyVariant,
+    ] {
+        assert!(
+            poshuk_core::features::MAX_VARIANT_WORDS * poshuk_core::features::VARIANTS_PER_WORD
+                <= poshuk_protocol::max_tokens(slot)
+        );
+    }
     let huge = serde_json::json!({"epoch": 1, "tokens": {"GivenDeletion": vec!["00".repeat(16); 100_000]}});
     let (status, _) = post_json(&search, &huge);
     assert_eq!(status, 413);

@@ -53,6 +53,10 @@ mod kind {
 /// keep this many).
 pub const VARIANTS_PER_WORD: usize = 1024;
 
+/// Name words of a query that get variants: nodes accept at most 4 × 1,024
+/// variant tokens per slot, which bounds the work a query asks of them.
+pub const MAX_VARIANT_WORDS: usize = 4;
+
 /// Turns raw records into token records under one epoch's keys.
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
@@ -115,17 +119,18 @@ impl Tokenizer {
                 );
             }
         };
-        for word in words(&fold_text(&record.given_name)) {
-            let key = skeleton(word);
-            if !key.is_empty() {
-                emit(Slot::GivenVariant, &key);
-            }
+        let keys = |value: &str| -> Vec<String> {
+            words(&fold_text(value))
+                .map(skeleton)
+                .filter(|key| !key.is_empty())
+                .take(MAX_VARIANT_WORDS)
+                .collect()
+        };
+        for key in keys(&record.given_name) {
+            emit(Slot::GivenVariant, &key);
         }
-        for word in words(&fold_text(&record.family_name)) {
-            let key = skeleton(word);
-            if !key.is_empty() {
-                emit(Slot::FamilyVariant, family_stem(&key));
-            }
+        for key in keys(&record.family_name) {
+            emit(Slot::FamilyVariant, family_stem(&key));
         }
         builder.finish()
     }
@@ -152,20 +157,21 @@ impl Tokenizer {
         // A diminutive of the given name among the other names (Саша for
         // Олександр) adds nothing the class token does not, and its tokens
         // would mark the given name's class for a thief.
-        let given_classes = tables().given_classes(&name_key(&record.given_name), sex);
         for alias in &record.other_names {
             let alias_classes = tables().given_classes(&name_key(alias), sex);
-            if alias_classes
-                .iter()
-                .any(|class| given_classes.contains(class))
-            {
+            if alias_classes.iter().any(|class| {
+                given
+                    .classes
+                    .iter()
+                    .any(|known| known.as_slice() == class.to_be_bytes())
+            }) {
                 continue;
             }
             self.cached(&mut builder, CachedPart::Alias, sex, alias, |emit| {
                 add_name(emit, alias, NameRole::Alias, sex)
             });
         }
-        self.cached(
+        let patronymic = self.cached(
             &mut builder,
             CachedPart::Patronymic,
             Sex::Unknown,
@@ -186,8 +192,7 @@ impl Tokenizer {
             add_document(&mut emit, document);
         }
         if let Some(date) = record.birth_date {
-            let father = father_key(&record.patronymic);
-            add_birth_date(&mut emit, date, &given, &family, &father);
+            add_birth_date(&mut emit, date, &given, &family, patronymic.father());
         }
         builder.finish()
     }
@@ -293,10 +298,25 @@ struct NameInputs {
 }
 
 impl NameInputs {
+    /// Of a patronymic's inputs, what the given-name date is keyed with: the
+    /// father's class (as the patronymic tokens found it, other spelling
+    /// systems' readings included), its skeleton when the tables do not
+    /// know it, or nothing.
+    fn father(&self) -> &[u8] {
+        self.classes
+            .first()
+            .or(self.wholes.first())
+            .map_or(&[], Vec::as_slice)
+    }
+
     fn note(&mut self, slot: Slot, kind_byte: u8, bytes: &[u8]) {
         let list = match (slot, kind_byte) {
-            (Slot::GivenWhole | Slot::FamilyWhole, kind::WHOLE) => &mut self.wholes,
-            (Slot::GivenClass | Slot::FamilyClass, kind::CLASS) => &mut self.classes,
+            (Slot::GivenWhole | Slot::FamilyWhole | Slot::PatronymicWhole, kind::WHOLE) => {
+                &mut self.wholes
+            }
+            (Slot::GivenClass | Slot::FamilyClass | Slot::PatronymicClass, kind::CLASS) => {
+                &mut self.classes
+            }
             _ => return,
         };
         if !list.iter().any(|known| known == bytes) {
@@ -444,16 +464,6 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
 /// given name's classes (or its skeleton when the tables do not know it): a
 /// child under an adoptive surname keeps meeting by given name and date. Day
 /// and month alone are shared: they tell no year.
-/// The patronymic as the given-name date is keyed with: the father's class,
-/// or the patronymic's skeleton when the tables do not know it, or nothing.
-fn father_key(patronymic: &str) -> Vec<u8> {
-    let key = name_key(patronymic);
-    match tables().patronymic_class(&key) {
-        Some(class) => class.to_be_bytes().to_vec(),
-        None => key.into_bytes(),
-    }
-}
-
 fn add_birth_date(
     emit: &mut Emit<'_>,
     date: BirthDate,
@@ -694,6 +704,18 @@ mod tests {
                 "{family}"
             );
         }
+        // A long name gets variants for its first words only, within what
+        // nodes accept per slot.
+        let long = tokenizer.tokenize_query(&person(
+            "Анна Марія Софія Олена Ірина Катерина",
+            "Коваленко",
+            "",
+            "",
+        ));
+        assert_eq!(
+            long.slot(Slot::GivenVariant).len(),
+            MAX_VARIANT_WORDS * VARIANTS_PER_WORD
+        );
     }
 
     #[test]

@@ -118,6 +118,16 @@ pub enum ProtocolError {
         /// The position in the slot's list.
         index: usize,
     },
+    /// A slot holds more tokens than any query of this version makes.
+    #[error("tokens.{slot} holds {count} tokens, at most {max}")]
+    TooManyTokens {
+        /// The slot.
+        slot: String,
+        /// Tokens sent.
+        count: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// The query has no token at all.
     #[error("the query holds no token: give at least one field")]
     Empty,
@@ -134,6 +144,17 @@ pub enum ProtocolError {
         /// This build's.
         current: u16,
     },
+}
+
+/// The most tokens a slot of a query may hold: a query's one-edit variants
+/// are 1,024 per name word (four words allowed); every other slot holds a
+/// handful per value. Bounds the work a query can ask of a node (its
+/// blocking keys combine slots).
+pub fn max_tokens(slot: Slot) -> usize {
+    match slot {
+        Slot::GivenVariant | Slot::FamilyVariant => 4 * 1024,
+        _ => 64,
+    }
 }
 
 impl TokenQuery {
@@ -171,6 +192,14 @@ impl TokenQuery {
         for (name, tokens) in &self.tokens {
             let slot =
                 Slot::from_name(name).ok_or_else(|| ProtocolError::UnknownSlot(name.clone()))?;
+            let max = max_tokens(slot);
+            if tokens.len() > max {
+                return Err(ProtocolError::TooManyTokens {
+                    slot: name.clone(),
+                    count: tokens.len(),
+                    max,
+                });
+            }
             for (index, text) in tokens.iter().enumerate() {
                 let bad = || ProtocolError::BadToken {
                     slot: name.clone(),

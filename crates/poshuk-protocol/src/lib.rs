@@ -28,7 +28,7 @@ pub use error::{ErrorBody, ErrorKind};
 pub use federation::{
     BadHandle, Band, EpochQueries, FederatedHit, FederatedResponse, FederationEpochs, Handle,
     NodeStatus, PartnerInfo, PartnerOutcome, PartnerStatus, ProtocolError, RekeyStatus, SearchHit,
-    SearchResponse, TokenQuery,
+    SearchResponse, TokenQuery, max_tokens,
 };
 pub use keys::{FederationKeys, FetchKey, Installed, NodeRetire, PartnerKeys, RetireRequest};
 pub use local::{
@@ -80,6 +80,18 @@ mod tests {
         assert!(matches!(
             bad.to_record(),
             Err(ProtocolError::BadToken { index: 0, .. })
+        ));
+        let mut flooded = query.clone();
+        flooded
+            .tokens
+            .insert("GivenWhole".into(), vec!["00".repeat(16); 65]);
+        assert!(matches!(
+            flooded.to_record(),
+            Err(ProtocolError::TooManyTokens {
+                count: 65,
+                max: 64,
+                ..
+            })
         ));
         let empty = TokenQuery {
             epoch: 1,
