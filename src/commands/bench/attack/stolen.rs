@@ -81,7 +81,9 @@ impl Stolen {
                 layout.len()
             );
         }
-        let mut records = Vec::with_capacity(count);
+        // The header's count is not trusted for the allocation: each record
+        // takes at least its handle and counts.
+        let mut records = Vec::with_capacity(count.min(bytes.len() / (16 + slot_count)));
         let mut at = 24;
         for _ in 0..count {
             let truncated = || anyhow::anyhow!("{} is truncated", path.display());
@@ -132,5 +134,28 @@ impl Stolen {
                 .collect(),
             None => vec![&[][..]; self.records.len()],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header announcing more records than the file holds is an error,
+    /// not an allocation of that many records.
+    #[test]
+    fn a_file_announcing_too_many_records_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("stolen.tokens");
+        let mut bytes = b"POSHUKTK".to_vec();
+        bytes.extend_from_slice(&poshuk_core::TOKENIZER_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&u64::MAX.to_le_bytes());
+        bytes.extend_from_slice(&(poshuk_core::SLOT_COUNT as u16).to_le_bytes());
+        std::fs::write(&path, &bytes).expect("write");
+        let Err(error) = Stolen::read(&path) else {
+            panic!("a truncated file was read");
+        };
+        assert!(error.to_string().contains("truncated"), "{error}");
     }
 }
