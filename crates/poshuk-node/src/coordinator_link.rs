@@ -69,6 +69,13 @@ impl CoordinatorLink {
         if both.is_empty() { ours } else { both }
     }
 
+    /// Drops the cached epochs: the coordinator said one of them is retired.
+    pub fn forget_epochs(&self) {
+        if let Ok(mut cache) = self.live_epochs.lock() {
+            *cache = None;
+        }
+    }
+
     /// Sends a searcher's queries to the coordinator.
     pub async fn federated_search(
         &self,

@@ -69,20 +69,33 @@ pub(crate) async fn federated_search(
             "this node has no [coordinator] in its config: it cannot search the federation",
         ));
     };
-    let epochs = link
-        .search_epochs(state.generations.searchable_epochs())
-        .await;
-    let worker = state.clone();
-    let queries = blocking(move || {
-        worker
-            .generations
-            .queries_for(&record, &epochs, request.limit)
-    })
-    .await?;
-    let answer = link
-        .federated_search(&queries, request.partners.as_deref())
-        .await
-        .map_err(coordinator_error)?;
+    // The federation's epochs are cached for a second; an admin may retire
+    // one within it. Then the coordinator refuses with `retired_epoch`, and
+    // the search is tokenized once more for the epochs it now serves.
+    let mut retried = false;
+    let answer = loop {
+        let epochs = link
+            .search_epochs(state.generations.searchable_epochs())
+            .await;
+        let worker = state.clone();
+        let partners = request.partners.clone();
+        let record = record.clone();
+        let queries = blocking(move || {
+            worker
+                .generations
+                .queries_for(&record, &epochs, request.limit)
+        })
+        .await?;
+        match link.federated_search(&queries, partners.as_deref()).await {
+            Err(ClientError::Refused { status: 409, body })
+                if body.code == "retired_epoch" && !retried =>
+            {
+                link.forget_epochs();
+                retried = true;
+            }
+            outcome => break outcome.map_err(coordinator_error)?,
+        }
+    };
     if !answer.hits.iter().any(|hit| hit.own) {
         return Ok(Json(answer));
     }
