@@ -444,10 +444,13 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
         return;
     }
     let class = tables().patronymic_class(&key).or_else(|| {
-        fold_text(value)
-            .contains("ch")
-            .then(|| tables().patronymic_class(&name_key_reading(value, ChReading::Kha)))
-            .flatten()
+        // Other spelling systems: Michajlowitsch (German), Bogdanovic (ISO 9
+        // without its marks).
+        let folded = fold_text(value);
+        ChReading::ALTERNATIVES
+            .into_iter()
+            .filter(|reading| reading.may_differ(&folded))
+            .find_map(|reading| tables().patronymic_class(&name_key_reading(value, reading)))
     });
     if let Some(class) = class {
         emit(Slot::PatronymicClass, kind::CLASS, &class.to_be_bytes());

@@ -117,15 +117,20 @@ pub enum ChReading {
     /// Czech, Croatian and Serbian Latin: `h` and `ch` = х (Mihajlo,
     /// Harčenko).
     HKha,
+    /// ISO 9 or Croatian Latin with its marks lost (a database or a form
+    /// without diacritics): `c` = ч, `h` and `ch` = х (Tkacuk = Ткачук,
+    /// Zaharcenko = Захарченко, Bogdanovic = Богданович).
+    Stripped,
 }
 
 impl ChReading {
     /// The readings other than the default, in the order lookups try them.
-    pub const ALTERNATIVES: [ChReading; 4] = [
+    pub const ALTERNATIVES: [ChReading; 5] = [
         ChReading::Kha,
         ChReading::Sha,
         ChReading::German,
         ChReading::HKha,
+        ChReading::Stripped,
     ];
 
     /// Whether the (case-folded) word shows the marks of this reading's
@@ -144,6 +149,7 @@ impl ChReading {
             ChReading::Sha => folded_word.contains("ch") && any(&["tch", "ou"]),
             ChReading::German => german,
             ChReading::HKha => folded_word.contains('h') && any(&["č", "š", "ž", "ć", "đ"]),
+            ChReading::Stripped => has_lone_c(folded_word),
         }
     }
 
@@ -155,8 +161,25 @@ impl ChReading {
             ChReading::Kha | ChReading::Sha => folded_word.contains("ch"),
             ChReading::German => folded_word.contains('s') || folded_word.contains("ch"),
             ChReading::HKha => folded_word.contains('h'),
+            ChReading::Stripped => has_lone_c(folded_word),
         }
     }
+}
+
+/// Whether a word has a `c` that no English, German or Polish digraph
+/// explains (`ch cz ck`, `tc` of `tch`, `sc` of `sch`): in a Latin name of
+/// Ukrainian or Russian origin such a `c` is ц in Polish and Czech spelling,
+/// or ч whose háček was lost.
+fn has_lone_c(folded_word: &str) -> bool {
+    let letters: Vec<char> = folded_word.chars().collect();
+    letters.iter().enumerate().any(|(index, &letter)| {
+        letter == 'c'
+            && !matches!(letters.get(index + 1), Some('h' | 'z' | 'k'))
+            && !matches!(
+                index.checked_sub(1).map(|before| letters[before]),
+                Some('t' | 's')
+            )
+    })
 }
 
 /// The skeleton with `ch` read as х, when the word has a plain `ch` at all:
@@ -312,7 +335,9 @@ fn map_letters(
         if starts_with(pattern) {
             if *pattern == "ch" {
                 match reading {
-                    ChReading::Kha | ChReading::German | ChReading::HKha => return ("x", 2),
+                    ChReading::Kha | ChReading::German | ChReading::HKha | ChReading::Stripped => {
+                        return ("x", 2);
+                    }
                     ChReading::Sha => return ("w", 2),
                     ChReading::Che => {}
                 }
@@ -320,8 +345,11 @@ fn map_letters(
             return (symbols, pattern.chars().count());
         }
     }
-    if reading == ChReading::HKha && first == 'h' {
+    if matches!(reading, ChReading::HKha | ChReading::Stripped) && first == 'h' {
         return ("x", 1);
+    }
+    if reading == ChReading::Stripped && first == 'c' {
+        return ("q", 1);
     }
     let single = match first {
         'a' => "a",
@@ -522,6 +550,31 @@ mod tests {
             Some(skeleton("Шевченко").as_str())
         );
         assert_eq!(skeleton_kha("Ivan"), None);
+    }
+
+    #[test]
+    fn iso_9_without_its_marks_reads_c_as_che() {
+        for (latin, cyrillic) in [
+            ("Tkacuk", "Ткачук"),
+            ("Zaharcenko", "Захарченко"),
+            ("Bogdanovic", "Богданович"),
+            ("Goncarenko", "Гончаренко"),
+        ] {
+            let folded = fold_text(latin);
+            assert!(ChReading::Stripped.is_spelled_so(&folded), "{latin}");
+            assert_eq!(
+                skeleton_reading(latin, ChReading::Stripped),
+                skeleton(cyrillic),
+                "{latin}"
+            );
+        }
+        // English, German and Polish digraphs explain their c.
+        for word in ["Tkachuk", "Tkatschuk", "Tkaczuk", "Shevchenko"] {
+            assert!(
+                !ChReading::Stripped.is_spelled_so(&fold_text(word)),
+                "{word}"
+            );
+        }
     }
 
     #[test]
