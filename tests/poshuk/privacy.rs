@@ -257,6 +257,8 @@ fn a_stolen_token_file_gives_back_almost_no_person() {
         for attack in attacks {
             let reidentified = attack["reidentified"].as_f64().expect("share");
             assert!(reidentified < 0.01, "{list}: {attack}");
+            let family = attack["family_name"].as_f64().expect("share");
+            assert!(family < 0.05, "{list}: surnames recovered: {attack}");
         }
     }
 }

@@ -173,6 +173,25 @@ impl Weighted {
     }
 }
 
+/// The listed surnames take a quarter of people, falling off by rank (the
+/// first about 0.5%); the productive ones share the rest almost evenly.
+fn surname_weights(tables: &Tables) -> Weighted {
+    let listed = tables.listed_surnames;
+    let tail = tables.surnames.len() - listed;
+    let listed_weight = |rank: usize| 1.0 / ((rank + 3) as f64).powf(0.5);
+    let tail_weight = |rank: usize| 1.0 / ((rank + 20) as f64).powf(0.2);
+    let listed_total: f64 = (0..listed).map(listed_weight).sum();
+    let tail_total: f64 = (0..tail)
+        .map(tail_weight)
+        .sum::<f64>()
+        .max(f64::MIN_POSITIVE);
+    Weighted::from_weights(
+        (0..listed)
+            .map(move |rank| 0.25 * listed_weight(rank) / listed_total)
+            .chain((0..tail).map(move |rank| 0.75 * tail_weight(rank) / tail_total)),
+    )
+}
+
 const CERTIFICATE_LETTERS: &[char] = &[
     'А', 'Б', 'В', 'Г', 'Д', 'Е', 'Ж', 'К', 'М', 'Н', 'О', 'П', 'Р', 'С', 'Т',
 ];
@@ -343,7 +362,7 @@ pub fn generate(config: SynthConfig) -> SynthData {
         tables,
         male_names: Weighted::zipf(tables.male.len(), 1.1),
         female_names: Weighted::zipf(tables.female.len(), 1.1),
-        surnames: Weighted::zipf(tables.surnames.len(), 0.9),
+        surnames: surname_weights(tables),
         places: Weighted::from_weights(place_weights),
     };
     let mut persons: Vec<Person> = Vec::with_capacity(config.persons);
