@@ -248,7 +248,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let searcher = &partners[2];
     let node_url = format!("http://127.0.0.1:{}", searcher.local_port);
-    let node = searcher_node(&node_url)?;
+    let node = searcher_node(&crate::commands::http::NodeAccess::at(&node_url))?;
     for query in example_queries(&dir, 3)? {
         println!(
             "{} searches for: {} {} {} born {} {}",

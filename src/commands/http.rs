@@ -2,13 +2,81 @@
 //! through the project's one typed client (`poshuk_protocol::client`),
 //! driven by a small runtime so that commands stay plain blocking code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use clap::Args;
 use poshuk_protocol::client::{ApiClient, ClientError};
+use poshuk_protocol::local_credentials;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+/// Which local credential a command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LocalNeed {
+    /// Search, resolve, status: `local-search.token` is enough.
+    Search,
+    /// Ingest, delete, keys: `local-admin.token`.
+    Admin,
+}
+
+/// How a command reaches one's own node: its local API and its credential.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct NodeAccess {
+    /// Your node's local API.
+    #[arg(long, default_value = "http://127.0.0.1:7402")]
+    pub(crate) node: String,
+    /// The node's local credential (`local-admin.token`, or
+    /// `local-search.token` to search only, in the node's data directory).
+    /// Not needed when you run the node yourself: it notes where its
+    /// credentials are for its own OS user.
+    #[arg(long, env = "POSHUK_NODE_TOKEN_FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+}
+
+impl NodeAccess {
+    /// The node at `url`, its credential found as for `poshuk search`.
+    pub(crate) fn at(url: &str) -> NodeAccess {
+        NodeAccess {
+            node: url.to_string(),
+            token_file: None,
+        }
+    }
+
+    /// The bearer token: from `--token-file`, or from the data directory the
+    /// node noted under its local address for this OS user.
+    fn credential(&self, need: LocalNeed) -> anyhow::Result<Zeroizing<String>> {
+        let path = match &self.token_file {
+            Some(path) => path.clone(),
+            None => {
+                let address = local_credentials::address_of(&self.node);
+                let data_dir = local_credentials::registry_entry(address)
+                    .and_then(|note| std::fs::read_to_string(note).ok())
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "no credential for the node at {}: give --token-file (the node keeps {} and {} in its data directory)",
+                            self.node,
+                            local_credentials::ADMIN_TOKEN_FILE,
+                            local_credentials::SEARCH_TOKEN_FILE
+                        )
+                    })?;
+                let file = match need {
+                    LocalNeed::Search => local_credentials::SEARCH_TOKEN_FILE,
+                    LocalNeed::Admin => local_credentials::ADMIN_TOKEN_FILE,
+                };
+                Path::new(data_dir.trim()).join(file)
+            }
+        };
+        let text = poshuk_keys::files::load_secret(
+            &path,
+            "local credential",
+            "poshuk node (it makes its credentials on first start)",
+        )?;
+        Ok(Zeroizing::new(text.trim().to_string()))
+    }
+}
 
 /// A server the command talks to, with the runtime that drives its client.
 /// `Sync`: the worker pool's threads share one.
@@ -18,10 +86,16 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// One's own node's local API (plain HTTP on loopback, no credential).
-    /// `timeout` bounds each request: an ingest batch may take minutes.
-    pub(crate) fn node(url: &str, timeout: Duration) -> anyhow::Result<Server> {
-        Server::build(url, None, None, timeout)
+    /// One's own node's local API (plain HTTP on loopback) with the local
+    /// credential `need` calls for. `timeout` bounds each request: an
+    /// ingest batch may take minutes.
+    pub(crate) fn node(
+        access: &NodeAccess,
+        need: LocalNeed,
+        timeout: Duration,
+    ) -> anyhow::Result<Server> {
+        let token = access.credential(need)?;
+        Server::build(&access.node, Some(token.to_string()), None, timeout)
     }
 
     /// The coordinator, as the federation's admin: its admin token, and the

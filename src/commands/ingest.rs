@@ -14,7 +14,7 @@ use poshuk_protocol::{
 };
 use poshuk_records::{Severity, read_file};
 
-use crate::commands::http::Server;
+use crate::commands::http::{LocalNeed, NodeAccess, Server};
 use crate::commands::pool::run_pool;
 use crate::commands::progress::progress_bar;
 use crate::commands::reading::ReadingArgs;
@@ -23,9 +23,8 @@ use crate::commands::reading::ReadingArgs;
 pub(crate) struct IngestArgs {
     /// The case export: CSV (comma or semicolon), .xlsx workbook or JSONL.
     input: PathBuf,
-    /// Your node's local API.
-    #[arg(long, default_value = "http://127.0.0.1:7402")]
-    node: String,
+    #[command(flatten)]
+    node: NodeAccess,
     /// Also delete the records that are missing from this export (a full re-sync).
     #[arg(long)]
     replace: bool,
@@ -41,16 +40,15 @@ pub(crate) struct DeleteArgs {
     /// Case ids to delete.
     #[arg(required = true)]
     record_ids: Vec<String>,
-    /// Your node's local API.
-    #[arg(long, default_value = "http://127.0.0.1:7402")]
-    node: String,
+    #[command(flatten)]
+    node: NodeAccess,
 }
 
 pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     let options = args.reading.options()?;
     let outcome =
         read_file(&args.input, &options).with_context(|| format!("{}", args.input.display()))?;
-    let node = Server::node(&args.node, Duration::from_secs(600))?;
+    let node = Server::node(&args.node, LocalNeed::Admin, Duration::from_secs(600))?;
     let session: IngestSession = node.post(local::INGEST_SESSIONS, &serde_json::json!({}))?;
     let batches_route = local::ingest_batches(&session.session);
 
@@ -137,7 +135,7 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run_delete(args: DeleteArgs) -> anyhow::Result<()> {
-    let node = Server::node(&args.node, Duration::from_secs(600))?;
+    let node = Server::node(&args.node, LocalNeed::Admin, Duration::from_secs(600))?;
     let request = DeleteRequest {
         record_ids: args.record_ids,
     };

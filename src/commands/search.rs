@@ -14,16 +14,15 @@ use poshuk_protocol::routes::local;
 use poshuk_protocol::{Band, FederatedResponse, FederatedSearch, RawRecord};
 use poshuk_records::read_file;
 
-use crate::commands::http::Server;
+use crate::commands::http::{LocalNeed, NodeAccess, Server};
 use crate::commands::pool::run_pool;
 use crate::commands::progress::progress_bar;
 use crate::commands::reading::{ReadingArgs, print_read_summary};
 
 #[derive(Args)]
 pub(crate) struct SearchArgs {
-    /// Your node's local API.
-    #[arg(long, default_value = "http://127.0.0.1:7402")]
-    node: String,
+    #[command(flatten)]
+    node: NodeAccess,
     /// Given name (any script).
     #[arg(long)]
     given: Option<String>,
@@ -72,9 +71,8 @@ pub(crate) struct SearchArgs {
 pub(crate) struct OverlapArgs {
     /// Your case export (the file you ingested).
     input: PathBuf,
-    /// Your node's local API.
-    #[arg(long, default_value = "http://127.0.0.1:7402")]
-    node: String,
+    #[command(flatten)]
+    node: NodeAccess,
     /// The per-case report to write (CSV: record_id, partner, handle, score, band, agreeing).
     #[arg(long, short = 'o')]
     out: PathBuf,
@@ -102,8 +100,8 @@ pub(crate) fn federated_search(
 
 /// The searcher's own node: a search waits at most for the coordinator's
 /// deadline and the node's own work.
-pub(crate) fn searcher_node(url: &str) -> anyhow::Result<Server> {
-    Server::node(url, Duration::from_secs(30))
+pub(crate) fn searcher_node(access: &NodeAccess) -> anyhow::Result<Server> {
+    Server::node(access, LocalNeed::Search, Duration::from_secs(30))
 }
 
 pub(crate) fn print_table(response: &FederatedResponse) {
@@ -155,7 +153,7 @@ pub(crate) fn print_table(response: &FederatedResponse) {
 
 /// Runs queries concurrently; calls `each` with (index, query, answer).
 fn run_batch(
-    node: &str,
+    node: &NodeAccess,
     queries: Vec<RawRecord>,
     limit: usize,
     concurrency: u16,

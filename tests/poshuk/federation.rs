@@ -270,7 +270,8 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
     );
     // The nodes answer only the coordinator.
     let query = serde_json::json!({"epoch": 1, "tokens": {"GivenWhole": ["00".repeat(16)]}});
-    let (status, body) = post_json(&format!("{}/v1/search", nodes[0].federation), &query);
+    let (status, body) =
+        crate::support::post_json_as(&format!("{}/v1/search", nodes[0].federation), None, &query);
     assert_eq!(status, 401, "{body}");
     let audit = std::fs::read_to_string(root.join("audit.jsonl")).expect("audit log");
     assert!(audit.lines().count() >= 3 && audit.contains("\"requester\":\"intl-org\""));

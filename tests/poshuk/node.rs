@@ -98,10 +98,7 @@ fn node_finds_a_person_written_in_another_script() {
         "top hit right for {found_first} of {asked}"
     );
 
-    let metrics = reqwest::blocking::get(format!("{}/metrics", node.federation))
-        .expect("metrics")
-        .text()
-        .expect("text");
+    let metrics = crate::support::get_text(&format!("{}/metrics", node.federation));
     assert!(
         metrics.contains(&format!("poshuk_records {ngo_rows}")),
         "{metrics}"
@@ -301,6 +298,95 @@ fn ingest_upserts_replaces_and_deletes() {
     assert_eq!(status["records"].as_u64(), Some(1), "nothing was deleted");
 }
 
+/// The README's local attack: another user of the machine (here: a
+/// process without the node's credential) deletes nothing, and a staff
+/// tool holding only the search credential can search but not delete.
+#[test]
+fn the_local_api_refuses_whoever_lacks_the_node_credential() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    assert!(poshuk(root, &["keys", "init", "-o", "keyring.toml"]).success);
+    std::fs::write(
+        root.join("cases.csv"),
+        format!("{HEADER}A-1,Олександр,Коваленко,,,M,2012-03-04,,\n"),
+    )
+    .expect("write");
+    let node = NodeProcess::start(root, "ngo-ua");
+    assert!(ingest(root, &node, "cases.csv", &[]).success);
+    let data = root.join("ngo-ua-data");
+    let credential = |name: &str| {
+        let path = data.join(name);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).expect("credential").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{name} is private");
+        path
+    };
+    let search_only = credential(poshuk_protocol::local_credentials::SEARCH_TOKEN_FILE);
+    credential(poshuk_protocol::local_credentials::ADMIN_TOKEN_FILE);
+
+    // Without the node's note or a token file (another user's view).
+    let elsewhere = tempfile::tempdir().expect("state dir");
+    let stranger = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(["delete", "--node", &node.local, "A-1"])
+        .current_dir(root)
+        .env("POSHUK_STATE_DIR", elsewhere.path())
+        .output()
+        .expect("runs");
+    assert!(!stranger.status.success());
+    assert!(
+        String::from_utf8_lossy(&stranger.stderr).contains("--token-file"),
+        "{}",
+        String::from_utf8_lossy(&stranger.stderr)
+    );
+    let (status, body) = crate::support::post_json_as(
+        &format!("{}/local/v1/delete", node.local),
+        None,
+        &serde_json::json!({"record_ids": ["A-1"]}),
+    );
+    assert_eq!(status, 401, "{body}");
+
+    // The search credential searches and cannot delete.
+    let token_file = search_only.to_string_lossy().to_string();
+    let search = poshuk(
+        root,
+        &[
+            "search",
+            "--node",
+            &node.local,
+            "--token-file",
+            &token_file,
+            "--given",
+            "Oleksandr",
+            "--family",
+            "Kovalenko",
+            "--birth-date",
+            "2012",
+        ],
+    );
+    // No coordinator: the federated search says so, after the credential passed.
+    assert!(
+        search.stderr.contains("no [coordinator]"),
+        "{}",
+        search.stderr
+    );
+    let delete = poshuk(
+        root,
+        &[
+            "delete",
+            "--node",
+            &node.local,
+            "--token-file",
+            &token_file,
+            "A-1",
+        ],
+    );
+    assert!(!delete.success);
+    assert!(delete.stderr.contains("403"), "{}", delete.stderr);
+    let (_, status) = get_json(&format!("{}/v1/status", node.federation));
+    assert_eq!(status["records"].as_u64(), Some(1), "nothing was deleted");
+}
+
 #[test]
 fn deleted_records_are_erased_from_disk() {
     let (dir, _keyring) = workspace_with_keyring();
@@ -433,6 +519,7 @@ fn killed_node_restarts_and_the_ingest_completes() {
             "1000",
         ])
         .current_dir(root)
+        .env("POSHUK_STATE_DIR", crate::support::state_dir())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("ingest starts");
@@ -440,9 +527,8 @@ fn killed_node_restarts_and_the_ingest_completes() {
     let status_url = format!("{}/v1/status", node.federation);
     let mut seen = 0;
     for _ in 0..600 {
-        if let Ok(response) = reqwest::blocking::get(&status_url)
-            && let Ok(body) = response.json::<serde_json::Value>()
-        {
+        let (status, body) = get_json(&status_url);
+        if status == 200 {
             seen = body["records"].as_u64().unwrap_or(0);
             if seen >= 3000 {
                 break;

@@ -136,9 +136,7 @@ fn a_node_keeps_no_raw_value_in_its_data_or_log() {
             .is_some_and(|fields| fields.iter().any(|f| f == "family_name")),
         "the record is found, so the scan below is not vacuous: {body}"
     );
-    let metrics = reqwest::blocking::get(format!("{}/metrics", node.federation))
-        .and_then(|response| response.text())
-        .expect("metrics");
+    let metrics = crate::support::get_text(&format!("{}/metrics", node.federation));
     let mut haystacks: Vec<(String, String)> = files_under(&root.join("ngo-ua-data"))
         .iter()
         .map(|path| read_lowercase(path))

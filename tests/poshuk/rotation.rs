@@ -183,8 +183,11 @@ fn search_continuously(
         let mut failures = Vec::new();
         while !stop.load(Ordering::SeqCst) {
             for (person, expected) in &persons {
+                let url = format!("{searcher_local}/local/v1/federated-search");
+                let token = crate::support::credential_for(&url).unwrap_or_default();
                 let response = client
-                    .post(format!("{searcher_local}/local/v1/federated-search"))
+                    .post(url)
+                    .bearer_auth(token)
                     .json(&serde_json::json!({"record": person, "limit": 10}))
                     .send();
                 done += 1;

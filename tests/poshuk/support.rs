@@ -24,12 +24,49 @@ impl From<Output> for Run {
     }
 }
 
+/// The per-user directory where nodes note where their local credentials
+/// are (`POSHUK_STATE_DIR`): one for the whole test run, so that the
+/// command line finds the credentials of the nodes the tests start, as it
+/// does for a partner running its own node, without touching `$HOME`.
+pub(crate) fn state_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("state dir"))
+        .path()
+}
+
+/// The bearer tokens of the servers the tests started, by base URL: the
+/// helpers below present them as the server's owner would.
+fn credentials() -> &'static std::sync::Mutex<Vec<(String, String)>> {
+    static CREDENTIALS: std::sync::OnceLock<std::sync::Mutex<Vec<(String, String)>>> =
+        std::sync::OnceLock::new();
+    CREDENTIALS.get_or_init(Default::default)
+}
+
+/// Registers the token the server at `base` wants.
+pub(crate) fn remember_credential(base: &str, token: &str) {
+    if let Ok(mut known) = credentials().lock() {
+        known.retain(|(url, _)| url != base);
+        known.push((base.to_string(), token.to_string()));
+    }
+}
+
+/// The token registered for the server `url` belongs to.
+pub(crate) fn credential_for(url: &str) -> Option<String> {
+    let known = credentials().lock().ok()?;
+    known
+        .iter()
+        .filter(|(base, _)| url.starts_with(base.as_str()))
+        .max_by_key(|(base, _)| base.len())
+        .map(|(_, token)| token.clone())
+}
+
 /// Runs `poshuk` with arguments in a working directory.
 pub(crate) fn poshuk(dir: &Path, args: &[&str]) -> Run {
     Command::new(env!("CARGO_BIN_EXE_poshuk"))
         .args(args)
         .current_dir(dir)
         .env("POSHUK_LOG", "debug")
+        .env("POSHUK_STATE_DIR", state_dir())
         .output()
         .expect("the poshuk binary runs")
         .into()
@@ -84,6 +121,7 @@ pub(crate) fn spawn_server(dir: &Path, args: &[&str], log: &Path) -> (Child, Vec
         .args(args)
         .current_dir(dir)
         .env("POSHUK_LOG", "info")
+        .env("POSHUK_STATE_DIR", state_dir())
         .stdout(Stdio::piped())
         .stderr(
             std::fs::OpenOptions::new()
@@ -165,6 +203,7 @@ impl NodeProcess {
         config.limits.max_body_bytes = 2_000_000;
         config.limits.commit_every_records = 2000;
         config.limits.commit_interval_ms = 500;
+        config.federation.token = Some(format!("federation-token-of-{partner}-for-tests"));
         configure(&mut config);
         let path = dir.join(format!("{partner}.toml"));
         std::fs::write(&path, config.to_toml()).expect("write node config");
@@ -179,6 +218,12 @@ impl NodeProcess {
         config.listen.federation = address(&federation);
         config.listen.local = address(&local);
         std::fs::write(&path, config.to_toml()).expect("write node config");
+        remember_node(
+            &local,
+            &federation,
+            &dir.join(&config.data_dir),
+            config.federation.token.as_deref(),
+        );
         NodeProcess {
             child,
             federation,
@@ -234,13 +279,23 @@ fn spawn_node(dir: &Path, config: &Path) -> (Child, String, String) {
     (child, url("federation="), url("local="))
 }
 
-/// Posts JSON and returns (status, body as JSON).
+/// Posts JSON as the server's owner (its registered token) and returns
+/// (status, body as JSON).
 pub(crate) fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-    let response = reqwest::blocking::Client::new()
-        .post(url)
-        .json(body)
-        .send()
-        .expect("request sent");
+    post_json_as(url, credential_for(url).as_deref(), body)
+}
+
+/// Posts JSON with the given bearer token, or none.
+pub(crate) fn post_json_as(
+    url: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::blocking::Client::new().post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().expect("request sent");
     let status = response.status().as_u16();
     let text = response.text().unwrap_or_default();
     (
@@ -249,13 +304,42 @@ pub(crate) fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json
     )
 }
 
-/// Gets JSON.
+/// Gets JSON as the server's owner.
 pub(crate) fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let response = reqwest::blocking::get(url).expect("request sent");
+    let mut request = reqwest::blocking::Client::new().get(url);
+    if let Some(token) = credential_for(url) {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().expect("request sent");
     let status = response.status().as_u16();
     let text = response.text().unwrap_or_default();
     (
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
+}
+
+/// Gets text as the server's owner (metrics).
+pub(crate) fn get_text(url: &str) -> String {
+    let mut request = reqwest::blocking::Client::new().get(url);
+    if let Some(token) = credential_for(url) {
+        request = request.bearer_auth(token);
+    }
+    request
+        .send()
+        .and_then(|response| response.text())
+        .expect("an answer")
+}
+
+/// Registers a node's local admin credential (from its data directory)
+/// for its local URL, and its federation token for its federation URL.
+pub(crate) fn remember_node(local: &str, federation: &str, data_dir: &Path, token: Option<&str>) {
+    let admin = std::fs::read_to_string(
+        data_dir.join(poshuk_protocol::local_credentials::ADMIN_TOKEN_FILE),
+    )
+    .expect("the node made its local credential");
+    remember_credential(local, admin.trim());
+    if let Some(token) = token {
+        remember_credential(federation, token);
+    }
 }

@@ -38,7 +38,14 @@ fn start_node(root: &Path, id: &str, node: &NodeConfig) -> (Child, String, Strin
             .expect("an address")
             .to_string()
     };
-    (child, url("federation="), url("local="))
+    let (federation, local) = (url("federation="), url("local="));
+    crate::support::remember_node(
+        &local,
+        &federation,
+        &root.join(&node.data_dir),
+        node.federation.token.as_deref(),
+    );
+    (child, federation, local)
 }
 
 /// The address of a URL (`https://127.0.0.1:1234` → `127.0.0.1:1234`).

@@ -11,6 +11,7 @@ pub mod config;
 pub mod coordinator_link;
 pub mod generations;
 pub mod index;
+pub mod local_auth;
 pub mod metrics;
 mod secret;
 pub mod service;
@@ -104,6 +105,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
         },
         config.coordinator.as_ref(),
         config.federation.token.clone(),
+        local_auth::LocalCredentials::open_or_create(&config.data_dir)?,
     )?))
 }
 
@@ -145,7 +147,7 @@ pub async fn serve(
     .map_err(|_| NodeError::Index("opening the index panicked".into()))??;
     if config.federation.token.is_none() {
         tracing::warn!(
-            "no [federation] token: any caller that reaches the federation API may search this node"
+            "no [federation] token: the federation API answers nothing but the probes, and no coordinator can search this node"
         );
     }
     if !config.listen.local.ip().is_loopback() {
@@ -176,6 +178,7 @@ pub async fn serve(
         federation: format!("{scheme}://{}", address(&federation)?),
         local: format!("http://{}", address(&local)?),
     };
+    local_auth::note_local_address(&address(&local)?.to_string(), &config.data_dir);
     tracing::info!(
         partner = %config.partner_id,
         federation = %listening.federation,

@@ -18,6 +18,7 @@ pub mod error;
 pub mod federation;
 pub mod keys;
 pub mod local;
+pub mod local_credentials;
 pub mod routes;
 pub mod sealed_header;
 

@@ -69,20 +69,23 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
         .map(|_| Ok((free_port()?, free_port()?)))
         .collect::<anyhow::Result<_>>()?;
     let token = |id: &str| format!("bench-token-{id}-000000000000");
+    let node_token = |id: &str| format!("bench-node-token-{id}-0000000000");
     let mut coordinator = format!(
         "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n"
     );
     for (id, (federation, local)) in ids.iter().zip(&ports) {
         coordinator.push_str(&format!(
-            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{federation}\"\ntoken = \"{}\"\n",
-            token(id)
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{federation}\"\ntoken = \"{}\"\nnode_token = \"{}\"\n",
+            token(id),
+            node_token(id)
         ));
         let _ = std::fs::remove_dir_all(dir.join(format!("{id}-data")));
         std::fs::write(
             dir.join(format!("{id}.toml")),
             format!(
-                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n",
-                token(id)
+                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
+                token(id),
+                node_token(id)
             ),
         )?;
     }
@@ -130,7 +133,7 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
     );
     let (single, single_throughput) = measure_searches(
         &single_url,
-        None,
+        Some(&node_token(ids[0])),
         &queries,
         args.searches,
         3,

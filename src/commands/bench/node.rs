@@ -213,6 +213,10 @@ pub(crate) struct BenchNode {
     pub(crate) federation: String,
     /// Its local API.
     pub(crate) local: String,
+    /// The token its federation API wants (the coordinator's).
+    pub(crate) federation_token: String,
+    /// Its local admin credential.
+    pub(crate) local_token: String,
     /// Its process id.
     pub(crate) pid: u32,
     /// Stops the node when dropped.
@@ -245,11 +249,15 @@ pub(crate) fn start_bench_node(
     let _ = std::fs::remove_file(&keyring);
     poshuk_keys::files::create(&keyring, &ring)?;
     let (federation_port, local_port) = (free_port()?, free_port()?);
+    let mut random = [0u8; 16];
+    getrandom::fill(&mut random).map_err(|_| anyhow::anyhow!("no OS randomness"))?;
+    let federation_token = format!("bench-coordinator-{}", hex::encode(random));
     std::fs::write(
         dir.join("node.toml"),
         format!(
             "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
-             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n{extra_config}"
+             federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
+             [federation]\ntoken = \"{federation_token}\"\n{extra_config}"
         ),
     )?;
     let _ = std::fs::remove_dir_all(dir.join("node-data"));
@@ -261,11 +269,19 @@ pub(crate) fn start_bench_node(
         "node.log",
         Some(&federation),
     )?;
+    let local_token = std::fs::read_to_string(
+        dir.join("node-data")
+            .join(poshuk_protocol::local_credentials::ADMIN_TOKEN_FILE),
+    )?
+    .trim()
+    .to_string();
     Ok(BenchNode {
         ring,
         ngo,
         federation,
         local: format!("http://127.0.0.1:{local_port}"),
+        federation_token,
+        local_token,
         pid,
         processes,
     })
@@ -283,8 +299,10 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
         ngo,
         federation,
         local,
+        federation_token,
         pid: node_pid,
         processes: _processes,
+        ..
     } = start_bench_node(&dir, args.records, args.seed, "")?;
 
     println!(
@@ -316,7 +334,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     let url = format!("{federation}{}", poshuk_protocol::routes::node::SEARCH);
     let (latencies, throughput) = measure_searches(
         &url,
-        None,
+        Some(&federation_token),
         &queries,
         args.searches,
         args.seconds,

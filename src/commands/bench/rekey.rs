@@ -34,10 +34,12 @@ pub(crate) struct RekeyBenchArgs {
 fn search(
     client: &reqwest::blocking::Client,
     url: &str,
+    token: &str,
     body: &str,
 ) -> anyhow::Result<SearchResponse> {
     let response = client
         .post(url)
+        .bearer_auth(token)
         .header("content-type", "application/json")
         .body(body.to_string())
         .send()?;
@@ -47,9 +49,14 @@ fn search(
     Ok(response.json()?)
 }
 
-fn status(client: &reqwest::blocking::Client, local: &str) -> anyhow::Result<NodeStatus> {
+fn status(
+    client: &reqwest::blocking::Client,
+    local: &str,
+    token: &str,
+) -> anyhow::Result<NodeStatus> {
     Ok(client
         .get(format!("{local}{}", poshuk_protocol::routes::local::STATUS))
+        .bearer_auth(token)
         .send()?
         .json()?)
 }
@@ -67,6 +74,8 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
         ngo,
         federation,
         local,
+        federation_token,
+        local_token,
         pid: node_pid,
         processes: _processes,
     } = start_bench_node(
@@ -97,7 +106,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
     let mut before = Vec::new();
     for body in queries_one.iter().cycle().take(2_000) {
         let started = Instant::now();
-        search(&client, &url, body)?;
+        search(&client, &url, &federation_token, body)?;
         before.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     before.sort_by(f64::total_cmp);
@@ -105,11 +114,12 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
     // Searches run without pause while the node re-keys.
     let stop = Arc::new(AtomicBool::new(false));
     let searcher = {
-        let (stop, url, queries, client) = (
+        let (stop, url, queries, client, token) = (
             stop.clone(),
             url.clone(),
             queries_one.clone(),
             client.clone(),
+            federation_token.clone(),
         );
         std::thread::spawn(move || {
             let (mut latencies, mut failures) = (Vec::new(), 0usize);
@@ -118,7 +128,7 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
                     break;
                 }
                 let started = Instant::now();
-                match search(&client, &url, body) {
+                match search(&client, &url, &token, body) {
                     Ok(_) => latencies.push(started.elapsed().as_secs_f64() * 1000.0),
                     Err(_) => failures += 1,
                 }
@@ -133,13 +143,14 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
             "{local}{}",
             poshuk_protocol::routes::local::KEYS_INSTALL
         ))
+        .bearer_auth(&local_token)
         .body(sealed)
         .send()?;
     if !response.status().is_success() {
         bail!("install failed: {}", response.text().unwrap_or_default());
     }
     loop {
-        let current = status(&client, &local)?;
+        let current = status(&client, &local, &local_token)?;
         if current.epochs.contains(&epoch.0) {
             break;
         }
@@ -193,7 +204,10 @@ pub(crate) fn run(args: RekeyBenchArgs) -> anyhow::Result<()> {
     let mut same = 0;
     let compared = 500.min(queries_one.len());
     for (one, two) in queries_one.iter().zip(&queries_two).take(compared) {
-        let (first, second) = (search(&client, &url, one)?, search(&client, &url, two)?);
+        let (first, second) = (
+            search(&client, &url, &federation_token, one)?,
+            search(&client, &url, &federation_token, two)?,
+        );
         let hits = |answer: &SearchResponse| {
             answer
                 .hits

@@ -8,10 +8,10 @@ use poshuk_protocol::routes::local;
 use poshuk_protocol::{FetchKey, Installed, NodeStatus};
 
 use super::InstallArgs;
-use crate::commands::http::Server;
+use crate::commands::http::{LocalNeed, Server};
 
 pub(super) fn install(args: InstallArgs) -> anyhow::Result<()> {
-    let node = Server::node(&args.node, Duration::from_secs(120))?;
+    let node = Server::node(&args.node, LocalNeed::Admin, Duration::from_secs(120))?;
     let installed: Installed = if args.from_coordinator {
         node.post(local::KEYS_FETCH, &FetchKey { epoch: args.epoch })?
     } else {

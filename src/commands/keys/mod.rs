@@ -105,9 +105,8 @@ pub(crate) struct InstallArgs {
     /// this node holds).
     #[arg(long)]
     epoch: Option<u32>,
-    /// Your node's local API.
-    #[arg(long, default_value = "http://127.0.0.1:7402")]
-    node: String,
+    #[command(flatten)]
+    node: crate::commands::http::NodeAccess,
     /// Return once the key is installed, without waiting for the re-key.
     #[arg(long)]
     no_wait: bool,

@@ -4,47 +4,64 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use poshuk_core::Epoch;
+use poshuk_protocol::routes;
 use poshuk_protocol::{NodeRetire, NodeStatus, SearchResponse, TokenQuery};
 use subtle::ConstantTimeEq;
 
+use super::SharedState;
 use super::error::{ApiError, blocking, parse_json};
-use super::{NodeState, SharedState};
 use crate::metrics::Api;
 use crate::wire::hits_response;
 
-/// Checks the coordinator's bearer token, when the node has one configured.
-pub(crate) fn authorize(state: &NodeState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// The federation API's gate, before any handler reads a body: every route
+/// but the probes needs the coordinator's bearer token. A node with no
+/// `[federation] token` answers nothing but the probes.
+pub(crate) async fn check_federation_request(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path == routes::LIVEZ || path == routes::READYZ {
+        return next.run(request).await;
+    }
     let Some(expected) = &state.federation_token else {
-        return Ok(());
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this node has no [federation] token in its config: it answers no federation request",
+        )
+        .into_response();
     };
-    let presented = headers
+    let presented = request
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
     // Constant time: the comparison must not reveal how much of a guess matched.
     if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
+        next.run(request).await
     } else {
-        Err(ApiError::new(
+        ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "this node answers only its federation's coordinator",
-        ))
+        )
+        .into_response()
     }
 }
 
 /// `POST /v1/search`: a token query in the epoch this node serves.
 pub(crate) async fn search(
     State(state): State<SharedState>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<SearchResponse>, ApiError> {
-    authorize(&state, &headers)?;
     let started = Instant::now();
     let query: TokenQuery = parse_json(&body)?;
     let Some(generation) = state.generations.get(Epoch(query.epoch)) else {
@@ -102,19 +119,10 @@ async fn render_metrics(state: SharedState, api: Api) -> Response {
 /// epoch and every older one.
 pub(crate) async fn retire(
     State(state): State<SharedState>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<NodeStatus>, ApiError> {
-    // Dropping a generation cannot be undone: never without the
-    // coordinator's token.
-    if state.federation_token.is_none() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this node has no [federation] token: it takes retirements from no one",
-        ));
-    }
-    authorize(&state, &headers)?;
+    // The gate has checked the coordinator's token (a node without one
+    // answers nothing here): dropping a generation cannot be undone.
     let request: NodeRetire = parse_json(&body)?;
     let worker = state.clone();
     blocking(move || worker.generations.retire(Epoch(request.epoch))).await?;

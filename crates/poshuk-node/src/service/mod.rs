@@ -32,6 +32,7 @@ use crate::NodeError;
 use crate::config::{CoordinatorLink as LinkConfig, Limits};
 use crate::coordinator_link::CoordinatorLink;
 use crate::generations::{Generations, InstallError};
+use crate::local_auth::{LocalCredentials, check_local_request};
 use crate::metrics::{Api, Metrics};
 
 /// Everything the handlers share.
@@ -45,6 +46,7 @@ pub struct NodeState {
     sessions: ingest::IngestSessions,
     coordinator: Option<CoordinatorLink>,
     federation_token: Option<String>,
+    local_credentials: Arc<LocalCredentials>,
     identity: std::path::PathBuf,
     admin_key: Option<String>,
 }
@@ -78,8 +80,10 @@ impl NodeState {
         keys: NodeKeys,
         coordinator: Option<&LinkConfig>,
         federation_token: Option<String>,
+        local_credentials: LocalCredentials,
     ) -> Result<NodeState, NodeError> {
         Ok(NodeState {
+            local_credentials: Arc::new(local_credentials),
             partner_id,
             generations,
             metrics: Metrics::default(),
@@ -176,6 +180,10 @@ pub fn federation_router(state: SharedState, limits: &Limits) -> Router {
         .route(routes::READYZ, get(federation::readyz))
         .route(routes::METRICS, get(federation::metrics))
         .route_layer(middleware::from_fn(mark_route))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            federation::check_federation_request,
+        ))
         .with_state(state.clone());
     observed(with_layers(routes, limits), state, Api::Federation)
 }
@@ -197,6 +205,10 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::METRICS, get(federation::local_metrics))
         .route_layer(middleware::from_fn(mark_route))
+        .layer(middleware::from_fn_with_state(
+            state.local_credentials.clone(),
+            check_local_request,
+        ))
         .with_state(state.clone());
     observed(with_layers(routes, limits), state, Api::Local)
 }

@@ -11,13 +11,15 @@ use poshuk_protocol::routes::{self, local, node};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use poshuk_protocol::local_credentials::{ADMIN_TOKEN_FILE, SEARCH_TOKEN_FILE};
+
 use super::{NodeState, federation_router, local_router};
 use crate::config::{Limits, NodeConfig};
 
 const TOKEN: &str = "coordinator-token-for-tests-0123456789";
 
 struct TestNode {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     state: Arc<NodeState>,
 }
 
@@ -36,16 +38,45 @@ impl TestNode {
         ))
         .expect("config");
         let state = crate::open_state(&config).expect("node state");
-        TestNode { _dir: dir, state }
+        TestNode { dir, state }
     }
 
     fn federation(&self) -> Router {
         federation_router(self.state.clone(), &Limits::default())
     }
 
+    /// The local API as the partner's own tools call it: addressed to
+    /// loopback, with the admin credential unless a request brings its own.
     fn local(&self) -> Router {
+        let admin = self.credential(ADMIN_TOKEN_FILE);
+        self.local_bare().layer(axum::middleware::map_request(
+            move |request: Request<Body>| {
+                let admin = admin.clone();
+                async move { Ok::<_, std::convert::Infallible>(as_owner(request, &admin)) }
+            },
+        ))
+    }
+
+    /// The local API as any caller reaches it: nothing added.
+    fn local_bare(&self) -> Router {
         local_router(self.state.clone(), &Limits::default())
     }
+
+    fn credential(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join("data").join(file)).expect("credential")
+    }
+}
+
+fn as_owner(mut request: Request<Body>, admin: &str) -> Request<Body> {
+    let headers = request.headers_mut();
+    if !headers.contains_key(header::HOST) {
+        headers.insert(header::HOST, "127.0.0.1:7402".parse().expect("host"));
+    }
+    if !headers.contains_key(header::AUTHORIZATION) {
+        let value = format!("Bearer {admin}").parse().expect("header value");
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    request
 }
 
 async fn call(router: Router, request: Request<Body>) -> (StatusCode, Value) {
@@ -249,11 +280,11 @@ async fn status_probes_and_metrics() {
     }
     let (status, body) = call(node.federation(), get(routes::READYZ)).await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
-    for (router, path) in [
-        (node.federation(), node::STATUS),
-        (node.local(), local::STATUS),
+    for (router, request) in [
+        (node.federation(), with_token(get(node::STATUS))),
+        (node.local(), get(local::STATUS)),
     ] {
-        let (status, body) = call(router, get(path)).await;
+        let (status, body) = call(router, request).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             (body["records"].clone(), body["epochs"].clone()),
@@ -286,7 +317,7 @@ async fn status_probes_and_metrics() {
     );
 
     // The federation API's exposition leaves out the staff's activity.
-    let (status, body) = call(node.federation(), get(routes::METRICS)).await;
+    let (status, body) = call(node.federation(), with_token(get(routes::METRICS))).await;
     assert_eq!(status, StatusCode::OK);
     let federation = body.as_str().expect("text");
     assert!(federation.contains("poshuk_records 1"), "{federation}");
@@ -367,4 +398,117 @@ async fn searches_and_keys_without_a_coordinator_or_admin_key_say_why() {
     let (status, error) = call(node.local(), post(local::DELETE, &json!({"ids": []}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["type"], "invalid_request");
+}
+
+/// Every door of the local API is locked before a body is read: no
+/// credential, a search-only credential for a write, a request addressed
+/// to another host (DNS rebinding), a web page of another origin, a body
+/// that is not JSON.
+#[tokio::test]
+async fn the_local_api_answers_only_its_owner() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1")], false).await;
+    let wipe = json!({"record_ids": ["C-1"]});
+    let loopback = |request: Request<Body>| {
+        let mut request = request;
+        request
+            .headers_mut()
+            .insert(header::HOST, "127.0.0.1:7402".parse().expect("host"));
+        request
+    };
+    let bearer = |request: Request<Body>, token: &str| {
+        let mut request = request;
+        let value = format!("Bearer {token}").parse().expect("value");
+        request.headers_mut().insert(header::AUTHORIZATION, value);
+        request
+    };
+    let (status, error) = call(node.local_bare(), loopback(post(local::DELETE, &wipe))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{error}");
+    let (status, _) = call(node.local_bare(), loopback(get(local::STATUS))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        node.local_bare(),
+        bearer(loopback(post(local::DELETE, &wipe)), "guess"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let search_only = node.credential(SEARCH_TOKEN_FILE);
+    let (status, error) = call(
+        node.local_bare(),
+        bearer(loopback(post(local::DELETE, &wipe)), &search_only),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    let session = call(
+        node.local_bare(),
+        bearer(
+            loopback(post(local::INGEST_SESSIONS, &json!({}))),
+            &search_only,
+        ),
+    )
+    .await;
+    assert_eq!(session.0, StatusCode::FORBIDDEN);
+    let query =
+        json!({"record": {"given_name": "Олександр", "family_name": "Коваленко"}, "limit": 5});
+    let (status, answer) = call(
+        node.local_bare(),
+        bearer(loopback(post(local::SEARCH, &query)), &search_only),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // The owner's credential, but from a web page or to a rebound name.
+    let mut foreign_host = post(local::DELETE, &wipe);
+    foreign_host
+        .headers_mut()
+        .insert(header::HOST, "attacker.example:7402".parse().expect("host"));
+    let (status, error) = call(node.local(), foreign_host).await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("forbidden_host"))
+    );
+    let mut from_page = post(local::DELETE, &wipe);
+    from_page.headers_mut().insert(
+        header::ORIGIN,
+        "https://attacker.example".parse().expect("origin"),
+    );
+    let (status, error) = call(node.local(), from_page).await;
+    assert_eq!(
+        (status, error["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("forbidden_origin"))
+    );
+    let plain = Request::post(local::DELETE)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(wipe.to_string()))
+        .expect("request");
+    let (status, _) = call(node.local(), plain).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    assert_eq!(node.state.record_count(), 1, "nothing was deleted");
+    let (status, _) = call(node.local_bare(), get(routes::LIVEZ)).await;
+    assert_eq!(status, StatusCode::OK, "the probe needs no credential");
+}
+
+#[tokio::test]
+async fn a_node_without_a_federation_token_answers_only_the_probes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let keyring = dir.path().join("keyring.toml");
+    poshuk_keys::files::create(&keyring, &poshuk_core::KeyRing::with_key([7; 32]))
+        .expect("keyring");
+    let config = NodeConfig::parse(&format!(
+        "partner_id = \"ngo-test\"\ndata_dir = \"{}\"\nkeyring = \"{}\"\n\
+         [listen]\nfederation = \"127.0.0.1:0\"\nlocal = \"127.0.0.1:0\"\n",
+        dir.path().join("data").display(),
+        keyring.display()
+    ))
+    .expect("config");
+    let state = crate::open_state(&config).expect("node state");
+    let router = federation_router(state, &Limits::default());
+    for path in [node::STATUS, routes::METRICS] {
+        let (status, _) = call(router.clone(), with_token(get(path))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let (status, _) = call(router, get(routes::LIVEZ)).await;
+    assert_eq!(status, StatusCode::OK);
 }
