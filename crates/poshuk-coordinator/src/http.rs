@@ -2,10 +2,10 @@
 //! (a partner's token, or the admin's), parse, call one method of
 //! [`Coordinator`] and answer; errors are mapped to statuses in one place.
 //!
-//! Open without a credential today: the probes, `/metrics`, `/v1/partners`
-//! and `/v1/federation/status` (which asks every node for its status on each
-//! call). Like the node's, the handlers read the body (up to 4 MiB) before
-//! the credential is checked. Both are for the security work to close.
+//! One gate ([`check_credential`]) runs before every handler, so before any
+//! body is read: every route but the probes needs a partner's token or the
+//! admin's (the partner list holds contacts; the federation status calls
+//! every node). Each route also bounds its own body.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -311,20 +311,67 @@ async fn metrics(State(coordinator): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
 }
 
+/// The largest search body: a query's tokens are bounded per slot
+/// (`poshuk_protocol::max_tokens`), about 300 KB in hex for one epoch; two
+/// epochs during a rotation, with room.
+const MAX_SEARCH_BODY: usize = 1024 * 1024;
+/// The largest sealed key file an admin uploads (a keyring entry sealed to
+/// one recipient is a few hundred bytes).
+const MAX_SEALED_BODY: usize = 64 * 1024;
+/// The largest of the small JSON bodies (a retirement).
+const MAX_SMALL_BODY: usize = 16 * 1024;
+
+/// The gate: a partner's token or the admin's, checked from the headers
+/// before any handler reads a body. The probes need none.
+async fn check_credential(
+    State(coordinator): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if path == routes::LIVEZ || path == routes::READYZ {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    if coordinator.partner_by_token(headers).is_none() && !coordinator.is_admin(headers) {
+        coordinator.metrics.count_unauthorized();
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "present your partner token (or the admin token) as `Authorization: Bearer <token>`",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
 /// The coordinator's router.
 pub fn router(coordinator: Shared) -> Router {
     Router::new()
-        .route(route::FEDERATED_SEARCH, post(federated_search))
+        .route(
+            route::FEDERATED_SEARCH,
+            post(federated_search).layer(DefaultBodyLimit::max(MAX_SEARCH_BODY)),
+        )
         .route(route::PARTNERS, get(partners))
         .route(route::FEDERATION_STATUS, get(federation_status))
         .route(route::EPOCHS, get(epochs))
         .route(route::SEALED_KEY, get(fetch_sealed))
         .route(route::ADMIN_KEYS, get(admin_keys))
-        .route(route::ADMIN_RETIRE, post(admin_retire))
-        .route(route::ADMIN_SEALED, put(admin_upload_sealed))
+        .route(
+            route::ADMIN_RETIRE,
+            post(admin_retire).layer(DefaultBodyLimit::max(MAX_SMALL_BODY)),
+        )
+        .route(
+            route::ADMIN_SEALED,
+            put(admin_upload_sealed).layer(DefaultBodyLimit::max(MAX_SEALED_BODY)),
+        )
         .route(routes::LIVEZ, get(|| async { "ok" }))
         .route(routes::READYZ, get(|| async { "ok" }))
         .route(routes::METRICS, get(metrics))
-        .layer(DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            coordinator.clone(),
+            check_credential,
+        ))
         .with_state(coordinator)
 }

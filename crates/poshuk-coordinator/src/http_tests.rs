@@ -170,8 +170,20 @@ async fn a_search_reports_every_partner_and_is_audited() {
 #[tokio::test]
 async fn partners_status_epochs_probes_and_metrics() {
     let coordinator = TestCoordinator::start();
+    // Contacts, the nodes' status and the metrics are for members only,
+    // refused before any work (the status would call every node).
+    for path in [route::PARTNERS, route::FEDERATION_STATUS, routes::METRICS] {
+        let (status, _) = coordinator
+            .call(request("GET", path, None, Body::empty()))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let (status, _) = coordinator
+            .call(request("GET", path, Some("a-guess"), Body::empty()))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
     let (status, partners) = coordinator
-        .call(request("GET", route::PARTNERS, None, Body::empty()))
+        .call(request("GET", route::PARTNERS, Some(LISTED), Body::empty()))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(partners[0]["contact"], "ngo@example.org");
@@ -179,7 +191,7 @@ async fn partners_status_epochs_probes_and_metrics() {
         .call(request(
             "GET",
             route::FEDERATION_STATUS,
-            None,
+            Some(ADMIN),
             Body::empty(),
         ))
         .await;
@@ -211,10 +223,14 @@ async fn partners_status_epochs_probes_and_metrics() {
         ))
         .await;
     let (status, metrics) = coordinator
-        .call(request("GET", routes::METRICS, None, Body::empty()))
+        .call(request("GET", routes::METRICS, Some(ADMIN), Body::empty()))
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().expect("text");
+    assert!(
+        text.contains("poshuk_unauthorized_requests_total 7"),
+        "{text}"
+    );
     assert!(text.contains("poshuk_federated_searches_total 1"), "{text}");
     assert!(
         !text.contains("requester"),
@@ -395,4 +411,40 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
         .call(request("GET", route::EPOCHS, Some(LISTED), Body::empty()))
         .await;
     assert_eq!(epochs["retired"], json!([1]));
+}
+
+/// A body is never read for a caller without a token: a large unauthenticated
+/// upload is refused with 401, not 413, and an authenticated search body
+/// over its bound gets 413.
+#[tokio::test]
+async fn no_body_is_read_before_the_credential_and_bodies_are_bounded() {
+    let coordinator = TestCoordinator::start();
+    let big = "x".repeat(2 * 1024 * 1024);
+    let (status, _) = coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            None,
+            Body::from(big.clone()),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(SEARCHER),
+            Body::from(big),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _) = coordinator
+        .call(request(
+            "PUT",
+            &route::admin_sealed("ngo", 2),
+            Some(ADMIN),
+            Body::from("y".repeat(100 * 1024)),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -34,6 +34,7 @@ pub(crate) struct Metrics {
     registry: Registry,
     searches: Counter,
     partial: Counter,
+    unauthorized: Counter,
     answers: Family<Answer, Counter>,
     answer_seconds: Family<Partner, Histogram, fn() -> Histogram>,
 }
@@ -49,6 +50,7 @@ impl Metrics {
             registry: Registry::default(),
             searches: Counter::default(),
             partial: Counter::default(),
+            unauthorized: Counter::default(),
             answers: Family::default(),
             answer_seconds: Family::new_with_constructor(answer_histogram),
         };
@@ -65,6 +67,11 @@ impl Metrics {
             "poshuk_federated_partial",
             "Federated searches where a node did not answer",
             metrics.partial.clone(),
+        );
+        registry.register(
+            "poshuk_unauthorized_requests",
+            "Requests refused for want of a valid token",
+            metrics.unauthorized.clone(),
         );
         registry.register(
             "poshuk_node_answers",
@@ -102,6 +109,11 @@ impl Metrics {
                 .get_or_create(&Answer { partner, outcome })
                 .inc();
         }
+    }
+
+    /// Counts a request refused at the gate.
+    pub(crate) fn count_unauthorized(&self) {
+        self.unauthorized.inc();
     }
 
     /// The exposition.
