@@ -16,6 +16,7 @@ use poshuk_protocol::RawRecord;
 use poshuk_records::{ReadOptions, read_file};
 use poshuk_synth::{Source, SynthConfig, generate, write_dir};
 
+use crate::commands::processes::write_private;
 use crate::commands::processes::{Processes, ingest};
 use crate::commands::search::{federated_search, print_table, searcher_node};
 
@@ -95,21 +96,6 @@ fn write_configs(
     coordinator.deadlines.overall_ms = 3000;
     write_private(&dir.join("coordinator.toml"), &coordinator.to_toml())?;
     Ok(())
-}
-
-/// Writes a config holding bearer tokens, readable by this user alone.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Persons present in all three partners' files, as the international

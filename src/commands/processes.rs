@@ -80,6 +80,24 @@ fn wait_until_live(url: &str) -> anyhow::Result<()> {
     bail!("no answer from {url}/livez")
 }
 
+/// Writes a config holding bearer tokens, readable by this user alone
+/// (also when the file was there before with looser permissions).
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// Runs `poshuk ingest --node LOCAL FILE` to completion.
 pub(crate) fn ingest(
     dir: &Path,

@@ -60,7 +60,7 @@ pub(crate) fn start_coordinator(
     config.deadlines.overall_ms = per_node_ms + 500;
     configure(&mut config);
     let config = config.to_toml();
-    std::fs::write(dir.join("coordinator.toml"), config).expect("write config");
+    crate::support::write_private(&dir.join("coordinator.toml"), &config);
     let (child, words) = spawn_server(
         dir,
         &["coordinator", "--config", "coordinator.toml"],

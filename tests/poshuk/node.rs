@@ -574,6 +574,57 @@ fn killed_node_restarts_and_the_ingest_completes() {
     assert_eq!(body["records"].as_u64(), Some(total));
 }
 
+/// The examples' placeholder tokens, a short token and a config that
+/// others may read stop a node and a coordinator at start, saying why.
+#[test]
+fn weak_secrets_and_readable_configs_stop_the_servers() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    assert!(poshuk(root, &["keys", "init", "-o", "keyring.toml"]).success);
+    let private = |name: &str, text: &str| {
+        crate::support::write_private(&root.join(name), text);
+    };
+    let node_example = include_str!("../../config/node.example.toml");
+    let coordinator_example = include_str!("../../config/coordinator.example.toml");
+    for (name, text, command) in [
+        ("node.toml", node_example, "node"),
+        ("coordinator.toml", coordinator_example, "coordinator"),
+    ] {
+        private(name, text);
+        let run = poshuk(root, &[command, "--config", name]);
+        assert!(!run.success, "{command} started with the example's tokens");
+        assert!(run.stderr.contains("placeholder"), "{}", run.stderr);
+    }
+    let strong = "9c1f4e7a2b6d8053e1a4c7f9b2d6e0a3";
+    let node = |token: &str| {
+        format!(
+            "partner_id = \"ngo-ua\"\ndata_dir = \"data\"\nkeyring = \"keyring.toml\"\n\
+             [listen]\nfederation = \"127.0.0.1:0\"\nlocal = \"127.0.0.1:0\"\n\
+             [federation]\ntoken = \"{token}\"\n"
+        )
+    };
+    private("short.toml", &node("x"));
+    let run = poshuk(root, &["node", "--config", "short.toml"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("federation.token must have at least 24 characters"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(root.join("open.toml"), node(strong)).expect("write");
+    std::fs::set_permissions(
+        root.join("open.toml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let run = poshuk(root, &["node", "--config", "open.toml"]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+    assert!(!run.stderr.contains(strong), "the token is never repeated");
+}
+
 #[test]
 fn node_config_errors_name_the_file_and_field() {
     let dir = tempfile::tempdir().expect("tempdir");

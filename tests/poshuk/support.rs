@@ -42,6 +42,14 @@ fn credentials() -> &'static std::sync::Mutex<Vec<(String, String)>> {
     CREDENTIALS.get_or_init(Default::default)
 }
 
+/// Writes a config that holds bearer tokens, mode 0600 (servers refuse
+/// such a config that others may read).
+pub(crate) fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write config");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
 /// Registers the token the server at `base` wants.
 pub(crate) fn remember_credential(base: &str, token: &str) {
     if let Ok(mut known) = credentials().lock() {
@@ -206,7 +214,7 @@ impl NodeProcess {
         config.federation.token = Some(format!("federation-token-of-{partner}-for-tests"));
         configure(&mut config);
         let path = dir.join(format!("{partner}.toml"));
-        std::fs::write(&path, config.to_toml()).expect("write node config");
+        write_private(&path, &config.to_toml());
         let (child, federation, local) = spawn_node(dir, &path);
         let address = |url: &str| -> SocketAddr {
             url.split("://")
@@ -217,7 +225,7 @@ impl NodeProcess {
         };
         config.listen.federation = address(&federation);
         config.listen.local = address(&local);
-        std::fs::write(&path, config.to_toml()).expect("write node config");
+        write_private(&path, &config.to_toml());
         remember_node(
             &local,
             &federation,
@@ -247,7 +255,7 @@ impl NodeProcess {
     /// knows until it binds port 0) learns where the coordinator is.
     pub(crate) fn reconfigure(&mut self, dir: &Path, configure: &dyn Fn(&mut NodeConfig)) {
         configure(&mut self.settings);
-        std::fs::write(&self.config, self.settings.to_toml()).expect("write node config");
+        write_private(&self.config, &self.settings.to_toml());
         self.restart(dir);
     }
 

@@ -28,7 +28,7 @@ impl Drop for Running {
 /// federation and local URLs as it announced them.
 fn start_node(root: &Path, id: &str, node: &NodeConfig) -> (Child, String, String) {
     let config = format!("{id}.toml");
-    std::fs::write(root.join(&config), node.to_toml()).expect("node config");
+    crate::support::write_private(&root.join(&config), &node.to_toml());
     let log = root.join(format!("{id}.log"));
     let (child, words) = spawn_server(root, &["node", "--config", &config], &log);
     let url = |key: &str| {
@@ -162,7 +162,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
     coordinator_config.tls.key = Some("tls/coordinator.key".into());
     coordinator_config.tls.ca = Some("tls/ca.pem".into());
     let config = coordinator_config.to_toml();
-    std::fs::write(root.join("coordinator.toml"), config).expect("config");
+    crate::support::write_private(&root.join("coordinator.toml"), &config);
     let (child, words) = spawn_server(
         root,
         &["coordinator", "--config", "coordinator.toml"],

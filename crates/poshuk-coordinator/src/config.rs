@@ -234,6 +234,23 @@ impl CoordinatorConfig {
         toml::to_string(self).expect("config types serialize to TOML (tested)")
     }
 
+    /// Refuses tokens that are placeholders from the examples, short or
+    /// not random: checked when a coordinator starts from a file, so that
+    /// the examples still parse as documentation.
+    pub fn check_secrets(&self) -> Result<(), String> {
+        use poshuk_protocol::bearer::check_bearer_token;
+        for partner in &self.partners {
+            check_bearer_token(&format!("partner `{}`: token", partner.id), &partner.token)?;
+            if let Some(node_token) = &partner.node_token {
+                check_bearer_token(&format!("partner `{}`: node_token", partner.id), node_token)?;
+            }
+        }
+        if let Some(admin) = &self.admin_token {
+            check_bearer_token("admin_token", admin)?;
+        }
+        Ok(())
+    }
+
     /// Reads and checks a configuration file; relative paths are taken
     /// relative to its directory.
     pub fn load(path: &Path) -> Result<CoordinatorConfig, ConfigError> {
@@ -241,11 +258,13 @@ impl CoordinatorConfig {
             path: path.display().to_string(),
             source,
         })?;
-        let mut config =
-            CoordinatorConfig::parse(&text).map_err(|message| ConfigError::Invalid {
-                path: path.display().to_string(),
-                message,
-            })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let mut config = CoordinatorConfig::parse(&text).map_err(invalid)?;
+        poshuk_protocol::bearer::check_private_file(path, "bearer tokens").map_err(invalid)?;
+        config.check_secrets().map_err(invalid)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.audit_log.is_relative() {
             config.audit_log = base.join(&config.audit_log);
@@ -309,12 +328,6 @@ impl CoordinatorConfig {
                     partner.id, partner.node_url
                 ));
             }
-            if partner.token.len() < 16 {
-                return Err(format!(
-                    "partner `{}`: token must have at least 16 characters",
-                    partner.id
-                ));
-            }
             if !tokens.insert(partner.token.as_str()) {
                 return Err(format!(
                     "partner `{}`: token is shared with another partner",
@@ -322,13 +335,10 @@ impl CoordinatorConfig {
                 ));
             }
         }
-        if let Some(admin) = &config.admin_token {
-            if admin.len() < 16 {
-                return Err("admin_token must have at least 16 characters".into());
-            }
-            if tokens.contains(admin.as_str()) {
-                return Err("admin_token is shared with a partner".into());
-            }
+        if let Some(admin) = &config.admin_token
+            && tokens.contains(admin.as_str())
+        {
+            return Err("admin_token is shared with a partner".into());
         }
         if config.tls.cert.is_some() != config.tls.key.is_some() {
             return Err("tls.cert and tls.key go together: give both or neither".into());

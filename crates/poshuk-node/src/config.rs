@@ -243,6 +243,20 @@ impl NodeConfig {
             .unwrap_or_else(|| self.data_dir.join("identity.age"))
     }
 
+    /// Refuses tokens that are placeholders from the examples, short or not
+    /// random: checked when a node starts from a file, so that the examples
+    /// still parse as documentation.
+    pub fn check_secrets(&self) -> Result<(), String> {
+        use poshuk_protocol::bearer::check_bearer_token;
+        if let Some(link) = &self.coordinator {
+            check_bearer_token("coordinator.token", &link.token)?;
+        }
+        if let Some(token) = &self.federation.token {
+            check_bearer_token("federation.token", token)?;
+        }
+        Ok(())
+    }
+
     /// Reads and checks a configuration file. Relative paths in it are taken
     /// relative to the file's directory.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
@@ -250,10 +264,15 @@ impl NodeConfig {
             path: path.display().to_string(),
             source,
         })?;
-        let mut config = NodeConfig::parse(&text).map_err(|message| ConfigError::Invalid {
+        let invalid = |message: String| ConfigError::Invalid {
             path: path.display().to_string(),
             message,
-        })?;
+        };
+        let mut config = NodeConfig::parse(&text).map_err(invalid)?;
+        if config.coordinator.is_some() || config.federation.token.is_some() {
+            poshuk_protocol::bearer::check_private_file(path, "bearer tokens").map_err(invalid)?;
+        }
+        config.check_secrets().map_err(invalid)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.data_dir.is_relative() {
             config.data_dir = base.join(&config.data_dir);

@@ -14,6 +14,7 @@
 //! This crate knows the token record's shape (`poshuk-tokens`) but not how
 //! tokens are made: it does not depend on the tokenizer or the keyring.
 
+pub mod bearer;
 pub mod error;
 pub mod federation;
 pub mod keys;

@@ -38,6 +38,14 @@ pub enum TlsError {
     /// A key file holds no private key.
     #[error("{0} holds no PEM private key")]
     NoKey(String),
+    /// A private key file that group or others may read.
+    #[error("{path} is a private key that others may read (mode {mode:o}): `chmod 600 {path}`")]
+    KeyReadableByOthers {
+        /// The key file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The certificate and key do not make a TLS configuration.
     #[error("TLS configuration from {cert} and {key}: {reason}")]
     Config {
@@ -82,6 +90,23 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .collect();
     if certificates.is_empty() {
         return Err(TlsError::NoCertificate(cert.display().to_string()));
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key)
+            .map_err(|source| TlsError::Read {
+                path: key.display().to_string(),
+                source,
+            })?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(TlsError::KeyReadableByOthers {
+                path: key.display().to_string(),
+                mode,
+            });
+        }
     }
     let private_key = PrivateKeyDer::from_pem_slice(&read(key)?)
         .map_err(|_| TlsError::NoKey(key.display().to_string()))?;
@@ -356,8 +381,20 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(key).expect("key").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        // A key others may read is refused.
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o640)).expect("chmod");
         assert!(matches!(
-            server_config(&generated.ca_certificate, cert),
+            server_config(cert, key),
+            Err(TlsError::KeyReadableByOthers { .. })
+        ));
+        std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        // A private file that holds no key.
+        let not_a_key = dir.path().join("not-a-key.pem");
+        std::fs::copy(cert, &not_a_key).expect("copy");
+        std::fs::set_permissions(&not_a_key, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+        assert!(matches!(
+            server_config(&generated.ca_certificate, &not_a_key),
             Err(TlsError::NoKey(_))
         ));
     }

@@ -12,7 +12,7 @@ use poshuk_core::{KeyRing, Tokenizer};
 use poshuk_synth::{Source, SynthConfig, generate, write_dir};
 
 use crate::commands::bench::node::{measure_searches, percentile, token_queries};
-use crate::commands::processes::{Processes, free_port, ingest};
+use crate::commands::processes::{Processes, free_port, ingest, write_private};
 
 #[derive(Args)]
 pub(crate) struct FederationBenchArgs {
@@ -80,16 +80,16 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
             node_token(id)
         ));
         let _ = std::fs::remove_dir_all(dir.join(format!("{id}-data")));
-        std::fs::write(
-            dir.join(format!("{id}.toml")),
-            format!(
+        write_private(
+            &dir.join(format!("{id}.toml")),
+            &format!(
                 "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
                 token(id),
                 node_token(id)
             ),
         )?;
     }
-    std::fs::write(dir.join("coordinator.toml"), coordinator)?;
+    write_private(&dir.join("coordinator.toml"), &coordinator)?;
     let mut processes = Processes::default();
     processes.start(
         &dir,

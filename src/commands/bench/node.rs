@@ -14,7 +14,7 @@ use poshuk_protocol::TokenQuery;
 use poshuk_records::{ReadOptions, read_file};
 use poshuk_synth::{SynthConfig, generate, write_dir};
 
-use crate::commands::processes::{Processes, free_port, ingest};
+use crate::commands::processes::{Processes, free_port, ingest, write_private};
 
 #[derive(Args)]
 pub(crate) struct NodeBenchArgs {
@@ -252,9 +252,9 @@ pub(crate) fn start_bench_node(
     let mut random = [0u8; 16];
     getrandom::fill(&mut random).map_err(|_| anyhow::anyhow!("no OS randomness"))?;
     let federation_token = format!("bench-coordinator-{}", hex::encode(random));
-    std::fs::write(
-        dir.join("node.toml"),
-        format!(
+    write_private(
+        &dir.join("node.toml"),
+        &format!(
             "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
              federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
              [federation]\ntoken = \"{federation_token}\"\n{extra_config}"

@@ -13,11 +13,16 @@ use crate::commands::http::Server;
 
 /// The coordinator, with the admin's token.
 fn coordinator(admin: &AdminArgs) -> anyhow::Result<Server> {
-    let token = admin
-        .admin_token
-        .as_deref()
-        .context("the coordinator's admin token is needed: --admin-token or POSHUK_ADMIN_TOKEN")?;
-    Server::coordinator(&admin.coordinator, token, admin.ca.as_deref())
+    let token = match &admin.admin_token_file {
+        Some(path) => files::load_secret(path, "admin token", "a 0600 file holding the coordinator's admin_token")?,
+        None => zeroize::Zeroizing::new(
+            std::env::var("POSHUK_ADMIN_TOKEN")
+                .ok()
+                .filter(|token| !token.trim().is_empty())
+                .context("the coordinator's admin token is needed: POSHUK_ADMIN_TOKEN or --admin-token-file (never on the command line)")?,
+        ),
+    };
+    Server::coordinator(&admin.coordinator, token.trim(), admin.ca.as_deref())
 }
 
 /// `poshuk keys status`.

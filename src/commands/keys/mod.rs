@@ -117,9 +117,10 @@ pub(crate) struct AdminArgs {
     /// The coordinator.
     #[arg(long, default_value = "http://127.0.0.1:7400")]
     coordinator: String,
-    /// The coordinator's admin token.
-    #[arg(long, env = "POSHUK_ADMIN_TOKEN", hide_env_values = true)]
-    admin_token: Option<String>,
+    /// A file holding the coordinator's admin token (mode 0600). Or set
+    /// POSHUK_ADMIN_TOKEN. Never on the command line, where `ps` shows it.
+    #[arg(long, env = "POSHUK_ADMIN_TOKEN_FILE")]
+    admin_token_file: Option<PathBuf>,
     /// The federation's CA certificate, for an https coordinator.
     #[arg(long, env = "POSHUK_CA")]
     ca: Option<PathBuf>,
