@@ -106,7 +106,10 @@ pub(crate) fn write_handle_map(path: &Path, map: &[(Handle, String)]) -> anyhow:
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
     writer.write_record(["handle", "record_id"])?;
     for (handle, record_id) in map {
-        writer.write_record([handle.to_hex().as_str(), record_id.as_str()])?;
+        writer.write_record([
+            handle.to_hex().as_str(),
+            &crate::commands::report::cell(record_id),
+        ])?;
     }
     writer.flush()?;
     Ok(())

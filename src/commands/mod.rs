@@ -13,6 +13,7 @@ pub(crate) mod pool;
 pub(crate) mod processes;
 pub(crate) mod progress;
 pub(crate) mod reading;
+pub(crate) mod report;
 pub(crate) mod search;
 pub(crate) mod signals;
 pub(crate) mod synth;

@@ -18,6 +18,7 @@ use crate::commands::http::{LocalNeed, NodeAccess, Server};
 use crate::commands::pool::run_pool;
 use crate::commands::progress::progress_bar;
 use crate::commands::reading::{ReadingArgs, print_read_summary};
+use crate::commands::report::cell;
 
 #[derive(Args)]
 pub(crate) struct SearchArgs {
@@ -306,8 +307,8 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
             {
                 if let Ok(mut writer) = writer.lock() {
                     let _ = writer.write_record([
-                        query.record_id.as_str(),
-                        hit.partner.as_str(),
+                        cell(&query.record_id).as_ref(),
+                        cell(&hit.partner).as_ref(),
                         &hit.handle.to_string(),
                         &format!("{:.4}", hit.score),
                         hit.band.name(),

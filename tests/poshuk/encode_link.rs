@@ -145,3 +145,42 @@ fn link_refuses_token_files_of_different_epochs_and_bad_thresholds() {
         run.stderr
     );
 }
+
+/// A case id that a spreadsheet would run as a formula is written as text
+/// in the handle map staff open in Excel.
+#[test]
+fn formulas_in_case_ids_are_written_as_text() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    std::fs::write(
+        root.join("cases.csv"),
+        format!(
+            "{}\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",Олександр,Коваленко,,,M,2012-03-04,,\n@SUM(A1),Марія,Шевченко,,,F,2010-01-02,,\nUA-3,Іван,Бойко,,,M,2011-05-06,,\n",
+            crate::support::HEADER
+        ),
+    )
+    .expect("write");
+    let run = poshuk(
+        root,
+        &[
+            "encode",
+            "--keyring",
+            "keyring.toml",
+            "cases.csv",
+            "-o",
+            "cases.tokens",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    let ids: Vec<String> = read_csv(&root.join("cases.tokens.handles.csv"))
+        .into_iter()
+        .skip(1)
+        .map(|row| row[1].clone())
+        .collect();
+    assert!(
+        ids.contains(&"'=HYPERLINK(\"http://x\",\"y\")".to_string()),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&"'@SUM(A1)".to_string()), "{ids:?}");
+    assert!(ids.contains(&"UA-3".to_string()), "{ids:?}");
+}
