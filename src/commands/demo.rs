@@ -249,7 +249,9 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         print_table(&response);
         println!();
     }
-    let cyrillic = RawRecord {
+    // A name alone names no one: the federation refuses it, so that no
+    // partner can list another's cases name by name.
+    let thin = RawRecord {
         given_name: "Олександр".into(),
         family_name: "Коваленко".into(),
         ..RawRecord::default()
@@ -258,13 +260,25 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         "{} searches for: Олександр Коваленко (Cyrillic, no date)",
         searcher.name
     );
-    print_table(&federated_search(&node, cyrillic, 5, None)?);
+    match federated_search(&node, thin.clone(), 5, None) {
+        Ok(response) => print_table(&response),
+        Err(error) => println!("  refused: {error}\n"),
+    }
+    println!(
+        "{} searches for: Олександр Коваленко, born 2012 (Cyrillic, a year)",
+        searcher.name
+    );
+    let with_year = RawRecord {
+        birth_date: "2012".into(),
+        ..thin
+    };
+    print_table(&federated_search(&node, with_year, 5, None)?);
 
     if args.no_wait {
         return Ok(());
     }
     println!(
-        "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node_url} --given Oleksandr --family Kovalenko --birth-date 2012\n  poshuk search --node http://127.0.0.1:{} --given Александр --family Коваленко\nCtrl-C stops everything.",
+        "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node_url} --given Oleksandr --family Kovalenko --birth-date 2012\n  poshuk search --node http://127.0.0.1:{} --given Александр --family Коваленко --birth-place Маріуполь\nCtrl-C stops everything.",
         partners[1].local_port
     );
     let runtime = tokio::runtime::Builder::new_current_thread()

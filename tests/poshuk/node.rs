@@ -173,7 +173,7 @@ fn bad_requests_get_precise_errors() {
         body["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("at most 64"),
+            .contains("at most 6"),
         "{body}"
     );
     for slot in [

@@ -91,7 +91,9 @@ fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request
 }
 
 fn query(epoch: u32) -> Value {
-    json!({"queries": [{"epoch": epoch, "tokenizer": poshuk_protocol::TOKENIZER_VERSION, "tokens": {"GivenWhole": ["00".repeat(16)]}, "limit": 5}]})
+    json!({"queries": [{"epoch": epoch, "tokenizer": poshuk_protocol::TOKENIZER_VERSION,
+        "tokens": {"GivenWhole": ["00".repeat(16)], "FamilyWhole": ["01".repeat(16)],
+                   "FamilyYear": ["02".repeat(16)]}, "limit": 5}]})
 }
 
 #[tokio::test]

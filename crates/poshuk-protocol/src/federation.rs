@@ -131,6 +131,19 @@ pub enum ProtocolError {
     /// The query has no token at all.
     #[error("the query holds no token: give at least one field")]
     Empty,
+    /// The query does not name one person.
+    #[error(
+        "the query does not identify a person: give the given and family name with a birth date or year, a birth place or a patronymic; or the given name with the full birth date; or a document number"
+    )]
+    ThinQuery,
+    /// The query asks about more name × date combinations than one person has.
+    #[error(
+        "the query combines {count} given-name with family-date tokens, at most {MAX_NAME_DATE_COMBINATIONS}: one query is one person"
+    )]
+    TooManyCombinations {
+        /// Given-name tokens × family-date tokens sent.
+        count: usize,
+    },
     /// `limit` is 0 or too large.
     #[error("limit must be between 1 and {MAX_LIMIT}")]
     Limit,
@@ -146,15 +159,53 @@ pub enum ProtocolError {
     },
 }
 
-/// The most tokens a slot of a query may hold: a query's one-edit variants
-/// are 1,024 per name word (four words allowed); every other slot holds a
-/// handful per value. Bounds the work a query can ask of a node (its
-/// blocking keys combine slots).
+/// The most tokens a slot of a query may hold: about twice what the
+/// tokenizer makes for one person (measured over the synthetic partners'
+/// records: at most 3 family keys, 10 given-name classes, 3 family dates),
+/// with room for year ranges; a query's one-edit variants are 1,024 per name
+/// word (four words allowed). Bounds the work a query can ask of a node (its
+/// blocking keys combine slots) and how many people one query can ask about.
 pub fn max_tokens(slot: Slot) -> usize {
     match slot {
         Slot::GivenVariant | Slot::FamilyVariant => 4 * 1024,
-        _ => 64,
+        Slot::GivenWhole => 4,
+        Slot::GivenClass => 12,
+        Slot::FamilyWhole | Slot::FamilyClass => 6,
+        Slot::AliasWhole | Slot::AliasClass => 8,
+        Slot::PatronymicClass | Slot::PatronymicWhole => 2,
+        Slot::FamilyDate | Slot::FamilyUnorderedDate => 12,
+        Slot::FamilyYear | Slot::GivenDate => 24,
+        Slot::DateDayMonth => 2,
+        Slot::PlaceClass | Slot::PlaceWhole => 4,
+        Slot::DocumentWhole | Slot::DocumentDigits => 8,
     }
+}
+
+/// The most (given-name tokens) × (family-name date tokens) one query may
+/// carry. One person's query makes at most about 70; a partner enumerating
+/// another's list packs many surnames, classes and years into each query,
+/// and this bounds the name × year combinations it can try per query.
+pub const MAX_NAME_DATE_COMBINATIONS: usize = 96;
+
+/// Whether a query's slots name one person: a document; or given and family
+/// name with a date, place or patronymic; or the given name with a full
+/// date (a child under a changed surname).
+fn identifies_a_person(record: &TokenRecord) -> bool {
+    let any = |slots: &[Slot]| slots.iter().any(|&slot| !record.slot(slot).is_empty());
+    let document = any(&[Slot::DocumentWhole, Slot::DocumentDigits]);
+    let given = any(&[Slot::GivenWhole, Slot::GivenClass]);
+    let family = any(&[Slot::FamilyWhole, Slot::AliasWhole]);
+    let context = any(&[
+        Slot::FamilyYear,
+        Slot::FamilyDate,
+        Slot::FamilyUnorderedDate,
+        Slot::GivenDate,
+        Slot::PlaceClass,
+        Slot::PlaceWhole,
+        Slot::PatronymicClass,
+        Slot::PatronymicWhole,
+    ]);
+    document || (given && family && context) || (given && any(&[Slot::GivenDate]))
 }
 
 impl TokenQuery {
@@ -216,7 +267,18 @@ impl TokenQuery {
         if count == 0 {
             return Err(ProtocolError::Empty);
         }
-        Ok(builder.finish())
+        let record = builder.finish();
+        if !identifies_a_person(&record) {
+            return Err(ProtocolError::ThinQuery);
+        }
+        let names = record.slot(Slot::GivenWhole).len() + record.slot(Slot::GivenClass).len();
+        let dates = record.slot(Slot::FamilyYear).len() + record.slot(Slot::FamilyDate).len();
+        if names * dates > MAX_NAME_DATE_COMBINATIONS {
+            return Err(ProtocolError::TooManyCombinations {
+                count: names * dates,
+            });
+        }
+        Ok(record)
     }
 }
 

@@ -60,6 +60,7 @@ mod tests {
     fn token_query_round_trips_and_rejects_garbage() {
         let record = TokenRecord::from_slots(vec![
             (Slot::GivenWhole, vec![Token(1), Token(u128::MAX)]),
+            (Slot::FamilyWhole, vec![Token(7)]),
             (Slot::FamilyYear, vec![Token(42)]),
         ]);
         let query = TokenQuery::from_record(3, &record, 10);
@@ -86,12 +87,12 @@ mod tests {
         let mut flooded = query.clone();
         flooded
             .tokens
-            .insert("GivenWhole".into(), vec!["00".repeat(16); 65]);
+            .insert("GivenWhole".into(), vec!["00".repeat(16); 5]);
         assert!(matches!(
             flooded.to_record(),
             Err(ProtocolError::TooManyTokens {
-                count: 65,
-                max: 64,
+                count: 5,
+                max: 4,
                 ..
             })
         ));
@@ -121,6 +122,59 @@ mod tests {
             older.to_record(),
             Err(ProtocolError::OtherTokenizer { found: 0, .. })
         ));
+    }
+
+    /// A query that does not name one person, or that packs many surnames,
+    /// given names and years into one, is refused: that is how one partner
+    /// would enumerate another's list.
+    #[test]
+    fn thin_and_packed_queries_are_refused() {
+        let query = |slots: Vec<(Slot, usize)>| {
+            let record = TokenRecord::from_slots(
+                slots
+                    .into_iter()
+                    .map(|(slot, count)| (slot, (0..count as u128).map(|i| Token(i + 1)).collect()))
+                    .collect(),
+            );
+            TokenQuery::from_record(1, &record, 10).to_record()
+        };
+        for thin in [
+            vec![(Slot::GivenWhole, 1)],
+            vec![(Slot::GivenClass, 1), (Slot::FamilyWhole, 1)],
+            vec![(Slot::FamilyWhole, 1), (Slot::FamilyYear, 1)],
+            vec![(Slot::GivenClass, 1), (Slot::PlaceClass, 1)],
+        ] {
+            assert_eq!(
+                query(thin.clone()),
+                Err(ProtocolError::ThinQuery),
+                "{thin:?}"
+            );
+        }
+        for person in [
+            vec![
+                (Slot::GivenClass, 2),
+                (Slot::FamilyWhole, 1),
+                (Slot::FamilyYear, 1),
+            ],
+            vec![
+                (Slot::GivenWhole, 1),
+                (Slot::FamilyWhole, 1),
+                (Slot::PlaceClass, 1),
+            ],
+            vec![(Slot::GivenClass, 1), (Slot::GivenDate, 1)],
+            vec![(Slot::DocumentWhole, 1)],
+        ] {
+            assert!(query(person.clone()).is_ok(), "{person:?}");
+        }
+        let packed = query(vec![
+            (Slot::GivenClass, 12),
+            (Slot::FamilyWhole, 6),
+            (Slot::FamilyYear, 12),
+        ]);
+        assert_eq!(
+            packed,
+            Err(ProtocolError::TooManyCombinations { count: 144 })
+        );
     }
 
     #[test]

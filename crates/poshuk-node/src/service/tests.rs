@@ -216,6 +216,7 @@ async fn the_federation_api_answers_only_the_coordinator() {
     let record = poshuk_core::Record {
         given_name: "Олександр".into(),
         family_name: "Коваленко".into(),
+        birth_date: poshuk_core::BirthDate::parse("2011").ok(),
         ..poshuk_core::Record::default()
     };
     let query = node
