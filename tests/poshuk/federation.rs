@@ -58,6 +58,11 @@ pub(crate) fn start_coordinator(
     let mut config = CoordinatorConfig::new(listen, "audit.jsonl", registry);
     config.deadlines.per_node_ms = per_node_ms;
     config.deadlines.overall_ms = per_node_ms + 500;
+    // The tests search far faster than a case worker: the limits are
+    // raised here, and tested on their own below.
+    config.limits.searches_per_minute = 1_000_000;
+    config.limits.searches_per_day = 1_000_000;
+    config.limits.concurrent_searches = 64;
     configure(&mut config);
     let config = config.to_toml();
     crate::support::write_private(&dir.join("coordinator.toml"), &config);

@@ -61,6 +61,13 @@ pub struct PartnerConfig {
     /// How other partners can ask this partner about a hit.
     #[serde(default)]
     pub contact: String,
+    /// This partner's searches per minute, instead of `[limits]`'s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub searches_per_minute: Option<u32>,
+    /// This partner's searches per day (UTC), instead of `[limits]`'s: raise
+    /// it for an agreed overlap run of a whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub searches_per_day: Option<u32>,
 }
 
 fn default_permissions() -> Vec<Permission> {
@@ -89,6 +96,35 @@ impl Default for Deadlines {
     }
 }
 
+/// How much each partner may search: against one partner listing another's
+/// cases by trying names, and against one partner's flood slowing the
+/// others'. Counters are kept in memory: a restart starts the day's count
+/// afresh.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchLimits {
+    /// Searches per minute and partner (a burst of as many, refilled evenly).
+    pub searches_per_minute: u32,
+    /// Searches per UTC day and partner.
+    pub searches_per_day: u32,
+    /// Searches of one partner in flight at once; more are refused (429).
+    pub concurrent_searches: u32,
+    /// Share of the daily quota at which a partner's volume is reported
+    /// (a warning in the log and the `poshuk_quota_alerts` metric).
+    pub alert_share: f64,
+}
+
+impl Default for SearchLimits {
+    fn default() -> SearchLimits {
+        SearchLimits {
+            searches_per_minute: 30,
+            searches_per_day: 1_000,
+            concurrent_searches: 4,
+            alert_share: 0.8,
+        }
+    }
+}
+
 /// The whole coordinator configuration.
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +139,9 @@ pub struct CoordinatorConfig {
     /// Most hits returned per search.
     #[serde(default = "default_max_hits")]
     pub max_hits: usize,
+    /// Rate limits and quotas per partner.
+    #[serde(default)]
+    pub limits: SearchLimits,
     /// The partners.
     #[serde(rename = "partner", default)]
     pub partners: Vec<PartnerConfig>,
@@ -179,6 +218,7 @@ impl std::fmt::Debug for CoordinatorConfig {
             .field("audit_log", &self.audit_log)
             .field("deadlines", &self.deadlines)
             .field("max_hits", &self.max_hits)
+            .field("limits", &self.limits)
             .field("partners", &self.partners)
             .field(
                 "admin_token",
@@ -203,6 +243,8 @@ impl PartnerConfig {
             node_token: None,
             permissions: default_permissions(),
             contact: String::new(),
+            searches_per_minute: None,
+            searches_per_day: None,
         }
     }
 }
@@ -219,6 +261,7 @@ impl CoordinatorConfig {
             audit_log: audit_log.into(),
             deadlines: Deadlines::default(),
             max_hits: default_max_hits(),
+            limits: SearchLimits::default(),
             partners,
             admin_token: None,
             state_dir: default_state_dir(),

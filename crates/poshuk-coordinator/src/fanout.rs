@@ -218,6 +218,8 @@ mod tests {
             node_token: None,
             permissions: vec![Permission::Search, Permission::BeSearched],
             contact: String::new(),
+            searches_per_minute: None,
+            searches_per_day: None,
         }
     }
 

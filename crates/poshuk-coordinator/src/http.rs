@@ -35,6 +35,7 @@ pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -43,6 +44,26 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 with `Retry-After`.
+    fn too_many(refusal: crate::limits::Refusal) -> ApiError {
+        let message = match refusal {
+            crate::limits::Refusal::Rate { .. } => {
+                "this partner's searches per minute are used: retry after the seconds in Retry-After"
+            }
+            crate::limits::Refusal::Quota { .. } => {
+                "this partner's searches for today (UTC) are used: retry tomorrow, or ask the federation's operator to raise the quota for an agreed overlap run"
+            }
+            crate::limits::Refusal::Busy => {
+                "this partner has as many searches in flight as it may: wait for one to finish"
+            }
+        };
+        ApiError {
+            retry_after: Some(refusal.retry_after()),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, refusal.code(), message)
         }
     }
 
@@ -58,7 +79,13 @@ impl IntoResponse for ApiError {
             code: self.code.to_string(),
             kind: ErrorKind::of_status(self.status.as_u16()),
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -140,14 +167,41 @@ struct SearchParameters {
     partners: Option<String>,
 }
 
-/// `POST /v1/federated-search`.
+/// `POST /v1/federated-search`: the partner is admitted (rate, daily quota,
+/// searches in flight) before its body is read.
 async fn federated_search(
     State(coordinator): State<Shared>,
-    headers: HeaderMap,
     Query(parameters): Query<SearchParameters>,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Result<Json<FederatedResponse>, ApiError> {
-    let requester = searching_partner(&coordinator, &headers)?;
+    let requester = searching_partner(&coordinator, request.headers())?;
+    let (_in_flight, admitted) = coordinator
+        .admission
+        .admit(&requester, &coordinator.config.limits)
+        .map_err(|refusal| {
+            coordinator
+                .metrics
+                .count_refused(&requester.id, refusal.code());
+            tracing::warn!(partner = %requester.id, reason = refusal.code(), "search refused");
+            ApiError::too_many(refusal)
+        })?;
+    if admitted.alert {
+        coordinator.metrics.count_alert(&requester.id);
+        tracing::warn!(
+            partner = %requester.id,
+            share = coordinator.config.limits.alert_share,
+            "a partner reached the alert share of its daily search quota: unusual volume"
+        );
+    }
+    let body = axum::body::to_bytes(request.into_body(), MAX_SEARCH_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("a search body is at most {MAX_SEARCH_BODY} bytes"),
+            )
+        })?;
     let queries: EpochQueries = parse_json(&body)?;
     coordinator.check_queries(&queries)?;
     let only = parameters.partners.map(|names| {
@@ -348,10 +402,7 @@ async fn check_credential(
 /// The coordinator's router.
 pub fn router(coordinator: Shared) -> Router {
     Router::new()
-        .route(
-            route::FEDERATED_SEARCH,
-            post(federated_search).layer(DefaultBodyLimit::max(MAX_SEARCH_BODY)),
-        )
+        .route(route::FEDERATED_SEARCH, post(federated_search))
         .route(route::PARTNERS, get(partners))
         .route(route::FEDERATION_STATUS, get(federation_status))
         .route(route::EPOCHS, get(epochs))

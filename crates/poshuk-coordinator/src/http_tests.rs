@@ -450,3 +450,50 @@ async fn no_body_is_read_before_the_credential_and_bodies_are_bounded() {
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// A partner searching faster than its rate gets 429 with Retry-After,
+/// before its body is read; another partner is not slowed by it.
+#[tokio::test]
+async fn searches_beyond_a_partners_rate_get_429_with_retry_after() {
+    let mut coordinator = TestCoordinator::start();
+    coordinator.config.limits.searches_per_minute = 2;
+    coordinator.restart();
+    for _ in 0..2 {
+        let (status, _) = coordinator
+            .call(request(
+                "POST",
+                route::FEDERATED_SEARCH,
+                Some(SEARCHER),
+                Body::from(query(1).to_string()),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let response = coordinator
+        .router
+        .clone()
+        .oneshot(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(SEARCHER),
+            Body::from("not even JSON"),
+        ))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let (_, metrics) = coordinator
+        .call(request("GET", routes::METRICS, Some(ADMIN), Body::empty()))
+        .await;
+    let text = metrics.as_str().expect("text");
+    assert!(
+        text.contains("poshuk_searches_refused_total{partner=\"ngo\",reason=\"rate_limited\"} 1"),
+        "{text}"
+    );
+}

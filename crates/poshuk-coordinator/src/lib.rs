@@ -11,6 +11,7 @@ pub mod config;
 mod fanout;
 mod http;
 mod keys;
+mod limits;
 mod metrics;
 
 use std::collections::HashMap;
@@ -57,6 +58,7 @@ pub struct Coordinator {
     /// The last status heard from each node (None: it did not answer).
     views: RwLock<HashMap<String, Option<poshuk_protocol::NodeStatus>>>,
     key_state: Mutex<keys::KeyState>,
+    admission: Arc<limits::Admission>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -99,6 +101,7 @@ impl Coordinator {
             metrics,
             views: RwLock::new(HashMap::new()),
             key_state: Mutex::new(key_state),
+            admission: Arc::default(),
         })
     }
 

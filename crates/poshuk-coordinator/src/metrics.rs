@@ -29,12 +29,20 @@ struct Partner {
     partner: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refused {
+    partner: String,
+    reason: &'static str,
+}
+
 /// The coordinator's metrics and their registry.
 pub(crate) struct Metrics {
     registry: Registry,
     searches: Counter,
     partial: Counter,
     unauthorized: Counter,
+    refused: Family<Refused, Counter>,
+    alerts: Family<Partner, Counter>,
     answers: Family<Answer, Counter>,
     answer_seconds: Family<Partner, Histogram, fn() -> Histogram>,
 }
@@ -51,6 +59,8 @@ impl Metrics {
             searches: Counter::default(),
             partial: Counter::default(),
             unauthorized: Counter::default(),
+            refused: Family::default(),
+            alerts: Family::default(),
             answers: Family::default(),
             answer_seconds: Family::new_with_constructor(answer_histogram),
         };
@@ -72,6 +82,16 @@ impl Metrics {
             "poshuk_unauthorized_requests",
             "Requests refused for want of a valid token",
             metrics.unauthorized.clone(),
+        );
+        registry.register(
+            "poshuk_searches_refused",
+            "Searches refused by a partner's rate, daily quota or in-flight cap",
+            metrics.refused.clone(),
+        );
+        registry.register(
+            "poshuk_quota_alerts",
+            "Times a partner reached the alert share of its daily quota",
+            metrics.alerts.clone(),
         );
         registry.register(
             "poshuk_node_answers",
@@ -114,6 +134,25 @@ impl Metrics {
     /// Counts a request refused at the gate.
     pub(crate) fn count_unauthorized(&self) {
         self.unauthorized.inc();
+    }
+
+    /// Counts a search refused at admission.
+    pub(crate) fn count_refused(&self, partner: &str, reason: &'static str) {
+        self.refused
+            .get_or_create(&Refused {
+                partner: partner.to_string(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// Counts a partner reaching the alert share of its quota.
+    pub(crate) fn count_alert(&self, partner: &str) {
+        self.alerts
+            .get_or_create(&Partner {
+                partner: partner.to_string(),
+            })
+            .inc();
     }
 
     /// The exposition.
