@@ -662,7 +662,7 @@ fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
     assert_eq!(in_two["hits"][0]["band"], "strong", "{in_two}");
     let ring = poshuk_keys::files::load(&root.join("keyring.toml")).expect("keyring");
     let tokens = poshuk_core::Tokenizer::new(ring.hasher(poshuk_core::Epoch(1)).expect("epoch 1"))
-        .tokenize(&poshuk_core::Record {
+        .tokenize_query(&poshuk_core::Record {
             given_name: "Зиновия".into(),
             family_name: "Пшеничаковская".into(),
             birth_date: poshuk_core::BirthDate::parse("1987-03-14").ok(),

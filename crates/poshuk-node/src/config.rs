@@ -197,9 +197,14 @@ pub struct KeysConfig {
 #[serde(deny_unknown_fields)]
 pub struct FederationAuth {
     /// The bearer token the coordinator presents when it searches this node.
-    /// Without one, any caller that reaches the federation address may search.
+    /// Without one, the federation API answers nothing but the probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Whether answers to the federation name the fields that agreed
+    /// (`given_name`, `birth_date`, ...). Off by default: a partner trying
+    /// token sets one by one would learn each record's fields from them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub share_agreeing_fields: bool,
 }
 
 impl NodeConfig {

@@ -104,7 +104,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             admin_key: config.keys.admin_key.clone(),
         },
         config.coordinator.as_ref(),
-        config.federation.token.clone(),
+        &config.federation,
         local_auth::LocalCredentials::open_or_create(&config.data_dir)?,
     )?))
 }

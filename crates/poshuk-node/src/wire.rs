@@ -77,6 +77,23 @@ pub fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse
     }
 }
 
+/// A node's answer as it leaves for the federation: only possible and
+/// strong hits (a weak hit tells an enumerating partner that a token of its
+/// query exists here, and helps no searcher), each score cut to its tenth
+/// (the band and rank are what a searcher needs; four decimals would let
+/// another partner measure each field's weight), and the agreeing fields
+/// only when the owner's config shares them.
+pub fn for_the_federation(mut response: SearchResponse, share_agreeing_fields: bool) -> SearchResponse {
+    response.hits.retain(|hit| hit.band != Band::Weak);
+    for hit in &mut response.hits {
+        hit.score = (hit.score * 10.0).floor() / 10.0;
+        if !share_agreeing_fields {
+            hit.agreeing.clear();
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 use super::SharedState;
 use super::error::{ApiError, blocking, parse_json};
 use crate::metrics::Api;
-use crate::wire::hits_response;
+use crate::wire::{for_the_federation, hits_response};
 
 /// The federation API's gate, before any handler reads a body: every route
 /// but the probes needs the coordinator's bearer token. A node with no
@@ -82,7 +82,10 @@ pub(crate) async fn search(
     state
         .metrics
         .observe_search(started.elapsed().as_secs_f64(), outcome.is_ok());
-    Ok(Json(hits_response(outcome?, started)))
+    Ok(Json(for_the_federation(
+        hits_response(outcome?, started),
+        state.share_agreeing_fields,
+    )))
 }
 
 fn epochs_text(epochs: &[Epoch]) -> String {

@@ -46,6 +46,7 @@ pub struct NodeState {
     sessions: ingest::IngestSessions,
     coordinator: Option<CoordinatorLink>,
     federation_token: Option<String>,
+    share_agreeing_fields: bool,
     local_credentials: Arc<LocalCredentials>,
     identity: std::path::PathBuf,
     admin_key: Option<String>,
@@ -79,7 +80,7 @@ impl NodeState {
         generations: Generations,
         keys: NodeKeys,
         coordinator: Option<&LinkConfig>,
-        federation_token: Option<String>,
+        federation: &crate::config::FederationAuth,
         local_credentials: LocalCredentials,
     ) -> Result<NodeState, NodeError> {
         Ok(NodeState {
@@ -89,7 +90,8 @@ impl NodeState {
             metrics: Metrics::default(),
             sessions: ingest::IngestSessions::default(),
             coordinator: coordinator.map(CoordinatorLink::new).transpose()?,
-            federation_token,
+            federation_token: federation.token.clone(),
+            share_agreeing_fields: federation.share_agreeing_fields,
             identity: keys.identity,
             admin_key: keys.admin_key,
         })

@@ -236,6 +236,38 @@ async fn the_federation_api_answers_only_the_coordinator() {
         answer["hits"][0].get("record_id").is_none(),
         "no case id leaves"
     );
+    // To the federation: no exact score, no agreeing fields (the owner did
+    // not share them), no weak hit.
+    let score = answer["hits"][0]["score"].as_f64().expect("score");
+    assert_eq!((score * 10.0).round() / 10.0, score, "{answer}");
+    assert_eq!(answer["hits"][0]["agreeing"], json!([]), "{answer}");
+    let weak_record = poshuk_core::Record {
+        given_name: "Олександр".into(),
+        family_name: "Коваленко".into(),
+        birth_date: poshuk_core::BirthDate::parse("1950").ok(),
+        ..poshuk_core::Record::default()
+    };
+    let weak_query = node
+        .state
+        .generations
+        .queries_for(&weak_record, &[poshuk_core::Epoch(1)], 5)
+        .expect("query")
+        .queries
+        .remove(0);
+    let local = json!({"record": {"given_name": "Олександр", "family_name": "Коваленко",
+                                  "birth_date": "1950"}, "limit": 5});
+    let (_, here) = call(node.local(), post(local::SEARCH, &local)).await;
+    assert_eq!(here["hits"][0]["band"], "weak", "the staff see it: {here}");
+    let (status, answer) = call(
+        node.federation(),
+        with_token(post(
+            node::SEARCH,
+            &serde_json::to_value(&weak_query).expect("json"),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["hits"], json!([]), "the federation does not: {answer}");
 
     let mut other_epoch = body.clone();
     other_epoch["epoch"] = json!(5);
