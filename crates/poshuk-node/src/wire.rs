@@ -83,7 +83,10 @@ pub fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse
 /// (the band and rank are what a searcher needs; four decimals would let
 /// another partner measure each field's weight), and the agreeing fields
 /// only when the owner's config shares them.
-pub fn for_the_federation(mut response: SearchResponse, share_agreeing_fields: bool) -> SearchResponse {
+pub fn for_the_federation(
+    mut response: SearchResponse,
+    share_agreeing_fields: bool,
+) -> SearchResponse {
     response.hits.retain(|hit| hit.band != Band::Weak);
     for hit in &mut response.hits {
         hit.score = (hit.score * 10.0).floor() / 10.0;

@@ -267,7 +267,11 @@ async fn the_federation_api_answers_only_the_coordinator() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(answer["hits"], json!([]), "the federation does not: {answer}");
+    assert_eq!(
+        answer["hits"],
+        json!([]),
+        "the federation does not: {answer}"
+    );
 
     let mut other_epoch = body.clone();
     other_epoch["epoch"] = json!(5);
