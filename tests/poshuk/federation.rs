@@ -63,6 +63,7 @@ pub(crate) fn start_coordinator(
     config.limits.searches_per_minute = 1_000_000;
     config.limits.searches_per_day = 1_000_000;
     config.limits.concurrent_searches = 64;
+    config.limits.hits_per_day_min = 1_000_000;
     configure(&mut config);
     let config = config.to_toml();
     crate::support::write_private(&dir.join("coordinator.toml"), &config);
@@ -93,6 +94,15 @@ pub(crate) fn joins(url: &str, partner: &str) -> impl Fn(&mut NodeConfig) {
 
 /// Three partner nodes with their synthetic lists ingested, and a coordinator.
 fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProcess>) {
+    federation_with(dir, persons, &|_| {})
+}
+
+/// [`federation`] with the coordinator's config completed by `configure`.
+fn federation_with(
+    dir: &Path,
+    persons: usize,
+    configure: &dyn Fn(&mut CoordinatorConfig),
+) -> (Coordinator, String, Vec<NodeProcess>) {
     assert!(
         poshuk(
             dir,
@@ -128,7 +138,7 @@ fn federation(dir: &Path, persons: usize) -> (Coordinator, String, Vec<NodeProce
         .zip(&nodes)
         .map(|((id, _), node)| (*id, node.federation.as_str()))
         .collect();
-    let (coordinator, url) = start_coordinator(dir, &registry, 1000, &|_| {});
+    let (coordinator, url) = start_coordinator(dir, &registry, 1000, configure);
     for ((id, _), node) in PARTNERS.iter().zip(&mut nodes) {
         node.reconfigure(dir, &joins(&url, id));
     }
@@ -462,4 +472,46 @@ fn demo_runs_a_federation_and_finds_people_across_scripts() {
         .count();
     assert!(strong_from_others >= 4, "{}", run.stdout);
     assert!(!run.stdout.contains("PARTIAL"), "{}", run.stdout);
+}
+
+/// Whatever its queries, a partner receives from another at most its daily
+/// budget of hits (a share of that partner's list, here one hit): beyond
+/// it the hits are withheld and the partner's status says so.
+#[test]
+fn a_partners_daily_hits_from_another_are_bounded() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let (_coordinator, _url, nodes) = federation_with(root, 200, &|config| {
+        config.limits.hits_per_day_share = 0.0;
+        config.limits.hits_per_day_min = 1;
+    });
+    let person = shared_person(root);
+    let (status, first) = search(&nodes[2], &person);
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["partners"]["ngo-ua"]["status"], "ok", "{first}");
+    let from_ngo = |body: &serde_json::Value| {
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .filter(|hit| hit["partner"] == "ngo-ua")
+            .count()
+    };
+    assert_eq!(from_ngo(&first), 1, "{first}");
+    let (status, second) = search(&nodes[2], &person);
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(from_ngo(&second), 0, "{second}");
+    assert_eq!(
+        second["partners"]["ngo-ua"]["status"], "limited",
+        "{second}"
+    );
+    // The searcher's own hits are its own: never withheld.
+    assert!(
+        second["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .any(|hit| hit["own"] == true),
+        "{second}"
+    );
 }

@@ -112,15 +112,23 @@ pub struct SearchLimits {
     /// Share of the daily quota at which a partner's volume is reported
     /// (a warning in the log and the `poshuk_quota_alerts` metric).
     pub alert_share: f64,
+    /// Hits one partner may receive from another per UTC day, as a share of
+    /// the other's records; beyond it they are withheld (outcome
+    /// `limited`). Bounds what any query trick can harvest in a day.
+    pub hits_per_day_share: f64,
+    /// The least number of such hits per day, for small lists.
+    pub hits_per_day_min: u32,
 }
 
 impl Default for SearchLimits {
     fn default() -> SearchLimits {
         SearchLimits {
-            searches_per_minute: 30,
-            searches_per_day: 1_000,
+            searches_per_minute: 10,
+            searches_per_day: 300,
             concurrent_searches: 4,
             alert_share: 0.8,
+            hits_per_day_share: 0.005,
+            hits_per_day_min: 5,
         }
     }
 }

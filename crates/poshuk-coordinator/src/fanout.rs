@@ -129,11 +129,52 @@ impl Coordinator {
             });
             (partner, answer)
         });
-        let answers = futures_util::future::join_all(asks).await;
+        let mut answers = futures_util::future::join_all(asks).await;
+        self.withhold_beyond_budget(requester, &mut answers);
         let response = merge(requester, answers, limit, started);
         self.metrics.observe_search(&response);
         self.audit.search(&requester.id, &response);
         response
+    }
+
+    /// Keeps of each other partner's hits only what the requester's budget
+    /// for today allows (a share of that partner's records); the rest are
+    /// withheld and the partner's outcome says `limited`.
+    fn withhold_beyond_budget(
+        &self,
+        requester: &PartnerConfig,
+        answers: &mut [(&PartnerConfig, Answer)],
+    ) {
+        let limits = &self.config.limits;
+        for (owner, (status, hits)) in answers.iter_mut() {
+            if owner.id == requester.id || hits.is_empty() {
+                continue;
+            }
+            let records = self
+                .views
+                .read()
+                .ok()
+                .and_then(|views| views.get(&owner.id).cloned().flatten())
+                .map_or(0, |status| status.records);
+            let budget = ((records as f64 * limits.hits_per_day_share).floor() as u64)
+                .max(u64::from(limits.hits_per_day_min));
+            let before = hits.len();
+            hits.retain(|_| self.admission.take_hit(&requester.id, &owner.id, budget));
+            if hits.len() < before {
+                status.status = PartnerOutcome::Limited;
+                status.hits = hits.len();
+                status.error = Some(format!(
+                    "{} hits withheld: you have received today's {budget} hits from this partner",
+                    before - hits.len()
+                ));
+                tracing::warn!(
+                    searcher = %requester.id,
+                    owner = %owner.id,
+                    budget,
+                    "a partner used its daily hits from another: hits withheld"
+                );
+            }
+        }
     }
 
     /// The partners a search goes to: allowed to be searched, not

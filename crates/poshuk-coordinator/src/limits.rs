@@ -63,6 +63,8 @@ pub(crate) struct Admitted {
 #[derive(Debug, Default)]
 pub(crate) struct Admission {
     usage: Mutex<HashMap<String, Usage>>,
+    /// Hits delivered today: (searcher, owner) → (UTC day, hits).
+    hits: Mutex<HashMap<(String, String), (u64, u64)>>,
 }
 
 /// A search in flight; dropping it frees the partner's slot.
@@ -88,6 +90,30 @@ fn utc_day(now: SystemTime) -> (u64, u64) {
 }
 
 impl Admission {
+    /// Takes one hit of `owner`'s from today's budget of `searcher`; false
+    /// when the budget (`budget` hits a day) is used.
+    pub(crate) fn take_hit(&self, searcher: &str, owner: &str, budget: u64) -> bool {
+        self.take_hit_at(searcher, owner, budget, SystemTime::now())
+    }
+
+    fn take_hit_at(&self, searcher: &str, owner: &str, budget: u64, wall: SystemTime) -> bool {
+        let (day, _) = utc_day(wall);
+        let Ok(mut hits) = self.hits.lock() else {
+            return false;
+        };
+        let used = hits
+            .entry((searcher.to_string(), owner.to_string()))
+            .or_insert((day, 0));
+        if used.0 != day {
+            *used = (day, 0);
+        }
+        if used.1 >= budget {
+            return false;
+        }
+        used.1 += 1;
+        true
+    }
+
     /// Admits one search of `partner` or says why not.
     pub(crate) fn admit(
         self: &Arc<Admission>,
@@ -180,6 +206,7 @@ mod tests {
             searches_per_day: 5,
             concurrent_searches: 2,
             alert_share: 0.8,
+            ..SearchLimits::default()
         };
         let (start, wall) = (Instant::now(), SystemTime::now());
         let ngo = partner();
@@ -234,5 +261,28 @@ mod tests {
                 .admit_at(&ngo, &limits, later + Duration::from_secs(120), tomorrow)
                 .is_ok()
         );
+    }
+}
+
+#[cfg(test)]
+mod hit_tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn hits_per_day_are_budgeted_per_searcher_and_owner() {
+        let admission = Admission::default();
+        let now = SystemTime::now();
+        assert!(admission.take_hit_at("intl", "ngo", 2, now));
+        assert!(admission.take_hit_at("intl", "ngo", 2, now));
+        assert!(!admission.take_hit_at("intl", "ngo", 2, now), "budget used");
+        assert!(admission.take_hit_at("intl", "ru", 2, now), "another owner");
+        assert!(
+            admission.take_hit_at("ru", "ngo", 2, now),
+            "another searcher"
+        );
+        let tomorrow = now + Duration::from_secs(86_400);
+        assert!(admission.take_hit_at("intl", "ngo", 2, tomorrow));
     }
 }

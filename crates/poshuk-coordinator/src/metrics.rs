@@ -118,6 +118,7 @@ impl Metrics {
                 PartnerOutcome::TimedOut => "timed_out",
                 PartnerOutcome::Failed => "failed",
                 PartnerOutcome::Unavailable => "unavailable",
+                PartnerOutcome::Limited => "limited",
             };
             let partner = partner.clone();
             self.answer_seconds

@@ -72,7 +72,7 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
     let node_token = |id: &str| format!("bench-node-token-{id}-0000000000");
     let mut coordinator = format!(
         "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n\
-         # A benchmark searches far faster than a case worker.\n[limits]\nsearches_per_minute = 100000000\nsearches_per_day = 100000000\nconcurrent_searches = 1024\n"
+         # A benchmark searches far faster than a case worker.\n[limits]\nsearches_per_minute = 100000000\nsearches_per_day = 100000000\nconcurrent_searches = 1024\nhits_per_day_min = 100000000\n"
     );
     for (id, (federation, local)) in ids.iter().zip(&ports) {
         coordinator.push_str(&format!(
