@@ -4,7 +4,7 @@ mod round_trip {
     use super::super::*;
     use poshuk_core::{KeyRing, Record, Tokenizer};
 
-    fn tokenizer() -> Tokenizer {
+    pub(super) fn tokenizer() -> Tokenizer {
         let ring = KeyRing::with_key([1; 32]);
         Tokenizer::new(ring.hasher(Epoch(1)).expect("hasher"))
     }
@@ -22,7 +22,7 @@ mod round_trip {
         }
     }
 
-    fn record(id: &str, given: &str, family: &str) -> Record {
+    pub(super) fn record(id: &str, given: &str, family: &str) -> Record {
         Record {
             record_id: id.into(),
             given_name: given.into(),
@@ -253,5 +253,65 @@ mod erasure_tests {
             })
             .expect("reads");
         assert_eq!(remaining, 2);
+    }
+}
+
+mod variants {
+    use super::super::*;
+    use super::round_trip::{record, settings, tokenizer};
+
+    /// A query whose "one-edit variants" are in truth a hundred other
+    /// surnames meets at most `MAX_MEETING_VARIANTS` of them.
+    #[test]
+    fn a_query_packed_with_surnames_as_variants_meets_few() {
+        use poshuk_core::{BirthDate, Slot, TokenRecord};
+        use read::MAX_MEETING_VARIANTS;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokenizer = tokenizer();
+        let index = TokenIndex::open(
+            dir.path(),
+            &dir.path().join("index"),
+            IndexSettings {
+                max_candidates: 1000,
+                max_block_size: 1000,
+                commit_every_records: 100,
+                ..settings()
+            },
+        )
+        .expect("opens");
+        let mut families = Vec::new();
+        let records: Vec<IndexRecord> = (0..100)
+            .map(|i| {
+                // Letters, not digits: a skeleton keeps only letters.
+                let letters = ['б', 'в', 'д', 'з', 'к', 'л', 'м', 'н', 'п', 'р'];
+                let family = format!("Гор{}а{}енко", letters[i / 10], letters[i % 10]);
+                let mut person = record(&format!("{i}"), "Іван", &family);
+                person.birth_date = BirthDate::parse(&format!("{}-01-01", 1900 + i)).ok();
+                let tokens = tokenizer.tokenize(&person);
+                families.extend(tokens.slot(Slot::FamilyWhole).iter().copied());
+                IndexRecord {
+                    record_id: format!("{i}"),
+                    tokens,
+                    handle: None,
+                }
+            })
+            .collect();
+        index.upsert(&records).expect("upserts");
+        let mut probe = record("q", "Іван", "Хтосьенко");
+        probe.birth_date = BirthDate::parse("2010-01-01").ok();
+        let honest = tokenizer.tokenize_query(&probe);
+        let mut slots: Vec<(Slot, Vec<poshuk_core::Token>)> = Slot::ALL
+            .iter()
+            .filter(|slot| !matches!(slot, Slot::FamilyVariant))
+            .map(|&slot| (slot, honest.slot(slot).to_vec()))
+            .collect();
+        slots.push((Slot::FamilyVariant, families));
+        let packed = TokenRecord::from_slots(slots);
+        let outcome = index.search(&packed, 1000).expect("searches");
+        assert!(
+            !outcome.hits.is_empty() && outcome.hits.len() <= 64 && MAX_MEETING_VARIANTS == 64,
+            "{} hits",
+            outcome.hits.len()
+        );
     }
 }
