@@ -202,6 +202,89 @@ fn workbook_with_mapping_and_named_sheet_is_read() {
     );
 }
 
+/// A workbook of a few kilobytes that declares a value in the last cell of
+/// the sheet (XFD1048576) is refused at once, naming the cell, instead of
+/// making a grid of 17 billion cells; a field longer than 1 KiB rejects its
+/// row, by line, and the rest is read.
+#[test]
+fn workbook_bombs_and_overlong_fields_are_refused_with_their_place() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (column, header) in ["record_id", "given_name", "family_name"]
+        .iter()
+        .enumerate()
+    {
+        sheet
+            .write_string(0, column as u16, *header)
+            .expect("header");
+    }
+    sheet.write_string(1, 0, "K-1").expect("cell");
+    sheet.write_string(1, 1, "Дарина").expect("cell");
+    sheet.write_string(1, 2, "Гончаренко").expect("cell");
+    sheet
+        .write_string(1_048_575, 16_383, "far away")
+        .expect("cell");
+    workbook.save(root.join("bomb.xlsx")).expect("save");
+    assert!(
+        std::fs::metadata(root.join("bomb.xlsx"))
+            .expect("file")
+            .len()
+            < 20_000
+    );
+    let run = poshuk(
+        root,
+        &[
+            "encode",
+            "--keyring",
+            "keyring.toml",
+            "bomb.xlsx",
+            "-o",
+            "bomb.tokens",
+        ],
+    );
+    assert!(!run.success);
+    assert!(
+        run.stderr
+            .contains("row 1048576 has a value in column 16384"),
+        "{}",
+        run.stderr
+    );
+
+    let long_name = "Д".repeat(600);
+    std::fs::write(
+        root.join("long.csv"),
+        format!(
+            "{HEADER}A-1,{long_name},Коваленко,,,F,2010-01-01,,\nA-2,Марія,Шевченко,,,F,2011-02-03,,\n"
+        ),
+    )
+    .expect("write");
+    let run = poshuk(
+        root,
+        &[
+            "encode",
+            "--keyring",
+            "keyring.toml",
+            "long.csv",
+            "-o",
+            "long.tokens",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("line 2: rejected: given_name holds 1200 bytes, at most 1024"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("1 encoded, 1 rejected"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn json_lines_are_read() {
     let (dir, _keyring) = workspace_with_keyring();

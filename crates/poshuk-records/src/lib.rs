@@ -18,6 +18,7 @@ mod read;
 pub use decode::{Encoding, decode_bytes};
 pub use mapping::{CanonicalField, ColumnMapping, MappingError};
 pub use read::{
-    FileFormat, ReadError, ReadOptions, ReadOutcome, ReadRecord, RowProblem, Severity, read_file,
+    FileFormat, MAX_FIELD_BYTES, MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_WORKBOOK_UNPACKED_BYTES,
+    ReadError, ReadOptions, ReadOutcome, ReadRecord, RowProblem, Severity, read_file,
     read_reader_csv,
 };

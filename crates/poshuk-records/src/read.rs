@@ -142,6 +142,9 @@ pub enum ReadError {
     /// The workbook cannot be read.
     #[error("cannot read workbook: {0}")]
     Workbook(String),
+    /// The workbook is larger than poshuk reads.
+    #[error("the workbook is too large to read: {0}")]
+    WorkbookTooLarge(String),
     /// The named sheet does not exist.
     #[error("the workbook has no sheet named {wanted:?} (sheets: {available})")]
     NoSuchSheet {
@@ -341,7 +344,26 @@ fn split_list(value: &str) -> Vec<String> {
 }
 
 /// Builds a record from a row's fields and files it, with its problems.
+/// The longest value a field may hold, in bytes. Names, dates, places and
+/// document lists are far shorter; a longer one is a broken export or an
+/// attempt to make the node's work grow.
+pub const MAX_FIELD_BYTES: usize = 1024;
+
 fn accept_row(outcome: &mut ReadOutcome, line: usize, field: impl Fn(CanonicalField) -> String) {
+    for which in CanonicalField::ALL {
+        let length = field(which).len();
+        if length > MAX_FIELD_BYTES {
+            outcome.problems.push(RowProblem {
+                line,
+                severity: Severity::Rejected,
+                reason: format!(
+                    "{} holds {length} bytes, at most {MAX_FIELD_BYTES}",
+                    which.name()
+                ),
+            });
+            return;
+        }
+    }
     let mut record = Record {
         record_id: field(CanonicalField::RecordId),
         given_name: field(CanonicalField::GivenName),
@@ -461,39 +483,168 @@ fn json_field(object: &serde_json::Map<String, serde_json::Value>, name: &str) -
     }
 }
 
-fn read_workbook(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, ReadError> {
-    let mut workbook = calamine::open_workbook_auto(path)
-        .map_err(|error| ReadError::Workbook(error.to_string()))?;
+/// The most bytes the parts of a workbook may hold once unpacked (a few
+/// hundred thousand rows of a case list take a few dozen megabytes).
+pub const MAX_WORKBOOK_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
+/// The most columns of a sheet that are read.
+pub const MAX_SHEET_COLUMNS: u32 = 1024;
+/// The most non-empty cells of a sheet.
+pub const MAX_SHEET_CELLS: usize = 20_000_000;
+
+/// Refuses an .xlsx (a zip archive) whose parts would unpack to more than
+/// [`MAX_WORKBOOK_UNPACKED_BYTES`]: a few megabytes can hold gigabytes of
+/// zeros, which the workbook reader would hold in memory.
+fn check_unpacked_size(path: &Path) -> Result<(), ReadError> {
+    check_unpacked_size_at_most(path, MAX_WORKBOOK_UNPACKED_BYTES)
+}
+
+fn check_unpacked_size_at_most(path: &Path, limit: u64) -> Result<(), ReadError> {
+    let file = std::fs::File::open(path).map_err(|source| ReadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::BufReader::new(file)) else {
+        // Not a zip (an .xls or a damaged file): the reader says why.
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        let size = archive
+            .by_index_raw(index)
+            .map_err(|error| ReadError::Workbook(error.to_string()))?
+            .size();
+        total = total.saturating_add(size);
+    }
+    if total > limit {
+        return Err(ReadError::WorkbookTooLarge(format!(
+            "its parts unpack to {} MiB, at most {} MiB",
+            total >> 20,
+            limit >> 20
+        )));
+    }
+    Ok(())
+}
+
+/// A sheet's non-empty cells by row, read cell by cell: a workbook that
+/// declares one cell at XFD1048576 must not make a dense grid of 17 billion
+/// cells.
+struct SparseSheet {
+    /// (row, column, text), in reading order.
+    cells: Vec<(u32, u32, String)>,
+}
+
+impl SparseSheet {
+    fn rows(&self) -> Vec<(u32, Vec<String>)> {
+        let mut rows: std::collections::BTreeMap<u32, Vec<String>> = Default::default();
+        for (row, column, text) in &self.cells {
+            let cells = rows.entry(*row).or_default();
+            let column = *column as usize;
+            if cells.len() <= column {
+                cells.resize(column + 1, String::new());
+            }
+            cells[column] = text.clone();
+        }
+        rows.into_iter().collect()
+    }
+}
+
+fn read_xlsx_sparse(path: &Path, sheet: Option<String>) -> Result<SparseSheet, ReadError> {
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(path)
+        .map_err(|error: calamine::XlsxError| ReadError::Workbook(error.to_string()))?;
     let sheets = workbook.sheet_names();
+    let name = match sheet {
+        Some(name) if !sheets.contains(&name) => {
+            return Err(ReadError::NoSuchSheet {
+                wanted: name,
+                available: sheets.join(", "),
+            });
+        }
+        Some(name) => name,
+        None => sheets.first().cloned().ok_or(ReadError::NoHeader)?,
+    };
+    let mut reader = workbook
+        .worksheet_cells_reader(&name)
+        .map_err(|error| ReadError::Workbook(error.to_string()))?;
+    let mut cells = Vec::new();
+    while let Some(cell) = reader
+        .next_cell()
+        .map_err(|error| ReadError::Workbook(error.to_string()))?
+    {
+        let (row, column) = cell.get_position();
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if text.trim().is_empty() {
+            continue;
+        }
+        if column >= MAX_SHEET_COLUMNS {
+            return Err(ReadError::WorkbookTooLarge(format!(
+                "row {} has a value in column {}, beyond the {MAX_SHEET_COLUMNS} columns read",
+                row + 1,
+                column + 1
+            )));
+        }
+        if cells.len() >= MAX_SHEET_CELLS {
+            return Err(ReadError::WorkbookTooLarge(format!(
+                "the sheet has more than {MAX_SHEET_CELLS} non-empty cells"
+            )));
+        }
+        cells.push((row, column, text));
+    }
+    Ok(SparseSheet { cells })
+}
+
+fn read_workbook(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, ReadError> {
     let wanted = options
         .sheet
         .clone()
         .or_else(|| options.mapping.sheet.clone());
-    let range = match wanted {
-        Some(name) => {
-            if !sheets.contains(&name) {
-                return Err(ReadError::NoSuchSheet {
-                    wanted: name,
-                    available: sheets.join(", "),
-                });
+    let is_xlsx = path
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| {
+            extension.eq_ignore_ascii_case("xlsx") || extension.eq_ignore_ascii_case("xlsm")
+        });
+    check_unpacked_size(path)?;
+    let rows: Vec<(u32, Vec<String>)> = if is_xlsx {
+        read_xlsx_sparse(path, wanted)?.rows()
+    } else {
+        let mut workbook = calamine::open_workbook_auto(path)
+            .map_err(|error| ReadError::Workbook(error.to_string()))?;
+        let sheets = workbook.sheet_names();
+        let range = match wanted {
+            Some(name) => {
+                if !sheets.contains(&name) {
+                    return Err(ReadError::NoSuchSheet {
+                        wanted: name,
+                        available: sheets.join(", "),
+                    });
+                }
+                workbook.worksheet_range(&name)
             }
-            workbook.worksheet_range(&name)
+            None => match workbook.worksheet_range_at(0) {
+                Some(range) => range,
+                None => return Err(ReadError::NoHeader),
+            },
         }
-        None => match workbook.worksheet_range_at(0) {
-            Some(range) => range,
-            None => return Err(ReadError::NoHeader),
-        },
-    }
-    .map_err(|error| ReadError::Workbook(error.to_string()))?;
-    let first_row = range.start().map_or(0, |(row, _)| row as usize);
-    let mut rows = range.rows();
-    let header = rows.next().ok_or(ReadError::NoHeader)?;
-    let headers: Vec<String> = header.iter().map(cell_text).collect();
-    let columns = resolve_headers(&options.mapping, &headers)?;
+        .map_err(|error| ReadError::Workbook(error.to_string()))?;
+        let first_row = range.start().map_or(0, |(row, _)| row);
+        range
+            .rows()
+            .enumerate()
+            .map(|(index, row)| {
+                (
+                    first_row + index as u32,
+                    row.iter().map(cell_text).collect(),
+                )
+            })
+            .collect()
+    };
+    let mut rows = rows.into_iter();
+    let (_, header) = rows.next().ok_or(ReadError::NoHeader)?;
+    let columns = resolve_headers(&options.mapping, &header)?;
     let mut outcome = ReadOutcome::default();
-    for (index, row) in rows.enumerate() {
-        let line = first_row + index + 2;
-        let cells: Vec<String> = row.iter().map(cell_text).collect();
+    for (row, cells) in rows {
+        // Rows count from 1 in a spreadsheet.
+        let line = row as usize + 1;
         if cells.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }
@@ -534,6 +685,27 @@ fn serial_to_iso(datetime: &calamine::ExcelDateTime) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A zip whose parts unpack beyond the bound is refused before any part
+    /// is unpacked (here the bound is 1 MiB, the part 2 MiB of zeros).
+    #[test]
+    fn a_workbook_that_unpacks_too_large_is_refused() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("zeros.xlsx");
+        let file = std::fs::File::create(&path).expect("create");
+        let mut zip = zip::ZipWriter::new(file);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("xl/sharedStrings.xml", options)
+            .expect("start");
+        zip.write_all(&vec![0u8; 2 << 20]).expect("write");
+        zip.finish().expect("finish");
+        assert!(std::fs::metadata(&path).expect("file").len() < 100_000);
+        let error = check_unpacked_size_at_most(&path, 1 << 20).expect_err("refused");
+        assert!(error.to_string().contains("unpack to 2 MiB"), "{error}");
+        assert!(check_unpacked_size_at_most(&path, 4 << 20).is_ok());
+    }
     use super::*;
 
     const HEADER: &str = "record_id,given_name,family_name,patronymic,other_names,sex,birth_date,birth_place,document_ids\n";
