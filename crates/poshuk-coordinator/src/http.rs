@@ -425,4 +425,29 @@ pub fn router(coordinator: Shared) -> Router {
             check_credential,
         ))
         .with_state(coordinator)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async {
+                        ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "overloaded",
+                            "the coordinator is at its request limit; retry shortly",
+                        )
+                    },
+                ))
+                .load_shed()
+                .concurrency_limit(MAX_CONCURRENT_REQUESTS)
+                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                )),
+        )
 }
+
+/// Requests handled at once; more are shed with 503 (each partner also has
+/// its own cap on searches in flight, so one cannot take them all).
+const MAX_CONCURRENT_REQUESTS: usize = 256;
+/// The longest a request may take (a search's overall deadline is 3 s by
+/// default; a retirement waits for every node).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

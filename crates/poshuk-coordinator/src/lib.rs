@@ -180,12 +180,12 @@ pub async fn serve(
                     source,
                 }
             })?;
-            axum::serve(listener, app)
+            axum::serve(poshuk_tls::GuardedListener::new(listener), app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }
         None => {
-            axum::serve(listener, app)
+            axum::serve(poshuk_tls::GuardedListener::new(listener), app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }

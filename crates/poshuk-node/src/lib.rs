@@ -215,12 +215,12 @@ pub async fn serve(
         match federation_tls {
             Some(tls) => {
                 let listener = poshuk_tls::TlsListener::new(federation, tls)?;
-                axum::serve(listener, federation_app)
+                axum::serve(poshuk_tls::GuardedListener::new(listener), federation_app)
                     .with_graceful_shutdown(federation_stop)
                     .await
             }
             None => {
-                axum::serve(federation, federation_app)
+                axum::serve(poshuk_tls::GuardedListener::new(federation), federation_app)
                     .with_graceful_shutdown(federation_stop)
                     .await
             }

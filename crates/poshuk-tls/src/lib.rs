@@ -8,6 +8,8 @@
 //! public CA for a look-alike name does not pass. TLS is opt-in per listener
 //! (plain HTTP stays for loopback-only demos and tests).
 
+mod guarded;
+pub use guarded::{GuardedIo, GuardedListener, IDLE_TIMEOUT, MAX_CONNECTIONS};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

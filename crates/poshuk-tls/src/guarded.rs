@@ -1,0 +1,190 @@
+//! A listener that holds at most a fixed number of connections and closes a
+//! connection that sends nothing for a while: 20,000 half-open or silent
+//! connections must not take a server's file descriptors, nor hold the
+//! places of the partners that do talk.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+
+/// Connections held at once, by default. Beyond, new ones wait in the
+/// kernel's backlog (no file descriptor is taken) until one closes.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long a connection may wait with nothing read, by default: the first
+/// request's headers, the next request on a kept-alive connection, or the
+/// rest of a body sent too slowly.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Wraps a listener (TCP or TLS) with a connection cap and an idle timeout.
+pub struct GuardedListener<L> {
+    inner: L,
+    connections: Arc<Semaphore>,
+    idle: Duration,
+}
+
+impl<L> GuardedListener<L> {
+    /// [`MAX_CONNECTIONS`] and [`IDLE_TIMEOUT`].
+    pub fn new(inner: L) -> GuardedListener<L> {
+        GuardedListener::with_limits(inner, MAX_CONNECTIONS, IDLE_TIMEOUT)
+    }
+
+    /// Explicit limits.
+    pub fn with_limits(inner: L, connections: usize, idle: Duration) -> GuardedListener<L> {
+        GuardedListener {
+            inner,
+            connections: Arc::new(Semaphore::new(connections.max(1))),
+            idle,
+        }
+    }
+}
+
+impl<L> axum::serve::Listener for GuardedListener<L>
+where
+    L: axum::serve::Listener,
+    L::Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    type Io = GuardedIo<L::Io>;
+    type Addr = L::Addr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let permit = match self.connections.clone().acquire_owned().await {
+            Ok(permit) => permit,
+            // The semaphore is never closed.
+            Err(_) => std::future::pending().await,
+        };
+        let (io, address) = self.inner.accept().await;
+        (GuardedIo::new(io, permit, self.idle), address)
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A connection holding its place; reading fails with `TimedOut` once it
+/// has waited `idle` for a byte.
+pub struct GuardedIo<I> {
+    inner: I,
+    _permit: OwnedSemaphorePermit,
+    idle: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<I> GuardedIo<I> {
+    fn new(inner: I, permit: OwnedSemaphorePermit, idle: Duration) -> GuardedIo<I> {
+        GuardedIo {
+            inner,
+            _permit: permit,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for GuardedIo<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buffer.filled().len();
+        match Pin::new(&mut self.inner).poll_read(context, buffer) {
+            Poll::Ready(result) => {
+                if buffer.filled().len() > before {
+                    let next = Instant::now() + self.idle;
+                    self.deadline.as_mut().reset(next);
+                }
+                Poll::Ready(result)
+            }
+            Poll::Pending => match self.deadline.as_mut().poll(context) {
+                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the connection sent nothing for too long",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for GuardedIo<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(context, bytes)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(context)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(context)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffers: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(context, buffers)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::serve::Listener;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// Beyond the cap a connection is not accepted until one closes; a
+    /// silent connection is closed after the idle time.
+    #[tokio::test]
+    async fn connections_are_capped_and_silent_ones_closed() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = tcp.local_addr().expect("address");
+        let mut listener = GuardedListener::with_limits(tcp, 1, Duration::from_millis(200));
+        let _first_client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let (mut first, _) = listener.accept().await;
+        let _second_client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        // The cap holds: the second is not accepted while the first is open.
+        let waiting = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(
+            waiting.is_err(),
+            "a second connection was accepted over the cap"
+        );
+        // The first sends nothing: reading it fails once the idle time passes.
+        let mut buffer = [0u8; 8];
+        let read = first.read(&mut buffer).await;
+        assert_eq!(
+            read.map_err(|error| error.kind()),
+            Err(io::ErrorKind::TimedOut)
+        );
+        drop(first);
+        let (mut second, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .expect("accepted once the first closed");
+        second.write_all(b"ok").await.expect("writes");
+    }
+}
