@@ -33,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::tls::TlsCommand,
     },
+    /// The coordinator's audit log: check its chain.
+    Audit {
+        #[command(subcommand)]
+        command: commands::audit::AuditCommand,
+    },
     /// Turn a case export into a token file (no raw values) and a local handle map.
     Encode(commands::encode::EncodeArgs),
     /// Link two token files: candidate pairs with scores, by blocking (never all pairs).
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Keys { command } => commands::keys::run(command),
         Command::Tls { command } => commands::tls::run(command),
+        Command::Audit { command } => commands::audit::run(command),
         Command::Encode(args) => commands::encode::run(args),
         Command::Link(args) => commands::link::run(args),
         Command::Synth(args) => commands::synth::run(args),

@@ -291,6 +291,26 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
     let audit = std::fs::read_to_string(root.join("audit.jsonl")).expect("audit log");
     assert!(audit.lines().count() >= 3 && audit.contains("\"requester\":\"intl-org\""));
     assert!(!audit.contains(person["family_name"].as_str().expect("family")));
+    // Searches carry a keyed fingerprint of the query, never its tokens.
+    assert!(audit.contains("\"query\":\""), "{audit}");
+
+    // The chain holds; an edited line breaks it, and `verify` says where.
+    let verified = poshuk(root, &["audit", "verify", "audit.jsonl"]);
+    assert!(verified.success, "{}", verified.stderr);
+    assert!(
+        verified.stdout.contains("chain intact"),
+        "{}",
+        verified.stdout
+    );
+    let tampered = audit.replacen("\"requester\":\"intl-org\"", "\"requester\":\"ngo-ua\"", 1);
+    std::fs::write(root.join("tampered.jsonl"), tampered).expect("write");
+    let broken = poshuk(root, &["audit", "verify", "tampered.jsonl"]);
+    assert!(!broken.success);
+    assert!(
+        broken.stderr.contains("the chain breaks here"),
+        "{}",
+        broken.stderr
+    );
 }
 
 #[test]

@@ -104,12 +104,15 @@ impl Coordinator {
     /// Fans a search out to every searchable partner (or the named ones),
     /// each in the key epoch it serves, and merges. Queries in retired
     /// epochs are dropped; the caller has checked that one is left.
+    /// The answer is returned only once it is in the audit log
+    /// (`fingerprint`: the query's keyed fingerprint).
     pub async fn search(
         &self,
         requester: &PartnerConfig,
         queries: EpochQueries,
         only: Option<&[String]>,
-    ) -> FederatedResponse {
+        fingerprint: &str,
+    ) -> std::io::Result<FederatedResponse> {
         let started = Instant::now();
         let mut limit = 1;
         let mut bodies = BTreeMap::new();
@@ -133,8 +136,8 @@ impl Coordinator {
         self.withhold_beyond_budget(requester, &mut answers);
         let response = merge(requester, answers, limit, started);
         self.metrics.observe_search(&response);
-        self.audit.search(&requester.id, &response);
-        response
+        self.audit.search(&requester.id, fingerprint, &response)?;
+        Ok(response)
     }
 
     /// Keeps of each other partner's hits only what the requester's budget

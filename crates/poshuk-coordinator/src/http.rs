@@ -214,11 +214,19 @@ async fn federated_search(
     if let Some(names) = &only {
         coordinator.check_partner_names(names)?;
     }
-    Ok(Json(
-        coordinator
-            .search(&requester, queries, only.as_deref())
-            .await,
-    ))
+    let fingerprint = coordinator.audit.fingerprint(&body);
+    let response = coordinator
+        .search(&requester, queries, only.as_deref(), &fingerprint)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = %error, "the audit log cannot be written: the search is not answered");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "audit_unavailable",
+                "the coordinator cannot write its audit log: no search is served unaudited; tell the federation's operator",
+            )
+        })?;
+    Ok(Json(response))
 }
 
 impl Coordinator {
@@ -389,6 +397,7 @@ async fn check_credential(
     let headers = request.headers();
     if coordinator.partner_by_token(headers).is_none() && !coordinator.is_admin(headers) {
         coordinator.metrics.count_unauthorized();
+        coordinator.audit.failed_authentication(path);
         return ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

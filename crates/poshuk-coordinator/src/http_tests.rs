@@ -118,9 +118,15 @@ async fn a_search_reports_every_partner_and_is_audited() {
     }
     let audit = std::fs::read_to_string(coordinator.dir.path().join("audit.jsonl")).expect("audit");
     assert!(audit.contains("\"requester\":\"ngo\""), "{audit}");
+    // (The query's tokens are 0101… and 0202…; the chain's first `prev` is
+    // all zeros.)
     assert!(
-        !audit.contains(&"00".repeat(16)),
+        !audit.contains(&"01".repeat(16)) && !audit.contains(&"02".repeat(16)),
         "the audit log holds no token"
+    );
+    assert_eq!(
+        crate::audit::verify(audit.as_bytes()).map(|summary| summary.entries),
+        Ok(1)
     );
 
     let (status, _) = coordinator

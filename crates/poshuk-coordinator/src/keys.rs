@@ -121,6 +121,14 @@ impl Coordinator {
             .is_some_and(|presented| constant_time_eq(presented.as_bytes(), expected.as_bytes()))
     }
 
+    /// Audits a key operation that has happened (it cannot be undone, so a
+    /// failure to write is logged loudly rather than reported as its own).
+    fn audit_key_event(&self, event: serde_json::Value) {
+        if let Err(error) = self.audit.append(event) {
+            tracing::error!(error = %error, "cannot append a key operation to the audit log");
+        }
+    }
+
     pub(crate) fn sealed_path(&self, partner_id: &str, epoch: u32) -> PathBuf {
         self.config
             .state_dir
@@ -248,7 +256,7 @@ impl Coordinator {
             });
         }
         self.save_retirement(request)?;
-        self.audit.append(serde_json::json!({
+        self.audit_key_event(serde_json::json!({
             "event": "retire", "epoch": request.epoch, "suspended": request.exclude,
         }));
         // A suspended partner must not find a newer key waiting for it (the
@@ -364,7 +372,7 @@ impl Coordinator {
             .unwrap_or(Ok(()))
             .and_then(|()| std::fs::write(&path, sealed))
             .map_err(KeysError::SealedFile)?;
-        self.audit.append(serde_json::json!({
+        self.audit_key_event(serde_json::json!({
             "event": "sealed_key_uploaded", "partner": partner_id, "epoch": epoch,
         }));
         Ok(())
@@ -388,7 +396,7 @@ impl Coordinator {
                 epoch: Some(epoch),
             }
         })?;
-        self.audit.append(serde_json::json!({
+        self.audit_key_event(serde_json::json!({
             "event": "sealed_key_fetched", "partner": partner_id, "epoch": epoch,
         }));
         Ok(bytes)

@@ -6,7 +6,7 @@
 //! reported, never fatal (partial failure is data); the audit log records who
 //! searched and what came back per partner, never the tokens.
 
-mod audit;
+pub mod audit;
 pub mod config;
 mod fanout;
 mod http;
@@ -91,7 +91,7 @@ impl Coordinator {
                 (partner.id.clone(), client)
             })
             .collect();
-        let audit = audit::AuditLog::open(&config.audit_log)?;
+        let audit = audit::AuditLog::open(&config.audit_log, &config.state_dir)?;
         let key_state = keys::KeyState::load(&config.state_dir)?;
         let metrics = metrics::Metrics::new(config.partners.len());
         Ok(Coordinator {
