@@ -525,6 +525,23 @@ fn a_partners_daily_hits_from_another_are_bounded() {
         second["partners"]["ngo-ua"]["status"], "limited",
         "{second}"
     );
+    assert_eq!(second["partners"]["ngo-ua"]["hits"], 0, "{second}");
+    // Once the budget is used, the partner is not asked at all: a person it
+    // does not know reads the same, so `limited` tells nothing.
+    let (status, nobody) = search(
+        &nodes[2],
+        &serde_json::json!({"given_name": "Євстахій", "family_name": "Неіснуючий",
+                            "birth_date": "1931-02-03"}),
+    );
+    assert_eq!(status, 200, "{nobody}");
+    assert_eq!(
+        nobody["partners"]["ngo-ua"]["status"],
+        second["partners"]["ngo-ua"]["status"]
+    );
+    assert_eq!(
+        nobody["partners"]["ngo-ua"]["error"],
+        second["partners"]["ngo-ua"]["error"]
+    );
     // The searcher's own hits are its own: never withheld.
     assert!(
         second["hits"]

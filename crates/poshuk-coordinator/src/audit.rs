@@ -71,6 +71,7 @@ impl AuditLog {
                 .map_err(io(format!("audit log directory {}", parent.display())))?;
         }
         let (mut seq, mut head) = (0u64, GENESIS.to_string());
+        let torn = remove_torn_tail(path).map_err(io(format!("audit log {}", path.display())))?;
         if path.exists() {
             let file =
                 std::fs::File::open(path).map_err(io(format!("audit log {}", path.display())))?;
@@ -92,7 +93,7 @@ impl AuditLog {
             .open(path)
             .map_err(io(format!("audit log {}", path.display())))?;
         tracing::info!(seq, head = %head, "audit log chain head (keep it elsewhere to detect truncation)");
-        Ok(AuditLog {
+        let log = AuditLog {
             inner: Mutex::new(Chain {
                 file,
                 seq,
@@ -101,7 +102,16 @@ impl AuditLog {
                 failures_written: None,
             }),
             fingerprint_key: fingerprint_key(state_dir)?,
-        })
+        };
+        if torn > 0 {
+            tracing::warn!(
+                bytes = torn,
+                "the audit log ended in a torn line (a crash while writing): removed"
+            );
+            log.append(serde_json::json!({"event": "torn_tail_removed", "bytes": torn}))
+                .map_err(io(format!("audit log {}", path.display())))?;
+        }
+        Ok(log)
     }
 
     /// A keyed fingerprint of a query body (16 hex digits).
@@ -155,6 +165,9 @@ impl AuditLog {
         }
         let failures = std::mem::take(&mut chain.failures);
         chain.failures_written = Some(Instant::now());
+        // The path as sent, cut short: a caller must not write kilobytes
+        // into the log with each refused request.
+        let route: String = route.chars().take(64).collect();
         let event = serde_json::json!({
             "event": "failed_authentication",
             "route": route,
@@ -174,6 +187,28 @@ impl AuditLog {
             .map_err(|_| std::io::Error::other("audit log lock poisoned"))?;
         write_entry(&mut chain, event)
     }
+}
+
+/// Cuts a last line that has no newline (written partly when the process
+/// died) so that the next entry starts on a line of its own; returns how
+/// many bytes were cut.
+fn remove_torn_tail(path: &Path) -> std::io::Result<u64> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let bytes = std::fs::read(path)?;
+    let keep = bytes
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |last| last + 1);
+    let torn = (bytes.len() - keep) as u64;
+    if torn > 0 {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .set_len(keep as u64)?;
+    }
+    Ok(torn)
 }
 
 fn write_entry(chain: &mut Chain, event: serde_json::Value) -> std::io::Result<()> {
@@ -340,5 +375,13 @@ mod tests {
             verify("not json\n".as_bytes()),
             Err(ChainError::NotAnEntry { line: 1 })
         );
+
+        // A line torn by a crash is cut when the log is opened again, and
+        // the chain goes on from the last whole line.
+        std::fs::write(&path, format!("{text}{{\"seq\":6,\"ti")).expect("tear");
+        AuditLog::open(&path, dir.path()).expect("reopens");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(verify(text.as_bytes()).map(|s| s.entries), Ok(6));
+        assert!(text.contains("torn_tail_removed"));
     }
 }

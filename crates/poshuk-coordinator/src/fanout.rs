@@ -14,6 +14,9 @@ use rand::RngExt;
 
 use crate::{Coordinator, PartnerConfig, Permission};
 
+/// Why a partner's hits are withheld (no count: a count would tell).
+const SPENT: &str = "today's hits from this partner to you are used; more tomorrow (UTC)";
+
 /// One node's answer: its status and its hits.
 type Answer = (PartnerStatus, Vec<FederatedHit>);
 
@@ -124,7 +127,19 @@ impl Coordinator {
         }
         let overall = Duration::from_millis(self.config.deadlines.overall_ms);
         let bodies = &bodies;
-        let asks = self.targets(only).into_iter().map(|partner| async move {
+        // A partner whose hits for this searcher are used up today is not
+        // asked at all: asking, then withholding, would still say whether it
+        // knows the person.
+        let (asked, spent): (Vec<&PartnerConfig>, Vec<&PartnerConfig>) =
+            self.targets(only).into_iter().partition(|owner| {
+                owner.id == requester.id
+                    || self.admission.has_hit_budget(
+                        &requester.id,
+                        &owner.id,
+                        self.hit_budget(owner),
+                    )
+            });
+        let asks = asked.into_iter().map(|partner| async move {
             let asked = tokio::time::timeout(overall, self.ask_node(partner, bodies)).await;
             let answer = asked.unwrap_or_else(|_| {
                 let message = "no answer before the overall deadline".to_string();
@@ -133,51 +148,74 @@ impl Coordinator {
             (partner, answer)
         });
         let mut answers = futures_util::future::join_all(asks).await;
-        self.withhold_beyond_budget(requester, &mut answers);
-        let response = merge(requester, answers, limit, started);
+        answers.extend(spent.into_iter().map(|owner| {
+            (
+                owner,
+                answer(started, PartnerOutcome::Limited, Some(SPENT.into())),
+            )
+        }));
+        let mut response = merge(requester, answers, limit, started);
+        self.withhold_beyond_budget(requester, &mut response);
         self.metrics.observe_search(&response);
         self.audit.search(&requester.id, fingerprint, &response)?;
         Ok(response)
     }
 
-    /// Keeps of each other partner's hits only what the requester's budget
-    /// for today allows (a share of that partner's records); the rest are
-    /// withheld and the partner's outcome says `limited`.
-    fn withhold_beyond_budget(
-        &self,
-        requester: &PartnerConfig,
-        answers: &mut [(&PartnerConfig, Answer)],
-    ) {
+    /// Hits `owner` may give one searcher a day: a share of its records, at
+    /// least the configured minimum.
+    fn hit_budget(&self, owner: &PartnerConfig) -> u64 {
         let limits = &self.config.limits;
-        for (owner, (status, hits)) in answers.iter_mut() {
-            if owner.id == requester.id || hits.is_empty() {
-                continue;
+        let records = self
+            .views
+            .read()
+            .ok()
+            .and_then(|views| views.get(&owner.id).cloned().flatten())
+            .map_or(0, |status| status.records);
+        ((records as f64 * limits.hits_per_day_share).floor() as u64)
+            .max(u64::from(limits.hits_per_day_min))
+    }
+
+    /// Charges the hits the searcher receives (after the merge's cut to its
+    /// limit) to its budget with each owner; a hit beyond the budget is
+    /// withheld and its owner's outcome says `limited`. Each partner's hit
+    /// count is what was delivered.
+    fn withhold_beyond_budget(&self, requester: &PartnerConfig, response: &mut FederatedResponse) {
+        let mut limited: Vec<String> = Vec::new();
+        response.hits.retain(|hit| {
+            if hit.own {
+                return true;
             }
-            let records = self
-                .views
-                .read()
-                .ok()
-                .and_then(|views| views.get(&owner.id).cloned().flatten())
-                .map_or(0, |status| status.records);
-            let budget = ((records as f64 * limits.hits_per_day_share).floor() as u64)
-                .max(u64::from(limits.hits_per_day_min));
-            let before = hits.len();
-            hits.retain(|_| self.admission.take_hit(&requester.id, &owner.id, budget));
-            if hits.len() < before {
+            let Some(owner) = self.config.partners.iter().find(|p| p.id == hit.partner) else {
+                return false;
+            };
+            let kept = self
+                .admission
+                .take_hit(&requester.id, &owner.id, self.hit_budget(owner));
+            if !kept && !limited.contains(&owner.id) {
+                limited.push(owner.id.clone());
+            }
+            kept
+        });
+        for (id, status) in response.partners.iter_mut() {
+            status.hits = response
+                .hits
+                .iter()
+                .filter(|hit| &hit.partner == id)
+                .count();
+            if limited.contains(id) {
                 status.status = PartnerOutcome::Limited;
-                status.hits = hits.len();
-                status.error = Some(format!(
-                    "{} hits withheld: you have received today's {budget} hits from this partner",
-                    before - hits.len()
-                ));
+                status.error = Some(SPENT.into());
                 tracing::warn!(
                     searcher = %requester.id,
-                    owner = %owner.id,
-                    budget,
+                    owner = %id,
                     "a partner used its daily hits from another: hits withheld"
                 );
             }
         }
+        response.partial = response
+            .partners
+            .values()
+            .any(|status| status.status != PartnerOutcome::Ok);
     }
 
     /// The partners a search goes to: allowed to be searched, not

@@ -293,16 +293,23 @@ async fn partners(State(coordinator): State<Shared>) -> Json<Vec<PartnerInfo>> {
     Json(partners.collect())
 }
 
-/// `GET /v1/federation/status`: every node's status, asked now.
+/// `GET /v1/federation/status`: every node's status as last polled.
 async fn federation_status(
     State(coordinator): State<Shared>,
 ) -> Json<BTreeMap<String, serde_json::Value>> {
-    let statuses = coordinator.refresh_all().await.into_iter().map(|(id, status)| {
-        let view = match status {
+    // As last polled (every `status_interval_ms`), not asked now: a caller
+    // must not be able to make the coordinator call every node per request.
+    let views = coordinator
+        .views
+        .read()
+        .map(|views| views.clone())
+        .unwrap_or_default();
+    let statuses = coordinator.config.partners.iter().map(|partner| {
+        let view = match views.get(&partner.id).cloned().flatten() {
             Some(status) => serde_json::json!({"status": "ok", "epochs": status.epochs, "records": status.records, "version": status.version}),
             None => serde_json::json!({"status": "unavailable"}),
         };
-        (id, view)
+        (partner.id.clone(), view)
     });
     Json(statuses.collect())
 }

@@ -90,6 +90,16 @@ fn utc_day(now: SystemTime) -> (u64, u64) {
 }
 
 impl Admission {
+    /// Whether `searcher` has hits of `owner`'s left today.
+    pub(crate) fn has_hit_budget(&self, searcher: &str, owner: &str, budget: u64) -> bool {
+        let (day, _) = utc_day(SystemTime::now());
+        let Ok(hits) = self.hits.lock() else {
+            return false;
+        };
+        hits.get(&(searcher.to_string(), owner.to_string()))
+            .is_none_or(|&(used_day, used)| used_day != day || used < budget)
+    }
+
     /// Takes one hit of `owner`'s from today's budget of `searcher`; false
     /// when the budget (`budget` hits a day) is used.
     pub(crate) fn take_hit(&self, searcher: &str, owner: &str, budget: u64) -> bool {

@@ -143,6 +143,17 @@ mod tests {
             vec![(Slot::GivenClass, 1), (Slot::FamilyWhole, 1)],
             vec![(Slot::FamilyWhole, 1), (Slot::FamilyYear, 1)],
             vec![(Slot::GivenClass, 1), (Slot::PlaceClass, 1)],
+            // A context slot that is never compared alone does not count.
+            vec![
+                (Slot::GivenClass, 1),
+                (Slot::FamilyWhole, 1),
+                (Slot::PlaceClass, 1),
+            ],
+            vec![
+                (Slot::GivenClass, 1),
+                (Slot::FamilyWhole, 1),
+                (Slot::PatronymicClass, 1),
+            ],
         ] {
             assert_eq!(
                 query(thin.clone()),
@@ -159,7 +170,7 @@ mod tests {
             vec![
                 (Slot::GivenWhole, 1),
                 (Slot::FamilyWhole, 1),
-                (Slot::PlaceClass, 1),
+                (Slot::PlaceWhole, 1),
             ],
             vec![(Slot::GivenClass, 1), (Slot::GivenDate, 1)],
             vec![(Slot::DocumentWhole, 1)],
@@ -168,13 +179,20 @@ mod tests {
         }
         let packed = query(vec![
             (Slot::GivenClass, 12),
-            (Slot::FamilyWhole, 6),
-            (Slot::FamilyYear, 12),
+            (Slot::FamilyWhole, 2),
+            (Slot::FamilyYear, 3),
         ]);
         assert_eq!(
             packed,
-            Err(ProtocolError::TooManyCombinations { count: 144 })
+            Err(ProtocolError::TooManyCombinations { count: 36 })
         );
+        // Without a year: a dozen given names paired with six surnames.
+        let paired = query(vec![
+            (Slot::GivenClass, 12),
+            (Slot::FamilyWhole, 6),
+            (Slot::PlaceWhole, 1),
+        ]);
+        assert_eq!(paired, Err(ProtocolError::TooManyNamePairs { count: 72 }));
     }
 
     #[test]
