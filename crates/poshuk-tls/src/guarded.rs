@@ -16,6 +16,9 @@ use tokio::time::{Instant, Sleep};
 /// Connections held at once, by default. Beyond, new ones wait in the
 /// kernel's backlog (no file descriptor is taken) until one closes.
 pub const MAX_CONNECTIONS: usize = 512;
+/// Connections held at once from one IP address, by default: one host
+/// trickling bytes into many connections must not fill the cap alone.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 128;
 /// How long a connection may wait with nothing read, by default: the first
 /// request's headers, the next request on a kept-alive connection, or the
 /// rest of a body sent too slowly.
@@ -25,6 +28,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct GuardedListener<L> {
     inner: L,
     connections: Arc<Semaphore>,
+    per_peer: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    max_per_peer: usize,
     idle: Duration,
 }
 
@@ -39,27 +44,56 @@ impl<L> GuardedListener<L> {
         GuardedListener {
             inner,
             connections: Arc::new(Semaphore::new(connections.max(1))),
+            per_peer: Arc::default(),
+            max_per_peer: MAX_CONNECTIONS_PER_PEER.min(connections.max(1)),
             idle,
         }
     }
 }
 
+impl<L> GuardedListener<L> {
+    /// At most `count` connections from one IP address.
+    pub fn per_peer(mut self, count: usize) -> GuardedListener<L> {
+        self.max_per_peer = count.max(1);
+        self
+    }
+}
+
 impl<L> axum::serve::Listener for GuardedListener<L>
 where
-    L: axum::serve::Listener,
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
     L::Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     type Io = GuardedIo<L::Io>;
     type Addr = L::Addr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let permit = match self.connections.clone().acquire_owned().await {
-            Ok(permit) => permit,
-            // The semaphore is never closed.
-            Err(_) => std::future::pending().await,
-        };
-        let (io, address) = self.inner.accept().await;
-        (GuardedIo::new(io, permit, self.idle), address)
+        loop {
+            let permit = match self.connections.clone().acquire_owned().await {
+                Ok(permit) => permit,
+                // The semaphore is never closed.
+                Err(_) => std::future::pending().await,
+            };
+            let (io, address) = self.inner.accept().await;
+            let peer = address.ip();
+            let admitted = self.per_peer.lock().is_ok_and(|mut peers| {
+                let held = peers.entry(peer).or_insert(0);
+                if *held >= self.max_per_peer {
+                    return false;
+                }
+                *held += 1;
+                true
+            });
+            if !admitted {
+                tracing::debug!(peer = %peer, "too many connections from one address: closed");
+                continue;
+            }
+            let peer_slot = PeerSlot {
+                peers: self.per_peer.clone(),
+                peer,
+            };
+            return (GuardedIo::new(io, permit, peer_slot, self.idle), address);
+        }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -72,15 +106,36 @@ where
 pub struct GuardedIo<I> {
     inner: I,
     _permit: OwnedSemaphorePermit,
+    _peer: PeerSlot,
     idle: Duration,
     deadline: Pin<Box<Sleep>>,
 }
 
+/// One connection's place in its address's count; freed on drop.
+struct PeerSlot {
+    peers: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>,
+    peer: std::net::IpAddr,
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut peers) = self.peers.lock()
+            && let Some(held) = peers.get_mut(&self.peer)
+        {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                peers.remove(&self.peer);
+            }
+        }
+    }
+}
+
 impl<I> GuardedIo<I> {
-    fn new(inner: I, permit: OwnedSemaphorePermit, idle: Duration) -> GuardedIo<I> {
+    fn new(inner: I, permit: OwnedSemaphorePermit, peer: PeerSlot, idle: Duration) -> GuardedIo<I> {
         GuardedIo {
             inner,
             _permit: permit,
+            _peer: peer,
             idle,
             deadline: Box::pin(tokio::time::sleep(idle)),
         }
@@ -186,5 +241,41 @@ mod tests {
             .await
             .expect("accepted once the first closed");
         second.write_all(b"ok").await.expect("writes");
+    }
+
+    /// One address holds at most its share: a connection beyond it is
+    /// closed at once, and its place is free again when one closes.
+    #[tokio::test]
+    async fn one_address_holds_at_most_its_share() {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = tcp.local_addr().expect("address");
+        let mut listener =
+            GuardedListener::with_limits(tcp, 10, Duration::from_secs(5)).per_peer(1);
+        let _first_client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let (first, _) = listener.accept().await;
+        let mut second_client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let waiting = tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+        assert!(
+            waiting.is_err(),
+            "a second connection from one address was kept"
+        );
+        let mut buffer = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), second_client.read(&mut buffer))
+            .await
+            .expect("closed, not left hanging");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        drop(first);
+        let _third_client = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        tokio::time::timeout(Duration::from_secs(5), listener.accept())
+            .await
+            .expect("accepted once the first closed");
     }
 }

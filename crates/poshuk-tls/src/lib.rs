@@ -9,7 +9,9 @@
 //! (plain HTTP stays for loopback-only demos and tests).
 
 mod guarded;
-pub use guarded::{GuardedIo, GuardedListener, IDLE_TIMEOUT, MAX_CONNECTIONS};
+pub use guarded::{
+    GuardedIo, GuardedListener, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
+};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
