@@ -191,16 +191,106 @@ pub(crate) fn token_queries(
     limit: usize,
 ) -> anyhow::Result<Vec<String>> {
     let outcome = read_file(path, &ReadOptions::default())?;
+    // Records that name no one (a name without date, place or patronymic)
+    // are refused by the protocol: a searcher is asked for more.
     outcome
         .records
         .iter()
+        .map(|read| TokenQuery::from_record(epoch, &tokenizer.tokenize_query(&read.record), limit))
+        .filter(|query| query.to_record().is_ok())
         .take(5_000)
-        .map(|read| {
-            let query =
-                TokenQuery::from_record(epoch, &tokenizer.tokenize_query(&read.record), limit);
-            Ok(serde_json::to_string(&query)?)
-        })
+        .map(|query| Ok(serde_json::to_string(&query)?))
         .collect()
+}
+
+/// The heaviest query the protocol admits against a list: its most common
+/// given names and surnames with its most common birth year, every slot
+/// filled up to its bound, then trimmed until the combination bounds hold.
+/// What a hostile partner would send to make a node work hardest.
+pub(crate) fn worst_case_query(
+    path: &Path,
+    tokenizer: &Tokenizer,
+    epoch: u32,
+) -> anyhow::Result<String> {
+    use std::collections::HashMap;
+
+    use poshuk_core::{Slot, Token, TokenRecord};
+    use poshuk_protocol::ProtocolError;
+
+    let outcome = read_file(path, &ReadOptions::default())?;
+    let most_common = |field: &dyn Fn(&poshuk_core::Record) -> String, count: usize| {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for read in &outcome.records {
+            let value = field(&read.record);
+            if !value.is_empty() {
+                *seen.entry(value).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<(String, usize)> = seen.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked
+            .into_iter()
+            .take(count)
+            .map(|(value, _)| value)
+            .collect::<Vec<_>>()
+    };
+    let givens = most_common(&|record| record.given_name.clone(), 12);
+    let families = most_common(&|record| record.family_name.clone(), 12);
+    let year = most_common(
+        &|record| {
+            record
+                .birth_date
+                .map(|date| date.year.to_string())
+                .unwrap_or_default()
+        },
+        1,
+    );
+    let mut slots: HashMap<Slot, Vec<Token>> = HashMap::new();
+    for given in &givens {
+        for family in &families {
+            let record = poshuk_core::Record {
+                given_name: given.clone(),
+                family_name: family.clone(),
+                birth_date: year
+                    .first()
+                    .and_then(|year| poshuk_core::BirthDate::parse(year).ok()),
+                ..poshuk_core::Record::default()
+            };
+            for (slot, token) in tokenizer.tokenize_query(&record).iter() {
+                let tokens = slots.entry(slot).or_default();
+                if !tokens.contains(&token) {
+                    tokens.push(token);
+                }
+            }
+        }
+    }
+    for (slot, tokens) in slots.iter_mut() {
+        tokens.truncate(poshuk_protocol::max_tokens(*slot));
+    }
+    loop {
+        let record = TokenRecord::from_slots(
+            slots
+                .iter()
+                .map(|(slot, tokens)| (*slot, tokens.clone()))
+                .collect(),
+        );
+        let query = TokenQuery::from_record(epoch, &record, 20);
+        let trim = match query.to_record() {
+            Ok(_) => return Ok(serde_json::to_string(&query)?),
+            Err(ProtocolError::TooManyCombinations { .. }) => [Slot::FamilyYear, Slot::FamilyDate],
+            Err(ProtocolError::TooManyNamePairs { .. }) => [Slot::FamilyWhole, Slot::AliasWhole],
+            Err(error) => bail!("no worst-case query: {error}"),
+        };
+        let Some(slot) = trim
+            .into_iter()
+            .find(|slot| slots.get(slot).is_some_and(|tokens| !tokens.is_empty()))
+        else {
+            bail!("no worst-case query within the bounds");
+        };
+        if let Some(tokens) = slots.get_mut(&slot) {
+            tokens.pop();
+        }
+    }
 }
 
 /// A node process for a benchmark, with what it was made from.
@@ -350,6 +440,27 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     println!(
         "throughput ({} concurrent searchers, {} s): {:.0} searches/s",
         args.concurrency, args.seconds, throughput
+    );
+    // The heaviest query the protocol admits, sequentially, and what the
+    // node's own memory did meanwhile.
+    let worst = worst_case_query(&ngo, &tokenizer, ring.current_epoch().0)?;
+    let before = resident(node_pid);
+    let (worst_latencies, _) = measure_searches(
+        &url,
+        Some(&federation_token),
+        std::slice::from_ref(&worst),
+        200,
+        1,
+        1,
+    )?;
+    let after = resident(node_pid);
+    println!(
+        "worst-case query (most common names and surnames at every bound, {} bytes): p50 {:.2} ms, p99 {:.2} ms; node heap {:+.1} MiB over {} runs",
+        worst.len(),
+        percentile(&worst_latencies, 0.5),
+        percentile(&worst_latencies, 0.99),
+        (after.anonymous as f64 - before.anonymous as f64) / (1u64 << 20) as f64,
+        worst_latencies.len()
     );
     let memory = resident(node_pid);
     let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
