@@ -98,8 +98,8 @@ impl Default for Deadlines {
 
 /// How much each partner may search: against one partner listing another's
 /// cases by trying names, and against one partner's flood slowing the
-/// others'. Counters are kept in memory: a restart starts the day's count
-/// afresh.
+/// others'. The day's counts are saved in the state directory each
+/// second: a restart keeps them.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SearchLimits {

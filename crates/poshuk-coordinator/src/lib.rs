@@ -48,6 +48,9 @@ pub enum CoordinatorError {
     Tls(#[from] poshuk_tls::TlsError),
 }
 
+/// Today's search and hit counts, in the state directory.
+const LIMITS_FILE: &str = "limits-today.json";
+
 /// Shared state of the coordinator.
 pub struct Coordinator {
     config: CoordinatorConfig,
@@ -92,6 +95,7 @@ impl Coordinator {
             })
             .collect();
         let audit = audit::AuditLog::open(&config.audit_log, &config.state_dir)?;
+        let config_limits_path = config.state_dir.join(LIMITS_FILE);
         let key_state = keys::KeyState::load(&config.state_dir)?;
         let metrics = metrics::Metrics::new(config.partners.len());
         Ok(Coordinator {
@@ -101,7 +105,7 @@ impl Coordinator {
             metrics,
             views: RwLock::new(HashMap::new()),
             key_state: Mutex::new(key_state),
-            admission: Arc::default(),
+            admission: Arc::new(limits::Admission::load(&config_limits_path)),
         })
     }
 
@@ -158,8 +162,14 @@ pub async fn serve(
     let poller = coordinator.clone();
     let interval = Duration::from_millis(coordinator.config.status_interval_ms.max(100));
     let polling = tokio::spawn(async move {
+        let counts = poller.config.state_dir.join(LIMITS_FILE);
         loop {
             poller.refresh_all().await;
+            // Today's searches and hits per partner, so that a restart keeps
+            // the day's quotas and hit budgets.
+            if let Err(error) = poller.admission.save(&counts) {
+                tracing::warn!(error = %error, "cannot save today's search counts");
+            }
             tokio::time::sleep(interval).await;
         }
     });

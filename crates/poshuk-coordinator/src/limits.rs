@@ -89,7 +89,88 @@ fn utc_day(now: SystemTime) -> (u64, u64) {
     (seconds / 86_400, 86_400 - seconds % 86_400)
 }
 
+/// Today's counts as kept on disk: searches per partner and hits per
+/// (searcher, owner), with the UTC day they belong to.
+#[derive(serde::Serialize, serde::Deserialize, Default)]
+struct SavedCounts {
+    day: u64,
+    searches: Vec<(String, u32)>,
+    hits: Vec<(String, String, u64)>,
+}
+
 impl Admission {
+    /// Today's counts from `path` (written by [`Admission::save`]): a restart
+    /// must not give every partner a fresh quota and hit budget. Counts of
+    /// another day, or a file that cannot be read, start from zero.
+    pub(crate) fn load(path: &std::path::Path) -> Admission {
+        let (today, _) = utc_day(SystemTime::now());
+        let saved: SavedCounts = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .filter(|saved: &SavedCounts| saved.day == today)
+            .unwrap_or_default();
+        let now = Instant::now();
+        let usage = saved
+            .searches
+            .into_iter()
+            .map(|(partner, used)| {
+                let usage = Usage {
+                    tokens: 0.0,
+                    refreshed: now,
+                    day: today,
+                    used_today: used,
+                    alerted_day: None,
+                    in_flight: 0,
+                };
+                (partner, usage)
+            })
+            .collect();
+        let hits = saved
+            .hits
+            .into_iter()
+            .map(|(searcher, owner, used)| ((searcher, owner), (today, used)))
+            .collect();
+        Admission {
+            usage: Mutex::new(usage),
+            hits: Mutex::new(hits),
+        }
+    }
+
+    /// Writes today's counts to `path` (atomically: a temporary file
+    /// renamed over it).
+    pub(crate) fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        let (today, _) = utc_day(SystemTime::now());
+        let searches = self
+            .usage
+            .lock()
+            .map(|usage| {
+                usage
+                    .iter()
+                    .filter(|(_, usage)| usage.day == today)
+                    .map(|(partner, usage)| (partner.clone(), usage.used_today))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hits = self
+            .hits
+            .lock()
+            .map(|hits| {
+                hits.iter()
+                    .filter(|(_, (day, _))| *day == today)
+                    .map(|((searcher, owner), (_, used))| (searcher.clone(), owner.clone(), *used))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let saved = SavedCounts {
+            day: today,
+            searches,
+            hits,
+        };
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, serde_json::to_vec(&saved)?)?;
+        std::fs::rename(&temporary, path)
+    }
+
     /// Whether `searcher` has hits of `owner`'s left today.
     pub(crate) fn has_hit_budget(&self, searcher: &str, owner: &str, budget: u64) -> bool {
         let (day, _) = utc_day(SystemTime::now());
@@ -294,5 +375,41 @@ mod hit_tests {
         );
         let tomorrow = now + Duration::from_secs(86_400);
         assert!(admission.take_hit_at("intl", "ngo", 2, tomorrow));
+    }
+}
+
+#[cfg(test)]
+mod saved_tests {
+    use super::*;
+
+    #[test]
+    fn todays_counts_survive_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("limits.json");
+        let admission = Arc::new(Admission::default());
+        let limits = SearchLimits {
+            searches_per_day: 2,
+            ..SearchLimits::default()
+        };
+        let ngo = PartnerConfig::new("ngo", "http://127.0.0.1:1", "token-0123456789abcdef-xyz");
+        drop(admission.admit(&ngo, &limits).expect("first"));
+        drop(admission.admit(&ngo, &limits).expect("second"));
+        assert!(admission.take_hit("ngo", "intl", 1));
+        admission.save(&path).expect("saves");
+
+        let restarted = Arc::new(Admission::load(&path));
+        let refused = restarted
+            .admit(&ngo, &limits)
+            .map(|_| ())
+            .expect_err("quota used");
+        assert_eq!(refused.code(), "quota_exceeded");
+        assert!(!restarted.has_hit_budget("ngo", "intl", 1));
+        // A missing or damaged file starts from zero.
+        std::fs::write(&path, "not json").expect("write");
+        assert!(
+            Arc::new(Admission::load(&path))
+                .admit(&ngo, &limits)
+                .is_ok()
+        );
     }
 }
