@@ -103,18 +103,28 @@ pub fn note_local_address(address: &str, data_dir: &Path) {
     };
     let written = (|| -> std::io::Result<()> {
         use std::io::Write;
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
         if let Some(parent) = entry.parent() {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
                 .create(parent)?;
+            // Only a directory of this user's, closed to others: in a shared
+            // one, another user could plant a link where the note goes.
+            let metadata = std::fs::symlink_metadata(parent)?;
+            let me = rustix::process::geteuid().as_raw();
+            if !metadata.is_dir() || metadata.uid() != me || metadata.mode() & 0o077 != 0 {
+                return Err(std::io::Error::other(
+                    "the directory is not this user's alone (mode 0700)",
+                ));
+            }
         }
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&entry)?;
         file.write_all(data_dir.to_string_lossy().as_bytes())
     })();
