@@ -1,6 +1,14 @@
 //! Bad input gets a clear message and loses nothing that can be kept.
 
-use crate::support::{HEADER, poshuk, workspace_with_keyring};
+use crate::support::{HEADER, Run, poshuk, workspace_with_keyring};
+
+/// `poshuk encode` of one file with the workspace's keyring.
+fn encode(root: &std::path::Path, input: &str, output: &str) -> Run {
+    poshuk(
+        root,
+        &["encode", "--keyring", "keyring.toml", input, "-o", output],
+    )
+}
 
 #[test]
 fn malformed_rows_are_reported_by_line_and_the_rest_encoded() {
@@ -18,17 +26,7 @@ fn malformed_rows_are_reported_by_line_and_the_rest_encoded() {
         ),
     )
     .expect("write");
-    let run = poshuk(
-        root,
-        &[
-            "encode",
-            "--keyring",
-            "keyring.toml",
-            "cases.csv",
-            "-o",
-            "cases.tokens",
-        ],
-    );
+    let run = encode(root, "cases.csv", "cases.tokens");
     assert!(run.success, "{}", run.stderr);
     assert!(
         run.stderr
@@ -75,17 +73,7 @@ fn windows_1251_export_with_ukrainian_headers_is_read() {
     let (bytes, _, unmappable) = encoding_rs::WINDOWS_1251.encode(text);
     assert!(!unmappable);
     std::fs::write(root.join("export.csv"), &bytes).expect("write");
-    let run = poshuk(
-        root,
-        &[
-            "encode",
-            "--keyring",
-            "keyring.toml",
-            "export.csv",
-            "-o",
-            "export.tokens",
-        ],
-    );
+    let run = encode(root, "export.csv", "export.tokens");
     assert!(run.success, "{}", run.stderr);
     assert!(
         run.stderr
@@ -103,17 +91,7 @@ fn undecodable_input_names_the_line() {
     bytes.extend_from_slice("1,Іван,Мельник,,,M,2010,,\n".as_bytes());
     bytes.extend_from_slice(&[b'2', b',', 0x00, 0x9F, 0x81, 0x9F, b'\n']);
     std::fs::write(root.join("broken.csv"), &bytes).expect("write");
-    let run = poshuk(
-        root,
-        &[
-            "encode",
-            "--keyring",
-            "keyring.toml",
-            "broken.csv",
-            "-o",
-            "broken.tokens",
-        ],
-    );
+    let run = encode(root, "broken.csv", "broken.tokens");
     assert!(!run.success);
     assert!(run.stderr.contains("line 3"), "{}", run.stderr);
     assert!(!root.join("broken.tokens").exists());
@@ -233,17 +211,7 @@ fn workbook_bombs_and_overlong_fields_are_refused_with_their_place() {
             .len()
             < 20_000
     );
-    let run = poshuk(
-        root,
-        &[
-            "encode",
-            "--keyring",
-            "keyring.toml",
-            "bomb.xlsx",
-            "-o",
-            "bomb.tokens",
-        ],
-    );
+    let run = encode(root, "bomb.xlsx", "bomb.tokens");
     assert!(!run.success);
     assert!(
         run.stderr
@@ -260,17 +228,7 @@ fn workbook_bombs_and_overlong_fields_are_refused_with_their_place() {
         ),
     )
     .expect("write");
-    let run = poshuk(
-        root,
-        &[
-            "encode",
-            "--keyring",
-            "keyring.toml",
-            "long.csv",
-            "-o",
-            "long.tokens",
-        ],
-    );
+    let run = encode(root, "long.csv", "long.tokens");
     assert!(run.success, "{}", run.stderr);
     assert!(
         run.stderr
@@ -294,17 +252,7 @@ fn json_lines_are_read() {
         "{\"record_id\":\"j1\",\"given_name\":\"Oleksandr\",\"family_name\":\"Kovalenko\",\"birth_date\":\"2011-03-07\",\"document_ids\":[\"passport:KB123456\"]}\n{broken\n",
     )
     .expect("write");
-    let run = poshuk(
-        root,
-        &[
-            "encode",
-            "--keyring",
-            "keyring.toml",
-            "cases.jsonl",
-            "-o",
-            "cases.tokens",
-        ],
-    );
+    let run = encode(root, "cases.jsonl", "cases.tokens");
     assert!(run.success, "{}", run.stderr);
     assert!(
         run.stderr
