@@ -98,9 +98,10 @@ fn write_configs(
     Ok(())
 }
 
-/// Persons present in all three partners' files, as the international
-/// organization wrote them (Latin), for the example searches.
-fn example_queries(dir: &Path, count: usize) -> anyhow::Result<Vec<RawRecord>> {
+/// Persons present in all three partners' files, as the partner writing
+/// `stem` wrote them (`intl_org`: Latin, `ngo_ua`: Ukrainian Cyrillic), for
+/// the example searches.
+fn example_queries(dir: &Path, stem: &str, count: usize) -> anyhow::Result<Vec<RawRecord>> {
     let truth = csv::Reader::from_path(dir.join("data/truth.csv"))?
         .records()
         .filter_map(Result::ok)
@@ -113,8 +114,8 @@ fn example_queries(dir: &Path, count: usize) -> anyhow::Result<Vec<RawRecord>> {
             .or_default()
             .insert(source.as_str());
     }
-    let international = read_file(&dir.join("data/intl_org.csv"), &ReadOptions::default())?;
-    Ok(international
+    let written = read_file(&dir.join(format!("data/{stem}.csv")), &ReadOptions::default())?;
+    Ok(written
         .records
         .iter()
         .filter(|read| {
@@ -235,7 +236,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     let searcher = &partners[2];
     let node_url = format!("http://127.0.0.1:{}", searcher.local_port);
     let node = searcher_node(&crate::commands::http::NodeAccess::at(&node_url))?;
-    for query in example_queries(&dir, 3)? {
+    for query in example_queries(&dir, "intl_org", 3)? {
         println!(
             "{} searches for: {} {} {} born {} {}",
             searcher.name,
@@ -250,27 +251,33 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         println!();
     }
     // A name alone names no one: the federation refuses it, so that no
-    // partner can list another's cases name by name.
+    // partner can list another's cases name by name. With a year it is a
+    // search (a person the NGO wrote in Cyrillic, known to all three).
+    let known = example_queries(&dir, "ngo_ua", 1)?
+        .into_iter()
+        .next()
+        .context("no person of the NGO's list is known to all three partners")?;
+    let year: String = known.birth_date.chars().take(4).collect();
     let thin = RawRecord {
-        given_name: "Олександр".into(),
-        family_name: "Коваленко".into(),
+        given_name: known.given_name.clone(),
+        family_name: known.family_name.clone(),
         ..RawRecord::default()
     };
     println!(
-        "{} searches for: Олександр Коваленко (Cyrillic, no date)",
-        searcher.name
+        "{} searches for: {} {} (Cyrillic, no date)",
+        searcher.name, thin.given_name, thin.family_name
     );
     match federated_search(&node, thin.clone(), 5, None) {
         Ok(response) => print_table(&response),
         Err(error) => println!("  refused: {error}\n"),
     }
     println!(
-        "{} searches for: Олександр Коваленко, born 2012 (Cyrillic, a year)",
-        searcher.name
+        "{} searches for: {} {}, born {year} (Cyrillic, a year)",
+        searcher.name, thin.given_name, thin.family_name
     );
     let with_year = RawRecord {
-        birth_date: "2012".into(),
-        ..thin
+        birth_date: year.clone(),
+        ..thin.clone()
     };
     print_table(&federated_search(&node, with_year, 5, None)?);
 
@@ -278,8 +285,8 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node_url} --given Oleksandr --family Kovalenko --birth-date 2012\n  poshuk search --node http://127.0.0.1:{} --given Александр --family Коваленко --birth-place Маріуполь\nCtrl-C stops everything.",
-        partners[1].local_port
+        "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node_url} --given {} --family {} --birth-date {year}\n  poshuk search --node http://127.0.0.1:{} --given {} --family {} --birth-date {year}\nCtrl-C stops everything.",
+        thin.given_name, thin.family_name, partners[1].local_port, thin.given_name, thin.family_name
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
