@@ -82,12 +82,15 @@ pub fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse
 /// query exists here, and helps no searcher), each score cut to its tenth
 /// (the band and rank are what a searcher needs; four decimals would let
 /// another partner measure each field's weight), and the agreeing fields
-/// only when the owner's config shares them.
+/// only when the owner's config shares them. The number of candidates
+/// re-ranked is not sent: it is the size of the blocks the query's tokens
+/// met, how common those names are in this list.
 pub fn for_the_federation(
     mut response: SearchResponse,
     share_agreeing_fields: bool,
 ) -> SearchResponse {
     response.hits.retain(|hit| hit.band != Band::Weak);
+    response.candidates = 0;
     for hit in &mut response.hits {
         hit.score = (hit.score * 10.0).floor() / 10.0;
         if !share_agreeing_fields {

@@ -241,6 +241,7 @@ async fn the_federation_api_answers_only_the_coordinator() {
     let score = answer["hits"][0]["score"].as_f64().expect("score");
     assert_eq!((score * 10.0).round() / 10.0, score, "{answer}");
     assert_eq!(answer["hits"][0]["agreeing"], json!([]), "{answer}");
+    assert_eq!(answer["candidates"], 0, "block sizes stay home: {answer}");
     let weak_record = poshuk_core::Record {
         given_name: "Олександр".into(),
         family_name: "Коваленко".into(),
