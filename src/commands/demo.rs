@@ -114,7 +114,10 @@ fn example_queries(dir: &Path, stem: &str, count: usize) -> anyhow::Result<Vec<R
             .or_default()
             .insert(source.as_str());
     }
-    let written = read_file(&dir.join(format!("data/{stem}.csv")), &ReadOptions::default())?;
+    let written = read_file(
+        &dir.join(format!("data/{stem}.csv")),
+        &ReadOptions::default(),
+    )?;
     Ok(written
         .records
         .iter()
@@ -286,7 +289,11 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!(
         "\nThe federation keeps running. Search it yourself, e.g.:\n  poshuk search --node {node_url} --given {} --family {} --birth-date {year}\n  poshuk search --node http://127.0.0.1:{} --given {} --family {} --birth-date {year}\nCtrl-C stops everything.",
-        thin.given_name, thin.family_name, partners[1].local_port, thin.given_name, thin.family_name
+        thin.given_name,
+        thin.family_name,
+        partners[1].local_port,
+        thin.given_name,
+        thin.family_name
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -261,11 +261,10 @@ mod variants {
     use super::round_trip::{record, settings, tokenizer};
 
     /// A query whose "one-edit variants" are in truth a hundred other
-    /// surnames meets at most `MAX_MEETING_VARIANTS` of them.
+    /// surnames meets only the 64 a node keeps (`MAX_MEETING_VARIANTS`).
     #[test]
     fn a_query_packed_with_surnames_as_variants_meets_few() {
         use poshuk_core::{BirthDate, Slot, TokenRecord};
-        use read::MAX_MEETING_VARIANTS;
         let dir = tempfile::tempdir().expect("tempdir");
         let tokenizer = tokenizer();
         let index = TokenIndex::open(
@@ -308,10 +307,7 @@ mod variants {
         slots.push((Slot::FamilyVariant, families));
         let packed = TokenRecord::from_slots(slots);
         let outcome = index.search(&packed, 1000).expect("searches");
-        assert!(
-            !outcome.hits.is_empty() && outcome.hits.len() <= 64 && MAX_MEETING_VARIANTS == 64,
-            "{} hits",
-            outcome.hits.len()
-        );
+        // A hundred stored surnames sent as variants: the first 64 meet.
+        assert_eq!(outcome.hits.len(), 64);
     }
 }
