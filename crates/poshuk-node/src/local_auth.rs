@@ -28,8 +28,9 @@ pub enum LocalRight {
 
 /// The two local tokens, read from (or created in) the data directory.
 pub struct LocalCredentials {
-    admin: Zeroizing<String>,
-    search: Zeroizing<String>,
+    /// SHA-256 of each token, made once: requests are compared with these.
+    admin: Zeroizing<[u8; 32]>,
+    search: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for LocalCredentials {
@@ -66,9 +67,13 @@ impl LocalCredentials {
             }
             Ok(trimmed)
         };
+        let digest = |token: Zeroizing<String>| -> Zeroizing<[u8; 32]> {
+            use sha2::{Digest, Sha256};
+            Zeroizing::new(Sha256::digest(token.as_bytes()).into())
+        };
         Ok(LocalCredentials {
-            admin: token(ADMIN_TOKEN_FILE, "local admin credential")?,
-            search: token(SEARCH_TOKEN_FILE, "local search credential")?,
+            admin: digest(token(ADMIN_TOKEN_FILE, "local admin credential")?),
+            search: digest(token(SEARCH_TOKEN_FILE, "local search credential")?),
         })
     }
 
@@ -77,9 +82,8 @@ impl LocalCredentials {
         use sha2::{Digest, Sha256};
         // Digests, not the strings: equal lengths, so the comparison's time
         // says nothing of the token's length either.
-        let presented = Sha256::digest(presented.as_bytes());
-        let equal =
-            |expected: &str| bool::from(presented.ct_eq(&Sha256::digest(expected.as_bytes())));
+        let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let equal = |expected: &[u8; 32]| bool::from(presented.ct_eq(expected));
         if equal(&self.admin) {
             Some(LocalRight::Admin)
         } else if equal(&self.search) {
