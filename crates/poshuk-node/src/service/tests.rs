@@ -209,14 +209,13 @@ async fn replace_deletes_what_the_export_no_longer_has_and_never_everything() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn the_federation_api_answers_only_the_coordinator() {
-    let node = TestNode::open();
-    ingest(&node, vec![person("C-1")], false).await;
+/// The token query a searcher's node sends for Олександр Коваленко born in
+/// `year`, as JSON.
+fn federation_query(node: &TestNode, year: &str) -> Value {
     let record = poshuk_core::Record {
         given_name: "Олександр".into(),
         family_name: "Коваленко".into(),
-        birth_date: poshuk_core::BirthDate::parse("2011").ok(),
+        birth_date: poshuk_core::BirthDate::parse(year).ok(),
         ..poshuk_core::Record::default()
     };
     let query = node
@@ -226,7 +225,14 @@ async fn the_federation_api_answers_only_the_coordinator() {
         .expect("query")
         .queries
         .remove(0);
-    let body = serde_json::to_value(&query).expect("json");
+    serde_json::to_value(&query).expect("json")
+}
+
+#[tokio::test]
+async fn the_federation_api_answers_only_the_coordinator() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1")], false).await;
+    let body = federation_query(&node, "2011");
     let (status, _) = call(node.federation(), post(node::SEARCH, &body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, answer) = call(node.federation(), with_token(post(node::SEARCH, &body))).await;
@@ -242,29 +248,14 @@ async fn the_federation_api_answers_only_the_coordinator() {
     assert_eq!((score * 10.0).round() / 10.0, score, "{answer}");
     assert_eq!(answer["hits"][0]["agreeing"], json!([]), "{answer}");
     assert_eq!(answer["candidates"], 0, "block sizes stay home: {answer}");
-    let weak_record = poshuk_core::Record {
-        given_name: "Олександр".into(),
-        family_name: "Коваленко".into(),
-        birth_date: poshuk_core::BirthDate::parse("1950").ok(),
-        ..poshuk_core::Record::default()
-    };
-    let weak_query = node
-        .state
-        .generations
-        .queries_for(&weak_record, &[poshuk_core::Epoch(1)], 5)
-        .expect("query")
-        .queries
-        .remove(0);
+    let weak_query = federation_query(&node, "1950");
     let local = json!({"record": {"given_name": "Олександр", "family_name": "Коваленко",
                                   "birth_date": "1950"}, "limit": 5});
     let (_, here) = call(node.local(), post(local::SEARCH, &local)).await;
     assert_eq!(here["hits"][0]["band"], "weak", "the staff see it: {here}");
     let (status, answer) = call(
         node.federation(),
-        with_token(post(
-            node::SEARCH,
-            &serde_json::to_value(&weak_query).expect("json"),
-        )),
+        with_token(post(node::SEARCH, &weak_query)),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
