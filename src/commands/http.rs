@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use poshuk_protocol::client::{ApiClient, ClientError};
+use poshuk_protocol::client::{ApiClient, ClientError, Credential};
 use poshuk_protocol::local_credentials;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -95,7 +95,8 @@ impl Server {
         timeout: Duration,
     ) -> anyhow::Result<Server> {
         let token = access.credential(need)?;
-        Server::build(&access.node, Some(token.to_string()), None, timeout)
+        let credential = Credential::Bearer(token.to_string());
+        Server::build(&access.node, credential, None, timeout)
     }
 
     /// The coordinator, as the federation's admin: its admin token, and the
@@ -108,13 +109,17 @@ impl Server {
         if ca.is_none() && url.starts_with("https:") {
             bail!("the coordinator is https: name the federation's CA with --ca (or POSHUK_CA)");
         }
-        let token = Some(admin_token.to_string());
-        Server::build(url, token, ca, Duration::from_secs(120))
+        // Signed as the admin: the token itself never travels.
+        let credential = Credential::Signed {
+            key_id: poshuk_protocol::signed::ADMIN_KEY_ID.to_string(),
+            secret: Zeroizing::new(admin_token.to_string()),
+        };
+        Server::build(url, credential, ca, Duration::from_secs(120))
     }
 
     fn build(
         url: &str,
-        token: Option<String>,
+        credential: Credential,
         ca: Option<&Path>,
         timeout: Duration,
     ) -> anyhow::Result<Server> {
@@ -130,7 +135,7 @@ impl Server {
             .context("cannot start the async runtime")?;
         Ok(Server {
             runtime,
-            client: ApiClient::new(http, url, token),
+            client: ApiClient::with_credential(http, url, credential),
         })
     }
 

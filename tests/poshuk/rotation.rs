@@ -184,11 +184,15 @@ fn search_continuously(
         while !stop.load(Ordering::SeqCst) {
             for (person, expected) in &persons {
                 let url = format!("{searcher_local}/local/v1/federated-search");
-                let token = crate::support::credential_for(&url).unwrap_or_default();
+                let credential = crate::support::credential_for(&url).expect("registered");
+                let body = serde_json::to_vec(&serde_json::json!({"record": person, "limit": 10}))
+                    .expect("JSON");
+                let authorization = crate::support::authorization(&credential, "POST", &url, &body);
                 let response = client
                     .post(url)
-                    .bearer_auth(token)
-                    .json(&serde_json::json!({"record": person, "limit": 10}))
+                    .header("authorization", authorization)
+                    .header("content-type", "application/json")
+                    .body(body)
                     .send();
                 done += 1;
                 answered.fetch_add(1, Ordering::SeqCst);
@@ -481,13 +485,15 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
     // Even straight to another node, with the coordinator's own token, its
     // epoch-2 tokens are no longer answered.
     let query = serde_json::json!({"epoch": 2, "tokens": {"GivenWhole": ["00".repeat(16)]}});
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{}/v1/search", ngo.federation))
-        .bearer_auth(node_token("ngo-ua"))
-        .json(&query)
-        .send()
-        .expect("request");
-    assert_eq!(response.status().as_u16(), 409);
+    let (status, _) = crate::support::post_json_with(
+        &format!("{}/v1/search", ngo.federation),
+        Some(&crate::support::Credential::Signed(
+            poshuk_protocol::signed::COORDINATOR_KEY_ID.to_string(),
+            node_token("ngo-ua"),
+        )),
+        &query,
+    );
+    assert_eq!(status, 409);
     // No key leaves a keyring file: not in the sealed files, the
     // coordinator's state and audit log, the nodes' data or the log.
     let admin_keyring = std::fs::read_to_string(root.join("keyring.toml")).expect("keyring");

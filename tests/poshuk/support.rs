@@ -34,10 +34,19 @@ pub(crate) fn state_dir() -> &'static Path {
         .path()
 }
 
-/// The bearer tokens of the servers the tests started, by base URL: the
+/// How a test presents itself to a server, as its owner would.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    /// The local API's bearer token.
+    Bearer(String),
+    /// Signed requests (the federation API): key id and secret.
+    Signed(String, String),
+}
+
+/// The credentials of the servers the tests started, by base URL: the
 /// helpers below present them as the server's owner would.
-fn credentials() -> &'static std::sync::Mutex<Vec<(String, String)>> {
-    static CREDENTIALS: std::sync::OnceLock<std::sync::Mutex<Vec<(String, String)>>> =
+fn credentials() -> &'static std::sync::Mutex<Vec<(String, Credential)>> {
+    static CREDENTIALS: std::sync::OnceLock<std::sync::Mutex<Vec<(String, Credential)>>> =
         std::sync::OnceLock::new();
     CREDENTIALS.get_or_init(Default::default)
 }
@@ -50,22 +59,50 @@ pub(crate) fn write_private(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
 }
 
-/// Registers the token the server at `base` wants.
-pub(crate) fn remember_credential(base: &str, token: &str) {
+/// Registers the credential the server at `base` wants.
+pub(crate) fn remember_credential(base: &str, credential: Credential) {
     if let Ok(mut known) = credentials().lock() {
         known.retain(|(url, _)| url != base);
-        known.push((base.to_string(), token.to_string()));
+        known.push((base.to_string(), credential));
     }
 }
 
-/// The token registered for the server `url` belongs to.
-pub(crate) fn credential_for(url: &str) -> Option<String> {
+/// The credential registered for the server `url` belongs to.
+pub(crate) fn credential_for(url: &str) -> Option<Credential> {
     let known = credentials().lock().ok()?;
     known
         .iter()
         .filter(|(base, _)| url.starts_with(base.as_str()))
         .max_by_key(|(base, _)| base.len())
-        .map(|(_, token)| token.clone())
+        .map(|(_, credential)| credential.clone())
+}
+
+/// The `Authorization` value for a request with `credential`.
+pub(crate) fn authorization(
+    credential: &Credential,
+    method: &str,
+    url: &str,
+    body: &[u8],
+) -> String {
+    match credential {
+        Credential::Bearer(token) => format!("Bearer {token}"),
+        Credential::Signed(key_id, secret) => {
+            let url = reqwest::Url::parse(url).expect("a URL");
+            let path = match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_string(),
+            };
+            poshuk_protocol::signed::sign(
+                key_id,
+                secret.as_bytes(),
+                method,
+                &path,
+                body,
+                poshuk_protocol::signed::now_ms(),
+            )
+            .expect("signs")
+        }
+    }
 }
 
 /// Runs `poshuk` with arguments in a working directory.
@@ -287,10 +324,10 @@ fn spawn_node(dir: &Path, config: &Path) -> (Child, String, String) {
     (child, url("federation="), url("local="))
 }
 
-/// Posts JSON as the server's owner (its registered token) and returns
+/// Posts JSON as the server's owner (its registered credential) and returns
 /// (status, body as JSON).
 pub(crate) fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-    post_json_as(url, credential_for(url).as_deref(), body)
+    post_json_with(url, credential_for(url).as_ref(), body)
 }
 
 /// Posts JSON with the given bearer token, or none.
@@ -299,10 +336,30 @@ pub(crate) fn post_json_as(
     token: Option<&str>,
     body: &serde_json::Value,
 ) -> (u16, serde_json::Value) {
-    let mut request = reqwest::blocking::Client::new().post(url).json(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
+    let credential = token.map(|token| Credential::Bearer(token.to_string()));
+    post_json_with(url, credential.as_ref(), body)
+}
+
+/// Posts JSON with the given credential, or none.
+pub(crate) fn post_json_with(
+    url: &str,
+    credential: Option<&Credential>,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let bytes = serde_json::to_vec(body).expect("JSON");
+    let mut request = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/json");
+    if let Some(credential) = credential {
+        request = request.header(
+            "authorization",
+            authorization(credential, "POST", url, &bytes),
+        );
     }
+    answer(request.body(bytes))
+}
+
+fn answer(request: reqwest::blocking::RequestBuilder) -> (u16, serde_json::Value) {
     let response = request.send().expect("request sent");
     let status = response.status().as_u16();
     let text = response.text().unwrap_or_default();
@@ -310,30 +367,25 @@ pub(crate) fn post_json_as(
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
+}
+
+/// A GET as the server's owner.
+fn owner_get(url: &str) -> reqwest::blocking::RequestBuilder {
+    let mut request = reqwest::blocking::Client::new().get(url);
+    if let Some(credential) = credential_for(url) {
+        request = request.header("authorization", authorization(&credential, "GET", url, b""));
+    }
+    request
 }
 
 /// Gets JSON as the server's owner.
 pub(crate) fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let mut request = reqwest::blocking::Client::new().get(url);
-    if let Some(token) = credential_for(url) {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().expect("request sent");
-    let status = response.status().as_u16();
-    let text = response.text().unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
-    )
+    answer(owner_get(url))
 }
 
 /// Gets text as the server's owner (metrics).
 pub(crate) fn get_text(url: &str) -> String {
-    let mut request = reqwest::blocking::Client::new().get(url);
-    if let Some(token) = credential_for(url) {
-        request = request.bearer_auth(token);
-    }
-    request
+    owner_get(url)
         .send()
         .and_then(|response| response.text())
         .expect("an answer")
@@ -346,8 +398,9 @@ pub(crate) fn remember_node(local: &str, federation: &str, data_dir: &Path, toke
         data_dir.join(poshuk_protocol::local_credentials::ADMIN_TOKEN_FILE),
     )
     .expect("the node made its local credential");
-    remember_credential(local, admin.trim());
+    remember_credential(local, Credential::Bearer(admin.trim().to_string()));
     if let Some(token) = token {
-        remember_credential(federation, token);
+        let key_id = poshuk_protocol::signed::COORDINATOR_KEY_ID.to_string();
+        remember_credential(federation, Credential::Signed(key_id, token.to_string()));
     }
 }

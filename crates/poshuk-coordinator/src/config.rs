@@ -358,6 +358,17 @@ impl CoordinatorConfig {
                     partner.id
                 ));
             }
+            if [
+                poshuk_protocol::signed::ADMIN_KEY_ID,
+                poshuk_protocol::signed::COORDINATOR_KEY_ID,
+            ]
+            .contains(&partner.id.as_str())
+            {
+                return Err(format!(
+                    "partner id `{}` is reserved (it names the admin or the coordinator in signed requests)",
+                    partner.id
+                ));
+            }
             if !ids.insert(partner.id.as_str()) {
                 return Err(format!("duplicate partner id `{}`", partner.id));
             }

@@ -282,6 +282,7 @@ fn describe(error: &ClientError) -> String {
         ClientError::BadAnswer(_) => "the node's answer is not a search response".into(),
         ClientError::TooLarge => "the node's answer is too large".into(),
         ClientError::Other(_) => "the request failed".into(),
+        ClientError::Unsignable => "the request cannot be signed".into(),
     }
 }
 

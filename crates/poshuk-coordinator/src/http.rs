@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -116,12 +116,21 @@ fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     })
 }
 
-/// The partner presenting its token, allowed to search and not suspended.
+/// Who signed a request, as the gate proved it.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// A partner (its node or its tools), by id.
+    Partner(String),
+    /// The federation's key admin.
+    Admin,
+}
+
+/// The partner who signed, allowed to search and not suspended.
 fn searching_partner(
     coordinator: &Coordinator,
-    headers: &HeaderMap,
+    caller: &Caller,
 ) -> Result<PartnerConfig, ApiError> {
-    let partner = known_partner(coordinator, headers)?;
+    let partner = known_partner(coordinator, caller)?;
     if !partner.permissions.contains(&Permission::Search) {
         let message = format!("partner `{}` may not search", partner.id);
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", message));
@@ -132,33 +141,31 @@ fn searching_partner(
     Ok(partner)
 }
 
-/// The partner presenting its token.
-fn known_partner(
-    coordinator: &Coordinator,
-    headers: &HeaderMap,
-) -> Result<PartnerConfig, ApiError> {
-    coordinator
-        .partner_by_token(headers)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "present your partner token as `Authorization: Bearer <token>`",
-            )
-        })
+/// The partner who signed.
+fn known_partner(coordinator: &Coordinator, caller: &Caller) -> Result<PartnerConfig, ApiError> {
+    let partner = match caller {
+        Caller::Partner(id) => coordinator.config.partners.iter().find(|p| &p.id == id),
+        Caller::Admin => None,
+    };
+    partner.cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this route is for partners: sign with your partner id and token",
+        )
+    })
 }
 
 /// Only the federation's key admin.
-fn admin(coordinator: &Coordinator, headers: &HeaderMap) -> Result<(), ApiError> {
-    if coordinator.is_admin(headers) {
-        return Ok(());
+fn admin(caller: &Caller) -> Result<(), ApiError> {
+    match caller {
+        Caller::Admin => Ok(()),
+        Caller::Partner(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "key administration needs the coordinator's admin token (key id `admin`)",
+        )),
     }
-    Err(ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "key administration needs the coordinator's admin token as `Authorization: Bearer <token>`",
-    ))
 }
 
 /// `?partners=a,b` restricts the fan-out to those partners.
@@ -174,7 +181,14 @@ async fn federated_search(
     Query(parameters): Query<SearchParameters>,
     request: axum::extract::Request,
 ) -> Result<Json<FederatedResponse>, ApiError> {
-    let requester = searching_partner(&coordinator, request.headers())?;
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "no signed caller")
+        })?;
+    let requester = searching_partner(&coordinator, &caller)?;
     let (_in_flight, admitted) = coordinator
         .admission
         .admit(&requester, &coordinator.config.limits)
@@ -195,12 +209,20 @@ async fn federated_search(
     }
     let body = axum::body::to_bytes(request.into_body(), MAX_SEARCH_BODY)
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("a search body is at most {MAX_SEARCH_BODY} bytes"),
-            )
+        .map_err(|error| {
+            if poshuk_tls::is_body_mismatch(&error) {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "bad_signature",
+                    "the request body is not the one signed",
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("a search body is at most {MAX_SEARCH_BODY} bytes"),
+                )
+            }
         })?;
     let queries: EpochQueries = parse_json(&body)?;
     coordinator.check_queries(&queries)?;
@@ -317,9 +339,9 @@ async fn federation_status(
 /// `GET /v1/epochs`: the epochs a search should be tokenized for.
 async fn epochs(
     State(coordinator): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<FederationEpochs>, ApiError> {
-    known_partner(&coordinator, &headers)?;
+    known_partner(&coordinator, &caller)?;
     Ok(Json(coordinator.live_epochs()))
 }
 
@@ -333,10 +355,10 @@ struct SealedQuery {
 /// known by its token.
 async fn fetch_sealed(
     State(coordinator): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Query(query): Query<SealedQuery>,
 ) -> Result<Response, ApiError> {
-    let partner = known_partner(&coordinator, &headers)?;
+    let partner = known_partner(&coordinator, &caller)?;
     let bytes = coordinator.sealed_for(&partner.id, query.epoch)?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
@@ -344,19 +366,19 @@ async fn fetch_sealed(
 /// `GET /v1/admin/keys`: which node serves which epochs, re-key progress.
 async fn admin_keys(
     State(coordinator): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
 ) -> Result<Json<FederationKeys>, ApiError> {
-    admin(&coordinator, &headers)?;
+    admin(&caller)?;
     Ok(Json(coordinator.federation_keys().await))
 }
 
 /// `POST /v1/admin/retire`.
 async fn admin_retire(
     State(coordinator): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<FederationKeys>, ApiError> {
-    admin(&coordinator, &headers)?;
+    admin(&caller)?;
     let request: RetireRequest = parse_json(&body)?;
     Ok(Json(coordinator.retire(&request).await?))
 }
@@ -365,11 +387,11 @@ async fn admin_retire(
 /// file for a partner's node to fetch.
 async fn admin_upload_sealed(
     State(coordinator): State<Shared>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path((partner_id, epoch)): Path<(String, u32)>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    admin(&coordinator, &headers)?;
+    admin(&caller)?;
     coordinator.store_sealed(&partner_id, epoch, &body)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -390,29 +412,56 @@ const MAX_SEALED_BODY: usize = 64 * 1024;
 /// The largest of the small JSON bodies (a retirement).
 const MAX_SMALL_BODY: usize = 16 * 1024;
 
-/// The gate: a partner's token or the admin's, checked from the headers
-/// before any handler reads a body. The probes need none.
+/// The gate: a request signed by a partner or the admin
+/// ([`poshuk_protocol::signed`]), checked from the headers before any
+/// handler reads a body; the body is then checked against the signature as
+/// it is read. The probes need none.
 async fn check_credential(
     State(coordinator): State<Shared>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let path = request.uri().path();
+    let path = request.uri().path().to_string();
     if path == routes::LIVEZ || path == routes::READYZ {
         return next.run(request).await;
     }
-    let headers = request.headers();
-    if coordinator.partner_by_token(headers).is_none() && !coordinator.is_admin(headers) {
-        coordinator.metrics.count_unauthorized();
-        coordinator.audit.failed_authentication(path);
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "present your partner token (or the admin token) as `Authorization: Bearer <token>`",
-        )
-        .into_response();
+    let verified = poshuk_tls::verify_signed_request(
+        request,
+        |key_id| coordinator.secret_of(key_id),
+        &coordinator.replays,
+    );
+    match verified {
+        Ok((key_id, mut request)) => {
+            let caller = if key_id == poshuk_protocol::signed::ADMIN_KEY_ID {
+                Caller::Admin
+            } else {
+                Caller::Partner(key_id)
+            };
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => {
+            coordinator.metrics.count_unauthorized();
+            coordinator.audit.failed_authentication(&path);
+            signature_refused(&error).into_response()
+        }
     }
-    next.run(request).await
+}
+
+/// The answer to a request whose signature is refused: 429 when the key
+/// has too many requests in the replay window, 401 otherwise.
+pub(crate) fn signature_refused(error: &poshuk_protocol::signed::SignatureError) -> ApiError {
+    use poshuk_protocol::signed::SignatureError;
+    match error {
+        SignatureError::TooManyNonces => ApiError {
+            retry_after: Some(60),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many", error.to_string())
+        },
+        SignatureError::Replayed => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "replayed", error.to_string())
+        }
+        _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()),
+    }
 }
 
 /// The coordinator's router.

@@ -79,15 +79,37 @@ impl TestCoordinator {
     }
 }
 
-fn request(method: &str, path: &str, token: Option<&str>, body: Body) -> Request<Body> {
+/// A request signed with `secret` as the key id that secret belongs to
+/// (a guess is signed as the searching partner).
+fn request(
+    method: &str,
+    path: &str,
+    secret: Option<&str>,
+    body: impl Into<Vec<u8>>,
+) -> Request<Body> {
+    let body = body.into();
     let mut builder = Request::builder()
         .method(method)
         .uri(path)
         .header(header::CONTENT_TYPE, "application/json");
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    if let Some(secret) = secret {
+        let key_id = match secret {
+            ADMIN => poshuk_protocol::signed::ADMIN_KEY_ID,
+            LISTED => "listed",
+            _ => "ngo",
+        };
+        let signed = poshuk_protocol::signed::sign(
+            key_id,
+            secret.as_bytes(),
+            method,
+            path,
+            &body,
+            poshuk_protocol::signed::now_ms(),
+        )
+        .expect("signs");
+        builder = builder.header(header::AUTHORIZATION, signed);
     }
-    builder.body(body).expect("request")
+    builder.body(Body::from(body)).expect("request")
 }
 
 fn query(epoch: u32) -> Value {
@@ -99,7 +121,7 @@ fn query(epoch: u32) -> Value {
 #[tokio::test]
 async fn a_search_reports_every_partner_and_is_audited() {
     let coordinator = TestCoordinator::start();
-    let body = || Body::from(query(1).to_string());
+    let body = || query(1).to_string();
     let (status, answer) = coordinator
         .call(request(
             "POST",
@@ -168,7 +190,7 @@ async fn a_search_reports_every_partner_and_is_audited() {
             "POST",
             route::FEDERATED_SEARCH,
             Some(SEARCHER),
-            Body::from(bad.to_string()),
+            bad.to_string(),
         ))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -182,16 +204,16 @@ async fn partners_status_epochs_probes_and_metrics() {
     // refused before any work (the status would call every node).
     for path in [route::PARTNERS, route::FEDERATION_STATUS, routes::METRICS] {
         let (status, _) = coordinator
-            .call(request("GET", path, None, Body::empty()))
+            .call(request("GET", path, None, Vec::new()))
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         let (status, _) = coordinator
-            .call(request("GET", path, Some("a-guess"), Body::empty()))
+            .call(request("GET", path, Some("a-guess"), Vec::new()))
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
     let (status, partners) = coordinator
-        .call(request("GET", route::PARTNERS, Some(LISTED), Body::empty()))
+        .call(request("GET", route::PARTNERS, Some(LISTED), Vec::new()))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(partners[0]["contact"], "ngo@example.org");
@@ -200,25 +222,25 @@ async fn partners_status_epochs_probes_and_metrics() {
             "GET",
             route::FEDERATION_STATUS,
             Some(ADMIN),
-            Body::empty(),
+            Vec::new(),
         ))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(nodes["ngo"]["status"], "unavailable");
     let (status, epochs) = coordinator
-        .call(request("GET", route::EPOCHS, Some(SEARCHER), Body::empty()))
+        .call(request("GET", route::EPOCHS, Some(SEARCHER), Vec::new()))
         .await;
     assert_eq!(
         (status, epochs["retired"].clone()),
         (StatusCode::OK, json!([]))
     );
     let (status, _) = coordinator
-        .call(request("GET", route::EPOCHS, None, Body::empty()))
+        .call(request("GET", route::EPOCHS, None, Vec::new()))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     for probe in [routes::LIVEZ, routes::READYZ] {
         let (status, _) = coordinator
-            .call(request("GET", probe, None, Body::empty()))
+            .call(request("GET", probe, None, Vec::new()))
             .await;
         assert_eq!(status, StatusCode::OK);
     }
@@ -227,11 +249,11 @@ async fn partners_status_epochs_probes_and_metrics() {
             "POST",
             route::FEDERATED_SEARCH,
             Some(SEARCHER),
-            Body::from(query(1).to_string()),
+            query(1).to_string(),
         ))
         .await;
     let (status, metrics) = coordinator
-        .call(request("GET", routes::METRICS, Some(ADMIN), Body::empty()))
+        .call(request("GET", routes::METRICS, Some(ADMIN), Vec::new()))
         .await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().expect("text");
@@ -261,33 +283,19 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
             "GET",
             route::ADMIN_KEYS,
             Some(SEARCHER),
-            Body::empty(),
+            Vec::new(),
         ))
         .await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "a partner is not the admin"
-    );
+    assert_eq!(status, StatusCode::FORBIDDEN, "a partner is not the admin");
     let (status, keys) = coordinator
-        .call(request(
-            "GET",
-            route::ADMIN_KEYS,
-            Some(ADMIN),
-            Body::empty(),
-        ))
+        .call(request("GET", route::ADMIN_KEYS, Some(ADMIN), Vec::new()))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys["partners"]["ngo"]["reachable"], false);
 
     let retire = json!({"epoch": 1}).to_string();
     let (status, error) = coordinator
-        .call(request(
-            "POST",
-            route::ADMIN_RETIRE,
-            Some(ADMIN),
-            Body::from(retire),
-        ))
+        .call(request("POST", route::ADMIN_RETIRE, Some(ADMIN), retire))
         .await;
     assert_eq!(
         (status, error["code"].clone()),
@@ -299,23 +307,13 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
     );
     let ghost = json!({"epoch": 1, "exclude": ["ghost"]}).to_string();
     let (status, error) = coordinator
-        .call(request(
-            "POST",
-            route::ADMIN_RETIRE,
-            Some(ADMIN),
-            Body::from(ghost),
-        ))
+        .call(request("POST", route::ADMIN_RETIRE, Some(ADMIN), ghost))
         .await;
     assert_eq!(
         (status, error["code"].clone()),
         (StatusCode::BAD_REQUEST, json!("unknown_partner"))
     );
-    let ghost_key = request(
-        "PUT",
-        &route::admin_sealed("ghost", 2),
-        Some(ADMIN),
-        Body::from("x"),
-    );
+    let ghost_key = request("PUT", &route::admin_sealed("ghost", 2), Some(ADMIN), "x");
     let (status, error) = coordinator.call(ghost_key).await;
     assert_eq!(
         (status, error["code"].clone()),
@@ -323,8 +321,7 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
     );
 
     let sealed = "poshuk-sealed-epoch/v1 partner=ngo epoch=2\nciphertext";
-    let upload =
-        |path: String, body: &'static str| request("PUT", &path, Some(ADMIN), Body::from(body));
+    let upload = |path: String, body: &'static str| request("PUT", &path, Some(ADMIN), body);
     let (status, _) = coordinator
         .call(upload(route::admin_sealed("ngo", 3), sealed))
         .await;
@@ -340,11 +337,11 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
 
     let fetch = format!("{}?epoch=2", route::SEALED_KEY);
     let (status, body) = coordinator
-        .call(request("GET", &fetch, Some(SEARCHER), Body::empty()))
+        .call(request("GET", &fetch, Some(SEARCHER), Vec::new()))
         .await;
     assert_eq!((status, body), (StatusCode::OK, json!(sealed)));
     let (status, _) = coordinator
-        .call(request("GET", &fetch, Some(LISTED), Body::empty()))
+        .call(request("GET", &fetch, Some(LISTED), Vec::new()))
         .await;
     assert_eq!(
         status,
@@ -352,7 +349,7 @@ async fn key_administration_needs_the_admin_and_checks_what_it_relays() {
         "only the partner it is sealed for gets it"
     );
     let (status, _) = coordinator
-        .call(request("GET", &fetch, None, Body::empty()))
+        .call(request("GET", &fetch, None, Vec::new()))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -362,12 +359,7 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
     let mut coordinator = TestCoordinator::start();
     let retire = json!({"epoch": 1, "exclude": ["ngo", "listed"]}).to_string();
     let (status, keys) = coordinator
-        .call(request(
-            "POST",
-            route::ADMIN_RETIRE,
-            Some(ADMIN),
-            Body::from(retire),
-        ))
+        .call(request("POST", route::ADMIN_RETIRE, Some(ADMIN), retire))
         .await;
     assert_eq!(status, StatusCode::OK, "{keys}");
     assert_eq!(keys["suspended"], json!(["listed", "ngo"]));
@@ -379,7 +371,7 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
             "PUT",
             &route::admin_sealed("ngo", 2),
             Some(ADMIN),
-            Body::from(sealed),
+            sealed,
         ))
         .await;
     assert_eq!(
@@ -388,7 +380,7 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
     );
     let fetch = format!("{}?epoch=2", route::SEALED_KEY);
     let (status, error) = coordinator
-        .call(request("GET", &fetch, Some(SEARCHER), Body::empty()))
+        .call(request("GET", &fetch, Some(SEARCHER), Vec::new()))
         .await;
     assert_eq!(
         (status, error["code"].clone()),
@@ -399,7 +391,7 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
             "POST",
             route::FEDERATED_SEARCH,
             Some(SEARCHER),
-            Body::from(query(2).to_string()),
+            query(2).to_string(),
         ))
         .await;
     assert_eq!(
@@ -409,14 +401,14 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
     // The retirement and the suspension survive a restart.
     coordinator.restart();
     let (status, error) = coordinator
-        .call(request("GET", &fetch, Some(SEARCHER), Body::empty()))
+        .call(request("GET", &fetch, Some(SEARCHER), Vec::new()))
         .await;
     assert_eq!(
         (status, error["code"].clone()),
         (StatusCode::FORBIDDEN, json!("suspended"))
     );
     let (_, epochs) = coordinator
-        .call(request("GET", route::EPOCHS, Some(LISTED), Body::empty()))
+        .call(request("GET", route::EPOCHS, Some(LISTED), Vec::new()))
         .await;
     assert_eq!(epochs["retired"], json!([1]));
 }
@@ -429,12 +421,7 @@ async fn no_body_is_read_before_the_credential_and_bodies_are_bounded() {
     let coordinator = TestCoordinator::start();
     let big = "x".repeat(2 * 1024 * 1024);
     let (status, _) = coordinator
-        .call(request(
-            "POST",
-            route::FEDERATED_SEARCH,
-            None,
-            Body::from(big.clone()),
-        ))
+        .call(request("POST", route::FEDERATED_SEARCH, None, big.clone()))
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = coordinator
@@ -442,7 +429,7 @@ async fn no_body_is_read_before_the_credential_and_bodies_are_bounded() {
             "POST",
             route::FEDERATED_SEARCH,
             Some(SEARCHER),
-            Body::from(big),
+            big,
         ))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -451,7 +438,7 @@ async fn no_body_is_read_before_the_credential_and_bodies_are_bounded() {
             "PUT",
             &route::admin_sealed("ngo", 2),
             Some(ADMIN),
-            Body::from("y".repeat(100 * 1024)),
+            "y".repeat(100 * 1024),
         ))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -470,7 +457,7 @@ async fn searches_beyond_a_partners_rate_get_429_with_retry_after() {
                 "POST",
                 route::FEDERATED_SEARCH,
                 Some(SEARCHER),
-                Body::from(query(1).to_string()),
+                query(1).to_string(),
             ))
             .await;
         assert_eq!(status, StatusCode::OK);
@@ -482,7 +469,7 @@ async fn searches_beyond_a_partners_rate_get_429_with_retry_after() {
             "POST",
             route::FEDERATED_SEARCH,
             Some(SEARCHER),
-            Body::from("not even JSON"),
+            "not even JSON",
         ))
         .await
         .expect("infallible");
@@ -495,11 +482,105 @@ async fn searches_beyond_a_partners_rate_get_429_with_retry_after() {
         .expect("Retry-After");
     assert!((1..=30).contains(&retry_after), "{retry_after}");
     let (_, metrics) = coordinator
-        .call(request("GET", routes::METRICS, Some(ADMIN), Body::empty()))
+        .call(request("GET", routes::METRICS, Some(ADMIN), Vec::new()))
         .await;
     let text = metrics.as_str().expect("text");
     assert!(
         text.contains("poshuk_searches_refused_total{partner=\"ngo\",reason=\"rate_limited\"} 1"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_captured_request_is_refused_when_replayed_or_late_or_altered() {
+    let coordinator = TestCoordinator::start();
+    let body = query(1).to_string();
+    let captured = request(
+        "POST",
+        route::FEDERATED_SEARCH,
+        Some(SEARCHER),
+        body.clone(),
+    );
+    let authorization = captured.headers()[header::AUTHORIZATION].clone();
+    let (status, answer) = coordinator.call(captured).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // The same request again, byte for byte: a replay.
+    let again = |body: String| {
+        Request::post(route::FEDERATED_SEARCH)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, authorization.clone())
+            .body(Body::from(body))
+            .expect("request")
+    };
+    let (status, answer) = coordinator.call(again(body.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["code"], "replayed", "{answer}");
+    // A request signed three minutes ago (or ahead) is refused, however new
+    // its nonce: a request captured today is refused tomorrow.
+    for skew in [-180_000i64, 180_000] {
+        let time = poshuk_protocol::signed::now_ms().saturating_add_signed(skew);
+        let signed = poshuk_protocol::signed::sign(
+            "ngo",
+            SEARCHER.as_bytes(),
+            "POST",
+            route::FEDERATED_SEARCH,
+            body.as_bytes(),
+            time,
+        )
+        .expect("signs");
+        let late = Request::post(route::FEDERATED_SEARCH)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, signed)
+            .body(Body::from(body.clone()))
+            .expect("request");
+        let (status, answer) = coordinator.call(late).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("clock")),
+            "{answer}"
+        );
+    }
+    // A fresh signature over one body does not carry another.
+    let signed = request(
+        "POST",
+        route::FEDERATED_SEARCH,
+        Some(SEARCHER),
+        body.clone(),
+    );
+    let (parts, _) = signed.into_parts();
+    let swapped = Request::from_parts(parts, Body::from(query(2).to_string()));
+    let (status, answer) = coordinator.call(swapped).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["code"], "bad_signature", "{answer}");
+    // A bearer token, the old way, is refused and says how to sign.
+    let bearer = Request::get(route::EPOCHS)
+        .header(header::AUTHORIZATION, format!("Bearer {SEARCHER}"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, answer) = coordinator.call(bearer).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Poshuk-Signed")),
+        "{answer}"
+    );
+    // Signed with the right secret under another partner's id: refused.
+    let forged = poshuk_protocol::signed::sign(
+        "listed",
+        SEARCHER.as_bytes(),
+        "GET",
+        route::EPOCHS,
+        b"",
+        poshuk_protocol::signed::now_ms(),
+    )
+    .expect("signs");
+    let forged = Request::get(route::EPOCHS)
+        .header(header::AUTHORIZATION, forged)
+        .body(Body::empty())
+        .expect("request");
+    let (status, _) = coordinator.call(forged).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

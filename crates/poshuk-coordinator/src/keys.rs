@@ -5,12 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use axum::http::{HeaderMap, header};
 use poshuk_protocol::sealed_header::read_header;
 use poshuk_protocol::{FederationEpochs, FederationKeys, NodeStatus, PartnerKeys, RetireRequest};
 use serde::{Deserialize, Serialize};
 
-use crate::{Coordinator, CoordinatorError, PartnerConfig, constant_time_eq};
+use crate::{Coordinator, CoordinatorError, PartnerConfig};
 
 /// What the coordinator remembers across restarts.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -108,17 +107,6 @@ impl Coordinator {
             .lock()
             .map(|state| state.suspended.contains(partner_id))
             .unwrap_or(false)
-    }
-
-    pub(crate) fn is_admin(&self, headers: &HeaderMap) -> bool {
-        let Some(expected) = &self.config.admin_token else {
-            return false;
-        };
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .is_some_and(|presented| constant_time_eq(presented.as_bytes(), expected.as_bytes()))
     }
 
     /// Audits a key operation that has happened (it cannot be undone, so a

@@ -19,7 +19,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, header};
 use poshuk_protocol::client::ApiClient;
 
 pub use config::{ConfigError, CoordinatorConfig, Deadlines, PartnerConfig, Permission};
@@ -62,6 +61,8 @@ pub struct Coordinator {
     views: RwLock<HashMap<String, Option<poshuk_protocol::NodeStatus>>>,
     key_state: Mutex<keys::KeyState>,
     admission: Arc<limits::Admission>,
+    /// Nonces of signed requests seen in the replay window.
+    replays: poshuk_protocol::signed::ReplayGuard,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -89,8 +90,15 @@ impl Coordinator {
             .partners
             .iter()
             .map(|partner| {
-                let client =
-                    ApiClient::new(http.clone(), &partner.node_url, partner.node_token.clone());
+                let client = match &partner.node_token {
+                    Some(secret) => ApiClient::signed(
+                        http.clone(),
+                        &partner.node_url,
+                        poshuk_protocol::signed::COORDINATOR_KEY_ID,
+                        secret,
+                    ),
+                    None => ApiClient::new(http.clone(), &partner.node_url, None),
+                };
                 (partner.id.clone(), client)
             })
             .collect();
@@ -106,6 +114,7 @@ impl Coordinator {
             views: RwLock::new(HashMap::new()),
             key_state: Mutex::new(key_state),
             admission: Arc::new(limits::Admission::load(&config_limits_path)),
+            replays: Default::default(),
         })
     }
 
@@ -118,23 +127,18 @@ impl Coordinator {
         }
     }
 
-    fn partner_by_token(&self, headers: &HeaderMap) -> Option<&PartnerConfig> {
-        let presented = headers
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")?;
+    /// The secret a signed request's key id names: a partner's token, or
+    /// the admin token for `admin`.
+    fn secret_of(&self, key_id: &str) -> Option<&[u8]> {
+        if key_id == poshuk_protocol::signed::ADMIN_KEY_ID {
+            return self.config.admin_token.as_deref().map(str::as_bytes);
+        }
         self.config
             .partners
             .iter()
-            .find(|partner| constant_time_eq(partner.token.as_bytes(), presented.as_bytes()))
+            .find(|partner| partner.id == key_id)
+            .map(|partner| partner.token.as_bytes())
     }
-}
-
-/// Compares secrets in constant time: a mismatch must not reveal how much of
-/// a guess matched.
-fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
-    bool::from(subtle::ConstantTimeEq::ct_eq(left, right))
 }
 
 /// Serves until `shutdown` completes; `on_listening` gets the URL actually bound (the config may ask for port 0).

@@ -22,8 +22,9 @@ pub struct CoordinatorLink {
 }
 
 impl CoordinatorLink {
-    /// A client trusting the federation's CA alone, not the system's roots.
-    pub fn new(config: &LinkConfig) -> Result<CoordinatorLink, NodeError> {
+    /// A client trusting the federation's CA alone, not the system's roots,
+    /// signing its requests as `partner_id` with the partner's token.
+    pub fn new(config: &LinkConfig, partner_id: &str) -> Result<CoordinatorLink, NodeError> {
         let http = poshuk_tls::client_builder(config.ca.as_deref())
             .map_err(|error| NodeError::Insecure(error.to_string()))?
             .connect_timeout(Duration::from_secs(2))
@@ -31,7 +32,7 @@ impl CoordinatorLink {
             .build()
             .map_err(NodeError::HttpClient)?;
         Ok(CoordinatorLink {
-            client: ApiClient::new(http, &config.url, Some(config.token.clone())),
+            client: ApiClient::signed(http, &config.url, partner_id, &config.token),
             live_epochs: Mutex::new(None),
         })
     }

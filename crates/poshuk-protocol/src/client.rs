@@ -56,6 +56,9 @@ pub enum ClientError {
     /// The request failed otherwise.
     #[error("the request failed")]
     Other(#[source] reqwest::Error),
+    /// The request cannot be signed (a streamed body, no randomness).
+    #[error("the request cannot be signed")]
+    Unsignable,
 }
 
 impl ClientError {
@@ -70,12 +73,30 @@ impl ClientError {
     }
 }
 
-/// A client of one server (a node or the coordinator), with its bearer token.
+/// How a client proves who it is.
+#[derive(Clone)]
+pub enum Credential {
+    /// None (the probes).
+    None,
+    /// A bearer token: the local API of one's own node, on loopback.
+    Bearer(String),
+    /// Requests signed with a shared secret under a key id
+    /// ([`crate::signed`]): the federation's API, where a token must not
+    /// travel and a captured request must not be accepted twice.
+    Signed {
+        /// A partner id, `coordinator` or `admin`.
+        key_id: String,
+        /// The secret both sides hold (wiped when dropped).
+        secret: zeroize::Zeroizing<String>,
+    },
+}
+
+/// A client of one server (a node or the coordinator), with its credential.
 #[derive(Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
-    token: Option<String>,
+    credential: Credential,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -108,12 +129,31 @@ async fn read_capped(
 
 impl ApiClient {
     /// A client of the server at `base` (`http://host:port`), presenting
-    /// `token` as a bearer token when given.
+    /// `token` as a bearer token when given (the local API).
     pub fn new(http: reqwest::Client, base: &str, token: Option<String>) -> ApiClient {
+        let credential = match token {
+            Some(token) => Credential::Bearer(token),
+            None => Credential::None,
+        };
+        ApiClient::with_credential(http, base, credential)
+    }
+
+    /// A client of a federation server, signing each request as `key_id`
+    /// with `secret`.
+    pub fn signed(http: reqwest::Client, base: &str, key_id: &str, secret: &str) -> ApiClient {
+        let credential = Credential::Signed {
+            key_id: key_id.to_string(),
+            secret: zeroize::Zeroizing::new(secret.to_string()),
+        };
+        ApiClient::with_credential(http, base, credential)
+    }
+
+    /// A client presenting `credential`.
+    pub fn with_credential(http: reqwest::Client, base: &str, credential: Credential) -> ApiClient {
         ApiClient {
             http,
             base: base.trim_end_matches('/').to_string(),
-            token,
+            credential,
         }
     }
 
@@ -127,10 +167,45 @@ impl ApiClient {
 
     fn request(&self, method: reqwest::Method, route: &str) -> reqwest::RequestBuilder {
         let request = self.http.request(method, format!("{}{route}", self.base));
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+        match &self.credential {
+            Credential::Bearer(token) => request.bearer_auth(token),
+            // Signed in `send`, once the body and query are final.
+            Credential::Signed { .. } | Credential::None => request,
         }
+    }
+
+    /// Signs a built request (method, path and query, body) when this
+    /// client signs.
+    fn sign(&self, request: &mut reqwest::Request) -> Result<(), ClientError> {
+        let Credential::Signed { key_id, secret } = &self.credential else {
+            return Ok(());
+        };
+        let url = request.url();
+        let path_and_query = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_string(),
+        };
+        // Every body this client sends is in memory (JSON, a file's bytes).
+        let body = request
+            .body()
+            .map(|body| body.as_bytes().ok_or(ClientError::Unsignable))
+            .transpose()?
+            .unwrap_or_default();
+        let value = crate::signed::sign(
+            key_id,
+            secret.as_bytes(),
+            request.method().as_str(),
+            &path_and_query,
+            body,
+            crate::signed::now_ms(),
+        )
+        .map_err(|_| ClientError::Unsignable)?;
+        let value =
+            reqwest::header::HeaderValue::from_str(&value).map_err(|_| ClientError::Unsignable)?;
+        request
+            .headers_mut()
+            .insert(reqwest::header::AUTHORIZATION, value);
+        Ok(())
     }
 
     /// Sends, and reads a successful answer's body (capped); an error answer
@@ -144,7 +219,13 @@ impl ApiClient {
             Some(timeout) => request.timeout(timeout),
             None => request,
         };
-        let response = request.send().await.map_err(ClientError::from_reqwest)?;
+        let mut request = request.build().map_err(ClientError::from_reqwest)?;
+        self.sign(&mut request)?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(ClientError::from_reqwest)?;
         let status = response.status();
         if status.is_success() {
             return read_capped(response, MAX_ANSWER_BYTES)

@@ -22,6 +22,7 @@ pub mod local;
 pub mod local_credentials;
 pub mod routes;
 pub mod sealed_header;
+pub mod signed;
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -9,9 +9,11 @@
 //! (plain HTTP stays for loopback-only demos and tests).
 
 mod guarded;
+mod signed_requests;
 pub use guarded::{
     GuardedIo, GuardedListener, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
 };
+pub use signed_requests::{is_body_mismatch, verify_signed_request};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -134,7 +134,10 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
     );
     let (single, single_throughput) = measure_searches(
         &single_url,
-        Some(&node_token(ids[0])),
+        Some((
+            poshuk_protocol::signed::COORDINATOR_KEY_ID,
+            &node_token(ids[0]),
+        )),
         &queries,
         args.searches,
         3,
@@ -157,7 +160,7 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
         .collect();
     let (federated, throughput) = measure_searches(
         &federated_url,
-        Some(&searcher_token),
+        Some(("intl-org", &searcher_token)),
         &federated_queries,
         args.searches,
         args.seconds,

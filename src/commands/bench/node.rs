@@ -2,6 +2,7 @@
 //! single-person searches against it: latency percentiles, sustained
 //! throughput, the node's memory and the index size.
 
+use poshuk_protocol::signed::COORDINATOR_KEY_ID;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -98,30 +99,50 @@ pub(crate) fn percentile(sorted: &[f64], quantile: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * quantile).round() as usize]
 }
 
+/// Makes a request's `Authorization` value from its body.
+type Authorize = dyn Fn(&str) -> anyhow::Result<String> + Send + Sync;
+
 /// Measures latency (sequential) and throughput (concurrent) of `queries`
 /// against a search URL. Returns (sorted latencies in ms, searches per second).
 pub(crate) fn measure_searches(
     url: &str,
-    bearer: Option<&str>,
+    signer: Option<(&str, &str)>,
     queries: &[String],
     count: usize,
     seconds: u64,
     concurrency: usize,
 ) -> anyhow::Result<(Vec<f64>, f64)> {
-    let authorization: Arc<String> = Arc::new(
-        bearer
-            .map(|token| format!("Bearer {token}"))
-            .unwrap_or_default(),
-    );
+    // Each request signed as the federation's parties sign theirs
+    // (key id and secret), the signing counted in the latency.
+    let path = reqwest::Url::parse(url)?.path().to_string();
+    let authorization: Arc<Authorize> = match signer {
+        Some((key_id, secret)) => {
+            let (key_id, secret) = (
+                key_id.to_string(),
+                zeroize::Zeroizing::new(secret.to_string()),
+            );
+            Arc::new(move |body: &str| {
+                Ok(poshuk_protocol::signed::sign(
+                    &key_id,
+                    secret.as_bytes(),
+                    "POST",
+                    &path,
+                    body.as_bytes(),
+                    poshuk_protocol::signed::now_ms(),
+                )?)
+            })
+        }
+        None => Arc::new(|_: &str| Ok(String::new())),
+    };
     let send = |client: &reqwest::blocking::Client,
                 url: &str,
-                authorization: &str,
+                authorization: &Authorize,
                 body: &str|
      -> anyhow::Result<()> {
         let response = client
             .post(url)
             .header("content-type", "application/json")
-            .header("authorization", authorization)
+            .header("authorization", authorization(body)?)
             .body(body.to_string())
             .send()?;
         if !response.status().is_success() {
@@ -132,12 +153,12 @@ pub(crate) fn measure_searches(
     };
     let client = poshuk_tls::blocking_client_builder(None)?.build()?;
     for body in queries.iter().take(50) {
-        send(&client, url, &authorization, body)?;
+        send(&client, url, authorization.as_ref(), body)?;
     }
     let mut latencies = Vec::with_capacity(count);
     for body in queries.iter().cycle().take(count) {
         let started = Instant::now();
-        send(&client, url, &authorization, body)?;
+        send(&client, url, authorization.as_ref(), body)?;
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     latencies.sort_by(f64::total_cmp);
@@ -162,7 +183,7 @@ pub(crate) fn measure_searches(
                     if send(
                         &client,
                         &url,
-                        &authorization,
+                        authorization.as_ref(),
                         &queries[index % queries.len()],
                     )
                     .is_ok()
@@ -424,7 +445,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     let url = format!("{federation}{}", poshuk_protocol::routes::node::SEARCH);
     let (latencies, throughput) = measure_searches(
         &url,
-        Some(&federation_token),
+        Some((COORDINATOR_KEY_ID, &federation_token)),
         &queries,
         args.searches,
         args.seconds,
@@ -447,7 +468,7 @@ pub(crate) fn run(args: NodeBenchArgs) -> anyhow::Result<()> {
     let before = resident(node_pid);
     let (worst_latencies, _) = measure_searches(
         &url,
-        Some(&federation_token),
+        Some((COORDINATOR_KEY_ID, &federation_token)),
         std::slice::from_ref(&worst),
         200,
         1,

@@ -37,9 +37,18 @@ fn search(
     token: &str,
     body: &str,
 ) -> anyhow::Result<SearchResponse> {
+    let path = reqwest::Url::parse(url)?.path().to_string();
+    let authorization = poshuk_protocol::signed::sign(
+        poshuk_protocol::signed::COORDINATOR_KEY_ID,
+        token.as_bytes(),
+        "POST",
+        &path,
+        body.as_bytes(),
+        poshuk_protocol::signed::now_ms(),
+    )?;
     let response = client
         .post(url)
-        .bearer_auth(token)
+        .header("authorization", authorization)
         .header("content-type", "application/json")
         .body(body.to_string())
         .send()?;

@@ -10,8 +10,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use poshuk_core::Epoch;
 use poshuk_protocol::routes;
+use poshuk_protocol::signed::{COORDINATOR_KEY_ID, SignatureError};
 use poshuk_protocol::{NodeRetire, NodeStatus, SearchResponse, TokenQuery};
-use subtle::ConstantTimeEq;
 
 use super::SharedState;
 use super::error::{ApiError, blocking, parse_json};
@@ -19,7 +19,9 @@ use crate::metrics::Api;
 use crate::wire::{for_the_federation, hits_response};
 
 /// The federation API's gate, before any handler reads a body: every route
-/// but the probes needs the coordinator's bearer token. A node with no
+/// but the probes needs a request signed by the coordinator (key id
+/// `coordinator`, the `[federation] token` as secret; see
+/// [`poshuk_protocol::signed`]), fresh and never seen before. A node with no
 /// `[federation] token` answers nothing but the probes.
 pub(crate) async fn check_federation_request(
     State(state): State<SharedState>,
@@ -38,22 +40,30 @@ pub(crate) async fn check_federation_request(
         )
         .into_response();
     };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or("");
-    // Constant time: the comparison must not reveal how much of a guess matched.
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        next.run(request).await
-    } else {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "this node answers only its federation's coordinator",
+    let verified = poshuk_tls::verify_signed_request(
+        request,
+        |key_id| (key_id == COORDINATOR_KEY_ID).then_some(expected.as_bytes()),
+        &state.replays,
+    );
+    match verified {
+        Ok((_, request)) => next.run(request).await,
+        Err(SignatureError::TooManyNonces) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many",
+            SignatureError::TooManyNonces.to_string(),
         )
-        .into_response()
+        .into_response(),
+        Err(error) => {
+            // Who else could sign: the message says only why, not whom the
+            // node expects.
+            let code = if error == SignatureError::Replayed {
+                "replayed"
+            } else {
+                "unauthorized"
+            };
+            let message = format!("this node answers only its federation's coordinator: {error}");
+            ApiError::new(StatusCode::UNAUTHORIZED, code, message).into_response()
+        }
     }
 }
 

@@ -45,7 +45,9 @@ pub struct NodeState {
     pub metrics: Metrics,
     sessions: ingest::IngestSessions,
     coordinator: Option<CoordinatorLink>,
-    federation_token: Option<String>,
+    federation_token: Option<zeroize::Zeroizing<String>>,
+    /// Nonces of the coordinator's signed requests in the replay window.
+    replays: poshuk_protocol::signed::ReplayGuard,
     share_agreeing_fields: bool,
     local_credentials: Arc<LocalCredentials>,
     identity: std::path::PathBuf,
@@ -83,14 +85,18 @@ impl NodeState {
         federation: &crate::config::FederationAuth,
         local_credentials: LocalCredentials,
     ) -> Result<NodeState, NodeError> {
+        let coordinator = coordinator
+            .map(|link| CoordinatorLink::new(link, &partner_id))
+            .transpose()?;
         Ok(NodeState {
             local_credentials: Arc::new(local_credentials),
             partner_id,
             generations,
             metrics: Metrics::default(),
             sessions: ingest::IngestSessions::default(),
-            coordinator: coordinator.map(CoordinatorLink::new).transpose()?,
-            federation_token: federation.token.clone(),
+            coordinator,
+            federation_token: federation.token.clone().map(zeroize::Zeroizing::new),
+            replays: Default::default(),
             share_agreeing_fields: federation.share_agreeing_fields,
             identity: keys.identity,
             admin_key: keys.admin_key,

@@ -132,13 +132,14 @@ pub(crate) fn coordinator_error(error: ClientError) -> ApiError {
                 format!("the coordinator answered {status}: {}", body.message),
             )
         }
-        ClientError::Unreachable(_) | ClientError::TimedOut | ClientError::Other(_) => {
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "coordinator_unreachable",
-                format!("the coordinator cannot be reached or did not answer: {error}"),
-            )
-        }
+        ClientError::Unreachable(_)
+        | ClientError::TimedOut
+        | ClientError::Other(_)
+        | ClientError::Unsignable => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "coordinator_unreachable",
+            format!("the coordinator cannot be reached or did not answer: {error}"),
+        ),
         ClientError::BadAnswer(_) | ClientError::TooLarge => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "coordinator_error",

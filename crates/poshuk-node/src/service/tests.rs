@@ -101,10 +101,28 @@ fn post(path: &str, body: &Value) -> Request<Body> {
         .expect("request")
 }
 
-fn with_token(mut request: Request<Body>) -> Request<Body> {
-    let value = format!("Bearer {TOKEN}").parse().expect("header value");
-    request.headers_mut().insert(header::AUTHORIZATION, value);
-    request
+/// The request signed as the coordinator signs (its method, path and body).
+async fn with_token(request: Request<Body>) -> Request<Body> {
+    let (mut parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.expect("body");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let value = poshuk_protocol::signed::sign(
+        poshuk_protocol::signed::COORDINATOR_KEY_ID,
+        TOKEN.as_bytes(),
+        parts.method.as_str(),
+        path,
+        &bytes,
+        poshuk_protocol::signed::now_ms(),
+    )
+    .expect("signs");
+    parts
+        .headers
+        .insert(header::AUTHORIZATION, value.parse().expect("header value"));
+    Request::from_parts(parts, Body::from(bytes))
 }
 
 fn person(id: &str) -> Value {
@@ -235,7 +253,11 @@ async fn the_federation_api_answers_only_the_coordinator() {
     let body = federation_query(&node, "2011");
     let (status, _) = call(node.federation(), post(node::SEARCH, &body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, answer) = call(node.federation(), with_token(post(node::SEARCH, &body))).await;
+    let (status, answer) = call(
+        node.federation(),
+        with_token(post(node::SEARCH, &body)).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["hits"].as_array().map(Vec::len), Some(1));
     assert!(
@@ -255,7 +277,7 @@ async fn the_federation_api_answers_only_the_coordinator() {
     assert_eq!(here["hits"][0]["band"], "weak", "the staff see it: {here}");
     let (status, answer) = call(
         node.federation(),
-        with_token(post(node::SEARCH, &weak_query)),
+        with_token(post(node::SEARCH, &weak_query)).await,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -269,7 +291,7 @@ async fn the_federation_api_answers_only_the_coordinator() {
     other_epoch["epoch"] = json!(5);
     let (status, error) = call(
         node.federation(),
-        with_token(post(node::SEARCH, &other_epoch)),
+        with_token(post(node::SEARCH, &other_epoch)).await,
     )
     .await;
     assert_eq!(
@@ -281,14 +303,15 @@ async fn the_federation_api_answers_only_the_coordinator() {
         with_token(post(
             node::SEARCH,
             &json!({"epoch": 1, "tokens": {"Nope": []}}),
-        )),
+        ))
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     let (status, error) = call(
         node.federation(),
-        with_token(post(node::RETIRE, &json!({"epoch": 1}))),
+        with_token(post(node::RETIRE, &json!({"epoch": 1}))).await,
     )
     .await;
     assert_eq!(
@@ -310,7 +333,7 @@ async fn status_probes_and_metrics() {
     let (status, body) = call(node.federation(), get(routes::READYZ)).await;
     assert_eq!((status, body), (StatusCode::OK, json!("ok")));
     for (router, request) in [
-        (node.federation(), with_token(get(node::STATUS))),
+        (node.federation(), with_token(get(node::STATUS)).await),
         (node.local(), get(local::STATUS)),
     ] {
         let (status, body) = call(router, request).await;
@@ -346,7 +369,7 @@ async fn status_probes_and_metrics() {
     );
 
     // The federation API's exposition leaves out the staff's activity.
-    let (status, body) = call(node.federation(), with_token(get(routes::METRICS))).await;
+    let (status, body) = call(node.federation(), with_token(get(routes::METRICS)).await).await;
     assert_eq!(status, StatusCode::OK);
     let federation = body.as_str().expect("text");
     assert!(federation.contains("poshuk_records 1"), "{federation}");
@@ -535,7 +558,7 @@ async fn a_node_without_a_federation_token_answers_only_the_probes() {
     let state = crate::open_state(&config).expect("node state");
     let router = federation_router(state, &Limits::default());
     for path in [node::STATUS, routes::METRICS] {
-        let (status, _) = call(router.clone(), with_token(get(path))).await;
+        let (status, _) = call(router.clone(), with_token(get(path)).await).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
     let (status, _) = call(router, get(routes::LIVEZ)).await;
