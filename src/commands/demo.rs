@@ -83,6 +83,8 @@ fn write_configs(
             loopback(partner.local_port),
         );
         node.limits.commit_interval_ms = 500;
+        // The demo runs on one machine: plain HTTP on loopback, said so.
+        node.plain_http_on_loopback = true;
         node.coordinator = Some(CoordinatorLink::new(&coordinator_url, &partner.token));
         node.federation.token = Some(partner.node_token.clone());
         write_private(&dir.join(format!("{}.toml", partner.id)), &node.to_toml())?;
@@ -92,6 +94,7 @@ fn write_configs(
         "coordinator-audit.jsonl",
         registry,
     );
+    coordinator.plain_http_on_loopback = true;
     coordinator.deadlines.per_node_ms = 2000;
     coordinator.deadlines.overall_ms = 3000;
     write_private(&dir.join("coordinator.toml"), &coordinator.to_toml())?;
@@ -224,6 +227,9 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
             .map(|p| format!("{} 127.0.0.1:{}", p.id, p.local_port))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+    println!(
+        "  plain HTTP on loopback, as the demo's configs say (plain_http_on_loopback); across machines the federation speaks mutual TLS (`poshuk tls init`), with signed requests either way"
     );
     for partner in &partners {
         ingest(

@@ -96,7 +96,7 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let token = access.credential(need)?;
         let credential = Credential::Bearer(token.to_string());
-        Server::build(&access.node, credential, None, timeout)
+        Server::build(&access.node, credential, None, None, timeout)
     }
 
     /// The coordinator, as the federation's admin: its admin token, and the
@@ -105,25 +105,29 @@ impl Server {
         url: &str,
         admin_token: &str,
         ca: Option<&Path>,
+        identity: Option<poshuk_tls::ClientCertificate<'_>>,
     ) -> anyhow::Result<Server> {
-        if ca.is_none() && url.starts_with("https:") {
-            bail!("the coordinator is https: name the federation's CA with --ca (or POSHUK_CA)");
+        if url.starts_with("https:") && (ca.is_none() || identity.is_none()) {
+            bail!(
+                "the coordinator is https: name the federation's CA with --ca (or POSHUK_CA) and the admin's certificate with --cert and --key (POSHUK_TLS_CERT, POSHUK_TLS_KEY; `poshuk tls init --party admin`)"
+            );
         }
         // Signed as the admin: the token itself never travels.
         let credential = Credential::Signed {
             key_id: poshuk_protocol::signed::ADMIN_KEY_ID.to_string(),
             secret: Zeroizing::new(admin_token.to_string()),
         };
-        Server::build(url, credential, ca, Duration::from_secs(120))
+        Server::build(url, credential, ca, identity, Duration::from_secs(120))
     }
 
     fn build(
         url: &str,
         credential: Credential,
         ca: Option<&Path>,
+        identity: Option<poshuk_tls::ClientCertificate<'_>>,
         timeout: Duration,
     ) -> anyhow::Result<Server> {
-        let http = poshuk_tls::client_builder(ca)?
+        let http = poshuk_tls::client_builder(ca, identity)?
             .connect_timeout(Duration::from_secs(5))
             .timeout(timeout)
             .build()

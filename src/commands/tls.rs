@@ -8,15 +8,17 @@ use clap::Subcommand;
 #[derive(Subcommand)]
 pub(crate) enum TlsCommand {
     /// Create the federation's CA and a certificate for each party (the
-    /// coordinator, every node), signed by it. Give each party its NAME.pem
+    /// coordinator, every node, the key admin), signed by it. Give each party its NAME.pem
     /// and NAME.key, and everyone ca.pem; keep ca.key offline.
     Init {
         /// Where to write ca.pem, ca.key, NAME.pem, NAME.key.
         #[arg(long, default_value = "tls")]
         out_dir: PathBuf,
         /// A party as NAME=HOST[,HOST...] (host names or IP addresses it is
-        /// reached at); repeat for each.
-        #[arg(long = "party", required = true, value_name = "NAME=HOSTS")]
+        /// reached at); repeat for each. NAME is what the certificate proves
+        /// in mutual TLS: `coordinator`, each partner's id, and `admin` (a
+        /// client only, given without hosts) for the key admin.
+        #[arg(long = "party", required = true, value_name = "NAME[=HOSTS]")]
         parties: Vec<String>,
     },
 }
@@ -26,9 +28,8 @@ pub(crate) fn run(command: TlsCommand) -> anyhow::Result<()> {
         TlsCommand::Init { out_dir, parties } => {
             let mut parsed = Vec::new();
             for party in &parties {
-                let Some((name, hosts)) = party.split_once('=') else {
-                    bail!("--party `{party}`: expected NAME=HOST[,HOST...]");
-                };
+                // A party without hosts is a client only (the key admin).
+                let (name, hosts) = party.split_once('=').unwrap_or((party, ""));
                 let name = name.trim();
                 if name.is_empty()
                     || !name
@@ -42,9 +43,6 @@ pub(crate) fn run(command: TlsCommand) -> anyhow::Result<()> {
                     .map(|host| host.trim().to_string())
                     .filter(|host| !host.is_empty())
                     .collect();
-                if hosts.is_empty() {
-                    bail!("--party `{party}`: name at least one host");
-                }
                 parsed.push((name.to_string(), hosts));
             }
             let generated = poshuk_tls::generate(&out_dir, &parsed)?;

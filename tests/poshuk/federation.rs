@@ -56,6 +56,7 @@ pub(crate) fn start_coordinator(
         .collect();
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut config = CoordinatorConfig::new(listen, "audit.jsonl", registry);
+    config.plain_http_on_loopback = true;
     config.deadlines.per_node_ms = per_node_ms;
     config.deadlines.overall_ms = per_node_ms + 500;
     // The tests search far faster than a case worker: the limits are

@@ -245,6 +245,7 @@ impl NodeProcess {
             any_port,
             any_port,
         );
+        config.plain_http_on_loopback = true;
         config.limits.max_body_bytes = 2_000_000;
         config.limits.commit_every_records = 2000;
         config.limits.commit_interval_ms = 500;

@@ -57,6 +57,8 @@ fn address(url: &str) -> SocketAddr {
         .expect("an address")
 }
 
+const ADMIN_TOKEN: &str = "admin-token-for-the-tls-test-0123456789";
+
 #[test]
 fn the_federation_speaks_https_with_its_own_ca() {
     let (dir, _keyring) = workspace_with_keyring();
@@ -81,6 +83,8 @@ fn the_federation_speaks_https_with_its_own_ca() {
             "ngo-ua=127.0.0.1,localhost",
             "--party",
             "intl-org=127.0.0.1,localhost",
+            "--party",
+            "admin",
         ],
     );
     assert!(run.success, "{}", run.stderr);
@@ -135,6 +139,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
             NodeConfig::new(id, format!("{id}-data"), "keyring.toml", any_port, any_port);
         node.listen.tls_cert = Some(format!("tls/{id}.pem").into());
         node.listen.tls_key = Some(format!("tls/{id}.key").into());
+        node.listen.tls_ca = Some("tls/ca.pem".into());
         node.federation.token = Some(format!("node-token-of-{id}-0123456789"));
         let (child, federation, local) = start_node(root, id, &node);
         assert!(federation.starts_with("https://"), "{federation}");
@@ -161,6 +166,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
     coordinator_config.tls.cert = Some("tls/coordinator.pem".into());
     coordinator_config.tls.key = Some("tls/coordinator.key".into());
     coordinator_config.tls.ca = Some("tls/ca.pem".into());
+    coordinator_config.admin_token = Some(ADMIN_TOKEN.into());
     let config = coordinator_config.to_toml();
     crate::support::write_private(&root.join("coordinator.toml"), &config);
     let (child, words) = spawn_server(
@@ -203,6 +209,103 @@ fn the_federation_speaks_https_with_its_own_ca() {
     }
     assert!(!body["hits"].as_array().expect("hits").is_empty(), "{body}");
 
+    // Mutual TLS: the certificate must be the federation's, and its party
+    // the one that signs.
+    let as_party = |party: Option<&str>| {
+        let mut builder = poshuk_tls::blocking_client_builder(Some(&root.join("tls/ca.pem")))
+            .expect("client")
+            .timeout(Duration::from_secs(5));
+        if let Some(party) = party {
+            let identity = poshuk_tls::client_identity(
+                &root.join(format!("tls/{party}.pem")),
+                &root.join(format!("tls/{party}.key")),
+            )
+            .expect("identity");
+            builder = builder.identity(identity);
+        }
+        builder.build().expect("client")
+    };
+    let signed_get = |client: &reqwest::blocking::Client, url: &str, key_id: &str, secret: &str| {
+        let credential = crate::support::Credential::Signed(key_id.into(), secret.into());
+        let authorization = crate::support::authorization(&credential, "GET", url, b"");
+        client
+            .get(url)
+            .header("authorization", authorization)
+            .send()
+            .map(|response| response.status().as_u16())
+    };
+    let epochs = format!("{coordinator}/v1/epochs");
+    let (ngo_token, intl_token) = ("token-of-ngo-ua-0123456789", "token-of-intl-org-0123456789");
+    // Without a certificate, the handshake fails, even with a valid token.
+    assert!(signed_get(&as_party(None), &epochs, "ngo-ua", ngo_token).is_err());
+    // The NGO's certificate with its own token: let in.
+    assert_eq!(
+        signed_get(&as_party(Some("ngo-ua")), &epochs, "ngo-ua", ngo_token).ok(),
+        Some(200)
+    );
+    // The NGO's certificate with the international organization's token
+    // (stolen, say): refused.
+    assert_eq!(
+        signed_get(&as_party(Some("ngo-ua")), &epochs, "intl-org", intl_token).ok(),
+        Some(403)
+    );
+    // A node answers the coordinator's certificate only: a partner holding
+    // a leaked coordinator token cannot search it from its own host.
+    let node_status = format!("{}/v1/status", nodes[0].1);
+    let node_token = "node-token-of-ngo-ua-0123456789";
+    assert!(signed_get(&as_party(None), &node_status, "coordinator", node_token).is_err());
+    assert_eq!(
+        signed_get(
+            &as_party(Some("intl-org")),
+            &node_status,
+            "coordinator",
+            node_token
+        )
+        .ok(),
+        Some(403)
+    );
+    assert_eq!(
+        signed_get(
+            &as_party(Some("coordinator")),
+            &node_status,
+            "coordinator",
+            node_token
+        )
+        .ok(),
+        Some(200)
+    );
+    // The key admin's command line over mutual TLS, with its certificate.
+    let keys = |cert: &str| {
+        let run: crate::support::Run = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
+            .args([
+                "keys",
+                "status",
+                "--coordinator",
+                &coordinator,
+                "--ca",
+                "tls/ca.pem",
+                "--cert",
+                &format!("tls/{cert}.pem"),
+                "--key",
+                &format!("tls/{cert}.key"),
+            ])
+            .current_dir(root)
+            .env("POSHUK_ADMIN_TOKEN", ADMIN_TOKEN)
+            .output()
+            .expect("poshuk runs")
+            .into();
+        run
+    };
+    let status = keys("admin");
+    assert!(status.success, "{}", status.stderr);
+    assert!(status.stdout.contains("ngo-ua"), "{}", status.stdout);
+    let borrowed = keys("ngo-ua");
+    assert!(
+        !borrowed.success,
+        "a partner's certificate is not the admin's"
+    );
+    assert!(borrowed.stderr.contains("403"), "{}", borrowed.stderr);
+
     // Plain HTTP to a TLS port gets nothing; a client that trusts only the
     // system's roots refuses the federation's certificates.
     let plain = reqwest::blocking::Client::builder()
@@ -230,4 +333,63 @@ fn the_federation_speaks_https_with_its_own_ca() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o077, 0);
+}
+
+#[test]
+fn plain_http_is_refused_beyond_loopback_and_unless_the_config_says_so() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let start = |config: &str| poshuk(root, &["node", "--config", config]);
+    let mut node = NodeConfig::new(
+        "ngo-ua",
+        "data",
+        "keyring.toml",
+        SocketAddr::from(([0, 0, 0, 0], 0)),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    );
+    node.federation.token = Some("node-token-of-ngo-ua-0123456789".into());
+    node.plain_http_on_loopback = true;
+    crate::support::write_private(&root.join("open.toml"), &node.to_toml());
+    let run = start("open.toml");
+    assert!(!run.success);
+    assert!(run.stderr.contains("beyond loopback"), "{}", run.stderr);
+    node.listen.federation = SocketAddr::from(([127, 0, 0, 1], 0));
+    node.plain_http_on_loopback = false;
+    crate::support::write_private(&root.join("unsaid.toml"), &node.to_toml());
+    let run = start("unsaid.toml");
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("plain_http_on_loopback"),
+        "{}",
+        run.stderr
+    );
+    // A coordinator reached over plain HTTP on another host: refused too.
+    node.plain_http_on_loopback = true;
+    node.coordinator = Some(CoordinatorLink::new(
+        "http://192.0.2.10:7400",
+        "token-of-ngo-ua-0123456789",
+    ));
+    crate::support::write_private(&root.join("far.toml"), &node.to_toml());
+    let run = start("far.toml");
+    assert!(!run.success);
+    assert!(run.stderr.contains("coordinator.url"), "{}", run.stderr);
+    // The coordinator alike.
+    let partners = vec![PartnerConfig::new(
+        "ngo-ua",
+        "http://127.0.0.1:7401",
+        "token-of-ngo-ua-0123456789",
+    )];
+    let config = CoordinatorConfig::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        "audit.jsonl",
+        partners,
+    );
+    crate::support::write_private(&root.join("coordinator.toml"), &config.to_toml());
+    let run = poshuk(root, &["coordinator", "--config", "coordinator.toml"]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("plain_http_on_loopback"),
+        "{}",
+        run.stderr
+    );
 }

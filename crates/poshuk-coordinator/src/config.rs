@@ -139,6 +139,10 @@ impl Default for SearchLimits {
 pub struct CoordinatorConfig {
     /// Where the coordinator listens.
     pub listen: SocketAddr,
+    /// Plain HTTP, to and from loopback addresses only: for a demo or a test
+    /// on one machine. Otherwise the coordinator speaks mutual TLS ([tls]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain_http_on_loopback: bool,
     /// The append-only audit log (JSON lines).
     pub audit_log: PathBuf,
     /// Deadlines.
@@ -165,8 +169,9 @@ pub struct CoordinatorConfig {
     /// refreshed, milliseconds.
     #[serde(default = "default_status_interval")]
     pub status_interval_ms: u64,
-    /// TLS: the coordinator's own certificate, and the CA it trusts for
-    /// `https://` node URLs.
+    /// Mutual TLS: the coordinator's own certificate (also presented to the
+    /// nodes), and the federation's CA, which must have signed every
+    /// client's certificate and every node's.
     #[serde(default)]
     pub tls: TlsConfig,
 }
@@ -181,7 +186,8 @@ pub struct TlsConfig {
     /// The certificate's private key (PEM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
-    /// The federation's CA certificate (PEM): trusted alone for node URLs.
+    /// The federation's CA certificate (PEM): trusted alone, for node URLs
+    /// and for the certificates partners present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
 }
@@ -266,6 +272,7 @@ impl CoordinatorConfig {
     ) -> CoordinatorConfig {
         CoordinatorConfig {
             listen,
+            plain_http_on_loopback: false,
             audit_log: audit_log.into(),
             deadlines: Deadlines::default(),
             max_hits: default_max_hits(),
@@ -298,6 +305,38 @@ impl CoordinatorConfig {
         }
         if let Some(admin) = &self.admin_token {
             check_bearer_token("admin_token", admin)?;
+        }
+        Ok(())
+    }
+
+    /// Checks how the coordinator talks: mutual TLS (certificate, key and
+    /// the federation's CA), or plain HTTP on loopback when the config says
+    /// so; the same for every node URL. Checked when it starts serving.
+    pub fn check_transport(&self) -> Result<(), String> {
+        match (&self.tls.cert, &self.tls.ca) {
+            (Some(_), Some(_)) => {}
+            (Some(_), None) => {
+                return Err("[tls] needs ca as well as cert and key: the federation's CA, which must have signed each partner's client certificate".into());
+            }
+            (None, _) => poshuk_tls::check_plain_http(
+                &format!("the coordinator's listener ({})", self.listen),
+                self.listen.ip().is_loopback(),
+                self.plain_http_on_loopback,
+            )?,
+        }
+        for partner in &self.partners {
+            if partner.node_url.starts_with("http:") {
+                poshuk_tls::check_plain_http(
+                    &format!("partner `{}`: node_url", partner.id),
+                    poshuk_tls::url_is_loopback(&partner.node_url),
+                    self.plain_http_on_loopback,
+                )?;
+            } else if self.tls.cert.is_none() {
+                return Err(format!(
+                    "partner `{}`: node_url is https, and [tls] cert and key are not set: the coordinator presents its certificate to the nodes (mutual TLS)",
+                    partner.id
+                ));
+            }
         }
         Ok(())
     }

@@ -80,7 +80,12 @@ impl Coordinator {
     /// timeouts, and the audit log opened for appending.
     pub fn new(config: CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
         // The federation's CA alone, not the system's roots.
-        let http = poshuk_tls::client_builder(config.tls.ca.as_deref())?
+        // The coordinator's own certificate, for the nodes' mutual TLS.
+        let identity = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => Some(poshuk_tls::ClientCertificate { cert, key }),
+            _ => None,
+        };
+        let http = poshuk_tls::client_builder(config.tls.ca.as_deref(), identity)?
             .connect_timeout(Duration::from_millis(config.deadlines.connect_ms))
             .timeout(Duration::from_millis(config.deadlines.per_node_ms))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -148,6 +153,12 @@ pub async fn serve(
     on_listening: impl FnOnce(&str),
 ) -> Result<(), CoordinatorError> {
     let listen = config.listen;
+    config
+        .check_transport()
+        .map_err(|message| ConfigError::Invalid {
+            path: "the coordinator's config".into(),
+            message,
+        })?;
     let coordinator = Arc::new(Coordinator::new(config)?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -177,8 +188,12 @@ pub async fn serve(
             tokio::time::sleep(interval).await;
         }
     });
-    let tls = match (&coordinator.config.tls.cert, &coordinator.config.tls.key) {
-        (Some(cert), Some(key)) => Some(poshuk_tls::server_config(cert, key)?),
+    let tls = match (
+        &coordinator.config.tls.cert,
+        &coordinator.config.tls.key,
+        &coordinator.config.tls.ca,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => Some(poshuk_tls::server_config(cert, key, ca)?),
         _ => None,
     };
     let url = format!("{}://{bound}", if tls.is_some() { "https" } else { "http" });
@@ -194,14 +209,20 @@ pub async fn serve(
                     source,
                 }
             })?;
-            axum::serve(poshuk_tls::GuardedListener::new(listener), app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            axum::serve(
+                poshuk_tls::GuardedListener::new(listener),
+                app.into_make_service_with_connect_info::<poshuk_tls::PeerParty>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
         }
         None => {
-            axum::serve(poshuk_tls::GuardedListener::new(listener), app)
-                .with_graceful_shutdown(shutdown)
-                .await
+            axum::serve(
+                poshuk_tls::GuardedListener::new(listener),
+                app.into_make_service_with_connect_info::<poshuk_tls::PeerParty>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
         }
     };
     polling.abort();

@@ -43,6 +43,10 @@ pub struct ListenConfig {
     /// The certificate's private key (PEM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+    /// The federation's CA, which must have signed the coordinator's client
+    /// certificate (mutual TLS). Default: `[coordinator] ca`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
 }
 
 fn default_local() -> SocketAddr {
@@ -106,6 +110,13 @@ pub struct CoordinatorLink {
     /// coordinator URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca: Option<PathBuf>,
+    /// The certificate this node presents to an https coordinator (mutual
+    /// TLS; its name must be this partner's id). Default: `[listen] tls_cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// Its private key. Default: `[listen] tls_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
 }
 
 fn default_federated_timeout() -> u64 {
@@ -121,6 +132,7 @@ impl std::fmt::Debug for CoordinatorLink {
             .field("token", &"<redacted>")
             .field("timeout_ms", &self.timeout_ms)
             .field("ca", &self.ca)
+            .field("cert", &self.cert)
             .finish()
     }
 }
@@ -145,6 +157,8 @@ impl CoordinatorLink {
             token: token.to_string(),
             timeout_ms: default_federated_timeout(),
             ca: None,
+            cert: None,
+            key: None,
         }
     }
 }
@@ -159,6 +173,11 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The federation keyring (mode 0600).
     pub keyring: PathBuf,
+    /// Plain HTTP, to and from loopback addresses only: for a demo or a test
+    /// on one machine. Otherwise the federation API and the link to the
+    /// coordinator speak mutual TLS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plain_http_on_loopback: bool,
     /// Receiving new key epochs.
     #[serde(default)]
     pub keys: KeysConfig,
@@ -221,12 +240,14 @@ impl NodeConfig {
             partner_id: partner_id.to_string(),
             data_dir: data_dir.into(),
             keyring: keyring.into(),
+            plain_http_on_loopback: false,
             keys: KeysConfig::default(),
             listen: ListenConfig {
                 federation,
                 local,
                 tls_cert: None,
                 tls_key: None,
+                tls_ca: None,
             },
             limits: Limits::default(),
             coordinator: None,
@@ -289,17 +310,73 @@ impl NodeConfig {
             &mut config.keys.identity,
             &mut config.listen.tls_cert,
             &mut config.listen.tls_key,
+            &mut config.listen.tls_ca,
         ] {
             if let Some(relative) = path.as_ref().filter(|p| p.is_relative()) {
                 *path = Some(base.join(relative));
             }
         }
-        if let Some(link) = config.coordinator.as_mut()
-            && let Some(relative) = link.ca.as_ref().filter(|p| p.is_relative())
-        {
-            link.ca = Some(base.join(relative));
+        if let Some(link) = config.coordinator.as_mut() {
+            for path in [&mut link.ca, &mut link.cert, &mut link.key] {
+                if let Some(relative) = path.as_ref().filter(|p| p.is_relative()) {
+                    *path = Some(base.join(relative));
+                }
+            }
         }
         Ok(config)
+    }
+
+    /// The CA that must have signed the coordinator's client certificate.
+    pub fn federation_ca(&self) -> Option<&Path> {
+        self.listen.tls_ca.as_deref().or_else(|| {
+            self.coordinator
+                .as_ref()
+                .and_then(|link| link.ca.as_deref())
+        })
+    }
+
+    /// The certificate and key this node presents to the coordinator.
+    pub fn client_certificate(&self) -> Option<(&Path, &Path)> {
+        let link = self.coordinator.as_ref();
+        let cert = link
+            .and_then(|link| link.cert.as_deref())
+            .or(self.listen.tls_cert.as_deref())?;
+        let key = link
+            .and_then(|link| link.key.as_deref())
+            .or(self.listen.tls_key.as_deref())?;
+        Some((cert, key))
+    }
+
+    /// Checks how the node talks: the federation API over mutual TLS
+    /// (certificate, key and the federation's CA) or plain HTTP on loopback
+    /// when the config says so; the same toward the coordinator. Checked
+    /// when the node starts serving.
+    pub fn check_transport(&self) -> Result<(), String> {
+        if self.listen.tls_cert.is_some() {
+            if self.federation_ca().is_none() {
+                return Err("listen.tls_cert is set, and neither listen.tls_ca nor coordinator.ca: name the federation's CA, which must have signed the coordinator's client certificate".into());
+            }
+        } else {
+            poshuk_tls::check_plain_http(
+                &format!("the federation API ({})", self.listen.federation),
+                self.listen.federation.ip().is_loopback(),
+                self.plain_http_on_loopback,
+            )?;
+        }
+        if let Some(link) = &self.coordinator {
+            if link.url.trim_start().starts_with("https:") {
+                if self.client_certificate().is_none() {
+                    return Err("coordinator.url is https: the node presents a client certificate (coordinator.cert and key, or listen.tls_cert and tls_key)".into());
+                }
+            } else {
+                poshuk_tls::check_plain_http(
+                    "coordinator.url",
+                    poshuk_tls::url_is_loopback(&link.url),
+                    self.plain_http_on_loopback,
+                )?;
+            }
+        }
+        Ok(())
     }
 
     /// Parses configuration text.

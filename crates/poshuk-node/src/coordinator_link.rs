@@ -25,7 +25,12 @@ impl CoordinatorLink {
     /// A client trusting the federation's CA alone, not the system's roots,
     /// signing its requests as `partner_id` with the partner's token.
     pub fn new(config: &LinkConfig, partner_id: &str) -> Result<CoordinatorLink, NodeError> {
-        let http = poshuk_tls::client_builder(config.ca.as_deref())
+        // This node's certificate, for the coordinator's mutual TLS.
+        let identity = match (&config.cert, &config.key) {
+            (Some(cert), Some(key)) => Some(poshuk_tls::ClientCertificate { cert, key }),
+            _ => None,
+        };
+        let http = poshuk_tls::client_builder(config.ca.as_deref(), identity)
             .map_err(|error| NodeError::Insecure(error.to_string()))?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_millis(config.timeout_ms))

@@ -103,7 +103,17 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             identity: config.identity_path(),
             admin_key: config.keys.admin_key.clone(),
         },
-        config.coordinator.as_ref(),
+        config
+            .coordinator
+            .clone()
+            .map(|mut link| {
+                // The node's own certificate unless the link names another.
+                if let Some((cert, key)) = config.client_certificate() {
+                    (link.cert, link.key) = (Some(cert.into()), Some(key.into()));
+                }
+                link
+            })
+            .as_ref(),
         &config.federation,
         local_auth::LocalCredentials::open_or_create(&config.data_dir)?,
     )?))
@@ -126,6 +136,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(&Listening),
 ) -> Result<(), NodeError> {
+    config
+        .check_transport()
+        .map_err(NodeError::Insecure)?;
     let bind = |address| async move {
         tokio::net::TcpListener::bind(address)
             .await
@@ -156,9 +169,13 @@ pub async fn serve(
             "the local API accepts raw records and is not on loopback: make sure only your own staff can reach it"
         );
     }
-    let federation_tls = match (&config.listen.tls_cert, &config.listen.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            poshuk_tls::server_config(cert, key)
+    let federation_tls = match (
+        &config.listen.tls_cert,
+        &config.listen.tls_key,
+        config.federation_ca(),
+    ) {
+        (Some(cert), Some(key), Some(ca)) => Some(
+            poshuk_tls::server_config(cert, key, ca)
                 .map_err(|error| NodeError::Insecure(error.to_string()))?,
         ),
         _ => None,
@@ -215,14 +232,20 @@ pub async fn serve(
         match federation_tls {
             Some(tls) => {
                 let listener = poshuk_tls::TlsListener::new(federation, tls)?;
-                axum::serve(poshuk_tls::GuardedListener::new(listener), federation_app)
-                    .with_graceful_shutdown(federation_stop)
-                    .await
+                axum::serve(
+                    poshuk_tls::GuardedListener::new(listener),
+                    federation_app.into_make_service_with_connect_info::<poshuk_tls::PeerParty>(),
+                )
+                .with_graceful_shutdown(federation_stop)
+                .await
             }
             None => {
-                axum::serve(poshuk_tls::GuardedListener::new(federation), federation_app)
-                    .with_graceful_shutdown(federation_stop)
-                    .await
+                axum::serve(
+                    poshuk_tls::GuardedListener::new(federation),
+                    federation_app.into_make_service_with_connect_info::<poshuk_tls::PeerParty>(),
+                )
+                .with_graceful_shutdown(federation_stop)
+                .await
             }
         }
     };

@@ -131,6 +131,11 @@ impl Drop for PeerSlot {
 }
 
 impl<I> GuardedIo<I> {
+    /// The wrapped connection (a TLS stream's peer certificate, say).
+    pub fn get_ref(&self) -> &I {
+        &self.inner
+    }
+
     fn new(inner: I, permit: OwnedSemaphorePermit, peer: PeerSlot, idle: Duration) -> GuardedIo<I> {
         GuardedIo {
             inner,

@@ -88,44 +88,145 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// The server side: a certificate chain and its private key (PEM files).
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    install_crypto_provider();
-    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert)?)
+/// Refuses a private key file that group or others may read.
+fn check_key_file(key: &Path) -> Result<(), TlsError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(key)
+        .map_err(|source| TlsError::Read {
+            path: key.display().to_string(),
+            source,
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(TlsError::KeyReadableByOthers {
+            path: key.display().to_string(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+fn certificates_in(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(path)?)
         .filter_map(Result::ok)
         .collect();
     if certificates.is_empty() {
-        return Err(TlsError::NoCertificate(cert.display().to_string()));
+        return Err(TlsError::NoCertificate(path.display().to_string()));
     }
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(key)
-            .map_err(|source| TlsError::Read {
-                path: key.display().to_string(),
-                source,
-            })?
-            .permissions()
-            .mode()
-            & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(TlsError::KeyReadableByOthers {
-                path: key.display().to_string(),
-                mode,
-            });
-        }
-    }
+    Ok(certificates)
+}
+
+/// The server side of mutual TLS: a certificate chain and its private key
+/// (PEM files), and the federation's CA, which must have signed every
+/// client's certificate: a host holding a stolen token but no certificate
+/// of the federation does not get past the handshake.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    install_crypto_provider();
+    let certificates = certificates_in(cert)?;
+    check_key_file(key)?;
     let private_key = PrivateKeyDer::from_pem_slice(&read(key)?)
         .map_err(|_| TlsError::NoKey(key.display().to_string()))?;
-    let mut config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certificates, private_key)
-        .map_err(|error| TlsError::Config {
-            cert: cert.display().to_string(),
+    let mut roots = rustls::RootCertStore::empty();
+    for authority in certificates_in(client_ca)? {
+        roots.add(authority).map_err(|error| TlsError::Config {
+            cert: client_ca.display().to_string(),
             key: key.display().to_string(),
             reason: error.to_string(),
         })?;
+    }
+    let failed = |reason: String| TlsError::Config {
+        cert: cert.display().to_string(),
+        key: key.display().to_string(),
+        reason,
+    };
+    let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+        .build()
+        .map_err(|error| failed(error.to_string()))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certificates, private_key)
+        .map_err(|error| failed(error.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// A party's certificate and key as a client identity (mutual TLS).
+pub fn client_identity(cert: &Path, key: &Path) -> Result<reqwest::Identity, TlsError> {
+    install_crypto_provider();
+    check_key_file(key)?;
+    let mut pem = read(key)?;
+    pem.push(b'\n');
+    pem.extend_from_slice(&read(cert)?);
+    reqwest::Identity::from_pem(&pem).map_err(|error| TlsError::Config {
+        cert: cert.display().to_string(),
+        key: key.display().to_string(),
+        reason: error.to_string(),
+    })
+}
+
+/// The federation party a certificate names (its common name, as
+/// `poshuk tls init` writes it: a partner id, `coordinator` or `admin`).
+pub fn party_of(certificate: &[u8]) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(certificate).ok()?;
+    let name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
+    Some(name.to_string())
+}
+
+/// Who is at the other end of a connection: over mutual TLS, the party its
+/// client certificate names; over plain HTTP (loopback only), nobody known.
+/// Handlers read it as `ConnectInfo<PeerParty>` and require the
+/// certificate's party to be the one that signed the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerParty {
+    tls: bool,
+    name: Option<String>,
+}
+
+impl PeerParty {
+    /// Whether `signer` may sign requests on this connection: on plain HTTP
+    /// anyone (the signature alone decides), over TLS only the party its
+    /// certificate names.
+    pub fn may_sign_as(&self, signer: &str) -> bool {
+        !self.tls || self.name.as_deref() == Some(signer)
+    }
+
+    /// The certificate's party, when the connection has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, GuardedListener<TlsListener>>,
+    > for PeerParty
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, GuardedListener<TlsListener>>) -> Self {
+        let (_, connection) = stream.io().get_ref().get_ref();
+        PeerParty {
+            tls: true,
+            name: connection
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|leaf| party_of(leaf)),
+        }
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, GuardedListener<TcpListener>>,
+    > for PeerParty
+{
+    fn connect_info(_: axum::serve::IncomingStream<'_, GuardedListener<TcpListener>>) -> Self {
+        PeerParty::default()
+    }
 }
 
 /// The federation CA's certificates (PEM bundle), for an HTTP client that
@@ -144,16 +245,32 @@ pub fn trusted_certificates(ca: &Path) -> Result<Vec<reqwest::Certificate>, TlsE
 /// Handshakes in progress at most, per listener.
 const MAX_HANDSHAKES: usize = 512;
 
+/// A party's certificate and key files, presented as a TLS client.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCertificate<'a> {
+    /// The certificate (PEM), signed by the federation's CA.
+    pub cert: &'a Path,
+    /// Its private key (PEM, mode 0600).
+    pub key: &'a Path,
+}
+
 /// An HTTP client builder that trusts the federation's CA alone, or, with
 /// none, no certificate at all: plain HTTP then works on a host without a
 /// system CA store, and https is refused rather than checked against public
-/// roots.
-pub fn client_builder(ca: Option<&Path>) -> Result<reqwest::ClientBuilder, TlsError> {
+/// roots. With `identity`, it presents that certificate (mutual TLS).
+pub fn client_builder(
+    ca: Option<&Path>,
+    identity: Option<ClientCertificate<'_>>,
+) -> Result<reqwest::ClientBuilder, TlsError> {
     let trusted = match ca {
         Some(ca) => trusted_certificates(ca)?,
         None => Vec::new(),
     };
-    Ok(reqwest::Client::builder().tls_certs_only(trusted))
+    let builder = reqwest::Client::builder().tls_certs_only(trusted);
+    Ok(match identity {
+        Some(identity) => builder.identity(client_identity(identity.cert, identity.key)?),
+        None => builder,
+    })
 }
 
 /// The blocking twin of [`client_builder`], for the command line.
@@ -255,6 +372,40 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// Whether a URL's host is a loopback address (`127.0.0.1`, `::1`,
+/// `localhost`): the only place plain HTTP is allowed, and only when a
+/// config says so.
+pub fn url_is_loopback(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(address) => address.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Checks that plain HTTP (`what`, on or toward a loopback address or not)
+/// is allowed: on loopback only, and only when the config says
+/// `plain_http_on_loopback = true` (a demo or a test on one machine).
+pub fn check_plain_http(what: &str, on_loopback: bool, allowed: bool) -> Result<(), String> {
+    if !on_loopback {
+        return Err(format!(
+            "{what} is plain HTTP beyond loopback: serve the federation over mutual TLS (`poshuk tls init`; see [tls] in the example configs)"
+        ));
+    }
+    if !allowed {
+        return Err(format!(
+            "{what} is plain HTTP: use mutual TLS (`poshuk tls init`), or, for a demo or test on one machine, set plain_http_on_loopback = true"
+        ));
+    }
+    Ok(())
+}
+
 /// Files written by [`generate`].
 #[derive(Debug)]
 pub struct Generated {
@@ -323,10 +474,15 @@ pub fn generate(dir: &Path, parties: &[(String, Vec<String>)]) -> Result<Generat
         params
             .distinguished_name
             .push(DnType::CommonName, name.as_str());
-        // Servers of the federation, for three years.
+        // Each party is a server (the coordinator, a node) and a client
+        // (mutual TLS: the certificate's name is the party's id), for
+        // three years.
         params.not_after = date_time_ymd(year + 3, 1, 1);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
         let certificate = params.signed_by(&key, &issuer).map_err(failed)?;
         let (cert_path, key_path) = (
             dir.join(format!("{name}.pem")),
@@ -377,7 +533,10 @@ mod tests {
         )
         .expect("generates");
         let (_, cert, key) = &generated.parties[0];
-        server_config(cert, key).expect("server config");
+        server_config(cert, key, &generated.ca_certificate).expect("server config");
+        let leaf = certificates_in(cert).expect("certificate");
+        assert_eq!(party_of(&leaf[0]).as_deref(), Some("node-a"));
+        client_identity(cert, key).expect("client identity");
         assert_eq!(
             trusted_certificates(&generated.ca_certificate)
                 .expect("ca")
@@ -390,7 +549,7 @@ mod tests {
         // A key others may read is refused.
         std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o640)).expect("chmod");
         assert!(matches!(
-            server_config(cert, key),
+            server_config(cert, key, &generated.ca_certificate),
             Err(TlsError::KeyReadableByOthers { .. })
         ));
         std::fs::set_permissions(key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -400,7 +559,11 @@ mod tests {
         std::fs::set_permissions(&not_a_key, std::fs::Permissions::from_mode(0o600))
             .expect("chmod");
         assert!(matches!(
-            server_config(&generated.ca_certificate, &not_a_key),
+            server_config(
+                &generated.ca_certificate,
+                &not_a_key,
+                &generated.ca_certificate
+            ),
             Err(TlsError::NoKey(_))
         ));
     }

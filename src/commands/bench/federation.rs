@@ -71,7 +71,7 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
     let token = |id: &str| format!("bench-token-{id}-000000000000");
     let node_token = |id: &str| format!("bench-node-token-{id}-0000000000");
     let mut coordinator = format!(
-        "listen = \"127.0.0.1:{coordinator_port}\"\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n\
+        "listen = \"127.0.0.1:{coordinator_port}\"\nplain_http_on_loopback = true\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n\
          # A benchmark searches far faster than a case worker.\n[limits]\nsearches_per_minute = 100000000\nsearches_per_day = 100000000\nconcurrent_searches = 1024\nhits_per_day_min = 100000000\n"
     );
     for (id, (federation, local)) in ids.iter().zip(&ports) {
@@ -84,7 +84,7 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
         write_private(
             &dir.join(format!("{id}.toml")),
             &format!(
-                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
+                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\nplain_http_on_loopback = true\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
                 token(id),
                 node_token(id)
             ),

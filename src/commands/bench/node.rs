@@ -366,7 +366,7 @@ pub(crate) fn start_bench_node(
     write_private(
         &dir.join("node.toml"),
         &format!(
-            "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\n[listen]\n\
+            "partner_id = \"bench\"\ndata_dir = \"node-data\"\nkeyring = \"keyring.toml\"\nplain_http_on_loopback = true\n[listen]\n\
              federation = \"127.0.0.1:{federation_port}\"\nlocal = \"127.0.0.1:{local_port}\"\n\
              [federation]\ntoken = \"{federation_token}\"\n{extra_config}"
         ),

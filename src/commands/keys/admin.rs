@@ -22,7 +22,16 @@ fn coordinator(admin: &AdminArgs) -> anyhow::Result<Server> {
                 .context("the coordinator's admin token is needed: POSHUK_ADMIN_TOKEN or --admin-token-file (never on the command line)")?,
         ),
     };
-    Server::coordinator(&admin.coordinator, token.trim(), admin.ca.as_deref())
+    let identity = match (&admin.cert, &admin.key) {
+        (Some(cert), Some(key)) => Some(poshuk_tls::ClientCertificate { cert, key }),
+        _ => None,
+    };
+    Server::coordinator(
+        &admin.coordinator,
+        token.trim(),
+        admin.ca.as_deref(),
+        identity,
+    )
 }
 
 /// `poshuk keys status`.

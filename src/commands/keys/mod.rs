@@ -124,6 +124,13 @@ pub(crate) struct AdminArgs {
     /// The federation's CA certificate, for an https coordinator.
     #[arg(long, env = "POSHUK_CA")]
     ca: Option<PathBuf>,
+    /// The admin's certificate for an https coordinator (mutual TLS; made
+    /// by `poshuk tls init --party admin`).
+    #[arg(long, env = "POSHUK_TLS_CERT", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Its private key (mode 0600).
+    #[arg(long, env = "POSHUK_TLS_KEY", requires = "cert")]
+    key: Option<PathBuf>,
 }
 
 #[derive(Args)]

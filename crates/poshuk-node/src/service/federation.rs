@@ -46,7 +46,25 @@ pub(crate) async fn check_federation_request(
         &state.replays,
     );
     match verified {
-        Ok((_, request)) => next.run(request).await,
+        Ok((_, request)) => {
+            // Over mutual TLS, only the coordinator's certificate: a
+            // partner's node holding a leaked coordinator token still
+            // cannot search this node directly.
+            let peer = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>()
+                .map(|info| info.0.clone())
+                .unwrap_or_default();
+            if !peer.may_sign_as(COORDINATOR_KEY_ID) {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "certificate_mismatch",
+                    "this node answers only the coordinator's certificate",
+                )
+                .into_response();
+            }
+            next.run(request).await
+        }
         Err(SignatureError::TooManyNonces) => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many",
