@@ -2,14 +2,16 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Check that no line of an audit log was edited, removed, inserted or
-    /// moved; print the number of entries and the chain's head (compare it
-    /// with the head you keep elsewhere to detect lines cut off the end).
+    /// Check that no line of an audit log (the coordinator's or a node's,
+    /// with its rotated files FILE.1, FILE.2, ...) was edited, removed,
+    /// inserted or moved; print the number of entries and the chain's head
+    /// (compare it with the head you keep elsewhere to detect lines cut off
+    /// the end).
     Verify {
         /// The audit log (JSON lines).
         file: PathBuf,
@@ -19,14 +21,16 @@ pub(crate) enum AuditCommand {
 pub(crate) fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify { file } => {
-            let reader = std::fs::File::open(&file)
-                .with_context(|| format!("cannot open {}", file.display()))?;
-            match poshuk_coordinator::audit::verify(reader) {
+            if !file.exists() {
+                bail!("{} does not exist", file.display());
+            }
+            match poshuk_audit::verify_files(&file) {
                 Ok(summary) => {
                     println!(
-                        "{}: chain intact, {} entries, head {}",
+                        "{}: chain intact, {} entries in {} file(s), head {}",
                         file.display(),
                         summary.entries,
+                        summary.files,
                         summary.head
                     );
                     Ok(())

@@ -127,7 +127,16 @@ impl Server {
         identity: Option<poshuk_tls::ClientCertificate<'_>>,
         timeout: Duration,
     ) -> anyhow::Result<Server> {
+        // The staff user behind the command, for the node's audit log.
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(staff) = std::env::var("POSHUK_STAFF")
+            .ok()
+            .and_then(|name| reqwest::header::HeaderValue::from_str(name.trim()).ok())
+        {
+            headers.insert(poshuk_protocol::routes::STAFF_HEADER, staff);
+        }
         let http = poshuk_tls::client_builder(ca, identity)?
+            .default_headers(headers)
             .connect_timeout(Duration::from_secs(5))
             .timeout(timeout)
             .build()

@@ -107,6 +107,21 @@ fn node_finds_a_person_written_in_another_script() {
         metrics.contains(&format!("poshuk_searches_total {asked}")),
         "{metrics}"
     );
+    // The node's own audit log: one chain, checked by the command an
+    // auditor runs; the ingest and the searches are in it.
+    let audit = root.join("ngo-ua-data/audit.jsonl");
+    let verify = poshuk(root, &["audit", "verify", &audit.display().to_string()]);
+    assert!(verify.success, "{}", verify.stderr);
+    assert!(verify.stdout.contains("chain intact"), "{}", verify.stdout);
+    let text = std::fs::read_to_string(&audit).expect("audit log");
+    assert!(
+        text.contains("\"route\":\"/local/v1/ingest/sessions/{session}/finish\""),
+        "{text}"
+    );
+    assert!(
+        text.matches("\"route\":\"/v1/search\"").count() >= asked,
+        "{text}"
+    );
 }
 
 #[test]

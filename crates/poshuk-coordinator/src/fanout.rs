@@ -157,8 +157,37 @@ impl Coordinator {
         let mut response = merge(requester, answers, limit, started);
         self.withhold_beyond_budget(requester, &mut response);
         self.metrics.observe_search(&response);
-        self.audit.search(&requester.id, fingerprint, &response)?;
+        self.audit_search(&requester.id, fingerprint, &response)?;
         Ok(response)
+    }
+
+    /// A search in the audit log: who asked, the query's fingerprint,
+    /// whether it was partial, and per partner the outcome and the number
+    /// of hits (never the tokens).
+    fn audit_search(
+        &self,
+        requester: &str,
+        fingerprint: &str,
+        response: &FederatedResponse,
+    ) -> std::io::Result<()> {
+        let per_partner: std::collections::BTreeMap<&String, serde_json::Value> = response
+            .partners
+            .iter()
+            .map(|(id, status)| {
+                (
+                    id,
+                    serde_json::json!({"status": status.status, "hits": status.hits}),
+                )
+            })
+            .collect();
+        self.audit.append(serde_json::json!({
+            "event": "search",
+            "route": poshuk_protocol::routes::coordinator::FEDERATED_SEARCH,
+            "requester": requester,
+            "query": fingerprint,
+            "partial": response.partial,
+            "partners": per_partner,
+        }))
     }
 
     /// Hits `owner` may give one searcher a day: a share of its records, at

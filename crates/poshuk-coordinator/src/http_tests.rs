@@ -147,7 +147,7 @@ async fn a_search_reports_every_partner_and_is_audited() {
         "the audit log holds no token"
     );
     assert_eq!(
-        crate::audit::verify(audit.as_bytes()).map(|summary| summary.entries),
+        poshuk_audit::verify("audit", audit.as_bytes()).map(|summary| summary.entries),
         Ok(1)
     );
 

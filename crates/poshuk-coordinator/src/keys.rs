@@ -112,7 +112,7 @@ impl Coordinator {
     /// Audits a key operation that has happened (it cannot be undone, so a
     /// failure to write is logged loudly rather than reported as its own).
     fn audit_key_event(&self, event: serde_json::Value) {
-        if let Err(error) = self.audit.append(event) {
+        if let Err(error) = self.audit.append_durable(event) {
             tracing::error!(error = %error, "cannot append a key operation to the audit log");
         }
     }

@@ -6,7 +6,6 @@
 //! reported, never fatal (partial failure is data); the audit log records who
 //! searched and what came back per partner, never the tokens.
 
-pub mod audit;
 pub mod config;
 mod fanout;
 mod http;
@@ -45,6 +44,9 @@ pub enum CoordinatorError {
     /// TLS cannot be set up (certificates, keys, the federation's CA).
     #[error(transparent)]
     Tls(#[from] poshuk_tls::TlsError),
+    /// The audit log cannot be opened.
+    #[error(transparent)]
+    Audit(#[from] poshuk_audit::AuditError),
 }
 
 /// Today's search and hit counts, in the state directory.
@@ -55,7 +57,7 @@ pub struct Coordinator {
     config: CoordinatorConfig,
     /// One client per partner's node (sharing one connection pool).
     nodes: HashMap<String, ApiClient>,
-    audit: audit::AuditLog,
+    audit: poshuk_audit::AuditLog,
     metrics: metrics::Metrics,
     /// The last status heard from each node (None: it did not answer).
     views: RwLock<HashMap<String, Option<poshuk_protocol::NodeStatus>>>,
@@ -107,7 +109,7 @@ impl Coordinator {
                 (partner.id.clone(), client)
             })
             .collect();
-        let audit = audit::AuditLog::open(&config.audit_log, &config.state_dir)?;
+        let audit = poshuk_audit::AuditLog::open(&config.audit_log, &config.state_dir)?;
         let config_limits_path = config.state_dir.join(LIMITS_FILE);
         let key_state = keys::KeyState::load(&config.state_dir)?;
         let metrics = metrics::Metrics::new(config.partners.len());

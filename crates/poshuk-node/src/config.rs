@@ -173,6 +173,14 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The federation keyring (mode 0600).
     pub keyring: PathBuf,
+    /// The audit log (hash-chained JSON lines, rotated by size). Default:
+    /// `audit.jsonl` in `data_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_log: Option<PathBuf>,
+    /// The size beyond which the audit log is rotated (`audit.jsonl.1`,
+    /// `.2`, ... keep the chain). Default 64 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_max_bytes: Option<u64>,
     /// Plain HTTP, to and from loopback addresses only: for a demo or a test
     /// on one machine. Otherwise the federation API and the link to the
     /// coordinator speak mutual TLS.
@@ -240,6 +248,8 @@ impl NodeConfig {
             partner_id: partner_id.to_string(),
             data_dir: data_dir.into(),
             keyring: keyring.into(),
+            audit_log: None,
+            audit_max_bytes: None,
             plain_http_on_loopback: false,
             keys: KeysConfig::default(),
             listen: ListenConfig {
@@ -307,6 +317,7 @@ impl NodeConfig {
             config.keyring = base.join(&config.keyring);
         }
         for path in [
+            &mut config.audit_log,
             &mut config.keys.identity,
             &mut config.listen.tls_cert,
             &mut config.listen.tls_key,
@@ -324,6 +335,13 @@ impl NodeConfig {
             }
         }
         Ok(config)
+    }
+
+    /// Where the audit log is.
+    pub fn audit_log_path(&self) -> PathBuf {
+        self.audit_log
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.jsonl"))
     }
 
     /// The CA that must have signed the coordinator's client certificate.

@@ -116,6 +116,17 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             .as_ref(),
         &config.federation,
         local_auth::LocalCredentials::open_or_create(&config.data_dir)?,
+        poshuk_audit::AuditLog::open_with_limit(
+            &config.audit_log_path(),
+            &config.data_dir,
+            config
+                .audit_max_bytes
+                .unwrap_or(poshuk_audit::DEFAULT_MAX_BYTES),
+        )
+        .map_err(|error| NodeError::Io {
+            what: format!("audit log {}", error.path),
+            source: error.source,
+        })?,
     )?))
 }
 
@@ -136,9 +147,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(&Listening),
 ) -> Result<(), NodeError> {
-    config
-        .check_transport()
-        .map_err(NodeError::Insecure)?;
+    config.check_transport().map_err(NodeError::Insecure)?;
     let bind = |address| async move {
         tokio::net::TcpListener::bind(address)
             .await

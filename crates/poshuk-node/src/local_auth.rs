@@ -26,6 +26,16 @@ pub enum LocalRight {
     Admin,
 }
 
+impl LocalRight {
+    /// Its name in the audit log.
+    pub fn name(self) -> &'static str {
+        match self {
+            LocalRight::Search => "search",
+            LocalRight::Admin => "admin",
+        }
+    }
+}
+
 /// The two local tokens, read from (or created in) the data directory.
 pub struct LocalCredentials {
     /// SHA-256 of each token, made once: requests are compared with these.
@@ -179,8 +189,11 @@ fn refuse(status: StatusCode, code: &'static str, message: &str) -> Response {
 
 /// The local API's gate: runs before any handler, so before any body is read.
 pub(crate) async fn check_local_request(
-    State(credentials): State<std::sync::Arc<LocalCredentials>>,
-    request: Request,
+    State((credentials, audit)): State<(
+        std::sync::Arc<LocalCredentials>,
+        std::sync::Arc<crate::service::audit::NodeAudit>,
+    )>,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_string();
@@ -216,6 +229,7 @@ pub(crate) async fn check_local_request(
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
     let Some(right) = credentials.right_of(presented.trim()) else {
+        audit.log.failed_authentication(&path);
         return refuse(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -223,6 +237,7 @@ pub(crate) async fn check_local_request(
         );
     };
     if right < needed {
+        audit.log.failed_authentication(&path);
         return refuse(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -247,6 +262,7 @@ pub(crate) async fn check_local_request(
             );
         }
     }
+    request.extensions_mut().insert(right);
     next.run(request).await
 }
 

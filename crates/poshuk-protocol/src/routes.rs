@@ -10,6 +10,10 @@ pub const READYZ: &str = "/readyz";
 /// Prometheus metrics.
 pub const METRICS: &str = "/metrics";
 
+/// The header naming the staff user behind a local request (the web page,
+/// or `POSHUK_STAFF` for the command line), for the node's audit log.
+pub const STAFF_HEADER: &str = "x-poshuk-staff";
+
 /// Routes of a node's federation API (called by the coordinator).
 pub mod node {
     /// `POST` a token query, answered with hits.

@@ -14,6 +14,7 @@ use poshuk_protocol::signed::{COORDINATOR_KEY_ID, SignatureError};
 use poshuk_protocol::{NodeRetire, NodeStatus, SearchResponse, TokenQuery};
 
 use super::SharedState;
+use super::audit::{Noted, noted};
 use super::error::{ApiError, blocking, parse_json};
 use crate::metrics::Api;
 use crate::wire::{for_the_federation, hits_response};
@@ -28,7 +29,7 @@ pub(crate) async fn check_federation_request(
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
+    let path = request.uri().path().to_string();
     if path == routes::LIVEZ || path == routes::READYZ {
         return next.run(request).await;
     }
@@ -56,6 +57,7 @@ pub(crate) async fn check_federation_request(
                 .map(|info| info.0.clone())
                 .unwrap_or_default();
             if !peer.may_sign_as(COORDINATOR_KEY_ID) {
+                state.audit.log.failed_authentication(&path);
                 return ApiError::new(
                     StatusCode::FORBIDDEN,
                     "certificate_mismatch",
@@ -72,6 +74,7 @@ pub(crate) async fn check_federation_request(
         )
         .into_response(),
         Err(error) => {
+            state.audit.log.failed_authentication(&path);
             // Who else could sign: the message says only why, not whom the
             // node expects.
             let code = if error == SignatureError::Replayed {
@@ -89,7 +92,7 @@ pub(crate) async fn check_federation_request(
 pub(crate) async fn search(
     State(state): State<SharedState>,
     body: Bytes,
-) -> Result<Json<SearchResponse>, ApiError> {
+) -> Result<Noted<SearchResponse>, ApiError> {
     let started = Instant::now();
     let query: TokenQuery = parse_json(&body)?;
     let Some(generation) = state.generations.get(Epoch(query.epoch)) else {
@@ -110,10 +113,16 @@ pub(crate) async fn search(
     state
         .metrics
         .observe_search(started.elapsed().as_secs_f64(), outcome.is_ok());
-    Ok(Json(for_the_federation(
+    let response = for_the_federation(
         hits_response(outcome?, started),
         state.share_agreeing_fields,
-    )))
+    );
+    let note = serde_json::json!({
+        "query": state.audit.log.fingerprint(&body),
+        "epoch": query.epoch,
+        "hits": response.hits.len(),
+    });
+    Ok(noted(note, response))
 }
 
 fn epochs_text(epochs: &[Epoch]) -> String {
@@ -151,13 +160,16 @@ async fn render_metrics(state: SharedState, api: Api) -> Response {
 pub(crate) async fn retire(
     State(state): State<SharedState>,
     body: Bytes,
-) -> Result<Json<NodeStatus>, ApiError> {
+) -> Result<Noted<NodeStatus>, ApiError> {
     // The gate has checked the coordinator's token (a node without one
     // answers nothing here): dropping a generation cannot be undone.
     let request: NodeRetire = parse_json(&body)?;
     let worker = state.clone();
     blocking(move || worker.generations.retire(Epoch(request.epoch))).await?;
-    Ok(Json(state.status()))
+    Ok(noted(
+        serde_json::json!({"epoch": request.epoch}),
+        state.status(),
+    ))
 }
 
 /// `GET /livez`: the process answers.

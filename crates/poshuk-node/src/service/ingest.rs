@@ -12,6 +12,7 @@ use poshuk_protocol::{
 };
 
 use super::SharedState;
+use super::audit::{Noted, noted};
 use super::error::{ApiError, blocking, parse_json, parse_optional_json};
 use crate::NodeError;
 use crate::wire::record_from_wire;
@@ -112,7 +113,7 @@ pub(crate) async fn finish_ingest(
     State(state): State<SharedState>,
     Path(session): Path<String>,
     body: Bytes,
-) -> Result<Json<IngestCounts>, ApiError> {
+) -> Result<Noted<IngestCounts>, ApiError> {
     let finish: FinishIngest = parse_optional_json(&body)?;
     // Refuse early while writes are paused, keeping the session for a retry.
     drop(state.generations.admit_write()?);
@@ -133,14 +134,15 @@ pub(crate) async fn finish_ingest(
     state.metrics.observe_ingest(&deleted);
     let mut counts = entry.counts;
     counts.deleted = outcome.deleted;
-    Ok(Json(counts))
+    let note = serde_json::json!({"replace": finish.replace, "counts": counts});
+    Ok(noted(note, counts))
 }
 
 /// `POST /local/v1/delete`: remove records by case id, erased from disk.
 pub(crate) async fn delete(
     State(state): State<SharedState>,
     body: Bytes,
-) -> Result<Json<DeleteResult>, ApiError> {
+) -> Result<Noted<DeleteResult>, ApiError> {
     let request: DeleteRequest = parse_json(&body)?;
     let worker = state.clone();
     let (deleted, not_found) =
@@ -149,7 +151,8 @@ pub(crate) async fn delete(
         deleted,
         ..IngestCounts::default()
     });
-    Ok(Json(DeleteResult { deleted, not_found }))
+    let note = serde_json::json!({"deleted": deleted, "not_found": not_found});
+    Ok(noted(note, DeleteResult { deleted, not_found }))
 }
 
 /// `POST /local/v1/compact`.

@@ -1,13 +1,13 @@
 //! The local API's key handlers: installing a sealed epoch key, from a file
 //! or from the coordinator's relay. Either starts the re-key.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use poshuk_core::Epoch;
 use poshuk_protocol::{FetchKey, Installed};
 
 use super::SharedState;
+use super::audit::{Noted, noted};
 use super::error::{ApiError, blocking, parse_optional_json};
 use super::search::coordinator_error;
 
@@ -15,9 +15,12 @@ use super::search::coordinator_error;
 pub(crate) async fn install(
     State(state): State<SharedState>,
     body: Bytes,
-) -> Result<Json<Installed>, ApiError> {
+) -> Result<Noted<Installed>, ApiError> {
     let epoch = install_sealed(&state, body.to_vec()).await?;
-    Ok(Json(Installed { epoch: epoch.0 }))
+    Ok(noted(
+        serde_json::json!({"epoch": epoch.0}),
+        Installed { epoch: epoch.0 },
+    ))
 }
 
 /// `POST /local/v1/keys/fetch`: fetch this partner's sealed key from the
@@ -26,7 +29,7 @@ pub(crate) async fn install(
 pub(crate) async fn fetch(
     State(state): State<SharedState>,
     body: Bytes,
-) -> Result<Json<Installed>, ApiError> {
+) -> Result<Noted<Installed>, ApiError> {
     let request: FetchKey = parse_optional_json(&body)?;
     let Some(link) = state.coordinator.as_ref() else {
         return Err(ApiError::bad_request(
@@ -36,7 +39,10 @@ pub(crate) async fn fetch(
     let epoch = request.epoch.unwrap_or_else(|| state.next_epoch().0);
     let sealed = link.sealed_key(epoch).await.map_err(coordinator_error)?;
     let epoch = install_sealed(&state, sealed).await?;
-    Ok(Json(Installed { epoch: epoch.0 }))
+    Ok(noted(
+        serde_json::json!({"epoch": epoch.0}),
+        Installed { epoch: epoch.0 },
+    ))
 }
 
 async fn install_sealed(state: &SharedState, sealed: Vec<u8>) -> Result<Epoch, ApiError> {

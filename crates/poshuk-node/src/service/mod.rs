@@ -5,6 +5,7 @@
 //! blocking thread through one method of [`Generations`], and map errors to
 //! status codes in one place ([`ApiError`]).
 
+pub(crate) mod audit;
 mod error;
 mod federation;
 mod ingest;
@@ -50,6 +51,7 @@ pub struct NodeState {
     replays: poshuk_protocol::signed::ReplayGuard,
     share_agreeing_fields: bool,
     local_credentials: Arc<LocalCredentials>,
+    audit: Arc<audit::NodeAudit>,
     identity: std::path::PathBuf,
     admin_key: Option<String>,
 }
@@ -84,12 +86,14 @@ impl NodeState {
         coordinator: Option<&LinkConfig>,
         federation: &crate::config::FederationAuth,
         local_credentials: LocalCredentials,
+        audit_log: poshuk_audit::AuditLog,
     ) -> Result<NodeState, NodeError> {
         let coordinator = coordinator
             .map(|link| CoordinatorLink::new(link, &partner_id))
             .transpose()?;
         Ok(NodeState {
             local_credentials: Arc::new(local_credentials),
+            audit: Arc::new(audit::NodeAudit::new(audit_log)),
             partner_id,
             generations,
             metrics: Metrics::default(),
@@ -188,6 +192,10 @@ pub fn federation_router(state: SharedState, limits: &Limits) -> Router {
         .route(routes::READYZ, get(federation::readyz))
         .route(routes::METRICS, get(federation::metrics))
         .route_layer(middleware::from_fn(mark_route))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit::audit_request,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             federation::check_federation_request,
@@ -213,8 +221,12 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::METRICS, get(federation::local_metrics))
         .route_layer(middleware::from_fn(mark_route))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit::audit_request,
+        ))
         .layer(middleware::from_fn_with_state(
-            state.local_credentials.clone(),
+            (state.local_credentials.clone(), state.audit.clone()),
             check_local_request,
         ))
         .with_state(state.clone());

@@ -15,6 +15,7 @@ use poshuk_protocol::{
 };
 
 use super::SharedState;
+use super::audit::{Noted, noted};
 use super::error::{ApiError, blocking, parse_json};
 use crate::NodeError;
 use crate::wire::{hits_response, record_from_wire};
@@ -39,14 +40,18 @@ fn query_record(raw: RawRecord, limit: usize) -> Result<Record, ApiError> {
 pub(crate) async fn local_search(
     State(state): State<SharedState>,
     body: Bytes,
-) -> Result<Json<SearchResponse>, ApiError> {
+) -> Result<Noted<SearchResponse>, ApiError> {
     let started = Instant::now();
     let request: LocalSearch = parse_json(&body)?;
     let record = query_record(request.record, request.limit)?;
     let worker = state.clone();
     let outcome =
         blocking(move || worker.generations.search_newest(&record, request.limit)).await?;
-    Ok(Json(hits_response(outcome, started)))
+    let response = hits_response(outcome, started);
+    Ok(noted(
+        serde_json::json!({"hits": response.hits.len()}),
+        response,
+    ))
 }
 
 /// `POST /local/v1/federated-search`: tokenized here, sent to the
@@ -54,7 +59,7 @@ pub(crate) async fn local_search(
 pub(crate) async fn federated_search(
     State(state): State<SharedState>,
     body: Bytes,
-) -> Result<Json<FederatedResponse>, ApiError> {
+) -> Result<Noted<FederatedResponse>, ApiError> {
     let request: FederatedSearch = parse_json(&body)?;
     let record = query_record(request.record, request.limit)?;
     if request.partners.as_ref().is_some_and(Vec::is_empty) {
@@ -96,13 +101,19 @@ pub(crate) async fn federated_search(
             outcome => break outcome.map_err(coordinator_error)?,
         }
     };
+    // Hits per partner, as the coordinator's own audit line has them.
+    let per_partner: std::collections::BTreeMap<String, usize> = answer
+        .partners
+        .iter()
+        .map(|(id, status)| (id.clone(), status.hits))
+        .collect();
+    let note = serde_json::json!({"partners": per_partner, "partial": answer.partial});
     if !answer.hits.iter().any(|hit| hit.own) {
-        return Ok(Json(answer));
+        return Ok(noted(note, answer));
     }
     let worker = state.clone();
-    Ok(Json(
-        blocking(move || resolve_own_hits(&worker, answer)).await?,
-    ))
+    let answer = blocking(move || resolve_own_hits(&worker, answer)).await?;
+    Ok(noted(note, answer))
 }
 
 /// Fills in this partner's case ids for its own hits.

@@ -25,12 +25,17 @@ struct TestNode {
 
 impl TestNode {
     fn open() -> TestNode {
+        TestNode::open_with("")
+    }
+
+    /// A node whose config has `extra` at its top.
+    fn open_with(extra: &str) -> TestNode {
         let dir = tempfile::tempdir().expect("temporary directory");
         let keyring = dir.path().join("keyring.toml");
         poshuk_keys::files::create(&keyring, &poshuk_core::KeyRing::with_key([7; 32]))
             .expect("keyring");
         let config = NodeConfig::parse(&format!(
-            "partner_id = \"ngo-test\"\ndata_dir = \"{}\"\nkeyring = \"{}\"\n\
+            "partner_id = \"ngo-test\"\ndata_dir = \"{}\"\nkeyring = \"{}\"\n{extra}\n\
              [listen]\nfederation = \"127.0.0.1:0\"\nlocal = \"127.0.0.1:0\"\n\
              [federation]\ntoken = \"{TOKEN}\"\n",
             dir.path().join("data").display(),
@@ -563,4 +568,105 @@ async fn a_node_without_a_federation_token_answers_only_the_probes() {
     }
     let (status, _) = call(router, get(routes::LIVEZ)).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+fn as_staff(mut request: Request<Body>, name: &str) -> Request<Body> {
+    let value = name.parse().expect("header value");
+    request
+        .headers_mut()
+        .insert(poshuk_protocol::routes::STAFF_HEADER, value);
+    request
+}
+
+#[tokio::test]
+async fn the_audit_log_records_who_did_what_and_nothing_is_served_unaudited() {
+    let audit_dir = tempfile::tempdir().expect("tempdir");
+    let audit_path = audit_dir.path().join("logs/audit.jsonl");
+    let node = TestNode::open_with(&format!(
+        "audit_log = \"{}\"\naudit_max_bytes = 1024",
+        audit_path.display()
+    ));
+    ingest(&node, vec![person("C-1"), person("C-2")], false).await;
+    let query = federation_query(&node, "2011");
+    let (status, _) = call(
+        node.federation(),
+        with_token(post(node::SEARCH, &query)).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(node.federation(), post(node::SEARCH, &query)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let wipe = json!({"record_ids": ["C-1"]});
+    let (status, _) = call(
+        node.local(),
+        as_staff(post(local::DELETE, &wipe), "olena.k"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let lines: Vec<Value> = poshuk_audit::rotated_files(&audit_path)
+        .into_iter()
+        .chain([audit_path.clone()])
+        .flat_map(|file| {
+            std::fs::read_to_string(file)
+                .expect("audit file")
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("JSON"))
+                .collect::<Vec<Value>>()
+        })
+        .collect();
+    let summary = poshuk_audit::verify_files(&audit_path).expect("one chain");
+    assert_eq!(summary.entries as usize, lines.len());
+    assert!(summary.files > 1, "rotated at 1 KiB: {summary:?}");
+    let search = lines
+        .iter()
+        .find(|line| line["route"] == node::SEARCH)
+        .expect("the federation's search is audited");
+    assert_eq!(search["caller"], "coordinator");
+    assert_eq!(search["hits"], 2);
+    assert_eq!(search["query"].as_str().map(str::len), Some(16));
+    let delete = lines
+        .iter()
+        .find(|line| line["route"] == local::DELETE)
+        .expect("the deletion is audited");
+    assert_eq!(
+        (&delete["staff"], &delete["caller"], &delete["deleted"]),
+        (&json!("olena.k"), &json!("admin"), &json!(1))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["event"] == "failed_authentication"),
+        "{lines:?}"
+    );
+    // Never a raw value or a token.
+    let text: String = lines.iter().map(Value::to_string).collect();
+    let tokens = query["tokens"]["FamilyWhole"][0].as_str().expect("a token");
+    for secret in ["Коваленко", "Олександр", "C-1", "2011-04-03", tokens] {
+        assert!(!text.contains(secret), "{secret} in the audit log");
+    }
+
+    // The log's directory removed (a full or failed disk): the answer is
+    // withheld, and then requests are refused before any work.
+    std::fs::remove_dir_all(audit_path.parent().expect("dir")).expect("remove");
+    let search = json!({"record": {"given_name": "Олександр", "family_name": "Коваленко",
+                                   "birth_date": "2011"}, "limit": 5});
+    let mut refused = false;
+    for _ in 0..20 {
+        let (status, _) = call(node.local(), post(local::SEARCH, &search)).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "a search that cannot be audited is not answered");
+    let wipe = json!({"record_ids": ["C-2"]});
+    let (status, answer) = call(node.local(), post(local::DELETE, &wipe)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["code"], "audit_unavailable");
+    // Writable again: served, and C-2 was never deleted.
+    std::fs::create_dir_all(audit_path.parent().expect("dir")).expect("mkdir");
+    let (status, answer) = call(node.local(), post(local::SEARCH, &search)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["hits"].as_array().map(Vec::len), Some(1), "{answer}");
 }
