@@ -261,7 +261,20 @@ impl Coordinator {
                 "the request holds no query",
             ));
         }
+        // One query per key epoch: a node answers the one in the epoch it
+        // serves, and a second query for the same epoch would be a second
+        // search for the price of one.
+        let mut epochs = std::collections::BTreeSet::new();
         for query in &queries.queries {
+            if !epochs.insert(query.epoch) {
+                return Err(ApiError::bad_request(
+                    "bad_request",
+                    format!(
+                        "two queries for key epoch {}: a search carries one query per epoch",
+                        query.epoch
+                    ),
+                ));
+            }
             query
                 .to_record()
                 .map_err(|error| ApiError::bad_request("bad_request", error.to_string()))?;

@@ -584,3 +584,27 @@ async fn a_captured_request_is_refused_when_replayed_or_late_or_altered() {
     let (status, _) = coordinator.call(forged).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_search_carries_one_query_per_key_epoch() {
+    let coordinator = TestCoordinator::start();
+    let one = query(1)["queries"][0].clone();
+    let mut other = one.clone();
+    other["tokens"]["GivenWhole"] = json!(["03".repeat(16)]);
+    let bundle = json!({"queries": [one, other]});
+    let (status, answer) = coordinator
+        .call(request(
+            "POST",
+            route::FEDERATED_SEARCH,
+            Some(SEARCHER),
+            bundle.to_string(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("one query per epoch")),
+        "{answer}"
+    );
+}

@@ -136,6 +136,9 @@ impl TokenFile {
             source,
         };
         let file = std::fs::File::open(path).map_err(io)?;
+        // Each record takes at least its handle and slot counts: the file's
+        // length bounds what the header may make us reserve.
+        let length = file.metadata().map_err(io)?.len();
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut header = [0u8; 8 + 2 + 4 + 8 + 2];
         if reader.read_exact(&mut header).is_err() || &header[..8] != MAGIC {
@@ -159,7 +162,8 @@ impl TokenFile {
             });
         }
         let expected = u64::from_le_bytes(count_bytes);
-        let mut records = Vec::with_capacity(expected.min(50_000_000) as usize);
+        let most = length / (16 + SLOT_COUNT as u64);
+        let mut records = Vec::with_capacity(expected.min(most) as usize);
         let truncated = |read: u64| TokenFileError::Truncated {
             path: shown.clone(),
             read,

@@ -5,6 +5,7 @@
 //! properties are what a fuzzer would check.
 
 use poshuk_protocol::sealed_header::read_header;
+use poshuk_protocol::signed::{SignedHeader, now_ms, sign};
 use poshuk_protocol::{EpochQueries, TokenQuery};
 use proptest::prelude::*;
 
@@ -69,5 +70,36 @@ proptest! {
         if let Ok((_, offset)) = read_header(text.as_bytes()) {
             prop_assert!(offset <= text.len());
         }
+    }
+
+    /// The `Authorization` header every federation request carries is read
+    /// before anything else: any text parses or is refused, and what parses
+    /// never verifies without the secret.
+    #[test]
+    fn signed_headers_parse_or_refuse(
+        key in "[a-z.-]{0,12}", time in "[0-9x]{0,14}", nonce in "[0-9a-f]{0,34}",
+        body in "[0-9a-f]{0,66}", mac in "[0-9a-f]{0,66}", noise in ".{0,30}",
+    ) {
+        let text = format!("Poshuk-Signed key={key}, time={time}, nonce={nonce}, body={body}, mac={mac}{noise}");
+        for candidate in [text.as_str(), noise.as_str()] {
+            if let Ok(header) = SignedHeader::parse(candidate) {
+                prop_assert!(header.verify(b"a secret nobody guessed 0123", "GET", "/v1/epochs", now_ms()).is_err());
+            }
+        }
+    }
+
+    /// A signature holds only for its own method, path and secret.
+    #[test]
+    fn a_signature_verifies_only_what_was_signed(
+        path in "/[a-z/?=&%0-9]{0,30}", other in "/[a-z/?=&%0-9]{0,30}", body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let secret = b"3f1c9a6b2e7d4058a1c3e9f7b2d46a80";
+        let now = now_ms();
+        let header = SignedHeader::parse(&sign("ngo-ua", secret, "POST", &path, &body, now).expect("signs")).expect("parses");
+        prop_assert!(header.verify(secret, "POST", &path, now).is_ok());
+        if other != path {
+            prop_assert!(header.verify(secret, "POST", &other, now).is_err());
+        }
+        prop_assert!(header.verify(b"3f1c9a6b2e7d4058a1c3e9f7b2d46a81", "POST", &path, now).is_err());
     }
 }
