@@ -78,6 +78,15 @@ impl NodeAccess {
     }
 }
 
+/// How a command's client speaks TLS: the federation's CA, its own
+/// certificate, and the party the server's certificate must name.
+#[derive(Default)]
+struct Tls<'a> {
+    ca: Option<&'a Path>,
+    identity: Option<poshuk_tls::ClientCertificate<'a>>,
+    server_party: Option<&'a str>,
+}
+
 /// A server the command talks to, with the runtime that drives its client.
 /// `Sync`: the worker pool's threads share one.
 pub(crate) struct Server {
@@ -96,7 +105,7 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let token = access.credential(need)?;
         let credential = Credential::Bearer(token.to_string());
-        Server::build(&access.node, credential, None, None, timeout)
+        Server::build(&access.node, credential, Tls::default(), timeout)
     }
 
     /// The coordinator, as the federation's admin: its admin token, and the
@@ -117,14 +126,18 @@ impl Server {
             key_id: poshuk_protocol::signed::ADMIN_KEY_ID.to_string(),
             secret: Zeroizing::new(admin_token.to_string()),
         };
-        Server::build(url, credential, ca, identity, Duration::from_secs(120))
+        let tls = Tls {
+            ca,
+            identity,
+            server_party: Some(poshuk_protocol::signed::COORDINATOR_KEY_ID),
+        };
+        Server::build(url, credential, tls, Duration::from_secs(120))
     }
 
     fn build(
         url: &str,
         credential: Credential,
-        ca: Option<&Path>,
-        identity: Option<poshuk_tls::ClientCertificate<'_>>,
+        tls: Tls<'_>,
         timeout: Duration,
     ) -> anyhow::Result<Server> {
         // The staff user behind the command, for the node's audit log.
@@ -135,7 +148,7 @@ impl Server {
         {
             headers.insert(poshuk_protocol::routes::STAFF_HEADER, staff);
         }
-        let http = poshuk_tls::client_builder(ca, identity)?
+        let http = poshuk_tls::client_builder(tls.ca, tls.identity, tls.server_party)?
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(5))
             .timeout(timeout)

@@ -429,9 +429,21 @@ impl CoordinatorConfig {
                     partner.id, partner.node_url
                 ));
             }
+            // Every secret differs from every other: a MAC does not say
+            // which server it was made for, so a partner holding a token
+            // that is also another's node token or the admin's could sign
+            // as them.
             if !tokens.insert(partner.token.as_str()) {
                 return Err(format!(
-                    "partner `{}`: token is shared with another partner",
+                    "partner `{}`: token is the same as another token of this config (each partner token, node token and the admin token must differ)",
+                    partner.id
+                ));
+            }
+            if let Some(node_token) = &partner.node_token
+                && !tokens.insert(node_token.as_str())
+            {
+                return Err(format!(
+                    "partner `{}`: node_token is the same as another token of this config (each partner token, node token and the admin token must differ)",
                     partner.id
                 ));
             }
@@ -439,7 +451,7 @@ impl CoordinatorConfig {
         if let Some(admin) = &config.admin_token
             && tokens.contains(admin.as_str())
         {
-            return Err("admin_token is shared with a partner".into());
+            return Err("admin_token is the same as a partner's token or node_token".into());
         }
         if config.tls.cert.is_some() != config.tls.key.is_some() {
             return Err("tls.cert and tls.key go together: give both or neither".into());
@@ -512,5 +524,24 @@ mod tests {
             message.contains("`intl`") && message.contains("node_url"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn no_two_secrets_of_a_config_are_the_same() {
+        // A node token that is another partner's token: that partner could
+        // sign as the coordinator toward this node, or the other way round.
+        let crossed = format!(
+            "{BASE}{}node_token = \"aaaaaaaaaaaaaaaa2\"\n{}",
+            partner("ngo", "http://127.0.0.1:1", "aaaaaaaaaaaaaaaa1"),
+            partner("intl", "http://127.0.0.1:2", "aaaaaaaaaaaaaaaa2")
+        );
+        let message = CoordinatorConfig::parse(&crossed).unwrap_err();
+        assert!(message.contains("must differ"), "{message}");
+        let admin = format!(
+            "{BASE}admin_token = \"aaaaaaaaaaaaaaaa3\"\n{}node_token = \"aaaaaaaaaaaaaaaa3\"\n",
+            partner("ngo", "http://127.0.0.1:1", "aaaaaaaaaaaaaaaa1"),
+        );
+        let message = CoordinatorConfig::parse(&admin).unwrap_err();
+        assert!(message.contains("admin_token"), "{message}");
     }
 }

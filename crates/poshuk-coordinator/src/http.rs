@@ -438,33 +438,22 @@ async fn check_credential(
     if path == routes::LIVEZ || path == routes::READYZ {
         return next.run(request).await;
     }
+    // Over mutual TLS, the certificate's party must be the one who signed:
+    // a partner's stolen token is no use from another partner's host, nor
+    // from a host without a certificate.
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>()
+        .map(|info| info.0.clone())
+        .unwrap_or_default();
     let verified = poshuk_tls::verify_signed_request(
         request,
         |key_id| coordinator.secret_of(key_id),
+        |key_id| peer.may_sign_as(key_id),
         &coordinator.replays,
     );
     match verified {
         Ok((key_id, mut request)) => {
-            // Over mutual TLS, the certificate's party must be the one who
-            // signed: a partner's stolen token is no use from another
-            // partner's host, nor from a host without a certificate.
-            let peer = request
-                .extensions()
-                .get::<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>()
-                .map(|info| info.0.clone())
-                .unwrap_or_default();
-            if !peer.may_sign_as(&key_id) {
-                let party = peer.name().unwrap_or("no party").to_string();
-                coordinator.metrics.count_unauthorized();
-                coordinator.audit.failed_authentication(&path);
-                tracing::warn!(certificate = %party, signed_as = %key_id, "a request signed as another party than its certificate's");
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "certificate_mismatch",
-                    format!("the client certificate is `{party}`'s, and the request is signed as `{key_id}`: each party signs with its own token"),
-                )
-                .into_response();
-            }
             let caller = if key_id == poshuk_protocol::signed::ADMIN_KEY_ID {
                 Caller::Admin
             } else {
@@ -493,6 +482,11 @@ pub(crate) fn signature_refused(error: &poshuk_protocol::signed::SignatureError)
         SignatureError::Replayed => {
             ApiError::new(StatusCode::UNAUTHORIZED, "replayed", error.to_string())
         }
+        SignatureError::WrongParty => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "certificate_mismatch",
+            error.to_string(),
+        ),
         _ => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", error.to_string()),
     }
 }

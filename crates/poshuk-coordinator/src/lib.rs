@@ -78,25 +78,30 @@ impl std::fmt::Debug for Coordinator {
 }
 
 impl Coordinator {
-    /// Builds the coordinator: one shared HTTP client with connect and request
-    /// timeouts, and the audit log opened for appending.
+    /// Builds the coordinator: an HTTP client per partner's node with
+    /// connect and request timeouts, and the audit log opened for appending.
     pub fn new(config: CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
-        // The federation's CA alone, not the system's roots.
         // The coordinator's own certificate, for the nodes' mutual TLS.
         let identity = match (&config.tls.cert, &config.tls.key) {
             (Some(cert), Some(key)) => Some(poshuk_tls::ClientCertificate { cert, key }),
             _ => None,
         };
-        let http = poshuk_tls::client_builder(config.tls.ca.as_deref(), identity)?
-            .connect_timeout(Duration::from_millis(config.deadlines.connect_ms))
-            .timeout(Duration::from_millis(config.deadlines.per_node_ms))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(CoordinatorError::Client)?;
+        // The federation's CA alone, not the system's roots; and each node's
+        // certificate must name that partner, so one partner's certificate
+        // cannot stand in for another's node.
+        let client_for = |partner: &str| -> Result<reqwest::Client, CoordinatorError> {
+            poshuk_tls::client_builder(config.tls.ca.as_deref(), identity, Some(partner))?
+                .connect_timeout(Duration::from_millis(config.deadlines.connect_ms))
+                .timeout(Duration::from_millis(config.deadlines.per_node_ms))
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build()
+                .map_err(CoordinatorError::Client)
+        };
         let nodes = config
             .partners
             .iter()
             .map(|partner| {
+                let http = client_for(&partner.id)?;
                 let client = match &partner.node_token {
                     Some(secret) => ApiClient::signed(
                         http.clone(),
@@ -106,9 +111,9 @@ impl Coordinator {
                     ),
                     None => ApiClient::new(http.clone(), &partner.node_url, None),
                 };
-                (partner.id.clone(), client)
+                Ok((partner.id.clone(), client))
             })
-            .collect();
+            .collect::<Result<_, CoordinatorError>>()?;
         let audit = poshuk_audit::AuditLog::open(&config.audit_log, &config.state_dir)?;
         let config_limits_path = config.state_dir.join(LIMITS_FILE);
         let key_state = keys::KeyState::load(&config.state_dir)?;

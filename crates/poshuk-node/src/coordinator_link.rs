@@ -30,12 +30,18 @@ impl CoordinatorLink {
             (Some(cert), Some(key)) => Some(poshuk_tls::ClientCertificate { cert, key }),
             _ => None,
         };
-        let http = poshuk_tls::client_builder(config.ca.as_deref(), identity)
-            .map_err(|error| NodeError::Insecure(error.to_string()))?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .build()
-            .map_err(NodeError::HttpClient)?;
+        // The coordinator's own certificate, not merely one of the
+        // federation's.
+        let http = poshuk_tls::client_builder(
+            config.ca.as_deref(),
+            identity,
+            Some(poshuk_protocol::signed::COORDINATOR_KEY_ID),
+        )
+        .map_err(|error| NodeError::Insecure(error.to_string()))?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_millis(config.timeout_ms))
+        .build()
+        .map_err(NodeError::HttpClient)?;
         Ok(CoordinatorLink {
             client: ApiClient::signed(http, &config.url, partner_id, &config.token),
             live_epochs: Mutex::new(None),

@@ -95,6 +95,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
         indexing_threads: config.limits.indexing_threads,
         commit_interval: std::time::Duration::from_millis(config.limits.commit_interval_ms),
     };
+    private_directory(&config.data_dir)?;
     let generations = Generations::open(&config.data_dir, &config.keyring, settings)?;
     Ok(Arc::new(NodeState::new(
         config.partner_id.clone(),
@@ -128,6 +129,23 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             source: error.source,
         })?,
     )?))
+}
+
+/// Creates the data directory if needed and keeps it to the node's own OS
+/// user (0700): the index, the audit log and the node's secret are inside,
+/// and files a library creates there may be readable by others.
+fn private_directory(dir: &std::path::Path) -> Result<(), NodeError> {
+    use std::os::unix::fs::PermissionsExt;
+    let failed = |source| NodeError::Io {
+        what: format!("data directory {}", dir.display()),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// Where a started node listens: the addresses actually bound, so a config

@@ -72,6 +72,15 @@ pub enum SignatureError {
         /// The difference, in milliseconds.
         skew_ms: u64,
     },
+    /// The connection's certificate names another party than the signer.
+    #[error(
+        "the client certificate's party is not the one that signed the request: each party signs with its own token"
+    )]
+    WrongParty,
+    /// The request was signed before this server started: its nonce may
+    /// have been seen by the process before.
+    #[error("the request was signed before this server started; sign it again")]
+    BeforeStart,
     /// The nonce was seen before: a replay.
     #[error("this request was received before (replayed nonce)")]
     Replayed,
@@ -289,6 +298,10 @@ pub struct ReplayGuard {
     state: Mutex<Generations>,
     generation_length: Duration,
     max_per_key: usize,
+    /// When the guard was made (ms): its nonces are in memory only, so a
+    /// request signed before then could be a replay of one the previous
+    /// process saw, and is refused.
+    started_ms: u64,
 }
 
 #[derive(Debug)]
@@ -321,11 +334,15 @@ impl ReplayGuard {
             }),
             generation_length,
             max_per_key,
+            started_ms: now_ms(),
         }
     }
 
     /// Remembers a verified header's nonce; refuses one seen before.
     pub fn check(&self, header: &SignedHeader) -> Result<(), SignatureError> {
+        if header.time_ms < self.started_ms {
+            return Err(SignatureError::BeforeStart);
+        }
         let mut state = self
             .state
             .lock()
@@ -370,6 +387,7 @@ mod tests {
 
     #[test]
     fn a_signed_request_verifies_once_and_only_as_signed() {
+        let guard = ReplayGuard::default();
         let now = now_ms();
         let header = signed(now);
         assert_eq!(header.key_id(), "ngo-ua");
@@ -403,7 +421,6 @@ mod tests {
             ));
         }
         // The same nonce twice is a replay.
-        let guard = ReplayGuard::default();
         guard.check(&header).expect("first time");
         assert_eq!(guard.check(&header), Err(SignatureError::Replayed));
         guard.check(&signed(now)).expect("a new nonce");
@@ -461,8 +478,19 @@ mod tests {
         // A new generation forgets the counts, but a nonce stays known for
         // two generations.
         let guard = ReplayGuard::new(Duration::from_millis(0), 1);
-        let header = signed(now);
+        let header = signed(now_ms());
         guard.check(&header).expect("first");
         assert_eq!(guard.check(&header), Err(SignatureError::Replayed));
+    }
+
+    #[test]
+    fn a_request_signed_before_the_server_started_is_refused() {
+        // A restarted process has forgotten the nonces it saw: what was
+        // signed before it started might be one of them.
+        let before = signed(now_ms());
+        std::thread::sleep(Duration::from_millis(5));
+        let guard = ReplayGuard::default();
+        assert_eq!(guard.check(&before), Err(SignatureError::BeforeStart));
+        guard.check(&signed(now_ms())).expect("signed since");
     }
 }

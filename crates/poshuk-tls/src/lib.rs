@@ -170,11 +170,17 @@ pub fn client_identity(cert: &Path, key: &Path) -> Result<reqwest::Identity, Tls
     })
 }
 
-/// The federation party a certificate names (its common name, as
-/// `poshuk tls init` writes it: a partner id, `coordinator` or `admin`).
+/// The federation party a certificate names (its one common name, as
+/// `poshuk tls init` writes it: a partner id, `coordinator` or `admin`). A
+/// certificate with no common name or several names no party: tools
+/// disagree on which of several is meant.
 pub fn party_of(certificate: &[u8]) -> Option<String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(certificate).ok()?;
-    let name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
+    let mut names = parsed.subject().iter_common_name();
+    let name = names.next()?.as_str().ok()?;
+    if names.next().is_some() {
+        return None;
+    }
     Some(name.to_string())
 }
 
@@ -244,6 +250,13 @@ pub fn trusted_certificates(ca: &Path) -> Result<Vec<reqwest::Certificate>, TlsE
 
 /// Handshakes in progress at most, per listener.
 const MAX_HANDSHAKES: usize = 512;
+/// Handshakes in progress at most from one IP address: one host opening
+/// silent connections must not take every handshake place (the connection
+/// cap per address applies only once a handshake is done).
+const MAX_HANDSHAKES_PER_PEER: usize = 16;
+/// How long a handshake may take: the federation's parties finish theirs
+/// in milliseconds; a silent client is dropped before a search's deadline.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A party's certificate and key files, presented as a TLS client.
 #[derive(Debug, Clone, Copy)]
@@ -257,11 +270,20 @@ pub struct ClientCertificate<'a> {
 /// An HTTP client builder that trusts the federation's CA alone, or, with
 /// none, no certificate at all: plain HTTP then works on a host without a
 /// system CA store, and https is refused rather than checked against public
-/// roots. With `identity`, it presents that certificate (mutual TLS).
+/// roots. With `identity`, it presents that certificate (mutual TLS). With
+/// `server_party`, the server's certificate must also name that party (a
+/// partner id, `coordinator`): a certificate of the federation for the
+/// right address but another party's is refused, so one partner cannot
+/// stand in for another's node.
 pub fn client_builder(
     ca: Option<&Path>,
     identity: Option<ClientCertificate<'_>>,
+    server_party: Option<&str>,
 ) -> Result<reqwest::ClientBuilder, TlsError> {
+    if let (Some(ca), Some(party)) = (ca, server_party) {
+        let config = party_client_config(ca, identity, party)?;
+        return Ok(reqwest::Client::builder().tls_backend_preconfigured(config));
+    }
     let trusted = match ca {
         Some(ca) => trusted_certificates(ca)?,
         None => Vec::new(),
@@ -271,6 +293,112 @@ pub fn client_builder(
         Some(identity) => builder.identity(client_identity(identity.cert, identity.key)?),
         None => builder,
     })
+}
+
+/// A rustls client configuration: the federation's CA alone, the server's
+/// certificate naming `party`, and this party's own certificate if given.
+fn party_client_config(
+    ca: &Path,
+    identity: Option<ClientCertificate<'_>>,
+    party: &str,
+) -> Result<rustls::ClientConfig, TlsError> {
+    install_crypto_provider();
+    let failed = |reason: String| TlsError::Config {
+        cert: ca.display().to_string(),
+        key: identity
+            .map(|identity| identity.key.display().to_string())
+            .unwrap_or_default(),
+        reason,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for authority in certificates_in(ca)? {
+        roots
+            .add(authority)
+            .map_err(|error| failed(error.to_string()))?;
+    }
+    let inner = rustls::client::WebPkiServerVerifier::builder(Arc::new(roots))
+        .build()
+        .map_err(|error| failed(error.to_string()))?;
+    let verifier = Arc::new(PartyVerifier {
+        inner,
+        party: party.to_string(),
+    });
+    let builder = rustls::ClientConfig::builder()
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match identity {
+        Some(identity) => {
+            let certificates = certificates_in(identity.cert)?;
+            check_key_file(identity.key)?;
+            let key = PrivateKeyDer::from_pem_slice(&read(identity.key)?)
+                .map_err(|_| TlsError::NoKey(identity.key.display().to_string()))?;
+            builder
+                .with_client_auth_cert(certificates, key)
+                .map_err(|error| failed(error.to_string()))?
+        }
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The federation CA's checks (chain, validity, host name), and then the
+/// certificate's party.
+#[derive(Debug)]
+struct PartyVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    party: String,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PartyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        match party_of(end_entity) {
+            Some(party) if party == self.party => Ok(verified),
+            found => Err(rustls::Error::General(format!(
+                "the server's certificate is {}'s, not {}'s",
+                found.as_deref().unwrap_or("no party"),
+                self.party
+            ))),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner
+            .verify_tls12_signature(message, certificate, signature)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner
+            .verify_tls13_signature(message, certificate, signature)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// The blocking twin of [`client_builder`], for the command line.
@@ -304,6 +432,8 @@ impl TlsListener {
         // At most this many handshakes at once: a flood of silent
         // connections waits here instead of piling up tasks and sockets.
         let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
+        let per_peer: Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> =
+            Arc::default();
         let accepting = tokio::spawn(async move {
             loop {
                 let Ok(permit) = handshakes.clone().acquire_owned().await else {
@@ -318,12 +448,36 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let admitted = per_peer.lock().is_ok_and(|mut peers| {
+                    let held = peers.entry(peer.ip()).or_insert(0);
+                    *held += 1;
+                    *held <= MAX_HANDSHAKES_PER_PEER
+                });
+                let release = {
+                    let per_peer = per_peer.clone();
+                    move || {
+                        if let Ok(mut peers) = per_peer.lock()
+                            && let Some(held) = peers.get_mut(&peer.ip())
+                        {
+                            *held = held.saturating_sub(1);
+                            if *held == 0 {
+                                peers.remove(&peer.ip());
+                            }
+                        }
+                    }
+                };
+                if !admitted {
+                    tracing::debug!(peer = %peer, "too many handshakes from one address: closed");
+                    release();
+                    continue;
+                }
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
                     let _permit = permit;
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                        .await
-                    {
+                    let handshake =
+                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    release();
+                    match handshake {
                         Ok(Ok(tls)) => {
                             let _ = sender
                                 .send_timeout((tls, peer), Duration::from_secs(10))
@@ -566,5 +720,113 @@ mod tests {
             ),
             Err(TlsError::NoKey(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn mutual_tls_names_both_ends_and_refuses_another_party() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let loopback = vec!["127.0.0.1".to_string()];
+        let generated = generate(
+            dir.path(),
+            &[
+                ("node-a".to_string(), loopback.clone()),
+                ("node-b".to_string(), loopback),
+                ("coordinator".to_string(), Vec::new()),
+            ],
+        )
+        .expect("generates");
+        let ca = generated.ca_certificate.clone();
+        let files = |name: &str| {
+            (
+                dir.path().join(format!("{name}.pem")),
+                dir.path().join(format!("{name}.key")),
+            )
+        };
+        let (cert, key) = files("node-a");
+        let config = server_config(&cert, &key, &ca).expect("server config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(
+                |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<PeerParty>| async move {
+                    peer.name().unwrap_or("nobody").to_string()
+                },
+            ),
+        );
+        let served = GuardedListener::new(TlsListener::new(listener, config).expect("listener"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(
+                served,
+                app.into_make_service_with_connect_info::<PeerParty>(),
+            )
+            .await;
+        });
+        let (cert, key) = files("coordinator");
+        let client = |expected: &str| {
+            client_builder(
+                Some(&ca),
+                Some(ClientCertificate {
+                    cert: &cert,
+                    key: &key,
+                }),
+                Some(expected),
+            )
+            .expect("builder")
+            .build()
+            .expect("client")
+        };
+        let url = format!("https://127.0.0.1:{}/", address.port());
+        // The right party at both ends: the server sees the client's party.
+        let answer = client("node-a").get(&url).send().await.expect("answered");
+        assert_eq!(answer.text().await.expect("text"), "coordinator");
+        // A client expecting node-b refuses node-a's certificate, although
+        // the federation's CA signed it for this address.
+        assert!(client("node-b").get(&url).send().await.is_err());
+        // A client without a certificate does not get through the handshake.
+        let anonymous = client_builder(Some(&ca), None, Some("node-a"))
+            .expect("builder")
+            .build()
+            .expect("client");
+        assert!(anonymous.get(&url).send().await.is_err());
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn silent_handshakes_from_one_address_are_capped_and_cut() {
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let generated = generate(
+            dir.path(),
+            &[("node-a".to_string(), vec!["127.0.0.1".to_string()])],
+        )
+        .expect("generates");
+        let (_, cert, key) = &generated.parties[0];
+        let config = server_config(cert, key, &generated.ca_certificate).expect("config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let mut tls = TlsListener::new(listener, config).expect("listener");
+        let accepting = tokio::spawn(async move {
+            let _ = axum::serve::Listener::accept(&mut tls).await;
+        });
+        // Silent connections from one address: the first ones wait in a
+        // handshake, the one beyond the cap is closed at once.
+        let mut silent = Vec::new();
+        for _ in 0..MAX_HANDSHAKES_PER_PEER {
+            silent.push(TcpStream::connect(address).await.expect("connects"));
+        }
+        let mut beyond = TcpStream::connect(address).await.expect("connects");
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(2), beyond.read(&mut byte)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+            "the connection beyond the cap is closed: {closed:?}"
+        );
+        // The silent ones are cut when their handshake time is up.
+        for stream in &mut silent {
+            let cut = tokio::time::timeout(HANDSHAKE_TIMEOUT * 3, stream.read(&mut byte)).await;
+            assert!(matches!(cut, Ok(Ok(0)) | Ok(Err(_))), "{cut:?}");
+        }
+        accepting.abort();
     }
 }

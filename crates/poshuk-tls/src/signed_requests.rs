@@ -14,13 +14,18 @@ use poshuk_protocol::signed::{ReplayGuard, SignatureError, SignedHeader, now_ms}
 use sha2::{Digest, Sha256};
 
 /// Verifies a request's `Poshuk-Signed` header with the secret
-/// `secret_of(key_id)` gives (None: an unknown key), remembers its nonce in
-/// `replays`, and returns the key id with the request, its body now checked
-/// against the signed digest while it is read (a mismatch fails the read
-/// with [`SignatureError::BodyMismatch`]).
+/// `secret_of(key_id)` gives (None: an unknown key), checks that the
+/// connection may carry that signer (`may_sign`: over mutual TLS, the
+/// certificate's party), then remembers its nonce in `replays`, and returns
+/// the key id with the request, its body now checked against the signed
+/// digest while it is read (a mismatch fails the read with
+/// [`SignatureError::BodyMismatch`]). The party is checked before the nonce
+/// is spent: a header seen by another party and sent first from its own
+/// host must not use up the honest request's nonce.
 pub fn verify_signed_request<S: AsRef<[u8]>>(
     request: Request,
     secret_of: impl FnOnce(&str) -> Option<S>,
+    may_sign: impl FnOnce(&str) -> bool,
     replays: &ReplayGuard,
 ) -> Result<(String, Request), SignatureError> {
     let value = request
@@ -30,18 +35,34 @@ pub fn verify_signed_request<S: AsRef<[u8]>>(
         .to_str()
         .map_err(|_| SignatureError::Malformed("not text"))?;
     let signed = SignedHeader::parse(value)?;
-    let secret = secret_of(signed.key_id()).ok_or(SignatureError::UnknownKey)?;
     let path_and_query = request
         .uri()
         .path_and_query()
         .map(|path| path.as_str())
         .unwrap_or("/");
-    signed.verify(
-        secret.as_ref(),
-        request.method().as_str(),
-        path_and_query,
-        now_ms(),
-    )?;
+    let verified = match secret_of(signed.key_id()) {
+        Some(secret) => signed.verify(
+            secret.as_ref(),
+            request.method().as_str(),
+            path_and_query,
+            now_ms(),
+        ),
+        None => {
+            // The same work for an unknown key id: the time taken must not
+            // tell which ids exist.
+            let _ = signed.verify(
+                UNKNOWN_KEY_SECRET,
+                request.method().as_str(),
+                path_and_query,
+                now_ms(),
+            );
+            Err(SignatureError::UnknownKey)
+        }
+    };
+    verified?;
+    if !may_sign(signed.key_id()) {
+        return Err(SignatureError::WrongParty);
+    }
     replays.check(&signed)?;
     let expected = signed.body_sha256();
     let request = request.map(|body| {
@@ -53,6 +74,9 @@ pub fn verify_signed_request<S: AsRef<[u8]>>(
     });
     Ok((signed.key_id().to_string(), request))
 }
+
+/// What an unknown key id's MAC is computed with.
+const UNKNOWN_KEY_SECRET: &[u8] = b"poshuk: no such key id, the same work as for a known one";
 
 /// True when reading a body failed because it is not the one signed.
 pub fn is_body_mismatch(error: &axum::Error) -> bool {

@@ -41,31 +41,30 @@ pub(crate) async fn check_federation_request(
         )
         .into_response();
     };
+    // Over mutual TLS, only the coordinator's certificate: a partner's
+    // node holding a leaked coordinator token still cannot search this node
+    // directly.
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>()
+        .map(|info| info.0.clone())
+        .unwrap_or_default();
     let verified = poshuk_tls::verify_signed_request(
         request,
         |key_id| (key_id == COORDINATOR_KEY_ID).then_some(expected.as_bytes()),
+        |_| peer.may_sign_as(COORDINATOR_KEY_ID),
         &state.replays,
     );
     match verified {
-        Ok((_, request)) => {
-            // Over mutual TLS, only the coordinator's certificate: a
-            // partner's node holding a leaked coordinator token still
-            // cannot search this node directly.
-            let peer = request
-                .extensions()
-                .get::<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>()
-                .map(|info| info.0.clone())
-                .unwrap_or_default();
-            if !peer.may_sign_as(COORDINATOR_KEY_ID) {
-                state.audit.log.failed_authentication(&path);
-                return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "certificate_mismatch",
-                    "this node answers only the coordinator's certificate",
-                )
-                .into_response();
-            }
-            next.run(request).await
+        Ok((_, request)) => next.run(request).await,
+        Err(SignatureError::WrongParty) => {
+            state.audit.log.failed_authentication(&path);
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "certificate_mismatch",
+                "this node answers only the coordinator's certificate",
+            )
+            .into_response()
         }
         Err(SignatureError::TooManyNonces) => ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -646,6 +646,15 @@ async fn the_audit_log_records_who_did_what_and_nothing_is_served_unaudited() {
         assert!(!text.contains(secret), "{secret} in the audit log");
     }
 
+    // The data directory (index, audit log, the node's secret) is the
+    // node's user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(node.dir.path().join("data"))
+        .expect("data dir")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "data directory mode {mode:o}");
+
     // The log's directory removed (a full or failed disk): the answer is
     // withheld, and then requests are refused before any work.
     std::fs::remove_dir_all(audit_path.parent().expect("dir")).expect("remove");
