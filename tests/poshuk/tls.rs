@@ -249,6 +249,21 @@ fn the_federation_speaks_https_with_its_own_ca() {
         signed_get(&as_party(Some("ngo-ua")), &epochs, "intl-org", intl_token).ok(),
         Some(403)
     );
+    // A header seen on the wire and sent first from the wrong host does not
+    // use up the honest request's nonce.
+    let credential = crate::support::Credential::Signed("intl-org".into(), intl_token.into());
+    let header = crate::support::authorization(&credential, "GET", &epochs, b"");
+    let send = |party: &str| {
+        as_party(Some(party))
+            .get(&epochs)
+            .header("authorization", header.clone())
+            .send()
+            .map(|response| response.status().as_u16())
+            .ok()
+    };
+    assert_eq!(send("ngo-ua"), Some(403));
+    assert_eq!(send("intl-org"), Some(200));
+    assert_eq!(send("intl-org"), Some(401), "and then it is spent");
     // A node answers the coordinator's certificate only: a partner holding
     // a leaked coordinator token cannot search it from its own host.
     let node_status = format!("{}/v1/status", nodes[0].1);
