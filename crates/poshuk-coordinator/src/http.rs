@@ -441,11 +441,7 @@ async fn check_credential(
     // Over mutual TLS, the certificate's party must be the one who signed:
     // a partner's stolen token is no use from another partner's host, nor
     // from a host without a certificate.
-    let peer = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>()
-        .map(|info| info.0.clone())
-        .unwrap_or_default();
+    let peer = poshuk_tls::PeerParty::of(&request);
     let verified = poshuk_tls::verify_signed_request(
         request,
         |key_id| coordinator.secret_of(key_id),

@@ -195,6 +195,17 @@ pub struct PeerParty {
 }
 
 impl PeerParty {
+    /// The party of the connection a request came on (served with
+    /// `into_make_service_with_connect_info::<PeerParty>`); nobody known
+    /// when the router was served without it (in-process tests).
+    pub fn of(request: &axum::extract::Request) -> PeerParty {
+        request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<PeerParty>>()
+            .map(|info| info.0.clone())
+            .unwrap_or_default()
+    }
+
     /// Whether `signer` may sign requests on this connection: on plain HTTP
     /// anyone (the signature alone decides), over TLS only the party its
     /// certificate names.

@@ -44,11 +44,7 @@ pub(crate) async fn check_federation_request(
     // Over mutual TLS, only the coordinator's certificate: a partner's
     // node holding a leaked coordinator token still cannot search this node
     // directly.
-    let peer = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>()
-        .map(|info| info.0.clone())
-        .unwrap_or_default();
+    let peer = poshuk_tls::PeerParty::of(&request);
     let verified = poshuk_tls::verify_signed_request(
         request,
         |key_id| (key_id == COORDINATOR_KEY_ID).then_some(expected.as_bytes()),
