@@ -11,7 +11,7 @@ use poshuk_link::{Handle, TokenFile};
 use poshuk_records::{ReadOutcome, read_file};
 
 use crate::commands::progress::progress_bar;
-use crate::commands::reading::{ReadingArgs, print_read_summary};
+use crate::commands::reading::{ReadingArgs, print_read_summary, require_records};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
@@ -125,6 +125,11 @@ pub(crate) fn run(args: EncodeArgs) -> anyhow::Result<()> {
     let options = args.reading.options()?;
     let outcome =
         read_file(&args.input, &options).with_context(|| format!("{}", args.input.display()))?;
+    if outcome.records.is_empty() {
+        // Nothing is written for a file of which nothing could be read.
+        print_read_summary(&outcome, 0);
+        require_records(&outcome)?;
+    }
     let progress = progress_bar(outcome.records.len() as u64, "encoding");
     let (mut token_file, map) = encode_records(&outcome, &tokenizer, &progress)?;
     progress.finish_and_clear();

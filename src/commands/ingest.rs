@@ -17,7 +17,7 @@ use poshuk_records::{Severity, read_file};
 use crate::commands::http::{LocalNeed, NodeAccess, Server};
 use crate::commands::pool::run_pool;
 use crate::commands::progress::progress_bar;
-use crate::commands::reading::ReadingArgs;
+use crate::commands::reading::{ReadingArgs, print_layout, require_records};
 
 #[derive(Args)]
 pub(crate) struct IngestArgs {
@@ -48,6 +48,13 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     let options = args.reading.options()?;
     let outcome =
         read_file(&args.input, &options).with_context(|| format!("{}", args.input.display()))?;
+    print_layout(&outcome);
+    if outcome.records.is_empty() {
+        for problem in outcome.problems.iter().take(20) {
+            eprintln!("line {}: {}", problem.line, problem.reason);
+        }
+        require_records(&outcome)?;
+    }
     let node = Server::node(&args.node, LocalNeed::Admin, Duration::from_secs(600))?;
     let session: IngestSession = node.post(local::INGEST_SESSIONS, &serde_json::json!({}))?;
     let batches_route = local::ingest_batches(&session.session);

@@ -179,7 +179,10 @@ fn run_batch(
 
 pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
     if let Some(batch) = &args.batch {
-        let outcome = read_file(batch, &ReadingArgs::default().options()?)?;
+        // Queries need no case id: they are numbered by their row.
+        let mut options = ReadingArgs::default().options()?;
+        options.id_from_row = true;
+        let outcome = read_file(batch, &options)?;
         let queries: Vec<RawRecord> = outcome
             .records
             .iter()

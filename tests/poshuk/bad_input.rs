@@ -30,7 +30,7 @@ fn malformed_rows_are_reported_by_line_and_the_rest_encoded() {
     assert!(run.success, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("line 3: rejected: row has 11 fields, the header has 9"),
+            .contains("line 3: rejected: row has 11 fields, the header (line 1) has 9"),
         "{}",
         run.stderr
     );
@@ -42,7 +42,7 @@ fn malformed_rows_are_reported_by_line_and_the_rest_encoded() {
     );
     assert!(
         run.stderr
-            .contains("line 5: warning: birth_date left empty"),
+            .contains("line 5: warning: birth_date: left empty"),
         "{}",
         run.stderr
     );
@@ -265,4 +265,146 @@ fn json_lines_are_read() {
         "{}",
         run.stderr
     );
+}
+
+/// Lines of a handle map (`handle,record_id`), the header left out.
+fn handle_map_ids(root: &std::path::Path, tokens: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root.join(format!("{tokens}.handles.csv"))).expect("map");
+    let mut ids: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split(',').nth(1).map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn real_exports_load_as_they_are() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+
+    // A workbook as staff make it: an empty first row, a merged title, the
+    // headers on row 3, a number that is a date, notes, a second sheet.
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet
+        .merge_range(
+            1,
+            0,
+            1,
+            5,
+            "Список зниклих безвісти дітей (станом на 01.10.2024)",
+            &rust_xlsxwriter::Format::new(),
+        )
+        .expect("title");
+    let headers = [
+        "№ п/п",
+        "ПІБ дитини",
+        "Дата народження",
+        "Місце народження",
+        "Свидетельство о рождении",
+        "Примітки",
+    ];
+    for (column, header) in headers.iter().enumerate() {
+        sheet
+            .write_string(2, column as u16, *header)
+            .expect("header");
+    }
+    let rows = [
+        (
+            "1",
+            "Коваленко Олександр Іванович",
+            41043.0,
+            "Маріуполь",
+            "I-БК 123456",
+        ),
+        ("2", "Шевченко Тарас Петрович", 40500.0, "Херсон", ""),
+        ("2", "Бондар Ірина", 40100.0, "Херсон", ""),
+    ];
+    for (index, (id, name, date, place, document)) in rows.iter().enumerate() {
+        let row = 3 + index as u32;
+        sheet.write_string(row, 0, *id).expect("cell");
+        sheet.write_string(row, 1, *name).expect("cell");
+        sheet.write_number(row, 2, *date).expect("cell");
+        sheet.write_string(row, 3, *place).expect("cell");
+        sheet.write_string(row, 4, *document).expect("cell");
+    }
+    book.add_worksheet()
+        .write_string(0, 0, "Довідка")
+        .expect("sheet");
+    book.save(root.join("list.xlsx")).expect("save");
+    let run = encode(root, "list.xlsx", "list.tokens");
+    assert!(run.success, "{}", run.stderr);
+    for said in [
+        "headers on line 3",
+        "columns not used: Примітки",
+        "line 6: rejected: column \"№ п/п\" (record_id) repeats line 5's",
+        "read 3 rows: 2 encoded, 1 rejected",
+    ] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+    assert_eq!(handle_map_ids(root, "list.tokens"), ["1", "2"]);
+
+    // A `;` file whose headers hold commas, saved as KOI8-U on Windows.
+    let text = "Прізвище, ім'я, по батькові;Дата, місце народження;Номер справи\r\n\
+                Коваленко Олександр Іванович;14.05.2012, м. Маріуполь;A-1\r\n\
+                Їжакевич Євгенія;приблизно 2010;A-2\r\n\
+                Ґалаґан Богдан;2030;A-3\r\n";
+    let (bytes, _, _) = encoding_rs::KOI8_U.encode(text);
+    std::fs::write(root.join("koi8.csv"), &bytes).expect("write");
+    let run = encode(root, "koi8.csv", "koi8.tokens");
+    assert!(run.success, "{}", run.stderr);
+    for said in [
+        "encoding koi8-u",
+        "separated by `;`",
+        "line 3: warning: column \"Дата, місце народження\" (birth_date_and_place): an approximate year",
+        "line 4: warning: column \"Дата, місце народження\" (birth_date_and_place): a date after today",
+        "read 3 rows: 3 encoded, 0 rejected",
+    ] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+    assert!(!run.stderr.contains("Їжакевич"), "{}", run.stderr);
+
+    // No case-id column: said once, exit non-zero, nothing written; then
+    // numbered by row when asked.
+    std::fs::write(
+        root.join("no-ids.csv"),
+        "Прізвище,Ім'я,Дата народження\nКоваленко,Олександр,2011\nШевченко,Тарас,2012\n",
+    )
+    .expect("write");
+    let run = encode(root, "no-ids.csv", "no-ids.tokens");
+    assert!(!run.success);
+    assert!(run.stderr.contains("--id-from-row"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("case id").count(), 1, "{}", run.stderr);
+    assert!(!root.join("no-ids.tokens").exists());
+    let run = poshuk(
+        root,
+        &[
+            "encode",
+            "--keyring",
+            "keyring.toml",
+            "no-ids.csv",
+            "-o",
+            "no-ids.tokens",
+            "--id-from-row",
+        ],
+    );
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(handle_map_ids(root, "no-ids.tokens"), ["row-2", "row-3"]);
+
+    // A file where every row is refused: exit non-zero.
+    std::fs::write(
+        root.join("all-bad.csv"),
+        format!("{HEADER}1,,,,,,,,\n2,,,,,,,,\n"),
+    )
+    .expect("write");
+    let run = encode(root, "all-bad.csv", "all-bad.tokens");
+    assert!(!run.success, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no record could be read"),
+        "{}",
+        run.stderr
+    );
+    assert!(!root.join("all-bad.tokens").exists());
 }

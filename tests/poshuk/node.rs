@@ -300,12 +300,13 @@ fn ingest_upserts_replaces_and_deletes() {
     let (_, status) = get_json(&format!("{}/v1/status", node.federation));
     assert_eq!(status["records"].as_u64(), Some(1));
 
-    // A replace that sent no valid record would delete everything: refused.
+    // A replace that sent no valid record would delete everything: refused,
+    // before the node is asked.
     std::fs::write(root.join("empty.csv"), HEADER).expect("write");
     let refused = ingest(root, &node, "empty.csv", &["--replace"]);
     assert!(!refused.success);
     assert!(
-        refused.stderr.contains("refusing --replace"),
+        refused.stderr.contains("no record could be read"),
         "{}",
         refused.stderr
     );

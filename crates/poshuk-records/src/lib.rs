@@ -11,6 +11,7 @@
 //! date keeps the record without the date and adds a warning. Problem reports
 //! never quote the values they complain about (they are personal data).
 
+mod dates;
 mod decode;
 mod mapping;
 mod read;

@@ -27,11 +27,14 @@ pub enum CanonicalField {
     DocumentIds,
     /// The whole name in one column (ПІБ, ФИО), split on reading.
     FullName,
+    /// Birth date and place in one column ("Дата, місце народження"):
+    /// the date at its start, the place after it.
+    BirthDateAndPlace,
 }
 
 impl CanonicalField {
     /// Every field.
-    pub const ALL: [CanonicalField; 10] = [
+    pub const ALL: [CanonicalField; 11] = [
         CanonicalField::RecordId,
         CanonicalField::GivenName,
         CanonicalField::FamilyName,
@@ -42,6 +45,7 @@ impl CanonicalField {
         CanonicalField::BirthPlace,
         CanonicalField::DocumentIds,
         CanonicalField::FullName,
+        CanonicalField::BirthDateAndPlace,
     ];
 
     /// The canonical column name.
@@ -57,6 +61,7 @@ impl CanonicalField {
             CanonicalField::BirthPlace => "birth_place",
             CanonicalField::DocumentIds => "document_ids",
             CanonicalField::FullName => "full_name",
+            CanonicalField::BirthDateAndPlace => "birth_date_and_place",
         }
     }
 
@@ -77,9 +82,18 @@ impl CanonicalField {
                 "номер справи",
                 "номер",
                 "№",
+                "№ п/п",
+                "№ з/п",
                 "номер дела",
+                "номер справи/картки",
+                "реєстраційний номер",
+                "регистрационный номер",
+                "номер картки",
+                "номер карточки",
                 "case number",
                 "case no",
+                "case",
+                "no",
             ],
             CanonicalField::GivenName => &[
                 "given_name",
@@ -145,9 +159,17 @@ impl CanonicalField {
                 "ф.и.о.",
                 "ф.и.о",
                 "прізвище ім'я по батькові",
+                "прізвище, ім'я, по батькові",
+                "прізвище та ім'я",
+                "прізвище, ім'я",
+                "ім'я та прізвище",
                 "фамилия имя отчество",
+                "фамилия, имя, отчество",
+                "фамилия и имя",
+                "имя и фамилия",
                 "full name",
                 "name and surname",
+                "surname and name",
             ],
             CanonicalField::DocumentIds => &[
                 "document_ids",
@@ -159,18 +181,76 @@ impl CanonicalField {
                 "passport",
                 "паспорт",
                 "свідоцтво про народження",
+                "свідоцтво",
+                "свидетельство о рождении",
+                "свидетельство",
+                "номер документа",
+                "документ, що посвідчує особу",
+                "документ, удостоверяющий личность",
+                "birth certificate",
+                "passport number",
+            ],
+            CanonicalField::BirthDateAndPlace => &[
+                "birth_date_and_place",
+                "дата, місце народження",
+                "дата і місце народження",
+                "дата та місце народження",
+                "дата, место рождения",
+                "дата и место рождения",
+                "date and place of birth",
             ],
         }
     }
 }
 
-fn header_key(header: &str) -> String {
-    header
-        .trim()
-        .trim_start_matches('\u{feff}')
-        .to_lowercase()
-        .chars()
-        .filter(|c| !matches!(c, '\'' | '’' | 'ʼ' | '`' | ' ' | '_' | '-'))
+/// Words that say whose field it is, not which ("ПІБ дитини", "ФИО
+/// ребенка", "ПІБ (повністю)"): left out when headers are compared.
+const QUALIFIERS: &[&str] = &[
+    "дитини",
+    "ребенка",
+    "ребёнка",
+    "особи",
+    "лица",
+    "зниклого",
+    "пропавшего",
+    "повністю",
+    "полностью",
+    "child",
+    "child's",
+];
+
+/// A header as compared: lower case, without a bracketed aside, qualifier
+/// words, apostrophes, spaces and punctuation.
+pub(crate) fn header_key(header: &str) -> String {
+    let lower = header.trim().trim_start_matches('\u{feff}').to_lowercase();
+    // "ПІБ (повністю)", "Дата народження (дд.мм.рррр)".
+    let mut unbracketed = String::with_capacity(lower.len());
+    let mut depth = 0usize;
+    for c in lower.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => unbracketed.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = unbracketed
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|word| !word.is_empty() && !QUALIFIERS.contains(word))
+        .collect();
+    // A header made only of qualifiers is kept as it was.
+    let kept = if words.is_empty() {
+        unbracketed
+    } else {
+        words.join(" ")
+    };
+    kept.chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                '\'' | '’' | 'ʼ' | '`' | ' ' | '_' | '-' | '.' | ',' | '/' | ':' | ';'
+            )
+        })
         .collect()
 }
 
@@ -290,6 +370,37 @@ impl ResolvedColumns {
             .unwrap_or(&[])
     }
 
+    /// How many fields found a column.
+    pub fn recognized(&self) -> usize {
+        self.columns
+            .iter()
+            .filter(|(_, indexes)| !indexes.is_empty())
+            .count()
+    }
+
+    /// The header of the first column feeding `field`, as the file writes it.
+    pub fn header_of<'h>(&self, field: CanonicalField, headers: &'h [String]) -> Option<&'h str> {
+        let index = *self.indexes(field).first()?;
+        headers.get(index).map(|header| header.trim())
+    }
+
+    /// Headers no field reads, as the file writes them (empty ones left out):
+    /// the summary lists them, so that no column is dropped unseen.
+    pub fn unused(&self, headers: &[String]) -> Vec<String> {
+        headers
+            .iter()
+            .enumerate()
+            .filter(|(index, header)| {
+                !header.trim().is_empty()
+                    && !self
+                        .columns
+                        .iter()
+                        .any(|(_, indexes)| indexes.contains(index))
+            })
+            .map(|(_, header)| header.trim().to_string())
+            .collect()
+    }
+
     /// Whether any name or document column was found.
     pub fn has_identifying_column(&self) -> bool {
         [
@@ -319,6 +430,37 @@ mod tests {
         assert_eq!(resolved.indexes(CanonicalField::GivenName), &[1]);
         assert_eq!(resolved.indexes(CanonicalField::Patronymic), &[2]);
         assert_eq!(resolved.indexes(CanonicalField::BirthDate), &[3]);
+    }
+
+    #[test]
+    fn headers_seen_in_real_lists_are_recognized() {
+        let cases = [
+            ("№ п/п", CanonicalField::RecordId),
+            ("№", CanonicalField::RecordId),
+            ("ПІБ дитини", CanonicalField::FullName),
+            ("ФИО ребенка", CanonicalField::FullName),
+            ("Прізвище та ім'я", CanonicalField::FullName),
+            ("ПІБ (повністю)", CanonicalField::FullName),
+            ("Прізвище, ім'я, по батькові", CanonicalField::FullName),
+            ("Свидетельство о рождении", CanonicalField::DocumentIds),
+            ("Дата, місце народження", CanonicalField::BirthDateAndPlace),
+            ("Дата народження дитини", CanonicalField::BirthDate),
+            ("Full name", CanonicalField::FullName),
+            ("Name", CanonicalField::GivenName),
+        ];
+        for (header, field) in cases {
+            let headers = vec![header.to_string()];
+            let resolved = ColumnMapping::default().resolve(&headers);
+            assert_eq!(resolved.indexes(field), [0], "{header}");
+            assert!(resolved.unused(&headers).is_empty(), "{header}");
+        }
+        let headers: Vec<String> = ["ПІБ", "Примітки"].iter().map(|s| s.to_string()).collect();
+        let resolved = ColumnMapping::default().resolve(&headers);
+        assert_eq!(resolved.unused(&headers), ["Примітки"]);
+        assert_eq!(
+            resolved.header_of(CanonicalField::FullName, &headers),
+            Some("ПІБ")
+        );
     }
 
     #[test]
