@@ -24,6 +24,10 @@ use crate::commands::report::cell;
 pub(crate) struct SearchArgs {
     #[command(flatten)]
     node: NodeAccess,
+    /// The whole name in one (a passport line, ПІБ): family, given and
+    /// patronymic in the official order, or given name first.
+    #[arg(long, conflicts_with_all = ["given", "family"])]
+    name: Option<String>,
     /// Given name (any script).
     #[arg(long)]
     given: Option<String>,
@@ -49,7 +53,7 @@ pub(crate) struct SearchArgs {
     #[arg(long)]
     document: Option<String>,
     /// Queries from a file with the ingest columns instead (CSV, xlsx, JSONL).
-    #[arg(long, conflicts_with_all = ["given", "family", "patronymic", "other_names", "birth_date", "birth_place", "document"])]
+    #[arg(long, conflicts_with_all = ["name", "given", "family", "patronymic", "other_names", "birth_date", "birth_place", "document"])]
     batch: Option<PathBuf>,
     /// Where to write the batch's JSON lines (standard output if absent).
     #[arg(long, short = 'o')]
@@ -105,29 +109,63 @@ pub(crate) fn searcher_node(access: &NodeAccess) -> anyhow::Result<Server> {
     Server::node(access, LocalNeed::Search, Duration::from_secs(30))
 }
 
+/// A cell padded to `width` characters (not bytes: names are Cyrillic).
+fn padded(text: &str, width: usize) -> String {
+    let length = text.chars().count();
+    format!("{text}{}", " ".repeat(width.saturating_sub(length)))
+}
+
 pub(crate) fn print_table(response: &FederatedResponse) {
     if response.hits.is_empty() {
-        println!("no hits");
-    } else {
         println!(
-            "{:<20} {:<34} {:>6}  {:<9} agreeing",
-            "partner", "handle", "score", "band"
+            "no hits: no partner holds a record that matches this person well enough (possible or strong)"
         );
-        for hit in &response.hits {
-            let handle = match &hit.record_id {
-                Some(record_id) => {
-                    format!("{} (yours: {record_id})", &hit.handle.to_string()[..12])
-                }
-                None => hit.handle.to_string(),
-            };
-            println!(
-                "{:<20} {:<34} {:>6.3}  {:<9} {}",
-                hit.partner_name,
-                handle,
-                hit.score,
-                hit.band,
-                hit.agreeing.join(", ")
-            );
+    } else {
+        let rows: Vec<[String; 5]> = response
+            .hits
+            .iter()
+            .map(|hit| {
+                let handle = match &hit.record_id {
+                    Some(record_id) => format!("{} (yours: {record_id})", hit.handle),
+                    None => hit.handle.to_string(),
+                };
+                [
+                    hit.partner_name.clone(),
+                    handle,
+                    format!("{:.3}", hit.score),
+                    hit.band.to_string(),
+                    hit.agreeing.join(", "),
+                ]
+            })
+            .collect();
+        let header = ["partner", "handle", "score", "band", "agreeing"].map(str::to_string);
+        let widths: Vec<usize> = (0..5)
+            .map(|column| {
+                std::iter::once(&header)
+                    .chain(&rows)
+                    .map(|row| row[column].chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in std::iter::once(&header).chain(&rows) {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(text, width)| padded(text, *width))
+                .collect();
+            println!("{}", line.join("  ").trim_end());
+        }
+        if !response.contacts.is_empty() {
+            println!("whom to ask (give them the handle):");
+            for (id, contact) in &response.contacts {
+                let name = response
+                    .hits
+                    .iter()
+                    .find(|hit| &hit.partner == id)
+                    .map_or(id.as_str(), |hit| hit.partner_name.as_str());
+                println!("  {name}: {contact}");
+            }
         }
     }
     let statuses: Vec<String> = response
@@ -227,11 +265,15 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let (family, given, patronymic) = match &args.name {
+        Some(name) => poshuk_core::names::split_full_name(name),
+        None => Default::default(),
+    };
     let record = RawRecord {
         record_id: String::new(),
-        given_name: args.given.unwrap_or_default(),
-        family_name: args.family.unwrap_or_default(),
-        patronymic: args.patronymic.unwrap_or_default(),
+        given_name: args.given.unwrap_or(given),
+        family_name: args.family.unwrap_or(family),
+        patronymic: args.patronymic.unwrap_or(patronymic),
         other_names: args
             .other_names
             .map(|names| {

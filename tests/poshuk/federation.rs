@@ -51,6 +51,7 @@ pub(crate) fn start_coordinator(
         .iter()
         .map(|(id, node_url)| PartnerConfig {
             node_token: Some(node_token(id)),
+            contact: format!("cases@{id}.example.org"),
             ..PartnerConfig::new(id, node_url, &token(id))
         })
         .collect();
@@ -238,10 +239,40 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
     let run = poshuk(root, &args);
     assert!(run.success, "{}", run.stderr);
     assert!(
-        run.stdout.contains("ngo-ua") && run.stdout.contains("strong"),
+        run.stdout.contains("strong") && run.stdout.contains("whom to ask"),
         "{}",
         run.stdout
     );
+    // Whom to ask about each other partner's hit, from the registry.
+    assert!(
+        run.stdout.contains("cases@ngo-ua.example.org"),
+        "{}",
+        run.stdout
+    );
+    // The whole name in one, as a passport line writes it.
+    let name = format!(
+        "{} {}",
+        person["family_name"]
+            .as_str()
+            .expect("family")
+            .to_uppercase(),
+        person["given_name"].as_str().expect("given").to_uppercase()
+    );
+    let date = person["birth_date"].as_str().expect("date");
+    let by_name = poshuk(
+        root,
+        &[
+            "search",
+            "--node",
+            nodes[2].local.as_str(),
+            "--name",
+            &name,
+            "--birth-date",
+            date,
+        ],
+    );
+    assert!(by_name.success, "{}", by_name.stderr);
+    assert!(by_name.stdout.contains("strong"), "{}", by_name.stdout);
 
     // Bad input: no usable field, an unknown partner.
     let (status, body) = search(&nodes[2], &serde_json::json!({"sex": "M"}));

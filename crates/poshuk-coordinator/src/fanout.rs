@@ -156,6 +156,16 @@ impl Coordinator {
         }));
         let mut response = merge(requester, answers, limit, started);
         self.withhold_beyond_budget(requester, &mut response);
+        // Whom to ask: the contact of each other partner with a hit.
+        for hit in response.hits.iter().filter(|hit| !hit.own) {
+            if let Some(partner) = self.config.partners.iter().find(|p| p.id == hit.partner)
+                && !partner.contact.trim().is_empty()
+            {
+                response
+                    .contacts
+                    .insert(partner.id.clone(), partner.contact.clone());
+            }
+        }
         self.metrics.observe_search(&response);
         self.audit_search(&requester.id, fingerprint, &response)?;
         Ok(response)
@@ -292,6 +302,7 @@ fn merge(
         partners,
         partial,
         took_ms: started.elapsed().as_millis() as u64,
+        contacts: BTreeMap::new(),
     }
 }
 

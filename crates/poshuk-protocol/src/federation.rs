@@ -468,6 +468,10 @@ pub struct FederatedResponse {
     pub partial: bool,
     /// Total time, milliseconds.
     pub took_ms: u64,
+    /// How to reach each partner that has a hit (from the coordinator's
+    /// registry), so the searcher knows whom to ask about a handle.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contacts: BTreeMap<String, String>,
 }
 
 /// A partner as other partners see it.
