@@ -383,14 +383,17 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
     for (partner, (strong, possible)) in &per_partner {
         println!("  {partner}: {strong} with a strong hit, {possible} more with a possible hit");
     }
-    if per_partner.is_empty() {
+    if failed > 0 && failed == outcome.records.len() {
+        println!("  unknown: every search failed");
+    } else if per_partner.is_empty() {
         println!("  none");
     }
+    println!("per-case report: {}", args.out.display());
     if failed > 0 || partial > 0 {
-        println!(
-            "{failed} searches failed, {partial} were partial (a partner did not answer): run again for complete results"
+        // Not a success: "none" would read as "known to no one".
+        anyhow::bail!(
+            "{failed} searches failed, {partial} were partial (a partner did not answer): the report is incomplete; run again for complete results"
         );
     }
-    println!("per-case report: {}", args.out.display());
     Ok(())
 }

@@ -351,6 +351,31 @@ fn a_killed_node_gives_partial_results_within_the_deadline() {
     let root = dir.path();
     let (_coordinator, _url, mut nodes) = federation(root, 300);
     let person = shared_person(root);
+    // An overlap run of the international organization's first 30 cases,
+    // everyone answering: a report, and which partners know them.
+    let rows = crate::support::read_csv(&root.join("data/intl_org.csv"));
+    let mut writer = csv::Writer::from_path(root.join("first.csv")).expect("csv");
+    for row in rows.iter().take(31) {
+        writer.write_record(row).expect("row");
+    }
+    writer.flush().expect("flush");
+    let searcher = nodes[2].local.clone();
+    let overlap = |out: &str| {
+        poshuk(
+            root,
+            &[
+                "overlap",
+                "first.csv",
+                "--node",
+                searcher.as_str(),
+                "-o",
+                out,
+            ],
+        )
+    };
+    let complete = overlap("complete.csv");
+    assert!(complete.success, "{}", complete.stderr);
+    assert!(complete.stdout.contains("ngo-ua:"), "{}", complete.stdout);
     nodes[1].kill();
     // Statuses, not a wall-clock window: the dead node is reported
     // unavailable and the others' hits still arrive. The coordinator's own
@@ -374,6 +399,15 @@ fn a_killed_node_gives_partial_results_within_the_deadline() {
             .expect("hits")
             .iter()
             .any(|hit| hit["partner"] == "ngo-ua" && hit["band"] == "strong")
+    );
+    // The same overlap run with a partner down is not a success: its
+    // "known elsewhere" would read as complete.
+    let partial = overlap("partial.csv");
+    assert!(!partial.success, "{}", partial.stdout);
+    assert!(
+        partial.stderr.contains("were partial"),
+        "{}",
+        partial.stderr
     );
 }
 
