@@ -28,6 +28,11 @@ pub(crate) struct IngestArgs {
     /// Also delete the records that are missing from this export (a full re-sync).
     #[arg(long)]
     replace: bool,
+    /// With --replace: let it delete more than a tenth of the node's
+    /// records (without it, that many deletions are refused: a partial
+    /// export or the wrong sheet looks like that).
+    #[arg(long, requires = "replace")]
+    yes: bool,
     #[command(flatten)]
     reading: ReadingArgs,
     /// Records per request.
@@ -101,6 +106,7 @@ pub(crate) fn run_ingest(args: IngestArgs) -> anyhow::Result<()> {
     }
     let finish = FinishIngest {
         replace: args.replace,
+        allow_large_delete: args.yes,
     };
     let finished: IngestCounts = node.post(&local::ingest_finish(&session.session), &finish)?;
 

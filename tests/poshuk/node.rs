@@ -281,7 +281,17 @@ fn ingest_upserts_replaces_and_deletes() {
         format!("{HEADER}{}\n{}\n", rows[0], rows[1]),
     )
     .expect("write");
-    let replace = ingest(root, &node, "v3.csv", &["--replace"]);
+    // One of three records gone: more than a tenth of the list, so asked
+    // for first.
+    let unasked = ingest(root, &node, "v3.csv", &["--replace"]);
+    assert!(!unasked.success);
+    assert!(
+        unasked.stderr.contains("delete 1 of the node's 3 records")
+            && unasked.stderr.contains("--yes"),
+        "{}",
+        unasked.stderr
+    );
+    let replace = ingest(root, &node, "v3.csv", &["--replace", "--yes"]);
     assert!(
         replace
             .stderr

@@ -106,6 +106,11 @@ pub struct FinishIngest {
     /// Delete the records this session did not send (a full re-sync).
     #[serde(default)]
     pub replace: bool,
+    /// Let `replace` delete more than a tenth of the records (a list that
+    /// really shrank; by default, that many deletions are refused as the
+    /// sign of a wrong or partial file).
+    #[serde(default)]
+    pub allow_large_delete: bool,
 }
 
 /// `POST /local/v1/delete`.

@@ -30,6 +30,16 @@ pub enum WriteError {
         "refusing --replace: this ingest sent no valid record, and replacing would delete every record; check the file and its column mapping"
     )]
     EmptyReplace,
+    /// `replace` would delete more than a tenth of the records, unasked.
+    #[error(
+        "refusing --replace: it would delete {would_delete} of the node's {records} records (more than a tenth). If the list really shrank, run again with --yes; otherwise check the file (a partial export, another sheet?)"
+    )]
+    LargeReplace {
+        /// Records the replace would delete.
+        would_delete: u64,
+        /// Records in the node.
+        records: u64,
+    },
     /// The node failed.
     #[error(transparent)]
     Node(#[from] NodeError),
@@ -135,6 +145,7 @@ impl Generations {
         &self,
         seen: &HashSet<u64>,
         replace: bool,
+        allow_large_delete: bool,
     ) -> Result<FinishOutcome, WriteError> {
         let _writes = self.admit_write()?;
         let generations = self.all()?;
@@ -145,6 +156,18 @@ impl Generations {
         if replace {
             if seen.is_empty() {
                 return Err(WriteError::EmptyReplace);
+            }
+            // Every record of this session is in the index now: the rest
+            // is what a replace deletes.
+            let records = generations
+                .first()
+                .map_or(0, |generation| generation.index.record_count());
+            let would_delete = records.saturating_sub(seen.len() as u64);
+            if would_delete * 10 > records && !allow_large_delete {
+                return Err(WriteError::LargeReplace {
+                    would_delete,
+                    records,
+                });
             }
             for (position, generation) in generations.iter().enumerate() {
                 let count = generation.index.delete_all_except(seen)?;

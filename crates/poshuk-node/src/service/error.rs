@@ -70,6 +70,9 @@ impl From<WriteError> for ApiError {
         match error {
             WriteError::Paused(paused) => paused.into(),
             WriteError::EmptyReplace => ApiError::bad_request(error.to_string()),
+            WriteError::LargeReplace { .. } => {
+                ApiError::conflict("large_replace", error.to_string())
+            }
             WriteError::Node(error) => error.into(),
         }
     }

@@ -119,7 +119,13 @@ pub(crate) async fn finish_ingest(
     drop(state.generations.admit_write()?);
     let entry = state.sessions.take(&session)?;
     let (worker, seen) = (state.clone(), entry.seen.clone());
-    let finished = blocking(move || worker.generations.finish_ingest(&seen, finish.replace)).await;
+    let (replace, allow_large_delete) = (finish.replace, finish.allow_large_delete);
+    let finished = blocking(move || {
+        worker
+            .generations
+            .finish_ingest(&seen, replace, allow_large_delete)
+    })
+    .await;
     let outcome = match finished {
         Ok(outcome) => outcome,
         Err(error) => {

@@ -194,9 +194,45 @@ async fn ingest_search_resolve_and_delete_through_the_local_api() {
 #[tokio::test]
 async fn replace_deletes_what_the_export_no_longer_has_and_never_everything() {
     let node = TestNode::open();
-    ingest(&node, vec![person("C-1"), person("C-2")], false).await;
-    let counts = ingest(&node, vec![person("C-2")], true).await;
+    let list: Vec<Value> = (1..=20).map(|n| person(&format!("C-{n}"))).collect();
+    ingest(&node, list.clone(), false).await;
+    // One case gone from the export: replaced.
+    let counts = ingest(&node, list[1..].to_vec(), true).await;
     assert_eq!(counts["deleted"], 1);
+    assert_eq!(node.state.record_count(), 19);
+    // Most of the list gone (a partial export, the wrong sheet): refused
+    // unless asked, and nothing is deleted.
+    let (_, session) = call(node.local(), post(local::INGEST_SESSIONS, &json!({}))).await;
+    let id = session["session"].as_str().expect("id").to_string();
+    let batch = json!({"records": [person("C-2")]});
+    let (status, _) = call(node.local(), post(&local::ingest_batches(&id), &batch)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, error) = call(
+        node.local(),
+        post(&local::ingest_finish(&id), &json!({"replace": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
+    assert_eq!(error["code"], "large_replace");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("18 of the node's 19")),
+        "{error}"
+    );
+    assert_eq!(node.state.record_count(), 19, "nothing was deleted");
+    let (status, counts) = call(
+        node.local(),
+        post(
+            &local::ingest_finish(&id),
+            &json!({"replace": true, "allow_large_delete": true}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, counts["deleted"].clone()),
+        (StatusCode::OK, json!(18))
+    );
     assert_eq!(node.state.record_count(), 1);
 
     let (_, session) = call(node.local(), post(local::INGEST_SESSIONS, &json!({}))).await;
