@@ -33,7 +33,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::tls::TlsCommand,
     },
-    /// The coordinator's audit log: check its chain.
+    /// Check a node's or a coordinator's config file: every problem at once.
+    Config {
+        #[command(subcommand)]
+        command: commands::config::ConfigCommand,
+    },
+    /// An audit log (the coordinator's or a node's): check its chain.
     Audit {
         #[command(subcommand)]
         command: commands::audit::AuditCommand,
@@ -65,9 +70,10 @@ enum Command {
     },
 }
 
-/// Where a command writes its keyring when none is named.
+/// Where a command writes or reads its keyring when none is named: the
+/// name the README and the example configs use.
 pub(crate) fn default_keyring_path() -> PathBuf {
-    PathBuf::from("poshuk-keyring.toml")
+    PathBuf::from("keyring.toml")
 }
 
 fn main() -> ExitCode {
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => commands::keys::run(command),
         Command::Tls { command } => commands::tls::run(command),
         Command::Audit { command } => commands::audit::run(command),
+        Command::Config { command } => commands::config::run(command),
         Command::Encode(args) => commands::encode::run(args),
         Command::Link(args) => commands::link::run(args),
         Command::Synth(args) => commands::synth::run(args),

@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod bench;
+pub(crate) mod config;
 pub(crate) mod coordinator;
 pub(crate) mod demo;
 pub(crate) mod encode;

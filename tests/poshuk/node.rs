@@ -763,3 +763,80 @@ fn an_index_of_an_older_tokenizer_is_refused_until_a_replace_ingest() {
         "still current after a restart"
     );
 }
+
+#[test]
+fn the_example_configs_pass_config_check_once_placeholders_are_filled() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("config")).expect("mkdir");
+    // As shipped, every placeholder is named, all at once, and the check
+    // fails.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for name in ["node.example.toml", "coordinator.example.toml"] {
+        std::fs::copy(examples.join(name), root.join("config").join(name)).expect("copy");
+    }
+    let node = poshuk(root, &["config", "check", "config/node.example.toml"]);
+    assert!(!node.success);
+    for said in ["coordinator.token", "admin_key", "mode 644"] {
+        assert!(node.stdout.contains(said), "{said}: {}", node.stdout);
+    }
+    let coordinator = poshuk(
+        root,
+        &["config", "check", "config/coordinator.example.toml"],
+    );
+    assert!(!coordinator.success);
+    assert_eq!(
+        coordinator.stdout.matches("placeholder").count(),
+        7,
+        "every placeholder token named: {}",
+        coordinator.stdout
+    );
+
+    // Filled as the comments say: random tokens, the admin's key, 0600.
+    let admin_key = poshuk(root, &["keys", "admin-key"]);
+    assert!(admin_key.success, "{}", admin_key.stderr);
+    let public = admin_key
+        .stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("poshuk-admin-ed25519:"))
+        .expect("the admin's public key")
+        .to_string();
+    let mut counter = 0;
+    let mut fill = |text: &str| -> String {
+        let mut out = String::new();
+        for line in text.lines() {
+            let line = match line.split_once("\"change-me") {
+                Some((before, rest)) => {
+                    counter += 1;
+                    let after = rest.split_once('"').map_or("", |(_, after)| after);
+                    format!("{before}\"3f1c9a6b2e7d4058a1c3e9f7b2d4{counter:04}\"{after}")
+                }
+                None => line.replace("poshuk-admin-ed25519:CHANGE-ME", &public),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    };
+    let node_text =
+        fill(&std::fs::read_to_string(root.join("config/node.example.toml")).expect("read"));
+    let coordinator_text =
+        fill(&std::fs::read_to_string(root.join("config/coordinator.example.toml")).expect("read"));
+    // The node's tokens are the coordinator's for that partner.
+    let node_text = node_text
+        .replace(
+            "3f1c9a6b2e7d4058a1c3e9f7b2d40001",
+            "3f1c9a6b2e7d4058a1c3e9f7b2d40012",
+        )
+        .replace(
+            "3f1c9a6b2e7d4058a1c3e9f7b2d40002",
+            "3f1c9a6b2e7d4058a1c3e9f7b2d40013",
+        );
+    crate::support::write_private(&root.join("config/node.toml"), &node_text);
+    crate::support::write_private(&root.join("config/coordinator.toml"), &coordinator_text);
+    for name in ["config/node.toml", "config/coordinator.toml"] {
+        let run = poshuk(root, &["config", "check", name]);
+        assert!(run.success, "{name}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("no problem found"), "{}", run.stdout);
+    }
+}

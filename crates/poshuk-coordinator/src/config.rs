@@ -297,16 +297,24 @@ impl CoordinatorConfig {
     /// the examples still parse as documentation.
     pub fn check_secrets(&self) -> Result<(), String> {
         use poshuk_protocol::bearer::check_bearer_token;
+        // Every weak token named at once, not the first only.
+        let mut problems = Vec::new();
         for partner in &self.partners {
-            check_bearer_token(&format!("partner `{}`: token", partner.id), &partner.token)?;
+            let what = format!("partner `{}`: token", partner.id);
+            problems.extend(check_bearer_token(&what, &partner.token).err());
             if let Some(node_token) = &partner.node_token {
-                check_bearer_token(&format!("partner `{}`: node_token", partner.id), node_token)?;
+                let what = format!("partner `{}`: node_token", partner.id);
+                problems.extend(check_bearer_token(&what, node_token).err());
             }
         }
         if let Some(admin) = &self.admin_token {
-            check_bearer_token("admin_token", admin)?;
+            problems.extend(check_bearer_token("admin_token", admin).err());
         }
-        Ok(())
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     /// Checks how the coordinator talks: mutual TLS (certificate, key and
@@ -344,6 +352,20 @@ impl CoordinatorConfig {
     /// Reads and checks a configuration file; relative paths are taken
     /// relative to its directory.
     pub fn load(path: &Path) -> Result<CoordinatorConfig, ConfigError> {
+        let config = CoordinatorConfig::read(path)?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        poshuk_protocol::bearer::check_private_file(path, "bearer tokens").map_err(invalid)?;
+        config.check_secrets().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// Reads a configuration file, with relative paths taken relative to its
+    /// directory, and checks only its form (`poshuk config check` runs the
+    /// other checks one by one, to name every problem).
+    pub fn read(path: &Path) -> Result<CoordinatorConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
@@ -353,8 +375,6 @@ impl CoordinatorConfig {
             message,
         };
         let mut config = CoordinatorConfig::parse(&text).map_err(invalid)?;
-        poshuk_protocol::bearer::check_private_file(path, "bearer tokens").map_err(invalid)?;
-        config.check_secrets().map_err(invalid)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.audit_log.is_relative() {
             config.audit_log = base.join(&config.audit_log);
@@ -377,7 +397,7 @@ impl CoordinatorConfig {
     /// Parses and checks configuration text.
     pub fn parse(text: &str) -> Result<CoordinatorConfig, String> {
         let config: CoordinatorConfig =
-            toml::from_str(text).map_err(|error| error.to_string().trim().replace('\n', " "))?;
+            toml::from_str(text).map_err(|error| error.to_string().trim().to_string())?;
         if config.partners.is_empty() {
             return Err("no [[partner]] is configured".into());
         }

@@ -296,6 +296,22 @@ impl NodeConfig {
     /// Reads and checks a configuration file. Relative paths in it are taken
     /// relative to the file's directory.
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let config = NodeConfig::read(path)?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        if config.coordinator.is_some() || config.federation.token.is_some() {
+            poshuk_protocol::bearer::check_private_file(path, "bearer tokens").map_err(invalid)?;
+        }
+        config.check_secrets().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// Reads a configuration file, with relative paths taken relative to its
+    /// directory, and checks only its form (`poshuk config check` runs the
+    /// other checks one by one, to name every problem).
+    pub fn read(path: &Path) -> Result<NodeConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
@@ -305,10 +321,6 @@ impl NodeConfig {
             message,
         };
         let mut config = NodeConfig::parse(&text).map_err(invalid)?;
-        if config.coordinator.is_some() || config.federation.token.is_some() {
-            poshuk_protocol::bearer::check_private_file(path, "bearer tokens").map_err(invalid)?;
-        }
-        config.check_secrets().map_err(invalid)?;
         let base = path.parent().unwrap_or(Path::new("."));
         if config.data_dir.is_relative() {
             config.data_dir = base.join(&config.data_dir);
@@ -400,7 +412,7 @@ impl NodeConfig {
     /// Parses configuration text.
     pub fn parse(text: &str) -> Result<NodeConfig, String> {
         let config: NodeConfig =
-            toml::from_str(text).map_err(|error| error.to_string().trim().replace('\n', " "))?;
+            toml::from_str(text).map_err(|error| error.to_string().trim().to_string())?;
         if config.partner_id.trim().is_empty() {
             return Err("partner_id must not be empty".into());
         }
