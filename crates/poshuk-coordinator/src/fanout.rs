@@ -99,7 +99,13 @@ impl Coordinator {
                     let jitter = rand::rng().random_range(20..80);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }
-                Err(error) => return answer(started, outcome_of(&error), Some(describe(&error))),
+                Err(error) => {
+                    // Why, in the operator's log: a wrong node token shows
+                    // here as the node's 401, not only as "failed".
+                    let reason = describe(&error);
+                    tracing::warn!(partner = %partner.id, reason = %reason, "a node did not answer a search");
+                    return answer(started, outcome_of(&error), Some(reason));
+                }
             }
         }
     }
