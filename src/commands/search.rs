@@ -43,7 +43,8 @@ pub(crate) struct SearchArgs {
     /// Sex (M/F).
     #[arg(long)]
     sex: Option<String>,
-    /// Birth date (YYYY-MM-DD, YYYY-MM, YYYY, DD.MM.YYYY).
+    /// Birth date (YYYY-MM-DD, YYYY-MM, YYYY, DD.MM.YYYY), or a range of
+    /// years when it is not known (2010-2014, ~2012 for a year either side).
     #[arg(long)]
     birth_date: Option<String>,
     /// Birth place.
@@ -116,8 +117,27 @@ fn padded(text: &str, width: usize) -> String {
 }
 
 pub(crate) fn print_table(response: &FederatedResponse) {
+    let mut out = String::new();
+    table(&mut out, response);
+    print_out(&out);
+}
+
+/// Writes to standard output; a reader that went away (`| head`) ends the
+/// output quietly instead of a panic.
+pub(crate) fn print_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+/// The answer as a table, followed by whom to ask and each partner's status.
+fn table(out: &mut String, response: &FederatedResponse) {
+    use std::fmt::Write;
     if response.hits.is_empty() {
-        println!(
+        let _ = writeln!(
+            out,
             "no hits: no partner holds a record that matches this person well enough (possible or strong)"
         );
     } else {
@@ -154,17 +174,17 @@ pub(crate) fn print_table(response: &FederatedResponse) {
                 .zip(&widths)
                 .map(|(text, width)| padded(text, *width))
                 .collect();
-            println!("{}", line.join("  ").trim_end());
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
         }
         if !response.contacts.is_empty() {
-            println!("whom to ask (give them the handle):");
+            let _ = writeln!(out, "whom to ask (give them the handle):");
             for (id, contact) in &response.contacts {
                 let name = response
                     .hits
                     .iter()
                     .find(|hit| &hit.partner == id)
                     .map_or(id.as_str(), |hit| hit.partner_name.as_str());
-                println!("  {name}: {contact}");
+                let _ = writeln!(out, "  {name}: {contact}");
             }
         }
     }
@@ -179,7 +199,8 @@ pub(crate) fn print_table(response: &FederatedResponse) {
             format!("{id}: {outcome} ({} ms)", status.took_ms)
         })
         .collect();
-    println!(
+    let _ = writeln!(
+        out,
         "partners: {}{}",
         statuses.join(", "),
         if response.partial {
@@ -288,9 +309,25 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
         birth_date: args
             .birth_date
             .map(|text| {
+                // A range of years goes as written; the node searches each.
+                if let Some((first, last)) = poshuk_core::BirthDate::parse_year_range(&text) {
+                    return Ok(format!("{first}-{last}"));
+                }
+                let years: Vec<&str> = text.split(['-', '–', '—']).map(str::trim).collect();
+                if years.len() == 2 && years.iter().all(|year| year.len() == 4) {
+                    anyhow::bail!(
+                        "--birth-date: a range of years spans at most {} years, the earlier first (2010-2014)",
+                        poshuk_core::MAX_YEAR_RANGE
+                    );
+                }
                 poshuk_core::BirthDate::parse(&text)
                     .map(|date| date.to_iso())
-                    .map_err(|error| anyhow::anyhow!("--birth-date: {error}"))
+                    .map_err(|error| {
+                        anyhow::anyhow!(
+                            "--birth-date: {error}; a range of years is written 2010-2014 or ~2012 (at most {} years)",
+                            poshuk_core::MAX_YEAR_RANGE
+                        )
+                    })
             })
             .transpose()?
             .unwrap_or_default(),
@@ -300,7 +337,7 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
     let node = searcher_node(&args.node)?;
     let response = federated_search(&node, record, args.limit, args.partners)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&response)?);
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&response)?));
     } else {
         print_table(&response);
     }

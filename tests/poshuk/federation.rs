@@ -273,6 +273,27 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
     );
     assert!(by_name.success, "{}", by_name.stderr);
     assert!(by_name.stdout.contains("strong"), "{}", by_name.stdout);
+    // A searcher who knows the year only roughly gives a range.
+    let year = poshuk_core::BirthDate::parse(date).expect("a date").year;
+    let range = format!("{}-{}", year - 1, year + 2);
+    let by_range = poshuk(
+        root,
+        &[
+            "search",
+            "--node",
+            nodes[2].local.as_str(),
+            "--name",
+            &name,
+            "--birth-date",
+            &range,
+        ],
+    );
+    assert!(by_range.success, "{}", by_range.stderr);
+    assert!(
+        by_range.stdout.contains("strong") || by_range.stdout.contains("possible"),
+        "{}",
+        by_range.stdout
+    );
 
     // Bad input: no usable field, an unknown partner.
     let (status, body) = search(&nodes[2], &serde_json::json!({"sex": "M"}));

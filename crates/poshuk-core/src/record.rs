@@ -80,6 +80,11 @@ pub enum DateError {
     Day,
 }
 
+/// The most years a searched range may span: a child's age is usually known
+/// to a few years, and each year adds tokens to every family name of the
+/// query (bounded per slot by the protocol).
+pub const MAX_YEAR_RANGE: u16 = 5;
+
 impl BirthDate {
     /// Reads `YYYY-MM-DD`, `YYYY-MM`, `YYYY`, `DD.MM.YYYY`, `DD/MM/YYYY`,
     /// `MM.YYYY` and `MM/YYYY` (also with a time part after a space or `T`, as
@@ -112,6 +117,39 @@ impl BirthDate {
             _ => return Err(DateError::Layout),
         };
         BirthDate::from_parts(year, month, day)
+    }
+
+    /// A range of birth years a searcher may give when the year is not known
+    /// (`2010-2014`, `2010–2014`, `2010..2014`; `~2012`, `2012?` for a year
+    /// either side): the first and last year, at most
+    /// [`MAX_YEAR_RANGE`] years. Only queries carry ranges: a stored record
+    /// with several year tokens would tell a thief which year tokens of a
+    /// family are close.
+    pub fn parse_year_range(text: &str) -> Option<(u16, u16)> {
+        let text = text.trim();
+        let year = |part: &str| -> Option<u16> {
+            let part = part.trim();
+            (part.len() == 4 && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<u16>().ok())
+                .flatten()
+                .filter(|year| (1850..=2100).contains(year))
+        };
+        let approximate = text
+            .strip_prefix(['~', '≈'])
+            .or_else(|| text.strip_suffix('?'));
+        let (first, last) = match approximate {
+            Some(rest) => {
+                let middle = year(rest)?;
+                (middle - 1, middle + 1)
+            }
+            None => {
+                let (first, last) = text
+                    .split_once("..")
+                    .or_else(|| text.split_once(['-', '–', '—']))?;
+                (year(first)?, year(last)?)
+            }
+        };
+        (first < last && last - first < MAX_YEAR_RANGE).then_some((first, last))
     }
 
     /// A date from numbers, checked.
@@ -309,5 +347,23 @@ mod tests {
         assert_eq!(Sex::parse("M"), Sex::Male);
         assert_eq!(Sex::parse("чоловіча"), Sex::Male);
         assert_eq!(Sex::parse("?"), Sex::Unknown);
+    }
+
+    #[test]
+    fn year_ranges_as_searchers_write_them() {
+        for (text, range) in [
+            ("2010-2014", Some((2010, 2014))),
+            ("2010 – 2012", Some((2010, 2012))),
+            ("2010..2011", Some((2010, 2011))),
+            ("~2012", Some((2011, 2013))),
+            ("2012?", Some((2011, 2013))),
+            ("2010-2015", None),
+            ("2014-2010", None),
+            ("2012", None),
+            ("2012-05", None),
+            ("1700-1702", None),
+        ] {
+            assert_eq!(BirthDate::parse_year_range(text), range, "{text}");
+        }
     }
 }

@@ -14,7 +14,9 @@ pub(crate) enum DateReading {
     /// A year written as approximate (`~2010`, `2010?`, `приблизно 2010`):
     /// kept as that year. Matching already forgives a year either side.
     Approximate(BirthDate),
-    /// A range of years (`2009-2011`): not matched yet, so left empty.
+    /// A range of years (`2009-2011`): left empty in a list (one stored
+    /// record with several year tokens would link them for a thief);
+    /// searches take ranges.
     YearRange,
     /// After today.
     Future,

@@ -695,8 +695,12 @@ impl RowReader {
                 self.problem(line, Severity::Warning, reason);
             }
             DateReading::YearRange => {
-                let reason =
-                    format!("{column}: a range of years, left empty (ranges are not matched yet)");
+                // Several year tokens on one stored record would tell a
+                // thief which of a family's year tokens are close; a
+                // searcher's query may carry a range instead.
+                let reason = format!(
+                    "{column}: a range of years, left empty (a list keeps one year per person; search with the range instead)"
+                );
                 self.problem(line, Severity::Warning, reason);
             }
             DateReading::Future => {

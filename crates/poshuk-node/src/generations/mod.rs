@@ -277,6 +277,32 @@ impl Generations {
         self.with_tokenizer(epoch, |tokenizer| tokenizer.tokenize_query(record))
     }
 
+    /// A query's tokens for a birth year within `years` (a searcher's
+    /// range, none: the record's own date): the record tokenized with each
+    /// year, joined. A record born in any of them meets on its year.
+    pub fn tokenize_query_in_years(
+        &self,
+        epoch: Epoch,
+        record: &poshuk_core::Record,
+        years: &[u16],
+    ) -> Option<poshuk_core::TokenRecord> {
+        if years.is_empty() {
+            return self.tokenize_query(epoch, record);
+        }
+        self.with_tokenizer(epoch, |tokenizer| {
+            let mut joined = poshuk_core::TokenRecordBuilder::default();
+            for &year in years {
+                let mut dated = record.clone();
+                dated.birth_date =
+                    poshuk_core::BirthDate::from_parts(u32::from(year), None, None).ok();
+                for (slot, token) in tokenizer.tokenize_query(&dated).iter() {
+                    joined.push(slot, token);
+                }
+            }
+            joined.finish()
+        })
+    }
+
     fn with_tokenizer<T>(&self, epoch: Epoch, work: impl FnOnce(&Tokenizer) -> T) -> Option<T> {
         self.tokenizers.read().ok()?.get(&epoch).map(work)
     }

@@ -217,6 +217,7 @@ impl Generations {
     pub fn queries_for(
         &self,
         record: &Record,
+        years: &[u16],
         epochs: &[Epoch],
         limit: usize,
     ) -> Result<EpochQueries, NodeError> {
@@ -226,7 +227,7 @@ impl Generations {
             });
         };
         let tokens = self
-            .tokenize_query(oldest, record)
+            .tokenize_query_in_years(oldest, record, years)
             .ok_or_else(|| NodeError::Keyring(format!("no key for epoch {oldest}")))?;
         let mut queries = vec![TokenQuery::from_record(oldest.0, &tokens, limit)];
         for &epoch in newer {
@@ -237,10 +238,15 @@ impl Generations {
     }
 
     /// Searches the newest generation by a raw record. Blocking.
-    pub fn search_newest(&self, record: &Record, limit: usize) -> Result<SearchOutcome, NodeError> {
+    pub fn search_newest(
+        &self,
+        record: &Record,
+        years: &[u16],
+        limit: usize,
+    ) -> Result<SearchOutcome, NodeError> {
         let generation = self.newest()?;
         let tokens = self
-            .tokenize_query(generation.epoch, record)
+            .tokenize_query_in_years(generation.epoch, record, years)
             .ok_or_else(|| NodeError::Keyring("no key for the served epoch".into()))?;
         generation.index.search(&tokens, limit)
     }

@@ -20,20 +20,25 @@ use super::error::{ApiError, blocking, parse_json};
 use crate::NodeError;
 use crate::wire::{hits_response, record_from_wire};
 
-/// The record of a search, checked: a limit in range and a usable field.
-fn query_record(raw: RawRecord, limit: usize) -> Result<Record, ApiError> {
+/// The record of a search, checked: a limit in range and a usable field;
+/// with the years of a birth-year range when the date is one (`2010-2014`,
+/// `~2012`).
+fn query_record(raw: RawRecord, limit: usize) -> Result<(Record, Vec<u16>), ApiError> {
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
+    let years: Vec<u16> = poshuk_core::BirthDate::parse_year_range(&raw.birth_date)
+        .map(|(first, last)| (first..=last).collect())
+        .unwrap_or_default();
     let record = record_from_wire(raw);
     if !record.is_identifiable() {
         return Err(ApiError::bad_request(
             "the query has no usable field: give a name or a document number",
         ));
     }
-    Ok(record)
+    Ok((record, years))
 }
 
 /// `POST /local/v1/search`: this node's own records.
@@ -43,10 +48,14 @@ pub(crate) async fn local_search(
 ) -> Result<Noted<SearchResponse>, ApiError> {
     let started = Instant::now();
     let request: LocalSearch = parse_json(&body)?;
-    let record = query_record(request.record, request.limit)?;
+    let (record, years) = query_record(request.record, request.limit)?;
     let worker = state.clone();
-    let outcome =
-        blocking(move || worker.generations.search_newest(&record, request.limit)).await?;
+    let outcome = blocking(move || {
+        worker
+            .generations
+            .search_newest(&record, &years, request.limit)
+    })
+    .await?;
     let response = hits_response(outcome, started);
     Ok(noted(
         serde_json::json!({"hits": response.hits.len()}),
@@ -61,7 +70,7 @@ pub(crate) async fn federated_search(
     body: Bytes,
 ) -> Result<Noted<FederatedResponse>, ApiError> {
     let request: FederatedSearch = parse_json(&body)?;
-    let record = query_record(request.record, request.limit)?;
+    let (record, years) = query_record(request.record, request.limit)?;
     if request.partners.as_ref().is_some_and(Vec::is_empty) {
         return Err(ApiError::bad_request(
             "partners is empty: name at least one partner, or leave it out to search all",
@@ -84,11 +93,11 @@ pub(crate) async fn federated_search(
             .await;
         let worker = state.clone();
         let partners = request.partners.clone();
-        let record = record.clone();
+        let (record, years) = (record.clone(), years.clone());
         let queries = blocking(move || {
             worker
                 .generations
-                .queries_for(&record, &epochs, request.limit)
+                .queries_for(&record, &years, &epochs, request.limit)
         })
         .await?;
         match link.federated_search(&queries, partners.as_deref()).await {

@@ -280,7 +280,7 @@ fn federation_query(node: &TestNode, year: &str) -> Value {
     let query = node
         .state
         .generations
-        .queries_for(&record, &[poshuk_core::Epoch(1)], 5)
+        .queries_for(&record, &[], &[poshuk_core::Epoch(1)], 5)
         .expect("query")
         .queries
         .remove(0);
@@ -712,6 +712,70 @@ async fn the_audit_log_records_who_did_what_and_nothing_is_served_unaudited() {
     // Writable again: served, and C-2 was never deleted.
     std::fs::create_dir_all(audit_path.parent().expect("dir")).expect("mkdir");
     let (status, answer) = call(node.local(), post(local::SEARCH, &search)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["hits"].as_array().map(Vec::len), Some(1), "{answer}");
+}
+
+#[tokio::test]
+async fn a_searched_range_of_birth_years_meets_a_year_inside_it() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1")], false).await;
+    let search = |date: &str| {
+        json!({"record": {"given_name": "Олександр", "family_name": "Коваленко",
+                          "birth_date": date}, "limit": 5})
+    };
+    let agreeing = |answer: &Value| -> Vec<String> {
+        answer["hits"][0]["agreeing"]
+            .as_array()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .filter_map(|field| field.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Born 2011: a range around it agrees on the birth date, as the exact
+    // year does; a range beside it does not.
+    for date in ["2011", "2010-2012", "~2011", "2011-2015"] {
+        let (status, answer) = call(node.local(), post(local::SEARCH, &search(date))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert!(
+            agreeing(&answer).contains(&"birth_date".to_string()),
+            "{date}: {answer}"
+        );
+    }
+    let (_, answer) = call(node.local(), post(local::SEARCH, &search("2013-2016"))).await;
+    assert!(
+        !agreeing(&answer).contains(&"birth_date".to_string()),
+        "{answer}"
+    );
+    // The federation's query for a range keeps within the protocol's caps
+    // and still names a person.
+    let record = poshuk_core::Record {
+        given_name: "Олександр".into(),
+        family_name: "Коваленко".into(),
+        ..poshuk_core::Record::default()
+    };
+    let years: Vec<u16> = (2010..=2014).collect();
+    let queries = node
+        .state
+        .generations
+        .queries_for(&record, &years, &[poshuk_core::Epoch(1)], 5)
+        .expect("queries");
+    let query = &queries.queries[0];
+    query
+        .to_record()
+        .expect("within the caps, and it identifies a person");
+    let (status, answer) = call(
+        node.federation(),
+        with_token(post(
+            node::SEARCH,
+            &serde_json::to_value(query).expect("json"),
+        ))
+        .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["hits"].as_array().map(Vec::len), Some(1), "{answer}");
 }
