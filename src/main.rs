@@ -53,6 +53,8 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Delete records from your node by record_id.
     Delete(commands::ingest::DeleteArgs),
+    /// Which of your cases a handle is (a partner asks about one of your hits).
+    Resolve(commands::ingest::ResolveArgs),
     /// Run the federation's coordinator: fans searches out to every node, merges the hits.
     Coordinator(commands::coordinator::CoordinatorArgs),
     /// Search the federation through your node, by fields or a batch file.
@@ -101,6 +103,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::Ingest(args) => commands::ingest::run_ingest(args),
         Command::Delete(args) => commands::ingest::run_delete(args),
+        Command::Resolve(args) => commands::ingest::run_resolve(args),
         Command::Bench { command } => commands::bench::run(command),
     };
     match result {

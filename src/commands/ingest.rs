@@ -156,3 +156,24 @@ pub(crate) fn run_delete(args: DeleteArgs) -> anyhow::Result<()> {
     eprintln!("deleted {}, not found {}", result.deleted, result.not_found);
     Ok(())
 }
+
+#[derive(Args)]
+pub(crate) struct ResolveArgs {
+    /// A handle of one of your records (from a partner asking about it):
+    /// all 32 hex digits, or its first 12 or more.
+    handle: String,
+    #[command(flatten)]
+    node: NodeAccess,
+}
+
+/// `poshuk resolve`: which of your cases a handle is.
+pub(crate) fn run_resolve(args: ResolveArgs) -> anyhow::Result<()> {
+    let digits = args.handle.trim().to_ascii_lowercase();
+    if digits.len() < 12 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        anyhow::bail!("a handle is 32 hex digits (its first 12 or more will do)");
+    }
+    let node = Server::node(&args.node, LocalNeed::Search, Duration::from_secs(30))?;
+    let resolved: poshuk_protocol::Resolved = node.get(&local::resolve_text(&digits))?;
+    println!("{} is your case {}", resolved.handle, resolved.record_id);
+    Ok(())
+}

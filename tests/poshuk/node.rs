@@ -65,6 +65,7 @@ fn node_finds_a_person_written_in_another_script() {
         read_file(&root.join("data/ru_sources.csv"), &ReadOptions::default()).expect("reads");
     let tokenizer = tokenizer(root);
     let (mut asked, mut found_first) = (0, 0);
+    let mut last_handle = None;
     for read in russian
         .records
         .iter()
@@ -82,6 +83,7 @@ fn node_finds_a_person_written_in_another_script() {
             continue;
         };
         let handle = top["handle"].as_str().expect("handle");
+        last_handle = Some(handle.to_string());
         let (status, resolved) = get_json(&format!("{}/local/v1/resolve/{handle}", node.local));
         assert_eq!(status, 200);
         if resolved["record_id"].as_str()
@@ -93,6 +95,12 @@ fn node_finds_a_person_written_in_another_script() {
         }
     }
     assert!(asked >= 30, "too few shared persons: {asked}");
+    // A partner asks about a handle by telephone, with its first digits:
+    // the node's own command line tells which case it is.
+    let handle = last_handle.expect("a hit");
+    let run = poshuk(root, &["resolve", &handle[..12], "--node", &node.local]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stdout.contains("is your case"), "{}", run.stdout);
     assert!(
         found_first as f64 >= 0.9 * asked as f64,
         "top hit right for {found_first} of {asked}"

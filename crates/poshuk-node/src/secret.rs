@@ -16,6 +16,7 @@ use crate::NodeError;
 /// Key material derived from `node.key`.
 pub(crate) struct NodeSecret {
     lookup: Hmac<Sha256>,
+    handles: Hmac<Sha256>,
     sealing: ChaCha20Poly1305,
 }
 
@@ -50,23 +51,30 @@ impl NodeSecret {
         }
         let hkdf = Hkdf::<Sha256>::new(Some(b"poshuk-node"), master.as_ref());
         let mut lookup_key = Zeroizing::new([0u8; 32]);
+        let mut handle_key = Zeroizing::new([0u8; 32]);
         let mut sealing_key = Zeroizing::new([0u8; 32]);
         if hkdf.expand(b"record-lookup", lookup_key.as_mut()).is_err()
+            || hkdf.expand(b"record-handle", handle_key.as_mut()).is_err()
             || hkdf
                 .expand(b"record-id-sealing", sealing_key.as_mut())
                 .is_err()
         {
             unreachable!("hkdf-sha256 expands to 32 bytes");
         }
-        let lookup = match Hmac::<Sha256>::new_from_slice(lookup_key.as_ref()) {
+        let mac = |key: &[u8]| match Hmac::<Sha256>::new_from_slice(key) {
             Ok(mac) => mac,
             Err(_) => unreachable!("hmac takes keys of any length"),
         };
+        let (lookup, handles) = (mac(lookup_key.as_ref()), mac(handle_key.as_ref()));
         let sealing = match ChaCha20Poly1305::new_from_slice(sealing_key.as_ref()) {
             Ok(cipher) => cipher,
             Err(_) => unreachable!("chacha20poly1305 takes 32-byte keys"),
         };
-        Ok(NodeSecret { lookup, sealing })
+        Ok(NodeSecret {
+            lookup,
+            handles,
+            sealing,
+        })
     }
 
     /// The lookup key of a case id: equal ids give equal keys, and the key
@@ -78,6 +86,18 @@ impl NodeSecret {
         let mut first = [0u8; 8];
         first.copy_from_slice(&output[..8]);
         u64::from_be_bytes(first)
+    }
+
+    /// The handle of a case id: the same every time the case is added
+    /// (deleted and added again, it keeps the handle a partner was given),
+    /// and unlinkable to the id without `node.key`.
+    pub(crate) fn handle_for(&self, record_id: &str) -> [u8; 16] {
+        let mut mac = self.handles.clone();
+        mac.update(record_id.as_bytes());
+        let output = mac.finalize().into_bytes();
+        let mut handle = [0u8; 16];
+        handle.copy_from_slice(&output[..16]);
+        handle
     }
 
     /// A case id sealed for storage: nonce ‖ ciphertext.

@@ -61,7 +61,14 @@ pub mod local {
 
     /// [`RESOLVE`] for one handle.
     pub fn resolve(handle: &crate::Handle) -> String {
-        format!("/local/v1/resolve/{handle}")
+        resolve_text(&handle.to_string())
+    }
+
+    /// [`resolve`] for a handle as typed (its first digits, say); the text
+    /// is checked to be hex digits only, so it cannot leave the route.
+    pub fn resolve_text(handle: &str) -> String {
+        let digits: String = handle.chars().filter(char::is_ascii_hexdigit).collect();
+        format!("/local/v1/resolve/{digits}")
     }
 }
 

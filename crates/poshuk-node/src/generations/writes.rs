@@ -251,6 +251,17 @@ impl Generations {
         generation.index.search(&tokens, limit)
     }
 
+    /// The handles of the newest generation that begin with `prefix` (a
+    /// record has the same handle in every generation), at most `most`.
+    /// Blocking.
+    pub fn handles_starting_with(
+        &self,
+        prefix: &[u8],
+        most: usize,
+    ) -> Result<Vec<Handle>, NodeError> {
+        self.newest()?.index.handles_starting_with(prefix, most)
+    }
+
     /// The case id behind a handle, from whichever served generation has it
     /// (a record has the same handle in every generation). Blocking.
     pub fn resolve(&self, handle: &Handle) -> Result<Option<String>, NodeError> {

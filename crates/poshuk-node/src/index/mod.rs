@@ -417,12 +417,6 @@ fn set_aside(index_dir: &Path, tokenizer: u16) -> Result<std::path::PathBuf, Nod
     Ok(aside)
 }
 
-fn new_handle() -> Result<Handle, NodeError> {
-    let mut handle = [0u8; 16];
-    getrandom::fill(&mut handle).map_err(|_| NodeError::Insecure("no OS randomness".into()))?;
-    Ok(handle)
-}
-
 fn split_handle(handle: Handle) -> (u64, u64) {
     let value = u128::from_be_bytes(handle);
     ((value >> 64) as u64, value as u64)

@@ -188,6 +188,23 @@ impl TokenIndex {
     /// The case id behind a handle, if the handle is in the index (and
     /// committed): the handle's lookup key from memory, the document by that
     /// key, the sealed case id opened with the node's key.
+    /// The handles that begin with `prefix` (at most `most` of them): a
+    /// handle read out over the telephone is often cut short.
+    pub fn handles_starting_with(
+        &self,
+        prefix: &[u8],
+        most: usize,
+    ) -> Result<Vec<Handle>, NodeError> {
+        let known = self.known.read().map_err(|_| NodeError::Poisoned)?;
+        Ok(known
+            .by_handle
+            .keys()
+            .filter(|handle| handle.starts_with(prefix))
+            .take(most)
+            .copied()
+            .collect())
+    }
+
     pub fn resolve(&self, handle: &Handle) -> Result<Option<String>, NodeError> {
         let Some(key) = self
             .known

@@ -132,7 +132,7 @@ impl TokenIndex {
                         counts.added += 1;
                         match record.handle {
                             Some(handle) => handle,
-                            None => new_handle()?,
+                            None => self.secret.handle_for(&record.record_id),
                         }
                     }
                 };

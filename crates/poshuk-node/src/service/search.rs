@@ -136,6 +136,32 @@ fn resolve_own_hits(
     Ok(answer)
 }
 
+/// The fewest hex digits of a handle that are resolved as its beginning.
+const MIN_HANDLE_PREFIX: usize = 12;
+
+/// The one handle that begins with `text` (an even number of at least
+/// [`MIN_HANDLE_PREFIX`] hex digits); `None` when `text` is no such prefix.
+async fn resolve_prefix(state: &SharedState, text: &str) -> Result<Option<Handle>, ApiError> {
+    if text.len() < MIN_HANDLE_PREFIX || text.len() >= 32 || !text.len().is_multiple_of(2) {
+        return Ok(None);
+    }
+    let Ok(prefix) = hex::decode(text) else {
+        return Ok(None);
+    };
+    let worker = state.clone();
+    let found = blocking(move || worker.generations.handles_starting_with(&prefix, 2)).await?;
+    match found.as_slice() {
+        [one] => Ok(Some(Handle(*one))),
+        [] => Err(ApiError::not_found(
+            "no record's handle begins with these digits in this node",
+        )),
+        _ => Err(ApiError::conflict(
+            "ambiguous_handle",
+            "more than one record's handle begins with these digits: give more of them",
+        )),
+    }
+}
+
 /// The coordinator's failure as this node's answer: a client error keeps
 /// its status and message, anything else is a bad gateway. The message names
 /// the coordinator's own status.
@@ -173,9 +199,14 @@ pub(crate) async fn resolve(
     State(state): State<SharedState>,
     Path(handle): Path<String>,
 ) -> Result<Json<Resolved>, ApiError> {
-    let handle: Handle = handle
-        .parse()
-        .map_err(|error: poshuk_protocol::BadHandle| ApiError::bad_request(error.to_string()))?;
+    let handle: Handle = match handle.parse() {
+        Ok(handle) => handle,
+        Err(error) => resolve_prefix(&state, &handle).await?.ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{error}, or its first {MIN_HANDLE_PREFIX}+ hex digits"
+            ))
+        })?,
+    };
     let worker = state.clone();
     match blocking(move || worker.generations.resolve(&handle.0)).await? {
         Some(record_id) => Ok(Json(Resolved { handle, record_id })),

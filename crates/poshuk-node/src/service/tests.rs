@@ -779,3 +779,59 @@ async fn a_searched_range_of_birth_years_meets_a_year_inside_it() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["hits"].as_array().map(Vec::len), Some(1), "{answer}");
 }
+
+#[tokio::test]
+async fn a_handle_survives_deletion_and_resolves_from_its_first_digits() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1"), person("C-2")], false).await;
+    let query = json!({"record": {"given_name": "Олександр", "family_name": "Коваленко",
+                                  "birth_date": "2011"}, "limit": 5});
+    let handles = |answer: &Value| -> Vec<String> {
+        let mut found: Vec<String> = answer["hits"]
+            .as_array()
+            .map(|hits| {
+                hits.iter()
+                    .filter_map(|hit| hit["handle"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found
+    };
+    let (_, answer) = call(node.local(), post(local::SEARCH, &query)).await;
+    let before = handles(&answer);
+    assert_eq!(before.len(), 2, "{answer}");
+    // Deleted, then added again: the handles a partner was given still hold.
+    let (status, _) = call(
+        node.local(),
+        post(local::DELETE, &json!({"record_ids": ["C-1", "C-2"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    ingest(&node, vec![person("C-2"), person("C-1")], false).await;
+    let (_, answer) = call(node.local(), post(local::SEARCH, &query)).await;
+    assert_eq!(handles(&answer), before);
+    // Resolved from its first 12 digits; too few digits, or none that
+    // match, are refused.
+    let mut ids = Vec::new();
+    for handle in &before {
+        let (status, resolved) = call(
+            node.local(),
+            get(&format!("/local/v1/resolve/{}", &handle[..12])),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{resolved}");
+        assert_eq!(resolved["handle"], handle.as_str());
+        ids.push(resolved["record_id"].as_str().expect("id").to_string());
+    }
+    ids.sort();
+    assert_eq!(ids, ["C-1", "C-2"]);
+    let (status, _) = call(
+        node.local(),
+        get(&format!("/local/v1/resolve/{}", &before[0][..8])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = call(node.local(), get("/local/v1/resolve/000000000000")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
