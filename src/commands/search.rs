@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,7 +17,7 @@ use crate::commands::http::{LocalNeed, NodeAccess, Server};
 use crate::commands::pool::run_pool;
 use crate::commands::progress::progress_bar;
 use crate::commands::reading::{ReadingArgs, print_read_summary};
-use crate::commands::report::cell;
+use crate::commands::report::{Table, write_report};
 
 #[derive(Args)]
 pub(crate) struct SearchArgs {
@@ -56,7 +55,9 @@ pub(crate) struct SearchArgs {
     /// Queries from a file with the ingest columns instead (CSV, xlsx, JSONL).
     #[arg(long, conflicts_with_all = ["name", "given", "family", "patronymic", "other_names", "birth_date", "birth_place", "document"])]
     batch: Option<PathBuf>,
-    /// Where to write the batch's JSON lines (standard output if absent).
+    /// Where to write the batch's answers: JSON lines, or an Excel workbook
+    /// (one row per hit) when the name ends in .xlsx (standard output if
+    /// absent).
     #[arg(long, short = 'o')]
     out: Option<PathBuf>,
     /// Hits per query at most.
@@ -79,9 +80,15 @@ pub(crate) struct OverlapArgs {
     input: PathBuf,
     #[command(flatten)]
     node: NodeAccess,
-    /// The per-case report to write (CSV: record_id, partner, handle, score, band, agreeing).
+    /// The per-case report to write: an Excel workbook when the name ends
+    /// in .xlsx (a sheet of hits per case, a sheet per partner), CSV
+    /// otherwise (record_id, your names and date, partner, handle, score,
+    /// band, agreeing).
     #[arg(long, short = 'o')]
     out: PathBuf,
+    /// Start the CSV with a byte-order mark, so that Excel reads it as UTF-8.
+    #[arg(long)]
+    bom: bool,
     /// Queries in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
@@ -247,13 +254,22 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
             .iter()
             .map(|read| poshuk_node::wire::record_to_wire(&read.record))
             .collect();
-        let mut output: Box<dyn Write> = match &args.out {
-            Some(path) => Box::new(std::io::BufWriter::new(
+        // A workbook when the name says so: one row per hit, the query's
+        // own fields first.
+        let workbook = args.out.as_ref().filter(|path| {
+            path.extension()
+                .and_then(|extension| extension.to_str())
+                .is_some_and(|extension| extension.eq_ignore_ascii_case("xlsx"))
+        });
+        let mut output: Box<dyn Write> = match (&args.out, workbook) {
+            (_, Some(_)) => Box::new(std::io::sink()),
+            (Some(path), None) => Box::new(std::io::BufWriter::new(
                 std::fs::File::create(path)
                     .with_context(|| format!("cannot write {}", path.display()))?,
             )),
-            None => Box::new(std::io::stdout().lock()),
+            (None, None) => Box::new(std::io::stdout().lock()),
         };
+        let mut rows: Vec<Vec<String>> = Vec::new();
         let started = Instant::now();
         let (mut failed, count) = (0usize, queries.len());
         run_batch(
@@ -262,6 +278,23 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
             args.limit,
             args.concurrency,
             |_, query, answer| {
+                if let Ok(response) = &answer {
+                    for hit in &response.hits {
+                        rows.push(vec![
+                            query.record_id.clone(),
+                            query.family_name.clone(),
+                            query.given_name.clone(),
+                            query.birth_date.clone(),
+                            hit.partner.clone(),
+                            hit.handle.to_string(),
+                            hit.record_id.clone().unwrap_or_default(),
+                            format!("{:.4}", hit.score),
+                            hit.band.name().to_string(),
+                            hit.agreeing.join(" "),
+                            response.partial.to_string(),
+                        ]);
+                    }
+                }
                 let line = match answer {
                     Ok(response) => serde_json::json!({
                         "record_id": query.record_id,
@@ -278,6 +311,27 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
             },
         )?;
         output.flush()?;
+        if let Some(path) = workbook {
+            rows.sort();
+            let table = Table {
+                sheet: "hits",
+                header: vec![
+                    "query",
+                    "family_name",
+                    "given_name",
+                    "birth_date",
+                    "partner",
+                    "handle",
+                    "your case",
+                    "score",
+                    "band",
+                    "agreeing",
+                    "partial",
+                ],
+                rows,
+            };
+            write_report(path, &[table], false)?;
+        }
         let seconds = started.elapsed().as_secs_f64();
         print_read_summary(&outcome, count);
         eprintln!(
@@ -351,20 +405,9 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
         .iter()
         .map(|read| poshuk_node::wire::record_to_wire(&read.record))
         .collect();
-    let writer = Mutex::new(
-        csv::Writer::from_path(&args.out)
-            .with_context(|| format!("cannot write {}", args.out.display()))?,
-    );
-    if let Ok(mut writer) = writer.lock() {
-        writer.write_record([
-            "record_id",
-            "partner",
-            "handle",
-            "score",
-            "band",
-            "agreeing",
-        ])?;
-    }
+    // One row per hit: your case (its id and name as your list has them),
+    // then the partner's hit.
+    let mut rows: Vec<Vec<String>> = Vec::new();
     // Per partner: cases with a strong hit, cases with a possible hit (at best).
     let mut per_partner: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut failed, mut partial) = (0usize, 0usize);
@@ -387,16 +430,18 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
                 .iter()
                 .filter(|hit| !hit.own && hit.band != Band::Weak)
             {
-                if let Ok(mut writer) = writer.lock() {
-                    let _ = writer.write_record([
-                        cell(&query.record_id).as_ref(),
-                        cell(&hit.partner).as_ref(),
-                        &hit.handle.to_string(),
-                        &format!("{:.4}", hit.score),
-                        hit.band.name(),
-                        &hit.agreeing.join(" "),
-                    ]);
-                }
+                rows.push(vec![
+                    query.record_id.clone(),
+                    query.family_name.clone(),
+                    query.given_name.clone(),
+                    query.patronymic.clone(),
+                    query.birth_date.clone(),
+                    hit.partner.clone(),
+                    hit.handle.to_string(),
+                    format!("{:.4}", hit.score),
+                    hit.band.name().to_string(),
+                    hit.agreeing.join(" "),
+                ]);
                 let entry = best.entry(hit.partner.clone()).or_insert(hit.band.name());
                 if hit.band == Band::Strong {
                     *entry = "strong";
@@ -412,9 +457,41 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
             }
         },
     )?;
-    if let Ok(mut writer) = writer.lock() {
-        writer.flush()?;
-    }
+    rows.sort();
+    let summary = per_partner
+        .iter()
+        .map(|(partner, (strong, possible))| {
+            vec![partner.clone(), strong.to_string(), possible.to_string()]
+        })
+        .collect();
+    let tables = [
+        Table {
+            sheet: "cases",
+            header: vec![
+                "record_id",
+                "family_name",
+                "given_name",
+                "patronymic",
+                "birth_date",
+                "partner",
+                "handle",
+                "score",
+                "band",
+                "agreeing",
+            ],
+            rows,
+        },
+        Table {
+            sheet: "per partner",
+            header: vec![
+                "partner",
+                "cases with a strong hit",
+                "more with a possible hit",
+            ],
+            rows: summary,
+        },
+    ];
+    write_report(&args.out, &tables, args.bom)?;
     print_read_summary(&outcome, outcome.records.len());
     println!("of your {} cases, known elsewhere:", outcome.records.len());
     for (partner, (strong, possible)) in &per_partner {

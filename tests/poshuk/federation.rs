@@ -397,6 +397,52 @@ fn a_killed_node_gives_partial_results_within_the_deadline() {
     let complete = overlap("complete.csv");
     assert!(complete.success, "{}", complete.stderr);
     assert!(complete.stdout.contains("ngo-ua:"), "{}", complete.stdout);
+    // The same report as a workbook staff open in Excel: the same cases.
+    let workbook = overlap("complete.xlsx");
+    assert!(workbook.success, "{}", workbook.stderr);
+    let csv_rows = crate::support::read_csv(&root.join("complete.csv"));
+    assert_eq!(csv_rows[0][..2], ["record_id", "family_name"]);
+    let mut csv_cases: Vec<&str> = csv_rows[1..].iter().map(|row| row[0].as_str()).collect();
+    csv_cases.dedup();
+    let options = poshuk_records::ReadOptions {
+        merge_duplicate_ids: true,
+        ..poshuk_records::ReadOptions::default()
+    };
+    let read_back = poshuk_records::read_file(&root.join("complete.xlsx"), &options).expect("xlsx");
+    assert_eq!(read_back.records.len(), csv_cases.len());
+    assert!(!csv_cases.is_empty());
+    // The same cases as a batch of queries: a JSON line per query, or a
+    // workbook with a row per hit.
+    let batch = |out: &str| {
+        poshuk(
+            root,
+            &[
+                "search",
+                "--batch",
+                "first.csv",
+                "--node",
+                searcher.as_str(),
+                "-o",
+                out,
+            ],
+        )
+    };
+    let lines = batch("batch.jsonl");
+    assert!(lines.success, "{}", lines.stderr);
+    let text = std::fs::read_to_string(root.join("batch.jsonl")).expect("jsonl");
+    assert_eq!(text.lines().count(), 30, "{text}");
+    let sheet = batch("batch.xlsx");
+    assert!(sheet.success, "{}", sheet.stderr);
+    let options = poshuk_records::ReadOptions {
+        id_from_row: true,
+        ..poshuk_records::ReadOptions::default()
+    };
+    let hits = poshuk_records::read_file(&root.join("batch.xlsx"), &options).expect("xlsx");
+    assert!(
+        hits.records.len() >= csv_rows.len() - 1,
+        "{}",
+        hits.records.len()
+    );
     nodes[1].kill();
     // Statuses, not a wall-clock window: the dead node is reported
     // unavailable and the others' hits still arrive. The coordinator's own
