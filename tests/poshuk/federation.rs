@@ -273,6 +273,23 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
     );
     assert!(by_name.success, "{}", by_name.stderr);
     assert!(by_name.stdout.contains("strong"), "{}", by_name.stdout);
+    // A surname alone is refused before it is sent, saying what to add.
+    let thin = poshuk(
+        root,
+        &[
+            "search",
+            "--node",
+            nodes[2].local.as_str(),
+            "--family",
+            person["family_name"].as_str().expect("family"),
+        ],
+    );
+    assert!(!thin.success);
+    assert!(
+        thin.stderr.contains("a surname alone is not enough"),
+        "{}",
+        thin.stderr
+    );
     // A searcher who knows the year only roughly gives a range.
     let year = poshuk_core::BirthDate::parse(date).expect("a date").year;
     let range = format!("{}-{}", year - 1, year + 2);
