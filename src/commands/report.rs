@@ -15,7 +15,7 @@ use anyhow::Context;
 /// A table to write: a sheet's name, its header and rows of text.
 pub(crate) struct Table {
     pub(crate) sheet: &'static str,
-    pub(crate) header: Vec<&'static str>,
+    pub(crate) header: Vec<String>,
     pub(crate) rows: Vec<Vec<String>>,
 }
 
@@ -34,7 +34,7 @@ pub(crate) fn write_report(path: &Path, tables: &[Table], bom: bool) -> anyhow::
             let sheet = book.add_worksheet();
             sheet.set_name(table.sheet)?;
             for (column, name) in table.header.iter().enumerate() {
-                sheet.write_string_with_format(0, column as u16, *name, &bold)?;
+                sheet.write_string_with_format(0, column as u16, name.as_str(), &bold)?;
             }
             for (index, row) in table.rows.iter().enumerate() {
                 for (column, value) in row.iter().enumerate() {
@@ -56,7 +56,7 @@ pub(crate) fn write_report(path: &Path, tables: &[Table], bom: bool) -> anyhow::
     }
     let mut writer = csv::Writer::from_writer(file);
     if let Some(table) = tables.first() {
-        writer.write_record(&table.header)?;
+        writer.write_record(table.header.iter().map(|name| cell(name).into_owned()))?;
         for row in &table.rows {
             writer.write_record(row.iter().map(|value| cell(value).into_owned()))?;
         }

@@ -342,7 +342,7 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
             rows.sort();
             let table = Table {
                 sheet: "hits",
-                header: vec![
+                header: [
                     "query",
                     "family_name",
                     "given_name",
@@ -354,7 +354,9 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
                     "band",
                     "agreeing",
                     "partial",
-                ],
+                ]
+                .map(str::to_string)
+                .to_vec(),
                 rows,
             };
             write_report(path, &[table], false)?;
@@ -427,14 +429,17 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
-    let outcome = read_file(&args.input, &args.reading.options()?)?;
+    // Your own columns, all of them, are joined back to each hit.
+    let mut options = args.reading.options()?;
+    options.keep_cells = true;
+    let outcome = read_file(&args.input, &options)?;
     let queries: Vec<RawRecord> = outcome
         .records
         .iter()
         .map(|read| poshuk_node::wire::record_to_wire(&read.record))
         .collect();
-    // One row per hit: your case (its id and name as your list has them),
-    // then the partner's hit.
+    // One row per hit: your case's row as your list has it, then the
+    // partner's hit (JSON lines have no row: the case id stands for it).
     let mut rows: Vec<Vec<String>> = Vec::new();
     // Per partner: cases with a strong hit, cases with a possible hit (at best).
     let mut per_partner: BTreeMap<String, (usize, usize)> = BTreeMap::new();
@@ -444,7 +449,7 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
         queries,
         20,
         args.concurrency,
-        |_, query, answer| {
+        |index, query, answer| {
             let Ok(response) = answer else {
                 failed += 1;
                 return;
@@ -458,18 +463,20 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
                 .iter()
                 .filter(|hit| !hit.own && hit.band != Band::Weak)
             {
-                rows.push(vec![
-                    query.record_id.clone(),
-                    query.family_name.clone(),
-                    query.given_name.clone(),
-                    query.patronymic.clone(),
-                    query.birth_date.clone(),
+                let own = &outcome.records[index].cells;
+                let mut row = if own.is_empty() {
+                    vec![query.record_id.clone()]
+                } else {
+                    own.clone()
+                };
+                row.extend([
                     hit.partner.clone(),
                     hit.handle.to_string(),
                     format!("{:.4}", hit.score),
                     hit.band.name().to_string(),
                     hit.agreeing.join(" "),
                 ]);
+                rows.push(row);
                 let entry = best.entry(hit.partner.clone()).or_insert(hit.band.name());
                 if hit.band == Band::Strong {
                     *entry = "strong";
@@ -486,6 +493,11 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
         },
     )?;
     rows.sort();
+    let own_header = if outcome.headers.is_empty() {
+        vec!["record_id".to_string()]
+    } else {
+        outcome.headers.clone()
+    };
     let summary = per_partner
         .iter()
         .map(|(partner, (strong, possible))| {
@@ -495,27 +507,21 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
     let tables = [
         Table {
             sheet: "cases",
-            header: vec![
-                "record_id",
-                "family_name",
-                "given_name",
-                "patronymic",
-                "birth_date",
-                "partner",
-                "handle",
-                "score",
-                "band",
-                "agreeing",
-            ],
+            header: own_header
+                .into_iter()
+                .chain(["partner", "handle", "score", "band", "agreeing"].map(str::to_string))
+                .collect(),
             rows,
         },
         Table {
             sheet: "per partner",
-            header: vec![
+            header: [
                 "partner",
                 "cases with a strong hit",
                 "more with a possible hit",
-            ],
+            ]
+            .map(str::to_string)
+            .to_vec(),
             rows: summary,
         },
     ];

@@ -418,7 +418,13 @@ fn a_killed_node_gives_partial_results_within_the_deadline() {
     let workbook = overlap("complete.xlsx");
     assert!(workbook.success, "{}", workbook.stderr);
     let csv_rows = crate::support::read_csv(&root.join("complete.csv"));
-    assert_eq!(csv_rows[0][..2], ["record_id", "family_name"]);
+    // Your own columns, all of them, then the partner's hit.
+    let own_header = &rows[0];
+    assert_eq!(csv_rows[0][..own_header.len()], own_header[..]);
+    assert_eq!(
+        csv_rows[0][own_header.len()..],
+        ["partner", "handle", "score", "band", "agreeing"]
+    );
     let mut csv_cases: Vec<&str> = csv_rows[1..].iter().map(|row| row[0].as_str()).collect();
     csv_cases.dedup();
     let options = poshuk_records::ReadOptions {

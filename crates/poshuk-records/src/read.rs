@@ -58,6 +58,9 @@ pub struct ReadOptions {
     /// Rows repeating a case id: keep the last (by default, the repeats are
     /// rejected and reported, and the first row is kept).
     pub merge_duplicate_ids: bool,
+    /// Keep each record's row as the file has it ([`ReadRecord::cells`]),
+    /// for reports that join the partner's own columns back.
+    pub keep_cells: bool,
 }
 
 /// How bad a row problem is.
@@ -87,6 +90,9 @@ pub struct ReadRecord {
     pub line: usize,
     /// The record.
     pub record: Record,
+    /// The row's cells as the file has them, with [`ReadOptions::keep_cells`]
+    /// (empty otherwise, and for JSON lines).
+    pub cells: Vec<String>,
 }
 
 /// Everything read from a file.
@@ -108,6 +114,8 @@ pub struct ReadOutcome {
     pub unused_columns: Vec<String>,
     /// Whether the case ids were made from the rows (`--id-from-row`).
     pub ids_from_rows: bool,
+    /// The header row's cells (empty for JSON lines).
+    pub headers: Vec<String>,
 }
 
 impl ReadOutcome {
@@ -479,7 +487,9 @@ fn read_csv_text(text: &str, options: &ReadOptions) -> Result<ReadOutcome, ReadE
                     continue;
                 }
                 let cells: Vec<&str> = row.iter().collect();
-                rows.accept(line, |field| join_cells(&cells, columns.indexes(field)));
+                rows.accept(line, &cells, |field| {
+                    join_cells(&cells, columns.indexes(field))
+                });
             }
             Err(error) => {
                 let line = lines.of(error.position());
@@ -548,6 +558,7 @@ struct RowReader {
     /// The first line of each case id, and its record's place.
     seen: HashMap<String, (usize, usize)>,
     merge_duplicates: bool,
+    keep_cells: bool,
     /// `Some(prefix)`: ids are made from the row when the file has none.
     id_prefix: Option<String>,
     today: (u32, u32, u32),
@@ -575,6 +586,7 @@ impl RowReader {
         let mut outcome = ReadOutcome::default();
         if let Some((columns, headers)) = columns {
             outcome.unused_columns = columns.unused(headers);
+            outcome.headers = headers.to_vec();
             if columns.indexes(CanonicalField::RecordId).is_empty() && !options.id_from_row {
                 return Err(ReadError::NoIdColumn);
             }
@@ -585,6 +597,7 @@ impl RowReader {
             column_names,
             seen: HashMap::new(),
             merge_duplicates: options.merge_duplicate_ids,
+            keep_cells: options.keep_cells,
             id_prefix: options.id_from_row.then_some(row_prefix),
             today: crate::dates::today(),
         })
@@ -607,7 +620,7 @@ impl RowReader {
     }
 
     /// Builds a record from a row's fields and files it, with its problems.
-    fn accept(&mut self, line: usize, field: impl Fn(CanonicalField) -> String) {
+    fn accept(&mut self, line: usize, cells: &[&str], field: impl Fn(CanonicalField) -> String) {
         for which in CanonicalField::ALL {
             let length = field(which).len();
             if length > MAX_FIELD_BYTES {
@@ -661,6 +674,11 @@ impl RowReader {
             self.read_date(line, date_field, &date_text, &mut record);
         }
         let place = self.outcome.records.len();
+        let cells = if self.keep_cells {
+            cells.iter().map(|cell| cell.to_string()).collect()
+        } else {
+            Vec::new()
+        };
         match self.seen.get(&record.record_id).copied() {
             Some((first, index)) if self.merge_duplicates => {
                 let reason = format!(
@@ -668,7 +686,11 @@ impl RowReader {
                     self.column(CanonicalField::RecordId)
                 );
                 self.problem(line, Severity::Warning, reason);
-                self.outcome.records[index] = ReadRecord { line, record };
+                self.outcome.records[index] = ReadRecord {
+                    line,
+                    record,
+                    cells,
+                };
             }
             Some((first, _)) => {
                 let reason = format!(
@@ -679,7 +701,11 @@ impl RowReader {
             }
             None => {
                 self.seen.insert(record.record_id.clone(), (line, place));
-                self.outcome.records.push(ReadRecord { line, record });
+                self.outcome.records.push(ReadRecord {
+                    line,
+                    record,
+                    cells,
+                });
             }
         }
     }
@@ -777,7 +803,7 @@ fn read_json_lines(text: &str, options: &ReadOptions) -> Result<ReadOutcome, Rea
                 continue;
             }
         };
-        rows.accept(line, |field| json_field(&object, field.name()));
+        rows.accept(line, &[], |field| json_field(&object, field.name()));
     }
     Ok(rows.finish())
 }
@@ -973,7 +999,7 @@ fn read_workbook(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, Read
         }
         reader.outcome.rows_seen += 1;
         let cell_refs: Vec<&str> = cells.iter().map(String::as_str).collect();
-        reader.accept(*line, |field| {
+        reader.accept(*line, &cell_refs, |field| {
             join_cells(&cell_refs, columns.indexes(field))
         });
     }
