@@ -259,31 +259,17 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
         person["given_name"].as_str().expect("given").to_uppercase()
     );
     let date = person["birth_date"].as_str().expect("date");
-    let by_name = poshuk(
-        root,
-        &[
-            "search",
-            "--node",
-            nodes[2].local.as_str(),
-            "--name",
-            &name,
-            "--birth-date",
-            date,
-        ],
-    );
+    let searcher = nodes[2].local.clone();
+    let search_cli = |more: &[&str]| {
+        let mut args = vec!["search", "--node", searcher.as_str()];
+        args.extend_from_slice(more);
+        poshuk(root, &args)
+    };
+    let by_name = search_cli(&["--name", &name, "--birth-date", date]);
     assert!(by_name.success, "{}", by_name.stderr);
     assert!(by_name.stdout.contains("strong"), "{}", by_name.stdout);
     // A surname alone is refused before it is sent, saying what to add.
-    let thin = poshuk(
-        root,
-        &[
-            "search",
-            "--node",
-            nodes[2].local.as_str(),
-            "--family",
-            person["family_name"].as_str().expect("family"),
-        ],
-    );
+    let thin = search_cli(&["--family", person["family_name"].as_str().expect("family")]);
     assert!(!thin.success);
     assert!(
         thin.stderr.contains("a surname alone is not enough"),
@@ -293,18 +279,7 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
     // A searcher who knows the year only roughly gives a range.
     let year = poshuk_core::BirthDate::parse(date).expect("a date").year;
     let range = format!("{}-{}", year - 1, year + 2);
-    let by_range = poshuk(
-        root,
-        &[
-            "search",
-            "--node",
-            nodes[2].local.as_str(),
-            "--name",
-            &name,
-            "--birth-date",
-            &range,
-        ],
-    );
+    let by_range = search_cli(&["--name", &name, "--birth-date", &range]);
     assert!(by_range.success, "{}", by_range.stderr);
     assert!(
         by_range.stdout.contains("strong") || by_range.stdout.contains("possible"),

@@ -892,20 +892,24 @@ impl SparseSheet {
     }
 }
 
+/// The sheet asked for (refused when the workbook has none of that name),
+/// or the first.
+fn choose_sheet(sheets: &[String], wanted: Option<String>) -> Result<String, ReadError> {
+    match wanted {
+        Some(name) if !sheets.contains(&name) => Err(ReadError::NoSuchSheet {
+            wanted: name,
+            available: sheets.join(", "),
+        }),
+        Some(name) => Ok(name),
+        None => sheets.first().cloned().ok_or(ReadError::NoHeader),
+    }
+}
+
 fn read_xlsx_sparse(path: &Path, sheet: Option<String>) -> Result<SparseSheet, ReadError> {
     let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(path)
         .map_err(|error: calamine::XlsxError| ReadError::Workbook(error.to_string()))?;
     let sheets = workbook.sheet_names();
-    let name = match sheet {
-        Some(name) if !sheets.contains(&name) => {
-            return Err(ReadError::NoSuchSheet {
-                wanted: name,
-                available: sheets.join(", "),
-            });
-        }
-        Some(name) => name,
-        None => sheets.first().cloned().ok_or(ReadError::NoHeader)?,
-    };
+    let name = choose_sheet(&sheets, sheet)?;
     let mut reader = workbook
         .worksheet_cells_reader(&name)
         .map_err(|error| ReadError::Workbook(error.to_string()))?;
@@ -955,16 +959,7 @@ fn read_workbook(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, Read
         let mut workbook = calamine::open_workbook_auto(path)
             .map_err(|error| ReadError::Workbook(error.to_string()))?;
         let sheets = workbook.sheet_names();
-        let name = match wanted {
-            Some(name) if !sheets.contains(&name) => {
-                return Err(ReadError::NoSuchSheet {
-                    wanted: name,
-                    available: sheets.join(", "),
-                });
-            }
-            Some(name) => name,
-            None => sheets.first().cloned().ok_or(ReadError::NoHeader)?,
-        };
+        let name = choose_sheet(&sheets, wanted)?;
         let range = workbook
             .worksheet_range(&name)
             .map_err(|error| ReadError::Workbook(error.to_string()))?;
