@@ -29,13 +29,16 @@ pub(crate) fn run(command: ConfigCommand) -> anyhow::Result<()> {
 fn check(file: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file)
         .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", file.display()))?;
-    let is_node = text
-        .lines()
-        .any(|line| line.trim_start().starts_with("partner_id"));
-    let (kind, problems) = if is_node {
+    let starts = |key: &str| text.lines().any(|line| line.trim_start().starts_with(key));
+    let (kind, problems) = if starts("partner_id") {
         ("a node's config", node_problems(file)?)
-    } else {
+    } else if starts("[[partner]]") || starts("audit_log") {
         ("a coordinator's config", coordinator_problems(file)?)
+    } else {
+        bail!(
+            "{} is neither a node's config (no partner_id) nor a coordinator's (no [[partner]])",
+            file.display()
+        );
     };
     if problems.is_empty() {
         println!("{}: {kind}, no problem found", file.display());

@@ -118,6 +118,12 @@ pub(crate) fn print_layout(outcome: &ReadOutcome) {
 /// Refuses an outcome with no record: a file where every row was refused
 /// (or none was found) must not look like a success.
 pub(crate) fn require_records(outcome: &ReadOutcome) -> anyhow::Result<()> {
+    if outcome.rows_seen == 0 {
+        anyhow::bail!(
+            "the file has its headers (line {}) and no row under them",
+            outcome.header_line
+        );
+    }
     if outcome.records.is_empty() {
         anyhow::bail!(
             "no record could be read ({} rows seen, {} refused): see the problems above",

@@ -64,7 +64,7 @@ pub(crate) struct SearchArgs {
     #[arg(long, default_value_t = 10)]
     limit: usize,
     /// Queries in flight at once (batch).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
     /// JSON instead of a table.
     #[arg(long)]
@@ -90,7 +90,7 @@ pub(crate) struct OverlapArgs {
     #[arg(long)]
     bom: bool,
     /// Queries in flight at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
     #[command(flatten)]
     reading: ReadingArgs,
@@ -142,7 +142,12 @@ pub(crate) fn print_out(text: &str) {
 /// The answer as a table, followed by whom to ask and each partner's status.
 fn table(out: &mut String, response: &FederatedResponse) {
     use std::fmt::Write;
-    if response.hits.is_empty() {
+    if response.hits.is_empty() && response.partial {
+        let _ = writeln!(
+            out,
+            "no hits from the partners that answered; some did not (see below): this does not say that no partner knows the person"
+        );
+    } else if response.hits.is_empty() {
         let _ = writeln!(
             out,
             "no hits: no partner holds a record that matches this person well enough (possible or strong)"
@@ -203,7 +208,12 @@ fn table(out: &mut String, response: &FederatedResponse) {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            format!("{id}: {outcome} ({} ms)", status.took_ms)
+            match &status.error {
+                // Why a partner did not answer (a used-up quota, a node
+                // down): the searcher must not read it as "not known".
+                Some(reason) => format!("{id}: {outcome} ({} ms: {reason})", status.took_ms),
+                None => format!("{id}: {outcome} ({} ms)", status.took_ms),
+            }
         })
         .collect();
     let _ = writeln!(
@@ -255,7 +265,21 @@ fn run_batch(
 ) -> anyhow::Result<()> {
     let node = searcher_node(node)?;
     let progress = progress_bar(queries.len() as u64, "searching");
-    let search = |query: &RawRecord| federated_search(&node, query.clone(), limit, None);
+    // A search refused for the partner's rate or searches in flight (429)
+    // is tried again after a pause, a few times: the coordinator's limits
+    // are the federation's, and a batch must live within them.
+    let search = |query: &RawRecord| {
+        let mut attempt = 0;
+        loop {
+            match federated_search(&node, query.clone(), limit, None) {
+                Err(error) if attempt < 6 && error.to_string().starts_with("429") => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(500 * attempt));
+                }
+                answer => return answer,
+            }
+        }
+    };
     run_pool(
         &queries,
         usize::from(concurrency),
@@ -367,6 +391,9 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
             "{count} queries in {seconds:.1}s ({:.0} queries/s), {failed} failed",
             count as f64 / seconds.max(1e-9)
         );
+        if failed > 0 {
+            anyhow::bail!("{failed} of {count} queries failed (their lines say why)");
+        }
         return Ok(());
     }
     let (family, given, patronymic) = match &args.name {
@@ -396,21 +423,26 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
                 if let Some((first, last)) = poshuk_core::BirthDate::parse_year_range(&text) {
                     return Ok(format!("{first}-{last}"));
                 }
-                let years: Vec<&str> = text.split(['-', '–', '—']).map(str::trim).collect();
-                if years.len() == 2 && years.iter().all(|year| year.len() == 4) {
-                    anyhow::bail!(
+                // As lists write dates (14 травня 2012, 2014р.н.), read
+                // as ingest reads them.
+                use poshuk_records::DateReading;
+                match poshuk_records::read_birth_date(&text, poshuk_records::today()) {
+                    DateReading::Date(date) | DateReading::Approximate(date) => Ok(date.to_iso()),
+                    DateReading::YearRange => anyhow::bail!(
                         "--birth-date: a range of years spans at most {} years, the earlier first (2010-2014)",
                         poshuk_core::MAX_YEAR_RANGE
-                    );
+                    ),
+                    DateReading::Future => {
+                        anyhow::bail!("--birth-date: a date after today")
+                    }
+                    DateReading::TwoDigitYear => {
+                        anyhow::bail!("--birth-date: write the year in full (14.05.2012)")
+                    }
+                    DateReading::Unreadable(error) => anyhow::bail!(
+                        "--birth-date: {error}; a range of years is written 2010-2014 or ~2012 (at most {} years)",
+                        poshuk_core::MAX_YEAR_RANGE
+                    ),
                 }
-                poshuk_core::BirthDate::parse(&text)
-                    .map(|date| date.to_iso())
-                    .map_err(|error| {
-                        anyhow::anyhow!(
-                            "--birth-date: {error}; a range of years is written 2010-2014 or ~2012 (at most {} years)",
-                            poshuk_core::MAX_YEAR_RANGE
-                        )
-                    })
             })
             .transpose()?
             .unwrap_or_default(),
@@ -444,15 +476,20 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
     // Per partner: cases with a strong hit, cases with a possible hit (at best).
     let mut per_partner: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut failed, mut partial) = (0usize, 0usize);
+    let mut failures: Vec<String> = Vec::new();
     run_batch(
         &args.node,
         queries,
         20,
         args.concurrency,
         |index, query, answer| {
-            let Ok(response) = answer else {
-                failed += 1;
-                return;
+            let response = match answer {
+                Ok(response) => response,
+                Err(error) => {
+                    failed += 1;
+                    failures.push(format!("{}: {error}", query.record_id));
+                    return;
+                }
             };
             if response.partial {
                 partial += 1;
@@ -537,6 +574,15 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
         println!("  none");
     }
     println!("per-case report: {}", args.out.display());
+    if !failures.is_empty() {
+        eprintln!("cases not searched, and why:");
+        for failure in failures.iter().take(20) {
+            eprintln!("  {failure}");
+        }
+        if failures.len() > 20 {
+            eprintln!("  ... and {} more", failures.len() - 20);
+        }
+    }
     if failed > 0 || partial > 0 {
         // Not a success: "none" would read as "known to no one".
         anyhow::bail!(

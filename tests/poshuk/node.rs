@@ -324,7 +324,7 @@ fn ingest_upserts_replaces_and_deletes() {
     let refused = ingest(root, &node, "empty.csv", &["--replace"]);
     assert!(!refused.success);
     assert!(
-        refused.stderr.contains("no record could be read"),
+        refused.stderr.contains("no row under them"),
         "{}",
         refused.stderr
     );
@@ -674,6 +674,16 @@ fn node_config_errors_name_the_file_and_field() {
         "{}",
         bad.stderr
     );
+    // A parse error says where, never the line: it may hold a token.
+    std::fs::write(
+        root.join("torn.toml"),
+        "partner_id = \"x\"\ndata_dir = \"d\"\nkeyring = \"k\"\n[federation]\ntoken = \"9c1f4e7a2b6d8053e1a4c7f9\n",
+    )
+    .expect("write");
+    let torn = poshuk(root, &["node", "--config", "torn.toml"]);
+    assert!(!torn.success);
+    assert!(torn.stderr.contains("line 5"), "{}", torn.stderr);
+    assert!(!torn.stderr.contains("9c1f4e7a2b6d8053"), "{}", torn.stderr);
 }
 
 /// A node upgraded over an index of an older tokenizer refuses to search it,

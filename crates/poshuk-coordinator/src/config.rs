@@ -397,7 +397,9 @@ impl CoordinatorConfig {
     /// Parses and checks configuration text.
     pub fn parse(text: &str) -> Result<CoordinatorConfig, String> {
         let config: CoordinatorConfig =
-            toml::from_str(text).map_err(|error| error.to_string().trim().to_string())?;
+            toml::from_str(text).map_err(|error: toml::de::Error| {
+                poshuk_protocol::bearer::config_error_at(text, error.message(), error.span())
+            })?;
         if config.partners.is_empty() {
             return Err("no [[partner]] is configured".into());
         }

@@ -50,16 +50,15 @@ impl ApiError {
 
     /// 429 with `Retry-After`.
     fn too_many(refusal: crate::limits::Refusal) -> ApiError {
+        let seconds = refusal.retry_after();
         let message = match refusal {
-            crate::limits::Refusal::Rate { .. } => {
-                "this partner's searches per minute are used: retry after the seconds in Retry-After"
-            }
-            crate::limits::Refusal::Quota { .. } => {
-                "this partner's searches for today (UTC) are used: retry tomorrow, or ask the federation's operator to raise the quota for an agreed overlap run"
-            }
-            crate::limits::Refusal::Busy => {
-                "this partner has as many searches in flight as it may: wait for one to finish"
-            }
+            crate::limits::Refusal::Rate { .. } => format!(
+                "this partner's searches per minute are used: retry in {seconds} s"
+            ),
+            crate::limits::Refusal::Quota { .. } => "this partner's searches for today (UTC) are used: retry tomorrow, or ask the federation's operator to raise the quota for an agreed overlap run".to_string(),
+            crate::limits::Refusal::Busy => format!(
+                "this partner has as many searches in flight as it may: retry in {seconds} s, when one has finished"
+            ),
         };
         ApiError {
             retry_after: Some(refusal.retry_after()),

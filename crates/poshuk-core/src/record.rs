@@ -149,7 +149,7 @@ impl BirthDate {
                 (year(first)?, year(last)?)
             }
         };
-        (first < last && last - first < MAX_YEAR_RANGE).then_some((first, last))
+        (first <= last && last - first < MAX_YEAR_RANGE).then_some((first, last))
     }
 
     /// A date from numbers, checked.
@@ -360,6 +360,7 @@ mod tests {
             ("2010-2015", None),
             ("2014-2010", None),
             ("2012", None),
+            ("2012-2012", Some((2012, 2012))),
             ("2012-05", None),
             ("1700-1702", None),
         ] {

@@ -411,8 +411,9 @@ impl NodeConfig {
 
     /// Parses configuration text.
     pub fn parse(text: &str) -> Result<NodeConfig, String> {
-        let config: NodeConfig =
-            toml::from_str(text).map_err(|error| error.to_string().trim().to_string())?;
+        let config: NodeConfig = toml::from_str(text).map_err(|error: toml::de::Error| {
+            poshuk_protocol::bearer::config_error_at(text, error.message(), error.span())
+        })?;
         if config.partner_id.trim().is_empty() {
             return Err("partner_id must not be empty".into());
         }

@@ -43,6 +43,39 @@ pub fn check_bearer_token(what: &str, token: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A config's parse error as said to its reader: where (line, column) and
+/// what, without the line itself. The parser's excerpt would repeat a
+/// token's line on the terminal, in logs and in CI output.
+pub fn config_error_at(text: &str, message: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return message.trim().to_string();
+    };
+    let before = &text.as_bytes()[..span.start.min(text.len())];
+    let line = before.iter().filter(|&&byte| byte == b'\n').count() + 1;
+    let column = before
+        .iter()
+        .rev()
+        .take_while(|&&byte| byte != b'\n')
+        .count()
+        + 1;
+    // The key the line sets (a field's name is no secret; its value may be).
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|line| line.split_once('='))
+        .map(|(key, _)| key.trim())
+        .filter(|key| {
+            !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+    match key {
+        Some(key) => format!("line {line}, column {column} ({key}): {}", message.trim()),
+        None => format!("line {line}, column {column}: {}", message.trim()),
+    }
+}
+
 /// Refuses a file holding secrets (`what`) that group or others may read.
 pub fn check_private_file(path: &Path, what: &str) -> Result<(), String> {
     let mode = std::fs::metadata(path)

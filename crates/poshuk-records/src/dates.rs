@@ -8,7 +8,7 @@ use poshuk_core::{BirthDate, DateError};
 
 /// What a birth-date cell gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DateReading {
+pub enum DateReading {
     /// A date (or month, or year).
     Date(BirthDate),
     /// A year written as approximate (`~2010`, `2010?`, `приблизно 2010`):
@@ -20,6 +20,8 @@ pub(crate) enum DateReading {
     YearRange,
     /// After today.
     Future,
+    /// `14.05.12`: which century is not said, so left empty.
+    TwoDigitYear,
     /// Not a date.
     Unreadable(DateError),
 }
@@ -29,6 +31,7 @@ const APPROXIMATE_BEFORE: &[&str] = &[
     "приблизно",
     "прибл.",
     "прибл",
+    "бл.",
     "близько",
     "біля",
     "приблизительно",
@@ -111,7 +114,7 @@ const MONTHS: &[(&str, u32)] = &[
 ];
 
 /// Reads a birth-date cell; `today` is (year, month, day).
-pub(crate) fn read_birth_date(text: &str, today: (u32, u32, u32)) -> DateReading {
+pub fn read_birth_date(text: &str, today: (u32, u32, u32)) -> DateReading {
     let mut rest = text.trim().to_lowercase();
     let mut approximate = false;
     loop {
@@ -145,6 +148,8 @@ pub(crate) fn read_birth_date(text: &str, today: (u32, u32, u32)) -> DateReading
         DateReading::Date(date)
     } else if let Some(date) = with_month_name(&rest) {
         DateReading::Date(date)
+    } else if two_digit_year(&rest) {
+        DateReading::TwoDigitYear
     } else {
         match BirthDate::parse(&rest) {
             Ok(date) => DateReading::Date(date),
@@ -156,6 +161,15 @@ pub(crate) fn read_birth_date(text: &str, today: (u32, u32, u32)) -> DateReading
         DateReading::Date(date) if approximate => DateReading::Approximate(date),
         other => other,
     }
+}
+
+/// `14.05.12`, `14/05/12`: day, month and a year of two digits.
+fn two_digit_year(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(['.', '/', '-']).collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|part| (1..=2).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `2009-2011`, `2009–2011`, `2009 - 2011`: two years, the second later,
@@ -231,7 +245,7 @@ fn is_after(date: BirthDate, (year, month, day): (u32, u32, u32)) -> bool {
 }
 
 /// Today's date (UTC).
-pub(crate) fn today() -> (u32, u32, u32) {
+pub fn today() -> (u32, u32, u32) {
     let days = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| (elapsed.as_secs() / 86_400) as i64)
@@ -308,6 +322,8 @@ mod tests {
             ("41043", DateReading::Date(date(2012, Some(5), Some(14)))),
             ("2011-2009", DateReading::Unreadable(DateError::Month)),
             ("невідомо", DateReading::Unreadable(DateError::Layout)),
+            ("14.05.12", DateReading::TwoDigitYear),
+            ("бл. 2010", DateReading::Approximate(date(2010, None, None))),
         ];
         for (text, expected) in cases {
             assert_eq!(read_birth_date(text, TODAY), expected, "{text}");

@@ -11,11 +11,12 @@
 //! date keeps the record without the date and adds a warning. Problem reports
 //! never quote the values they complain about (they are personal data).
 
-mod dates;
+pub mod dates;
 mod decode;
 mod mapping;
 mod read;
 
+pub use dates::{DateReading, read_birth_date, today};
 pub use decode::{Encoding, decode_bytes};
 pub use mapping::{CanonicalField, ColumnMapping, MappingError};
 pub use read::{

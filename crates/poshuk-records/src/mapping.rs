@@ -82,8 +82,6 @@ impl CanonicalField {
                 "номер справи",
                 "номер",
                 "№",
-                "№ п/п",
-                "№ з/п",
                 "номер дела",
                 "номер справи/картки",
                 "реєстраційний номер",
@@ -141,6 +139,10 @@ impl CanonicalField {
                 "dob",
                 "birth date",
                 "birthdate",
+                "рік народження",
+                "год рождения",
+                "year of birth",
+                "birth year",
             ],
             CanonicalField::BirthPlace => &[
                 "birth_place",
@@ -201,6 +203,27 @@ impl CanonicalField {
             ],
         }
     }
+}
+
+/// Headers of a column that numbers the rows (`№ п/п`: "in order"): not a
+/// case number. Two lists both numbered 1, 2, 3 would overwrite each other's
+/// cases in a node, and a re-sorted list would move every case.
+const ROW_NUMBER_HEADERS: &[&str] = &[
+    "№ п/п",
+    "№ з/п",
+    "п/п",
+    "з/п",
+    "№ по порядку",
+    "порядковий номер",
+    "порядковый номер",
+];
+
+/// Whether a header names a column of row numbers.
+pub(crate) fn is_row_number_header(header: &str) -> bool {
+    let key = header_key(header);
+    ROW_NUMBER_HEADERS
+        .iter()
+        .any(|known| header_key(known) == key)
 }
 
 /// Words that say whose field it is, not which ("ПІБ дитини", "ФИО
@@ -435,7 +458,6 @@ mod tests {
     #[test]
     fn headers_seen_in_real_lists_are_recognized() {
         let cases = [
-            ("№ п/п", CanonicalField::RecordId),
             ("№", CanonicalField::RecordId),
             ("ПІБ дитини", CanonicalField::FullName),
             ("ФИО ребенка", CanonicalField::FullName),
@@ -454,6 +476,11 @@ mod tests {
             assert_eq!(resolved.indexes(field), [0], "{header}");
             assert!(resolved.unused(&headers).is_empty(), "{header}");
         }
+        // Row numbers are recognized as such, and are no case number.
+        let headers = vec!["№ п/п".to_string(), "ПІБ".to_string()];
+        let resolved = ColumnMapping::default().resolve(&headers);
+        assert!(resolved.indexes(CanonicalField::RecordId).is_empty());
+        assert!(is_row_number_header("№ п/п"));
         let headers: Vec<String> = ["ПІБ", "Примітки"].iter().map(|s| s.to_string()).collect();
         let resolved = ColumnMapping::default().resolve(&headers);
         assert_eq!(resolved.unused(&headers), ["Примітки"]);

@@ -52,9 +52,14 @@ pub struct ReadOptions {
     /// The header's line (CSV, JSONL) or row (workbook), from 1; found among
     /// the first rows when absent (empty and title rows are skipped).
     pub header_row: Option<usize>,
-    /// A file without a case-id column: make ids from the sheet and row
-    /// (`row-12`, `Sheet1!12`). Stable while rows are not inserted above.
+    /// A file without a case-id column: make ids from the file's name, the
+    /// sheet and the row (`cases:row-12`, `cases:Sheet1!12`), so that two
+    /// lists numbered alike do not overwrite each other. Stable while rows
+    /// are not inserted above and the file keeps its name.
     pub id_from_row: bool,
+    /// The file's name without its extension (set by [`read_file`]), for
+    /// ids made from rows.
+    pub source_name: Option<String>,
     /// Rows repeating a case id: keep the last (by default, the repeats are
     /// rejected and reported, and the first row is kept).
     pub merge_duplicate_ids: bool,
@@ -160,9 +165,9 @@ pub enum ReadError {
     NoHeader,
     /// No column holds a name or a document.
     #[error(
-        "no column holds a name or a document (headers seen: {0}); give a column mapping with --mapping"
+        "row {0} holds no header poshuk recognizes as a name or a document column: choose another --header-row, or name your headers in a --mapping"
     )]
-    NoIdentifyingColumn(String),
+    NoIdentifyingColumn(usize),
     /// No row near the top reads as a header.
     #[error(
         "none of the first {searched} rows holds headers poshuk recognizes (a name or a document column): say which row with --header-row N, or name your headers in a --mapping"
@@ -176,7 +181,7 @@ pub enum ReadError {
     NoSuchHeaderRow(usize),
     /// No column holds the case id.
     #[error(
-        "no column holds a case id (headers such as `№`, `Номер справи`, `record_id`): name it in a --mapping, or pass --id-from-row to number the rows"
+        "no column holds a case id (headers such as `№`, `Номер справи`, `record_id`; a `№ п/п` column numbers the rows and is not one): name it in a --mapping, or pass --id-from-row to make ids from the file's name and the row"
     )]
     NoIdColumn,
     /// The mapping names headers the file lacks.
@@ -208,6 +213,14 @@ pub enum ReadError {
 
 /// Reads a partner file into records.
 pub fn read_file(path: &Path, options: &ReadOptions) -> Result<ReadOutcome, ReadError> {
+    let mut named = options.clone();
+    if named.source_name.is_none() {
+        named.source_name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .map(str::to_string);
+    }
+    let options = &named;
     let format = options
         .format
         .unwrap_or_else(|| FileFormat::from_path(path));
@@ -299,7 +312,8 @@ fn find_header(
             ));
         }
         if !columns.has_identifying_column() {
-            return Err(ReadError::NoIdentifyingColumn(rows[index].1.join(", ")));
+            // The row's cells are not repeated: it may hold a person.
+            return Err(ReadError::NoIdentifyingColumn(line));
         }
         return Ok((index, columns));
     }
@@ -585,7 +599,17 @@ impl RowReader {
         }
         let mut outcome = ReadOutcome::default();
         if let Some((columns, headers)) = columns {
-            outcome.unused_columns = columns.unused(headers);
+            outcome.unused_columns = columns
+                .unused(headers)
+                .into_iter()
+                .map(|header| {
+                    if crate::mapping::is_row_number_header(&header) {
+                        format!("{header} (row numbers, not case numbers)")
+                    } else {
+                        header
+                    }
+                })
+                .collect();
             outcome.headers = headers.to_vec();
             if columns.indexes(CanonicalField::RecordId).is_empty() && !options.id_from_row {
                 return Err(ReadError::NoIdColumn);
@@ -598,7 +622,10 @@ impl RowReader {
             seen: HashMap::new(),
             merge_duplicates: options.merge_duplicate_ids,
             keep_cells: options.keep_cells,
-            id_prefix: options.id_from_row.then_some(row_prefix),
+            id_prefix: options.id_from_row.then(|| match &options.source_name {
+                Some(source) => format!("{source}:{row_prefix}"),
+                None => row_prefix,
+            }),
             today: crate::dates::today(),
         })
     }
@@ -731,6 +758,12 @@ impl RowReader {
             }
             DateReading::Future => {
                 let reason = format!("{column}: a date after today, left empty");
+                self.problem(line, Severity::Warning, reason);
+            }
+            DateReading::TwoDigitYear => {
+                let reason = format!(
+                    "{column}: a year of two digits (which century?), left empty: write the year in full"
+                );
                 self.problem(line, Severity::Warning, reason);
             }
             DateReading::Unreadable(error) => {
@@ -1173,7 +1206,7 @@ mod tests {
         // repeated case number and dates as lists write them.
         let text = "Список зниклих безвісти дітей (станом на 01.10.2024);;;;\r\n\
                     ;;;;\r\n\
-                    № п/п;ПІБ дитини;Дата, місце народження;Свидетельство о рождении;Примітки\r\n\
+                    Номер справи;ПІБ дитини;Дата, місце народження;Свидетельство о рождении;Примітки\r\n\
                     1;Коваленко Олександр Іванович;14.05.2012, м. Маріуполь;I-БК 123456;з матір'ю\r\n\
                     2;Шевченко Тарас;14 травня 2012;;\r\n\
                     2;Бондар Ірина;2010;;\r\n\
@@ -1205,7 +1238,7 @@ mod tests {
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!((problems[0].0, problems[0].1), (6, Severity::Rejected));
         assert!(problems[0].2.contains("repeats line 5"), "{problems:?}");
-        assert!(problems[0].2.contains("\"№ п/п\""), "{problems:?}");
+        assert!(problems[0].2.contains("\"Номер справи\""), "{problems:?}");
         assert_eq!((problems[1].0, problems[1].1), (8, Severity::Warning));
         assert!(problems[1].2.contains("range of years"), "{problems:?}");
         assert!(
@@ -1230,7 +1263,8 @@ mod tests {
 
     #[test]
     fn a_list_without_case_ids_is_refused_once_or_numbered_by_row() {
-        let text = "Прізвище,Ім'я,Рік народження\nКоваленко,Олександр,2011\nШевченко,Тарас,2012\n";
+        // `№ п/п` numbers the rows: it is no case number.
+        let text = "№ п/п,Прізвище,Ім'я,Рік народження\n1,Коваленко,Олександр,2011\n2,Шевченко,Тарас,2012\n";
         let error = read_csv_text(text, &ReadOptions::default()).expect_err("refused");
         assert!(matches!(error, ReadError::NoIdColumn), "{error}");
         assert!(error.to_string().contains("--id-from-row"));
@@ -1240,6 +1274,10 @@ mod tests {
         };
         let outcome = read_csv_text(text, &numbered).expect("reads");
         assert_eq!(ids(&outcome), ["row-2", "row-3"]);
+        assert_eq!(
+            outcome.unused_columns,
+            ["№ п/п (row numbers, not case numbers)"]
+        );
     }
 
     #[test]
