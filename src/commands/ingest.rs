@@ -21,7 +21,8 @@ use crate::commands::reading::{ReadingArgs, print_layout, require_records};
 
 #[derive(Args)]
 pub(crate) struct IngestArgs {
-    /// The case export: CSV (comma or semicolon), .xlsx workbook or JSONL.
+    /// The case export: CSV (comma, semicolon, tab or bar), an Excel
+    /// workbook (.xlsx, .xls, .ods) or JSON lines.
     input: PathBuf,
     #[command(flatten)]
     node: NodeAccess,
