@@ -68,6 +68,34 @@ pub struct FinishOutcome {
     pub deleted: u64,
 }
 
+/// Whether two token records can be one person: any given name, family
+/// name, other name (either way round) or document in common.
+fn same_person(stored: &TokenRecord, update: &TokenRecord) -> bool {
+    use poshuk_core::Slot;
+    let names = [
+        Slot::GivenWhole,
+        Slot::GivenClass,
+        Slot::FamilyWhole,
+        Slot::FamilyClass,
+        Slot::AliasWhole,
+        Slot::AliasClass,
+    ];
+    let any = |record: &TokenRecord, slots: &[Slot]| -> Vec<poshuk_core::Token> {
+        let mut tokens: Vec<_> = slots
+            .iter()
+            .flat_map(|slot| record.slot(*slot).iter().copied())
+            .collect();
+        tokens.sort_unstable();
+        tokens.dedup();
+        tokens
+    };
+    let meet = |left: &[poshuk_core::Token], right: &[poshuk_core::Token]| {
+        left.iter().any(|token| right.binary_search(token).is_ok())
+    };
+    let documents = |record: &TokenRecord| any(record, &[Slot::DocumentWhole]);
+    meet(&any(stored, &names), &any(update, &names)) || meet(&documents(stored), &documents(update))
+}
+
 /// Why a record of a batch is refused, if it is.
 fn refusal(record: &Record) -> Option<&'static str> {
     if record.record_id.trim().is_empty() {
@@ -91,7 +119,7 @@ impl Generations {
                     index,
                     reason: reason.into(),
                 }),
-                None => accepted.push(record),
+                None => accepted.push((index, record)),
             }
         }
         let _writes = self.admit_write()?;
@@ -100,16 +128,39 @@ impl Generations {
             return Err(NodeError::Index("no generation is served".into()).into());
         };
         let tokenize_started = Instant::now();
-        let records: Vec<IndexRecord> = accepted
+        let tokenized: Vec<(usize, IndexRecord)> = accepted
             .par_iter()
-            .filter_map(|record| {
-                Some(IndexRecord {
-                    record_id: record.record_id.clone(),
-                    tokens: self.tokenize(oldest.epoch, record)?,
-                    handle: None,
-                })
+            .filter_map(|(index, record)| {
+                Some((
+                    *index,
+                    IndexRecord {
+                        record_id: record.record_id.clone(),
+                        tokens: self.tokenize(oldest.epoch, record)?,
+                        handle: None,
+                    },
+                ))
             })
             .collect();
+        // An update that names another person (no given name, family name,
+        // other name or document in common with what the case held) is
+        // refused: a case number reused for someone else, or a list whose
+        // row numbers were taken for case numbers, would otherwise point
+        // the handles already given to partners at another child.
+        let mut records = Vec::with_capacity(tokenized.len());
+        for (index, record) in tokenized {
+            let previous = oldest
+                .index
+                .tokens_changed_by(&record.record_id, &record.tokens)?;
+            if previous.is_some_and(|previous| !same_person(&previous, &record.tokens)) {
+                rejected.push(Rejected {
+                    index,
+                    reason: "the case id already names another person (no name or document in common): not updated; if it really is the same case, delete it first (`poshuk delete`), then load it again".into(),
+                });
+                continue;
+            }
+            records.push(record);
+        }
+        rejected.sort_by_key(|rejection| rejection.index);
         let tokenize_ms = tokenize_started.elapsed().as_millis() as u64;
         let index_started = Instant::now();
         let (mut counts, keys) = oldest.index.upsert(&records)?;

@@ -185,9 +185,6 @@ impl TokenIndex {
         }))
     }
 
-    /// The case id behind a handle, if the handle is in the index (and
-    /// committed): the handle's lookup key from memory, the document by that
-    /// key, the sealed case id opened with the node's key.
     /// The handles that begin with `prefix` (at most `most` of them): a
     /// handle read out over the telephone is often cut short.
     pub fn handles_starting_with(
@@ -205,6 +202,50 @@ impl TokenIndex {
             .collect())
     }
 
+    /// The stored tokens of a case that `update` would change (none when
+    /// the index does not hold the case, or holds it as it is): what an
+    /// update is compared with. Unchanged records, most of a re-sync, cost
+    /// one lookup in memory.
+    pub fn tokens_changed_by(
+        &self,
+        record_id: &str,
+        update: &TokenRecord,
+    ) -> Result<Option<TokenRecord>, NodeError> {
+        let key = self.secret.record_key(record_id);
+        let content = {
+            let mut blob = Vec::with_capacity(2048);
+            update.write_bytes(&mut blob);
+            super::fingerprint(&blob)
+        };
+        let changed = self
+            .known
+            .read()
+            .map_err(|_| NodeError::Poisoned)?
+            .get(&key)
+            .is_some_and(|known| known.content != content);
+        if !changed {
+            return Ok(None);
+        }
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_u64(self.fields.record_key, key),
+            IndexRecordOption::Basic,
+        );
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        let segment = searcher.segment_reader(address.segment_ord);
+        let columns = SegmentColumns::open(segment)?;
+        let mut buffer = Vec::new();
+        Ok(columns
+            .record(address.doc_id, &mut buffer)?
+            .map(|(_, tokens)| tokens))
+    }
+
+    /// The case id behind a handle, if the handle is in the index (and
+    /// committed): the handle's lookup key from memory, the document by that
+    /// key, the sealed case id opened with the node's key.
     pub fn resolve(&self, handle: &Handle) -> Result<Option<String>, NodeError> {
         let Some(key) = self
             .known

@@ -835,3 +835,40 @@ async fn a_handle_survives_deletion_and_resolves_from_its_first_digits() {
     let (status, _) = call(node.local(), get("/local/v1/resolve/000000000000")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_update_that_names_another_person_is_refused() {
+    let node = TestNode::open();
+    ingest(&node, vec![person("C-1")], false).await;
+    // The same case number, another child (a list whose row numbers were
+    // taken for case numbers): refused, and the case is unchanged.
+    let other = json!({"record_id": "C-1", "given_name": "Тамара", "family_name": "Яремова",
+                       "birth_date": "2013-02-01"});
+    let (_, session) = call(node.local(), post(local::INGEST_SESSIONS, &json!({}))).await;
+    let id = session["session"].as_str().expect("id").to_string();
+    let (status, result) = call(
+        node.local(),
+        post(&local::ingest_batches(&id), &json!({"records": [other]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["counts"]["rejected"], 1, "{result}");
+    assert!(
+        result["rejected"][0]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("another person")),
+        "{result}"
+    );
+    let (_, counts) = call(node.local(), post(&local::ingest_finish(&id), &json!({}))).await;
+    assert_eq!(counts["updated"], 0, "{counts}");
+    let query = json!({"record": {"given_name": "Олександр", "family_name": "Коваленко",
+                                  "birth_date": "2011-04-03"}, "limit": 5});
+    let (_, answer) = call(node.local(), post(local::SEARCH, &query)).await;
+    assert_eq!(answer["hits"][0]["band"], "strong", "{answer}");
+    // A correction of the same person (another birth date, a new document)
+    // is an update as before.
+    let mut corrected = person("C-1");
+    corrected["birth_date"] = json!("2011-04-04");
+    let counts = ingest(&node, vec![corrected], false).await;
+    assert_eq!(counts["updated"], 1, "{counts}");
+}
