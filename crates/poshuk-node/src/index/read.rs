@@ -227,12 +227,7 @@ impl TokenIndex {
             return Ok(None);
         }
         let searcher = self.reader.searcher();
-        let query = TermQuery::new(
-            Term::from_field_u64(self.fields.record_key, key),
-            IndexRecordOption::Basic,
-        );
-        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        let Some((_, address)) = found.first() else {
+        let Some(address) = self.address_of(&searcher, key)? else {
             return Ok(None);
         };
         let segment = searcher.segment_reader(address.segment_ord);
@@ -241,6 +236,20 @@ impl TokenIndex {
         Ok(columns
             .record(address.doc_id, &mut buffer)?
             .map(|(_, tokens)| tokens))
+    }
+
+    /// Where the committed document of a lookup key is.
+    fn address_of(
+        &self,
+        searcher: &tantivy::Searcher,
+        key: u64,
+    ) -> Result<Option<tantivy::DocAddress>, NodeError> {
+        let query = TermQuery::new(
+            Term::from_field_u64(self.fields.record_key, key),
+            IndexRecordOption::Basic,
+        );
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        Ok(found.first().map(|(_, address)| *address))
     }
 
     /// The case id behind a handle, if the handle is in the index (and
@@ -258,15 +267,10 @@ impl TokenIndex {
             return Ok(None);
         };
         let searcher = self.reader.searcher();
-        let query = TermQuery::new(
-            Term::from_field_u64(self.fields.record_key, key),
-            IndexRecordOption::Basic,
-        );
-        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
-        let Some((_, address)) = found.first() else {
+        let Some(address) = self.address_of(&searcher, key)? else {
             return Ok(None);
         };
-        let document: TantivyDocument = searcher.doc(*address)?;
+        let document: TantivyDocument = searcher.doc(address)?;
         let sealed = document
             .get_first(self.fields.sealed_id)
             .and_then(|value| value.as_bytes())
