@@ -141,29 +141,30 @@ impl Generations {
                 ))
             })
             .collect();
+        let (indexes, records): (Vec<usize>, Vec<IndexRecord>) = tokenized.into_iter().unzip();
+        let tokenize_ms = tokenize_started.elapsed().as_millis() as u64;
+        let index_started = Instant::now();
         // An update that names another person (no given name, family name,
         // other name or document in common with what the case held) is
         // refused: a case number reused for someone else, or a list whose
         // row numbers were taken for case numbers, would otherwise point
         // the handles already given to partners at another child.
-        let mut records = Vec::with_capacity(tokenized.len());
-        for (index, record) in tokenized {
-            let previous = oldest
-                .index
-                .tokens_changed_by(&record.record_id, &record.tokens)?;
-            if previous.is_some_and(|previous| !same_person(&previous, &record.tokens)) {
-                rejected.push(Rejected {
-                    index,
-                    reason: "the case id already names another person (no name or document in common): not updated; if it really is the same case, delete it first (`poshuk delete`), then load it again".into(),
-                });
-                continue;
-            }
-            records.push(record);
+        let (mut counts, keys, refused) =
+            oldest.index.upsert_guarded(&records, Some(&same_person))?;
+        for &position in &refused {
+            rejected.push(Rejected {
+                index: indexes[position],
+                reason: "the case id already names another person (no name or document in common): not updated; if it really is the same case, delete it first (`poshuk delete`), then load it again".into(),
+            });
         }
         rejected.sort_by_key(|rejection| rejection.index);
-        let tokenize_ms = tokenize_started.elapsed().as_millis() as u64;
-        let index_started = Instant::now();
-        let (mut counts, keys) = oldest.index.upsert(&records)?;
+        // The newer generations take what the oldest took.
+        let records: Vec<IndexRecord> = records
+            .into_iter()
+            .enumerate()
+            .filter(|(position, _)| refused.binary_search(position).is_err())
+            .map(|(_, record)| record)
+            .collect();
         for generation in newer {
             let rekey = self.rekey_chain(oldest.epoch, generation.epoch)?;
             let rekeyed: Vec<IndexRecord> = records

@@ -202,30 +202,8 @@ impl TokenIndex {
             .collect())
     }
 
-    /// The stored tokens of a case that `update` would change (none when
-    /// the index does not hold the case, or holds it as it is): what an
-    /// update is compared with. Unchanged records, most of a re-sync, cost
-    /// one lookup in memory.
-    pub fn tokens_changed_by(
-        &self,
-        record_id: &str,
-        update: &TokenRecord,
-    ) -> Result<Option<TokenRecord>, NodeError> {
-        let key = self.secret.record_key(record_id);
-        let content = {
-            let mut blob = Vec::with_capacity(2048);
-            update.write_bytes(&mut blob);
-            super::fingerprint(&blob)
-        };
-        let changed = self
-            .known
-            .read()
-            .map_err(|_| NodeError::Poisoned)?
-            .get(&key)
-            .is_some_and(|known| known.content != content);
-        if !changed {
-            return Ok(None);
-        }
+    /// The committed tokens of a lookup key, if the key is committed.
+    pub(super) fn committed_tokens(&self, key: u64) -> Result<Option<TokenRecord>, NodeError> {
         let searcher = self.reader.searcher();
         let Some(address) = self.address_of(&searcher, key)? else {
             return Ok(None);

@@ -72,8 +72,20 @@ impl TokenIndex {
     /// Adds or updates records; one commit for the whole batch. Returns the
     /// counts and the lookup keys of the records (for re-sync bookkeeping).
     pub fn upsert(&self, records: &[IndexRecord]) -> Result<(IngestCounts, Vec<u64>), NodeError> {
+        self.upsert_guarded(records, None)
+            .map(|(counts, keys, _)| (counts, keys))
+    }
+
+    /// [`Index::upsert`], with `may_replace(stored, update)` asked before
+    /// a committed record is changed: the positions of the records it
+    /// refuses are returned, and those records are left as they were.
+    pub fn upsert_guarded(
+        &self,
+        records: &[IndexRecord],
+        may_replace: Option<&(dyn Fn(&TokenRecord, &TokenRecord) -> bool + Sync)>,
+    ) -> Result<(IngestCounts, Vec<u64>, Vec<usize>), NodeError> {
         let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
-        let result = self.upsert_locked(&mut writer, records);
+        let result = self.upsert_locked(&mut writer, records, may_replace);
         if result.is_err() {
             self.recover(&mut writer);
         }
@@ -104,14 +116,16 @@ impl TokenIndex {
         &self,
         writer: &mut IndexWriter,
         records: &[IndexRecord],
-    ) -> Result<(IngestCounts, Vec<u64>), NodeError> {
+        may_replace: Option<&(dyn Fn(&TokenRecord, &TokenRecord) -> bool + Sync)>,
+    ) -> Result<(IngestCounts, Vec<u64>, Vec<usize>), NodeError> {
+        let mut refused = Vec::new();
         let mut counts = IngestCounts::default();
         let mut keys = Vec::with_capacity(records.len());
         let mut changes: HashMap<u64, Known> = HashMap::new();
         {
             let known = self.known.read().map_err(|_| NodeError::Poisoned)?;
             let mut blob = Vec::with_capacity(2048);
-            for record in records {
+            for (position, record) in records.iter().enumerate() {
                 let key = self.secret.record_key(&record.record_id);
                 keys.push(key);
                 blob.clear();
@@ -124,6 +138,16 @@ impl TokenIndex {
                         continue;
                     }
                     Some(previous) => {
+                        // Only a change is compared, against what is
+                        // committed: unchanged records cost nothing more.
+                        if let Some(may_replace) = may_replace
+                            && !changes.contains_key(&key)
+                            && let Some(stored) = self.committed_tokens(key)?
+                            && !may_replace(&stored, &record.tokens)
+                        {
+                            refused.push(position);
+                            continue;
+                        }
                         writer.delete_term(Term::from_field_u64(self.fields.record_key, key));
                         counts.updated += 1;
                         previous.handle
@@ -158,7 +182,7 @@ impl TokenIndex {
                 self.commit(writer, &mut pending)?;
             }
         }
-        Ok((counts, keys))
+        Ok((counts, keys, refused))
     }
 
     /// Commits what is pending, if anything is (called on a timer and at the
