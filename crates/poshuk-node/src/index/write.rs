@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Whether a stored record (first) may be replaced by an update (second).
+pub type MayReplace = dyn Fn(&TokenRecord, &TokenRecord) -> bool + Sync;
+
 impl TokenIndex {
     pub(super) fn load_known(&self) -> Result<(), NodeError> {
         let searcher = self.reader.searcher();
@@ -82,7 +85,7 @@ impl TokenIndex {
     pub fn upsert_guarded(
         &self,
         records: &[IndexRecord],
-        may_replace: Option<&(dyn Fn(&TokenRecord, &TokenRecord) -> bool + Sync)>,
+        may_replace: Option<&MayReplace>,
     ) -> Result<(IngestCounts, Vec<u64>, Vec<usize>), NodeError> {
         let mut writer = self.writer.lock().map_err(|_| NodeError::Poisoned)?;
         let result = self.upsert_locked(&mut writer, records, may_replace);
@@ -116,7 +119,7 @@ impl TokenIndex {
         &self,
         writer: &mut IndexWriter,
         records: &[IndexRecord],
-        may_replace: Option<&(dyn Fn(&TokenRecord, &TokenRecord) -> bool + Sync)>,
+        may_replace: Option<&MayReplace>,
     ) -> Result<(IngestCounts, Vec<u64>, Vec<usize>), NodeError> {
         let mut refused = Vec::new();
         let mut counts = IngestCounts::default();
