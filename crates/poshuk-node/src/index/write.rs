@@ -4,7 +4,7 @@
 use super::*;
 
 /// Whether a stored record (first) may be replaced by an update (second).
-pub type MayReplace = dyn Fn(&TokenRecord, &TokenRecord) -> bool + Sync;
+pub(crate) type MayReplace = dyn Fn(&TokenRecord, &TokenRecord) -> bool + Sync;
 
 impl TokenIndex {
     pub(super) fn load_known(&self) -> Result<(), NodeError> {
