@@ -188,6 +188,10 @@ async fn federated_search(
             ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "no signed caller")
         })?;
     let requester = searching_partner(&coordinator, &caller)?;
+    let digest = request
+        .extensions()
+        .get::<poshuk_tls::SignedBody>()
+        .copied();
     let (_in_flight, admitted) = coordinator
         .admission
         .admit(&requester, &coordinator.config.limits)
@@ -235,7 +239,12 @@ async fn federated_search(
     if let Some(names) = &only {
         coordinator.check_partner_names(names)?;
     }
-    let fingerprint = coordinator.audit.fingerprint(&body);
+    // Keyed from the signed digest (the gate always gives one): the body
+    // is not hashed twice.
+    let fingerprint = match digest {
+        Some(digest) => coordinator.audit.fingerprint(&digest.0),
+        None => coordinator.audit.fingerprint(&body),
+    };
     let response = coordinator
         .search(&requester, queries, only.as_deref(), &fingerprint)
         .await

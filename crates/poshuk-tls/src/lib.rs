@@ -13,7 +13,7 @@ mod signed_requests;
 pub use guarded::{
     GuardedIo, GuardedListener, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
 };
-pub use signed_requests::{is_body_mismatch, verify_signed_request};
+pub use signed_requests::{SignedBody, is_body_mismatch, verify_signed_request};
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

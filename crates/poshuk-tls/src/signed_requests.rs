@@ -65,15 +65,22 @@ pub fn verify_signed_request<S: AsRef<[u8]>>(
     }
     replays.check(&signed)?;
     let expected = signed.body_sha256();
-    let request = request.map(|body| {
+    let mut request = request.map(|body| {
         Body::new(DigestCheckedBody {
             inner: body,
             hasher: Some(Sha256::new()),
             expected,
         })
     });
+    request.extensions_mut().insert(SignedBody(expected));
     Ok((signed.key_id().to_string(), request))
 }
+
+/// The SHA-256 of a signed request's body, as signed (the body is checked
+/// against it as it is read): what an audit fingerprint can key, instead
+/// of hashing a search's body a second time.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedBody(pub [u8; 32]);
 
 /// What an unknown key id's MAC is computed with.
 const UNKNOWN_KEY_SECRET: &[u8] = b"poshuk: no such key id, the same work as for a known one";

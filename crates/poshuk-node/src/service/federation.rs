@@ -86,6 +86,7 @@ pub(crate) async fn check_federation_request(
 /// `POST /v1/search`: a token query in the epoch this node serves.
 pub(crate) async fn search(
     State(state): State<SharedState>,
+    signed: Option<axum::Extension<poshuk_tls::SignedBody>>,
     body: Bytes,
 ) -> Result<Noted<SearchResponse>, ApiError> {
     let started = Instant::now();
@@ -113,7 +114,11 @@ pub(crate) async fn search(
         state.share_agreeing_fields,
     );
     let note = serde_json::json!({
-        "query": state.audit.log.fingerprint(&body),
+        // Keyed from the signed digest: the body is not hashed twice.
+        "query": match signed {
+            Some(axum::Extension(digest)) => state.audit.log.fingerprint(&digest.0),
+            None => state.audit.log.fingerprint(&body),
+        },
         "epoch": query.epoch,
         "hits": response.hits.len(),
     });
