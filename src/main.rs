@@ -53,6 +53,11 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Delete records from your node by record_id.
     Delete(commands::ingest::DeleteArgs),
+    /// The accounts of your node's web page (staff log in at the node's local address, /ui/).
+    Staff {
+        #[command(subcommand)]
+        command: commands::staff::StaffCommand,
+    },
     /// Which of your cases a handle is (a partner asks about one of your hits).
     Resolve(commands::ingest::ResolveArgs),
     /// Run the federation's coordinator: fans searches out to every node, merges the hits.
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
         Command::Ingest(args) => commands::ingest::run_ingest(args),
         Command::Delete(args) => commands::ingest::run_delete(args),
         Command::Resolve(args) => commands::ingest::run_resolve(args),
+        Command::Staff { command } => commands::staff::run(command),
         Command::Bench { command } => commands::bench::run(command),
     };
     match result {

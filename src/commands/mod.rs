@@ -18,5 +18,6 @@ pub(crate) mod reading;
 pub(crate) mod report;
 pub(crate) mod search;
 pub(crate) mod signals;
+pub(crate) mod staff;
 pub(crate) mod synth;
 pub(crate) mod tls;

@@ -12,3 +12,4 @@ mod quality;
 mod rotation;
 mod support;
 mod tls;
+mod web;

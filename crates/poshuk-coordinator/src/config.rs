@@ -61,6 +61,11 @@ pub struct PartnerConfig {
     /// How other partners can ask this partner about a hit.
     #[serde(default)]
     pub contact: String,
+    /// The partner's age public key (`poshuk keys identity`): other
+    /// partners seal contact requests to it. Without it, no contact request
+    /// can reach this partner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
     /// This partner's searches per minute, instead of `[limits]`'s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub searches_per_minute: Option<u32>,
@@ -219,6 +224,7 @@ impl std::fmt::Debug for PartnerConfig {
             )
             .field("permissions", &self.permissions)
             .field("contact", &self.contact)
+            .field("public_key", &self.public_key)
             .finish()
     }
 }
@@ -257,6 +263,7 @@ impl PartnerConfig {
             node_token: None,
             permissions: default_permissions(),
             contact: String::new(),
+            public_key: None,
             searches_per_minute: None,
             searches_per_day: None,
         }

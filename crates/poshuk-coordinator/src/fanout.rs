@@ -74,6 +74,7 @@ impl Coordinator {
                             score: hit.score,
                             band: hit.band,
                             agreeing: hit.agreeing,
+                            fields: hit.fields,
                             own: false,
                             record_id: None,
                         })
@@ -347,6 +348,7 @@ mod tests {
             node_token: None,
             permissions: vec![Permission::Search, Permission::BeSearched],
             contact: String::new(),
+            public_key: None,
             searches_per_minute: None,
             searches_per_day: None,
         }
@@ -360,6 +362,7 @@ mod tests {
             score,
             band: Band::Strong,
             agreeing: Vec::new(),
+            fields: Vec::new(),
             own: false,
             record_id: None,
         }

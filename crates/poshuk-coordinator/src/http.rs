@@ -332,6 +332,7 @@ async fn partners(State(coordinator): State<Shared>) -> Json<Vec<PartnerInfo>> {
             id: partner.id.clone(),
             name: partner.name.clone(),
             contact: partner.contact.clone(),
+            public_key: partner.public_key.clone(),
         });
     Json(partners.collect())
 }
@@ -417,6 +418,124 @@ async fn admin_upload_sealed(
     Ok(StatusCode::NO_CONTENT)
 }
 
+impl From<crate::contacts::ContactError> for ApiError {
+    fn from(error: crate::contacts::ContactError) -> ApiError {
+        use crate::contacts::ContactError;
+        let (status, code) = match &error {
+            ContactError::UnknownPartner(_) => (StatusCode::BAD_REQUEST, "unknown_partner"),
+            ContactError::ToSelf | ContactError::BadLetter(_) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
+            ContactError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_contacts"),
+            ContactError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ContactError::Answered => (StatusCode::CONFLICT, "answered"),
+            ContactError::Database(_) | ContactError::Poisoned => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        ApiError::new(status, code, error.to_string())
+    }
+}
+
+/// Writes a contact step's audit line, synced: a step not audited is not
+/// done.
+fn audit_contact(coordinator: &Coordinator, entry: serde_json::Value) -> Result<(), ApiError> {
+    coordinator.audit.append_durable(entry).map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit_unavailable",
+            "the coordinator cannot write its audit log; retry later",
+        )
+    })
+}
+
+/// `POST /v1/contacts`: a partner asks the owner of a hit to get in touch;
+/// the message is sealed to the owner.
+async fn create_contact(
+    State(coordinator): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let partner = known_partner(&coordinator, &caller)?;
+    let request: poshuk_protocol::NewContact = parse_json(&body)?;
+    let worker = coordinator.clone();
+    let from = partner.id.clone();
+    let id = tokio::task::spawn_blocking(move || {
+        worker
+            .contacts
+            .create(&from, known_of(&worker), &request)
+            .map(|id| (id, request.to))
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the contact store failed",
+        )
+    })??;
+    audit_contact(
+        &coordinator,
+        serde_json::json!({"event": "contact_request", "from": partner.id, "to": id.1, "id": id.0}),
+    )?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id.0}))))
+}
+
+fn known_of(coordinator: &Coordinator) -> impl Fn(&str) -> bool + '_ {
+    |id: &str| coordinator.config.partners.iter().any(|p| p.id == id)
+}
+
+/// `GET /v1/contacts`: the requests this partner sent or received.
+async fn list_contacts(
+    State(coordinator): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<poshuk_protocol::ContactList>, ApiError> {
+    let partner = known_partner(&coordinator, &caller)?;
+    let worker = coordinator.clone();
+    let requests = tokio::task::spawn_blocking(move || worker.contacts.list(&partner.id))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the contact store failed",
+            )
+        })??;
+    Ok(Json(poshuk_protocol::ContactList { requests }))
+}
+
+/// `POST /v1/contacts/{id}/answer`: the owner accepts (with a sealed reply)
+/// or declines.
+async fn answer_contact(
+    State(coordinator): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let partner = known_partner(&coordinator, &caller)?;
+    let answer: poshuk_protocol::ContactAnswer = parse_json(&body)?;
+    let worker = coordinator.clone();
+    let receiver = partner.id.clone();
+    let request_id = id.clone();
+    let accept = answer.accept;
+    let sender = tokio::task::spawn_blocking(move || {
+        worker.contacts.answer(&receiver, &request_id, &answer)
+    })
+    .await
+    .map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the contact store failed",
+        )
+    })??;
+    audit_contact(
+        &coordinator,
+        serde_json::json!({"event": "contact_answer", "from": partner.id, "to": sender, "id": id, "accepted": accept}),
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /metrics`: OpenMetrics text.
 async fn metrics(State(coordinator): State<Shared>) -> Response {
     let text = coordinator.metrics.render();
@@ -430,6 +549,8 @@ const MAX_SEARCH_BODY: usize = 1024 * 1024;
 /// The largest sealed key file an admin uploads (a keyring entry sealed to
 /// one recipient is a few hundred bytes).
 const MAX_SEALED_BODY: usize = 64 * 1024;
+/// The largest contact request or answer: a sealed letter in hex, with room.
+const MAX_CONTACT_BODY: usize = 2 * poshuk_protocol::contacts::MAX_SEALED_LETTER + 4096;
 /// The largest of the small JSON bodies (a retirement).
 const MAX_SMALL_BODY: usize = 16 * 1024;
 
@@ -504,6 +625,16 @@ pub fn router(coordinator: Shared) -> Router {
         .route(route::EPOCHS, get(epochs))
         .route(route::SEALED_KEY, get(fetch_sealed))
         .route(route::ADMIN_KEYS, get(admin_keys))
+        .route(
+            route::CONTACTS,
+            post(create_contact)
+                .get(list_contacts)
+                .layer(DefaultBodyLimit::max(MAX_CONTACT_BODY)),
+        )
+        .route(
+            route::CONTACT_ANSWER,
+            post(answer_contact).layer(DefaultBodyLimit::max(MAX_CONTACT_BODY)),
+        )
         .route(
             route::ADMIN_RETIRE,
             post(admin_retire).layer(DefaultBodyLimit::max(MAX_SMALL_BODY)),

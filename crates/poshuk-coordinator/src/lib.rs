@@ -7,6 +7,7 @@
 //! searched and what came back per partner, never the tokens.
 
 pub mod config;
+mod contacts;
 mod fanout;
 mod http;
 mod keys;
@@ -65,6 +66,8 @@ pub struct Coordinator {
     admission: Arc<limits::Admission>,
     /// Nonces of signed requests seen in the replay window.
     replays: poshuk_protocol::signed::ReplayGuard,
+    /// Contact requests relayed between partners (sealed letters).
+    contacts: contacts::ContactStore,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -117,6 +120,16 @@ impl Coordinator {
         let audit = poshuk_audit::AuditLog::open(&config.audit_log, &config.state_dir)?;
         let config_limits_path = config.state_dir.join(LIMITS_FILE);
         let key_state = keys::KeyState::load(&config.state_dir)?;
+        let contacts = contacts::ContactStore::open(&config.state_dir).map_err(|error| {
+            CoordinatorError::Io {
+                what: format!(
+                    "{} in {}",
+                    contacts::DATABASE_FILE,
+                    config.state_dir.display()
+                ),
+                source: std::io::Error::other(error.to_string()),
+            }
+        })?;
         let metrics = metrics::Metrics::new(config.partners.len());
         Ok(Coordinator {
             config,
@@ -127,6 +140,7 @@ impl Coordinator {
             key_state: Mutex::new(key_state),
             admission: Arc::new(limits::Admission::load(&config_limits_path)),
             replays: Default::default(),
+            contacts,
         })
     }
 

@@ -12,6 +12,7 @@
 
 pub mod files;
 pub mod keyring;
+pub mod letters;
 pub mod sealed;
 
 pub use files::FileError;

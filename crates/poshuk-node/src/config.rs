@@ -201,6 +201,58 @@ pub struct NodeConfig {
     /// Who may call the federation API.
     #[serde(default)]
     pub federation: FederationAuth,
+    /// The staff's web page on the local listener.
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// The staff's web page (served on the local listener, under `/ui/`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// Whether the page is served.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// A single sign-on header set by the operator's proxy (say
+    /// `X-Forwarded-User`). It is trusted only on requests that also carry
+    /// the node's local credential (`Authorization: Bearer`, which the proxy
+    /// holds), never alone, and names a staff account that must exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sso_header: Option<String>,
+    /// A link to a case in the partner's own case system, with `{id}` for
+    /// the case id (say `https://cases.example.org/case/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_link: Option<String>,
+    /// A session ends after this many minutes without a request.
+    #[serde(default = "default_idle_minutes")]
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after the login, used or not.
+    #[serde(default = "default_session_hours")]
+    pub session_max_hours: u32,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_idle_minutes() -> u32 {
+    30
+}
+
+fn default_session_hours() -> u32 {
+    10
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            enabled: true,
+            sso_header: None,
+            case_link: None,
+            session_idle_minutes: default_idle_minutes(),
+            session_max_hours: default_session_hours(),
+        }
+    }
 }
 
 /// How new key epochs reach this node.
@@ -262,6 +314,7 @@ impl NodeConfig {
             limits: Limits::default(),
             coordinator: None,
             federation: FederationAuth::default(),
+            web: WebConfig::default(),
         }
     }
 

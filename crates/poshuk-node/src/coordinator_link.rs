@@ -101,4 +101,10 @@ impl CoordinatorLink {
     pub async fn sealed_key(&self, epoch: u32) -> Result<Vec<u8>, ClientError> {
         self.client.sealed_key(epoch).await
     }
+
+    /// The coordinator's client, for the routes the web page uses (partners,
+    /// contact requests).
+    pub fn client(&self) -> &ApiClient {
+        &self.client
+    }
 }

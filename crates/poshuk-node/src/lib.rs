@@ -15,6 +15,7 @@ pub mod local_auth;
 pub mod metrics;
 mod secret;
 pub mod service;
+pub mod store;
 pub mod wire;
 
 use std::future::Future;
@@ -97,7 +98,7 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
     };
     private_directory(&config.data_dir)?;
     let generations = Generations::open(&config.data_dir, &config.keyring, settings)?;
-    Ok(Arc::new(NodeState::new(
+    let state = NodeState::new(
         config.partner_id.clone(),
         generations,
         service::NodeKeys {
@@ -128,7 +129,17 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             what: format!("audit log {}", error.path),
             source: error.source,
         })?,
-    )?))
+    )?;
+    let state = if config.web.enabled {
+        let store = store::Store::open(&config.data_dir).map_err(|error| NodeError::Io {
+            what: "node database".into(),
+            source: std::io::Error::other(error.to_string()),
+        })?;
+        state.with_web(service::web::Web::new(store, config.web.clone()))
+    } else {
+        state
+    };
+    Ok(Arc::new(state))
 }
 
 /// Creates the data directory if needed and keeps it to the node's own OS
@@ -250,7 +261,10 @@ pub async fn serve(
     state.start_rekey();
     let (stop_sender, stop_receiver) = tokio::sync::watch::channel(false);
     let federation_app = service::federation_router(state.clone(), &config.limits);
-    let local_app = service::local_router(state.clone(), &config.limits);
+    let mut local_app = service::local_router(state.clone(), &config.limits);
+    if state.serves_web() {
+        local_app = local_app.merge(service::web::router(state.clone()));
+    }
     let wait = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
         let _ = receiver.wait_for(|stopped| *stopped).await;
     };

@@ -169,7 +169,7 @@ fn right_needed(method: &Method, path: &str) -> Option<LocalRight> {
 }
 
 /// Whether a `Host` or `Origin` authority names this machine's loopback.
-fn is_loopback_authority(authority: &str) -> bool {
+pub(crate) fn is_loopback_authority(authority: &str) -> bool {
     let host = if let Some(rest) = authority.strip_prefix('[') {
         rest.split(']').next().unwrap_or("")
     } else {

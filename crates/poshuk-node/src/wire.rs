@@ -70,6 +70,15 @@ pub fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse
                     .iter()
                     .map(|field| field.name().to_string())
                     .collect(),
+                fields: hit
+                    .score
+                    .fields
+                    .iter()
+                    .map(|field| poshuk_protocol::FieldLevel {
+                        field: field.field.name().to_string(),
+                        level: field.level.name().to_string(),
+                    })
+                    .collect(),
             })
             .collect(),
         candidates: outcome.candidates,
@@ -95,6 +104,7 @@ pub fn for_the_federation(
         hit.score = (hit.score * 10.0).floor() / 10.0;
         if !share_agreeing_fields {
             hit.agreeing.clear();
+            hit.fields.clear();
         }
     }
     response

@@ -380,4 +380,43 @@ impl ApiClient {
             .query(&[("epoch", epoch)]);
         self.send(request, None).await
     }
+
+    /// The federation's partners, their contacts and public keys.
+    pub async fn partners(&self) -> Result<Vec<crate::PartnerInfo>, ClientError> {
+        self.get_json(routes::coordinator::PARTNERS, "partner list")
+            .await
+    }
+
+    /// Sends a contact request; its id at the coordinator.
+    pub async fn create_contact(&self, request: &crate::NewContact) -> Result<String, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Created {
+            id: String,
+        }
+        let created: Created = self
+            .post_json(routes::coordinator::CONTACTS, request, "contact request")
+            .await?;
+        Ok(created.id)
+    }
+
+    /// The contact requests this partner sent or received.
+    pub async fn contacts(&self) -> Result<crate::ContactList, ClientError> {
+        self.get_json(routes::coordinator::CONTACTS, "contact list")
+            .await
+    }
+
+    /// Answers a contact request addressed to this partner.
+    pub async fn answer_contact(
+        &self,
+        id: &str,
+        answer: &crate::ContactAnswer,
+    ) -> Result<(), ClientError> {
+        let request = self
+            .request(
+                reqwest::Method::POST,
+                &routes::coordinator::contact_answer(id),
+            )
+            .json(answer);
+        self.send(request, None).await.map(drop)
+    }
 }

@@ -316,6 +316,23 @@ pub struct SearchHit {
     pub band: Band,
     /// The fields that agreed (`given_name`, `family_name`, ...).
     pub agreeing: Vec<String>,
+    /// Every compared field's level (`given_name`: `equivalent`, ...), for
+    /// explanations; shared like `agreeing`, only when the owner's config
+    /// says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldLevel>,
+}
+
+/// How one field compared: `field` as in `agreeing`, `level` one of
+/// `exact`, `equivalent`, `close`, `other_name`, `swapped_columns`,
+/// `day_month_swapped`, `year`, `other_year`, `day_month`, `number_only`,
+/// `different`, `missing`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FieldLevel {
+    /// The field.
+    pub field: String,
+    /// Its level.
+    pub level: String,
 }
 
 /// A node's answer to a token query.
@@ -403,6 +420,9 @@ pub struct FederatedHit {
     pub band: Band,
     /// The fields that agreed.
     pub agreeing: Vec<String>,
+    /// Every compared field's level, when the owner shares them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldLevel>,
     /// Whether the record is the searching partner's own.
     pub own: bool,
     /// The searcher's own case id, for own hits only, filled in by the
@@ -483,4 +503,7 @@ pub struct PartnerInfo {
     pub name: String,
     /// How to ask this partner about a hit.
     pub contact: String,
+    /// The partner's age public key, to seal contact requests to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }

@@ -15,6 +15,7 @@
 //! tokens are made: it does not depend on the tokenizer or the keyring.
 
 pub mod bearer;
+pub mod contacts;
 pub mod error;
 pub mod federation;
 pub mod keys;
@@ -27,11 +28,12 @@ pub mod signed;
 #[cfg(feature = "client")]
 pub mod client;
 
+pub use contacts::{ContactAnswer, ContactList, ContactRequest, ContactStatus, NewContact};
 pub use error::{ErrorBody, ErrorKind};
 pub use federation::{
-    BadHandle, Band, EpochQueries, FederatedHit, FederatedResponse, FederationEpochs, Handle,
-    NodeStatus, PartnerInfo, PartnerOutcome, PartnerStatus, ProtocolError, RekeyStatus, SearchHit,
-    SearchResponse, TokenQuery, max_tokens,
+    BadHandle, Band, EpochQueries, FederatedHit, FederatedResponse, FederationEpochs, FieldLevel,
+    Handle, NodeStatus, PartnerInfo, PartnerOutcome, PartnerStatus, ProtocolError, RekeyStatus,
+    SearchHit, SearchResponse, TokenQuery, max_tokens,
 };
 pub use keys::{FederationKeys, FetchKey, Installed, NodeRetire, PartnerKeys, RetireRequest};
 pub use local::{
@@ -238,6 +240,7 @@ mod typed_tests {
             score: 0.9,
             band: Band::Strong,
             agreeing: Vec::new(),
+            fields: Vec::new(),
             own: true,
             record_id: Some("CASE-0017".into()),
         };

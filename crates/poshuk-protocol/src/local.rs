@@ -183,3 +183,48 @@ pub struct Compacted {
     /// Segments rewritten to drop deleted documents.
     pub segments_rewritten: usize,
 }
+
+/// A staff account to add or change (`POST /local/v1/staff`). `Debug`
+/// leaves out the password.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StaffAccountRequest {
+    /// The login name.
+    pub name: String,
+    /// The password (hashed with argon2 by the node; never stored).
+    pub password: String,
+    /// `searcher` or `admin`.
+    pub role: String,
+}
+
+impl std::fmt::Debug for StaffAccountRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "StaffAccountRequest({}, {}, <password redacted>)",
+            self.name, self.role
+        )
+    }
+}
+
+impl Drop for StaffAccountRequest {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.password.zeroize();
+    }
+}
+
+/// A staff account as listed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffAccount {
+    /// The login name.
+    pub name: String,
+    /// `searcher` or `admin`.
+    pub role: String,
+}
+
+/// A staff account to remove (`POST /local/v1/staff/remove`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StaffRemoval {
+    /// The login name.
+    pub name: String,
+}

@@ -48,6 +48,11 @@ pub mod local {
     pub const KEYS_INSTALL: &str = "/local/v1/keys/install";
     /// `POST` fetch this partner's sealed key from the coordinator and install it.
     pub const KEYS_FETCH: &str = "/local/v1/keys/fetch";
+    /// `GET` the staff accounts of the web page; `POST` add one or change
+    /// its password and role.
+    pub const STAFF: &str = "/local/v1/staff";
+    /// `POST` remove a staff account.
+    pub const STAFF_REMOVE: &str = "/local/v1/staff/remove";
 
     /// [`INGEST_BATCHES`] for one session.
     pub fn ingest_batches(session: &str) -> String {
@@ -90,6 +95,18 @@ pub mod coordinator {
     pub const ADMIN_RETIRE: &str = "/v1/admin/retire";
     /// `PUT` (admin) a sealed key for a partner (router pattern).
     pub const ADMIN_SEALED: &str = "/v1/admin/sealed/{partner}/{epoch}";
+
+    /// `POST` a contact request; `GET` those this partner sent or received.
+    pub const CONTACTS: &str = "/v1/contacts";
+    /// `POST` the owner's answer to a contact request (router pattern).
+    pub const CONTACT_ANSWER: &str = "/v1/contacts/{id}/answer";
+
+    /// [`CONTACT_ANSWER`] for one request; the id is checked to be hex
+    /// digits only, so it cannot leave the route.
+    pub fn contact_answer(id: &str) -> String {
+        let digits: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+        format!("/v1/contacts/{digits}/answer")
+    }
 
     /// [`ADMIN_SEALED`] for one partner and epoch.
     pub fn admin_sealed(partner: &str, epoch: u32) -> String {

@@ -76,6 +76,25 @@ impl Level {
         }
     }
 
+    /// Its name on the wire (`exact`, `equivalent`, ...): the page and the
+    /// command line put it in words in the reader's language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Exact => "exact",
+            Level::Equivalent => "equivalent",
+            Level::Close => "close",
+            Level::OtherName => "other_name",
+            Level::SwappedColumns => "swapped_columns",
+            Level::DayMonthSwapped => "day_month_swapped",
+            Level::Year => "year",
+            Level::OtherYear => "other_year",
+            Level::DayMonth => "day_month",
+            Level::NumberOnly => "number_only",
+            Level::Different => "different",
+            Level::Missing => "missing",
+        }
+    }
+
     /// Whether the level counts as agreement (for "which fields agreed").
     pub fn agrees(self) -> bool {
         !matches!(self, Level::Different | Level::Missing)

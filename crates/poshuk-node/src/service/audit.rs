@@ -54,6 +54,8 @@ fn quiet(route: &str) -> bool {
         routes::METRICS,
         node::STATUS,
         local::STATUS,
+        super::web::paths::STYLE,
+        super::web::paths::LANG,
     ]
     .contains(&route)
 }
@@ -108,7 +110,9 @@ pub(crate) async fn audit_request(
         }
         audit.failing.store(false, Ordering::SeqCst);
     }
-    let (api, caller) = if route.starts_with("/local/") {
+    let (api, caller) = if route.starts_with("/ui") || route == "/" {
+        ("web", None)
+    } else if route.starts_with("/local/") {
         let right = request
             .extensions()
             .get::<crate::local_auth::LocalRight>()
@@ -117,10 +121,22 @@ pub(crate) async fn audit_request(
     } else {
         ("federation", Some("coordinator"))
     };
-    let staff = staff(&request);
-    // Ingests, deletions, keys, retirements: synced to disk.
+    // The web page's logged-in staff member, else the header's.
+    let staff = request
+        .extensions()
+        .get::<super::web::Staff>()
+        .map(|staff| poshuk_audit::short(&staff.name))
+        .or_else(|| staff(&request));
+    // Ingests, deletions, keys, retirements, reviews, contact requests:
+    // synced to disk.
     let durable = request.method() == Method::POST
-        && ![local::SEARCH, local::FEDERATED_SEARCH, node::SEARCH].contains(&route.as_str());
+        && ![
+            local::SEARCH,
+            local::FEDERATED_SEARCH,
+            node::SEARCH,
+            super::web::paths::SEARCH,
+        ]
+        .contains(&route.as_str());
     let response = next.run(request).await;
     let mut entry = serde_json::json!({
         "event": "request",

@@ -11,6 +11,8 @@ mod federation;
 mod ingest;
 mod keys;
 mod search;
+mod staff;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +56,8 @@ pub struct NodeState {
     audit: Arc<audit::NodeAudit>,
     identity: std::path::PathBuf,
     admin_key: Option<String>,
+    /// The staff's web page (absent when `[web] enabled = false`).
+    web: Option<web::Web>,
 }
 
 impl std::fmt::Debug for NodeState {
@@ -104,7 +108,19 @@ impl NodeState {
             share_agreeing_fields: federation.share_agreeing_fields,
             identity: keys.identity,
             admin_key: keys.admin_key,
+            web: None,
         })
+    }
+
+    /// Serves the staff's web page from `store`.
+    pub fn with_web(mut self, web: web::Web) -> NodeState {
+        self.web = Some(web);
+        self
+    }
+
+    /// Whether the web page is served.
+    pub fn serves_web(&self) -> bool {
+        self.web.is_some()
     }
 
     /// Records in the newest generation.
@@ -218,6 +234,8 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(local::STATUS, get(federation::status))
         .route(local::KEYS_INSTALL, post(keys::install))
         .route(local::KEYS_FETCH, post(keys::fetch))
+        .route(local::STAFF, post(staff::put_staff).get(staff::list_staff))
+        .route(local::STAFF_REMOVE, post(staff::remove_staff))
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::METRICS, get(federation::local_metrics))
         .route_layer(middleware::from_fn(mark_route))

@@ -23,7 +23,7 @@ use crate::wire::{hits_response, record_from_wire};
 /// The record of a search, checked: a limit in range and a usable field;
 /// with the years of a birth-year range when the date is one (`2010-2014`,
 /// `~2012`).
-fn query_record(raw: RawRecord, limit: usize) -> Result<(Record, Vec<u16>), ApiError> {
+pub(crate) fn query_record(raw: RawRecord, limit: usize) -> Result<(Record, Vec<u16>), ApiError> {
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIMIT}"
@@ -76,6 +76,27 @@ pub(crate) async fn federated_search(
             "partners is empty: name at least one partner, or leave it out to search all",
         ));
     }
+    let answer = search_federation(&state, record, years, request.limit, request.partners).await?;
+    // Hits per partner, as the coordinator's own audit line has them.
+    let per_partner: std::collections::BTreeMap<String, usize> = answer
+        .partners
+        .iter()
+        .map(|(id, status)| (id.clone(), status.hits))
+        .collect();
+    let note = serde_json::json!({"partners": per_partner, "partial": answer.partial});
+    Ok(noted(note, answer))
+}
+
+/// Searches the federation for a checked query record: tokenized here for
+/// the epochs the federation serves, sent as tokens, own hits resolved back
+/// to case ids here. Used by the local API and the staff's web page.
+pub(crate) async fn search_federation(
+    state: &SharedState,
+    record: Record,
+    years: Vec<u16>,
+    limit: usize,
+    partners: Option<Vec<String>>,
+) -> Result<FederatedResponse, ApiError> {
     let Some(link) = state.coordinator.as_ref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -92,12 +113,11 @@ pub(crate) async fn federated_search(
             .search_epochs(state.generations.searchable_epochs())
             .await;
         let worker = state.clone();
-        let partners = request.partners.clone();
         let (record, years) = (record.clone(), years.clone());
         let queries = blocking(move || {
             worker
                 .generations
-                .queries_for(&record, &years, &epochs, request.limit)
+                .queries_for(&record, &years, &epochs, limit)
         })
         .await?;
         match link.federated_search(&queries, partners.as_deref()).await {
@@ -110,19 +130,11 @@ pub(crate) async fn federated_search(
             outcome => break outcome.map_err(coordinator_error)?,
         }
     };
-    // Hits per partner, as the coordinator's own audit line has them.
-    let per_partner: std::collections::BTreeMap<String, usize> = answer
-        .partners
-        .iter()
-        .map(|(id, status)| (id.clone(), status.hits))
-        .collect();
-    let note = serde_json::json!({"partners": per_partner, "partial": answer.partial});
     if !answer.hits.iter().any(|hit| hit.own) {
-        return Ok(noted(note, answer));
+        return Ok(answer);
     }
     let worker = state.clone();
-    let answer = blocking(move || resolve_own_hits(&worker, answer)).await?;
-    Ok(noted(note, answer))
+    blocking(move || resolve_own_hits(&worker, answer)).await
 }
 
 /// Fills in this partner's case ids for its own hits.

@@ -1,0 +1,571 @@
+//! Contact requests with consent: from another partner's hit, staff write a
+//! short message, sealed here to that partner's public key and relayed by
+//! the coordinator; the owner's staff see it with their own case id
+//! (resolved here, from the handle) and accept with a contact text of their
+//! choosing, also sealed, or decline. Nothing about either person crosses
+//! the federation except what each side chooses to write.
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use poshuk_keys::letters::{Envelope, open_letter, seal_letter};
+use poshuk_protocol::contacts::MAX_LETTER_CHARS;
+use poshuk_protocol::{ContactAnswer, ContactStatus, Handle, NewContact};
+
+use super::search::{kept_hit, resolve};
+use super::{Lang, SharedState, Staff, Text, pages, paths};
+use crate::service::audit::AuditNote;
+use crate::store::{ContactRow, Direction, now};
+
+#[derive(serde::Deserialize)]
+pub(crate) struct NewContactQuery {
+    search: String,
+    hit: usize,
+}
+
+/// `GET /ui/contact/new?search=ID&hit=N`: the message form for a hit.
+pub(crate) async fn new_contact_page(
+    State(state): State<SharedState>,
+    staff: Staff,
+    headers: HeaderMap,
+    query: Result<Query<NewContactQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let Ok(Query(query)) = query else {
+        return pages::problem(
+            lang,
+            StatusCode::BAD_REQUEST,
+            Text::NoSuchSearch,
+            Some(paths::SEARCH),
+        );
+    };
+    let Some(hit) = kept_hit(&state, &staff, &query.search, query.hit).filter(|hit| !hit.own)
+    else {
+        return pages::problem(
+            lang,
+            StatusCode::NOT_FOUND,
+            Text::NoSuchSearch,
+            Some(paths::SEARCH),
+        );
+    };
+    let t = |text| lang.t(text);
+    let body = html! {
+        p { (t(Text::To)) ": " strong { (hit.partner_name) } " · " (pages::band(lang, hit.band)) }
+        form.card method="post" action=(paths::CONTACTS) {
+            input type="hidden" name="csrf" value=(staff.csrf);
+            input type="hidden" name="search" value=(query.search);
+            input type="hidden" name="hit" value=(query.hit);
+            label for="message" { (t(Text::Message)) }
+            textarea id="message" name="message" rows="6" maxlength=(MAX_LETTER_CHARS)
+                aria-describedby="message_hint" required {}
+            small id="message_hint" { (t(Text::MessageHint)) }
+            button type="submit" { (t(Text::Send)) }
+        }
+    };
+    pages::layout(
+        lang,
+        t(Text::AskForContact),
+        Some(&staff),
+        paths::SEARCH,
+        body,
+    )
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct SendForm {
+    csrf: String,
+    search: String,
+    hit: usize,
+    message: String,
+}
+
+/// A letter's text checked: not empty, not longer than the bound.
+fn checked_text(text: &str) -> Result<String, Text> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(Text::Empty);
+    }
+    if text.chars().count() > MAX_LETTER_CHARS {
+        return Err(Text::TooLong);
+    }
+    Ok(text.to_string())
+}
+
+/// The public key the coordinator lists for a partner.
+async fn public_key_of(state: &SharedState, partner: &str) -> Result<Option<String>, String> {
+    let link = state
+        .coordinator
+        .as_ref()
+        .ok_or_else(|| "this node has no [coordinator] in its config".to_string())?;
+    let partners = link
+        .client()
+        .partners()
+        .await
+        .map_err(|error| crate::service::search::coordinator_error(error).message)?;
+    Ok(partners
+        .into_iter()
+        .find(|info| info.id == partner)
+        .and_then(|info| info.public_key))
+}
+
+/// `POST /ui/contacts`: seals the message to the hit's partner and sends it
+/// through the coordinator.
+pub(crate) async fn send_contact(
+    State(state): State<SharedState>,
+    staff: Staff,
+    headers: HeaderMap,
+    form: Result<Form<SendForm>, FormRejection>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return pages::rejected(lang, &rejection, paths::SEARCH),
+    };
+    if !staff.csrf_matches(&form.csrf) {
+        return pages::problem(
+            lang,
+            StatusCode::FORBIDDEN,
+            Text::FormExpired,
+            Some(paths::SEARCH),
+        );
+    }
+    let Some(hit) = kept_hit(&state, &staff, &form.search, form.hit).filter(|hit| !hit.own) else {
+        return pages::problem(
+            lang,
+            StatusCode::NOT_FOUND,
+            Text::NoSuchSearch,
+            Some(paths::SEARCH),
+        );
+    };
+    let back = format!(
+        "{}?search={}&hit={}",
+        paths::CONTACT_NEW,
+        form.search,
+        form.hit
+    );
+    let message = match checked_text(&form.message) {
+        Ok(message) => message,
+        Err(text) => return pages::problem(lang, StatusCode::BAD_REQUEST, text, Some(&back)),
+    };
+    let public_key = match public_key_of(&state, &hit.partner).await {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            return pages::problem(lang, StatusCode::CONFLICT, Text::NoPublicKey, Some(&back));
+        }
+        Err(message) => {
+            return pages::problem_message(lang, StatusCode::BAD_GATEWAY, &message, Some(&back));
+        }
+    };
+    let handle = hit.handle.to_string();
+    let envelope = Envelope {
+        from: &state.partner_id,
+        to: &hit.partner,
+        subject: &handle,
+    };
+    let sealed = match seal_letter(&public_key, &envelope, &message) {
+        Ok(sealed) => sealed,
+        Err(error) => {
+            return pages::problem_message(
+                lang,
+                StatusCode::BAD_GATEWAY,
+                &error.to_string(),
+                Some(&back),
+            );
+        }
+    };
+    let Some(link) = state.coordinator.as_ref() else {
+        return pages::problem(
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Text::CoordinatorUnreachable,
+            Some(&back),
+        );
+    };
+    let request = NewContact {
+        to: hit.partner.clone(),
+        handle: hit.handle,
+        sealed_message: hex::encode(sealed),
+    };
+    let id = match link.client().create_contact(&request).await {
+        Ok(id) => id,
+        Err(error) => {
+            let error = crate::service::search::coordinator_error(error);
+            return pages::problem_message(lang, error.status, &error.message, Some(&back));
+        }
+    };
+    if let Some(web) = state.web.as_ref() {
+        let _ = web.store.put_contact(&ContactRow {
+            id: id.clone(),
+            direction: Direction::Outgoing,
+            partner: hit.partner.clone(),
+            handle,
+            message,
+            status: ContactStatus::Pending.name().into(),
+            reply: String::new(),
+            staff: staff.name.clone(),
+            created: now(),
+        });
+    }
+    let mut response = Redirect::to(&format!("{}?sent=1", paths::CONTACTS)).into_response();
+    response
+        .extensions_mut()
+        .insert(AuditNote(serde_json::json!({
+            "contact_request": id,
+            "to": hit.partner,
+        })));
+    response
+}
+
+/// Brings the node's copy of its contact requests up to date with the
+/// coordinator's: new requests to this partner are opened with its
+/// identity, replies to its own are opened and kept. Whether the
+/// coordinator answered.
+async fn sync(state: &SharedState) -> bool {
+    let (Some(link), Some(web)) = (state.coordinator.as_ref(), state.web.as_ref()) else {
+        return false;
+    };
+    let Ok(list) = link.client().contacts().await else {
+        return false;
+    };
+    let identity = poshuk_keys::files::load_identity(&state.identity).ok();
+    let open = |sealed: &str, from: &str, to: &str, subject: &str| -> String {
+        let Some(identity) = identity.as_ref() else {
+            return "(this node's identity cannot be read)".into();
+        };
+        let envelope = Envelope { from, to, subject };
+        match hex::decode(sealed) {
+            Ok(bytes) => match open_letter(identity, &envelope, &bytes) {
+                Ok(text) => text.to_string(),
+                Err(error) => format!("({error})"),
+            },
+            Err(_) => "(damaged)".into(),
+        }
+    };
+    let me = state.partner_id.as_str();
+    for request in list.requests {
+        let handle = request.handle.to_string();
+        if request.from == me {
+            let kept = web
+                .store
+                .contact(&request.id, Direction::Outgoing)
+                .ok()
+                .flatten();
+            let reply = match &request.sealed_reply {
+                Some(sealed) => open(sealed, &request.to, me, &handle),
+                None => String::new(),
+            };
+            let row = match kept {
+                Some(mut row) => {
+                    row.status = request.status.name().into();
+                    row.reply = reply;
+                    row.staff = String::new();
+                    row
+                }
+                None => ContactRow {
+                    id: request.id.clone(),
+                    direction: Direction::Outgoing,
+                    partner: request.to.clone(),
+                    handle,
+                    message: String::new(),
+                    status: request.status.name().into(),
+                    reply,
+                    staff: String::new(),
+                    created: (request.created_ms / 1000) as i64,
+                },
+            };
+            let _ = web.store.put_contact(&row);
+        } else if request.to == me {
+            let kept = web
+                .store
+                .contact(&request.id, Direction::Incoming)
+                .ok()
+                .flatten();
+            let row = match kept {
+                Some(mut row) => {
+                    row.status = request.status.name().into();
+                    row.staff = String::new();
+                    row
+                }
+                None => ContactRow {
+                    id: request.id.clone(),
+                    direction: Direction::Incoming,
+                    partner: request.from.clone(),
+                    message: open(&request.sealed_message, &request.from, me, &handle),
+                    handle,
+                    status: request.status.name().into(),
+                    reply: String::new(),
+                    staff: String::new(),
+                    created: (request.created_ms / 1000) as i64,
+                },
+            };
+            let _ = web.store.put_contact(&row);
+        }
+    }
+    true
+}
+
+fn status_text(lang: Lang, status: &str) -> &'static str {
+    lang.t(match ContactStatus::parse(status) {
+        Some(ContactStatus::Accepted) => Text::Accepted,
+        Some(ContactStatus::Declined) => Text::Declined,
+        _ => Text::Pending,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct ContactsQuery {
+    #[serde(default)]
+    sent: Option<String>,
+    #[serde(default)]
+    answered: Option<String>,
+}
+
+/// `GET /ui/contacts`: requests received (with a link to answer) and sent
+/// (with their outcome and the owner's reply).
+pub(crate) async fn contacts_page(
+    State(state): State<SharedState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Query(query): Query<ContactsQuery>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let t = |text| lang.t(text);
+    let reachable = sync(&state).await;
+    let Some(web) = state.web.as_ref() else {
+        return pages::problem(lang, StatusCode::NOT_FOUND, Text::NotFound, None);
+    };
+    let received = web.store.contacts(Direction::Incoming).unwrap_or_default();
+    let sent = web.store.contacts(Direction::Outgoing).unwrap_or_default();
+    let body = html! {
+        @if query.sent.is_some() { (pages::notice(lang, Text::ContactSent)) }
+        @if query.answered.is_some() { (pages::notice(lang, Text::AnswerSent)) }
+        @if !reachable { p.problem role="alert" { (t(Text::CoordinatorUnreachable)) } }
+        section {
+            h2 { (t(Text::Received)) }
+            (table(lang, &received, true))
+        }
+        section {
+            h2 { (t(Text::Sent)) }
+            (table(lang, &sent, false))
+        }
+    };
+    pages::layout(lang, t(Text::Contacts), Some(&staff), paths::CONTACTS, body).into_response()
+}
+
+fn table(lang: Lang, rows: &[ContactRow], incoming: bool) -> Markup {
+    let t = |text| lang.t(text);
+    html! {
+        @if rows.is_empty() {
+            p.muted { (t(Text::NoContacts)) }
+        } @else {
+            div.scroll {
+                table {
+                    thead { tr {
+                        th scope="col" { (t(Text::When)) }
+                        th scope="col" { (t(if incoming { Text::From } else { Text::To })) }
+                        th scope="col" { (t(Text::Message)) }
+                        th scope="col" { (t(Text::Status)) }
+                        th scope="col" { (t(if incoming { Text::Answer } else { Text::Reply })) }
+                    } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td { (super::show_time(row.created)) }
+                                td { (row.partner) }
+                                td.message { (row.message) }
+                                td { (status_text(lang, &row.status)) }
+                                td.message {
+                                    @if incoming {
+                                        a href={ "/ui/contacts/" (row.id) } {
+                                            @if row.status == "pending" { (t(Text::Answer)) } @else { (t(Text::About)) }
+                                        }
+                                    } @else {
+                                        (row.reply)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /ui/contacts/{id}`: a request received, with this partner's own
+/// case id, and the answer form while it is pending.
+pub(crate) async fn contact_page(
+    State(state): State<SharedState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let t = |text| lang.t(text);
+    let Some(row) = state
+        .web
+        .as_ref()
+        .and_then(|web| web.store.contact(&id, Direction::Incoming).ok().flatten())
+    else {
+        return pages::problem(
+            lang,
+            StatusCode::NOT_FOUND,
+            Text::NotFound,
+            Some(paths::CONTACTS),
+        );
+    };
+    let case_id = match row.handle.parse::<Handle>() {
+        Ok(handle) => resolve(&state, handle).await,
+        Err(_) => None,
+    };
+    let body = html! {
+        dl.card {
+            dt { (t(Text::From)) } dd { (row.partner) }
+            dt { (t(Text::When)) } dd { (super::show_time(row.created)) }
+            dt { (t(Text::About)) }
+            dd {
+                @if let Some(case_id) = &case_id {
+                    (t(Text::CaseId)) ": " strong.case { (case_id) } " · "
+                    a href={ "/ui/record/" (row.handle) } { (t(Text::OpenCase)) }
+                } @else { "—" }
+            }
+            dt { (t(Text::Message)) } dd.message { (row.message) }
+            dt { (t(Text::Status)) } dd { (status_text(lang, &row.status)) }
+        }
+        @if row.status == "pending" {
+            form.card method="post" action={ "/ui/contacts/" (row.id) "/answer" } {
+                input type="hidden" name="csrf" value=(staff.csrf);
+                label for="reply" { (t(Text::Reply)) }
+                textarea id="reply" name="reply" rows="4" maxlength=(MAX_LETTER_CHARS) aria-describedby="reply_hint" {}
+                small id="reply_hint" { (t(Text::ReplyHint)) }
+                div.buttons {
+                    button type="submit" name="decision" value="accept" { (t(Text::Accept)) }
+                    button.secondary type="submit" name="decision" value="decline" { (t(Text::Decline)) }
+                }
+            }
+        }
+    };
+    let here = format!("/ui/contacts/{}", row.id);
+    let mut response =
+        pages::layout(lang, t(Text::Contacts), Some(&staff), &here, body).into_response();
+    response.extensions_mut().insert(AuditNote(
+        serde_json::json!({"contact_request": row.id, "viewed": true}),
+    ));
+    response
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct AnswerForm {
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    reply: String,
+}
+
+/// `POST /ui/contacts/{id}/answer`: accept with a sealed contact text, or
+/// decline.
+pub(crate) async fn answer_contact(
+    State(state): State<SharedState>,
+    staff: Staff,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<AnswerForm>, FormRejection>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let back = format!("/ui/contacts/{id}");
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return pages::rejected(lang, &rejection, &back),
+    };
+    if !staff.csrf_matches(&form.csrf) {
+        return pages::problem(lang, StatusCode::FORBIDDEN, Text::FormExpired, Some(&back));
+    }
+    let (Some(web), Some(link)) = (state.web.as_ref(), state.coordinator.as_ref()) else {
+        return pages::problem(
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Text::CoordinatorUnreachable,
+            Some(&back),
+        );
+    };
+    let Some(mut row) = web.store.contact(&id, Direction::Incoming).ok().flatten() else {
+        return pages::problem(
+            lang,
+            StatusCode::NOT_FOUND,
+            Text::NotFound,
+            Some(paths::CONTACTS),
+        );
+    };
+    let accept = form.decision == "accept";
+    let answer = if accept {
+        let reply = match checked_text(&form.reply) {
+            Ok(reply) => reply,
+            Err(text) => return pages::problem(lang, StatusCode::BAD_REQUEST, text, Some(&back)),
+        };
+        let public_key = match public_key_of(&state, &row.partner).await {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                return pages::problem(lang, StatusCode::CONFLICT, Text::NoPublicKey, Some(&back));
+            }
+            Err(message) => {
+                return pages::problem_message(
+                    lang,
+                    StatusCode::BAD_GATEWAY,
+                    &message,
+                    Some(&back),
+                );
+            }
+        };
+        let envelope = Envelope {
+            from: &state.partner_id,
+            to: &row.partner,
+            subject: &row.handle,
+        };
+        let sealed = match seal_letter(&public_key, &envelope, &reply) {
+            Ok(sealed) => sealed,
+            Err(error) => {
+                return pages::problem_message(
+                    lang,
+                    StatusCode::BAD_GATEWAY,
+                    &error.to_string(),
+                    Some(&back),
+                );
+            }
+        };
+        row.reply = reply;
+        ContactAnswer {
+            accept: true,
+            sealed_reply: Some(hex::encode(sealed)),
+        }
+    } else {
+        ContactAnswer {
+            accept: false,
+            sealed_reply: None,
+        }
+    };
+    if let Err(error) = link.client().answer_contact(&id, &answer).await {
+        let error = crate::service::search::coordinator_error(error);
+        return pages::problem_message(lang, error.status, &error.message, Some(&back));
+    }
+    row.status = if accept {
+        ContactStatus::Accepted
+    } else {
+        ContactStatus::Declined
+    }
+    .name()
+    .into();
+    row.staff = staff.name.clone();
+    let _ = web.store.put_contact(&row);
+    let mut response = Redirect::to(&format!("{}?answered=1", paths::CONTACTS)).into_response();
+    response
+        .extensions_mut()
+        .insert(AuditNote(serde_json::json!({
+            "contact_request": id,
+            "accepted": accept,
+        })));
+    response
+}

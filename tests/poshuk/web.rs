@@ -1,0 +1,555 @@
+//! The staff's web page in a real browser (Debian's Chromium, driven through
+//! ChromeDriver by WebDriver): at partner A, log in, search in Latin for a
+//! person B holds in Cyrillic, see the hit explained, confirm it, ask B for
+//! contact; at B, see the request with B's own case id, accept with a
+//! contact text; at A, see the answer. Then the bad inputs: a forged CSRF
+//! token, a session ended in a second tab, a bogus session, a 1 MB message,
+//! another partner's handle typed into a URL. Screenshots of each page are
+//! saved in `target/web-screenshots/`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::federation::{PARTNERS, guarded, joins, search, shared_person, start_coordinator};
+use crate::support::{NodeProcess, poshuk, read_csv, state_dir, workspace_with_keyring};
+
+/// ChromeDriver on a port it chose itself; killed on drop.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start() -> ChromeDriver {
+        let binary = std::env::var("POSHUK_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let mut child = Command::new(&binary)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start {binary} ({error}): the web page's tests need Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`, as .ci/run does)"
+                )
+            });
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("chromedriver said where it listens")
+                .expect("chromedriver's output");
+            if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                break rest.trim_end_matches('.').trim().to_string();
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ChromeDriver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium session with its own empty profile.
+async fn browser(driver: &ChromeDriver, profile: &Path) -> Client {
+    let binary = std::env::var("POSHUK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": binary,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--lang=en-US",
+                "--window-size=1100,1400",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {"intl.accept_languages": "en-US,en"}
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("tls")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a WebDriver session in Chromium")
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
+
+async fn snap(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("saved");
+}
+
+/// The page's text, once the page a click started to load has loaded (a
+/// body that goes stale under the reader is read again from the new page).
+async fn body_text(client: &Client) -> String {
+    let mut last_error = None;
+    for _ in 0..100 {
+        let found = client.wait().for_element(Locator::Css("body")).await;
+        match found {
+            Ok(body) => match body.text().await {
+                Ok(text) => return text,
+                Err(error) => last_error = Some(error.to_string()),
+            },
+            Err(error) => last_error = Some(error.to_string()),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the page never settled: {last_error:?}");
+}
+
+async fn log_in(client: &Client, base: &str, name: &str, password: &str) {
+    client.goto(&format!("{base}/ui/")).await.expect("opens");
+    // Not logged in: the page sends the browser to the login form.
+    assert!(
+        client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/ui/login"),
+        "not sent to the login page"
+    );
+    client
+        .find(Locator::Id("name"))
+        .await
+        .expect("name")
+        .send_keys(name)
+        .await
+        .expect("types");
+    client
+        .find(Locator::Id("password"))
+        .await
+        .expect("password")
+        .send_keys(password)
+        .await
+        .expect("types");
+    client
+        .find(Locator::Css("form button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("submits");
+    let text = body_text(client).await;
+    assert!(text.contains(&format!("Logged in as {name}")), "{text}");
+}
+
+/// Adds a staff account through `poshuk staff add`, the password from the
+/// environment.
+fn add_staff(dir: &Path, node: &str, name: &str, password: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(["staff", "add", name, "--node", node])
+        .current_dir(dir)
+        .env("POSHUK_STATE_DIR", state_dir())
+        .env("POSHUK_STAFF_PASSWORD", password)
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The NGO's record id of the person `shared_person` names.
+fn record_id_at(dir: &Path, source: &str, person_of_intl_row: &str) -> String {
+    let truth = read_csv(&dir.join("data/truth.csv"));
+    let person = truth[1..]
+        .iter()
+        .find(|row| row[1] == person_of_intl_row)
+        .map(|row| row[2].clone())
+        .expect("the person");
+    truth[1..]
+        .iter()
+        .find(|row| row[2] == person && row[0].replace('-', "_") == source)
+        .map(|row| row[1].clone())
+        .expect("the source's record of the person")
+}
+
+#[test]
+fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
+    let driver = ChromeDriver::start();
+    let (workspace, _) = workspace_with_keyring();
+    let dir = workspace.path();
+    let synth = poshuk(
+        dir,
+        &["synth", "--persons", "300", "--seed", "9", "-o", "data"],
+    );
+    assert!(synth.success, "{}", synth.stderr);
+    let share = |id: &'static str| {
+        move |config: &mut poshuk_node::NodeConfig| {
+            guarded(id)(config);
+            config.federation.share_agreeing_fields = true;
+        }
+    };
+    let mut nodes: Vec<NodeProcess> = PARTNERS
+        .iter()
+        .map(|(id, file)| {
+            let node = NodeProcess::start_with(dir, id, &share(id));
+            let run = poshuk(
+                dir,
+                &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
+            );
+            assert!(run.success, "{}", run.stderr);
+            node
+        })
+        .collect();
+    // Each partner's age identity; the coordinator lists the public keys.
+    let public_keys: HashMap<String, String> = PARTNERS
+        .iter()
+        .map(|(id, _)| {
+            let run = poshuk(
+                dir,
+                &["keys", "identity", "--config", &format!("{id}.toml")],
+            );
+            assert!(run.success, "{}", run.stderr);
+            (id.to_string(), run.stdout.trim().to_string())
+        })
+        .collect();
+    let registry: Vec<(&str, &str)> = PARTNERS
+        .iter()
+        .zip(&nodes)
+        .map(|((id, _), node)| (*id, node.federation.as_str()))
+        .collect();
+    let (_coordinator, url) = start_coordinator(dir, &registry, 2000, &|config| {
+        for partner in &mut config.partners {
+            partner.public_key = public_keys.get(&partner.id).cloned();
+        }
+    });
+    for ((id, _), node) in PARTNERS.iter().zip(&mut nodes) {
+        node.reconfigure(dir, &joins(&url, id));
+    }
+    let (ngo, intl) = (&nodes[0], &nodes[2]);
+    add_staff(dir, &intl.local, "anna", "anna-password-123");
+    add_staff(dir, &ngo.local, "bohdan", "bohdan-password-456");
+    // B is opened as `localhost`, A as 127.0.0.1: two sites for the browser.
+    let a = intl.local.clone();
+    let b = ngo.local.replace("127.0.0.1", "localhost");
+
+    // The person, as the international organization wrote them (Latin), and
+    // the NGO's case id (held in Cyrillic there).
+    let person = shared_person(dir);
+    let field = |name: &str| person[name].as_str().unwrap_or("").to_string();
+    let full_name = format!(
+        "{} {} {}",
+        field("family_name"),
+        field("given_name"),
+        field("patronymic")
+    );
+    let intl_rows = read_csv(&dir.join("data/intl_org.csv"));
+    let intl_id = intl_rows[1..]
+        .iter()
+        .find(|row| {
+            row[1] == field("given_name")
+                && row[2] == field("family_name")
+                && row[6] == field("birth_date")
+        })
+        .map(|row| row[0].clone())
+        .expect("the international organization's row");
+    let ngo_case = record_id_at(dir, "ngo_ua", &intl_id);
+    // The NGO's handle of the person, as a hit carries it (for the URL test).
+    let (status, answer) = search(intl, &person);
+    assert_eq!(status, 200, "{answer}");
+    let ngo_handle = answer["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .find(|hit| hit["partner"] == "ngo-ua")
+        .and_then(|hit| hit["handle"].as_str())
+        .expect("a hit at the NGO")
+        .to_string();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let profile = tempfile::tempdir().expect("profile");
+    runtime.block_on(async {
+        let client = browser(&driver, profile.path()).await;
+
+        // --- A: log in, search in Latin --------------------------------------
+        log_in(&client, &a, "anna", "anna-password-123").await;
+        snap(&client, "01-overview").await;
+        let overview = body_text(&client).await;
+        assert!(overview.contains("Records in this node"), "{overview}");
+        client.goto(&format!("{a}/ui/search")).await.expect("search page");
+        client.find(Locator::Id("full_name")).await.expect("field").send_keys(&full_name).await.expect("types");
+        client.find(Locator::Id("birth_date")).await.expect("field").send_keys(&field("birth_date")).await.expect("types");
+        snap(&client, "02-search-form").await;
+        client
+            .find(Locator::Css("form.search button[type=submit]"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("searches");
+        let results = body_text(&client).await;
+        snap(&client, "03-results").await;
+        assert!(results.contains("ngo-ua"), "no section for the NGO: {results}");
+        let ngo_hit = "//section[h2[normalize-space()='ngo-ua']]//article[1]";
+        let hit_text = client
+            .find(Locator::XPath(ngo_hit))
+            .await
+            .expect("the NGO's hit")
+            .text()
+            .await
+            .expect("text");
+        assert!(hit_text.contains("Match: strong"), "{hit_text}");
+        // Explained in words, the searcher's own input beside each level.
+        assert!(hit_text.contains("given name:"), "{hit_text}");
+        assert!(hit_text.contains("family name:"), "{hit_text}");
+        assert!(hit_text.contains(&format!("(you typed: {})", field("given_name"))), "{hit_text}");
+        // The partner's contact is shown.
+        assert!(results.contains("cases@ngo-ua.example.org"), "{results}");
+        // A's own record: its case id.
+        assert!(results.contains("Your own record"), "{results}");
+        assert!(results.contains(&intl_id), "{results}");
+
+        // --- the language switch ------------------------------------------------
+        client.find(Locator::Css("a.lang")).await.expect("switch").click().await.expect("switches");
+        let html_lang = client.find(Locator::Css("html")).await.expect("html").attr("lang").await.expect("attr");
+        assert_eq!(html_lang.as_deref(), Some("uk"));
+        let ukrainian = body_text(&client).await;
+        assert!(ukrainian.contains("Збіг: сильний"), "{ukrainian}");
+        snap(&client, "04-results-ukrainian").await;
+        client.find(Locator::Css("a.lang")).await.expect("switch").click().await.expect("switches");
+
+        // --- A: confirm the hit ---------------------------------------------------
+        client
+            .find(Locator::XPath(&format!("{ngo_hit}//input[@value='confirmed']")))
+            .await
+            .expect("radio")
+            .click()
+            .await
+            .expect("checks");
+        client
+            .find(Locator::XPath(&format!("{ngo_hit}//input[@name='note']")))
+            .await
+            .expect("note")
+            .send_keys("same child: photo matches")
+            .await
+            .expect("types");
+        client
+            .find(Locator::XPath(&format!("{ngo_hit}//form[contains(@class,'review')]//button")))
+            .await
+            .expect("save")
+            .click()
+            .await
+            .expect("saves");
+        let reviewed = client.find(Locator::XPath(ngo_hit)).await.expect("hit").text().await.expect("text");
+        assert!(reviewed.contains("Review: confirmed"), "{reviewed}");
+        assert!(reviewed.contains("Reviewed by anna"), "{reviewed}");
+        assert!(reviewed.contains("same child: photo matches"), "{reviewed}");
+        snap(&client, "05-confirmed").await;
+
+        // --- A: forged CSRF token: refused with a page, nothing saved ------------
+        let results_url = client.current_url().await.expect("url").to_string();
+        client
+            .execute(
+                "document.querySelectorAll('form.review input[name=csrf]').forEach(i => i.value = 'forged');",
+                vec![],
+            )
+            .await
+            .expect("forges");
+        client
+            .find(Locator::XPath(&format!("{ngo_hit}//input[@value='rejected']")))
+            .await
+            .expect("radio")
+            .click()
+            .await
+            .expect("checks");
+        client
+            .find(Locator::XPath(&format!("{ngo_hit}//form[contains(@class,'review')]//button")))
+            .await
+            .expect("save")
+            .click()
+            .await
+            .expect("submits");
+        let refused = body_text(&client).await;
+        assert!(refused.contains("This form has expired or was not sent from this page"), "{refused}");
+        snap(&client, "06-forged-csrf").await;
+        client.goto(&results_url).await.expect("back");
+        let still = client.find(Locator::XPath(ngo_hit)).await.expect("hit").text().await.expect("text");
+        assert!(still.contains("Review: confirmed"), "a forged form changed the review: {still}");
+
+        // --- A: another partner's handle typed into a URL: refused -----------------
+        client.goto(&format!("{a}/ui/record/{ngo_handle}")).await.expect("opens");
+        let not_ours = body_text(&client).await;
+        assert!(not_ours.contains("This is not one of your organization's records"), "{not_ours}");
+        snap(&client, "07-foreign-handle").await;
+
+        // --- A: ask the NGO for contact (HTML in the message stays text) ---------
+        client.goto(&results_url).await.expect("back");
+        client
+            .find(Locator::XPath(&format!("{ngo_hit}//a[contains(@class,'button')]")))
+            .await
+            .expect("ask for contact")
+            .click()
+            .await
+            .expect("opens");
+        let message = "We hold <b>this child</b> in our list. Please call us.";
+        client.find(Locator::Id("message")).await.expect("message").send_keys(message).await.expect("types");
+        snap(&client, "08-contact-form").await;
+        let form_url = client.current_url().await.expect("url").to_string();
+        client.find(Locator::Css("form.card button[type=submit]")).await.expect("send").click().await.expect("sends");
+        let sent = body_text(&client).await;
+        assert!(sent.contains("The request was sealed to the partner and sent."), "{sent}");
+        assert!(sent.contains("waiting for an answer"), "{sent}");
+        snap(&client, "09-contact-sent").await;
+
+        // --- A: a 1 MB message is refused with a page ------------------------------
+        client.goto(&form_url).await.expect("form again");
+        client
+            .execute(
+                "const t = document.getElementById('message'); t.removeAttribute('maxlength'); t.value = 'x'.repeat(1048576);",
+                vec![],
+            )
+            .await
+            .expect("fills");
+        client.find(Locator::Css("form.card button[type=submit]")).await.expect("send").click().await.expect("sends");
+        let too_long = body_text(&client).await;
+        assert!(too_long.contains("The text is too long"), "{too_long}");
+        snap(&client, "10-message-too-long").await;
+
+        // --- B: the request, with B's own case id; accept -----------------------
+        log_in(&client, &b, "bohdan", "bohdan-password-456").await;
+        client.goto(&format!("{b}/ui/contacts")).await.expect("inbox");
+        let inbox = body_text(&client).await;
+        assert!(inbox.contains(message), "the message, as text: {inbox}");
+        let source = client.source().await.expect("source");
+        assert!(!source.contains("<b>this child</b>"), "HTML in a message was not escaped");
+        snap(&client, "11-inbox").await;
+        client
+            .find(Locator::XPath("//h2[normalize-space()='Received']/following::table[1]//a"))
+            .await
+            .expect("answer link")
+            .click()
+            .await
+            .expect("opens");
+        let request = body_text(&client).await;
+        assert!(request.contains(&format!("Case id: {ngo_case}")), "B's own case id: {request}");
+        snap(&client, "12-request").await;
+        let reply = "Olena Bondar, +380 44 000 00 00, weekdays";
+        client.find(Locator::Id("reply")).await.expect("reply").send_keys(reply).await.expect("types");
+        client
+            .find(Locator::Css("button[value=accept]"))
+            .await
+            .expect("accept")
+            .click()
+            .await
+            .expect("accepts");
+        let answered = body_text(&client).await;
+        assert!(answered.contains("Your answer was sealed and sent."), "{answered}");
+        snap(&client, "13-answered").await;
+
+        // --- A: the answer -----------------------------------------------------------
+        client.goto(&format!("{a}/ui/contacts")).await.expect("outbox");
+        let outcome = body_text(&client).await;
+        assert!(outcome.contains("accepted"), "{outcome}");
+        assert!(outcome.contains(reply), "{outcome}");
+        snap(&client, "14-answer-received").await;
+
+        // --- A: a session ended in a second tab ----------------------------------------
+        client.goto(&results_url).await.expect("results");
+        let first = client.window().await.expect("window");
+        let second = client.new_window(true).await.expect("tab");
+        client.switch_to_window(second.handle).await.expect("switches");
+        client.goto(&format!("{a}/ui/")).await.expect("opens");
+        client
+            .find(Locator::Css(".who button[type=submit]"))
+            .await
+            .expect("log out")
+            .click()
+            .await
+            .expect("logs out");
+        client.switch_to_window(first).await.expect("back");
+        client
+            .find(Locator::XPath(&format!("{ngo_hit}//form[contains(@class,'review')]//button")))
+            .await
+            .expect("save")
+            .click()
+            .await
+            .expect("submits");
+        let ended = body_text(&client).await;
+        assert!(ended.contains("Your session has ended"), "{ended}");
+        snap(&client, "15-session-ended").await;
+
+        // --- B: an account removed while logged in: its session has ended --------
+        client.goto(&format!("{b}/ui/")).await.expect("opens");
+        let removed = Command::new(env!("CARGO_BIN_EXE_poshuk"))
+            .args(["staff", "remove", "bohdan", "--node", &ngo.local])
+            .current_dir(dir)
+            .env("POSHUK_STATE_DIR", state_dir())
+            .output()
+            .expect("runs");
+        assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+        client.goto(&format!("{b}/ui/search")).await.expect("opens");
+        let expired = body_text(&client).await;
+        assert!(expired.contains("Your session has ended. Please log in again."), "{expired}");
+        snap(&client, "16-account-removed").await;
+        client.close().await.expect("closes");
+    });
+
+    // Every step is in the nodes' audit logs with the staff member, and
+    // nothing the staff wrote is there.
+    let audit_a =
+        std::fs::read_to_string(dir.join("intl-org-data/audit.jsonl")).expect("A's audit");
+    let audit_b = std::fs::read_to_string(dir.join("ngo-ua-data/audit.jsonl")).expect("B's audit");
+    for (audit, staff, route) in [
+        (&audit_a, "anna", "/ui/review"),
+        (&audit_a, "anna", "/ui/contacts"),
+        (&audit_b, "bohdan", "/ui/contacts/{id}/answer"),
+    ] {
+        assert!(
+            audit
+                .lines()
+                .any(|line| line.contains(&format!("\"route\":\"{route}\""))
+                    && line.contains(&format!("\"staff\":\"{staff}\""))),
+            "no audit line for {route} by {staff}"
+        );
+    }
+    for audit in [&audit_a, &audit_b] {
+        assert!(
+            !audit.contains("this child")
+                && !audit.contains("Olena Bondar")
+                && !audit.contains("photo matches")
+        );
+    }
+    // The coordinator relayed ciphertext only.
+    let relay = std::fs::read(dir.join(state_relay(dir))).unwrap_or_default();
+    let relay = String::from_utf8_lossy(&relay);
+    assert!(!relay.contains("this child") && !relay.contains("Olena Bondar"));
+}
+
+/// The coordinator's database file (its state directory is the working
+/// directory's `state`, as the tests' configs leave it).
+fn state_relay(dir: &Path) -> PathBuf {
+    let config = std::fs::read_to_string(dir.join("coordinator.toml")).expect("config");
+    let state: toml::Value = toml::from_str(&config).expect("toml");
+    let state_dir = state
+        .get("state_dir")
+        .and_then(|value| value.as_str())
+        .unwrap_or("coordinator-state");
+    dir.join(state_dir).join("coordinator.db")
+}
