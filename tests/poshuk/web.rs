@@ -470,6 +470,67 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         assert!(outcome.contains(reply), "{outcome}");
         snap(&client, "14-answer-received").await;
 
+        // --- A: the overlap page: upload the export, see the counts, download -----
+        client.goto(&format!("{a}/ui/overlap")).await.expect("overlap page");
+        assert!(body_text(&client).await.contains("No overlap has been run yet."));
+        let export = dir.join("data/intl_org.csv");
+        client
+            .find(Locator::Id("export"))
+            .await
+            .expect("file field")
+            .send_keys(&export.display().to_string())
+            .await
+            .expect("chooses the file");
+        client.find(Locator::Css("form.card button[type=submit]")).await.expect("run").click().await.expect("starts");
+        // The run goes on in the node; the page says how far (reloaded
+        // until it says done, at most 600 times).
+        let mut overlap = String::new();
+        for _ in 0..600 {
+            overlap = body_text(&client).await;
+            if overlap.contains("Done") || overlap.contains("Stopped") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            client.refresh().await.expect("reloads");
+        }
+        assert!(overlap.contains("Done"), "{overlap}");
+        let cases = intl_rows.len() - 1;
+        assert!(overlap.contains(&format!("Cases read: {cases}")), "{overlap}");
+        snap(&client, "15-overlap").await;
+        let ngo_row = client
+            .find(Locator::XPath("//table//tr[td[1][normalize-space()='ngo-ua']]"))
+            .await
+            .expect("a row for the NGO")
+            .text()
+            .await
+            .expect("text");
+        let counts: Vec<usize> = ngo_row
+            .split_whitespace()
+            .skip(1)
+            .map(|number| number.parse().expect("a count"))
+            .collect();
+        // strong, possible, confirmed, rejected, new: the review made above
+        // counts as confirmed, not new.
+        assert_eq!(counts.len(), 5, "{ngo_row}");
+        assert!(counts[0] >= 10, "few strong overlaps with the NGO: {ngo_row}");
+        assert_eq!(counts[2], 1, "the confirmed pair: {ngo_row}");
+        assert_eq!(counts[4], counts[0] + counts[1] - 1, "{ngo_row}");
+        assert!(client.find(Locator::Css("svg.chart")).await.is_ok(), "no chart");
+        // The report, as the browser would download it with this session.
+        let session = client
+            .get_named_cookie("poshuk_session_intl_org")
+            .await
+            .expect("the session cookie");
+        let report = reqwest::Client::new()
+            .get(format!("{a}/ui/overlap/report.xlsx"))
+            .header("cookie", format!("poshuk_session_intl_org={}", session.value()))
+            .send()
+            .await
+            .expect("downloads");
+        assert_eq!(report.status(), 200);
+        let bytes = report.bytes().await.expect("bytes");
+        assert!(bytes.starts_with(b"PK") && bytes.len() > 2000, "not an xlsx");
+
         // --- A: a session ended in a second tab ----------------------------------------
         client.goto(&results_url).await.expect("results");
         let first = client.window().await.expect("window");
@@ -493,7 +554,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
             .expect("submits");
         let ended = body_text(&client).await;
         assert!(ended.contains("Your session has ended"), "{ended}");
-        snap(&client, "15-session-ended").await;
+        snap(&client, "16-session-ended").await;
 
         // --- B: an account removed while logged in: its session has ended --------
         client.goto(&format!("{b}/ui/")).await.expect("opens");
@@ -507,7 +568,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         client.goto(&format!("{b}/ui/search")).await.expect("opens");
         let expired = body_text(&client).await;
         assert!(expired.contains("Your session has ended. Please log in again."), "{expired}");
-        snap(&client, "16-account-removed").await;
+        snap(&client, "17-account-removed").await;
         client.close().await.expect("closes");
     });
 

@@ -278,7 +278,78 @@ CREATE TABLE IF NOT EXISTS searches (
     partial INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS searches_at ON searches(at);
+CREATE TABLE IF NOT EXISTS overlap_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    staff TEXT NOT NULL,
+    started INTEGER NOT NULL,
+    cases INTEGER NOT NULL,
+    searched INTEGER NOT NULL,
+    not_searchable INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL,
+    status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS overlap_hits (
+    run INTEGER NOT NULL REFERENCES overlap_runs(id) ON DELETE CASCADE,
+    case_id TEXT NOT NULL,
+    partner TEXT NOT NULL,
+    partner_name TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    band TEXT NOT NULL,
+    score REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS overlap_hits_run ON overlap_hits(run);
 ";
+
+/// An overlap run: this partner's export searched case by case.
+#[derive(Debug, Clone)]
+pub struct OverlapRun {
+    /// Its number.
+    pub id: i64,
+    /// Who started it.
+    pub staff: String,
+    /// When (Unix seconds).
+    pub started: i64,
+    /// Cases read from the export.
+    pub cases: i64,
+    /// Cases searched so far.
+    pub searched: i64,
+    /// Cases the federation would not search (too little to name a person).
+    pub not_searchable: i64,
+    /// Rows of the export that could not be read.
+    pub rows_rejected: i64,
+    /// `running`, `done`, or why it stopped.
+    pub status: String,
+}
+
+/// One hit of an overlap run: one of this partner's cases found at another.
+#[derive(Clone)]
+pub struct OverlapHit {
+    /// This partner's case id.
+    pub case_id: String,
+    /// The partner holding the record.
+    pub partner: String,
+    /// Its display name.
+    pub partner_name: String,
+    /// The record's handle there.
+    pub handle: String,
+    /// `strong` or `possible`.
+    pub band: String,
+    /// The score (to a tenth, as the federation gives it).
+    pub score: f64,
+}
+
+impl std::fmt::Debug for OverlapHit {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "OverlapHit({}, {}, {})",
+            self.partner, self.handle, self.band
+        )
+    }
+}
+
+/// Overlap runs kept (with their hits); older ones are dropped.
+const OVERLAP_RUNS_KEPT: i64 = 5;
 
 /// Recent searches kept for the overview; older ones are dropped.
 const SEARCHES_KEPT: i64 = 1000;
@@ -543,6 +614,124 @@ impl Store {
             .contacts(direction)?
             .into_iter()
             .find(|contact| contact.id == id))
+    }
+
+    // --- overlap runs --------------------------------------------------------
+
+    /// Starts an overlap run of `cases` cases; its number. Runs beyond the
+    /// newest [`OVERLAP_RUNS_KEPT`] are dropped with their hits.
+    pub fn start_overlap(
+        &self,
+        staff: &str,
+        cases: usize,
+        rows_rejected: usize,
+    ) -> Result<i64, StoreError> {
+        let at = now();
+        self.with("overlap", |connection| {
+            connection.execute(
+                "INSERT INTO overlap_runs (staff, started, cases, searched, not_searchable, rows_rejected, status)
+                 VALUES (?1, ?2, ?3, 0, 0, ?4, 'running')",
+                params![staff, at, cases as i64, rows_rejected as i64],
+            )?;
+            let id = connection.last_insert_rowid();
+            connection.execute(
+                "DELETE FROM overlap_runs WHERE id NOT IN (SELECT id FROM overlap_runs ORDER BY id DESC LIMIT ?1)",
+                params![OVERLAP_RUNS_KEPT],
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Records one searched case of a run and its hits.
+    pub fn add_overlap_case(
+        &self,
+        run: i64,
+        searchable: bool,
+        hits: &[OverlapHit],
+    ) -> Result<(), StoreError> {
+        self.with("overlap", |connection| {
+            let transaction = connection.transaction()?;
+            transaction.execute(
+                "UPDATE overlap_runs SET searched = searched + 1, not_searchable = not_searchable + ?2 WHERE id = ?1",
+                params![run, i64::from(!searchable)],
+            )?;
+            for hit in hits {
+                transaction.execute(
+                    "INSERT INTO overlap_hits (run, case_id, partner, partner_name, handle, band, score)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![run, hit.case_id, hit.partner, hit.partner_name, hit.handle, hit.band, hit.score],
+                )?;
+            }
+            transaction.commit()
+        })
+    }
+
+    /// Ends a run with its status (`done`, or why it stopped).
+    pub fn finish_overlap(&self, run: i64, status: &str) -> Result<(), StoreError> {
+        self.with("overlap", |connection| {
+            connection.execute(
+                "UPDATE overlap_runs SET status = ?2 WHERE id = ?1",
+                params![run, status],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Marks runs still `running` as interrupted (at start: the process
+    /// that ran them is gone).
+    pub fn interrupt_overlaps(&self) -> Result<(), StoreError> {
+        self.with("overlap", |connection| {
+            connection.execute(
+                "UPDATE overlap_runs SET status = 'interrupted' WHERE status = 'running'",
+                [],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The newest run and its hits.
+    pub fn latest_overlap(&self) -> Result<Option<(OverlapRun, Vec<OverlapHit>)>, StoreError> {
+        self.with("overlap", |connection| {
+            let run = connection
+                .query_row(
+                    "SELECT id, staff, started, cases, searched, not_searchable, rows_rejected, status
+                     FROM overlap_runs ORDER BY id DESC LIMIT 1",
+                    [],
+                    |row| {
+                        Ok(OverlapRun {
+                            id: row.get(0)?,
+                            staff: row.get(1)?,
+                            started: row.get(2)?,
+                            cases: row.get(3)?,
+                            searched: row.get(4)?,
+                            not_searchable: row.get(5)?,
+                            rows_rejected: row.get(6)?,
+                            status: row.get(7)?,
+                        })
+                    },
+                )
+                .optional()?;
+            let Some(run) = run else {
+                return Ok(None);
+            };
+            let mut statement = connection.prepare(
+                "SELECT case_id, partner, partner_name, handle, band, score FROM overlap_hits
+                 WHERE run = ?1 ORDER BY case_id, score DESC",
+            )?;
+            let hits = statement
+                .query_map(params![run.id], |row| {
+                    Ok(OverlapHit {
+                        case_id: row.get(0)?,
+                        partner: row.get(1)?,
+                        partner_name: row.get(2)?,
+                        handle: row.get(3)?,
+                        band: row.get(4)?,
+                        score: row.get(5)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some((run, hits)))
+        })
     }
 
     // --- recent searches ----------------------------------------------------

@@ -119,6 +119,11 @@ fn complete_generations(data_dir: &Path) -> Result<Vec<Epoch>, NodeError> {
 }
 
 impl Generations {
+    /// The node's data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
     /// Opens the generations in `data_dir`: deletes half-built and retired
     /// ones, creates the first if there is none, and opens the rest. A
     /// pending re-key is not started here (see [`Generations::rekey_pending`]).

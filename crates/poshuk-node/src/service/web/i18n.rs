@@ -40,8 +40,7 @@ impl Lang {
     }
 
     /// The reader's language: the `lang` cookie, else the first of the
-    /// browser's languages this page speaks (Russian readers get Ukrainian's
-    /// Cyrillic page? No: English, unless they ask), else Ukrainian.
+    /// browser's languages this page speaks, else Ukrainian.
     pub(crate) fn of(headers: &HeaderMap) -> Lang {
         if let Some(lang) = super::cookie(headers, "lang").and_then(|value| Lang::parse(&value)) {
             return lang;
@@ -102,6 +101,7 @@ texts! {
     Overview => "Overview", "Огляд";
     Search => "Search", "Пошук";
     Contacts => "Contact requests", "Запити на контакт";
+    Overlap => "Overlap", "Збіги списків";
     LogOut => "Log out", "Вийти";
     LogIn => "Log in", "Увійти";
     LoggedInAs => "Logged in as", "Ви увійшли як";
@@ -199,6 +199,28 @@ texts! {
     LevelDifferent => "differs", "відрізняється";
     LevelMissing => "missing on one side", "відсутнє з одного боку";
     YourQuery => "you typed", "ви ввели";
+    OverlapIntro => "How many of your cases each partner also knows. Upload your case export: every case is searched across the federation, and the latest run is kept here.", "Скільки ваших справ знає кожен партнер. Завантажте експорт ваших справ: кожну справу буде знайдено у федерації, а останню звірку збережено тут.";
+    OverlapUpload => "Your case export (CSV, Excel, OpenDocument or JSON lines)", "Експорт ваших справ (CSV, Excel, OpenDocument або JSON lines)";
+    OverlapLimit => "At most this many cases per upload (a larger list: `poshuk overlap` on the command line):", "Щонайбільше стільки справ за раз (для більшого списку — `poshuk overlap` у командному рядку):";
+    OverlapRun => "Run the overlap", "Звірити";
+    OverlapDownload => "Download the per-case report (xlsx)", "Завантажити звіт за справами (xlsx)";
+    OverlapNone => "No overlap has been run yet.", "Звірку ще не проводили.";
+    OverlapChart => "Cases known to each partner, strong and possible", "Справи, відомі кожному партнерові: сильні та можливі збіги";
+    OverlapRunning => "Running: cases searched", "Триває: знайдено справ";
+    OverlapDone => "Done", "Завершено";
+    OverlapInterrupted => "Interrupted (the node restarted): upload the export again", "Перервано (вузол перезапущено): завантажте експорт знову";
+    OverlapStopped => "Stopped", "Зупинено";
+    OverlapNotSearchable => "too little to search", "замало даних для пошуку";
+    OverlapTooLarge => "The file is too large: at most 20 MB.", "Файл завеликий: щонайбільше 20 МБ.";
+    OverlapTooMany => "The export has more cases than one upload may hold: run `poshuk overlap` on the command line.", "В експорті більше справ, ніж дозволено за раз: скористайтеся `poshuk overlap` у командному рядку.";
+    OverlapFormat => "This file type cannot be read: upload CSV, Excel (.xlsx, .xls), OpenDocument (.ods) or JSON lines.", "Цей тип файлу не читається: завантажте CSV, Excel (.xlsx, .xls), OpenDocument (.ods) або JSON lines.";
+    OverlapSheetCases => "Cases", "Справи";
+    OverlapSheetPartners => "Partners", "Партнери";
+    Refresh => "Refresh", "Оновити";
+    CasesRead => "Cases read", "Прочитано справ";
+    RowsRejected => "Rows not read", "Не прочитано рядків";
+    Partner => "Partner", "Партнер";
+    New => "new", "нові";
 }
 
 /// A field's name in words.

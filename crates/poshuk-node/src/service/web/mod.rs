@@ -14,6 +14,7 @@
 
 mod contacts;
 mod i18n;
+mod overlap;
 mod overview;
 mod pages;
 mod search;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -59,6 +61,8 @@ impl std::fmt::Debug for Web {
 impl Web {
     /// The page over an opened store.
     pub fn new(store: Store, config: WebConfig) -> Web {
+        // A run the last process did not finish will not be finished.
+        let _ = store.interrupt_overlaps();
         let mut sso_key = zeroize::Zeroizing::new([0u8; 32]);
         // Without randomness the key stays zero: single sign-on forms then
         // carry a guessable token, so the page refuses them (see session).
@@ -157,6 +161,8 @@ pub(crate) mod paths {
     pub(crate) const CONTACTS: &str = "/ui/contacts";
     pub(crate) const CONTACT: &str = "/ui/contacts/{id}";
     pub(crate) const CONTACT_ANSWER: &str = "/ui/contacts/{id}/answer";
+    pub(crate) const OVERLAP: &str = "/ui/overlap";
+    pub(crate) const OVERLAP_REPORT: &str = "/ui/overlap/report.xlsx";
 }
 
 /// The largest form the page takes (a message of 2,000 characters in any
@@ -185,6 +191,14 @@ pub fn router(state: SharedState) -> Router {
         )
         .route(paths::CONTACT, get(contacts::contact_page))
         .route(paths::CONTACT_ANSWER, post(contacts::answer_contact))
+        .route(
+            paths::OVERLAP,
+            get(overlap::overlap_page).post(
+                overlap::start_overlap
+                    .layer(DefaultBodyLimit::max(overlap::MAX_UPLOAD_BYTES + 64 * 1024)),
+            ),
+        )
+        .route(paths::OVERLAP_REPORT, get(overlap::overlap_report))
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

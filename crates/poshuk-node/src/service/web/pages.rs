@@ -40,6 +40,7 @@ pub(crate) fn layout(
                             a href=(paths::HOME) { (t(Text::Overview)) }
                             a href=(paths::SEARCH) { (t(Text::Search)) }
                             a href=(paths::CONTACTS) { (t(Text::Contacts)) }
+                            a href=(paths::OVERLAP) { (t(Text::Overlap)) }
                         }
                         div.who {
                             span { (t(Text::LoggedInAs)) " " strong { (staff.name) } }
