@@ -69,10 +69,21 @@ fn write_configs(
     let mut registry = Vec::new();
     for partner in partners {
         let node_url = format!("http://127.0.0.1:{}", partner.federation_port);
+        // Each partner's age identity (it opens sealed keys and contact
+        // requests); the coordinator lists the public keys.
+        let identity = dir.join(format!("{}-data/identity.age", partner.id));
+        let public_key = if identity.exists() {
+            poshuk_keys::sealed::public_key(&poshuk_keys::files::load_identity(&identity)?)?
+        } else {
+            let (secret, public) = poshuk_keys::sealed::generate_identity();
+            poshuk_keys::files::create_identity(&identity, &secret, &public)?;
+            public
+        };
         registry.push(PartnerConfig {
             name: partner.name.to_string(),
             node_token: Some(partner.node_token.clone()),
             contact: format!("demo: contact {}", partner.name),
+            public_key: Some(public_key),
             ..PartnerConfig::new(partner.id, &node_url, &partner.token)
         });
         let mut node = NodeConfig::new(
@@ -87,6 +98,9 @@ fn write_configs(
         node.plain_http_on_loopback = true;
         node.coordinator = Some(CoordinatorLink::new(&coordinator_url, &partner.token));
         node.federation.token = Some(partner.node_token.clone());
+        // Synthetic data: hits say which fields agreed, so the web page
+        // explains them (off by default for real lists: THREAT_MODEL.md).
+        node.federation.share_agreeing_fields = true;
         write_private(&dir.join(format!("{}.toml", partner.id)), &node.to_toml())?;
     }
     let mut coordinator = CoordinatorConfig::new(
@@ -240,7 +254,32 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         )
         .with_context(|| format!("see the logs in {}", dir.display()))?;
     }
-    println!("  each partner ingested its own list into its own node (tokens only)\n");
+    println!("  each partner ingested its own list into its own node (tokens only)");
+    let password = random_token()?[..16].to_string();
+    for partner in &partners {
+        let local = format!("http://127.0.0.1:{}", partner.local_port);
+        let node = crate::commands::http::Server::node(
+            &crate::commands::http::NodeAccess::at(&local),
+            crate::commands::http::LocalNeed::Admin,
+            std::time::Duration::from_secs(30),
+        )?;
+        let _: poshuk_protocol::local::StaffAccount = node.post(
+            poshuk_protocol::routes::local::STAFF,
+            &poshuk_protocol::local::StaffAccountRequest {
+                name: "demo".into(),
+                password: password.clone(),
+                role: "admin".into(),
+            },
+        )?;
+    }
+    println!(
+        "  web pages (log in as `demo`, password {password}): {}\n",
+        partners
+            .iter()
+            .map(|p| format!("{} http://localhost:{}/ui/", p.id, p.local_port))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     let searcher = &partners[2];
     let node_url = format!("http://127.0.0.1:{}", searcher.local_port);
