@@ -118,6 +118,19 @@ async fn body_text(client: &Client) -> String {
     panic!("the page never settled: {last_error:?}");
 }
 
+/// Visible form fields without a label.
+async fn unlabelled(client: &Client) -> u64 {
+    client
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(e => !(e.labels && e.labels.length)).length;",
+            vec![],
+        )
+        .await
+        .expect("runs")
+        .as_u64()
+        .expect("a count")
+}
+
 async fn log_in(client: &Client, base: &str, name: &str, password: &str) {
     client.goto(&format!("{base}/ui/")).await.expect("opens");
     // Not logged in: the page sends the browser to the login form.
@@ -295,15 +308,16 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         assert!(overview.contains("Records in this node"), "{overview}");
         client.goto(&format!("{a}/ui/search")).await.expect("search page");
         client.find(Locator::Id("full_name")).await.expect("field").send_keys(&full_name).await.expect("types");
-        client.find(Locator::Id("birth_date")).await.expect("field").send_keys(&field("birth_date")).await.expect("types");
+        assert_eq!(unlabelled(&client).await, 0, "a field without a label on the search form");
         snap(&client, "02-search-form").await;
+        // By keyboard: Enter in a field sends the form.
         client
-            .find(Locator::Css("form.search button[type=submit]"))
+            .find(Locator::Id("birth_date"))
             .await
-            .expect("button")
-            .click()
+            .expect("field")
+            .send_keys(&format!("{}\u{E007}", field("birth_date")))
             .await
-            .expect("searches");
+            .expect("types and presses Enter");
         let results = body_text(&client).await;
         snap(&client, "03-results").await;
         assert!(results.contains("ngo-ua"), "no section for the NGO: {results}");
@@ -325,6 +339,26 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         // A's own record: its case id.
         assert!(results.contains("Your own record"), "{results}");
         assert!(results.contains(&intl_id), "{results}");
+
+        assert_eq!(unlabelled(&client).await, 0, "a field without a label on the results");
+        // Keyboard users meet the skip link first.
+        let skip_first = client
+            .execute(
+                "return document.querySelector('a, button, input:not([type=hidden]), select, textarea').classList.contains('skip');",
+                vec![],
+            )
+            .await
+            .expect("runs");
+        assert_eq!(skip_first, serde_json::json!(true));
+        // Readable on a phone: nothing wider than the screen.
+        client.set_window_size(390, 844).await.expect("phone size");
+        let fits = client
+            .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1;", vec![])
+            .await
+            .expect("runs");
+        assert_eq!(fits, serde_json::json!(true), "the results page scrolls sideways on a phone");
+        snap(&client, "03b-results-phone").await;
+        client.set_window_size(1100, 1400).await.expect("desktop size");
 
         // --- the language switch ------------------------------------------------
         client.find(Locator::Css("a.lang")).await.expect("switch").click().await.expect("switches");
