@@ -254,6 +254,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         node.reconfigure(dir, &joins(&url, id));
     }
     let (ngo, intl) = (&nodes[0], &nodes[2]);
+    let ru_sources_pid = nodes[1].child.id();
     add_staff(dir, &intl.local, "anna", "anna-password-123");
     add_staff(dir, &ngo.local, "bohdan", "bohdan-password-456");
     // B is opened as `localhost`, A as 127.0.0.1: two sites for the browser.
@@ -565,6 +566,35 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         let bytes = report.bytes().await.expect("bytes");
         assert!(bytes.starts_with(b"PK") && bytes.len() > 2000, "not an xlsx");
 
+        // --- A: a partner that does not answer is named in a banner ---------------------
+        let silenced = Command::new("kill")
+            .args(["-9", &ru_sources_pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(silenced.success());
+        client.goto(&format!("{a}/ui/search")).await.expect("search page");
+        client
+            .find(Locator::Id("full_name"))
+            .await
+            .expect("field")
+            .send_keys(&full_name)
+            .await
+            .expect("types");
+        client
+            .find(Locator::Id("birth_date"))
+            .await
+            .expect("field")
+            .send_keys(&format!("{}\u{E007}", field("birth_date")))
+            .await
+            .expect("searches");
+        let partial = body_text(&client).await;
+        assert!(
+            partial.contains("did not answer in time") && partial.contains("ru-sources"),
+            "{partial}"
+        );
+        assert!(partial.contains("ngo-ua"), "the others still answer: {partial}");
+        snap(&client, "16-partner-silent").await;
+
         // --- A: a session ended in a second tab ----------------------------------------
         client.goto(&results_url).await.expect("results");
         let first = client.window().await.expect("window");
@@ -588,7 +618,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
             .expect("submits");
         let ended = body_text(&client).await;
         assert!(ended.contains("Your session has ended"), "{ended}");
-        snap(&client, "16-session-ended").await;
+        snap(&client, "17-session-ended").await;
 
         // --- B: an account removed while logged in: its session has ended --------
         client.goto(&format!("{b}/ui/")).await.expect("opens");
@@ -602,7 +632,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         client.goto(&format!("{b}/ui/search")).await.expect("opens");
         let expired = body_text(&client).await;
         assert!(expired.contains("Your session has ended. Please log in again."), "{expired}");
-        snap(&client, "17-account-removed").await;
+        snap(&client, "18-account-removed").await;
         client.close().await.expect("closes");
     });
 
@@ -647,4 +677,159 @@ fn state_relay(dir: &Path) -> PathBuf {
         .and_then(|value| value.as_str())
         .unwrap_or("coordinator-state");
     dir.join(state_dir).join("coordinator.db")
+}
+
+/// The page's doors without a browser: single sign-on only beside the local
+/// credential, idle sessions ended, failed logins throttled, the cookie's
+/// and the answers' security attributes, foreign origins and hosts refused.
+#[test]
+fn the_pages_doors_hold_without_a_browser() {
+    let (workspace, _) = workspace_with_keyring();
+    let dir = workspace.path();
+    let node = NodeProcess::start_with(dir, "solo", &|config| {
+        config.web.sso_header = Some("X-Forwarded-User".into());
+        // Sessions end after the first idle second.
+        config.web.session_idle_minutes = 0;
+    });
+    add_staff(dir, &node.local, "olena", "olena-password-789");
+    let search_token =
+        std::fs::read_to_string(dir.join("solo-data/local-search.token")).expect("token");
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let home = format!("{}/ui/", node.local);
+    let location = |response: &reqwest::blocking::Response| {
+        response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+
+    // Single sign-on: the header alone is nobody; with the local credential
+    // it names an existing account; an unknown name is nobody.
+    let alone = http
+        .get(&home)
+        .header("X-Forwarded-User", "olena")
+        .send()
+        .expect("answers");
+    assert_eq!(
+        (alone.status().as_u16(), location(&alone)),
+        (303, "/ui/login".into())
+    );
+    let proxied = http
+        .get(&home)
+        .header("X-Forwarded-User", "olena")
+        .bearer_auth(search_token.trim())
+        .send()
+        .expect("answers");
+    assert_eq!(proxied.status(), 200);
+    let headers = proxied.headers().clone();
+    assert!(proxied.text().expect("page").contains("olena"));
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(headers["cache-control"], "no-store");
+    let stranger = http
+        .get(&home)
+        .header("X-Forwarded-User", "mallory")
+        .bearer_auth(search_token.trim())
+        .send()
+        .expect("answers");
+    assert_eq!(stranger.status(), 303);
+
+    // A login, on `localhost`: the cookie is HttpOnly, SameSite=Strict and
+    // Secure; idle for a second (the config's limit), the session ends.
+    let localhost = node.local.replace("127.0.0.1", "localhost");
+    let login_page = http
+        .get(format!("{localhost}/ui/login"))
+        .send()
+        .expect("answers");
+    let login_cookie = login_page.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    let login_value = login_cookie.split(';').next().expect("pair").to_string();
+    let page = login_page.text().expect("page");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's token")
+        .to_string();
+    let log_in = |password: &str| {
+        http.post(format!("{localhost}/ui/login"))
+            .header("cookie", &login_value)
+            .header("accept-language", "en-GB,en;q=0.8")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}&name=olena&password={password}"))
+            .send()
+            .expect("answers")
+    };
+    let logged_in = log_in("olena-password-789");
+    assert_eq!(logged_in.status(), 303);
+    let session_cookie = logged_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("poshuk_session_solo="))
+        .expect("a session cookie")
+        .to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(session_cookie.contains(attribute), "{session_cookie}");
+    }
+    let session = session_cookie.split(';').next().expect("pair").to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let idle = http
+        .get(format!("{localhost}/ui/"))
+        .header("cookie", &session)
+        .send()
+        .expect("answers");
+    assert_eq!(
+        (idle.status().as_u16(), location(&idle)),
+        (303, "/ui/login?ended=1".into())
+    );
+
+    // Five wrong passwords, then even the right one waits.
+    for _ in 0..5 {
+        assert_eq!(log_in("wrong-password-000").status(), 401);
+    }
+    let throttled = log_in("olena-password-789");
+    assert_eq!(throttled.status(), 429);
+    assert!(
+        throttled
+            .text()
+            .expect("page")
+            .contains("Too many failed logins")
+    );
+
+    // A form from another origin, a request for another host: refused.
+    let foreign = http
+        .post(format!("{}/ui/search", node.local))
+        .header("origin", "http://evil.example")
+        .header("X-Forwarded-User", "olena")
+        .bearer_auth(search_token.trim())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=x&full_name=x")
+        .send()
+        .expect("answers");
+    assert_eq!(foreign.status(), 403);
+    let rebound = http
+        .get(&home)
+        .header("host", "evil.example")
+        .send()
+        .expect("answers");
+    assert_eq!(rebound.status(), 403);
+    // No page ever shows a stack trace or the server's internals.
+    let missing = http
+        .get(format!("{}/ui/nothing-here", node.local))
+        .send()
+        .expect("answers");
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().expect("page").contains("<html"));
 }

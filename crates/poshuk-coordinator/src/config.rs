@@ -440,6 +440,30 @@ impl CoordinatorConfig {
             if !ids.insert(partner.id.as_str()) {
                 return Err(format!("duplicate partner id `{}`", partner.id));
             }
+            // An age X25519 public key: `age1` and 58 Bech32 characters. A
+            // secret identity pasted here is named as such (not repeated).
+            if let Some(key) = &partner.public_key {
+                if key
+                    .trim()
+                    .to_ascii_uppercase()
+                    .starts_with("AGE-SECRET-KEY-")
+                {
+                    return Err(format!(
+                        "partner `{}`: public_key is a SECRET identity (AGE-SECRET-KEY-...): give `poshuk keys identity`'s output, and treat that secret as leaked",
+                        partner.id
+                    ));
+                }
+                let bech32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+                let well_formed = key.len() == 62
+                    && key.starts_with("age1")
+                    && key[4..].chars().all(|c| bech32.contains(c));
+                if !well_formed {
+                    return Err(format!(
+                        "partner `{}`: public_key is not an age public key (age1 and 58 more characters, as `poshuk keys identity` prints)",
+                        partner.id
+                    ));
+                }
+            }
             let url = reqwest::Url::parse(&partner.node_url).map_err(|error| {
                 format!(
                     "partner `{}`: node_url `{}` is not a URL ({error})",
@@ -530,6 +554,25 @@ mod tests {
             again.partners[1].permissions,
             config.partners[1].permissions
         );
+    }
+
+    #[test]
+    fn public_keys_must_be_age_public_keys() {
+        let with_key = |key: &str| {
+            format!(
+                "{BASE}[[partner]]\nid = \"ngo\"\nname = \"N\"\nnode_url = \"http://127.0.0.1:1\"\ntoken = \"{}\"\npublic_key = \"{key}\"\n",
+                "t".repeat(40)
+            )
+        };
+        let good = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        assert!(CoordinatorConfig::parse(&with_key(good)).is_ok());
+        for bad in ["age1short", "AGE-SECRET-KEY-1QQQQ", "ssh-ed25519 AAAA"] {
+            let message = CoordinatorConfig::parse(&with_key(bad))
+                .expect_err("refused")
+                .to_string();
+            assert!(message.contains("public_key"), "{message}");
+            assert!(!message.contains(bad), "the value is repeated: {message}");
+        }
     }
 
     #[test]
