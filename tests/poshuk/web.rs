@@ -245,7 +245,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         .zip(&nodes)
         .map(|((id, _), node)| (*id, node.federation.as_str()))
         .collect();
-    let (_coordinator, url) = start_coordinator(dir, &registry, 2000, &|config| {
+    let (mut coordinator, url) = start_coordinator(dir, &registry, 2000, &|config| {
         for partner in &mut config.partners {
             partner.public_key = public_keys.get(&partner.id).cloned();
         }
@@ -452,6 +452,23 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         assert!(sent.contains("The request was sealed to the partner and sent."), "{sent}");
         assert!(sent.contains("waiting for an answer"), "{sent}");
         snap(&client, "09-contact-sent").await;
+
+        // The coordinator restarts (on the same address): the request is kept
+        // in its database, not in memory.
+        let _ = coordinator.0.kill();
+        let _ = coordinator.0.wait();
+        let config_path = dir.join("coordinator.toml");
+        let address = url.trim_start_matches("http://");
+        let config = std::fs::read_to_string(&config_path)
+            .expect("config")
+            .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"{address}\""));
+        crate::support::write_private(&config_path, &config);
+        let (child, _) = crate::support::spawn_server(
+            dir,
+            &["coordinator", "--config", "coordinator.toml"],
+            &dir.join("coordinator-restarted.log"),
+        );
+        coordinator.0 = child;
 
         // --- A: a 1 MB message is refused with a page ------------------------------
         client.goto(&form_url).await.expect("form again");
