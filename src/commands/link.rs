@@ -61,7 +61,14 @@ pub(crate) fn run(args: LinkArgs) -> anyhow::Result<()> {
     let mut writer = csv::Writer::from_path(&args.out)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     if args.explain {
-        writer.write_record(["left_handle", "right_handle", "score", "band", "agreeing"])?;
+        writer.write_record([
+            "left_handle",
+            "right_handle",
+            "score",
+            "band",
+            "agreeing",
+            "why",
+        ])?;
     } else {
         writer.write_record(["left_handle", "right_handle", "score", "band"])?;
     }
@@ -77,6 +84,7 @@ pub(crate) fn run(args: LinkArgs) -> anyhow::Result<()> {
         ];
         if args.explain {
             row.push(pair.agreeing.clone());
+            row.push(pair.explanation.clone());
         }
         writer.write_record(&row)?;
     }

@@ -83,7 +83,7 @@ pub(crate) struct OverlapArgs {
     /// The per-case report to write: an Excel workbook when the name ends
     /// in .xlsx (a sheet of hits per case, a sheet per partner), CSV
     /// otherwise (record_id, your names and date, partner, handle, score,
-    /// band, agreeing).
+    /// band, why: each field's level in words when the partner shares them).
     #[arg(long, short = 'o')]
     out: PathBuf,
     /// Start the CSV with a byte-order mark, so that Excel reads it as UTF-8.
@@ -140,6 +140,21 @@ pub(crate) fn print_out(text: &str) {
 }
 
 /// The answer as a table, followed by whom to ask and each partner's status.
+/// A hit's fields in words when the owner shares their levels; the names of
+/// the agreeing fields when it shares only those; nothing otherwise.
+fn why(hit: &poshuk_protocol::FederatedHit) -> String {
+    use poshuk_core::score::{Field, Level};
+    if hit.fields.is_empty() {
+        return hit.agreeing.join(", ");
+    }
+    poshuk_core::score::explain(hit.fields.iter().filter_map(|compared| {
+        Some((
+            Field::from_name(&compared.field)?,
+            Level::from_name(&compared.level)?,
+        ))
+    }))
+}
+
 fn table(out: &mut String, response: &FederatedResponse) {
     use std::fmt::Write;
     if response.hits.is_empty() && response.partial {
@@ -166,11 +181,11 @@ fn table(out: &mut String, response: &FederatedResponse) {
                     handle,
                     format!("{:.3}", hit.score),
                     hit.band.to_string(),
-                    hit.agreeing.join(", "),
+                    why(hit),
                 ]
             })
             .collect();
-        let header = ["partner", "handle", "score", "band", "agreeing"].map(str::to_string);
+        let header = ["partner", "handle", "score", "band", "why"].map(str::to_string);
         let widths: Vec<usize> = (0..5)
             .map(|column| {
                 std::iter::once(&header)
@@ -341,7 +356,7 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
                             hit.record_id.clone().unwrap_or_default(),
                             format!("{:.4}", hit.score),
                             hit.band.name().to_string(),
-                            hit.agreeing.join(" "),
+                            why(hit),
                             response.partial.to_string(),
                         ]);
                     }
@@ -376,7 +391,7 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
                     "your case",
                     "score",
                     "band",
-                    "agreeing",
+                    "why",
                     "partial",
                 ]
                 .map(str::to_string)
@@ -511,7 +526,7 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
                     hit.handle.to_string(),
                     format!("{:.4}", hit.score),
                     hit.band.name().to_string(),
-                    hit.agreeing.join(" "),
+                    why(hit),
                 ]);
                 rows.push(row);
                 let entry = best.entry(hit.partner.clone()).or_insert(hit.band.name());
@@ -546,7 +561,7 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
             sheet: "cases",
             header: own_header
                 .into_iter()
-                .chain(["partner", "handle", "score", "band", "agreeing"].map(str::to_string))
+                .chain(["partner", "handle", "score", "band", "why"].map(str::to_string))
                 .collect(),
             rows,
         },

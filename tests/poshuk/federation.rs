@@ -398,7 +398,7 @@ fn a_killed_node_gives_partial_results_within_the_deadline() {
     assert_eq!(csv_rows[0][..own_header.len()], own_header[..]);
     assert_eq!(
         csv_rows[0][own_header.len()..],
-        ["partner", "handle", "score", "band", "agreeing"]
+        ["partner", "handle", "score", "band", "why"]
     );
     let mut csv_cases: Vec<&str> = csv_rows[1..].iter().map(|row| row[0].as_str()).collect();
     csv_cases.dedup();
@@ -623,6 +623,18 @@ fn demo_runs_a_federation_and_finds_people_across_scripts() {
         .count();
     assert!(strong_from_others >= 4, "{}", run.stdout);
     assert!(!run.stdout.contains("PARTIAL"), "{}", run.stdout);
+    // Each hit says why, in words (the demo's partners share field levels).
+    assert!(
+        run.stdout.contains("given name: ") && run.stdout.contains("family name: "),
+        "{}",
+        run.stdout
+    );
+    // Every node serves its staff's page, with an account to log in with.
+    assert!(
+        run.stdout.contains("web pages (log in as `demo`"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// Whatever its queries, a partner receives from another at most its daily

@@ -75,6 +75,8 @@ pub struct LinkedPair {
     pub band: Band,
     /// The fields that agreed ("given_name family_name ...").
     pub agreeing: String,
+    /// Each field's level in words ("given name: equivalent form; ...").
+    pub explanation: String,
 }
 
 /// Counts from a link run.
@@ -207,6 +209,7 @@ pub fn link(
                         probability: score.probability,
                         band: score.band,
                         agreeing,
+                        explanation: score.explain(),
                     });
                 }
             }

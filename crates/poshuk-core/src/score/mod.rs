@@ -95,6 +95,26 @@ impl Level {
         }
     }
 
+    /// From its wire name ([`Level::name`]).
+    pub fn from_name(name: &str) -> Option<Level> {
+        [
+            Level::Exact,
+            Level::Equivalent,
+            Level::Close,
+            Level::OtherName,
+            Level::SwappedColumns,
+            Level::DayMonthSwapped,
+            Level::Year,
+            Level::OtherYear,
+            Level::DayMonth,
+            Level::NumberOnly,
+            Level::Different,
+            Level::Missing,
+        ]
+        .into_iter()
+        .find(|level| level.name() == name)
+    }
+
     /// Whether the level counts as agreement (for "which fields agreed").
     pub fn agrees(self) -> bool {
         !matches!(self, Level::Different | Level::Missing)
@@ -129,6 +149,20 @@ impl Field {
             Field::BirthPlace => "birth place",
             Field::Document => "document",
         }
+    }
+
+    /// From its machine name ([`Field::name`]).
+    pub fn from_name(name: &str) -> Option<Field> {
+        [
+            Field::GivenName,
+            Field::FamilyName,
+            Field::Patronymic,
+            Field::BirthDate,
+            Field::BirthPlace,
+            Field::Document,
+        ]
+        .into_iter()
+        .find(|field| field.name() == name)
     }
 
     /// A stable machine name.
@@ -208,12 +242,7 @@ impl MatchScore {
     /// "given name: equivalent form; family name: same; ..." for the fields that
     /// both records carry.
     pub fn explain(&self) -> String {
-        self.fields
-            .iter()
-            .filter(|field| field.level != Level::Missing)
-            .map(|field| format!("{}: {}", field.field.describe(), field.level.describe()))
-            .collect::<Vec<_>>()
-            .join("; ")
+        explain(self.fields.iter().map(|field| (field.field, field.level)))
     }
 
     /// The fields that agreed.
@@ -224,6 +253,18 @@ impl MatchScore {
             .map(|field| field.field)
             .collect()
     }
+}
+
+/// Fields and their levels in words, "given name: equivalent form; birth
+/// date: day and month swapped; ...", leaving out fields one side lacks: one
+/// wording for `link --explain`, `search` and the API's hits.
+pub fn explain(fields: impl IntoIterator<Item = (Field, Level)>) -> String {
+    fields
+        .into_iter()
+        .filter(|(_, level)| *level != Level::Missing)
+        .map(|(field, level)| format!("{}: {}", field.describe(), level.describe()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The slots whose exact agreement is adjusted by the value's frequency: the
