@@ -611,6 +611,40 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         );
         assert!(partial.contains("ngo-ua"), "the others still answer: {partial}");
         snap(&client, "16-partner-silent").await;
+        // An overlap run while that partner is down says which cases were
+        // searched without it, and why.
+        let small = dir.join("small.csv");
+        let lines: Vec<String> = std::fs::read_to_string(dir.join("data/intl_org.csv"))
+            .expect("export")
+            .lines()
+            .take(4)
+            .map(str::to_string)
+            .collect();
+        std::fs::write(&small, lines.join("\n") + "\n").expect("small export");
+        client.goto(&format!("{a}/ui/overlap")).await.expect("overlap page");
+        client
+            .find(Locator::Id("export"))
+            .await
+            .expect("file field")
+            .send_keys(&small.display().to_string())
+            .await
+            .expect("chooses");
+        client.find(Locator::Css("form.card button[type=submit]")).await.expect("run").click().await.expect("starts");
+        let mut partial_run = String::new();
+        for _ in 0..600 {
+            partial_run = body_text(&client).await;
+            if partial_run.contains("Done") || partial_run.contains("Stopped") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            client.refresh().await.expect("reloads");
+        }
+        assert!(partial_run.contains("Done"), "{partial_run}");
+        assert!(
+            partial_run.contains("did not answer or refused") && partial_run.contains("ru-sources ("),
+            "{partial_run}"
+        );
+        snap(&client, "16b-overlap-partial").await;
 
         // --- A: a session ended in a second tab ----------------------------------------
         client.goto(&results_url).await.expect("results");
@@ -842,6 +876,86 @@ fn the_pages_doors_hold_without_a_browser() {
         .send()
         .expect("answers");
     assert_eq!(rebound.status(), 403);
+    assert!(
+        rebound.headers().contains_key("content-security-policy"),
+        "a refusal without the security headers"
+    );
+    // The language switch goes back to a page of this site only, whatever
+    // it is given.
+    for back in [
+        "/ui/%0a",
+        "https://evil.example/",
+        "//evil.example/ui/",
+        "/ui/\\evil",
+    ] {
+        let switched = http
+            .get(format!("{}/ui/lang?to=en&back={back}", node.local))
+            .send()
+            .expect("answers");
+        assert_eq!(
+            (switched.status().as_u16(), location(&switched)),
+            (303, "/ui/".into()),
+            "{back}"
+        );
+    }
+    // A failed login names no account that does not exist in the audit
+    // log (what was typed may be a person's name), and fetching the login
+    // form writes nothing.
+    let typed = "Ivanenko Petro";
+    let _ = http
+        .post(format!("{localhost}/ui/login"))
+        .header("cookie", &login_value)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={csrf}&name=Ivanenko+Petro&password=whatever-whatever"
+        ))
+        .send()
+        .expect("answers");
+    let audit_path = dir.join("solo-data/audit.jsonl");
+    let before = std::fs::metadata(&audit_path).expect("audit").len();
+    for _ in 0..20 {
+        let _ = http
+            .get(format!("{}/ui/login", node.local))
+            .send()
+            .expect("answers");
+    }
+    let audit = std::fs::read_to_string(&audit_path).expect("audit");
+    assert_eq!(
+        audit.len() as u64,
+        before,
+        "fetching the login form was logged"
+    );
+    assert!(!audit.contains(typed), "a typed name is in the audit log");
+    assert!(
+        audit.contains("(no such account)"),
+        "the failed login is not audited"
+    );
+
+    // Slow clients holding hundreds of connections to the local listener
+    // do not take the node's descriptors: the federation API still answers.
+    let mut trickles = Vec::new();
+    for _ in 0..400 {
+        if let Ok(mut stream) =
+            std::net::TcpStream::connect(node.local.trim_start_matches("http://"))
+        {
+            use std::io::Write;
+            let _ = stream.write_all(b"GET /ui/login HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+            trickles.push(stream);
+        }
+    }
+    let livez = http
+        .get(format!("{}/livez", node.federation))
+        .timeout(std::time::Duration::from_secs(10))
+        .send()
+        .expect("the federation API answers");
+    assert_eq!(livez.status(), 200);
+    drop(trickles);
+    let again = http
+        .get(format!("{}/ui/login", node.local))
+        .timeout(std::time::Duration::from_secs(30))
+        .send()
+        .expect("the page answers once they are gone");
+    assert_eq!(again.status(), 200);
     // No page ever shows a stack trace or the server's internals.
     let missing = http
         .get(format!("{}/ui/nothing-here", node.local))

@@ -5,8 +5,8 @@
 //!
 //! Bounds: a letter is at most [`MAX_SEALED_LETTER`] bytes; a partner may
 //! have at most [`MAX_PENDING_PER_PARTNER`] unanswered requests out and make
-//! at most [`MAX_REQUESTS_PER_DAY`] a day; a listing returns the newest
-//! [`MAX_LISTED`].
+//! at most [`MAX_REQUESTS_PER_DAY`] a day; a listing returns every request
+//! awaiting the partner's answer and the newest [`MAX_LISTED`] others.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -170,13 +170,21 @@ impl ContactStore {
         Ok(id)
     }
 
-    /// The requests `partner` sent or received, newest first.
+    /// The requests `partner` sent or received, newest first: every request
+    /// still waiting for its answer (at most [`MAX_PENDING_PER_PARTNER`] from
+    /// each sender), and the newest [`MAX_LISTED`] of the rest, so a flood
+    /// of old requests cannot hide one that waits.
     pub(crate) fn list(&self, partner: &str) -> Result<Vec<ContactRequest>, ContactError> {
         let connection = self.connection.lock().map_err(|_| ContactError::Poisoned)?;
         let mut statement = connection.prepare(
             "SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms
-             FROM contacts WHERE sender = ?1 OR receiver = ?1
-             ORDER BY created_ms DESC LIMIT ?2",
+             FROM contacts WHERE receiver = ?1 AND status = 'pending'
+             UNION
+             SELECT * FROM (
+                 SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms
+                 FROM contacts WHERE sender = ?1 OR receiver = ?1
+                 ORDER BY created_ms DESC LIMIT ?2)
+             ORDER BY created_ms DESC",
         )?;
         let rows = statement.query_map(params![partner, MAX_LISTED], |row| {
             Ok((
@@ -342,5 +350,31 @@ mod tests {
         ));
         // Another partner is not held back by the first one's flood.
         store.create("b", known, &request("a")).expect("stored");
+    }
+
+    #[test]
+    fn a_request_waiting_for_its_answer_is_listed_under_any_flood() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ContactStore::open(dir.path()).expect("opens");
+        let known = |id: &str| ["a", "b"].contains(&id);
+        let waiting = store.create("a", known, &request("b")).expect("stored");
+        // Answered requests, newer, more than a listing holds.
+        let connection = store.connection.lock().expect("lock");
+        for index in 0..(MAX_LISTED + 20) {
+            connection
+                .execute(
+                    "INSERT INTO contacts VALUES (?1, 'a', 'b', ?2, '00', 'declined', NULL, ?3)",
+                    params![
+                        format!("old{index}"),
+                        Handle([1; 16]).to_string(),
+                        i64::MAX - index
+                    ],
+                )
+                .expect("inserted");
+        }
+        drop(connection);
+        let listed = store.list("b").expect("lists");
+        assert!(listed.iter().any(|request| request.id == waiting));
+        assert_eq!(listed.len() as i64, MAX_LISTED + 1);
     }
 }

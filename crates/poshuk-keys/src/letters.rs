@@ -4,9 +4,13 @@
 //! them holds ciphertext only.
 //!
 //! A letter is bound to what it is about: the sealed plaintext starts with
-//! a line naming the sender, the receiver and the request's subject (the
-//! record's handle), and the receiver checks it. A relay that moves a
-//! ciphertext to another request, or swaps the sender, is caught.
+//! a line naming the sender, the receiver and a subject the caller chooses
+//! (the node uses `request HANDLE` for a request and `reply ID HANDLE` for a
+//! reply), and the receiver checks it. A relay that swaps the sender, shows
+//! a reply as a request, moves a letter to another record or a reply to
+//! another request, is caught. It could still swap two requests one sender
+//! made about the same record, or show one twice: both are that sender's
+//! own words about that record.
 
 use std::str::FromStr;
 

@@ -159,6 +159,10 @@ fn private_directory(dir: &std::path::Path) -> Result<(), NodeError> {
     Ok(())
 }
 
+/// Connections the local listener holds at once (its staff and tools; the
+/// rest wait in the kernel's backlog).
+const LOCAL_CONNECTIONS: usize = 256;
+
 /// Where a started node listens: the addresses actually bound, so a config
 /// may ask for port 0 and the caller still learns the ports.
 #[derive(Debug, Clone)]
@@ -263,7 +267,7 @@ pub async fn serve(
     let federation_app = service::federation_router(state.clone(), &config.limits);
     let mut local_app = service::local_router(state.clone(), &config.limits);
     if state.serves_web() {
-        local_app = local_app.merge(service::web::router(state.clone()));
+        local_app = local_app.merge(service::web::router(state.clone(), &config.limits));
     }
     let wait = |mut receiver: tokio::sync::watch::Receiver<bool>| async move {
         let _ = receiver.wait_for(|stopped| *stopped).await;
@@ -290,7 +294,18 @@ pub async fn serve(
             }
         }
     };
-    let local_server = axum::serve(local, local_app).with_graceful_shutdown(wait(stop_receiver));
+    // Guarded like the federation's: a local client trickling headers into
+    // thousands of connections must not take the node's file descriptors.
+    let local_server = axum::serve(
+        poshuk_tls::GuardedListener::with_limits(
+            local,
+            LOCAL_CONNECTIONS,
+            poshuk_tls::IDLE_TIMEOUT,
+        )
+        .per_peer(LOCAL_CONNECTIONS / 2),
+        local_app,
+    )
+    .with_graceful_shutdown(wait(stop_receiver));
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_sender.send(true);

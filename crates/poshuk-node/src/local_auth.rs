@@ -170,13 +170,19 @@ fn right_needed(method: &Method, path: &str) -> Option<LocalRight> {
 
 /// Whether a `Host` or `Origin` authority names this machine's loopback.
 pub(crate) fn is_loopback_authority(authority: &str) -> bool {
-    let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
+    // A port, when there is one, is digits only (`localhost:1@evil.example`
+    // is no loopback authority).
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':').unwrap_or(after)),
+            None => return false,
+        }
     } else {
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _)| host)
+        authority.rsplit_once(':').unwrap_or((authority, ""))
     };
+    if !port.bytes().all(|byte| byte.is_ascii_digit()) {
+        return false;
+    }
     host.eq_ignore_ascii_case("localhost")
         || host
             .parse::<std::net::IpAddr>()
@@ -280,6 +286,8 @@ mod tests {
             "10.0.0.1:7402",
             "",
             "127.0.0.1.evil.example",
+            "localhost:7402@evil.example",
+            "[::1]x",
         ] {
             assert!(!is_loopback_authority(no), "{no}");
         }

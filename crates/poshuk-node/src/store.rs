@@ -286,6 +286,8 @@ CREATE TABLE IF NOT EXISTS overlap_runs (
     searched INTEGER NOT NULL,
     not_searchable INTEGER NOT NULL,
     rows_rejected INTEGER NOT NULL,
+    partial_cases INTEGER NOT NULL DEFAULT 0,
+    silent TEXT NOT NULL DEFAULT '',
     status TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS overlap_hits (
@@ -317,6 +319,10 @@ pub struct OverlapRun {
     pub not_searchable: i64,
     /// Rows of the export that could not be read.
     pub rows_rejected: i64,
+    /// Cases searched while some partner did not answer (or refused).
+    pub partial_cases: i64,
+    /// Those partners, with how they failed (`ru-sources: limited, ...`).
+    pub silent: String,
     /// `running`, `done`, or why it stopped.
     pub status: String,
 }
@@ -580,14 +586,43 @@ impl Store {
         })
     }
 
-    /// Contact requests one way, newest first.
+    /// Contact requests one way: those waiting for an answer first, then
+    /// the newest; at most 500.
     pub fn contacts(&self, direction: Direction) -> Result<Vec<ContactRow>, StoreError> {
+        self.select_contacts(
+            "WHERE direction = ?1 ORDER BY status = 'pending' DESC, created DESC, id DESC LIMIT 500",
+            params![direction.name()],
+            direction,
+        )
+    }
+
+    /// One contact request, by its id.
+    pub fn contact(
+        &self,
+        id: &str,
+        direction: Direction,
+    ) -> Result<Option<ContactRow>, StoreError> {
+        Ok(self
+            .select_contacts(
+                "WHERE direction = ?1 AND id = ?2",
+                params![direction.name(), id],
+                direction,
+            )?
+            .into_iter()
+            .next())
+    }
+
+    fn select_contacts(
+        &self,
+        filter: &str,
+        values: impl rusqlite::Params,
+        direction: Direction,
+    ) -> Result<Vec<ContactRow>, StoreError> {
         self.with("contacts", |connection| {
-            let mut statement = connection.prepare(
-                "SELECT id, partner, handle, message, status, reply, staff, created FROM contacts
-                 WHERE direction = ?1 ORDER BY created DESC, id DESC LIMIT 500",
-            )?;
-            let rows = statement.query_map(params![direction.name()], |row| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT id, partner, handle, message, status, reply, staff, created FROM contacts {filter}"
+            ))?;
+            let rows = statement.query_map(values, |row| {
                 Ok(ContactRow {
                     id: row.get(0)?,
                     direction,
@@ -602,18 +637,6 @@ impl Store {
             })?;
             rows.collect()
         })
-    }
-
-    /// One contact request.
-    pub fn contact(
-        &self,
-        id: &str,
-        direction: Direction,
-    ) -> Result<Option<ContactRow>, StoreError> {
-        Ok(self
-            .contacts(direction)?
-            .into_iter()
-            .find(|contact| contact.id == id))
     }
 
     // --- overlap runs --------------------------------------------------------
@@ -642,18 +665,21 @@ impl Store {
         })
     }
 
-    /// Records one searched case of a run and its hits.
+    /// Records one searched case of a run and its hits; `partial` when some
+    /// partner did not answer for it.
     pub fn add_overlap_case(
         &self,
         run: i64,
         searchable: bool,
+        partial: bool,
         hits: &[OverlapHit],
     ) -> Result<(), StoreError> {
         self.with("overlap", |connection| {
             let transaction = connection.transaction()?;
             transaction.execute(
-                "UPDATE overlap_runs SET searched = searched + 1, not_searchable = not_searchable + ?2 WHERE id = ?1",
-                params![run, i64::from(!searchable)],
+                "UPDATE overlap_runs SET searched = searched + 1, not_searchable = not_searchable + ?2,
+                     partial_cases = partial_cases + ?3 WHERE id = ?1",
+                params![run, i64::from(!searchable), i64::from(partial)],
             )?;
             for hit in hits {
                 transaction.execute(
@@ -666,12 +692,13 @@ impl Store {
         })
     }
 
-    /// Ends a run with its status (`done`, or why it stopped).
-    pub fn finish_overlap(&self, run: i64, status: &str) -> Result<(), StoreError> {
+    /// Ends a run with its status (`done`, or why it stopped) and the
+    /// partners that did not answer for some case.
+    pub fn finish_overlap(&self, run: i64, status: &str, silent: &str) -> Result<(), StoreError> {
         self.with("overlap", |connection| {
             connection.execute(
-                "UPDATE overlap_runs SET status = ?2 WHERE id = ?1",
-                params![run, status],
+                "UPDATE overlap_runs SET status = ?2, silent = ?3 WHERE id = ?1",
+                params![run, status, silent],
             )?;
             Ok(())
         })
@@ -694,7 +721,8 @@ impl Store {
         self.with("overlap", |connection| {
             let run = connection
                 .query_row(
-                    "SELECT id, staff, started, cases, searched, not_searchable, rows_rejected, status
+                    "SELECT id, staff, started, cases, searched, not_searchable, rows_rejected, status,
+                         partial_cases, silent
                      FROM overlap_runs ORDER BY id DESC LIMIT 1",
                     [],
                     |row| {
@@ -707,6 +735,8 @@ impl Store {
                             not_searchable: row.get(5)?,
                             rows_rejected: row.get(6)?,
                             status: row.get(7)?,
+                            partial_cases: row.get(8)?,
+                            silent: row.get(9)?,
                         })
                     },
                 )

@@ -60,6 +60,12 @@ fn quiet(route: &str) -> bool {
     .contains(&route)
 }
 
+/// Requests not logged though not on a quiet route: the login form itself
+/// (anyone may fetch it; logging it would let anyone grow the log).
+fn quiet_request(route: &str, method: &Method) -> bool {
+    route == super::web::paths::LOGIN && method == Method::GET
+}
+
 /// The staff user a request names (`X-Poshuk-Staff`, as the web page or
 /// `POSHUK_STAFF` sets it), printable characters only, cut short.
 fn staff(request: &Request) -> Option<String> {
@@ -95,7 +101,7 @@ pub(crate) async fn audit_request(
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_string())
         .unwrap_or_default();
-    if quiet(&route) {
+    if quiet(&route) || quiet_request(&route, request.method()) {
         return next.run(request).await;
     }
     let audit = &state.audit;

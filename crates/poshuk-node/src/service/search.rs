@@ -184,9 +184,16 @@ pub(crate) fn coordinator_error(error: ClientError) -> ApiError {
                 .ok()
                 .filter(StatusCode::is_client_error)
                 .unwrap_or(StatusCode::BAD_GATEWAY);
+            // The coordinator's refusals a caller acts on keep their code.
+            let code = match body.code.as_str() {
+                "rate_limited" => "rate_limited",
+                "quota_exceeded" => "quota_exceeded",
+                "too_many_in_flight" => "too_many_in_flight",
+                _ => "coordinator_error",
+            };
             ApiError::new(
                 passed_on,
-                "coordinator_error",
+                code,
                 format!("the coordinator answered {status}: {}", body.message),
             )
         }

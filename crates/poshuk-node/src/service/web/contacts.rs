@@ -161,10 +161,11 @@ pub(crate) async fn send_contact(
         }
     };
     let handle = hit.handle.to_string();
+    let subject = request_subject(&handle);
     let envelope = Envelope {
         from: &state.partner_id,
         to: &hit.partner,
-        subject: &handle,
+        subject: &subject,
     };
     let sealed = match seal_letter(&public_key, &envelope, &message) {
         Ok(sealed) => sealed,
@@ -220,30 +221,47 @@ pub(crate) async fn send_contact(
     response
 }
 
+/// What a request's message is sealed for: its record.
+fn request_subject(handle: &str) -> String {
+    format!("request {handle}")
+}
+
+/// What a reply is sealed for: its request and record, so a relay cannot
+/// show a reply as a request, nor move it to another request.
+fn reply_subject(id: &str, handle: &str) -> String {
+    format!("reply {id} {handle}")
+}
+
+/// The node's view of the coordinator's list after a sync: whether it
+/// answered, and how many letters could not be opened (left unstored, and
+/// tried again at the next sync).
+struct Synced {
+    reachable: bool,
+    unreadable: usize,
+}
+
 /// Brings the node's copy of its contact requests up to date with the
 /// coordinator's: new requests to this partner are opened with its
-/// identity, replies to its own are opened and kept. Whether the
-/// coordinator answered.
-async fn sync(state: &SharedState) -> bool {
+/// identity, replies to its own are opened and kept.
+async fn sync(state: &SharedState) -> Synced {
+    let mut synced = Synced {
+        reachable: false,
+        unreadable: 0,
+    };
     let (Some(link), Some(web)) = (state.coordinator.as_ref(), state.web.as_ref()) else {
-        return false;
+        return synced;
     };
     let Ok(list) = link.client().contacts().await else {
-        return false;
+        return synced;
     };
+    synced.reachable = true;
     let identity = poshuk_keys::files::load_identity(&state.identity).ok();
-    let open = |sealed: &str, from: &str, to: &str, subject: &str| -> String {
-        let Some(identity) = identity.as_ref() else {
-            return "(this node's identity cannot be read)".into();
-        };
+    let open = |sealed: &str, from: &str, to: &str, subject: &str| -> Option<String> {
         let envelope = Envelope { from, to, subject };
-        match hex::decode(sealed) {
-            Ok(bytes) => match open_letter(identity, &envelope, &bytes) {
-                Ok(text) => text.to_string(),
-                Err(error) => format!("({error})"),
-            },
-            Err(_) => "(damaged)".into(),
-        }
+        let bytes = hex::decode(sealed).ok()?;
+        open_letter(identity.as_ref()?, &envelope, &bytes)
+            .ok()
+            .map(|text| text.to_string())
     };
     let me = state.partner_id.as_str();
     for request in list.requests {
@@ -255,7 +273,20 @@ async fn sync(state: &SharedState) -> bool {
                 .ok()
                 .flatten();
             let reply = match &request.sealed_reply {
-                Some(sealed) => open(sealed, &request.to, me, &handle),
+                Some(sealed) => {
+                    match open(
+                        sealed,
+                        &request.to,
+                        me,
+                        &reply_subject(&request.id, &handle),
+                    ) {
+                        Some(reply) => reply,
+                        None => {
+                            synced.unreadable += 1;
+                            continue;
+                        }
+                    }
+                }
                 None => String::new(),
             };
             let row = match kept {
@@ -290,22 +321,30 @@ async fn sync(state: &SharedState) -> bool {
                     row.staff = String::new();
                     row
                 }
-                None => ContactRow {
-                    id: request.id.clone(),
-                    direction: Direction::Incoming,
-                    partner: request.from.clone(),
-                    message: open(&request.sealed_message, &request.from, me, &handle),
-                    handle,
-                    status: request.status.name().into(),
-                    reply: String::new(),
-                    staff: String::new(),
-                    created: (request.created_ms / 1000) as i64,
-                },
+                None => {
+                    let subject = request_subject(&handle);
+                    let Some(message) = open(&request.sealed_message, &request.from, me, &subject)
+                    else {
+                        synced.unreadable += 1;
+                        continue;
+                    };
+                    ContactRow {
+                        id: request.id.clone(),
+                        direction: Direction::Incoming,
+                        partner: request.from.clone(),
+                        message,
+                        handle,
+                        status: request.status.name().into(),
+                        reply: String::new(),
+                        staff: String::new(),
+                        created: (request.created_ms / 1000) as i64,
+                    }
+                }
             };
             let _ = web.store.put_contact(&row);
         }
     }
-    true
+    synced
 }
 
 fn status_text(lang: Lang, status: &str) -> &'static str {
@@ -334,7 +373,7 @@ pub(crate) async fn contacts_page(
 ) -> Response {
     let lang = Lang::of(&headers);
     let t = |text| lang.t(text);
-    let reachable = sync(&state).await;
+    let synced = sync(&state).await;
     let Some(web) = state.web.as_ref() else {
         return pages::problem(lang, StatusCode::NOT_FOUND, Text::NotFound, None);
     };
@@ -343,7 +382,10 @@ pub(crate) async fn contacts_page(
     let body = html! {
         @if query.sent.is_some() { (pages::notice(lang, Text::ContactSent)) }
         @if query.answered.is_some() { (pages::notice(lang, Text::AnswerSent)) }
-        @if !reachable { p.problem role="alert" { (t(Text::CoordinatorUnreachable)) } }
+        @if !synced.reachable { p.problem role="alert" { (t(Text::CoordinatorUnreachable)) } }
+        @if synced.unreadable > 0 {
+            p.problem role="alert" { (t(Text::LettersUnreadable)) " " (synced.unreadable) }
+        }
         section {
             h2 { (t(Text::Received)) }
             (table(lang, &received, true))
@@ -520,10 +562,11 @@ pub(crate) async fn answer_contact(
                 );
             }
         };
+        let subject = reply_subject(&row.id, &row.handle);
         let envelope = Envelope {
             from: &state.partner_id,
             to: &row.partner,
-            subject: &row.handle,
+            subject: &subject,
         };
         let sealed = match seal_letter(&public_key, &envelope, &reply) {
             Ok(sealed) => sealed,

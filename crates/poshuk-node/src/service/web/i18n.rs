@@ -162,6 +162,7 @@ texts! {
     Status => "Status", "Стан";
     When => "When", "Коли";
     NoContacts => "None yet.", "Поки немає.";
+    LettersUnreadable => "Requests or replies this node's identity cannot open (sealed to another key, or damaged); they are tried again at the next visit:", "Запити чи відповіді, які ідентичність цього вузла не може відкрити (зашифровані іншим ключем або пошкоджені); наступного разу буде ще спроба:";
     CoordinatorUnreachable => "The coordinator cannot be reached: this page shows what this node kept. Try again later.", "Координатор недоступний: показано те, що зберіг цей вузол. Спробуйте пізніше.";
     Records => "Records in this node", "Записів у цьому вузлі";
     Epochs => "Key epochs served", "Епохи ключів";
@@ -214,6 +215,8 @@ texts! {
     OverlapTooLarge => "The file is too large: at most 20 MB.", "Файл завеликий: щонайбільше 20 МБ.";
     OverlapTooMany => "The export has more cases than one upload may hold: run `poshuk overlap` on the command line.", "В експорті більше справ, ніж дозволено за раз: скористайтеся `poshuk overlap` у командному рядку.";
     OverlapFormat => "This file type cannot be read: upload CSV, Excel (.xlsx, .xls), OpenDocument (.ods) or JSON lines.", "Цей тип файлу не читається: завантажте CSV, Excel (.xlsx, .xls), OpenDocument (.ods) або JSON lines.";
+    OverlapPartial => "Cases searched while some partners did not answer or refused (for these, no hit does not mean not known):", "Справи, під час пошуку яких деякі партнери не відповіли або відмовили (для них відсутність збігу не означає, що справа невідома):";
+    OverlapBusy => "An overlap is running: wait until it is done.", "Звірка вже триває: зачекайте, доки вона завершиться.";
     OverlapSheetCases => "Cases", "Справи";
     OverlapSheetPartners => "Partners", "Партнери";
     Refresh => "Refresh", "Оновити";

@@ -170,9 +170,10 @@ pub(crate) mod paths {
 /// that says so.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// The page's router (merged into the local listener's).
-pub fn router(state: SharedState) -> Router {
-    Router::new()
+/// The page's router (merged into the local listener's), under the same
+/// load shedding, concurrency limit and timeout as the local API.
+pub fn router(state: SharedState, limits: &crate::config::Limits) -> Router {
+    let routes = Router::new()
         .route("/", get(|| async { Redirect::to(paths::HOME) }))
         .route("/ui", get(|| async { Redirect::to(paths::HOME) }))
         .route(paths::HOME, get(overview::overview))
@@ -210,12 +211,36 @@ pub fn router(state: SharedState) -> Router {
         ))
         .layer(middleware::from_fn(guard))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
-        .with_state(state)
+        .with_state(state.clone());
+    super::observed(
+        super::with_layers(routes, limits),
+        state,
+        crate::metrics::Api::Local,
+    )
 }
 
 /// Every page's outer checks and headers: a loopback `Host` (against DNS
-/// rebinding), no POST from another origin, and the security headers.
+/// rebinding), no POST from another origin, and the security headers on
+/// every answer, refusals included.
 async fn guard(request: Request, next: Next) -> Response {
+    let mut response = checked(request, next).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn checked(request: Request, next: Next) -> Response {
     let lang = Lang::of(request.headers());
     let host = request
         .headers()
@@ -235,24 +260,16 @@ async fn guard(request: Request, next: Next) -> Response {
             return pages::problem(lang, StatusCode::FORBIDDEN, Text::FormExpired, None);
         }
     }
-    let mut response = next.run(request).await;
+    let response = next.run(request).await;
     // A body cut by the size limit comes back as plain text: answer with a
     // page that says what happened.
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        response = pages::problem(lang, StatusCode::PAYLOAD_TOO_LARGE, Text::TooLong, None);
-    }
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (header::CACHE_CONTROL, "no-store"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_page {
+        return pages::problem(lang, StatusCode::PAYLOAD_TOO_LARGE, Text::TooLong, None);
     }
     response
 }

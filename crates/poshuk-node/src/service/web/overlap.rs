@@ -159,6 +159,12 @@ pub(crate) async fn overlap_page(
                         " · " (t(Text::RowsRejected)) ": " (run.rows_rejected)
                         " · " (t(Text::Staff)) ": " (run.staff) ", " (super::show_time(run.started))
                     }
+                    @if run.partial_cases > 0 {
+                        p.problem role="alert" {
+                            (t(Text::OverlapPartial)) " " (run.partial_cases)
+                            @if !run.silent.is_empty() { " — " (run.silent) }
+                        }
+                    }
                     @if run.status == "running" {
                         p { a.button href=(paths::OVERLAP) { (t(Text::Refresh)) } }
                     }
@@ -204,6 +210,26 @@ pub(crate) async fn overlap_page(
         }
     };
     pages::layout(lang, t(Text::Overlap), Some(&staff), paths::OVERLAP, body).into_response()
+}
+
+/// The most a workbook upload may unpack to (a workbook of 5,000 cases
+/// unpacks to a few megabytes).
+const MAX_UNPACKED_BYTES: u64 = 32 * 1024 * 1024;
+
+/// What a zip says its entries unpack to; `u64::MAX` when it is no zip
+/// (the reader then refuses it with its own message) or says too much.
+fn unpacked_size(bytes: &[u8]) -> u64 {
+    let Ok(mut archive) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        return 0;
+    };
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        match archive.by_index_raw(index) {
+            Ok(entry) => total = total.saturating_add(entry.size()),
+            Err(_) => return u64::MAX,
+        }
+    }
+    total
 }
 
 /// The file extensions an export may have (the reader goes by them).
@@ -261,6 +287,20 @@ pub(crate) async fn start_overlap(
     };
     if !EXTENSIONS.contains(&extension.as_str()) {
         return fail(StatusCode::UNSUPPORTED_MEDIA_TYPE, Text::OverlapFormat);
+    }
+    if web
+        .store
+        .latest_overlap()
+        .ok()
+        .flatten()
+        .is_some_and(|(run, _)| run.status == "running")
+    {
+        return fail(StatusCode::CONFLICT, Text::OverlapBusy);
+    }
+    // A workbook is a zip: a small upload may unpack to far more than a
+    // list of 5,000 cases needs. Refused before anything is read.
+    if matches!(extension.as_str(), "xlsx" | "ods") && unpacked_size(&bytes) > MAX_UNPACKED_BYTES {
+        return fail(StatusCode::PAYLOAD_TOO_LARGE, Text::OverlapTooLarge);
     }
     let data_dir = state.generations.data_dir().to_path_buf();
     let read = tokio::task::spawn_blocking(move || -> Result<_, String> {
@@ -322,15 +362,28 @@ pub(crate) async fn start_overlap(
     response
 }
 
+/// How long a case waits before it is searched again after the
+/// coordinator's per-minute limit, and how often it may wait.
+const RATE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+const RATE_WAITS: usize = 60;
+
+/// What the run has learned of partners that did not answer, by partner:
+/// how (`limited`, `timed_out`, ...).
+type Silent = Arc<std::sync::Mutex<BTreeMap<String, String>>>;
+
 /// Searches every case of a run, [`CONCURRENCY`] at a time, keeping each
-/// case's hits at other partners; stops at the first refusal that would
-/// refuse the rest too (a quota, a missing coordinator).
+/// case's hits at other partners. A case searched while a partner did not
+/// answer is counted as partial, and the partner named: its "no hit" is
+/// not "not known". The coordinator's per-minute limit is waited out; a
+/// refusal that would refuse the rest too (the daily quota, no
+/// coordinator) stops the run and says why.
 async fn run_overlap(state: SharedState, run: i64, records: Vec<poshuk_core::Record>) {
     let Some(web) = state.web.as_ref() else {
         return;
     };
     let semaphore = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
     let stop: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let silent: Silent = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     for record in records {
         let Ok(permit) = semaphore.clone().acquire_owned().await else {
@@ -339,45 +392,13 @@ async fn run_overlap(state: SharedState, run: i64, records: Vec<poshuk_core::Rec
         if stop.lock().map(|stopped| stopped.is_some()).unwrap_or(true) {
             break;
         }
-        let (state, stop) = (state.clone(), stop.clone());
+        let (state, stop, silent) = (state.clone(), stop.clone(), silent.clone());
         tasks.spawn(async move {
             let _permit = permit;
-            let case_id = record.record_id.clone();
-            let Some(web) = state.web.as_ref() else {
-                return;
-            };
-            if !record.is_identifiable() {
-                let _ = web.store.add_overlap_case(run, false, &[]);
-                return;
-            }
-            match crate::service::search::search_federation(&state, record, Vec::new(), 10, None)
-                .await
+            if let Err(reason) = search_case(&state, run, record, &silent).await
+                && let Ok(mut stopped) = stop.lock()
             {
-                Ok(answer) => {
-                    let hits: Vec<OverlapHit> = answer
-                        .hits
-                        .iter()
-                        .filter(|hit| !hit.own && hit.band != Band::Weak)
-                        .map(|hit| OverlapHit {
-                            case_id: case_id.clone(),
-                            partner: hit.partner.clone(),
-                            partner_name: hit.partner_name.clone(),
-                            handle: hit.handle.to_string(),
-                            band: hit.band.name().to_string(),
-                            score: hit.score,
-                        })
-                        .collect();
-                    let _ = web.store.add_overlap_case(run, true, &hits);
-                }
-                // Too little to name a person: counted, and the run goes on.
-                Err(error) if error.status == StatusCode::BAD_REQUEST => {
-                    let _ = web.store.add_overlap_case(run, false, &[]);
-                }
-                Err(error) => {
-                    if let Ok(mut stopped) = stop.lock() {
-                        stopped.get_or_insert(error.message);
-                    }
-                }
+                stopped.get_or_insert(reason);
             }
         });
     }
@@ -387,7 +408,84 @@ async fn run_overlap(state: SharedState, run: i64, records: Vec<poshuk_core::Rec
         .ok()
         .and_then(|stopped| stopped.clone())
         .unwrap_or_else(|| "done".to_string());
-    let _ = web.store.finish_overlap(run, &status);
+    let silent = silent
+        .lock()
+        .map(|silent| {
+            silent
+                .iter()
+                .map(|(partner, how)| format!("{partner} ({how})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let _ = web.store.finish_overlap(run, &status, &silent);
+}
+
+/// Searches one case and records it; `Err` with the reason when the run
+/// must stop.
+async fn search_case(
+    state: &SharedState,
+    run: i64,
+    record: poshuk_core::Record,
+    silent: &Silent,
+) -> Result<(), String> {
+    let Some(web) = state.web.as_ref() else {
+        return Ok(());
+    };
+    let case_id = record.record_id.clone();
+    if !record.is_identifiable() {
+        let _ = web.store.add_overlap_case(run, false, false, &[]);
+        return Ok(());
+    }
+    let mut waits = 0;
+    let answer = loop {
+        match crate::service::search::search_federation(state, record.clone(), Vec::new(), 10, None)
+            .await
+        {
+            Ok(answer) => break answer,
+            Err(error)
+                if matches!(error.code, "rate_limited" | "too_many_in_flight")
+                    && waits < RATE_WAITS =>
+            {
+                waits += 1;
+                tokio::time::sleep(RATE_WAIT).await;
+            }
+            // Too little to name a person: counted, and the run goes on.
+            Err(error) if error.status == StatusCode::BAD_REQUEST => {
+                let _ = web.store.add_overlap_case(run, false, false, &[]);
+                return Ok(());
+            }
+            Err(error) => return Err(error.message),
+        }
+    };
+    let mut partial = false;
+    if let Ok(mut silent) = silent.lock() {
+        for (partner, status) in &answer.partners {
+            if status.status != poshuk_protocol::PartnerOutcome::Ok {
+                partial = true;
+                let how = serde_json::to_value(status.status)
+                    .ok()
+                    .and_then(|value| value.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                silent.insert(partner.clone(), how);
+            }
+        }
+    }
+    let hits: Vec<OverlapHit> = answer
+        .hits
+        .iter()
+        .filter(|hit| !hit.own && hit.band != Band::Weak)
+        .map(|hit| OverlapHit {
+            case_id: case_id.clone(),
+            partner: hit.partner.clone(),
+            partner_name: hit.partner_name.clone(),
+            handle: hit.handle.to_string(),
+            band: hit.band.name().to_string(),
+            score: hit.score,
+        })
+        .collect();
+    let _ = web.store.add_overlap_case(run, true, partial, &hits);
+    Ok(())
 }
 
 /// `GET /ui/overlap/report.xlsx`: the latest run, a row per case and
@@ -567,6 +665,30 @@ mod tests {
         assert_eq!(partners["c"].strong, 1);
         let names: BTreeSet<&str> = partners.values().map(|p| p.name.as_str()).collect();
         assert_eq!(names, BTreeSet::from(["B", "C"]));
+    }
+
+    #[test]
+    fn a_workbook_that_unpacks_to_too_much_is_measured_before_it_is_read() {
+        use std::io::Write;
+        let mut buffer = std::io::Cursor::new(Vec::new());
+        {
+            let mut writer = zip::ZipWriter::new(&mut buffer);
+            let stored = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            writer
+                .start_file("xl/worksheets/sheet1.xml", stored)
+                .expect("entry");
+            writer
+                .write_all(&vec![b' '; MAX_UNPACKED_BYTES as usize + 1])
+                .expect("writes");
+            writer.finish().expect("finishes");
+        }
+        assert!(unpacked_size(buffer.get_ref()) > MAX_UNPACKED_BYTES);
+        assert_eq!(
+            unpacked_size(b"name,date\n"),
+            0,
+            "not a zip: left to the reader"
+        );
     }
 
     #[test]

@@ -179,6 +179,9 @@ pub(crate) fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|error| format!("cannot hash the password: {error}"))
 }
 
+/// Password checks running at once, over the whole process.
+static PASSWORD_CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// A hash of no one's password, checked for names that do not exist.
 fn dummy_hash() -> String {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
@@ -322,8 +325,15 @@ pub(crate) async fn login(
         );
     }
     let name = form.name.trim().to_string();
-    let note =
-        |ok: bool| AuditNote(serde_json::json!({"login": poshuk_audit::short(&name), "ok": ok}));
+    let stored = web.store.staff_login(&name).ok().flatten();
+    // The audit names an account, never what was typed for a name that is
+    // none (a mistyped password, a person's name).
+    let audited_name = if stored.is_some() {
+        poshuk_audit::short(&name)
+    } else {
+        "(no such account)".to_string()
+    };
+    let note = |ok: bool| AuditNote(serde_json::json!({"login": audited_name, "ok": ok}));
     if web.logins.blocked(&name) {
         let mut response =
             pages::login(lang, &form.csrf, Some(Text::TooManyLogins)).into_response();
@@ -331,7 +341,6 @@ pub(crate) async fn login(
         response.extensions_mut().insert(note(false));
         return response;
     }
-    let stored = web.store.staff_login(&name).ok().flatten();
     let password = form.password.clone();
     // The hash is checked even for an unknown name, so that the time taken
     // does not tell which names exist.
@@ -339,6 +348,16 @@ pub(crate) async fn login(
         .as_ref()
         .map(|(hash, _)| hash.clone())
         .unwrap_or_else(dummy_hash);
+    // At most two password checks at once (each takes about 19 MiB and tens
+    // of milliseconds): a flood of logins waits, it does not take memory.
+    let Ok(_permit) = PASSWORD_CHECKS.acquire().await else {
+        return pages::problem(
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            Text::SomethingFailed,
+            Some(paths::LOGIN),
+        );
+    };
     let verified = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
@@ -350,6 +369,12 @@ pub(crate) async fn login(
         return response;
     }
     web.logins.succeeded(&name);
+    // Sessions that ended unseen are dropped now and then: at each login.
+    let now = now();
+    let _ = web.store.expire_sessions(
+        now - i64::from(web.config.session_idle_minutes) * 60,
+        now - i64::from(web.config.session_max_hours) * 3600,
+    );
     let token = random_hex(32);
     let csrf = random_hex(16);
     if token.is_empty()
@@ -433,11 +458,15 @@ pub(crate) async fn switch_language(
     Query(query): Query<LangQuery>,
 ) -> Response {
     let lang = Lang::parse(&query.to).unwrap_or(Lang::Uk);
-    // Back to a page of this site only.
-    let back = if query.back.starts_with("/ui/")
+    // Back to a page of this site only, in characters a URL path carries
+    // as they are.
+    let safe = query.back.starts_with("/ui/")
         && !query.back.contains("//")
-        && !query.back.contains('\\')
-    {
+        && query
+            .back
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"/-_.?=&#".contains(&byte));
+    let back = if safe {
         query.back
     } else {
         paths::HOME.to_string()
