@@ -70,6 +70,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Write synthetic case lists of three kinds of partner, with the truth.
     Synth(commands::synth::SynthArgs),
+    /// Ask a local health endpoint (for container and Kubernetes probes): exit 0 when it answers 2xx.
+    Probe(commands::probe::ProbeArgs),
     /// Benchmarks: matching quality and speed.
     Bench {
         #[command(subcommand)]
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Command::Resolve(args) => commands::ingest::run_resolve(args),
         Command::Staff { command } => commands::staff::run(command),
         Command::Bench { command } => commands::bench::run(command),
+        Command::Probe(args) => commands::probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@ pub(crate) mod keys;
 pub(crate) mod link;
 pub(crate) mod node;
 pub(crate) mod pool;
+pub(crate) mod probe;
 pub(crate) mod processes;
 pub(crate) mod progress;
 pub(crate) mod reading;

@@ -3,6 +3,7 @@
 
 mod architecture;
 mod bad_input;
+mod deploy;
 mod encode_link;
 mod federation;
 mod keys;

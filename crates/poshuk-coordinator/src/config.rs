@@ -144,6 +144,11 @@ impl Default for SearchLimits {
 pub struct CoordinatorConfig {
     /// Where the coordinator listens.
     pub listen: SocketAddr,
+    /// A plain-HTTP listener for probes (`/livez`, `/readyz`) on a loopback
+    /// address: the main listener speaks mutual TLS only, which a container
+    /// runtime's probe cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_listen: Option<SocketAddr>,
     /// Plain HTTP, to and from loopback addresses only: for a demo or a test
     /// on one machine. Otherwise the coordinator speaks mutual TLS ([tls]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -235,6 +240,7 @@ impl std::fmt::Debug for CoordinatorConfig {
         formatter
             .debug_struct("CoordinatorConfig")
             .field("listen", &self.listen)
+            .field("health_listen", &self.health_listen)
             .field("audit_log", &self.audit_log)
             .field("deadlines", &self.deadlines)
             .field("max_hits", &self.max_hits)
@@ -279,6 +285,7 @@ impl CoordinatorConfig {
     ) -> CoordinatorConfig {
         CoordinatorConfig {
             listen,
+            health_listen: None,
             plain_http_on_loopback: false,
             audit_log: audit_log.into(),
             deadlines: Deadlines::default(),
@@ -412,6 +419,13 @@ impl CoordinatorConfig {
         }
         let mut ids = HashSet::new();
         let mut tokens = HashSet::new();
+        if let Some(health) = config.health_listen
+            && !health.ip().is_loopback()
+        {
+            return Err(format!(
+                "health_listen {health} is not a loopback address: the probes' listener is plain HTTP and answers anyone who reaches it"
+            ));
+        }
         for partner in &config.partners {
             if partner.id.trim().is_empty() {
                 return Err("a partner has an empty id".into());

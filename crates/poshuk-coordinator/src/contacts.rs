@@ -114,6 +114,13 @@ impl ContactStore {
         })
     }
 
+    /// Whether the database answers a query.
+    pub(crate) fn ping(&self) -> Result<(), ContactError> {
+        let connection = self.connection.lock().map_err(|_| ContactError::Poisoned)?;
+        connection.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Stores a new request from `from`, after its bounds; its id.
     pub(crate) fn create(
         &self,

@@ -536,6 +536,23 @@ async fn answer_contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /readyz`: the coordinator can do its work (its database answers).
+async fn readyz(State(coordinator): State<Shared>) -> Result<&'static str, ApiError> {
+    coordinator
+        .ready()
+        .map(|()| "ok")
+        .map_err(|message| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message))
+}
+
+/// The probes' plain listener (`health_listen`): `/livez` and `/readyz`
+/// only, nothing that needs a credential.
+pub(crate) fn health_router(coordinator: Shared) -> Router {
+    Router::new()
+        .route(routes::LIVEZ, get(|| async { "ok" }))
+        .route(routes::READYZ, get(readyz))
+        .with_state(coordinator)
+}
+
 /// `GET /metrics`: OpenMetrics text.
 async fn metrics(State(coordinator): State<Shared>) -> Response {
     let text = coordinator.metrics.render();
@@ -644,7 +661,7 @@ pub fn router(coordinator: Shared) -> Router {
             put(admin_upload_sealed).layer(DefaultBodyLimit::max(MAX_SEALED_BODY)),
         )
         .route(routes::LIVEZ, get(|| async { "ok" }))
-        .route(routes::READYZ, get(|| async { "ok" }))
+        .route(routes::READYZ, get(readyz))
         .route(routes::METRICS, get(metrics))
         .layer(DefaultBodyLimit::max(MAX_SMALL_BODY))
         .layer(axum::middleware::from_fn_with_state(

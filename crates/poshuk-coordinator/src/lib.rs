@@ -81,6 +81,18 @@ impl std::fmt::Debug for Coordinator {
 }
 
 impl Coordinator {
+    /// Whether the coordinator can do its work: its database answers and
+    /// its state directory is there (what `/readyz` reports).
+    pub(crate) fn ready(&self) -> Result<(), String> {
+        self.contacts
+            .ping()
+            .map_err(|error| format!("the coordinator's database: {error}"))?;
+        if !self.config.state_dir.is_dir() {
+            return Err("the state directory is gone".into());
+        }
+        Ok(())
+    }
+
     /// Builds the coordinator: an HTTP client per partner's node with
     /// connect and request timeouts, and the audit log opened for appending.
     pub fn new(config: CoordinatorConfig) -> Result<Coordinator, CoordinatorError> {
@@ -167,7 +179,8 @@ impl Coordinator {
     }
 }
 
-/// Serves until `shutdown` completes; `on_listening` gets the URL actually bound (the config may ask for port 0).
+/// Serves until `shutdown` completes; `on_listening` gets the URL actually bound (the config may ask for port 0),
+/// followed by ` health=http://ADDRESS` when the probes' listener (`health_listen`) is configured.
 pub async fn serve(
     config: CoordinatorConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -220,7 +233,36 @@ pub async fn serve(
     let url = format!("{}://{bound}", if tls.is_some() { "https" } else { "http" });
     let partners = coordinator.config.partners.len();
     tracing::info!(listen = %url, partners, "coordinator listening");
-    on_listening(&url);
+    // The probes' own plain listener, on loopback (checked with the config).
+    let health = match coordinator.config.health_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|source| CoordinatorError::Io {
+                    what: format!("cannot listen on {address} (health_listen)"),
+                    source,
+                })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| CoordinatorError::Io {
+                    what: "cannot read the health listener's address".into(),
+                    source,
+                })?;
+            let app = http::health_router(coordinator.clone());
+            Some((
+                bound,
+                tokio::spawn(async move {
+                    let _ = axum::serve(poshuk_tls::GuardedListener::new(listener), app).await;
+                }),
+            ))
+        }
+        None => None,
+    };
+    // The address line, with the probes' listener when there is one.
+    match &health {
+        Some((address, _)) => on_listening(&format!("{url} health=http://{address}")),
+        None => on_listening(&url),
+    }
     let app = router(coordinator);
     let served = match tls {
         Some(tls) => {
@@ -247,6 +289,9 @@ pub async fn serve(
         }
     };
     polling.abort();
+    if let Some((_, health)) = health {
+        health.abort();
+    }
     served.map_err(|source| CoordinatorError::Io {
         what: "serving".into(),
         source,

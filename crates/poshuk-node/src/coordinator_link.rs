@@ -13,12 +13,16 @@ use crate::config::CoordinatorLink as LinkConfig;
 
 /// How long the federation's live epochs are trusted.
 const EPOCHS_CACHE: Duration = Duration::from_secs(1);
+/// How long the coordinator's reachability is trusted (readiness probes
+/// come every few seconds; each must not cost the coordinator a request).
+const REACHABLE_CACHE: Duration = Duration::from_secs(5);
 
 /// A client of the coordinator with this partner's token.
 #[derive(Debug)]
 pub struct CoordinatorLink {
     client: ApiClient,
     live_epochs: Mutex<Option<(Instant, Vec<Epoch>)>>,
+    reachable: Mutex<Option<(Instant, bool)>>,
 }
 
 impl CoordinatorLink {
@@ -45,6 +49,7 @@ impl CoordinatorLink {
         Ok(CoordinatorLink {
             client: ApiClient::signed(http, &config.url, partner_id, &config.token),
             live_epochs: Mutex::new(None),
+            reachable: Mutex::new(None),
         })
     }
 
@@ -100,6 +105,28 @@ impl CoordinatorLink {
     /// This partner's sealed key for `epoch`, from the coordinator's relay.
     pub async fn sealed_key(&self, epoch: u32) -> Result<Vec<u8>, ClientError> {
         self.client.sealed_key(epoch).await
+    }
+
+    /// Whether the coordinator answered its epoch list within the last
+    /// [`REACHABLE_CACHE`] (asked again when older): what `/readyz` reports.
+    pub async fn reachable(&self) -> bool {
+        let cached = self
+            .reachable
+            .lock()
+            .ok()
+            .and_then(|cache| *cache)
+            .filter(|(at, _)| at.elapsed() < REACHABLE_CACHE)
+            .map(|(_, reachable)| reachable);
+        if let Some(reachable) = cached {
+            return reachable;
+        }
+        let reachable = tokio::time::timeout(Duration::from_secs(2), self.client.epochs())
+            .await
+            .is_ok_and(|answer| answer.is_ok());
+        if let Ok(mut cache) = self.reachable.lock() {
+            *cache = Some((Instant::now(), reachable));
+        }
+        reachable
     }
 
     /// The coordinator's client, for the routes the web page uses (partners,

@@ -177,14 +177,30 @@ pub(crate) async fn livez() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the index is open and a key epoch is served.
+/// `GET /readyz`: ready to serve searches: the index open with a key epoch
+/// served (so the keyring is loaded), no tokens of another tokenizer
+/// version, and the coordinator reachable when this node has one (a node
+/// that cannot reach it answers the federation but its staff cannot search).
 pub(crate) async fn readyz(State(state): State<SharedState>) -> Result<&'static str, ApiError> {
-    match state.generations.newest() {
-        Ok(_) => Ok("ok"),
-        Err(_) => Err(ApiError::new(
+    let not_ready = |message: &'static str| {
+        Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            "the node serves no index generation yet",
-        )),
+            message,
+        ))
+    };
+    if state.generations.newest().is_err() || state.generations.served_epochs().is_empty() {
+        return not_ready("the node serves no index generation yet");
     }
+    if state.generations.oldest_tokenizer_version() != poshuk_core::TOKENIZER_VERSION {
+        return not_ready(
+            "the index holds tokens of another tokenizer version: load the export again with `poshuk ingest --replace`",
+        );
+    }
+    if let Some(link) = state.coordinator.as_ref()
+        && !link.reachable().await
+    {
+        return not_ready("the coordinator cannot be reached");
+    }
+    Ok("ok")
 }

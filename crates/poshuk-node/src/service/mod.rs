@@ -236,6 +236,7 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(local::KEYS_FETCH, post(keys::fetch))
         .route(local::STAFF, post(staff::put_staff).get(staff::list_staff))
         .route(local::STAFF_REMOVE, post(staff::remove_staff))
+        .route(routes::READYZ, get(federation::readyz))
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::METRICS, get(federation::local_metrics))
         .route_layer(middleware::from_fn(mark_route))
