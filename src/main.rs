@@ -70,6 +70,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Write synthetic case lists of three kinds of partner, with the truth.
     Synth(commands::synth::SynthArgs),
+    /// Copy a stopped node's or coordinator's whole state into a new directory; run from it to restore.
+    Backup(commands::backup::BackupArgs),
     /// Ask a local health endpoint (for container and Kubernetes probes): exit 0 when it answers 2xx.
     Probe(commands::probe::ProbeArgs),
     /// Benchmarks: matching quality and speed.
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
         Command::Staff { command } => commands::staff::run(command),
         Command::Bench { command } => commands::bench::run(command),
         Command::Probe(args) => commands::probe::run(args),
+        Command::Backup(args) => commands::backup::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub(crate) mod audit;
+pub(crate) mod backup;
 pub(crate) mod bench;
 pub(crate) mod config;
 pub(crate) mod coordinator;
