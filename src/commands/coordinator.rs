@@ -14,7 +14,14 @@ pub(crate) struct CoordinatorArgs {
 }
 
 pub(crate) fn run(args: CoordinatorArgs) -> anyhow::Result<()> {
-    let config = CoordinatorConfig::load(&args.config)?;
+    let mut config = CoordinatorConfig::load(&args.config)?;
+    // The database replicas share: the environment keeps its password out
+    // of the config file and the process list.
+    if let Ok(url) = std::env::var("POSHUK_DATABASE_URL")
+        && !url.trim().is_empty()
+    {
+        config.database_url = Some(url);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -10,6 +10,7 @@ mod keys;
 mod node;
 mod privacy;
 mod quality;
+mod replicas;
 mod rotation;
 mod support;
 mod tls;

@@ -15,10 +15,10 @@ use crate::federation::{
 };
 use crate::support::{NodeProcess, get_json, poshuk, post_json, read_csv, workspace_with_keyring};
 
-const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+pub(crate) const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
 
 /// Runs `poshuk` with the admin token in the environment.
-fn admin(dir: &Path, args: &[&str]) -> crate::support::Run {
+pub(crate) fn admin(dir: &Path, args: &[&str]) -> crate::support::Run {
     std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
         .args(args)
         .current_dir(dir)
@@ -32,7 +32,7 @@ fn admin(dir: &Path, args: &[&str]) -> crate::support::Run {
 /// and returns the `[keys]` section every node's config needs.
 /// Makes the admin's signing key; returns what completes a node's config to
 /// pin its public key.
-fn pins_admin_key(dir: &Path) -> impl Fn(&mut NodeConfig) {
+pub(crate) fn pins_admin_key(dir: &Path) -> impl Fn(&mut NodeConfig) {
     let run = admin(dir, &["keys", "admin-key"]);
     assert!(run.success, "{}", run.stderr);
     let public = run.stdout.trim().to_string();
@@ -105,7 +105,7 @@ fn install_file(dir: &Path, node: &NodeProcess, file: &str) -> crate::support::R
 }
 
 /// `poshuk keys install --from-coordinator` at a node.
-fn fetch_key(dir: &Path, node: &NodeProcess) -> crate::support::Run {
+pub(crate) fn fetch_key(dir: &Path, node: &NodeProcess) -> crate::support::Run {
     poshuk(
         dir,
         &[
@@ -159,7 +159,7 @@ fn strong_hits(body: &serde_json::Value) -> BTreeSet<(String, String)> {
         .unwrap_or_default()
 }
 
-fn node_epochs(node: &NodeProcess) -> Vec<u64> {
+pub(crate) fn node_epochs(node: &NodeProcess) -> Vec<u64> {
     let (_, status) = get_json(&format!("{}/local/v1/status", node.local));
     status["epochs"]
         .as_array()

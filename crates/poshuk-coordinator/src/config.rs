@@ -144,6 +144,12 @@ impl Default for SearchLimits {
 pub struct CoordinatorConfig {
     /// Where the coordinator listens.
     pub listen: SocketAddr,
+    /// The PostgreSQL database several coordinator replicas share
+    /// (`postgres://user:password@host/dbname`); `POSHUK_DATABASE_URL`
+    /// overrides it. Without one, the state stays in `state_dir` and one
+    /// coordinator process serves the federation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
     /// A plain-HTTP listener for probes (`/livez`, `/readyz`) on a loopback
     /// address: the main listener speaks mutual TLS only, which a container
     /// runtime's probe cannot.
@@ -241,6 +247,10 @@ impl std::fmt::Debug for CoordinatorConfig {
             .debug_struct("CoordinatorConfig")
             .field("listen", &self.listen)
             .field("health_listen", &self.health_listen)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
             .field("audit_log", &self.audit_log)
             .field("deadlines", &self.deadlines)
             .field("max_hits", &self.max_hits)
@@ -285,6 +295,7 @@ impl CoordinatorConfig {
     ) -> CoordinatorConfig {
         CoordinatorConfig {
             listen,
+            database_url: None,
             health_listen: None,
             plain_http_on_loopback: false,
             audit_log: audit_log.into(),

@@ -48,6 +48,9 @@ pub(crate) enum ContactError {
     /// The database failed.
     #[error("coordinator database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The replicas' shared database failed.
+    #[error("the coordinators' database: {0}")]
+    Shared(String),
     /// A lock was poisoned.
     #[error("coordinator database lock poisoned")]
     Poisoned,
@@ -89,6 +92,121 @@ fn check_letter(hex_text: &str) -> Result<(), ContactError> {
     Ok(())
 }
 
+/// A new request's checks, the same for both stores: a known addressee
+/// other than the sender, a well-formed letter. The request's new id.
+fn check_new(
+    from: &str,
+    known_partner: impl Fn(&str) -> bool,
+    request: &NewContact,
+) -> Result<String, ContactError> {
+    if !known_partner(&request.to) {
+        return Err(ContactError::UnknownPartner(request.to.clone()));
+    }
+    if request.to == from {
+        return Err(ContactError::ToSelf);
+    }
+    check_letter(&request.sealed_message)?;
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|_| ContactError::Poisoned)?;
+    Ok(hex::encode(id))
+}
+
+/// An answer's checks: an acceptance carries a well-formed sealed reply.
+/// The reply, if any.
+fn check_answer(answer: &ContactAnswer) -> Result<Option<&str>, ContactError> {
+    match (answer.accept, &answer.sealed_reply) {
+        (true, Some(reply)) => {
+            check_letter(reply)?;
+            Ok(Some(reply.as_str()))
+        }
+        (true, None) => Err(ContactError::BadLetter(
+            "an acceptance carries a sealed reply".into(),
+        )),
+        (false, _) => Ok(None),
+    }
+}
+
+/// The relay's store: this process's SQLite database, or the replicas'
+/// shared PostgreSQL one.
+pub(crate) enum Contacts {
+    /// `coordinator.db` in the state directory.
+    Local(std::sync::Arc<ContactStore>),
+    /// The replicas' database.
+    Shared(std::sync::Arc<crate::shared::SharedStore>),
+}
+
+impl Contacts {
+    /// Stores a new request from `from`; its id.
+    pub(crate) async fn create(
+        &self,
+        from: &str,
+        known_partner: impl Fn(&str) -> bool,
+        request: NewContact,
+    ) -> Result<String, ContactError> {
+        match self {
+            Contacts::Local(store) => {
+                let (store, from) = (store.clone(), from.to_string());
+                let known: std::collections::BTreeSet<String> = [request.to.clone()]
+                    .into_iter()
+                    .filter(|id| known_partner(id))
+                    .collect();
+                tokio::task::spawn_blocking(move || {
+                    store.create(&from, |id| known.contains(id), &request)
+                })
+                .await
+                .map_err(|_| ContactError::Poisoned)?
+            }
+            Contacts::Shared(shared) => {
+                let id = check_new(from, known_partner, &request)?;
+                shared.create_contact(from, &request, &id).await?;
+                Ok(id)
+            }
+        }
+    }
+
+    /// The requests `partner` sent or received.
+    pub(crate) async fn list(&self, partner: &str) -> Result<Vec<ContactRequest>, ContactError> {
+        match self {
+            Contacts::Local(store) => {
+                let (store, partner) = (store.clone(), partner.to_string());
+                tokio::task::spawn_blocking(move || store.list(&partner))
+                    .await
+                    .map_err(|_| ContactError::Poisoned)?
+            }
+            Contacts::Shared(shared) => shared.list_contacts(partner).await,
+        }
+    }
+
+    /// The receiver's answer; the request's sender.
+    pub(crate) async fn answer(
+        &self,
+        receiver: &str,
+        id: &str,
+        answer: ContactAnswer,
+    ) -> Result<String, ContactError> {
+        match self {
+            Contacts::Local(store) => {
+                let (store, receiver, id) = (store.clone(), receiver.to_string(), id.to_string());
+                tokio::task::spawn_blocking(move || store.answer(&receiver, &id, &answer))
+                    .await
+                    .map_err(|_| ContactError::Poisoned)?
+            }
+            Contacts::Shared(shared) => {
+                let reply = check_answer(&answer)?;
+                shared.answer_contact(receiver, id, &answer, reply).await
+            }
+        }
+    }
+
+    /// Whether the store answers.
+    pub(crate) async fn ping(&self) -> Result<(), String> {
+        match self {
+            Contacts::Local(store) => store.ping().map_err(|error| error.to_string()),
+            Contacts::Shared(shared) => shared.ping().await.map_err(|error| error.to_string()),
+        }
+    }
+}
+
 impl ContactStore {
     /// Opens or creates the database in `state_dir`.
     pub(crate) fn open(state_dir: &Path) -> Result<ContactStore, ContactError> {
@@ -128,16 +246,7 @@ impl ContactStore {
         known_partner: impl Fn(&str) -> bool,
         request: &NewContact,
     ) -> Result<String, ContactError> {
-        if !known_partner(&request.to) {
-            return Err(ContactError::UnknownPartner(request.to.clone()));
-        }
-        if request.to == from {
-            return Err(ContactError::ToSelf);
-        }
-        check_letter(&request.sealed_message)?;
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).map_err(|_| ContactError::Poisoned)?;
-        let id = hex::encode(id);
+        let id = check_new(from, known_partner, request)?;
         let now = now_ms();
         let mut connection = self.connection.lock().map_err(|_| ContactError::Poisoned)?;
         let transaction = connection.transaction()?;
@@ -236,18 +345,7 @@ impl ContactStore {
         id: &str,
         answer: &ContactAnswer,
     ) -> Result<String, ContactError> {
-        let reply = match (answer.accept, &answer.sealed_reply) {
-            (true, Some(reply)) => {
-                check_letter(reply)?;
-                Some(reply.as_str())
-            }
-            (true, None) => {
-                return Err(ContactError::BadLetter(
-                    "an acceptance carries a sealed reply".into(),
-                ));
-            }
-            (false, _) => None,
-        };
+        let reply = check_answer(answer)?;
         let status = if answer.accept {
             ContactStatus::Accepted
         } else {

@@ -137,15 +137,29 @@ impl Coordinator {
         // A partner whose hits for this searcher are used up today is not
         // asked at all: asking, then withholding, would still say whether it
         // knows the person.
-        let (asked, spent): (Vec<&PartnerConfig>, Vec<&PartnerConfig>) =
-            self.targets(only).into_iter().partition(|owner| {
-                owner.id == requester.id
-                    || self.admission.has_hit_budget(
+        let mut budget_left = std::collections::HashSet::new();
+        for owner in self.targets(only) {
+            let left = owner.id == requester.id
+                || match self.shared.as_ref() {
+                    Some(shared) => {
+                        shared
+                            .has_hit_budget(&requester.id, &owner.id, self.hit_budget(owner))
+                            .await
+                    }
+                    None => self.admission.has_hit_budget(
                         &requester.id,
                         &owner.id,
                         self.hit_budget(owner),
-                    )
-            });
+                    ),
+                };
+            if left {
+                budget_left.insert(owner.id.clone());
+            }
+        }
+        let (asked, spent): (Vec<&PartnerConfig>, Vec<&PartnerConfig>) = self
+            .targets(only)
+            .into_iter()
+            .partition(|owner| budget_left.contains(&owner.id));
         let asks = asked.into_iter().map(|partner| async move {
             let asked = tokio::time::timeout(overall, self.ask_node(partner, bodies)).await;
             let answer = asked.unwrap_or_else(|_| {
@@ -162,7 +176,8 @@ impl Coordinator {
             )
         }));
         let mut response = merge(requester, answers, limit, started);
-        self.withhold_beyond_budget(requester, &mut response);
+        let granted = self.shared_hit_grants(requester, &response).await;
+        self.withhold_beyond_budget(requester, &mut response, granted);
         // Whom to ask: the contact of each other partner with a hit.
         for hit in response.hits.iter().filter(|hit| !hit.own) {
             if let Some(partner) = self.config.partners.iter().find(|p| p.id == hit.partner)
@@ -207,6 +222,32 @@ impl Coordinator {
         }))
     }
 
+    /// With replicas, the hits each owner may still give this searcher
+    /// today, taken from the shared counts for the hits the answer holds;
+    /// `None` without a shared database (the local counts decide).
+    async fn shared_hit_grants(
+        &self,
+        requester: &PartnerConfig,
+        response: &FederatedResponse,
+    ) -> Option<std::collections::HashMap<String, u64>> {
+        let shared = self.shared.as_ref()?;
+        let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
+        for hit in response.hits.iter().filter(|hit| !hit.own) {
+            *wanted.entry(hit.partner.as_str()).or_default() += 1;
+        }
+        let mut granted = std::collections::HashMap::new();
+        for (owner_id, count) in wanted {
+            let Some(owner) = self.config.partners.iter().find(|p| p.id == owner_id) else {
+                continue;
+            };
+            let given = shared
+                .take_hits(&requester.id, owner_id, count, self.hit_budget(owner))
+                .await;
+            granted.insert(owner_id.to_string(), given);
+        }
+        Some(granted)
+    }
+
     /// Hits `owner` may give one searcher a day: a share of its records, at
     /// least the configured minimum.
     fn hit_budget(&self, owner: &PartnerConfig) -> u64 {
@@ -225,7 +266,12 @@ impl Coordinator {
     /// limit) to its budget with each owner; a hit beyond the budget is
     /// withheld and its owner's outcome says `limited`. Each partner's hit
     /// count is what was delivered.
-    fn withhold_beyond_budget(&self, requester: &PartnerConfig, response: &mut FederatedResponse) {
+    fn withhold_beyond_budget(
+        &self,
+        requester: &PartnerConfig,
+        response: &mut FederatedResponse,
+        mut granted: Option<std::collections::HashMap<String, u64>>,
+    ) {
         let mut limited: Vec<String> = Vec::new();
         response.hits.retain(|hit| {
             if hit.own {
@@ -234,9 +280,19 @@ impl Coordinator {
             let Some(owner) = self.config.partners.iter().find(|p| p.id == hit.partner) else {
                 return false;
             };
-            let kept = self
-                .admission
-                .take_hit(&requester.id, &owner.id, self.hit_budget(owner));
+            let kept = match granted.as_mut() {
+                // With replicas: what the shared counts granted, in order.
+                Some(granted) => match granted.get_mut(&owner.id) {
+                    Some(left) if *left > 0 => {
+                        *left -= 1;
+                        true
+                    }
+                    _ => false,
+                },
+                None => self
+                    .admission
+                    .take_hit(&requester.id, &owner.id, self.hit_budget(owner)),
+            };
             if !kept && !limited.contains(&owner.id) {
                 limited.push(owner.id.clone());
             }

@@ -202,6 +202,27 @@ async fn federated_search(
             tracing::warn!(partner = %requester.id, reason = refusal.code(), "search refused");
             ApiError::too_many(refusal)
         })?;
+    // With replicas, the minute's and the day's counts are the federation's.
+    if let Some(shared) = coordinator.shared.as_ref() {
+        let limits = &coordinator.config.limits;
+        shared
+            .admit(
+                &requester.id,
+                requester
+                    .searches_per_minute
+                    .unwrap_or(limits.searches_per_minute),
+                requester
+                    .searches_per_day
+                    .unwrap_or(limits.searches_per_day),
+            )
+            .await
+            .map_err(|refusal| {
+                coordinator
+                    .metrics
+                    .count_refused(&requester.id, refusal.code());
+                ApiError::too_many(refusal)
+            })?;
+    }
     if admitted.alert {
         coordinator.metrics.count_alert(&requester.id);
         tracing::warn!(
@@ -381,7 +402,7 @@ async fn fetch_sealed(
     Query(query): Query<SealedQuery>,
 ) -> Result<Response, ApiError> {
     let partner = known_partner(&coordinator, &caller)?;
-    let bytes = coordinator.sealed_for(&partner.id, query.epoch)?;
+    let bytes = coordinator.sealed_for(&partner.id, query.epoch).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 
@@ -414,7 +435,7 @@ async fn admin_upload_sealed(
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
     admin(&caller)?;
-    coordinator.store_sealed(&partner_id, epoch, &body)?;
+    coordinator.store_sealed(&partner_id, epoch, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -429,7 +450,7 @@ impl From<crate::contacts::ContactError> for ApiError {
             ContactError::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_contacts"),
             ContactError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ContactError::Answered => (StatusCode::CONFLICT, "answered"),
-            ContactError::Database(_) | ContactError::Poisoned => {
+            ContactError::Database(_) | ContactError::Shared(_) | ContactError::Poisoned => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
@@ -458,31 +479,17 @@ async fn create_contact(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let partner = known_partner(&coordinator, &caller)?;
     let request: poshuk_protocol::NewContact = parse_json(&body)?;
-    let worker = coordinator.clone();
-    let from = partner.id.clone();
-    let id = tokio::task::spawn_blocking(move || {
-        worker
-            .contacts
-            .create(&from, known_of(&worker), &request)
-            .map(|id| (id, request.to))
-    })
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the contact store failed",
-        )
-    })??;
+    let to = request.to.clone();
+    let known = |id: &str| coordinator.config.partners.iter().any(|p| p.id == id);
+    let id = coordinator
+        .contacts
+        .create(&partner.id, known, request)
+        .await?;
     audit_contact(
         &coordinator,
-        serde_json::json!({"event": "contact_request", "from": partner.id, "to": id.1, "id": id.0}),
+        serde_json::json!({"event": "contact_request", "from": partner.id, "to": to, "id": id}),
     )?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id.0}))))
-}
-
-fn known_of(coordinator: &Coordinator) -> impl Fn(&str) -> bool + '_ {
-    |id: &str| coordinator.config.partners.iter().any(|p| p.id == id)
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id}))))
 }
 
 /// `GET /v1/contacts`: the requests this partner sent or received.
@@ -491,16 +498,7 @@ async fn list_contacts(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<poshuk_protocol::ContactList>, ApiError> {
     let partner = known_partner(&coordinator, &caller)?;
-    let worker = coordinator.clone();
-    let requests = tokio::task::spawn_blocking(move || worker.contacts.list(&partner.id))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the contact store failed",
-            )
-        })??;
+    let requests = coordinator.contacts.list(&partner.id).await?;
     Ok(Json(poshuk_protocol::ContactList { requests }))
 }
 
@@ -514,21 +512,11 @@ async fn answer_contact(
 ) -> Result<StatusCode, ApiError> {
     let partner = known_partner(&coordinator, &caller)?;
     let answer: poshuk_protocol::ContactAnswer = parse_json(&body)?;
-    let worker = coordinator.clone();
-    let receiver = partner.id.clone();
-    let request_id = id.clone();
     let accept = answer.accept;
-    let sender = tokio::task::spawn_blocking(move || {
-        worker.contacts.answer(&receiver, &request_id, &answer)
-    })
-    .await
-    .map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the contact store failed",
-        )
-    })??;
+    let sender = coordinator
+        .contacts
+        .answer(&partner.id, &id, answer)
+        .await?;
     audit_contact(
         &coordinator,
         serde_json::json!({"event": "contact_answer", "from": partner.id, "to": sender, "id": id, "accepted": accept}),
@@ -540,6 +528,7 @@ async fn answer_contact(
 async fn readyz(State(coordinator): State<Shared>) -> Result<&'static str, ApiError> {
     coordinator
         .ready()
+        .await
         .map(|()| "ok")
         .map_err(|message| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message))
 }
@@ -596,6 +585,36 @@ async fn check_credential(
     );
     match verified {
         Ok((key_id, mut request)) => {
+            // With replicas, a nonce must be new to all of them: a request
+            // replayed to another replica is a replay too.
+            if let Some(shared) = coordinator.shared.as_ref() {
+                let nonce = request
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| poshuk_protocol::signed::SignedHeader::parse(value).ok())
+                    .map(|signed| signed.nonce_hex())
+                    .unwrap_or_default();
+                match shared.fresh_nonce(&key_id, &nonce).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        coordinator.metrics.count_unauthorized();
+                        return signature_refused(
+                            &poshuk_protocol::signed::SignatureError::Replayed,
+                        )
+                        .into_response();
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "cannot check a nonce with the other replicas");
+                        return ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "unavailable",
+                            "the coordinators' database cannot be reached; retry shortly",
+                        )
+                        .into_response();
+                    }
+                }
+            }
             let caller = if key_id == poshuk_protocol::signed::ADMIN_KEY_ID {
                 Caller::Admin
             } else {

@@ -209,6 +209,22 @@ impl Coordinator {
         }
     }
 
+    /// Takes the shared key state (retired epochs, suspended partners) as
+    /// another replica left it; nothing without a shared database.
+    pub(crate) async fn reload_key_state(&self) {
+        let Some(shared) = self.shared.as_ref() else {
+            return;
+        };
+        match shared.key_state().await {
+            Ok(state) => {
+                if let Ok(mut current) = self.key_state.lock() {
+                    *current = state;
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "cannot read the shared key state"),
+        }
+    }
+
     fn key_state(&self) -> KeyState {
         self.key_state
             .lock()
@@ -243,7 +259,7 @@ impl Coordinator {
                 lacking,
             });
         }
-        self.save_retirement(request)?;
+        self.save_retirement(request).await?;
         self.audit_key_event(serde_json::json!({
             "event": "retire", "epoch": request.epoch, "suspended": request.exclude,
         }));
@@ -295,7 +311,15 @@ impl Coordinator {
     }
 
     /// Persists the retired epochs and suspended partners, then adopts them.
-    fn save_retirement(&self, request: &RetireRequest) -> Result<(), KeysError> {
+    async fn save_retirement(&self, request: &RetireRequest) -> Result<(), KeysError> {
+        if let Some(shared) = self.shared.as_ref() {
+            shared
+                .retire(request.epoch, &request.exclude)
+                .await
+                .map_err(|error| KeysError::State(std::io::Error::other(error.to_string())))?;
+            self.reload_key_state().await;
+            return Ok(());
+        }
         let mut state = self.key_state.lock().map_err(|_| KeysError::Poisoned)?;
         let mut updated = state.clone();
         updated.retired.extend(1..=request.epoch);
@@ -336,7 +360,7 @@ impl Coordinator {
 
     /// Stores a sealed key file for a partner's node to fetch, after
     /// checking that its header names that partner and epoch.
-    pub fn store_sealed(
+    pub async fn store_sealed(
         &self,
         partner_id: &str,
         epoch: u32,
@@ -354,12 +378,19 @@ impl Coordinator {
                 header.partner, header.epoch
             )));
         }
-        let path = self.sealed_path(partner_id, epoch);
-        path.parent()
-            .map(std::fs::create_dir_all)
-            .unwrap_or(Ok(()))
-            .and_then(|()| std::fs::write(&path, sealed))
-            .map_err(KeysError::SealedFile)?;
+        if let Some(shared) = self.shared.as_ref() {
+            shared
+                .put_sealed(partner_id, epoch, sealed)
+                .await
+                .map_err(|error| KeysError::SealedFile(std::io::Error::other(error.to_string())))?;
+        } else {
+            let path = self.sealed_path(partner_id, epoch);
+            path.parent()
+                .map(std::fs::create_dir_all)
+                .unwrap_or(Ok(()))
+                .and_then(|()| std::fs::write(&path, sealed))
+                .map_err(KeysError::SealedFile)?;
+        }
         self.audit_key_event(serde_json::json!({
             "event": "sealed_key_uploaded", "partner": partner_id, "epoch": epoch,
         }));
@@ -367,9 +398,29 @@ impl Coordinator {
     }
 
     /// A partner's own sealed key (epoch `wanted`, or the newest waiting).
-    pub fn sealed_for(&self, partner_id: &str, wanted: Option<u32>) -> Result<Vec<u8>, KeysError> {
+    pub async fn sealed_for(
+        &self,
+        partner_id: &str,
+        wanted: Option<u32>,
+    ) -> Result<Vec<u8>, KeysError> {
         if self.is_suspended(partner_id) {
             return Err(KeysError::Suspended(partner_id.to_string()));
+        }
+        if let Some(shared) = self.shared.as_ref() {
+            let found = shared
+                .sealed(partner_id, wanted)
+                .await
+                .map_err(|error| KeysError::SealedFile(std::io::Error::other(error.to_string())))?;
+            let Some((epoch, bytes)) = found else {
+                return Err(KeysError::NoSealedKey {
+                    partner: partner_id.to_string(),
+                    epoch: wanted,
+                });
+            };
+            self.audit_key_event(serde_json::json!({
+                "event": "sealed_key_fetched", "partner": partner_id, "epoch": epoch,
+            }));
+            return Ok(bytes);
         }
         let waiting = self.sealed_waiting(partner_id);
         let epoch = wanted

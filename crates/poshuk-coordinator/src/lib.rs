@@ -13,6 +13,7 @@ mod http;
 mod keys;
 mod limits;
 mod metrics;
+mod shared;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -67,7 +68,9 @@ pub struct Coordinator {
     /// Nonces of signed requests seen in the replay window.
     replays: poshuk_protocol::signed::ReplayGuard,
     /// Contact requests relayed between partners (sealed letters).
-    contacts: contacts::ContactStore,
+    contacts: contacts::Contacts,
+    /// The state replicas share, when the config names a database.
+    shared: Option<Arc<shared::SharedStore>>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -83,14 +86,35 @@ impl std::fmt::Debug for Coordinator {
 impl Coordinator {
     /// Whether the coordinator can do its work: its database answers and
     /// its state directory is there (what `/readyz` reports).
-    pub(crate) fn ready(&self) -> Result<(), String> {
+    pub(crate) async fn ready(&self) -> Result<(), String> {
         self.contacts
             .ping()
+            .await
             .map_err(|error| format!("the coordinator's database: {error}"))?;
         if !self.config.state_dir.is_dir() {
             return Err("the state directory is gone".into());
         }
         Ok(())
+    }
+
+    /// Keeps the state replicas share in `store`: key epochs, sealed keys,
+    /// contact requests, nonces, search and hit counts.
+    pub(crate) async fn share(
+        mut self,
+        store: shared::SharedStore,
+    ) -> Result<Coordinator, CoordinatorError> {
+        let store = Arc::new(store);
+        let state = store
+            .key_state()
+            .await
+            .map_err(|error| CoordinatorError::Io {
+                what: "the coordinators' database".into(),
+                source: std::io::Error::other(error.to_string()),
+            })?;
+        self.key_state = Mutex::new(state);
+        self.contacts = contacts::Contacts::Shared(store.clone());
+        self.shared = Some(store);
+        Ok(self)
     }
 
     /// Builds the coordinator: an HTTP client per partner's node with
@@ -152,7 +176,8 @@ impl Coordinator {
             key_state: Mutex::new(key_state),
             admission: Arc::new(limits::Admission::load(&config_limits_path)),
             replays: Default::default(),
-            contacts,
+            contacts: contacts::Contacts::Local(Arc::new(contacts)),
+            shared: None,
         })
     }
 
@@ -193,7 +218,20 @@ pub async fn serve(
             path: "the coordinator's config".into(),
             message,
         })?;
-    let coordinator = Arc::new(Coordinator::new(config)?);
+    let database_url = config.database_url.clone();
+    let mut coordinator = Coordinator::new(config)?;
+    if let Some(url) = database_url {
+        let store =
+            shared::SharedStore::connect(&url)
+                .await
+                .map_err(|error| CoordinatorError::Io {
+                    what: "the coordinators' database".into(),
+                    source: std::io::Error::other(error.to_string()),
+                })?;
+        coordinator = coordinator.share(store).await?;
+        tracing::info!("state shared with other coordinator replicas in the database");
+    }
+    let coordinator = Arc::new(coordinator);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| CoordinatorError::Io {
@@ -214,6 +252,8 @@ pub async fn serve(
         let counts = poller.config.state_dir.join(LIMITS_FILE);
         loop {
             poller.refresh_all().await;
+            // What another replica changed (a retirement, a suspension).
+            poller.reload_key_state().await;
             // Today's searches and hits per partner, so that a restart keeps
             // the day's quotas and hit budgets.
             if let Err(error) = poller.admission.save(&counts) {

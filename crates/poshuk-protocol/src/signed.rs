@@ -250,6 +250,11 @@ impl SignedHeader {
         })
     }
 
+    /// The request's nonce, in hex (what replicas remember together).
+    pub fn nonce_hex(&self) -> String {
+        hex::encode(self.nonce)
+    }
+
     /// Who signed (a partner id, `coordinator`, `admin`): not yet proven.
     pub fn key_id(&self) -> &str {
         &self.key_id
