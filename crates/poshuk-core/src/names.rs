@@ -364,6 +364,31 @@ pub fn family_stem(name_skeleton: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn library_romanizations_with_macrons_breves_and_ties_meet_the_others() {
+        // ALA-LC (Library of Congress) Ukrainian and Russian, with the tie
+        // written as one combining mark and as two half marks.
+        for (library, common, cyrillic) in [
+            ("Chaplȳnskȳĭ", "Chaplynskyi", "Чаплинський"),
+            ("Dmȳtro", "Dmytro", "Дмитро"),
+            ("I\u{361}uriĭ", "Yurii", "Юрій"),
+            ("I\u{FE20}u\u{FE21}riĭ", "Iurii", "Юрій"),
+            ("Natali\u{361}a", "Nataliia", "Наталія"),
+            ("Andriĭ", "Andrii", "Андрій"),
+            ("Dmitriĭ", "Dmitrii", "Дмитрий"),
+            ("Kovalʹchuk", "Kovalchuk", "Ковальчук"),
+            ("Serhiĭ", "Serhii", "Сергій"),
+        ] {
+            let key = name_key(library);
+            assert!(
+                !key.contains(' '),
+                "{library} fell apart into words: {key}"
+            );
+            assert_eq!(key, name_key(common), "{library} / {common}");
+            assert_eq!(key, name_key(cyrillic), "{library} / {cyrillic}");
+        }
+    }
     use super::*;
 
     fn same_class(left: &str, right: &str) -> bool {

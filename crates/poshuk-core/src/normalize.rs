@@ -64,7 +64,7 @@ pub fn fold_text(value: &str) -> String {
     let mut folded = String::with_capacity(value.len());
     let mut pending_space = false;
     for character in value.nfkc().flat_map(char::to_lowercase) {
-        if is_dropped_mark(character) {
+        if is_dropped_mark(character) || is_combining_mark(character) {
             continue;
         }
         if character.is_alphanumeric() {
@@ -78,6 +78,22 @@ pub fn fold_text(value: &str) -> String {
         }
     }
     folded
+}
+
+/// A combining mark left after NFKC composed what it could: the ties of
+/// library romanizations (ALA-LC `i͡a`, `t͡s`, also as the half marks
+/// U+FE20/U+FE21), a macron or breve on a letter with no precomposed form.
+/// Dropped, so that `I͡Uriĭ` stays one word. (Cyrillic `й`, `ї`, `ё` are
+/// precomposed by NFKC and never reach here as marks.)
+fn is_combining_mark(character: char) -> bool {
+    matches!(
+        character,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
 }
 
 /// Apostrophes (Ukrainian `м'ята`, `Мар'ян`, written with any of several
@@ -249,16 +265,17 @@ fn is_hushing(symbol: char) -> bool {
 }
 
 /// Removes diacritics from Latin letters that transliteration systems use
-/// (ISO 9, Czech-style, Polish, German), keeping the ones that change the sound
-/// class (`č š ž ż ł`) for [`map_letters`] to read.
+/// (ISO 9, Czech-style, Polish, German, and the library systems: ALA-LC's
+/// `ȳ`, `ĭ`, `ė`, BGN's and others' macrons), keeping the ones that change
+/// the sound class (`č š ž ż ł`) for [`map_letters`] to read.
 fn strip_diacritic(character: char) -> char {
     match character {
-        'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'ą' | 'ă' => 'a',
-        'é' | 'è' | 'ê' | 'ë' | 'ě' | 'ę' | 'ė' => 'e',
-        'í' | 'ì' | 'î' | 'ï' | 'ı' => 'i',
-        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' => 'o',
-        'ú' | 'ù' | 'û' | 'ü' | 'ů' => 'u',
-        'ý' | 'ÿ' => 'y',
+        'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'ą' | 'ă' | 'ā' => 'a',
+        'é' | 'è' | 'ê' | 'ë' | 'ě' | 'ę' | 'ė' | 'ē' | 'ĕ' => 'e',
+        'í' | 'ì' | 'î' | 'ï' | 'ı' | 'ĭ' | 'ī' => 'i',
+        'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' | 'ō' | 'ŏ' => 'o',
+        'ú' | 'ù' | 'û' | 'ü' | 'ů' | 'ū' | 'ŭ' => 'u',
+        'ý' | 'ÿ' | 'ȳ' | 'ŷ' => 'y',
         'ć' | 'ç' => 'c',
         'ń' | 'ñ' => 'n',
         'ś' => 's',
