@@ -144,15 +144,24 @@ pub(crate) fn print_out(text: &str) {
 /// the agreeing fields when it shares only those; nothing otherwise.
 fn why(hit: &poshuk_protocol::FederatedHit) -> String {
     use poshuk_core::score::{Field, Level};
-    if hit.fields.is_empty() {
-        return hit.agreeing.join(", ");
+    let mut why = if hit.fields.is_empty() {
+        hit.agreeing.join(", ")
+    } else {
+        poshuk_core::score::explain(hit.fields.iter().filter_map(|compared| {
+            Some((
+                Field::from_name(&compared.field)?,
+                Level::from_name(&compared.level)?,
+            ))
+        }))
+    };
+    // "One of 14" reads differently from "the only one".
+    if let Some(namesakes) = hit.namesakes.filter(|_| !hit.own) {
+        if !why.is_empty() {
+            why.push_str("; ");
+        }
+        why.push_str(namesakes.describe());
     }
-    poshuk_core::score::explain(hit.fields.iter().filter_map(|compared| {
-        Some((
-            Field::from_name(&compared.field)?,
-            Level::from_name(&compared.level)?,
-        ))
-    }))
+    why
 }
 
 fn table(out: &mut String, response: &FederatedResponse) {

@@ -858,3 +858,45 @@ fn the_example_configs_pass_config_check_once_placeholders_are_filled() {
         assert!(run.stdout.contains("no problem found"), "{}", run.stdout);
     }
 }
+
+/// A hit says how many of the node's records share its name and birth year,
+/// in buckets: the only one, one of 2–5, one of more than 5.
+#[test]
+fn hits_say_how_many_namesakes_share_the_name_and_year() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let mut csv = String::from("record_id,given_name,family_name,birth_date,birth_place\n");
+    // Three Ivan Kovalenkos of 2012 and one of 2013; eight Olena Melnyks of
+    // 2015; one Zenovii Yaroshevskyi.
+    for (index, date) in ["2012-01-03", "2012-05-17", "2012-11-30"]
+        .iter()
+        .enumerate()
+    {
+        csv.push_str(&format!("K{index},Іван,Коваленко,{date},Київ\n"));
+    }
+    csv.push_str("K9,Іван,Коваленко,2013-02-02,Київ\n");
+    for index in 0..8 {
+        csv.push_str(&format!(
+            "M{index},Олена,Мельник,2015-03-{:02},Харків\n",
+            index + 1
+        ));
+    }
+    csv.push_str("Y1,Зеновій,Ярошевський,2010-06-06,Львів\n");
+    std::fs::write(root.join("cases.csv"), csv).expect("cases");
+    let node = NodeProcess::start(root, "ngo-ua");
+    let run = ingest(root, &node, "cases.csv", &[]);
+    assert!(run.success, "{}", run.stderr);
+    let namesakes_of = |given: &str, family: &str, date: &str| -> serde_json::Value {
+        let (status, body) = crate::support::post_json(
+            &format!("{}/local/v1/search", node.local),
+            &serde_json::json!({"record": {"given_name": given, "family_name": family, "birth_date": date}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["hits"][0]["namesakes"].clone()
+    };
+    assert_eq!(namesakes_of("Ivan", "Kovalenko", "2012-05-17"), "2-5");
+    assert_eq!(namesakes_of("Olena", "Melnyk", "2015-03-04"), "more");
+    assert_eq!(namesakes_of("Zenovii", "Yaroshevskyi", "2010-06-06"), "1");
+    // The 2013 Ivan is the only one of his year.
+    assert_eq!(namesakes_of("Іван", "Коваленко", "2013-02-02"), "1");
+}

@@ -75,6 +75,7 @@ impl Coordinator {
                             band: hit.band,
                             agreeing: hit.agreeing,
                             fields: hit.fields,
+                            namesakes: hit.namesakes,
                             own: false,
                             record_id: None,
                         })
@@ -419,6 +420,7 @@ mod tests {
             band: Band::Strong,
             agreeing: Vec::new(),
             fields: Vec::new(),
+            namesakes: None,
             own: false,
             record_id: None,
         }

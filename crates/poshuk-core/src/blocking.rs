@@ -106,6 +106,25 @@ pub fn link_keys(record: &TokenRecord) -> Vec<BlockKey> {
     keys
 }
 
+/// The keys of a record's namesakes: its surname with its given name's
+/// class (the name), and its family name with its birth year (the year).
+/// Records sharing a key of both lists share the name and the year; a node
+/// counts them to say "one of N" beside a hit.
+pub fn namesake_keys(record: &TokenRecord) -> (Vec<BlockKey>, Vec<BlockKey>) {
+    let mut names = Vec::new();
+    for &surname in record.slot(Slot::FamilyWhole) {
+        for &class in &classes(record) {
+            names.push(mix(Rule::SurnameClass, &[surname, class]));
+        }
+    }
+    let years = record
+        .slot(Slot::FamilyYear)
+        .iter()
+        .map(|&family_year| mix(Rule::FamilyYear, &[family_year]))
+        .collect();
+    (names, years)
+}
+
 /// The blocking keys with the number of the rule that made each (for
 /// measuring which rules find which pairs).
 pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {

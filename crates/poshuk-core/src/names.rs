@@ -381,10 +381,7 @@ mod tests {
             ("Serhiĭ", "Serhii", "Сергій"),
         ] {
             let key = name_key(library);
-            assert!(
-                !key.contains(' '),
-                "{library} fell apart into words: {key}"
-            );
+            assert!(!key.contains(' '), "{library} fell apart into words: {key}");
             assert_eq!(key, name_key(common), "{library} / {common}");
             assert_eq!(key, name_key(cyrillic), "{library} / {cyrillic}");
         }

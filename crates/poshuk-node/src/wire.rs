@@ -79,6 +79,7 @@ pub fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse
                         level: field.level.name().to_string(),
                     })
                     .collect(),
+                namesakes: Some(poshuk_protocol::Namesakes::of(hit.namesakes)),
             })
             .collect(),
         candidates: outcome.candidates,

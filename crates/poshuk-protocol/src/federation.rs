@@ -321,6 +321,45 @@ pub struct SearchHit {
     /// says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldLevel>,
+    /// How many of the answering node's records share the name and year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namesakes: Option<Namesakes>,
+}
+
+/// How many records of the answering partner share a hit's name and birth
+/// year, in buckets (a count would tell another partner more than a
+/// searcher needs).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Namesakes {
+    /// The hit is the only one.
+    #[serde(rename = "1")]
+    One,
+    /// Two to five records share the name and year.
+    #[serde(rename = "2-5")]
+    Few,
+    /// More than five.
+    #[serde(rename = "more")]
+    Many,
+}
+
+impl Namesakes {
+    /// The bucket of a count.
+    pub fn of(count: u64) -> Namesakes {
+        match count {
+            0 | 1 => Namesakes::One,
+            2..=5 => Namesakes::Few,
+            _ => Namesakes::Many,
+        }
+    }
+
+    /// "one of 1", "one of 2–5", "one of more than 5".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Namesakes::One => "the only one with this name and year",
+            Namesakes::Few => "one of 2-5 with this name and year",
+            Namesakes::Many => "one of more than 5 with this name and year",
+        }
+    }
 }
 
 /// How one field compared: `field` as in `agreeing`, `level` one of
@@ -423,6 +462,9 @@ pub struct FederatedHit {
     /// Every compared field's level, when the owner shares them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldLevel>,
+    /// How many of the owner's records share the name and year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namesakes: Option<Namesakes>,
     /// Whether the record is the searching partner's own.
     pub own: bool,
     /// The searcher's own case id, for own hits only, filled in by the

@@ -32,8 +32,8 @@ pub use contacts::{ContactAnswer, ContactList, ContactRequest, ContactStatus, Ne
 pub use error::{ErrorBody, ErrorKind};
 pub use federation::{
     BadHandle, Band, EpochQueries, FederatedHit, FederatedResponse, FederationEpochs, FieldLevel,
-    Handle, NodeStatus, PartnerInfo, PartnerOutcome, PartnerStatus, ProtocolError, RekeyStatus,
-    SearchHit, SearchResponse, TokenQuery, max_tokens,
+    Handle, Namesakes, NodeStatus, PartnerInfo, PartnerOutcome, PartnerStatus, ProtocolError,
+    RekeyStatus, SearchHit, SearchResponse, TokenQuery, max_tokens,
 };
 pub use keys::{FederationKeys, FetchKey, Installed, NodeRetire, PartnerKeys, RetireRequest};
 pub use local::{

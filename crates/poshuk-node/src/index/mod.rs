@@ -142,6 +142,9 @@ pub struct IndexHit {
     pub handle: Handle,
     /// Its score against the query.
     pub score: MatchScore,
+    /// Records of this node that share the hit's name and birth year (the
+    /// hit included; the name alone when the record has no year).
+    pub namesakes: u64,
 }
 
 /// The result of a search.

@@ -139,15 +139,31 @@ impl TokenIndex {
                 continue;
             };
             let score = self.model.score(query, &tokens, &frequencies);
-            hits.push(IndexHit { handle, score });
+            hits.push((
+                IndexHit {
+                    handle,
+                    score,
+                    namesakes: 0,
+                },
+                tokens,
+            ));
         }
-        hits.sort_by(|a, b| {
+        hits.sort_by(|(a, _), (b, _)| {
             b.score
                 .probability
                 .total_cmp(&a.score.probability)
                 .then(a.handle.cmp(&b.handle))
         });
         hits.truncate(limit);
+        // For the few hits returned: how many records share the name and
+        // year ("one of 14" reads differently from "one of 1").
+        let hits: Vec<IndexHit> = hits
+            .into_iter()
+            .map(|(mut hit, tokens)| {
+                hit.namesakes = namesakes(&searcher, self.fields.block, &tokens).unwrap_or(1);
+                hit
+            })
+            .collect();
         tracing::debug!(
             candidates = candidates.len(),
             retrieval_us = retrieved.as_micros() as u64,
@@ -344,4 +360,31 @@ impl TermFrequencies for IndexFrequencies<'_> {
         self.cache.borrow_mut().insert(token, frequency);
         frequency
     }
+}
+
+/// How many records share a record's name and birth year (the name alone
+/// when it has no year): two posting lists of block keys intersected.
+fn namesakes(
+    searcher: &tantivy::Searcher,
+    block: tantivy::schema::Field,
+    record: &TokenRecord,
+) -> Result<u64, NodeError> {
+    use tantivy::query::{Occur, Query};
+    let (names, years) = poshuk_core::blocking::namesake_keys(record);
+    if names.is_empty() {
+        return Ok(1);
+    }
+    let any_of = |keys: &[poshuk_core::blocking::BlockKey]| -> Box<dyn Query> {
+        Box::new(BooleanQuery::new_multiterms_query(
+            keys.iter()
+                .map(|key| Term::from_field_u64(block, key.0))
+                .collect(),
+        ))
+    };
+    let mut clauses = vec![(Occur::Must, any_of(&names))];
+    if !years.is_empty() {
+        clauses.push((Occur::Must, any_of(&years)));
+    }
+    let count = searcher.search(&BooleanQuery::new(clauses), &tantivy::collector::Count)?;
+    Ok((count as u64).max(1))
 }

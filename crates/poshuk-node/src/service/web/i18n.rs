@@ -200,6 +200,9 @@ texts! {
     LevelDifferent => "differs", "відрізняється";
     LevelMissing => "missing on one side", "відсутнє з одного боку";
     YourQuery => "you typed", "ви ввели";
+    NamesakesOne => "the only record with this name and year at this partner", "єдиний запис із таким ім'ям і роком у цього партнера";
+    NamesakesFew => "one of 2–5 records with this name and year at this partner", "один із 2–5 записів із таким ім'ям і роком у цього партнера";
+    NamesakesMany => "one of more than 5 records with this name and year at this partner", "один із понад 5 записів із таким ім'ям і роком у цього партнера";
     OverlapIntro => "How many of your cases each partner also knows. Upload your case export: every case is searched across the federation, and the latest run is kept here.", "Скільки ваших справ знає кожен партнер. Завантажте експорт ваших справ: кожну справу буде знайдено у федерації, а останню звірку збережено тут.";
     OverlapUpload => "Your case export (CSV, Excel, OpenDocument or JSON lines)", "Експорт ваших справ (CSV, Excel, OpenDocument або JSON lines)";
     OverlapLimit => "At most this many cases per upload (a larger list: `poshuk overlap` on the command line):", "Щонайбільше стільки справ за раз (для більшого списку — `poshuk overlap` у командному рядку):";

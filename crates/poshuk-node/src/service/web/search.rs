@@ -301,7 +301,12 @@ fn hit_markup(
     let anchor = format!("hit-{index}");
     html! {
         article.hit id=(anchor) {
-            p { (pages::band(lang, hit.band)) }
+            p {
+                (pages::band(lang, hit.band))
+                @if let Some(namesakes) = hit.namesakes.filter(|_| !hit.own) {
+                    " " span.namesakes { (namesakes_text(lang, namesakes)) }
+                }
+            }
             @if hit.own {
                 p {
                     strong { (t(Text::YourRecord)) } " · " (t(Text::CaseId)) ": "
@@ -356,6 +361,14 @@ fn hit_markup(
             }
         }
     }
+}
+
+fn namesakes_text(lang: Lang, namesakes: poshuk_protocol::Namesakes) -> &'static str {
+    lang.t(match namesakes {
+        poshuk_protocol::Namesakes::One => Text::NamesakesOne,
+        poshuk_protocol::Namesakes::Few => Text::NamesakesFew,
+        poshuk_protocol::Namesakes::Many => Text::NamesakesMany,
+    })
 }
 
 pub(crate) fn state_text(lang: Lang, state: ReviewState) -> &'static str {
