@@ -241,6 +241,7 @@ mod typed_tests {
             band: Band::Strong,
             agreeing: Vec::new(),
             fields: Vec::new(),
+            namesakes: None,
             own: true,
             record_id: Some("CASE-0017".into()),
         };
