@@ -30,7 +30,8 @@ pub(crate) fn parse_min_score(text: &str, model: &MatchModel) -> anyhow::Result<
         return Ok(match band {
             Band::Strong => model.strong_threshold,
             Band::Possible => model.possible_threshold,
-            Band::Weak => 0.0,
+            // Relatives are scored below the possible band.
+            Band::Weak | Band::Relative => 0.0,
         });
     }
     let value: f64 = text.parse().with_context(|| {

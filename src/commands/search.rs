@@ -522,7 +522,7 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
             for hit in response
                 .hits
                 .iter()
-                .filter(|hit| !hit.own && hit.band != Band::Weak)
+                .filter(|hit| !hit.own && matches!(hit.band, Band::Strong | Band::Possible))
             {
                 let own = &outcome.records[index].cells;
                 let mut row = if own.is_empty() {

@@ -900,3 +900,75 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     // The 2013 Ivan is the only one of his year.
     assert_eq!(namesakes_of("Іван", "Коваленко", "2013-02-02"), "1");
 }
+
+/// Brothers, sisters and twins of the person searched for are shown as
+/// relatives, never as the person.
+#[test]
+fn a_brother_or_a_twin_is_a_relative_never_the_person() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    std::fs::write(
+        root.join("family.csv"),
+        "record_id,given_name,patronymic,family_name,birth_date,birth_place\n\
+         C1,Олександр,Петрович,Коваленко,2012-03-07,Маріуполь\n\
+         C2,Андрій,Петрович,Коваленко,2014-08-01,Маріуполь\n\
+         C3,Ірина,Василівна,Шевчук,2010-01-01,Херсон\n",
+    )
+    .expect("cases");
+    let node = NodeProcess::start(root, "ngo-ua");
+    let run = ingest(root, &node, "family.csv", &[]);
+    assert!(run.success, "{}", run.stderr);
+    let bands = |record: serde_json::Value| -> Vec<(String, String)> {
+        let (status, body) = crate::support::post_json(
+            &format!("{}/local/v1/search", node.local),
+            &serde_json::json!({"record": record}),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|hit| {
+                (
+                    hit["handle"].to_string(),
+                    hit["band"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    // A sister no one listed: both brothers are relatives, neither is her.
+    let sister = bands(serde_json::json!({
+        "given_name": "Марія", "patronymic": "Петрівна", "family_name": "Коваленко",
+        "birth_date": "2016", "birth_place": "Маріуполь"
+    }));
+    assert_eq!(sister.len(), 2, "{sister:?}");
+    assert!(
+        sister.iter().all(|(_, band)| band == "relative"),
+        "{sister:?}"
+    );
+    // Oleksandr himself is strong; his brother only a relative.
+    let oleksandr = bands(serde_json::json!({
+        "given_name": "Oleksandr", "patronymic": "Petrovych", "family_name": "Kovalenko",
+        "birth_date": "07.03.2012", "birth_place": "Mariupol"
+    }));
+    assert_eq!(oleksandr[0].1, "strong", "{oleksandr:?}");
+    assert!(
+        oleksandr[1..].iter().all(|(_, band)| band == "relative"),
+        "{oleksandr:?}"
+    );
+    // A twin: same family name and date, another given name, no patronymic.
+    let twin = bands(serde_json::json!({
+        "given_name": "Андрій", "family_name": "Коваленко", "birth_date": "2012-03-07"
+    }));
+    assert!(twin.iter().any(|(_, band)| band == "relative"), "{twin:?}");
+    assert!(twin.iter().all(|(_, band)| band != "strong"), "{twin:?}");
+    // Another family's child is nobody's relative here.
+    let other = bands(serde_json::json!({
+        "given_name": "Марія", "patronymic": "Петрівна", "family_name": "Шевчук",
+        "birth_date": "2016", "birth_place": "Херсон"
+    }));
+    assert!(
+        other.iter().all(|(_, band)| band != "relative"),
+        "{other:?}"
+    );
+}

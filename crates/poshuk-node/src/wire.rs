@@ -50,6 +50,7 @@ pub fn band_to_wire(band: poshuk_core::Band) -> Band {
         poshuk_core::Band::Strong => Band::Strong,
         poshuk_core::Band::Possible => Band::Possible,
         poshuk_core::Band::Weak => Band::Weak,
+        poshuk_core::Band::Relative => Band::Relative,
     }
 }
 

@@ -17,6 +17,10 @@ use crate::{MAX_LIMIT, default_limit};
 pub enum Band {
     /// Below the possible threshold.
     Weak,
+    /// Not the person: likely a brother, sister or twin (one family name,
+    /// another given name, with the patronymic and birth place, or the
+    /// birth date, in common). A lead for a family.
+    Relative,
     /// Worth a look.
     Possible,
     /// Very likely the same person.
@@ -28,6 +32,7 @@ impl Band {
     pub fn name(self) -> &'static str {
         match self {
             Band::Weak => "weak",
+            Band::Relative => "relative",
             Band::Possible => "possible",
             Band::Strong => "strong",
         }

@@ -194,6 +194,11 @@ pub struct FieldScore {
 pub enum Band {
     /// Unlikely to be the same person; shown only on request.
     Weak,
+    /// Not the person, but likely of the person's family: a brother or
+    /// sister (same family name and patronymic, born in the same place),
+    /// or a twin (same family name and birth date), with another given
+    /// name. A lead for a family, never the person.
+    Relative,
     /// Worth a look.
     Possible,
     /// Very likely the same person.
@@ -205,6 +210,7 @@ impl Band {
     pub fn name(self) -> &'static str {
         match self {
             Band::Weak => "weak",
+            Band::Relative => "relative",
             Band::Possible => "possible",
             Band::Strong => "strong",
         }
@@ -214,6 +220,7 @@ impl Band {
     pub fn parse(text: &str) -> Option<Band> {
         match text.trim().to_ascii_lowercase().as_str() {
             "weak" => Some(Band::Weak),
+            "relative" => Some(Band::Relative),
             "possible" => Some(Band::Possible),
             "strong" => Some(Band::Strong),
             _ => None,
@@ -253,6 +260,33 @@ impl MatchScore {
             .map(|field| field.field)
             .collect()
     }
+}
+
+/// Whether a pair is two people of one family: given names the tables
+/// know as different names, one family name, and either the same full birth
+/// date (twins) or the same patronymic and birth place (brothers and
+/// sisters). Such a pair is never the person (its probability stays below
+/// the possible band) but is shown as a relative.
+fn is_relative(fields: &[FieldScore], left: &TokenRecord, right: &TokenRecord) -> bool {
+    let level = |wanted: Field| {
+        fields
+            .iter()
+            .find(|field| field.field == wanted)
+            .map_or(Level::Missing, |field| field.level)
+    };
+    let known_names =
+        !left.slot(Slot::GivenClass).is_empty() && !right.slot(Slot::GivenClass).is_empty();
+    let same = |level: Level| matches!(level, Level::Exact | Level::Equivalent);
+    if !(known_names
+        && level(Field::GivenName) == Level::Different
+        && same(level(Field::FamilyName))
+        && level(Field::Document) != Level::Exact)
+    {
+        return false;
+    }
+    let twins = level(Field::BirthDate) == Level::Exact;
+    let siblings = same(level(Field::Patronymic)) && same(level(Field::BirthPlace));
+    twins || siblings
 }
 
 /// Fields and their levels in words, "given name: equivalent form; birth
@@ -366,9 +400,14 @@ impl MatchModel {
             log2_odds = log2_odds.min(cap);
         }
         let probability = 1.0 / (1.0 + (-log2_odds).exp2());
+        let band = if is_relative(&fields, left, right) {
+            Band::Relative
+        } else {
+            self.band(probability)
+        };
         MatchScore {
             probability,
-            band: self.band(probability),
+            band,
             fields,
         }
     }

@@ -129,6 +129,7 @@ texts! {
     Strong => "strong", "сильний";
     Possible => "possible", "можливий";
     Weak => "weak", "слабкий";
+    PossibleRelative => "Not this person: a possible relative (brother, sister or twin)", "Не ця особа: можливий родич (брат, сестра чи близнюк)";
     Match => "Match", "Збіг";
     YourRecord => "Your own record", "Ваш власний запис";
     CaseId => "Case id", "Номер справи";

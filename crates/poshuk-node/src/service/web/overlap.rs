@@ -474,7 +474,7 @@ async fn search_case(
     let hits: Vec<OverlapHit> = answer
         .hits
         .iter()
-        .filter(|hit| !hit.own && hit.band != Band::Weak)
+        .filter(|hit| !hit.own && matches!(hit.band, Band::Strong | Band::Possible))
         .map(|hit| OverlapHit {
             case_id: case_id.clone(),
             partner: hit.partner.clone(),

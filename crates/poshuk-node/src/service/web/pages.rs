@@ -107,6 +107,10 @@ pub(crate) fn band(lang: Lang, band: Band) -> Markup {
     let (class, text) = match band {
         Band::Strong => ("band strong", Text::Strong),
         Band::Possible => ("band possible", Text::Possible),
+        // Never shown as the person: its own words.
+        Band::Relative => {
+            return html! { span class="band relative" { (lang.t(Text::PossibleRelative)) } };
+        }
         Band::Weak => ("band weak", Text::Weak),
     };
     html! { span class=(class) { (lang.t(Text::Match)) ": " (lang.t(text)) } }
