@@ -57,69 +57,15 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
         let kept: Vec<&str> = text.lines().take(args.records + 1).collect();
         std::fs::write(&path, kept.join("\n") + "\n")?;
     }
-    let ring = KeyRing::generate()?;
-    let keyring = dir.join("keyring.toml");
-    let _ = std::fs::remove_file(&keyring);
-    poshuk_keys::files::create(&keyring, &ring)?;
-
-    let coordinator_port = free_port()?;
-    let ids = ["ngo-ua", "ru-sources", "intl-org"];
-    let ports: Vec<(u16, u16)> = ids
-        .iter()
-        .map(|_| Ok((free_port()?, free_port()?)))
-        .collect::<anyhow::Result<_>>()?;
-    let token = |id: &str| format!("bench-token-{id}-000000000000");
-    let node_token = |id: &str| format!("bench-node-token-{id}-0000000000");
-    let mut coordinator = format!(
-        "listen = \"127.0.0.1:{coordinator_port}\"\nplain_http_on_loopback = true\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n\
-         # A benchmark searches far faster than a case worker.\n[limits]\nsearches_per_minute = 100000000\nsearches_per_day = 100000000\nconcurrent_searches = 1024\nhits_per_day_min = 100000000\n"
+    let started = start_federation_parts(&dir, false, Some(args.records))?;
+    let (token, node_token) = (bench_token, bench_node_token);
+    let (ring, _processes, coordinator_port, ids, ports) = (
+        started.ring,
+        started.processes,
+        started.coordinator_port,
+        started.ids,
+        started.ports,
     );
-    for (id, (federation, local)) in ids.iter().zip(&ports) {
-        coordinator.push_str(&format!(
-            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{federation}\"\ntoken = \"{}\"\nnode_token = \"{}\"\n",
-            token(id),
-            node_token(id)
-        ));
-        let _ = std::fs::remove_dir_all(dir.join(format!("{id}-data")));
-        write_private(
-            &dir.join(format!("{id}.toml")),
-            &format!(
-                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\nplain_http_on_loopback = true\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\n",
-                token(id),
-                node_token(id)
-            ),
-        )?;
-    }
-    write_private(&dir.join("coordinator.toml"), &coordinator)?;
-    let mut processes = Processes::default();
-    processes.start(
-        &dir,
-        &["coordinator", "--config", "coordinator.toml"],
-        "coordinator.log",
-        Some(&format!("http://127.0.0.1:{coordinator_port}")),
-    )?;
-    for ((id, (federation, local)), source) in ids.iter().zip(&ports).zip(Source::ALL) {
-        let config = format!("{id}.toml");
-        processes.start(
-            &dir,
-            &["node", "--config", &config],
-            &format!("{id}.log"),
-            Some(&format!("http://127.0.0.1:{federation}")),
-        )?;
-        let started = Instant::now();
-        ingest(
-            &dir,
-            &format!("http://127.0.0.1:{local}"),
-            &dir.join(format!("data/{}.csv", source.stem())),
-            false,
-        )?;
-        println!(
-            "{id}: {} records ingested in {:.1}s",
-            args.records,
-            started.elapsed().as_secs_f64()
-        );
-    }
-
     let tokenizer = Tokenizer::new(ring.hasher(ring.current_epoch())?);
     let queries = token_queries(
         &dir.join("data/intl_org.csv"),
@@ -212,4 +158,119 @@ pub(crate) fn run(args: FederationBenchArgs) -> anyhow::Result<()> {
         args.batch as f64 / seconds
     );
     Ok(())
+}
+
+/// A federation the benchmarks started: its processes (stopped on drop),
+/// the keyring, and where everyone listens.
+pub(crate) struct BenchFederation {
+    pub(crate) processes: Processes,
+    pub(crate) ring: KeyRing,
+    pub(crate) coordinator_port: u16,
+    pub(crate) ids: [&'static str; 3],
+    /// Each node's (federation, local) port, in `Source::ALL` order.
+    pub(crate) ports: Vec<(u16, u16)>,
+}
+
+/// Starts a coordinator and three nodes in `dir` (which holds `data/`), each
+/// node loaded with its partner's list; `share_fields` makes the nodes
+/// share field levels with the federation. Returns the processes and each
+/// node's local API, in `Source::ALL` order.
+pub(crate) fn start_federation(
+    dir: &std::path::Path,
+    share_fields: bool,
+) -> anyhow::Result<(Processes, Vec<String>)> {
+    let started = start_federation_parts(dir, share_fields, None)?;
+    let locals = started
+        .ports
+        .iter()
+        .map(|(_, local)| format!("http://127.0.0.1:{local}"))
+        .collect();
+    Ok((started.processes, locals))
+}
+
+fn start_federation_parts(
+    dir: &std::path::Path,
+    share_fields: bool,
+    records: Option<usize>,
+) -> anyhow::Result<BenchFederation> {
+    let ring = KeyRing::generate()?;
+    let keyring = dir.join("keyring.toml");
+    let _ = std::fs::remove_file(&keyring);
+    poshuk_keys::files::create(&keyring, &ring)?;
+
+    let coordinator_port = free_port()?;
+    let ids = ["ngo-ua", "ru-sources", "intl-org"];
+    let ports: Vec<(u16, u16)> = ids
+        .iter()
+        .map(|_| Ok((free_port()?, free_port()?)))
+        .collect::<anyhow::Result<_>>()?;
+    let (token, node_token) = (bench_token, bench_node_token);
+    let mut coordinator = format!(
+        "listen = \"127.0.0.1:{coordinator_port}\"\nplain_http_on_loopback = true\naudit_log = \"audit.jsonl\"\n[deadlines]\nper_node_ms = 2000\noverall_ms = 3000\n\
+         # A benchmark searches far faster than a case worker.\n[limits]\nsearches_per_minute = 100000000\nsearches_per_day = 100000000\nconcurrent_searches = 1024\nhits_per_day_min = 100000000\n"
+    );
+    for (id, (federation, local)) in ids.iter().zip(&ports) {
+        coordinator.push_str(&format!(
+            "[[partner]]\nid = \"{id}\"\nname = \"{id}\"\nnode_url = \"http://127.0.0.1:{federation}\"\ntoken = \"{}\"\nnode_token = \"{}\"\n",
+            token(id),
+            node_token(id)
+        ));
+        let _ = std::fs::remove_dir_all(dir.join(format!("{id}-data")));
+        write_private(
+            &dir.join(format!("{id}.toml")),
+            &format!(
+                "partner_id = \"{id}\"\ndata_dir = \"{id}-data\"\nkeyring = \"keyring.toml\"\nplain_http_on_loopback = true\n[listen]\nfederation = \"127.0.0.1:{federation}\"\nlocal = \"127.0.0.1:{local}\"\n[coordinator]\nurl = \"http://127.0.0.1:{coordinator_port}\"\ntoken = \"{}\"\n[federation]\ntoken = \"{}\"\nshare_agreeing_fields = {share_fields}\n",
+                token(id),
+                node_token(id)
+            ),
+        )?;
+    }
+    write_private(&dir.join("coordinator.toml"), &coordinator)?;
+    let mut processes = Processes::default();
+    processes.start(
+        dir,
+        &["coordinator", "--config", "coordinator.toml"],
+        "coordinator.log",
+        Some(&format!("http://127.0.0.1:{coordinator_port}")),
+    )?;
+    for ((id, (federation, local)), source) in ids.iter().zip(&ports).zip(Source::ALL) {
+        let config = format!("{id}.toml");
+        processes.start(
+            dir,
+            &["node", "--config", &config],
+            &format!("{id}.log"),
+            Some(&format!("http://127.0.0.1:{federation}")),
+        )?;
+        let started = Instant::now();
+        ingest(
+            dir,
+            &format!("http://127.0.0.1:{local}"),
+            &dir.join(format!("data/{}.csv", source.stem())),
+            false,
+        )?;
+        if let Some(records) = records {
+            println!(
+                "{id}: {records} records ingested in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    Ok(BenchFederation {
+        processes,
+        ring,
+        coordinator_port,
+        ids,
+        ports,
+    })
+}
+
+/// A partner's token in the benchmarks' federations.
+fn bench_token(id: &str) -> String {
+    format!("bench-token-{id}-000000000000")
+}
+
+/// The coordinator's token for a partner's node in the benchmarks.
+fn bench_node_token(id: &str) -> String {
+    format!("bench-node-token-{id}-0000000000")
 }

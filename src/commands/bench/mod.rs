@@ -6,6 +6,7 @@ mod federation;
 pub(crate) mod node;
 mod quality;
 mod rekey;
+mod search;
 mod speed;
 
 use clap::Subcommand;
@@ -22,6 +23,8 @@ pub(crate) enum BenchCommand {
     Node(node::NodeBenchArgs),
     /// Three nodes and a coordinator: single-node against federated latency, throughput, a batch.
     Federation(federation::FederationBenchArgs),
+    /// What a searcher can trust, through a real federation: the right person first, strong, false alarms for unknown persons and siblings.
+    Search(search::SearchBenchArgs),
     /// A node re-keys its index to a new epoch while searches run: duration, search latency.
     Rekey(rekey::RekeyBenchArgs),
 }
@@ -34,5 +37,6 @@ pub(crate) fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Node(args) => node::run(args),
         BenchCommand::Federation(args) => federation::run(args),
         BenchCommand::Rekey(args) => rekey::run(args),
+        BenchCommand::Search(args) => search::run(args),
     }
 }

@@ -46,7 +46,7 @@ impl<'a> NameView<'a> {
 /// The shared token of two sets with the highest frequency, for TF adjustment
 /// (the least informative agreement is the honest one to report).
 #[inline]
-fn shared_frequency(
+pub(super) fn shared_frequency(
     left: &[Token],
     right: &[Token],
     frequencies: &dyn TermFrequencies,

@@ -25,7 +25,10 @@ mod weights;
 use compare::{
     compare_birth_date, compare_documents, compare_names, compare_patronymic, compare_place,
 };
-use weights::{DIFFERENT_GIVEN_NAME_CAP, UNKNOWN_GIVEN_NAME_CAP};
+use weights::{
+    BIRTH_YEARS, DIFFERENT_GIVEN_NAME_CAP, NAMESAKE_RISK, UNCONFIRMED_DATE_CAP,
+    UNKNOWN_GIVEN_NAME_CAP,
+};
 
 /// How well one field agrees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -318,6 +321,11 @@ pub const FREQUENCY_SLOTS: [Slot; 7] = [
 pub trait TermFrequencies {
     /// The share of records carrying `token`, if known.
     fn frequency(&self, token: Token) -> Option<f64>;
+
+    /// How many records the frequencies were counted over, if known.
+    fn population(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// No term-frequency adjustment.
@@ -398,6 +406,59 @@ impl MatchModel {
                 UNKNOWN_GIVEN_NAME_CAP
             };
             log2_odds = log2_odds.min(cap);
+        }
+        // The person, and not a namesake, only where the dates say so and
+        // the fathers do not differ: a pair whose birth dates disagree
+        // (another year, the same day of another year) or cannot be
+        // compared (one side has none), or whose patronymics name other
+        // fathers, stays below strong however rare the name, unless a
+        // document agrees. A searcher's year typed wrong still shows as
+        // possible.
+        let level_of = |wanted: Field| {
+            fields
+                .iter()
+                .find(|field| field.field == wanted)
+                .map_or(Level::Missing, |field| field.level)
+        };
+        let date_confirms = matches!(
+            level_of(Field::BirthDate),
+            Level::Exact | Level::DayMonthSwapped | Level::Year | Level::DayMonth
+        );
+        let other_father = level_of(Field::Patronymic) == Level::Different;
+        if (!date_confirms || other_father) && !document_agrees {
+            log2_odds = log2_odds.min(UNCONFIRMED_DATE_CAP);
+        }
+        // A name and a year alone, however well they agree, name a person
+        // only where few others share them: the namesakes expected among as
+        // many people as the list holds, born in one of some seventy years.
+        let only_name_and_year = level_of(Field::BirthDate) == Level::Year
+            && !matches!(
+                level_of(Field::Patronymic),
+                Level::Exact | Level::Equivalent
+            )
+            && !matches!(
+                level_of(Field::BirthPlace),
+                Level::Exact | Level::Equivalent
+            );
+        if only_name_and_year && !document_agrees {
+            let family = compare::shared_frequency(
+                left.slot(Slot::FamilyWhole),
+                right.slot(Slot::FamilyWhole),
+                frequencies,
+            );
+            let given = compare::shared_frequency(
+                left.slot(Slot::GivenClass),
+                right.slot(Slot::GivenClass),
+                frequencies,
+            );
+            if let (Some(people), Some(family), Some(given)) =
+                (frequencies.population(), family, given)
+            {
+                let namesakes = people * family * given / BIRTH_YEARS;
+                if namesakes > NAMESAKE_RISK {
+                    log2_odds = log2_odds.min(UNCONFIRMED_DATE_CAP);
+                }
+            }
         }
         let probability = 1.0 / (1.0 + (-log2_odds).exp2());
         let band = if is_relative(&fields, left, right) {

@@ -94,3 +94,17 @@ pub(super) const UNKNOWN_GIVEN_NAME_CAP: f64 = 2.0;
 
 /// Penalty for needing to swap the given and family columns to agree.
 pub(super) const SWAP_PENALTY: f64 = 1.0;
+
+/// The log-odds a pair is held at when the birth dates do not confirm it
+/// (they differ, or one side has none) or the patronymics name other
+/// fathers, and no document agrees: within the possible band, below strong
+/// (0.9 is log-odds 3.17).
+pub(super) const UNCONFIRMED_DATE_CAP: f64 = 2.5;
+
+/// Birth years a list's people spread over, for the namesakes a name and a
+/// year leave (lists of deported children span fewer; of adults, more).
+pub(super) const BIRTH_YEARS: f64 = 70.0;
+
+/// The expected namesakes (same name, same year) above which a name and a
+/// year alone are not strong.
+pub(super) const NAMESAKE_RISK: f64 = 0.05;

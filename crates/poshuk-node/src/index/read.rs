@@ -342,6 +342,10 @@ impl<'a> IndexFrequencies<'a> {
 }
 
 impl TermFrequencies for IndexFrequencies<'_> {
+    fn population(&self) -> Option<f64> {
+        (self.population >= 50.0).then_some(self.population)
+    }
+
     fn frequency(&self, token: Token) -> Option<f64> {
         // Fewer than 50 records say nothing reliable about frequencies.
         if self.population < 50.0 {

@@ -11,7 +11,7 @@ mod render;
 use render::{render_international, render_russian, render_ukrainian};
 
 /// The three kinds of partner the generator writes for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
     /// A Ukrainian NGO: Ukrainian Cyrillic.
     UkrainianNgo,

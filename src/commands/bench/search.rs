@@ -1,0 +1,400 @@
+//! `poshuk bench search`: what a searcher can trust, measured through a real
+//! federation (three nodes and a coordinator on loopback) with the queries
+//! a searcher types: a name with only a birth year, sometimes a full date, a
+//! place or a patronymic, in Latin (the international organization's staff)
+//! or Russian Cyrillic (the sources in Russia).
+//!
+//! Three kinds of query, from the synthetic truth:
+//! - **known**: the person is in another partner's list. Is the right person
+//!   the first hit, in the top 10, in the strong band?
+//! - **unknown**: no other partner holds the person, nor a brother or
+//!   sister. Any strong hit is a false alarm.
+//! - **sibling**: no other partner holds the person, but one holds a brother,
+//!   sister or twin. A strong hit is a false alarm; a `relative` hit is the
+//!   lead it should be.
+//!
+//! The queries come from the searching partner's own rows, as its staff
+//! would type them, and are scored only on the hits of the other partners.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use poshuk_protocol::routes::local;
+use poshuk_protocol::{Band, FederatedResponse, RawRecord};
+use poshuk_synth::{Relation, Source, SynthConfig, SynthRow, generate, write_dir};
+
+use crate::commands::bench::federation::start_federation;
+use crate::commands::http::{LocalNeed, NodeAccess, Server};
+
+#[derive(Args)]
+pub(crate) struct SearchBenchArgs {
+    /// Persons in the synthetic federation.
+    #[arg(long, default_value_t = 4000)]
+    persons: usize,
+    /// Random seed (the default is not the demo's or the tests').
+    #[arg(long, default_value_t = 731)]
+    seed: u64,
+    /// Queries of each kind (known, unknown, sibling) per searching partner,
+    /// at most.
+    #[arg(long, default_value_t = 300)]
+    queries: usize,
+    /// Work directory (a temporary one otherwise).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Print each false alarm: the query and the record it was taken for
+    /// (synthetic data only: for tuning).
+    #[arg(long)]
+    show_false_alarms: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Kind {
+    Known,
+    Unknown,
+    Sibling,
+}
+
+/// What a query carries besides the name.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Form {
+    Year,
+    Date,
+    YearPlace,
+    YearPatronymic,
+}
+
+impl Form {
+    const ALL: [Form; 4] = [
+        Form::Year,
+        Form::Date,
+        Form::YearPlace,
+        Form::YearPatronymic,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Form::Year => "name + year",
+            Form::Date => "name + date",
+            Form::YearPlace => "name + year + place",
+            Form::YearPatronymic => "name + patronymic + year",
+        }
+    }
+}
+
+/// A row's year: the first four-digit run of its date, as staff type it.
+fn year_of(date: &str) -> Option<String> {
+    date.split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 4)
+        .map(str::to_string)
+}
+
+fn query(row: &SynthRow, form: Form) -> Option<RawRecord> {
+    let year = year_of(&row.birth_date)?;
+    let mut record = RawRecord {
+        given_name: row.given_name.clone(),
+        family_name: row.family_name.clone(),
+        birth_date: year,
+        ..RawRecord::default()
+    };
+    match form {
+        Form::Year => {}
+        Form::Date => record.birth_date = row.birth_date.clone(),
+        Form::YearPlace if !row.birth_place.is_empty() => {
+            record.birth_place = row.birth_place.clone();
+        }
+        Form::YearPatronymic if !row.patronymic.is_empty() => {
+            record.patronymic = row.patronymic.clone();
+        }
+        _ => return None,
+    }
+    (!record.given_name.is_empty() && !record.family_name.is_empty()).then_some(record)
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    queries: usize,
+    first: usize,
+    top10: usize,
+    strong: usize,
+    false_alarms: usize,
+    relatives: usize,
+    failed: usize,
+}
+
+pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
+    let temporary = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    std::fs::create_dir_all(&dir)?;
+    let dir = std::fs::canonicalize(&dir)?;
+    let data = generate(SynthConfig {
+        persons: args.persons,
+        seed: args.seed,
+    });
+    write_dir(&data, &dir.join("data"))?;
+    // Who is where, and who is whose brother, sister or twin.
+    let mut holders: HashMap<u32, HashSet<Source>> = HashMap::new();
+    let mut person_of: HashMap<(Source, String), u32> = HashMap::new();
+    for (source, record_id, person) in &data.truth {
+        holders.entry(*person).or_default().insert(*source);
+        person_of.insert((*source, record_id.clone()), *person);
+    }
+    let mut family: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (a, b, relation) in &data.relations {
+        if matches!(relation, Relation::Sibling | Relation::Twin) {
+            family.entry(*a).or_default().push(*b);
+            family.entry(*b).or_default().push(*a);
+        }
+    }
+    let (processes, locals) = start_federation(&dir, true)?;
+    let node = |source: Source| -> anyhow::Result<Server> {
+        Server::node(
+            &NodeAccess::at(&locals[source as usize]),
+            LocalNeed::Search,
+            Duration::from_secs(30),
+        )
+    };
+    let partner_source = |partner: &str| match partner {
+        "ngo-ua" => Some(Source::UkrainianNgo),
+        "ru-sources" => Some(Source::RussianSources),
+        "intl-org" => Some(Source::InternationalOrg),
+        _ => None,
+    };
+    let mut resolved: HashMap<(Source, String), Option<u32>> = HashMap::new();
+    let mut resolve = |source: Source, handle: &str| -> anyhow::Result<Option<u32>> {
+        if let Some(known) = resolved.get(&(source, handle.to_string())) {
+            return Ok(*known);
+        }
+        let answer: Option<poshuk_protocol::Resolved> =
+            node(source)?.get(&local::resolve_text(handle)).ok();
+        let person = answer.and_then(|answer| person_of.get(&(source, answer.record_id)).copied());
+        resolved.insert((source, handle.to_string()), person);
+        Ok(person)
+    };
+    let mut tallies: HashMap<(Kind, Form), Tally> = HashMap::new();
+    for searcher in [Source::InternationalOrg, Source::RussianSources] {
+        let searching = node(searcher)?;
+        let mut taken: HashMap<Kind, usize> = HashMap::new();
+        for (index, row) in data.rows[searcher as usize].iter().enumerate() {
+            let Some(&person) = person_of.get(&(searcher, row.record_id.clone())) else {
+                continue;
+            };
+            let others_hold = |person: u32| {
+                holders
+                    .get(&person)
+                    .is_some_and(|sources| sources.iter().any(|source| *source != searcher))
+            };
+            let kind = if others_hold(person) {
+                Kind::Known
+            } else if family
+                .get(&person)
+                .is_some_and(|relatives| relatives.iter().any(|relative| others_hold(*relative)))
+            {
+                Kind::Sibling
+            } else {
+                Kind::Unknown
+            };
+            let count = taken.entry(kind).or_default();
+            if *count >= args.queries {
+                continue;
+            }
+            let form = Form::ALL[index % Form::ALL.len()];
+            let Some(record) = query(row, form) else {
+                continue;
+            };
+            *count += 1;
+            let tally = tallies.entry((kind, form)).or_default();
+            tally.queries += 1;
+            let shown = format!("{record:?}");
+            let typed = [
+                record.given_name.clone(),
+                record.patronymic.clone(),
+                record.family_name.clone(),
+                record.birth_date.clone(),
+                record.birth_place.clone(),
+            ]
+            .join(" | ");
+            let _ = shown;
+            let request = poshuk_protocol::FederatedSearch {
+                record,
+                limit: 10,
+                partners: None,
+            };
+            let answer: FederatedResponse = match searching.post(local::FEDERATED_SEARCH, &request)
+            {
+                Ok(answer) => answer,
+                Err(_) => {
+                    tally.failed += 1;
+                    continue;
+                }
+            };
+            let mut hits = Vec::new();
+            for hit in answer.hits.iter().filter(|hit| !hit.own) {
+                let Some(source) = partner_source(&hit.partner) else {
+                    continue;
+                };
+                hits.push((resolve(source, &hit.handle.to_string())?, hit.band));
+            }
+            match kind {
+                Kind::Known => {
+                    if hits
+                        .first()
+                        .is_some_and(|(found, _)| *found == Some(person))
+                    {
+                        tally.first += 1;
+                    }
+                    if hits.iter().any(|(found, _)| *found == Some(person)) {
+                        tally.top10 += 1;
+                    } else if args.show_false_alarms {
+                        let rows: Vec<String> = data
+                            .truth
+                            .iter()
+                            .filter(|(source, _, p)| *p == person && *source != searcher)
+                            .filter_map(|(source, id, _)| {
+                                data.rows[*source as usize]
+                                    .iter()
+                                    .find(|row| &row.record_id == id)
+                                    .map(|row| {
+                                        format!(
+                                            "{} | {} | {} | {} | {}",
+                                            row.given_name,
+                                            row.patronymic,
+                                            row.family_name,
+                                            row.birth_date,
+                                            row.birth_place
+                                        )
+                                    })
+                            })
+                            .collect();
+                        eprintln!(
+                            "missed ({}): {typed}; {} hits, partial {}\n    held as: {rows:?}",
+                            form.name(),
+                            hits.len(),
+                            answer.partial
+                        );
+                    }
+                    if hits
+                        .iter()
+                        .any(|(found, band)| *found == Some(person) && *band == Band::Strong)
+                    {
+                        tally.strong += 1;
+                    }
+                }
+                Kind::Unknown | Kind::Sibling => {
+                    if let Some((found, _)) = hits.iter().find(|(_, band)| *band == Band::Strong) {
+                        tally.false_alarms += 1;
+                        if args.show_false_alarms {
+                            let rows: Vec<String> = data
+                                .truth
+                                .iter()
+                                .filter(|(_, _, p)| Some(*p) == *found)
+                                .filter_map(|(source, id, _)| {
+                                    data.rows[*source as usize]
+                                        .iter()
+                                        .find(|row| &row.record_id == id)
+                                        .map(|row| {
+                                            format!(
+                                                "{} | {} | {} | {} | {}",
+                                                row.given_name,
+                                                row.patronymic,
+                                                row.family_name,
+                                                row.birth_date,
+                                                row.birth_place
+                                            )
+                                        })
+                                })
+                                .collect();
+                            eprintln!(
+                                "false alarm ({kind:?}, {}): {typed}\n    taken for: {rows:?}",
+                                form.name()
+                            );
+                        }
+                    }
+                    let relatives = family.get(&person).cloned().unwrap_or_default();
+                    if hits.iter().any(|(found, band)| {
+                        *band == Band::Relative
+                            && found.is_some_and(|found| relatives.contains(&found))
+                    }) {
+                        tally.relatives += 1;
+                    }
+                }
+            }
+        }
+    }
+    drop(processes);
+    report(&tallies);
+    Ok(())
+}
+
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        "-".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+fn report(tallies: &HashMap<(Kind, Form), Tally>) {
+    let sum = |kind: Kind| {
+        let mut total = Tally::default();
+        for form in Form::ALL {
+            if let Some(tally) = tallies.get(&(kind, form)) {
+                total.queries += tally.queries;
+                total.first += tally.first;
+                total.top10 += tally.top10;
+                total.strong += tally.strong;
+                total.false_alarms += tally.false_alarms;
+                total.relatives += tally.relatives;
+                total.failed += tally.failed;
+            }
+        }
+        total
+    };
+    let known = sum(Kind::Known);
+    let unknown = sum(Kind::Unknown);
+    let sibling = sum(Kind::Sibling);
+    println!(
+        "known persons ({} queries): right person first {}, in the top 10 {}, strong {}",
+        known.queries,
+        percent(known.first, known.queries),
+        percent(known.top10, known.queries),
+        percent(known.strong, known.queries)
+    );
+    println!(
+        "unknown persons ({} queries): false alarms (a strong hit) {}",
+        unknown.queries,
+        percent(unknown.false_alarms, unknown.queries)
+    );
+    println!(
+        "brothers, sisters and twins of listed persons ({} queries): false alarms {}, the relative shown as relative {}",
+        sibling.queries,
+        percent(sibling.false_alarms, sibling.queries),
+        percent(sibling.relatives, sibling.queries)
+    );
+    println!("\nby what the query carries:");
+    println!(
+        "{:<26} {:>7} {:>8} {:>8} {:>10} {:>12}",
+        "query", "known", "first", "strong", "unknown FA", "sibling FA"
+    );
+    for form in Form::ALL {
+        let get = |kind| tallies.get(&(kind, form));
+        let (known, unknown, sibling) = (get(Kind::Known), get(Kind::Unknown), get(Kind::Sibling));
+        println!(
+            "{:<26} {:>7} {:>8} {:>8} {:>10} {:>12}",
+            form.name(),
+            known.map_or(0, |t| t.queries),
+            known.map_or("-".into(), |t| percent(t.first, t.queries)),
+            known.map_or("-".into(), |t| percent(t.strong, t.queries)),
+            unknown.map_or("-".into(), |t| percent(t.false_alarms, t.queries)),
+            sibling.map_or("-".into(), |t| percent(t.false_alarms, t.queries)),
+        );
+    }
+    let failed = known.failed + unknown.failed + sibling.failed;
+    if failed > 0 {
+        println!("\n{failed} queries were refused (too little to name a person) or failed");
+    }
+}
