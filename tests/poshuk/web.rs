@@ -118,6 +118,36 @@ async fn body_text(client: &Client) -> String {
     panic!("the page never settled: {last_error:?}");
 }
 
+/// Uploads an export on the overlap page (open in `client`) and reloads the
+/// page until the run says it is done or stopped (at most 600 times); the
+/// page's text then.
+async fn run_overlap(client: &Client, export: &Path) -> String {
+    client
+        .find(Locator::Id("export"))
+        .await
+        .expect("file field")
+        .send_keys(&export.display().to_string())
+        .await
+        .expect("chooses the file");
+    client
+        .find(Locator::Css("form.card button[type=submit]"))
+        .await
+        .expect("run")
+        .click()
+        .await
+        .expect("starts");
+    let mut page = String::new();
+    for _ in 0..600 {
+        page = body_text(client).await;
+        if page.contains("Done") || page.contains("Stopped") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        client.refresh().await.expect("reloads");
+    }
+    page
+}
+
 /// Visible form fields without a label.
 async fn unlabelled(client: &Client) -> u64 {
     client
@@ -525,26 +555,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         // --- A: the overlap page: upload the export, see the counts, download -----
         client.goto(&format!("{a}/ui/overlap")).await.expect("overlap page");
         assert!(body_text(&client).await.contains("No overlap has been run yet."));
-        let export = dir.join("data/intl_org.csv");
-        client
-            .find(Locator::Id("export"))
-            .await
-            .expect("file field")
-            .send_keys(&export.display().to_string())
-            .await
-            .expect("chooses the file");
-        client.find(Locator::Css("form.card button[type=submit]")).await.expect("run").click().await.expect("starts");
-        // The run goes on in the node; the page says how far (reloaded
-        // until it says done, at most 600 times).
-        let mut overlap = String::new();
-        for _ in 0..600 {
-            overlap = body_text(&client).await;
-            if overlap.contains("Done") || overlap.contains("Stopped") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            client.refresh().await.expect("reloads");
-        }
+        let overlap = run_overlap(&client, &dir.join("data/intl_org.csv")).await;
         assert!(overlap.contains("Done"), "{overlap}");
         let cases = intl_rows.len() - 1;
         assert!(overlap.contains(&format!("Cases read: {cases}")), "{overlap}");
@@ -622,23 +633,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
             .collect();
         std::fs::write(&small, lines.join("\n") + "\n").expect("small export");
         client.goto(&format!("{a}/ui/overlap")).await.expect("overlap page");
-        client
-            .find(Locator::Id("export"))
-            .await
-            .expect("file field")
-            .send_keys(&small.display().to_string())
-            .await
-            .expect("chooses");
-        client.find(Locator::Css("form.card button[type=submit]")).await.expect("run").click().await.expect("starts");
-        let mut partial_run = String::new();
-        for _ in 0..600 {
-            partial_run = body_text(&client).await;
-            if partial_run.contains("Done") || partial_run.contains("Stopped") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            client.refresh().await.expect("reloads");
-        }
+        let partial_run = run_overlap(&client, &small).await;
         assert!(partial_run.contains("Done"), "{partial_run}");
         assert!(
             partial_run.contains("did not answer or refused") && partial_run.contains("ru-sources ("),

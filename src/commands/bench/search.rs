@@ -209,7 +209,6 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
             *count += 1;
             let tally = tallies.entry((kind, form)).or_default();
             tally.queries += 1;
-            let shown = format!("{record:?}");
             let typed = [
                 record.given_name.clone(),
                 record.patronymic.clone(),
@@ -218,7 +217,6 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                 record.birth_place.clone(),
             ]
             .join(" | ");
-            let _ = shown;
             let request = poshuk_protocol::FederatedSearch {
                 record,
                 limit: 10,
@@ -250,26 +248,7 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                     if hits.iter().any(|(found, _)| *found == Some(person)) {
                         tally.top10 += 1;
                     } else if args.show_false_alarms {
-                        let rows: Vec<String> = data
-                            .truth
-                            .iter()
-                            .filter(|(source, _, p)| *p == person && *source != searcher)
-                            .filter_map(|(source, id, _)| {
-                                data.rows[*source as usize]
-                                    .iter()
-                                    .find(|row| &row.record_id == id)
-                                    .map(|row| {
-                                        format!(
-                                            "{} | {} | {} | {} | {}",
-                                            row.given_name,
-                                            row.patronymic,
-                                            row.family_name,
-                                            row.birth_date,
-                                            row.birth_place
-                                        )
-                                    })
-                            })
-                            .collect();
+                        let rows = rows_of(&data, person, Some(searcher));
                         eprintln!(
                             "missed ({}): {typed}; {} hits, partial {}\n    held as: {rows:?}",
                             form.name(),
@@ -288,26 +267,8 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                     if let Some((found, _)) = hits.iter().find(|(_, band)| *band == Band::Strong) {
                         tally.false_alarms += 1;
                         if args.show_false_alarms {
-                            let rows: Vec<String> = data
-                                .truth
-                                .iter()
-                                .filter(|(_, _, p)| Some(*p) == *found)
-                                .filter_map(|(source, id, _)| {
-                                    data.rows[*source as usize]
-                                        .iter()
-                                        .find(|row| &row.record_id == id)
-                                        .map(|row| {
-                                            format!(
-                                                "{} | {} | {} | {} | {}",
-                                                row.given_name,
-                                                row.patronymic,
-                                                row.family_name,
-                                                row.birth_date,
-                                                row.birth_place
-                                            )
-                                        })
-                                })
-                                .collect();
+                            let rows =
+                                found.map_or_else(Vec::new, |found| rows_of(&data, found, None));
                             eprintln!(
                                 "false alarm ({kind:?}, {}): {typed}\n    taken for: {rows:?}",
                                 form.name()
@@ -328,6 +289,30 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
     drop(processes);
     report(&tallies);
     Ok(())
+}
+
+/// How the partners wrote one person (but `except`'s), for the lines of
+/// `--show-false-alarms`.
+fn rows_of(data: &poshuk_synth::SynthData, person: u32, except: Option<Source>) -> Vec<String> {
+    data.truth
+        .iter()
+        .filter(|(source, _, p)| *p == person && Some(*source) != except)
+        .filter_map(|(source, id, _)| {
+            data.rows[*source as usize]
+                .iter()
+                .find(|row| &row.record_id == id)
+                .map(|row| {
+                    format!(
+                        "{} | {} | {} | {} | {}",
+                        row.given_name,
+                        row.patronymic,
+                        row.family_name,
+                        row.birth_date,
+                        row.birth_place
+                    )
+                })
+        })
+        .collect()
 }
 
 fn percent(part: usize, whole: usize) -> String {

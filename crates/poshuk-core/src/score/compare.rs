@@ -196,10 +196,13 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
             return (Level::Year, date::YEAR.weight());
         }
         if meets(Slot::DateDayMonth) {
-            // Where a name meets, its date tokens would have met too: the
-            // year differs. Where none does (typos in both names), the year
-            // cannot be compared, and day and month are what is known.
-            return if family_agrees || given_agrees {
+            // Where the family name meets, its date tokens would have met
+            // too: the year differs. Where it does not (one letter apart,
+            // typos), the year cannot be compared, and day and month are
+            // what is known. (The given name's date tokens are not enough to
+            // tell: a name whose class one side's tables know and the
+            // other's do not meets by its skeleton, not by its dates.)
+            return if family_agrees {
                 (Level::OtherYear, date::OTHER_YEAR.weight())
             } else {
                 (Level::DayMonth, date::DAY_MONTH.weight())
