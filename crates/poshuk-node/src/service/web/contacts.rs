@@ -83,6 +83,18 @@ pub(crate) struct SendForm {
     message: String,
 }
 
+impl pages::CsrfForm for SendForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl pages::CsrfForm for AnswerForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// A letter's text checked: not empty, not longer than the bound.
 fn checked_text(text: &str) -> Result<String, Text> {
     let text = text.trim();
@@ -112,6 +124,60 @@ async fn public_key_of(state: &SharedState, partner: &str) -> Result<Option<Stri
         .and_then(|info| info.public_key))
 }
 
+/// A letter staff wrote, checked (not empty, not too long) and sealed to
+/// `partner`'s public key for `subject`: the text and the sealed bytes, or
+/// the page that says why not.
+async fn seal_text(
+    state: &SharedState,
+    lang: Lang,
+    partner: &str,
+    subject: &str,
+    text: &str,
+    back: &str,
+) -> Result<(String, Vec<u8>), Box<Response>> {
+    let text = checked_text(text).map_err(|why| {
+        Box::new(pages::problem(
+            lang,
+            StatusCode::BAD_REQUEST,
+            why,
+            Some(back),
+        ))
+    })?;
+    let public_key = match public_key_of(state, partner).await {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            return Err(Box::new(pages::problem(
+                lang,
+                StatusCode::CONFLICT,
+                Text::NoPublicKey,
+                Some(back),
+            )));
+        }
+        Err(message) => {
+            return Err(Box::new(pages::problem_message(
+                lang,
+                StatusCode::BAD_GATEWAY,
+                &message,
+                Some(back),
+            )));
+        }
+    };
+    let envelope = Envelope {
+        from: &state.partner_id,
+        to: partner,
+        subject,
+    };
+    let sealed = seal_letter(&public_key, &envelope, &text).map_err(|error| {
+        Box::new(pages::problem_message(
+            lang,
+            StatusCode::BAD_GATEWAY,
+            &error.to_string(),
+            Some(back),
+        ))
+    })?;
+    Ok((text, sealed))
+}
+
 /// `POST /ui/contacts`: seals the message to the hit's partner and sends it
 /// through the coordinator.
 pub(crate) async fn send_contact(
@@ -121,18 +187,10 @@ pub(crate) async fn send_contact(
     form: Result<Form<SendForm>, FormRejection>,
 ) -> Response {
     let lang = Lang::of(&headers);
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return pages::rejected(lang, &rejection, paths::SEARCH),
+    let form = match pages::accepted(lang, &staff, form, paths::SEARCH) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if !staff.csrf_matches(&form.csrf) {
-        return pages::problem(
-            lang,
-            StatusCode::FORBIDDEN,
-            Text::FormExpired,
-            Some(paths::SEARCH),
-        );
-    }
     let Some(hit) = kept_hit(&state, &staff, &form.search, form.hit).filter(|hit| !hit.own) else {
         return pages::problem(
             lang,
@@ -147,37 +205,13 @@ pub(crate) async fn send_contact(
         form.search,
         form.hit
     );
-    let message = match checked_text(&form.message) {
-        Ok(message) => message,
-        Err(text) => return pages::problem(lang, StatusCode::BAD_REQUEST, text, Some(&back)),
-    };
-    let public_key = match public_key_of(&state, &hit.partner).await {
-        Ok(Some(key)) => key,
-        Ok(None) => {
-            return pages::problem(lang, StatusCode::CONFLICT, Text::NoPublicKey, Some(&back));
-        }
-        Err(message) => {
-            return pages::problem_message(lang, StatusCode::BAD_GATEWAY, &message, Some(&back));
-        }
-    };
     let handle = hit.handle.to_string();
     let subject = request_subject(&handle);
-    let envelope = Envelope {
-        from: &state.partner_id,
-        to: &hit.partner,
-        subject: &subject,
-    };
-    let sealed = match seal_letter(&public_key, &envelope, &message) {
-        Ok(sealed) => sealed,
-        Err(error) => {
-            return pages::problem_message(
-                lang,
-                StatusCode::BAD_GATEWAY,
-                &error.to_string(),
-                Some(&back),
-            );
-        }
-    };
+    let (message, sealed) =
+        match seal_text(&state, lang, &hit.partner, &subject, &form.message, &back).await {
+            Ok(sealed) => sealed,
+            Err(page) => return *page,
+        };
     let Some(link) = state.coordinator.as_ref() else {
         return pages::problem(
             lang,
@@ -519,13 +553,10 @@ pub(crate) async fn answer_contact(
 ) -> Response {
     let lang = Lang::of(&headers);
     let back = format!("/ui/contacts/{id}");
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return pages::rejected(lang, &rejection, &back),
+    let form = match pages::accepted(lang, &staff, form, &back) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if !staff.csrf_matches(&form.csrf) {
-        return pages::problem(lang, StatusCode::FORBIDDEN, Text::FormExpired, Some(&back));
-    }
     let (Some(web), Some(link)) = (state.web.as_ref(), state.coordinator.as_ref()) else {
         return pages::problem(
             lang,
@@ -544,41 +575,12 @@ pub(crate) async fn answer_contact(
     };
     let accept = form.decision == "accept";
     let answer = if accept {
-        let reply = match checked_text(&form.reply) {
-            Ok(reply) => reply,
-            Err(text) => return pages::problem(lang, StatusCode::BAD_REQUEST, text, Some(&back)),
-        };
-        let public_key = match public_key_of(&state, &row.partner).await {
-            Ok(Some(key)) => key,
-            Ok(None) => {
-                return pages::problem(lang, StatusCode::CONFLICT, Text::NoPublicKey, Some(&back));
-            }
-            Err(message) => {
-                return pages::problem_message(
-                    lang,
-                    StatusCode::BAD_GATEWAY,
-                    &message,
-                    Some(&back),
-                );
-            }
-        };
         let subject = reply_subject(&row.id, &row.handle);
-        let envelope = Envelope {
-            from: &state.partner_id,
-            to: &row.partner,
-            subject: &subject,
-        };
-        let sealed = match seal_letter(&public_key, &envelope, &reply) {
-            Ok(sealed) => sealed,
-            Err(error) => {
-                return pages::problem_message(
-                    lang,
-                    StatusCode::BAD_GATEWAY,
-                    &error.to_string(),
-                    Some(&back),
-                );
-            }
-        };
+        let (reply, sealed) =
+            match seal_text(&state, lang, &row.partner, &subject, &form.reply, &back).await {
+                Ok(sealed) => sealed,
+                Err(page) => return *page,
+            };
         row.reply = reply;
         ContactAnswer {
             accept: true,

@@ -139,3 +139,29 @@ pub(crate) fn rejected(
         problem(lang, StatusCode::BAD_REQUEST, Text::FormExpired, Some(next))
     }
 }
+
+/// A form that carries the session's CSRF token.
+pub(crate) trait CsrfForm {
+    /// The token the form carried.
+    fn csrf(&self) -> &str;
+}
+
+/// A submitted form, if it was read and carries this session's CSRF token;
+/// otherwise the page that says why nothing was done (`back`: where to go).
+pub(crate) fn accepted<T: CsrfForm>(
+    lang: Lang,
+    staff: &Staff,
+    form: Result<axum::Form<T>, axum::extract::rejection::FormRejection>,
+    back: &str,
+) -> Result<T, Box<Response>> {
+    let axum::Form(form) = form.map_err(|rejection| Box::new(rejected(lang, &rejection, back)))?;
+    if !staff.csrf_matches(form.csrf()) {
+        return Err(Box::new(problem(
+            lang,
+            StatusCode::FORBIDDEN,
+            Text::FormExpired,
+            Some(back),
+        )));
+    }
+    Ok(form)
+}

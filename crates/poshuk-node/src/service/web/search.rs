@@ -84,6 +84,18 @@ pub(crate) struct SearchSubmission {
     form: SearchForm,
 }
 
+impl pages::CsrfForm for SearchSubmission {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl pages::CsrfForm for ReviewForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 fn form_markup(lang: Lang, staff: &Staff, form: &SearchForm) -> Markup {
     let t = |text| lang.t(text);
     html! {
@@ -139,18 +151,10 @@ pub(crate) async fn search(
     let Some(web) = state.web.as_ref() else {
         return pages::problem(lang, StatusCode::NOT_FOUND, Text::NotFound, None);
     };
-    let submission = match form {
-        Ok(Form(submission)) => submission,
-        Err(rejection) => return pages::rejected(lang, &rejection, paths::SEARCH),
+    let submission = match pages::accepted(lang, &staff, form, paths::SEARCH) {
+        Ok(submission) => submission,
+        Err(page) => return *page,
     };
-    if !staff.csrf_matches(&submission.csrf) {
-        return pages::problem(
-            lang,
-            StatusCode::FORBIDDEN,
-            Text::FormExpired,
-            Some(paths::SEARCH),
-        );
-    }
     let form = submission.form;
     let again = |message: &str, status: StatusCode| {
         let body = html! {
@@ -415,18 +419,10 @@ pub(crate) async fn review(
     form: Result<Form<ReviewForm>, FormRejection>,
 ) -> Response {
     let lang = Lang::of(&headers);
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return pages::rejected(lang, &rejection, paths::SEARCH),
+    let form = match pages::accepted(lang, &staff, form, paths::SEARCH) {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if !staff.csrf_matches(&form.csrf) {
-        return pages::problem(
-            lang,
-            StatusCode::FORBIDDEN,
-            Text::FormExpired,
-            Some(paths::SEARCH),
-        );
-    }
     let (Some(hit), Some(decision), Some(web)) = (
         kept_hit(&state, &staff, &form.search, form.hit),
         ReviewState::parse(&form.state),
