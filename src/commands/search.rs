@@ -474,12 +474,23 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
         document_ids: args.document.into_iter().collect(),
     };
     check_identifies_a_person(&record)?;
+    // A name with no more than a year: what namesakes share.
+    let thin = !poshuk_core::BirthDate::parse(&record.birth_date)
+        .is_ok_and(|date| date.day.is_some())
+        && record.patronymic.trim().is_empty()
+        && record.birth_place.trim().is_empty()
+        && record.document_ids.is_empty();
     let node = searcher_node(&args.node)?;
     let response = federated_search(&node, record, args.limit, args.partners)?;
     if args.json {
         print_out(&format!("{}\n", serde_json::to_string_pretty(&response)?));
     } else {
         print_table(&response);
+        if thin {
+            eprintln!(
+                "a name with only a year may belong to several people: add the full date (--birth-date), --patronymic or --birth-place for a surer answer"
+            );
+        }
     }
     Ok(())
 }

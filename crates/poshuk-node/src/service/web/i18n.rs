@@ -124,6 +124,7 @@ texts! {
     SearchButton => "Search all partners", "Шукати в усіх партнерів";
     NeedAName => "Give a name or a document number.", "Вкажіть ім'я або номер документа.";
     Results => "Results", "Результати";
+    AddMore => "A name with only a year may belong to several people: add the full birth date, the patronymic or the birth place for a surer answer.", "Ім'я лише з роком може належати кільком людям: додайте повну дату народження, по батькові або місце народження, щоб відповідь була певнішою.";
     NoHits => "No partner holds a record that matches.", "Жоден партнер не має запису, що збігається.";
     PartnersDidNotAnswer => "These partners did not answer in time; their records were not searched:", "Ці партнери не відповіли вчасно, їхні записи не переглянуто:";
     Strong => "strong", "сильний";

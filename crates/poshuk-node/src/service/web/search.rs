@@ -62,6 +62,19 @@ impl SearchForm {
         }
     }
 
+    /// Whether the query carries a name with no more than a year: the
+    /// evidence namesakes share, so hits stay below strong for common names.
+    /// The page then says what to add.
+    fn is_thin(&self) -> bool {
+        let record = self.record();
+        let full_date =
+            poshuk_core::BirthDate::parse(&record.birth_date).is_ok_and(|date| date.day.is_some());
+        !full_date
+            && record.patronymic.is_empty()
+            && record.birth_place.is_empty()
+            && record.document_ids.is_empty()
+    }
+
     /// What the searcher typed for a field, to show beside its level.
     fn typed(&self, field: &str) -> String {
         let record = self.record();
@@ -267,6 +280,9 @@ fn results_markup(
             }
         }
         (form_markup(lang, staff, &saved.form))
+        @if saved.form.is_thin() {
+            p.notice role="status" { (t(Text::AddMore)) }
+        }
         @if answer.hits.is_empty() {
             p.notice role="status" { (t(Text::NoHits)) }
         }
@@ -539,4 +555,27 @@ fn percent_encode(text: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(full_name: &str, birth_date: &str, place: &str) -> SearchForm {
+        SearchForm {
+            full_name: full_name.into(),
+            birth_date: birth_date.into(),
+            birth_place: place.into(),
+            ..SearchForm::default()
+        }
+    }
+
+    #[test]
+    fn a_name_with_only_a_year_is_told_what_to_add() {
+        assert!(form("Oliinyk Hlib", "2016", "").is_thin());
+        assert!(form("Oliinyk Hlib", "2010-2014", "").is_thin());
+        assert!(!form("Oliinyk Hlib", "2016-03-15", "").is_thin());
+        assert!(!form("Oliinyk Hlib", "2016", "Mariupol").is_thin());
+        assert!(!form("Oliinyk Hlib Petrovych", "2016", "").is_thin());
+    }
 }
