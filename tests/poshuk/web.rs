@@ -63,6 +63,18 @@ impl Drop for ChromeDriver {
     }
 }
 
+/// The browser's profile directory; on drop, any Chromium still using it is
+/// stopped (a failed assertion leaves the session open, and stopping
+/// ChromeDriver does not stop its browser).
+struct BrowserProfile(tempfile::TempDir);
+
+impl Drop for BrowserProfile {
+    fn drop(&mut self) {
+        let pattern = format!("--user-data-dir={}", self.0.path().display());
+        let _ = Command::new("pkill").args(["-f", &pattern]).status();
+    }
+}
+
 /// A headless Chromium session with its own empty profile.
 async fn browser(driver: &ChromeDriver, profile: &Path) -> Client {
     let binary = std::env::var("POSHUK_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -328,7 +340,8 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
         .enable_all()
         .build()
         .expect("runtime");
-    let profile = tempfile::tempdir().expect("profile");
+    let profile = BrowserProfile(tempfile::tempdir().expect("profile"));
+    let profile = &profile.0;
     runtime.block_on(async {
         let client = browser(&driver, profile.path()).await;
 
