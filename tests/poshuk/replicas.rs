@@ -231,6 +231,15 @@ fn two_coordinator_replicas_share_one_federations_state() {
         .iter()
         .map(|(id, url)| (*id, url.as_str()))
         .collect();
+    // Replica A was a single coordinator: its own key state (an epoch 0
+    // retired, standing in for a past rotation) moves into the empty
+    // database when it starts with one, and replica B sees it.
+    std::fs::create_dir_all(dir.join("state-a")).expect("state");
+    std::fs::write(
+        dir.join("state-a/keys.json"),
+        r#"{"retired": [0], "suspended": []}"#,
+    )
+    .expect("keys.json");
     let (mut replica_a, url_a) = replica(dir, "a", &registry, &database);
     let (_replica_b, url_b) = replica(dir, "b", &registry, &database);
     // The NGO's node talks to replica A, the international organization's
@@ -238,6 +247,11 @@ fn two_coordinator_replicas_share_one_federations_state() {
     nodes[0].reconfigure(dir, &joins(&url_a, "ngo-ua"));
     nodes[1].reconfigure(dir, &joins(&url_b, "intl-org"));
     let (ngo, intl) = (&nodes[0], &nodes[1]);
+    let (_, epochs_b, _) = signed("GET", &format!("{url_b}/v1/epochs"), "ngo-ua", b"", None);
+    assert!(
+        epochs_b.contains("\"retired\":[0]"),
+        "A's own state was not imported: {epochs_b}"
+    );
 
     // Searches through either replica find the person at the other partner.
     let person = shared_person(dir);
@@ -329,12 +343,16 @@ fn two_coordinator_replicas_share_one_federations_state() {
     for _ in 0..100 {
         let (_, epochs, _) = signed("GET", &format!("{url_a}/v1/epochs"), "ngo-ua", b"", None);
         live_at_a = serde_json::from_str(&epochs).unwrap_or_default();
-        if live_at_a["retired"] == serde_json::json!([1]) {
+        if live_at_a["retired"] == serde_json::json!([0, 1]) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert_eq!(live_at_a["retired"], serde_json::json!([1]), "{live_at_a}");
+    assert_eq!(
+        live_at_a["retired"],
+        serde_json::json!([0, 1]),
+        "{live_at_a}"
+    );
     assert_eq!(live_at_a["live"], serde_json::json!([2]), "{live_at_a}");
 
     // Replica A killed while searches run through it: the searches through
@@ -369,7 +387,7 @@ fn two_coordinator_replicas_share_one_federations_state() {
     );
     let (_, epochs, _) = signed("GET", &format!("{url_a}/v1/epochs"), "ngo-ua", b"", None);
     let epochs: serde_json::Value = serde_json::from_str(&epochs).expect("JSON");
-    assert_eq!(epochs["retired"], serde_json::json!([1]), "{epochs}");
+    assert_eq!(epochs["retired"], serde_json::json!([0, 1]), "{epochs}");
     let (status, listed, _) = signed(
         "GET",
         &format!("{url_a}/v1/contacts"),

@@ -286,6 +286,46 @@ impl ContactStore {
         Ok(id)
     }
 
+    /// Every request (for the move to a shared database).
+    pub(crate) fn all(&self) -> Result<Vec<ContactRequest>, ContactError> {
+        let connection = self.connection.lock().map_err(|_| ContactError::Poisoned)?;
+        let mut statement = connection.prepare(
+            "SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms FROM contacts",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, i64>(7)?,
+            ))
+        })?;
+        let mut requests = Vec::new();
+        for row in rows {
+            let (id, from, to, handle, sealed_message, status, sealed_reply, created) = row?;
+            let (Ok(handle), Some(status)) =
+                (handle.parse::<Handle>(), ContactStatus::parse(&status))
+            else {
+                continue;
+            };
+            requests.push(ContactRequest {
+                id,
+                from,
+                to,
+                handle,
+                sealed_message,
+                status,
+                sealed_reply,
+                created_ms: created.max(0) as u64,
+            });
+        }
+        Ok(requests)
+    }
+
     /// The requests `partner` sent or received, newest first: every request
     /// still waiting for its answer (at most [`MAX_PENDING_PER_PARTNER`] from
     /// each sender), and the newest [`MAX_LISTED`] of the rest, so a flood

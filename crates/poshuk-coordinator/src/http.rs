@@ -216,6 +216,14 @@ async fn federated_search(
                     .unwrap_or(limits.searches_per_day),
             )
             .await
+            .map_err(|error| {
+                tracing::error!(error = %error, "the shared search counts cannot be read: the search is refused");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the coordinators' database cannot be reached; retry shortly",
+                )
+            })?
             .map_err(|refusal| {
                 coordinator
                     .metrics

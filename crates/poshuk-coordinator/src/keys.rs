@@ -125,6 +125,20 @@ impl Coordinator {
             .join(format!("epoch-{epoch}.sealed"))
     }
 
+    /// Every sealed key waiting in the state directory: (partner, epoch,
+    /// bytes), for the move to a shared database.
+    pub(crate) fn local_sealed(&self) -> Vec<(String, u32, Vec<u8>)> {
+        let mut sealed = Vec::new();
+        for partner in &self.config.partners {
+            for epoch in self.sealed_waiting(&partner.id) {
+                if let Ok(bytes) = std::fs::read(self.sealed_path(&partner.id, epoch)) {
+                    sealed.push((partner.id.clone(), epoch, bytes));
+                }
+            }
+        }
+        sealed
+    }
+
     pub(crate) fn sealed_waiting(&self, partner_id: &str) -> Vec<u32> {
         let dir = self.config.state_dir.join("sealed").join(partner_id);
         let mut epochs: Vec<u32> = std::fs::read_dir(dir)
@@ -225,7 +239,7 @@ impl Coordinator {
         }
     }
 
-    fn key_state(&self) -> KeyState {
+    pub(crate) fn key_state(&self) -> KeyState {
         self.key_state
             .lock()
             .map(|state| state.clone())

@@ -104,6 +104,36 @@ impl Coordinator {
         store: shared::SharedStore,
     ) -> Result<Coordinator, CoordinatorError> {
         let store = Arc::new(store);
+        // A single coordinator moving to replicas: its own state goes into
+        // the empty database first, not silently left behind (a suspended
+        // partner would be searched again).
+        let local = self.key_state();
+        let sealed = self.local_sealed();
+        let contacts = match &self.contacts {
+            contacts::Contacts::Local(local) => local.all().unwrap_or_default(),
+            contacts::Contacts::Shared(_) => Vec::new(),
+        };
+        let has_local = !local.retired.is_empty()
+            || !local.suspended.is_empty()
+            || !sealed.is_empty()
+            || !contacts.is_empty();
+        let failed = |error: shared::SharedError| CoordinatorError::Io {
+            what: "the coordinators' database".into(),
+            source: std::io::Error::other(error.to_string()),
+        };
+        if has_local && store.is_empty().await.map_err(failed)? {
+            store
+                .import(&local, &sealed, &contacts)
+                .await
+                .map_err(failed)?;
+            tracing::warn!(
+                retired = local.retired.len(),
+                suspended = local.suspended.len(),
+                sealed = sealed.len(),
+                contacts = contacts.len(),
+                "imported this coordinator's own state into the empty shared database"
+            );
+        }
         let state = store
             .key_state()
             .await
@@ -250,10 +280,18 @@ pub async fn serve(
     let interval = Duration::from_millis(coordinator.config.status_interval_ms.max(100));
     let polling = tokio::spawn(async move {
         let counts = poller.config.state_dir.join(LIMITS_FILE);
+        let mut rounds: u64 = 0;
         loop {
             poller.refresh_all().await;
-            // What another replica changed (a retirement, a suspension).
-            poller.reload_key_state().await;
+            // What another replica changed (a retirement, a suspension),
+            // bounded: a database that hangs must not stop the polling.
+            let _ = tokio::time::timeout(Duration::from_secs(5), poller.reload_key_state()).await;
+            rounds += 1;
+            if let Some(shared) = poller.shared.as_ref()
+                && rounds % 60 == 0
+            {
+                let _ = tokio::time::timeout(Duration::from_secs(5), shared.prune()).await;
+            }
             // Today's searches and hits per partner, so that a restart keeps
             // the day's quotas and hit budgets.
             if let Err(error) = poller.admission.save(&counts) {

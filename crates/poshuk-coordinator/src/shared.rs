@@ -112,9 +112,17 @@ impl SharedStore {
     /// Connects (a pool of at most 16 connections) and makes the tables,
     /// one replica at a time.
     pub(crate) async fn connect(url: &str) -> Result<SharedStore, SharedError> {
-        let config: tokio_postgres::Config = url
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|error: tokio_postgres::Error| SharedError::Url(error.to_string()))?;
+        // A database that stops answering must not hold a request, or the
+        // status loop, for long: bounded connects and statements, and TCP
+        // keepalives to notice a partition.
+        config
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(10))
+            .options("-c statement_timeout=5000");
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -125,6 +133,8 @@ impl SharedStore {
         let pool = Pool::builder(manager)
             .max_size(16)
             .wait_timeout(Some(std::time::Duration::from_secs(5)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .recycle_timeout(Some(std::time::Duration::from_secs(5)))
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|error| SharedError::Pool(error.to_string()))?;
@@ -144,6 +154,95 @@ impl SharedStore {
     pub(crate) async fn ping(&self) -> Result<(), SharedError> {
         let client = self.pool.get().await?;
         client.query_one("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
+    /// Whether the database holds no federation state yet (a coordinator
+    /// moving to replicas imports its own then).
+    pub(crate) async fn is_empty(&self) -> Result<bool, SharedError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM poshuk_retired) + (SELECT COUNT(*) FROM poshuk_suspended)
+                      + (SELECT COUNT(*) FROM poshuk_sealed) + (SELECT COUNT(*) FROM poshuk_contacts)",
+                &[],
+            )
+            .await?;
+        Ok(row.get::<_, i64>(0) == 0)
+    }
+
+    /// Imports a single coordinator's state: its retired epochs, suspended
+    /// partners, sealed keys waiting and contact requests, in one
+    /// transaction.
+    pub(crate) async fn import(
+        &self,
+        state: &KeyState,
+        sealed: &[(String, u32, Vec<u8>)],
+        contacts: &[ContactRequest],
+    ) -> Result<(), SharedError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        for epoch in &state.retired {
+            transaction
+                .execute(
+                    "INSERT INTO poshuk_retired (epoch) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&i64::from(*epoch)],
+                )
+                .await?;
+        }
+        for partner in &state.suspended {
+            transaction
+                .execute(
+                    "INSERT INTO poshuk_suspended (partner) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[partner],
+                )
+                .await?;
+        }
+        for (partner, epoch, bytes) in sealed {
+            transaction
+                .execute(
+                    "INSERT INTO poshuk_sealed (partner, epoch, bytes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[partner, &i64::from(*epoch), bytes],
+                )
+                .await?;
+        }
+        for request in contacts {
+            transaction
+                .execute(
+                    "INSERT INTO poshuk_contacts (id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                    &[
+                        &request.id,
+                        &request.from,
+                        &request.to,
+                        &request.handle.to_string(),
+                        &request.sealed_message,
+                        &request.status.name(),
+                        &request.sealed_reply,
+                        &(request.created_ms as i64),
+                    ],
+                )
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Drops counts of past minutes and days (called now and then).
+    pub(crate) async fn prune(&self) -> Result<(), SharedError> {
+        let client = self.pool.get().await?;
+        let seconds = now_ms() / 1000;
+        let (minute, day) = (format!("minute:{}", seconds / 60), seconds / 86_400);
+        client
+            .execute(
+                "DELETE FROM poshuk_search_counts WHERE (period LIKE 'minute:%' AND period <> $1)
+                 OR (period LIKE 'day:%' AND period <> $2)",
+                &[&minute, &format!("day:{day}")],
+            )
+            .await?;
+        client
+            .execute("DELETE FROM poshuk_hit_counts WHERE day < $1", &[&day])
+            .await?;
         Ok(())
     }
 
@@ -268,7 +367,7 @@ impl SharedStore {
         partner: &str,
         per_minute: u32,
         per_day: u32,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Result<(), Refusal>, SharedError> {
         let counted = async {
             let client = self.pool.get().await?;
             let seconds = now_ms() / 1000;
@@ -293,24 +392,9 @@ impl SharedStore {
                     retry_after: (86_400 - seconds % 86_400) as u64,
                 }));
             }
-            // Old periods go, now and then.
-            if seconds % 60 == 0 {
-                let _ = client
-                    .execute(
-                        "DELETE FROM poshuk_search_counts WHERE period LIKE 'minute:%' AND period <> $1",
-                        &[&minute],
-                    )
-                    .await;
-            }
             Ok(Ok(()))
         };
-        match counted.await {
-            Ok(decided) => decided,
-            Err(error) => {
-                tracing::error!(error = %error, "the shared search counts cannot be read: the search is refused");
-                Err(Refusal::Busy)
-            }
-        }
+        counted.await
     }
 
     /// Whether `searcher` has hits of `owner`'s left today.
