@@ -288,7 +288,7 @@ pub async fn serve(
             let _ = tokio::time::timeout(Duration::from_secs(5), poller.reload_key_state()).await;
             rounds += 1;
             if let Some(shared) = poller.shared.as_ref()
-                && rounds % 60 == 0
+                && rounds.is_multiple_of(60)
             {
                 let _ = tokio::time::timeout(Duration::from_secs(5), shared.prune()).await;
             }
