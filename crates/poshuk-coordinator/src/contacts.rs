@@ -207,6 +207,31 @@ impl Contacts {
     }
 }
 
+/// The columns [`request_of`] reads, in its order.
+const COLUMNS: &str =
+    "id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms";
+
+/// A stored row as a request; `None` for a row no request can be made of
+/// (a damaged handle or status), which listings leave out.
+fn request_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<ContactRequest>> {
+    let (Ok(handle), Some(status)) = (
+        row.get::<_, String>(3)?.parse::<Handle>(),
+        ContactStatus::parse(&row.get::<_, String>(5)?),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(ContactRequest {
+        id: row.get(0)?,
+        from: row.get(1)?,
+        to: row.get(2)?,
+        handle,
+        sealed_message: row.get(4)?,
+        status,
+        sealed_reply: row.get(6)?,
+        created_ms: row.get::<_, i64>(7)?.max(0) as u64,
+    }))
+}
+
 impl ContactStore {
     /// Opens or creates the database in `state_dir`.
     pub(crate) fn open(state_dir: &Path) -> Result<ContactStore, ContactError> {
@@ -289,41 +314,11 @@ impl ContactStore {
     /// Every request (for the move to a shared database).
     pub(crate) fn all(&self) -> Result<Vec<ContactRequest>, ContactError> {
         let connection = self.connection.lock().map_err(|_| ContactError::Poisoned)?;
-        let mut statement = connection.prepare(
-            "SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms FROM contacts",
-        )?;
-        let rows = statement.query_map([], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, Option<String>>(6)?,
-                row.get::<_, i64>(7)?,
-            ))
-        })?;
-        let mut requests = Vec::new();
-        for row in rows {
-            let (id, from, to, handle, sealed_message, status, sealed_reply, created) = row?;
-            let (Ok(handle), Some(status)) =
-                (handle.parse::<Handle>(), ContactStatus::parse(&status))
-            else {
-                continue;
-            };
-            requests.push(ContactRequest {
-                id,
-                from,
-                to,
-                handle,
-                sealed_message,
-                status,
-                sealed_reply,
-                created_ms: created.max(0) as u64,
-            });
-        }
-        Ok(requests)
+        let mut statement = connection.prepare(&format!("SELECT {COLUMNS} FROM contacts"))?;
+        let rows = statement.query_map([], request_of)?;
+        Ok(rows
+            .filter_map(|row| row.transpose())
+            .collect::<Result<_, _>>()?)
     }
 
     /// The requests `partner` sent or received, newest first: every request
@@ -332,50 +327,18 @@ impl ContactStore {
     /// of old requests cannot hide one that waits.
     pub(crate) fn list(&self, partner: &str) -> Result<Vec<ContactRequest>, ContactError> {
         let connection = self.connection.lock().map_err(|_| ContactError::Poisoned)?;
-        let mut statement = connection.prepare(
-            "SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms
-             FROM contacts WHERE receiver = ?1 AND status = 'pending'
+        let mut statement = connection.prepare(&format!(
+            "SELECT {COLUMNS} FROM contacts WHERE receiver = ?1 AND status = 'pending'
              UNION
              SELECT * FROM (
-                 SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms
-                 FROM contacts WHERE sender = ?1 OR receiver = ?1
+                 SELECT {COLUMNS} FROM contacts WHERE sender = ?1 OR receiver = ?1
                  ORDER BY created_ms DESC LIMIT ?2)
-             ORDER BY created_ms DESC",
-        )?;
-        let rows = statement.query_map(params![partner, MAX_LISTED], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, Option<String>>(6)?,
-                row.get::<_, i64>(7)?,
-            ))
-        })?;
-        let mut requests = Vec::new();
-        for row in rows {
-            let (id, from, to, handle, sealed_message, status, sealed_reply, created) = row?;
-            let (Ok(handle), Some(status)) =
-                (handle.parse::<Handle>(), ContactStatus::parse(&status))
-            else {
-                continue;
-            };
-            // A partner sees the reply to its own requests only: the
-            // receiver sealed it to the sender.
-            requests.push(ContactRequest {
-                id,
-                from,
-                to,
-                handle,
-                sealed_message,
-                status,
-                sealed_reply,
-                created_ms: created.max(0) as u64,
-            });
-        }
-        Ok(requests)
+             ORDER BY created_ms DESC"
+        ))?;
+        let rows = statement.query_map(params![partner, MAX_LISTED], request_of)?;
+        Ok(rows
+            .filter_map(|row| row.transpose())
+            .collect::<Result<_, _>>()?)
     }
 
     /// The receiver's answer to a pending request; the request's sender.
