@@ -80,7 +80,7 @@ pub fn hits_response(outcome: SearchOutcome, started: Instant) -> SearchResponse
                         level: field.level.name().to_string(),
                     })
                     .collect(),
-                namesakes: Some(poshuk_protocol::Namesakes::of(hit.namesakes)),
+                namesakes: hit.namesakes.map(poshuk_protocol::Namesakes::of),
             })
             .collect(),
         candidates: outcome.candidates,

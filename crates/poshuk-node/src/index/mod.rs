@@ -143,8 +143,9 @@ pub struct IndexHit {
     /// Its score against the query.
     pub score: MatchScore,
     /// Records of this node that share the hit's name and birth year (the
-    /// hit included; the name alone when the record has no year).
-    pub namesakes: u64,
+    /// hit included; the name alone when the record has no year); counted
+    /// for the hits that are shown (not weak ones).
+    pub namesakes: Option<u64>,
 }
 
 /// The result of a search.

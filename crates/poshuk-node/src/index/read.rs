@@ -143,7 +143,7 @@ impl TokenIndex {
                 IndexHit {
                     handle,
                     score,
-                    namesakes: 0,
+                    namesakes: None,
                 },
                 tokens,
             ));
@@ -155,12 +155,16 @@ impl TokenIndex {
                 .then(a.handle.cmp(&b.handle))
         });
         hits.truncate(limit);
-        // For the few hits returned: how many records share the name and
-        // year ("one of 14" reads differently from "one of 1").
+        // For the few hits returned that anyone is shown (weak hits never
+        // leave the node): how many records share the name and year ("one
+        // of 14" reads differently from "one of 1").
         let hits: Vec<IndexHit> = hits
             .into_iter()
             .map(|(mut hit, tokens)| {
-                hit.namesakes = namesakes(&searcher, self.fields.block, &tokens).unwrap_or(1);
+                if hit.score.band != poshuk_core::Band::Weak {
+                    hit.namesakes =
+                        Some(namesakes(&searcher, self.fields.block, &tokens).unwrap_or(1));
+                }
                 hit
             })
             .collect();
