@@ -8,6 +8,7 @@ mod encode_link;
 mod federation;
 mod keys;
 mod node;
+mod outbound;
 mod privacy;
 mod quality;
 mod replicas;

@@ -261,7 +261,9 @@ impl NodeProcess {
                 .parse()
                 .expect("an address")
         };
-        config.listen.federation = address(&federation);
+        // An outbound node has no federation address to keep.
+        config.listen.federation =
+            (federation != poshuk_node::OUTBOUND).then(|| address(&federation));
         config.listen.local = address(&local);
         write_private(&path, &config.to_toml());
         remember_node(

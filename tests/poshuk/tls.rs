@@ -150,7 +150,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
             &["ingest", "--node", &local, &format!("data/{file}.csv")],
         );
         assert!(run.success, "{}", run.stderr);
-        node.listen.federation = address(&federation);
+        node.listen.federation = Some(address(&federation));
         node.listen.local = address(&local);
         nodes.push((id, federation, local, node));
     }
@@ -368,7 +368,7 @@ fn plain_http_is_refused_beyond_loopback_and_unless_the_config_says_so() {
     let run = start("open.toml");
     assert!(!run.success);
     assert!(run.stderr.contains("beyond loopback"), "{}", run.stderr);
-    node.listen.federation = SocketAddr::from(([127, 0, 0, 1], 0));
+    node.listen.federation = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     node.plain_http_on_loopback = false;
     crate::support::write_private(&root.join("unsaid.toml"), &node.to_toml());
     let run = start("unsaid.toml");

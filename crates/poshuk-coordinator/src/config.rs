@@ -47,8 +47,15 @@ pub struct PartnerConfig {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// The partner node's federation API.
+    /// The partner node's federation API. Empty for an outbound node.
+    #[serde(default)]
     pub node_url: String,
+    /// The partner's node opens no port: it connects out to the coordinator
+    /// and keeps the connection open, and its searches go over it
+    /// (`[coordinator] outbound = true` in its config). It has no
+    /// `node_url`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outbound: bool,
     /// The bearer token the partner's node presents to the coordinator.
     pub token: String,
     /// The bearer token the coordinator presents to the partner's node (its
@@ -228,6 +235,7 @@ impl std::fmt::Debug for PartnerConfig {
             .field("id", &self.id)
             .field("name", &self.name)
             .field("node_url", &self.node_url)
+            .field("outbound", &self.outbound)
             .field("token", &"<redacted>")
             .field(
                 "node_token",
@@ -275,6 +283,7 @@ impl PartnerConfig {
             id: id.to_string(),
             name: id.to_string(),
             node_url: node_url.to_string(),
+            outbound: false,
             token: token.to_string(),
             node_token: None,
             permissions: default_permissions(),
@@ -357,7 +366,7 @@ impl CoordinatorConfig {
                 self.plain_http_on_loopback,
             )?,
         }
-        for partner in &self.partners {
+        for partner in self.partners.iter().filter(|partner| !partner.outbound) {
             if partner.node_url.starts_with("http:") {
                 poshuk_tls::check_plain_http(
                     &format!("partner `{}`: node_url", partner.id),
@@ -489,23 +498,39 @@ impl CoordinatorConfig {
                     ));
                 }
             }
-            let url = reqwest::Url::parse(&partner.node_url).map_err(|error| {
-                format!(
-                    "partner `{}`: node_url `{}` is not a URL ({error})",
-                    partner.id, partner.node_url
-                )
-            })?;
-            if url.scheme() == "https" && config.tls.ca.is_none() {
-                return Err(format!(
-                    "partner `{}`: node_url is https, and [tls] ca is not set: name the federation's CA (the system's roots would trust any public certificate)",
-                    partner.id
-                ));
+            if partner.outbound {
+                if !partner.node_url.is_empty() {
+                    return Err(format!(
+                        "partner `{}`: an outbound node (outbound = true) connects to the coordinator and has no node_url",
+                        partner.id
+                    ));
+                }
+                if partner.node_token.is_none() {
+                    return Err(format!(
+                        "partner `{}`: an outbound node needs node_token (its [federation] token): the requests sent over its connection are signed with it",
+                        partner.id
+                    ));
+                }
             }
-            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-                return Err(format!(
-                    "partner `{}`: node_url `{}` must be an http(s) URL with a host",
-                    partner.id, partner.node_url
-                ));
+            if !partner.outbound {
+                let url = reqwest::Url::parse(&partner.node_url).map_err(|error| {
+                    format!(
+                        "partner `{}`: node_url `{}` is not a URL ({error})",
+                        partner.id, partner.node_url
+                    )
+                })?;
+                if url.scheme() == "https" && config.tls.ca.is_none() {
+                    return Err(format!(
+                        "partner `{}`: node_url is https, and [tls] ca is not set: name the federation's CA (the system's roots would trust any public certificate)",
+                        partner.id
+                    ));
+                }
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(format!(
+                        "partner `{}`: node_url `{}` must be an http(s) URL with a host",
+                        partner.id, partner.node_url
+                    ));
+                }
             }
             // Every secret differs from every other: a MAC does not say
             // which server it was made for, so a partner holding a token

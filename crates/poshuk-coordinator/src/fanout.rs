@@ -51,6 +51,10 @@ impl Coordinator {
         let mut retried_connect = false;
         let mut retried_epoch = false;
         let mut epoch = self.epoch_for(partner, bodies);
+        let Some(node) = self.node(partner) else {
+            let message = "the node is not connected".to_string();
+            return answer(started, PartnerOutcome::Unavailable, Some(message));
+        };
         loop {
             let Some(body) = epoch.and_then(|epoch| bodies.get(&epoch)).cloned() else {
                 let served = self.served_by(&partner.id).unwrap_or_default();
@@ -62,7 +66,7 @@ impl Coordinator {
             };
             let remaining = deadline.saturating_sub(started.elapsed());
             let early = started.elapsed() < deadline / 2;
-            match self.node(partner).node_search(body, remaining).await {
+            match node.node_search(body, remaining).await {
                 Ok(response) => {
                     let hits: Vec<FederatedHit> = response
                         .hits
@@ -373,7 +377,7 @@ fn merge(
 fn outcome_of(error: &ClientError) -> PartnerOutcome {
     match error {
         ClientError::TimedOut => PartnerOutcome::TimedOut,
-        ClientError::Unreachable(_) => PartnerOutcome::Unavailable,
+        ClientError::Unreachable(_) | ClientError::Disconnected => PartnerOutcome::Unavailable,
         _ => PartnerOutcome::Failed,
     }
 }
@@ -387,6 +391,7 @@ fn describe(error: &ClientError) -> String {
         ClientError::TooLarge => "the node's answer is too large".into(),
         ClientError::Other(_) => "the request failed".into(),
         ClientError::Unsignable => "the request cannot be signed".into(),
+        ClientError::Disconnected => "the node's connection closed".into(),
     }
 }
 
@@ -401,6 +406,7 @@ mod tests {
             id: id.into(),
             name: id.to_uppercase(),
             node_url: "http://127.0.0.1:1".into(),
+            outbound: false,
             token: format!("token-of-{id}"),
             node_token: None,
             permissions: vec![Permission::Search, Permission::BeSearched],

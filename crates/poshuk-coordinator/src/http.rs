@@ -39,7 +39,11 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -669,6 +673,7 @@ pub fn router(coordinator: Shared) -> Router {
         .route(route::EPOCHS, get(epochs))
         .route(route::SEALED_KEY, get(fetch_sealed))
         .route(route::ADMIN_KEYS, get(admin_keys))
+        .route(route::TUNNEL, get(crate::tunnel::open))
         .route(
             route::CONTACTS,
             post(create_contact)

@@ -66,7 +66,10 @@ impl KeyState {
 impl Coordinator {
     /// Asks one node for its status.
     pub(crate) async fn fetch_status(&self, partner: &PartnerConfig) -> Option<NodeStatus> {
-        let status = self.node(partner).node_status().await.ok();
+        let status = match self.node(partner) {
+            Some(node) => node.node_status().await.ok(),
+            None => None,
+        };
         if let Ok(mut views) = self.views.write() {
             views.insert(partner.id.clone(), status.clone());
         }
@@ -358,7 +361,11 @@ impl Coordinator {
             .iter()
             .filter(|partner| !self.is_suspended(&partner.id))
             .map(|partner| async move {
-                let outcome = match self.node(partner).node_retire(epoch, timeout).await {
+                let retired = match self.node(partner) {
+                    Some(node) => node.node_retire(epoch, timeout).await,
+                    None => Err(poshuk_protocol::client::ClientError::Disconnected),
+                };
+                let outcome = match retired {
                     Ok(_) => "dropped its old generation".to_string(),
                     Err(error) => {
                         format!("did not drop its old generation ({error}); run retire again")

@@ -14,6 +14,7 @@ mod keys;
 mod limits;
 mod metrics;
 mod shared;
+mod tunnel;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -71,6 +72,10 @@ pub struct Coordinator {
     contacts: contacts::Contacts,
     /// The state replicas share, when the config names a database.
     shared: Option<Arc<shared::SharedStore>>,
+    /// The open connections of outbound nodes, by partner id: a number
+    /// per connection (so a closing one does not remove its successor) and
+    /// the node's client over it.
+    tunnels: RwLock<HashMap<String, (u64, ApiClient)>>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -171,14 +176,21 @@ impl Coordinator {
             .iter()
             .map(|partner| {
                 let http = client_for(&partner.id)?;
+                // An outbound node has no URL: its client's requests go over
+                // its connection, and the URL only carries the path.
+                let url = if partner.outbound {
+                    tunnel::PLACEHOLDER_URL
+                } else {
+                    &partner.node_url
+                };
                 let client = match &partner.node_token {
                     Some(secret) => ApiClient::signed(
                         http.clone(),
-                        &partner.node_url,
+                        url,
                         poshuk_protocol::signed::COORDINATOR_KEY_ID,
                         secret,
                     ),
-                    None => ApiClient::new(http.clone(), &partner.node_url, None),
+                    None => ApiClient::new(http.clone(), url, None),
                 };
                 Ok((partner.id.clone(), client))
             })
@@ -208,16 +220,21 @@ impl Coordinator {
             replays: Default::default(),
             contacts: contacts::Contacts::Local(Arc::new(contacts)),
             shared: None,
+            tunnels: RwLock::new(HashMap::new()),
         })
     }
 
-    /// The client of a partner's node.
-    fn node(&self, partner: &PartnerConfig) -> &ApiClient {
-        match self.nodes.get(&partner.id) {
-            Some(client) => client,
-            // Every configured partner got a client in `new`.
-            None => unreachable!("no client for partner {}", partner.id),
+    /// The client of a partner's node: over its connection for an
+    /// outbound node (`None` while it is not connected).
+    fn node(&self, partner: &PartnerConfig) -> Option<ApiClient> {
+        if partner.outbound {
+            return self
+                .tunnels
+                .read()
+                .ok()
+                .and_then(|tunnels| tunnels.get(&partner.id).map(|(_, client)| client.clone()));
         }
+        self.nodes.get(&partner.id).cloned()
     }
 
     /// The secret a signed request's key id names: a partner's token, or

@@ -30,8 +30,10 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenConfig {
-    /// The federation API (searched by the coordinator).
-    pub federation: SocketAddr,
+    /// The federation API (searched by the coordinator). Absent for an
+    /// outbound node (`[coordinator] outbound = true`), which opens no port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<SocketAddr>,
     /// The local API for the partner's own staff and tools. Loopback by
     /// default: it accepts raw records.
     #[serde(default = "default_local")]
@@ -117,6 +119,13 @@ pub struct CoordinatorLink {
     /// Its private key. Default: `[listen] tls_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<PathBuf>,
+    /// Answer the federation over a connection this node opens to the
+    /// coordinator and keeps open, instead of (or besides) a listening
+    /// federation API: for a node behind NAT, or one that must not be
+    /// found by a scan. The coordinator's config marks the partner
+    /// `outbound = true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub outbound: bool,
 }
 
 fn default_federated_timeout() -> u64 {
@@ -133,6 +142,7 @@ impl std::fmt::Debug for CoordinatorLink {
             .field("timeout_ms", &self.timeout_ms)
             .field("ca", &self.ca)
             .field("cert", &self.cert)
+            .field("outbound", &self.outbound)
             .finish()
     }
 }
@@ -159,6 +169,7 @@ impl CoordinatorLink {
             ca: None,
             cert: None,
             key: None,
+            outbound: false,
         }
     }
 }
@@ -305,7 +316,7 @@ impl NodeConfig {
             plain_http_on_loopback: false,
             keys: KeysConfig::default(),
             listen: ListenConfig {
-                federation,
+                federation: Some(federation),
                 local,
                 tls_cert: None,
                 tls_key: None,
@@ -439,10 +450,10 @@ impl NodeConfig {
             if self.federation_ca().is_none() {
                 return Err("listen.tls_cert is set, and neither listen.tls_ca nor coordinator.ca: name the federation's CA, which must have signed the coordinator's client certificate".into());
             }
-        } else {
+        } else if let Some(federation) = self.listen.federation {
             poshuk_tls::check_plain_http(
-                &format!("the federation API ({})", self.listen.federation),
-                self.listen.federation.ip().is_loopback(),
+                &format!("the federation API ({federation})"),
+                federation.ip().is_loopback(),
                 self.plain_http_on_loopback,
             )?;
         }
@@ -475,6 +486,16 @@ impl NodeConfig {
             && link.ca.is_none()
         {
             return Err("coordinator.url is https, and coordinator.ca is not set: name the federation's CA (the system's roots would trust any public certificate)".into());
+        }
+        let outbound = config
+            .coordinator
+            .as_ref()
+            .is_some_and(|link| link.outbound);
+        if config.listen.federation.is_none() && !outbound {
+            return Err("listen.federation is not set, and [coordinator] outbound is not true: no coordinator could search this node (set one of them)".into());
+        }
+        if outbound && config.federation.token.is_none() {
+            return Err("[coordinator] outbound is true, and [federation] token is not set: the coordinator's requests over the connection are signed with it".into());
         }
         if config.listen.tls_cert.is_some() != config.listen.tls_key.is_some() {
             return Err(

@@ -21,6 +21,10 @@ const REACHABLE_CACHE: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct CoordinatorLink {
     client: ApiClient,
+    /// Whether this node answers the federation over its own connection
+    /// to the coordinator, and whether that connection is open now.
+    outbound: bool,
+    connected: std::sync::atomic::AtomicBool,
     live_epochs: Mutex<Option<(Instant, Vec<Epoch>)>>,
     reachable: Mutex<Option<(Instant, bool)>>,
 }
@@ -48,6 +52,8 @@ impl CoordinatorLink {
         .map_err(NodeError::HttpClient)?;
         Ok(CoordinatorLink {
             client: ApiClient::signed(http, &config.url, partner_id, &config.token),
+            outbound: config.outbound,
+            connected: std::sync::atomic::AtomicBool::new(false),
             live_epochs: Mutex::new(None),
             reachable: Mutex::new(None),
         })
@@ -127,6 +133,18 @@ impl CoordinatorLink {
             *cache = Some((Instant::now(), reachable));
         }
         reachable
+    }
+
+    /// Notes whether the outbound connection is open (`/readyz` reports it).
+    pub fn set_connected(&self, connected: bool) {
+        self.connected
+            .store(connected, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether the coordinator can search this node through it: always for
+    /// a listening node; for an outbound one, while its connection is open.
+    pub fn searchable_through(&self) -> bool {
+        !self.outbound || self.connected.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The coordinator's client, for the routes the web page uses (partners,

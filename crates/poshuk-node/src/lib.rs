@@ -192,7 +192,10 @@ pub async fn serve(
     // Bound first, before the index opens: a node restarted on its own
     // addresses takes them back at once. Connections wait in the backlog
     // until the routers serve.
-    let federation = bind(config.listen.federation).await?;
+    let federation = match config.listen.federation {
+        Some(address) => Some(bind(address).await?),
+        None => None,
+    };
     let local = bind(config.listen.local).await?;
     let state = tokio::task::spawn_blocking({
         let config = config.clone();
@@ -234,7 +237,10 @@ pub async fn serve(
         "http"
     };
     let listening = Listening {
-        federation: format!("{scheme}://{}", address(&federation)?),
+        federation: match &federation {
+            Some(federation) => format!("{scheme}://{}", address(federation)?),
+            None => OUTBOUND.to_string(),
+        },
         local: format!("http://{}", address(&local)?),
     };
     local_auth::note_local_address(&address(&local)?.to_string(), &config.data_dir);
@@ -273,9 +279,20 @@ pub async fn serve(
         let _ = receiver.wait_for(|stopped| *stopped).await;
     };
     let federation_stop = wait(stop_receiver.clone());
+    let outbound = outbound_endpoint(&config).map(|endpoint| {
+        tokio::spawn(keep_connected(
+            endpoint,
+            federation_app.clone(),
+            state.clone(),
+        ))
+    });
     let federation_server = async move {
-        match federation_tls {
-            Some(tls) => {
+        match (federation, federation_tls) {
+            (None, _) => {
+                federation_stop.await;
+                Ok(())
+            }
+            (Some(federation), Some(tls)) => {
                 let listener = poshuk_tls::TlsListener::new(federation, tls)?;
                 axum::serve(
                     poshuk_tls::GuardedListener::new(listener),
@@ -284,7 +301,7 @@ pub async fn serve(
                 .with_graceful_shutdown(federation_stop)
                 .await
             }
-            None => {
+            (Some(federation), None) => {
                 axum::serve(
                     poshuk_tls::GuardedListener::new(federation),
                     federation_app.into_make_service_with_connect_info::<poshuk_tls::PeerParty>(),
@@ -325,12 +342,86 @@ pub async fn serve(
     });
     let (first, second) = tokio::join!(federation_server, local_server);
     commit_timer.abort();
+    if let Some(outbound) = outbound {
+        outbound.abort();
+    }
     let final_commit = state.clone();
     let _ = tokio::task::spawn_blocking(move || commit_all(&final_commit)).await;
     first.and(second).map_err(|source| NodeError::Io {
         what: "serving".into(),
         source,
     })
+}
+
+/// What [`Listening::federation`] says for a node that opens no port.
+pub const OUTBOUND: &str = "outbound";
+
+/// Where an outbound node connects, and as whom; `None` when it listens.
+fn outbound_endpoint(config: &NodeConfig) -> Option<poshuk_tls::tunnel::Endpoint> {
+    let link = config.coordinator.as_ref().filter(|link| link.outbound)?;
+    let (cert, key) = match config.client_certificate() {
+        Some((cert, key)) => (Some(cert.to_path_buf()), Some(key.to_path_buf())),
+        None => (None, None),
+    };
+    Some(poshuk_tls::tunnel::Endpoint {
+        url: link.url.clone(),
+        ca: link.ca.clone(),
+        cert,
+        key,
+        partner_id: config.partner_id.clone(),
+        token: zeroize::Zeroizing::new(link.token.clone()),
+    })
+}
+
+/// A connection that lasted this long was a success: the next failure
+/// starts the backoff over.
+const STEADY_CONNECTION: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Keeps an outbound node connected: dials, answers the coordinator's
+/// requests with the federation router until the connection ends, and dials
+/// again after a jittered, growing wait. Runs until the node stops.
+async fn keep_connected(
+    endpoint: poshuk_tls::tunnel::Endpoint,
+    router: axum::Router,
+    state: Arc<NodeState>,
+) {
+    let peer = if endpoint.url.starts_with("https:") {
+        poshuk_tls::PeerParty::over_tls(poshuk_protocol::signed::COORDINATOR_KEY_ID)
+    } else {
+        poshuk_tls::PeerParty::plain()
+    };
+    let mut failures: u32 = 0;
+    loop {
+        match poshuk_tls::tunnel::connect(&endpoint).await {
+            Ok(connection) => {
+                let opened = std::time::Instant::now();
+                let ended =
+                    poshuk_tls::tunnel::run(connection, router.clone(), peer.clone(), || {
+                        if let Some(link) = state.coordinator_link() {
+                            link.set_connected(true);
+                        }
+                        tracing::info!(
+                            "connected to the coordinator: answering the federation over it"
+                        );
+                    })
+                    .await;
+                if let Some(link) = state.coordinator_link() {
+                    link.set_connected(false);
+                }
+                tracing::warn!(why = ?ended, "the connection to the coordinator ended");
+                failures = if opened.elapsed() > STEADY_CONNECTION {
+                    0
+                } else {
+                    failures + 1
+                };
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "cannot connect to the coordinator");
+                failures = failures.saturating_add(1);
+            }
+        }
+        tokio::time::sleep(poshuk_tls::tunnel::backoff(failures)).await;
+    }
 }
 
 fn commit_all(state: &NodeState) -> Result<(), NodeError> {

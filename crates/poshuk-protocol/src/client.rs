@@ -59,6 +59,10 @@ pub enum ClientError {
     /// The request cannot be signed (a streamed body, no randomness).
     #[error("the request cannot be signed")]
     Unsignable,
+    /// The server is reached over a connection it opened
+    /// ([`crate::tunnel`]), and none is open now.
+    #[error("not connected")]
+    Disconnected,
 }
 
 impl ClientError {
@@ -97,6 +101,9 @@ pub struct ApiClient {
     http: reqwest::Client,
     base: String,
     credential: Credential,
+    /// The connection the server opened, when requests go over it instead
+    /// of to `base` (an outbound-only node).
+    tunnel: Option<std::sync::Arc<crate::tunnel::Tunnel>>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -127,6 +134,75 @@ async fn read_capped(
     Ok(Some(body))
 }
 
+/// The error an answer with a failing status becomes: the server's error
+/// body if it sent one, its message cut to [`MAX_MESSAGE_CHARS`].
+fn refused(status: u16, body: Option<&[u8]>) -> ClientError {
+    let mut body = body
+        .and_then(|bytes| serde_json::from_slice::<ErrorBody>(bytes).ok())
+        .unwrap_or_else(|| ErrorBody {
+            message: reqwest::StatusCode::from_u16(status)
+                .map_or_else(|_| status.to_string(), |status| status.to_string()),
+            code: "http_error".into(),
+            kind: ErrorKind::of_status(status),
+        });
+    if body.message.chars().count() > MAX_MESSAGE_CHARS {
+        body.message = body.message.chars().take(MAX_MESSAGE_CHARS).collect();
+        body.message.push('…');
+    }
+    ClientError::Refused { status, body }
+}
+
+/// Sends a built, signed request over a connection the server opened.
+async fn tunneled(
+    tunnel: &crate::tunnel::Tunnel,
+    request: reqwest::Request,
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, ClientError> {
+    use crate::tunnel::TunnelError;
+    let header = |name: reqwest::header::HeaderName| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    };
+    let url = request.url();
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    let body = request
+        .body()
+        .map(|body| body.as_bytes().ok_or(ClientError::Unsignable))
+        .transpose()?
+        .unwrap_or_default()
+        .to_vec();
+    let sent = crate::tunnel::TunnelRequest {
+        method: request.method().to_string(),
+        path,
+        authorization: header(reqwest::header::AUTHORIZATION),
+        content_type: header(reqwest::header::CONTENT_TYPE),
+        body,
+    };
+    let answer = tunnel
+        .exchange(sent, timeout)
+        .await
+        .map_err(|error| match error {
+            TunnelError::Closed => ClientError::Disconnected,
+            TunnelError::TimedOut => ClientError::TimedOut,
+            TunnelError::Busy => refused(503, None),
+            TunnelError::TooLarge => ClientError::TooLarge,
+        })?;
+    if (200..300).contains(&answer.status) {
+        if answer.body.len() > MAX_ANSWER_BYTES {
+            return Err(ClientError::TooLarge);
+        }
+        return Ok(answer.body);
+    }
+    let cut = &answer.body[..answer.body.len().min(MAX_ERROR_BYTES)];
+    Err(refused(answer.status, Some(cut)))
+}
+
 impl ApiClient {
     /// A client of the server at `base` (`http://host:port`), presenting
     /// `token` as a bearer token when given (the local API).
@@ -154,7 +230,16 @@ impl ApiClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             credential,
+            tunnel: None,
         }
+    }
+
+    /// The same client, its requests sent over `tunnel` (a connection the
+    /// server opened) instead of to its URL: signed the same way, answered
+    /// the same way.
+    pub fn over_tunnel(mut self, tunnel: std::sync::Arc<crate::tunnel::Tunnel>) -> ApiClient {
+        self.tunnel = Some(tunnel);
+        self
     }
 
     /// The server's base URL, without any user or password in it.
@@ -221,6 +306,9 @@ impl ApiClient {
         };
         let mut request = request.build().map_err(ClientError::from_reqwest)?;
         self.sign(&mut request)?;
+        if let Some(tunnel) = &self.tunnel {
+            return tunneled(tunnel, request, timeout).await;
+        }
         let response = self
             .http
             .execute(request)
@@ -232,22 +320,8 @@ impl ApiClient {
                 .await?
                 .ok_or(ClientError::TooLarge);
         }
-        let mut body = read_capped(response, MAX_ERROR_BYTES)
-            .await?
-            .and_then(|bytes| serde_json::from_slice::<ErrorBody>(&bytes).ok())
-            .unwrap_or_else(|| ErrorBody {
-                message: status.to_string(),
-                code: "http_error".into(),
-                kind: ErrorKind::of_status(status.as_u16()),
-            });
-        if body.message.chars().count() > MAX_MESSAGE_CHARS {
-            body.message = body.message.chars().take(MAX_MESSAGE_CHARS).collect();
-            body.message.push('…');
-        }
-        Err(ClientError::Refused {
-            status: status.as_u16(),
-            body,
-        })
+        let body = read_capped(response, MAX_ERROR_BYTES).await?;
+        Err(refused(status.as_u16(), body.as_deref()))
     }
 
     async fn send_json<T: DeserializeOwned>(

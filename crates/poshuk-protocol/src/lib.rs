@@ -27,6 +27,8 @@ pub mod signed;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+pub mod tunnel;
 
 pub use contacts::{ContactAnswer, ContactList, ContactRequest, ContactStatus, NewContact};
 pub use error::{ErrorBody, ErrorKind};

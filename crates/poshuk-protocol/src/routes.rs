@@ -98,6 +98,9 @@ pub mod coordinator {
 
     /// `POST` a contact request; `GET` those this partner sent or received.
     pub const CONTACTS: &str = "/v1/contacts";
+    /// An outbound-only node's connection (a WebSocket), over which the
+    /// coordinator sends it the federation's requests.
+    pub const TUNNEL: &str = "/v1/tunnel";
     /// `POST` the owner's answer to a contact request (router pattern).
     pub const CONTACT_ANSWER: &str = "/v1/contacts/{id}/answer";
 

@@ -10,6 +10,7 @@
 
 mod guarded;
 mod signed_requests;
+pub mod tunnel;
 pub use guarded::{
     GuardedIo, GuardedListener, IDLE_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_PEER,
 };
@@ -213,6 +214,20 @@ impl PeerParty {
         !self.tls || self.name.as_deref() == Some(signer)
     }
 
+    /// The party at the other end of a mutual-TLS connection that named
+    /// `name` (a tunnel opened over one: [`tunnel`]).
+    pub fn over_tls(name: &str) -> PeerParty {
+        PeerParty {
+            tls: true,
+            name: Some(name.to_string()),
+        }
+    }
+
+    /// Nobody known: a plain-HTTP connection (loopback only).
+    pub fn plain() -> PeerParty {
+        PeerParty::default()
+    }
+
     /// The certificate's party, when the connection has one.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
@@ -308,7 +323,7 @@ pub fn client_builder(
 
 /// A rustls client configuration: the federation's CA alone, the server's
 /// certificate naming `party`, and this party's own certificate if given.
-fn party_client_config(
+pub fn party_client_config(
     ca: &Path,
     identity: Option<ClientCertificate<'_>>,
     party: &str,

@@ -197,10 +197,13 @@ pub(crate) async fn readyz(State(state): State<SharedState>) -> Result<&'static 
             "the index holds tokens of another tokenizer version: load the export again with `poshuk ingest --replace`",
         );
     }
-    if let Some(link) = state.coordinator.as_ref()
-        && !link.reachable().await
-    {
-        return not_ready("the coordinator cannot be reached");
+    if let Some(link) = state.coordinator.as_ref() {
+        if !link.searchable_through() {
+            return not_ready("the connection to the coordinator is not open");
+        }
+        if !link.reachable().await {
+            return not_ready("the coordinator cannot be reached");
+        }
     }
     Ok("ok")
 }

@@ -118,7 +118,12 @@ impl NodeState {
         self
     }
 
-    /// Whether the web page is served.
+    /// The link to the coordinator, when the node has one.
+    pub fn coordinator_link(&self) -> Option<&CoordinatorLink> {
+        self.coordinator.as_ref()
+    }
+
+    /// Whether the staff's web page is served.
     pub fn serves_web(&self) -> bool {
         self.web.is_some()
     }

@@ -200,7 +200,8 @@ pub(crate) fn coordinator_error(error: ClientError) -> ApiError {
         ClientError::Unreachable(_)
         | ClientError::TimedOut
         | ClientError::Other(_)
-        | ClientError::Unsignable => ApiError::new(
+        | ClientError::Unsignable
+        | ClientError::Disconnected => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "coordinator_unreachable",
             format!("the coordinator cannot be reached or did not answer: {error}"),

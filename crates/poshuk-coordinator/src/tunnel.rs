@@ -1,0 +1,169 @@
+//! The coordinator's end of an outbound node's connection: `GET /v1/tunnel`,
+//! signed by the partner over its mutual-TLS connection, becomes a
+//! WebSocket over which the coordinator sends that node its searches, status
+//! polls and retirements, signed with the node's token as always. While it
+//! is open, the node is a partner like any other (same deadlines, same
+//! partial answers); while it is not, the node is "unavailable".
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Extension;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use poshuk_protocol::tunnel::{MAX_FRAME_BYTES, Tunnel};
+use poshuk_tls::tunnel::{PING_EVERY, SILENT_FOR};
+
+use crate::Coordinator;
+use crate::http::{ApiError, Caller};
+
+/// The URL an outbound node's client is built with: only its path is used,
+/// the requests go over the connection.
+pub(crate) const PLACEHOLDER_URL: &str = "http://outbound-node.invalid";
+
+/// Numbers the connections, so that a connection that closes late does not
+/// unregister the one that replaced it.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+
+/// `GET /v1/tunnel`: an outbound node opens its connection.
+pub(crate) async fn open(
+    State(coordinator): State<Arc<Coordinator>>,
+    Extension(caller): Extension<Caller>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let Caller::Partner(id) = caller else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only a partner's node opens a connection",
+        ));
+    };
+    let Some(partner) = coordinator
+        .config
+        .partners
+        .iter()
+        .find(|partner| partner.id == id)
+    else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "unknown partner",
+        ));
+    };
+    if !partner.outbound {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_outbound",
+            format!(
+                "partner `{id}` is searched at its node_url; an outbound node needs `outbound = true` in the coordinator's config"
+            ),
+        ));
+    }
+    if coordinator.is_suspended(&id) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "suspended",
+            format!("partner `{id}` is suspended"),
+        ));
+    }
+    Ok(upgrade
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| async move { coordinator.serve_tunnel(id, socket).await }))
+}
+
+impl Coordinator {
+    /// Serves one node's connection until it ends: registers the node's
+    /// client over it (replacing an older connection), asks the node's
+    /// status at once, pings, and unregisters it at the end.
+    async fn serve_tunnel(self: Arc<Coordinator>, partner_id: String, socket: WebSocket) {
+        let Some(client) = self.nodes.get(&partner_id).cloned() else {
+            return;
+        };
+        let deadline = Duration::from_millis(self.config.deadlines.per_node_ms);
+        let (tunnel, mut frames) = Tunnel::new(deadline);
+        let number = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        let replaced = self.tunnels.write().ok().and_then(|mut tunnels| {
+            tunnels.insert(
+                partner_id.clone(),
+                (number, client.over_tunnel(tunnel.clone())),
+            )
+        });
+        drop(replaced);
+        tracing::info!(partner = %partner_id, "an outbound node connected");
+        let _ = self.audit.append(serde_json::json!({
+            "event": "node_connected", "partner": partner_id,
+        }));
+        // Its epochs, for routing, without waiting for the next poll.
+        let poller = self.clone();
+        let polled = partner_id.clone();
+        tokio::spawn(async move {
+            if let Some(partner) = poller.config.partners.iter().find(|p| p.id == polled) {
+                poller.fetch_status(partner).await;
+            }
+        });
+        let (mut sink, mut stream) = socket.split();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut heard = Instant::now();
+        let ended = loop {
+            tokio::select! {
+                frame = frames.recv() => {
+                    let Some(frame) = frame else { break "closed" };
+                    if sink.send(Message::Binary(frame.into())).await.is_err() {
+                        break "broken";
+                    }
+                }
+                message = stream.next() => {
+                    heard = Instant::now();
+                    match message {
+                        None | Some(Ok(Message::Close(_))) => break "closed",
+                        Some(Err(_)) => break "broken",
+                        Some(Ok(Message::Binary(frame))) => {
+                            // The node only answers here; a request from it
+                            // is not served (its own calls go over HTTPS).
+                            match tunnel.receive(&frame) {
+                                Ok(None) => {}
+                                Ok(Some(_)) | Err(_) => break "broken",
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                    }
+                }
+                _ = ping.tick() => {
+                    if heard.elapsed() > SILENT_FOR {
+                        break "silent";
+                    }
+                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        break "broken";
+                    }
+                }
+            }
+        };
+        tunnel.close();
+        if let Ok(mut tunnels) = self.tunnels.write()
+            && tunnels
+                .get(&partner_id)
+                .is_some_and(|(current, _)| *current == number)
+        {
+            tunnels.remove(&partner_id);
+        }
+        if let Ok(mut views) = self.views.write()
+            && !self
+                .tunnels
+                .read()
+                .is_ok_and(|tunnels| tunnels.contains_key(&partner_id))
+        {
+            views.insert(partner_id.clone(), None);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+        tracing::info!(partner = %partner_id, why = ended, "an outbound node's connection ended");
+        let _ = self.audit.append(serde_json::json!({
+            "event": "node_disconnected", "partner": partner_id, "why": ended,
+        }));
+    }
+}
