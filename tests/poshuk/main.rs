@@ -2,6 +2,7 @@
 //! reads and writes on disk. One test binary, a module per area.
 
 mod architecture;
+mod at_rest;
 mod bad_input;
 mod deploy;
 mod encode_link;

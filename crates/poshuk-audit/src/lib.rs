@@ -59,7 +59,13 @@ impl std::fmt::Debug for AuditLog {
     }
 }
 
+/// Seals one line's event (its fields and time) for an encrypted node:
+/// the line keeps its sequence number and the previous line's hash in the
+/// clear, so the chain is verified without the key.
+pub type Sealer = Box<dyn Fn(&[u8]) -> std::io::Result<Vec<u8>> + Send + Sync>;
+
 struct Chain {
+    sealer: Option<Sealer>,
     path: PathBuf,
     file: std::fs::File,
     written: u64,
@@ -163,6 +169,7 @@ impl AuditLog {
         tracing::info!(seq, head = %head, "audit log chain head (keep it elsewhere to detect truncation)");
         let log = AuditLog {
             inner: Mutex::new(Chain {
+                sealer: None,
                 path: path.to_path_buf(),
                 file,
                 written,
@@ -243,6 +250,16 @@ impl AuditLog {
             .map_err(|_| std::io::Error::other("audit log lock poisoned"))
     }
 
+    /// The same log, each later line's event sealed by `sealer` (an
+    /// encrypted node's: staff names and times are then not on the disk in
+    /// the clear).
+    pub fn sealed_with(self, sealer: Sealer) -> AuditLog {
+        if let Ok(mut chain) = self.inner.lock() {
+            chain.sealer = Some(sealer);
+        }
+        self
+    }
+
     /// The chain's head: the hash of the last line written.
     pub fn head(&self) -> Option<(u64, String)> {
         let chain = self.inner.lock().ok()?;
@@ -266,12 +283,18 @@ impl Chain {
         }
         let mut entry = serde_json::Map::new();
         entry.insert("seq".into(), (self.seq + 1).into());
-        entry.insert("time_ms".into(), now_millis().into());
+        let mut fields = serde_json::Map::new();
+        fields.insert("time_ms".into(), now_millis().into());
+        if let serde_json::Value::Object(event) = event {
+            fields.extend(event);
+        }
         entry.insert("prev".into(), self.head.clone().into());
-        if let serde_json::Value::Object(fields) = event {
-            for (key, value) in fields {
-                entry.insert(key, value);
+        match &self.sealer {
+            Some(seal) => {
+                let plain = serde_json::Value::Object(fields).to_string();
+                entry.insert("sealed".into(), hex::encode(seal(plain.as_bytes())?).into());
             }
+            None => entry.extend(fields),
         }
         let line = serde_json::Value::Object(entry).to_string();
         // One write of the whole line: a process killed mid-way leaves a

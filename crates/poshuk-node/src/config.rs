@@ -215,6 +215,43 @@ pub struct NodeConfig {
     /// The staff's web page on the local listener.
     #[serde(default)]
     pub web: WebConfig,
+    /// Encryption at rest.
+    #[serde(default, skip_serializing_if = "StorageConfig::is_plain")]
+    pub storage: StorageConfig,
+}
+
+/// Encryption at rest (`[storage]`): for a partner whose machine may be
+/// seized. The index, the node's database, the keyring and the identity are
+/// kept encrypted under a key that is not in the data directory.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Keep the node's data encrypted. Chosen when the data directory is
+    /// made: an unencrypted node is not converted.
+    #[serde(default)]
+    pub encrypted: bool,
+    /// Where the storage key comes from: `prompt` (typed when the node
+    /// starts), `file:PATH` (say on a removable drive) or `env:NAME` (an
+    /// environment secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl StorageConfig {
+    fn is_plain(&self) -> bool {
+        !self.encrypted && self.key.is_none()
+    }
+
+    /// The key's source, when the node is encrypted.
+    pub fn source(&self) -> Result<Option<crate::vault::KeySource>, String> {
+        if !self.encrypted {
+            return Ok(None);
+        }
+        let Some(key) = &self.key else {
+            return Err("storage.encrypted is true, and storage.key is not set: say where the storage key comes from (`prompt`, `file:PATH` or `env:NAME`)".into());
+        };
+        crate::vault::KeySource::parse(key).map(Some)
+    }
 }
 
 /// The staff's web page (served on the local listener, under `/ui/`).
@@ -315,6 +352,7 @@ impl NodeConfig {
             audit_max_bytes: None,
             plain_http_on_loopback: false,
             keys: KeysConfig::default(),
+            storage: StorageConfig::default(),
             listen: ListenConfig {
                 federation: Some(federation),
                 local,
@@ -391,6 +429,12 @@ impl NodeConfig {
         }
         if config.keyring.is_relative() {
             config.keyring = base.join(&config.keyring);
+        }
+        if let Some(key) = config.storage.key.as_mut()
+            && let Some(file) = key.strip_prefix("file:")
+            && Path::new(file).is_relative()
+        {
+            *key = format!("file:{}", base.join(file).display());
         }
         for path in [
             &mut config.audit_log,

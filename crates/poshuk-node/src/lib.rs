@@ -16,6 +16,7 @@ pub mod metrics;
 mod secret;
 pub mod service;
 pub mod store;
+pub mod vault;
 pub mod wire;
 
 use std::future::Future;
@@ -86,7 +87,12 @@ impl From<std::io::Error> for NodeError {
 
 /// Opens the index generations and builds the shared state for a
 /// configuration.
-pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
+pub fn open_state(
+    config: &NodeConfig,
+    storage_key: Option<vault::StorageKey>,
+) -> Result<Arc<NodeState>, NodeError> {
+    private_directory(&config.data_dir)?;
+    let vault = open_vault(config, storage_key)?;
     let settings = IndexSettings {
         new_index_epoch: poshuk_core::Epoch(1),
         writer_memory_bytes: config.limits.writer_memory_bytes,
@@ -95,9 +101,28 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
         commit_every_records: config.limits.commit_every_records,
         indexing_threads: config.limits.indexing_threads,
         commit_interval: std::time::Duration::from_millis(config.limits.commit_interval_ms),
+        vault: vault.clone(),
     };
-    private_directory(&config.data_dir)?;
     let generations = Generations::open(&config.data_dir, &config.keyring, settings)?;
+    let audit = poshuk_audit::AuditLog::open_with_limit(
+        &config.audit_log_path(),
+        &config.data_dir,
+        config
+            .audit_max_bytes
+            .unwrap_or(poshuk_audit::DEFAULT_MAX_BYTES),
+    )
+    .map_err(|error| NodeError::Io {
+        what: format!("audit log {}", error.path),
+        source: error.source,
+    })?;
+    let audit = match vault.clone() {
+        Some(vault) => audit.sealed_with(Box::new(move |plain| {
+            vault
+                .seal("audit", plain)
+                .map_err(|error| std::io::Error::other(error.to_string()))
+        })),
+        None => audit,
+    };
     let state = NodeState::new(
         config.partner_id.clone(),
         generations,
@@ -118,20 +143,14 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
             .as_ref(),
         &config.federation,
         local_auth::LocalCredentials::open_or_create(&config.data_dir)?,
-        poshuk_audit::AuditLog::open_with_limit(
-            &config.audit_log_path(),
-            &config.data_dir,
-            config
-                .audit_max_bytes
-                .unwrap_or(poshuk_audit::DEFAULT_MAX_BYTES),
-        )
-        .map_err(|error| NodeError::Io {
-            what: format!("audit log {}", error.path),
-            source: error.source,
-        })?,
+        audit,
     )?;
     let state = if config.web.enabled {
-        let store = store::Store::open(&config.data_dir).map_err(|error| NodeError::Io {
+        let store = match vault {
+            Some(vault) => store::Store::open_sealed(&config.data_dir, vault),
+            None => store::Store::open(&config.data_dir),
+        }
+        .map_err(|error| NodeError::Io {
             what: "node database".into(),
             source: std::io::Error::other(error.to_string()),
         })?;
@@ -140,6 +159,31 @@ pub fn open_state(config: &NodeConfig) -> Result<Arc<NodeState>, NodeError> {
         state
     };
     Ok(Arc::new(state))
+}
+
+/// The node's vault when `[storage] encrypted` is set, unlocked with
+/// `storage_key` (the command line's prompt) or the key its config names; a
+/// data directory that holds a vault is never opened without it.
+fn open_vault(
+    config: &NodeConfig,
+    storage_key: Option<vault::StorageKey>,
+) -> Result<Option<Arc<vault::Vault>>, NodeError> {
+    let insecure = |error: vault::VaultError| NodeError::Insecure(error.to_string());
+    let Some(source) = config.storage.source().map_err(NodeError::Insecure)? else {
+        if vault::Vault::exists(&config.data_dir) {
+            return Err(NodeError::Insecure(format!(
+                "{} holds an encrypted node, and [storage] encrypted is not set in the config",
+                config.data_dir.display()
+            )));
+        }
+        return Ok(None);
+    };
+    let key = match storage_key {
+        Some(key) => key,
+        None => vault::StorageKey::from_source(&source).map_err(insecure)?,
+    };
+    let vault = vault::Vault::open_or_create(&config.data_dir, &key).map_err(insecure)?;
+    Ok(Some(Arc::new(vault)))
 }
 
 /// Creates the data directory if needed and keeps it to the node's own OS
@@ -177,6 +221,7 @@ pub struct Listening {
 /// both listeners are bound, with their addresses.
 pub async fn serve(
     config: NodeConfig,
+    storage_key: Option<vault::StorageKey>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_listening: impl FnOnce(&Listening),
 ) -> Result<(), NodeError> {
@@ -199,7 +244,7 @@ pub async fn serve(
     let local = bind(config.listen.local).await?;
     let state = tokio::task::spawn_blocking({
         let config = config.clone();
-        move || open_state(&config)
+        move || open_state(&config, storage_key)
     })
     .await
     .map_err(|_| NodeError::Index("opening the index panicked".into()))??;

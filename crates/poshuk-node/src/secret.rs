@@ -49,6 +49,12 @@ impl NodeSecret {
                 .map_err(|_| NodeError::Insecure("no OS randomness".into()))?;
             poshuk_keys::files::create_secret(&path, "node secret", master.as_ref())?;
         }
+        NodeSecret::from_master(master)
+    }
+
+    /// The secret derived from a master key held elsewhere (an encrypted
+    /// node derives it from its vault: nothing of it is on disk).
+    pub(crate) fn from_master(master: Zeroizing<[u8; 32]>) -> Result<NodeSecret, NodeError> {
         let hkdf = Hkdf::<Sha256>::new(Some(b"poshuk-node"), master.as_ref());
         let mut lookup_key = Zeroizing::new([0u8; 32]);
         let mut handle_key = Zeroizing::new([0u8; 32]);

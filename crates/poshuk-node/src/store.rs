@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A lock was poisoned by a panic in another thread.
     #[error("node database lock poisoned")]
     Poisoned,
+    /// The sealed database could not be read or written.
+    #[error("node database: {0}")]
+    Sealed(String),
 }
 
 fn failed(what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -220,6 +223,9 @@ pub struct SearchRow {
 /// small).
 pub struct Store {
     connection: Mutex<Connection>,
+    /// On an encrypted node: the database lives in memory, and every change
+    /// is written sealed to this file before the call returns.
+    sealed: Option<(std::path::PathBuf, std::sync::Arc<crate::vault::Vault>)>,
 }
 
 impl std::fmt::Debug for Store {
@@ -375,7 +381,54 @@ impl Store {
         connection.execute_batch(SCHEMA).map_err(failed("schema"))?;
         Ok(Store {
             connection: Mutex::new(connection),
+            sealed: None,
         })
+    }
+
+    /// Opens the database of an encrypted node: `node.db.sealed` in
+    /// `data_dir`, decrypted into memory; nothing of it is written in the
+    /// clear (a crash loses at most the change being made).
+    pub fn open_sealed(
+        data_dir: &Path,
+        vault: std::sync::Arc<crate::vault::Vault>,
+    ) -> Result<Store, StoreError> {
+        let path = data_dir.join(crate::vault::SEALED_STORE_FILE);
+        let mut connection = Connection::open_in_memory().map_err(failed("open"))?;
+        if path.exists() {
+            let bytes = vault
+                .read_file(&path)
+                .map_err(|error| StoreError::Sealed(error.to_string()))?;
+            connection
+                .deserialize_read_exact(rusqlite::MAIN_DB, &bytes[..], bytes.len(), false)
+                .map_err(failed("open"))?;
+        }
+        connection
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(failed("open"))?;
+        connection.execute_batch(SCHEMA).map_err(failed("schema"))?;
+        let store = Store {
+            connection: Mutex::new(connection),
+            sealed: Some((path, vault)),
+        };
+        if let Ok(mut connection) = store.connection.lock() {
+            store.persist(&mut connection)?;
+        }
+        Ok(store)
+    }
+
+    /// Writes the in-memory database, sealed (an encrypted node's only copy
+    /// on disk).
+    fn persist(&self, connection: &mut Connection) -> Result<(), StoreError> {
+        let Some((path, vault)) = &self.sealed else {
+            return Ok(());
+        };
+        let data = connection
+            .serialize(rusqlite::MAIN_DB)
+            .map_err(failed("seal"))?;
+        let plain = zeroize::Zeroizing::new(data.to_vec());
+        vault
+            .write_file(path, &plain)
+            .map_err(|error| StoreError::Sealed(error.to_string()))
     }
 
     fn with<T>(
@@ -384,7 +437,12 @@ impl Store {
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let mut connection = self.connection.lock().map_err(|_| StoreError::Poisoned)?;
-        work(&mut connection).map_err(failed(what))
+        let before = connection.total_changes();
+        let done = work(&mut connection).map_err(failed(what))?;
+        if self.sealed.is_some() && connection.total_changes() != before {
+            self.persist(&mut connection)?;
+        }
+        Ok(done)
     }
 
     // --- staff -------------------------------------------------------------

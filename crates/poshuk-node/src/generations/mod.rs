@@ -118,7 +118,40 @@ fn complete_generations(data_dir: &Path) -> Result<Vec<Epoch>, NodeError> {
     Ok(epochs)
 }
 
+/// Reads the keyring: sealed by the vault on an encrypted node (a keyring
+/// copied in the clear is sealed in place at the first start).
+fn load_keyring(path: &Path, vault: Option<&crate::vault::Vault>) -> Result<KeyRing, NodeError> {
+    let Some(vault) = vault else {
+        return Ok(files::load(path)?);
+    };
+    let text = vault
+        .read_file(path)
+        .map_err(|error| NodeError::Keyring(error.to_string()))?;
+    let text = std::str::from_utf8(&text)
+        .map_err(|_| NodeError::Keyring(format!("{} is not text", path.display())))?;
+    KeyRing::from_text(text).map_err(|error| NodeError::Keyring(error.to_string()))
+}
+
+/// Replaces the keyring, sealed on an encrypted node.
+fn save_keyring(
+    path: &Path,
+    ring: &KeyRing,
+    vault: Option<&crate::vault::Vault>,
+) -> Result<(), NodeError> {
+    match vault {
+        Some(vault) => vault
+            .write_file(path, ring.to_text().as_bytes())
+            .map_err(|error| NodeError::Keyring(error.to_string())),
+        None => Ok(files::replace(path, ring)?),
+    }
+}
+
 impl Generations {
+    /// The node's vault, when it keeps its data encrypted at rest.
+    pub fn vault(&self) -> Option<&crate::vault::Vault> {
+        self.settings.vault.as_deref()
+    }
+
     /// The node's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -151,7 +184,11 @@ impl Generations {
                 ))
             },
         )?;
-        let ring = files::load(keyring_path)?;
+        // Who holds it: `poshuk node wipe` stops a running node.
+        let _ = lock.set_len(0).and_then(|()| {
+            std::io::Write::write_all(&mut &lock, std::process::id().to_string().as_bytes())
+        });
+        let ring = load_keyring(keyring_path, settings.vault.as_deref())?;
         // The single index of a node from before generations.
         let legacy = data_dir.join("index");
         if legacy.join("meta.json").exists() {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use poshuk_core::{Epoch, EpochState};
-use poshuk_keys::files;
 use poshuk_protocol::RekeyStatus;
 
 use super::{
@@ -64,7 +63,7 @@ impl Generations {
             }
             Err(error) => return Err(InstallError::Refused(error.to_string())),
         }
-        files::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
+        super::save_keyring(&self.keyring_path, &updated, self.settings.vault.as_deref())?;
         *ring = updated;
         drop(ring);
         self.rebuild_tokenizers()?;
@@ -126,7 +125,7 @@ impl Generations {
                 .set_state(epoch, EpochState::Active)
                 .map_err(|error| NodeError::Keyring(error.to_string()))?;
         }
-        files::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
+        super::save_keyring(&self.keyring_path, &updated, self.settings.vault.as_deref())?;
         *ring = updated;
         Ok(())
     }
@@ -255,7 +254,7 @@ impl Generations {
                 }
             }
             if changed {
-                files::replace(&self.keyring_path, &updated).map_err(NodeError::from)?;
+                super::save_keyring(&self.keyring_path, &updated, self.settings.vault.as_deref())?;
                 *ring = updated;
             }
         }

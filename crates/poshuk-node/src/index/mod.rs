@@ -30,6 +30,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use crate::NodeError;
 use crate::secret::NodeSecret;
 
+mod encrypted;
 mod read;
 mod write;
 
@@ -197,6 +198,11 @@ impl std::fmt::Debug for TokenIndex {
     }
 }
 
+/// Whether `dir` is an index directory whose files are encrypted.
+pub fn is_sealed_index(dir: &Path) -> bool {
+    encrypted::is_sealed_file(&dir.join("meta.json"))
+}
+
 /// Settings for opening an index.
 #[derive(Clone)]
 pub struct IndexSettings {
@@ -214,6 +220,9 @@ pub struct IndexSettings {
     pub indexing_threads: usize,
     /// Commit pending records at least this often.
     pub commit_interval: std::time::Duration,
+    /// The node's vault, when it keeps its data encrypted at rest: the
+    /// index files are then sealed, and the node's secret derived from it.
+    pub vault: Option<std::sync::Arc<crate::vault::Vault>>,
 }
 
 impl TokenIndex {
@@ -231,12 +240,27 @@ impl TokenIndex {
             what: format!("index directory {}", index_dir.display()),
             source,
         })?;
-        let secret = NodeSecret::open_or_create(data_dir)?;
+        let secret = match settings.vault.as_deref() {
+            Some(vault) => NodeSecret::from_master(vault.subkey("node-secret"))?,
+            None => NodeSecret::open_or_create(data_dir)?,
+        };
         let (schema, fields) = schema();
+        let vault = settings.vault.clone();
         let open = |dir: &Path| -> Result<Index, NodeError> {
-            let directory =
-                MmapDirectory::open(dir).map_err(|error| NodeError::Index(error.to_string()))?;
-            Ok(Index::open_or_create(directory, schema.clone())?)
+            let failed = |error: String| NodeError::Index(error);
+            match vault.as_deref() {
+                Some(vault) => {
+                    let directory =
+                        encrypted::EncryptedDirectory::open(dir, &vault.subkey("index"))
+                            .map_err(failed)?;
+                    Ok(Index::open_or_create(directory, schema.clone())?)
+                }
+                None => {
+                    let directory =
+                        MmapDirectory::open(dir).map_err(|error| failed(error.to_string()))?;
+                    Ok(Index::open_or_create(directory, schema.clone())?)
+                }
+            }
         };
         let mut index = open(&index_dir)?;
         let mut payload = match index.load_metas()?.payload.as_deref() {

@@ -19,6 +19,7 @@ mod round_trip {
             commit_every_records: 1,
             indexing_threads: 1,
             commit_interval: std::time::Duration::from_secs(60),
+            vault: None,
         }
     }
 
@@ -34,6 +35,29 @@ mod round_trip {
     /// Token records survive indexing, merging and reopening bit for bit.
     #[test]
     fn records_round_trip_through_segments_and_merges() {
+        round_trip(settings());
+    }
+
+    /// The same in an encrypted index: and nothing tantivy wrote is
+    /// readable without the vault.
+    #[test]
+    fn records_round_trip_through_an_encrypted_index() {
+        let vault_dir = tempfile::tempdir().expect("tempdir");
+        let key = crate::vault::StorageKey::new(b"a storage key for tests").expect("key");
+        let vault = crate::vault::Vault::open_or_create(vault_dir.path(), &key).expect("vault");
+        let settings = IndexSettings {
+            vault: Some(std::sync::Arc::new(vault)),
+            ..settings()
+        };
+        let dir = round_trip(settings);
+        let index = dir.path().join("index");
+        assert!(crate::index::is_sealed_index(&index));
+        // Plain tantivy cannot open it.
+        let plain = tantivy::directory::MmapDirectory::open(&index).expect("a directory");
+        assert!(tantivy::Index::open(plain).is_err());
+    }
+
+    fn round_trip(settings: IndexSettings) -> tempfile::TempDir {
         let dir = tempfile::tempdir().expect("tempdir");
         let tokenizer = tokenizer();
         let people = [
@@ -43,8 +67,8 @@ mod round_trip {
         ];
         let mut expected = Vec::new();
         {
-            let index =
-                TokenIndex::open(dir.path(), &dir.path().join("index"), settings()).expect("opens");
+            let index = TokenIndex::open(dir.path(), &dir.path().join("index"), settings.clone())
+                .expect("opens");
             for (id, given, family) in people {
                 let tokens = tokenizer.tokenize(&record(id, given, family));
                 expected.push(tokens.clone());
@@ -60,7 +84,7 @@ mod round_trip {
             index.compact().expect("compacts");
         }
         let index =
-            TokenIndex::open(dir.path(), &dir.path().join("index"), settings()).expect("reopens");
+            TokenIndex::open(dir.path(), &dir.path().join("index"), settings).expect("reopens");
         assert_eq!(index.record_count(), 2);
         let mut seen = Vec::new();
         index
@@ -82,6 +106,8 @@ mod round_trip {
                 .as_deref(),
             Some("1")
         );
+        drop(index);
+        dir
     }
 }
 

@@ -184,6 +184,21 @@ impl NodeState {
             .unwrap_or(Epoch(2))
     }
 
+    /// The partner's age identity: sealed by the vault on an encrypted
+    /// node (an identity made in the clear is sealed in place when first
+    /// read).
+    pub(crate) fn load_identity(&self) -> Result<zeroize::Zeroizing<String>, NodeError> {
+        let Some(vault) = self.generations.vault() else {
+            return Ok(poshuk_keys::files::load_identity(&self.identity)?);
+        };
+        let bytes = vault
+            .read_file(&self.identity)
+            .map_err(|error| NodeError::Insecure(error.to_string()))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| NodeError::Insecure(format!("{} is not text", self.identity.display())))?;
+        Ok(zeroize::Zeroizing::new(text.to_string()))
+    }
+
     /// Opens a sealed key with this node's identity, checks the admin's
     /// signature and installs it. Blocking.
     fn install_sealed(&self, sealed: &[u8]) -> Result<Epoch, ApiError> {
@@ -193,8 +208,7 @@ impl NodeState {
                 "this node has no [keys] admin_key in its config: without the admin's public key it cannot tell who sealed a key, and installs none",
             ));
         };
-        let identity =
-            poshuk_keys::files::load_identity(&self.identity).map_err(NodeError::from)?;
+        let identity = self.load_identity()?;
         self.generations
             .install(sealed, &identity, &self.partner_id, admin_key)
             .map_err(|error: InstallError| error.into())

@@ -42,7 +42,7 @@ impl TestNode {
             keyring.display()
         ))
         .expect("config");
-        let state = crate::open_state(&config).expect("node state");
+        let state = crate::open_state(&config, None).expect("node state");
         TestNode { dir, state }
     }
 
@@ -596,7 +596,7 @@ async fn a_node_without_a_federation_token_answers_only_the_probes() {
         keyring.display()
     ))
     .expect("config");
-    let state = crate::open_state(&config).expect("node state");
+    let state = crate::open_state(&config, None).expect("node state");
     let router = federation_router(state, &Limits::default());
     for path in [node::STATUS, routes::METRICS] {
         let (status, _) = call(router.clone(), with_token(get(path)).await).await;

@@ -289,7 +289,7 @@ async fn sync(state: &SharedState) -> Synced {
         return synced;
     };
     synced.reachable = true;
-    let identity = poshuk_keys::files::load_identity(&state.identity).ok();
+    let identity = state.load_identity().ok();
     let open = |sealed: &str, from: &str, to: &str, subject: &str| -> Option<String> {
         let envelope = Envelope { from, to, subject };
         let bytes = hex::decode(sealed).ok()?;
