@@ -1,6 +1,7 @@
 //! Integration tests: the `poshuk` binary run as a user runs it, on files it
 //! reads and writes on disk. One test binary, a module per area.
 
+mod anonymous;
 mod architecture;
 mod at_rest;
 mod bad_input;

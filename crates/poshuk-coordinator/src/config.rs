@@ -56,6 +56,12 @@ pub struct PartnerConfig {
     /// `node_url`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub outbound: bool,
+    /// The partner is anonymous: its hits reach searchers as "a partner of
+    /// the federation" under a pseudonym of one search, its name, contact
+    /// and record count in no answer or listing; only this config (the
+    /// coordinator's operator) says who it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymous: bool,
     /// The bearer token the partner's node presents to the coordinator.
     pub token: String,
     /// The bearer token the coordinator presents to the partner's node (its
@@ -236,6 +242,7 @@ impl std::fmt::Debug for PartnerConfig {
             .field("name", &self.name)
             .field("node_url", &self.node_url)
             .field("outbound", &self.outbound)
+            .field("anonymous", &self.anonymous)
             .field("token", &"<redacted>")
             .field(
                 "node_token",
@@ -284,6 +291,7 @@ impl PartnerConfig {
             name: id.to_string(),
             node_url: node_url.to_string(),
             outbound: false,
+            anonymous: false,
             token: token.to_string(),
             node_token: None,
             permissions: default_permissions(),

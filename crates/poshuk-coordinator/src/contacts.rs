@@ -177,6 +177,20 @@ impl Contacts {
         }
     }
 
+    /// The requests made to pseudonyms (see
+    /// [`ContactStore::list_pseudonymous`]).
+    pub(crate) async fn list_pseudonymous(&self) -> Result<Vec<ContactRequest>, ContactError> {
+        match self {
+            Contacts::Local(store) => {
+                let store = store.clone();
+                tokio::task::spawn_blocking(move || store.list_pseudonymous())
+                    .await
+                    .map_err(|_| ContactError::Poisoned)?
+            }
+            Contacts::Shared(shared) => shared.list_pseudonymous().await,
+        }
+    }
+
     /// The receiver's answer; the request's sender.
     pub(crate) async fn answer(
         &self,
@@ -229,6 +243,7 @@ fn request_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<Option<ContactRequest
         status,
         sealed_reply: row.get(6)?,
         created_ms: row.get::<_, i64>(7)?.max(0) as u64,
+        record: None,
     }))
 }
 
@@ -341,6 +356,25 @@ impl ContactStore {
             .collect::<Result<_, _>>()?)
     }
 
+    /// The requests made to pseudonyms (anonymous partners' hits): those
+    /// waiting, and the newest [`MAX_LISTED`] of the rest; the caller keeps
+    /// those of the partner asking.
+    pub(crate) fn list_pseudonymous(&self) -> Result<Vec<ContactRequest>, ContactError> {
+        let connection = self.connection.lock().map_err(|_| ContactError::Poisoned)?;
+        let mut statement = connection.prepare(&format!(
+            "SELECT {COLUMNS} FROM contacts WHERE substr(receiver, 1, 5) = 'anon-' AND status = 'pending'
+             UNION
+             SELECT * FROM (
+                 SELECT {COLUMNS} FROM contacts WHERE substr(receiver, 1, 5) = 'anon-'
+                 ORDER BY created_ms DESC LIMIT ?1)
+             ORDER BY created_ms DESC"
+        ))?;
+        let rows = statement.query_map(params![MAX_LISTED], request_of)?;
+        Ok(rows
+            .filter_map(|row| row.transpose())
+            .collect::<Result<_, _>>()?)
+    }
+
     /// The receiver's answer to a pending request; the request's sender.
     pub(crate) fn answer(
         &self,
@@ -405,6 +439,7 @@ mod tests {
         let accept = ContactAnswer {
             accept: true,
             sealed_reply: Some("bb".into()),
+            as_pseudonym: None,
         };
         assert!(matches!(
             store.answer("c", &id, &accept),

@@ -186,6 +186,7 @@ impl Coordinator {
         // Whom to ask: the contact of each other partner with a hit.
         for hit in response.hits.iter().filter(|hit| !hit.own) {
             if let Some(partner) = self.config.partners.iter().find(|p| p.id == hit.partner)
+                && !partner.anonymous
                 && !partner.contact.trim().is_empty()
             {
                 response
@@ -195,7 +196,39 @@ impl Coordinator {
         }
         self.metrics.observe_search(&response);
         self.audit_search(&requester.id, fingerprint, &response)?;
+        self.hide_anonymous(requester, &mut response);
         Ok(response)
+    }
+
+    /// Puts each anonymous partner's answer under a pseudonym of this
+    /// search alone: its hits named "a partner of the federation", their
+    /// handles disguised, its status without timing (which could tell
+    /// where it runs). The searcher's own hits stay its own.
+    fn hide_anonymous(&self, requester: &PartnerConfig, response: &mut FederatedResponse) {
+        for partner in self.config.partners.iter().filter(|p| p.anonymous) {
+            if partner.id == requester.id {
+                continue;
+            }
+            let Some(mut status) = response.partners.remove(&partner.id) else {
+                continue;
+            };
+            let pseudonym = self.pseudonyms.new_for(&partner.id);
+            status.took_ms = 0;
+            if status.error.is_some() {
+                status.error = Some("did not answer".into());
+            }
+            for hit in response
+                .hits
+                .iter_mut()
+                .filter(|hit| hit.partner == partner.id)
+            {
+                hit.partner = pseudonym.clone();
+                hit.partner_name = crate::pseudonyms::ANONYMOUS_NAME.into();
+                hit.handle = self.pseudonyms.alias(&pseudonym, &hit.handle);
+            }
+            response.contacts.remove(&partner.id);
+            response.partners.insert(pseudonym, status);
+        }
     }
 
     /// A search in the audit log: who asked, the query's fingerprint,
@@ -407,6 +440,7 @@ mod tests {
             name: id.to_uppercase(),
             node_url: "http://127.0.0.1:1".into(),
             outbound: false,
+            anonymous: false,
             token: format!("token-of-{id}"),
             node_token: None,
             permissions: vec![Permission::Search, Permission::BeSearched],

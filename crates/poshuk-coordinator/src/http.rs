@@ -357,10 +357,12 @@ impl Coordinator {
 
 /// `GET /v1/partners`: who is in the federation and how to reach them.
 async fn partners(State(coordinator): State<Shared>) -> Json<Vec<PartnerInfo>> {
+    // Anonymous partners are listed to no one.
     let partners = coordinator
         .config
         .partners
         .iter()
+        .filter(|partner| !partner.anonymous)
         .map(|partner| PartnerInfo {
             id: partner.id.clone(),
             name: partner.name.clone(),
@@ -381,7 +383,7 @@ async fn federation_status(
         .read()
         .map(|views| views.clone())
         .unwrap_or_default();
-    let statuses = coordinator.config.partners.iter().map(|partner| {
+    let statuses = coordinator.config.partners.iter().filter(|partner| !partner.anonymous).map(|partner| {
         let view = match views.get(&partner.id).cloned().flatten() {
             Some(status) => serde_json::json!({"status": "ok", "epochs": status.epochs, "records": status.records, "version": status.version}),
             None => serde_json::json!({"status": "unavailable"}),
@@ -490,18 +492,89 @@ async fn create_contact(
     body: Bytes,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let partner = known_partner(&coordinator, &caller)?;
+    if partner.anonymous {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "anonymous",
+            "an anonymous partner sends no contact request through the federation: it would carry its name; it answers the requests made to it",
+        ));
+    }
     let request: poshuk_protocol::NewContact = parse_json(&body)?;
     let to = request.to.clone();
-    let known = |id: &str| coordinator.config.partners.iter().any(|p| p.id == id);
+    // A pseudonym is known when it stands for an anonymous partner; the
+    // operator's audit line names that partner.
+    let owner = coordinator.owner_of(&to);
+    let known = |id: &str| coordinator.owner_of(id).is_some();
     let id = coordinator
         .contacts
         .create(&partner.id, known, request)
         .await?;
     audit_contact(
         &coordinator,
-        serde_json::json!({"event": "contact_request", "from": partner.id, "to": to, "id": id}),
+        serde_json::json!({"event": "contact_request", "from": partner.id, "to": owner.unwrap_or(to), "id": id}),
     )?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({"id": id}))))
+}
+
+#[derive(Deserialize)]
+struct RecipientQuery {
+    to: String,
+}
+
+/// `GET /v1/contacts/recipient?to=`: the key to seal a contact request to a
+/// partner, or to the pseudonym an anonymous partner's hit came under (its
+/// node makes a key for that pseudonym alone).
+async fn contact_recipient(
+    State(coordinator): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<RecipientQuery>,
+) -> Result<Json<poshuk_protocol::contacts::Recipient>, ApiError> {
+    known_partner(&coordinator, &caller)?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_partner",
+            "no partner of the federation can be written to under that name",
+        )
+    };
+    let owner_id = coordinator.owner_of(&query.to).ok_or_else(not_found)?;
+    let owner = coordinator
+        .config
+        .partners
+        .iter()
+        .find(|partner| partner.id == owner_id)
+        .ok_or_else(not_found)?;
+    if !owner.anonymous {
+        let public_key = owner.public_key.clone().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_public_key",
+                format!(
+                    "partner `{}` has no public key in the coordinator's config",
+                    owner.id
+                ),
+            )
+        })?;
+        return Ok(Json(poshuk_protocol::contacts::Recipient { public_key }));
+    }
+    let node = coordinator.node(owner).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "that partner cannot be reached now; retry later",
+        )
+    })?;
+    match node.node_recipient(&query.to).await {
+        Ok(public_key) => Ok(Json(poshuk_protocol::contacts::Recipient { public_key })),
+        Err(error) => {
+            tracing::warn!(partner = %owner.id, error = %error, "an anonymous partner's node gave no key");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "that partner cannot be reached now; retry later",
+            ))
+        }
+    }
 }
 
 /// `GET /v1/contacts`: the requests this partner sent or received.
@@ -510,7 +583,25 @@ async fn list_contacts(
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<poshuk_protocol::ContactList>, ApiError> {
     let partner = known_partner(&coordinator, &caller)?;
-    let requests = coordinator.contacts.list(&partner.id).await?;
+    let mut requests = coordinator.contacts.list(&partner.id).await?;
+    if partner.anonymous {
+        // Those made to its pseudonyms, each with its own handle of the
+        // record (the requester saw a disguised one).
+        let own = coordinator
+            .contacts
+            .list_pseudonymous()
+            .await?
+            .into_iter()
+            .filter(|request| {
+                coordinator.pseudonyms.partner_of(&request.to).as_deref() == Some(&partner.id)
+            })
+            .map(|mut request| {
+                request.record = Some(coordinator.pseudonyms.unalias(&request.to, &request.handle));
+                request
+            });
+        requests.extend(own);
+        requests.sort_by_key(|request| std::cmp::Reverse(request.created_ms));
+    }
     Ok(Json(poshuk_protocol::ContactList { requests }))
 }
 
@@ -525,10 +616,18 @@ async fn answer_contact(
     let partner = known_partner(&coordinator, &caller)?;
     let answer: poshuk_protocol::ContactAnswer = parse_json(&body)?;
     let accept = answer.accept;
-    let sender = coordinator
-        .contacts
-        .answer(&partner.id, &id, answer)
-        .await?;
+    // An anonymous partner answers as the pseudonym the request was made
+    // to, which must be its own.
+    let receiver = match answer.as_pseudonym.as_deref() {
+        Some(pseudonym)
+            if coordinator.pseudonyms.partner_of(pseudonym).as_deref() == Some(&partner.id) =>
+        {
+            pseudonym.to_string()
+        }
+        Some(_) => return Err(crate::contacts::ContactError::NotFound.into()),
+        None => partner.id.clone(),
+    };
+    let sender = coordinator.contacts.answer(&receiver, &id, answer).await?;
     audit_contact(
         &coordinator,
         serde_json::json!({"event": "contact_answer", "from": partner.id, "to": sender, "id": id, "accepted": accept}),
@@ -674,6 +773,7 @@ pub fn router(coordinator: Shared) -> Router {
         .route(route::SEALED_KEY, get(fetch_sealed))
         .route(route::ADMIN_KEYS, get(admin_keys))
         .route(route::TUNNEL, get(crate::tunnel::open))
+        .route(route::CONTACT_RECIPIENT, get(contact_recipient))
         .route(
             route::CONTACTS,
             post(create_contact)

@@ -13,6 +13,7 @@ mod http;
 mod keys;
 mod limits;
 mod metrics;
+mod pseudonyms;
 mod shared;
 mod tunnel;
 
@@ -76,6 +77,8 @@ pub struct Coordinator {
     /// per connection (so a closing one does not remove its successor) and
     /// the node's client over it.
     tunnels: RwLock<HashMap<String, (u64, ApiClient)>>,
+    /// Names anonymous partners to searchers, one pseudonym per search.
+    pseudonyms: pseudonyms::Pseudonyms,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -148,6 +151,16 @@ impl Coordinator {
             })?;
         self.key_state = Mutex::new(state);
         self.contacts = contacts::Contacts::Shared(store.clone());
+        // One pseudonym key for all replicas: a pseudonym one made, another
+        // opens.
+        let key = store
+            .pseudonym_key()
+            .await
+            .map_err(|error| CoordinatorError::Io {
+                what: "the coordinators' database".into(),
+                source: std::io::Error::other(error.to_string()),
+            })?;
+        self.pseudonyms = pseudonyms::Pseudonyms::from_key(key);
         self.shared = Some(store);
         Ok(self)
     }
@@ -209,6 +222,7 @@ impl Coordinator {
             }
         })?;
         let metrics = metrics::Metrics::new(config.partners.len());
+        let config_state_dir = config.state_dir.clone();
         Ok(Coordinator {
             config,
             nodes,
@@ -221,6 +235,12 @@ impl Coordinator {
             contacts: contacts::Contacts::Local(Arc::new(contacts)),
             shared: None,
             tunnels: RwLock::new(HashMap::new()),
+            pseudonyms: pseudonyms::Pseudonyms::load_or_create(&config_state_dir).map_err(
+                |source| CoordinatorError::Io {
+                    what: format!("{} in the state directory", pseudonyms::KEY_FILE),
+                    source,
+                },
+            )?,
         })
     }
 
@@ -235,6 +255,23 @@ impl Coordinator {
                 .and_then(|tunnels| tunnels.get(&partner.id).map(|(_, client)| client.clone()));
         }
         self.nodes.get(&partner.id).cloned()
+    }
+
+    /// The partner a contact request's `to` names: a partner's id (not an
+    /// anonymous one's: those are reached only under a pseudonym), or a
+    /// pseudonym of an anonymous partner.
+    pub(crate) fn owner_of(&self, to: &str) -> Option<String> {
+        let id = match self.pseudonyms.partner_of(to) {
+            Some(id) => id,
+            None if !pseudonyms::is_pseudonym(to) => to.to_string(),
+            None => return None,
+        };
+        let partner = self
+            .config
+            .partners
+            .iter()
+            .find(|partner| partner.id == id)?;
+        (partner.anonymous == pseudonyms::is_pseudonym(to)).then_some(id)
     }
 
     /// The secret a signed request's key id names: a partner's token, or

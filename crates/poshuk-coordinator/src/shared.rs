@@ -50,6 +50,10 @@ CREATE TABLE IF NOT EXISTS poshuk_sealed (
     bytes BYTEA NOT NULL,
     PRIMARY KEY (partner, epoch)
 );
+CREATE TABLE IF NOT EXISTS poshuk_settings (
+    name TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
 CREATE TABLE IF NOT EXISTS poshuk_contacts (
     id TEXT PRIMARY KEY,
     sender TEXT NOT NULL,
@@ -226,6 +230,30 @@ impl SharedStore {
         }
         transaction.commit().await?;
         Ok(())
+    }
+
+    /// The replicas' common pseudonym key: made by the first replica that
+    /// asks, read by the others.
+    pub(crate) async fn pseudonym_key(&self) -> Result<[u8; 32], SharedError> {
+        let client = self.pool.get().await?;
+        let mut fresh = [0u8; 32];
+        getrandom::fill(&mut fresh).map_err(|_| SharedError::Pool("no OS randomness".into()))?;
+        client
+            .execute(
+                "INSERT INTO poshuk_settings (name, value) VALUES ('pseudonym_key', $1) ON CONFLICT (name) DO NOTHING",
+                &[&fresh.as_slice()],
+            )
+            .await?;
+        let row = client
+            .query_one(
+                "SELECT value FROM poshuk_settings WHERE name = 'pseudonym_key'",
+                &[],
+            )
+            .await?;
+        let value: Vec<u8> = row.get(0);
+        value
+            .try_into()
+            .map_err(|_| SharedError::Pool("the stored pseudonym key is not 32 bytes".into()))
     }
 
     /// Drops counts of past minutes and days (called now and then).
@@ -545,6 +573,44 @@ impl SharedStore {
                     status,
                     sealed_reply: row.get(6),
                     created_ms: row.get::<_, i64>(7).max(0) as u64,
+                    record: None,
+                })
+            })
+            .collect())
+    }
+
+    /// The requests made to pseudonyms (anonymous partners' hits): those
+    /// waiting, and the newest of the rest; the caller keeps a partner's own.
+    pub(crate) async fn list_pseudonymous(&self) -> Result<Vec<ContactRequest>, ContactError> {
+        let client = self.pool.get().await.map_err(pool_to_contact)?;
+        let rows = client
+            .query(
+                "SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms
+                 FROM poshuk_contacts WHERE receiver LIKE 'anon-%' AND status = 'pending'
+                 UNION
+                 (SELECT id, sender, receiver, handle, sealed_message, status, sealed_reply, created_ms
+                  FROM poshuk_contacts WHERE receiver LIKE 'anon-%'
+                  ORDER BY created_ms DESC LIMIT $1)
+                 ORDER BY created_ms DESC",
+                &[&MAX_LISTED],
+            )
+            .await
+            .map_err(sql_to_contact)?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let handle: Handle = row.get::<_, String>(3).parse().ok()?;
+                let status = ContactStatus::parse(&row.get::<_, String>(5))?;
+                Some(ContactRequest {
+                    id: row.get(0),
+                    from: row.get(1),
+                    to: row.get(2),
+                    handle,
+                    sealed_message: row.get(4),
+                    status,
+                    sealed_reply: row.get(6),
+                    created_ms: row.get::<_, i64>(7).max(0) as u64,
+                    record: None,
                 })
             })
             .collect())

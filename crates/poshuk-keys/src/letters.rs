@@ -99,6 +99,39 @@ pub fn open_letter(
     Ok(Zeroizing::new(rest.to_string()))
 }
 
+/// The identity an anonymous partner answers as under `pseudonym`: derived
+/// from its own identity, so that each search's pseudonym has its own key
+/// pair (two letters to two pseudonyms cannot be told to go to the same
+/// partner by their keys) and nothing is stored per pseudonym. Returned as
+/// an identity file's text, for [`open_letter`] and [`public_key_of`].
+pub fn pseudonymous_identity(
+    identity_text: &str,
+    pseudonym: &str,
+) -> Result<Zeroizing<String>, LetterError> {
+    use hmac::{KeyInit, Mac};
+    let line = identity_text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .ok_or(LetterError::BadIdentity)?;
+    // Checked to be an identity: a derivation from garbage must fail.
+    age::x25519::Identity::from_str(line).map_err(|_| LetterError::BadIdentity)?;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(line.as_bytes())
+        .map_err(|_| LetterError::BadIdentity)?;
+    mac.update(b"poshuk pseudonymous identity\0");
+    mac.update(pseudonym.as_bytes());
+    let secret = Zeroizing::new(mac.finalize().into_bytes().to_vec());
+    let hrp = bech32::Hrp::parse("AGE-SECRET-KEY-").map_err(|_| LetterError::BadIdentity)?;
+    let encoded = Zeroizing::new(
+        bech32::encode::<bech32::Bech32>(hrp, &secret)
+            .map_err(|_| LetterError::BadIdentity)?
+            .to_uppercase(),
+    );
+    // Round-trips through age: the text is an identity it accepts.
+    age::x25519::Identity::from_str(&encoded).map_err(|_| LetterError::BadIdentity)?;
+    Ok(encoded)
+}
+
 /// The public key (`age1...`) of an identity file's text.
 pub fn public_key_of(identity_text: &str) -> Result<String, LetterError> {
     let line = identity_text
@@ -121,6 +154,36 @@ mod tests {
             identity.to_string().expose_secret().to_string(),
             identity.to_public().to_string(),
         )
+    }
+
+    #[test]
+    fn each_pseudonym_has_its_own_key_pair_derived_again_on_demand() {
+        let (secret, public) = identity();
+        let first = pseudonymous_identity(&secret, "anon-1").expect("derived");
+        let again = pseudonymous_identity(&secret, "anon-1").expect("derived");
+        let second = pseudonymous_identity(&secret, "anon-2").expect("derived");
+        assert_eq!(first, again);
+        let keys = [
+            public_key_of(&first).expect("key"),
+            public_key_of(&second).expect("key"),
+            public.clone(),
+        ];
+        assert!(keys[0] != keys[1] && keys[0] != keys[2] && keys[1] != keys[2]);
+        let envelope = Envelope {
+            from: "ngo-ua",
+            to: "anon-1",
+            subject: "contact request about a handle",
+        };
+        let sealed = seal_letter(&keys[0], &envelope, "please call").expect("sealed");
+        assert_eq!(
+            open_letter(&first, &envelope, &sealed)
+                .expect("opens")
+                .as_str(),
+            "please call"
+        );
+        assert!(open_letter(&second, &envelope, &sealed).is_err());
+        assert!(open_letter(&secret, &envelope, &sealed).is_err());
+        assert!(pseudonymous_identity("not an identity", "anon-1").is_err());
     }
 
     #[test]

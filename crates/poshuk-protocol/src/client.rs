@@ -406,6 +406,17 @@ impl ApiClient {
         .await
     }
 
+    /// The key an anonymous partner's node receives letters under for
+    /// `pseudonym`.
+    pub async fn node_recipient(&self, pseudonym: &str) -> Result<String, ClientError> {
+        let request = self
+            .request(reqwest::Method::GET, routes::node::RECIPIENT)
+            .query(&[("pseudonym", pseudonym)]);
+        let recipient: crate::contacts::Recipient =
+            self.send_json(request, None, "recipient").await?;
+        Ok(recipient.public_key)
+    }
+
     /// A node's status.
     pub async fn node_status(&self) -> Result<NodeStatus, ClientError> {
         self.get_json(routes::node::STATUS, "node status").await
@@ -461,7 +472,18 @@ impl ApiClient {
             .await
     }
 
-    /// Sends a contact request; its id at the coordinator.
+    /// The key to seal a contact request to `to` (a partner, or the
+    /// pseudonym an anonymous partner's hit came under).
+    pub async fn contact_recipient(&self, to: &str) -> Result<String, ClientError> {
+        let request = self
+            .request(reqwest::Method::GET, routes::coordinator::CONTACT_RECIPIENT)
+            .query(&[("to", to)]);
+        let recipient: crate::contacts::Recipient =
+            self.send_json(request, None, "recipient").await?;
+        Ok(recipient.public_key)
+    }
+
+    /// Sends a contact request; its id.
     pub async fn create_contact(&self, request: &crate::NewContact) -> Result<String, ClientError> {
         #[derive(serde::Deserialize)]
         struct Created {

@@ -77,6 +77,11 @@ pub struct ContactRequest {
     /// The reply, sealed to `from` (hex), when accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_reply: Option<String>,
+    /// The owner's own handle of the record, in the owner's listing of a
+    /// request made to a pseudonym (an anonymous partner's hit): the
+    /// requester knew only the search's disguised handle, `handle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Handle>,
     /// When it was made (Unix milliseconds).
     pub created_ms: u64,
 }
@@ -96,4 +101,16 @@ pub struct ContactAnswer {
     /// The reply, sealed to the asking partner (hex); required to accept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_reply: Option<String>,
+    /// The pseudonym the request was made to, when the answering partner is
+    /// anonymous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_pseudonym: Option<String>,
+}
+
+/// The key to seal a letter to a partner or a pseudonym
+/// (`GET /v1/contacts/recipient?to=`, and a node's `GET /v1/recipient`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recipient {
+    /// An age public key (`age1...`).
+    pub public_key: String,
 }

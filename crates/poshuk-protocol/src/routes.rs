@@ -22,6 +22,9 @@ pub mod node {
     pub const STATUS: &str = "/v1/status";
     /// `POST` drop the generations of a retired epoch.
     pub const RETIRE: &str = "/v1/retire";
+    /// `GET ?pseudonym=`: the key an anonymous partner's node receives
+    /// letters under for that pseudonym.
+    pub const RECIPIENT: &str = "/v1/recipient";
 }
 
 /// Routes of a node's local API (the partner's own tools, on loopback).
@@ -101,6 +104,9 @@ pub mod coordinator {
     /// An outbound-only node's connection (a WebSocket), over which the
     /// coordinator sends it the federation's requests.
     pub const TUNNEL: &str = "/v1/tunnel";
+    /// `GET ?to=`: the key to seal a contact request to a partner or a
+    /// pseudonym.
+    pub const CONTACT_RECIPIENT: &str = "/v1/contacts/recipient";
     /// `POST` the owner's answer to a contact request (router pattern).
     pub const CONTACT_ANSWER: &str = "/v1/contacts/{id}/answer";
 

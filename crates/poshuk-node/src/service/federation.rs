@@ -133,6 +133,31 @@ fn epochs_text(epochs: &[Epoch]) -> String {
         .join(", ")
 }
 
+#[derive(serde::Deserialize)]
+pub(crate) struct RecipientQuery {
+    pseudonym: String,
+}
+
+/// `GET /v1/recipient?pseudonym=` (from the coordinator): the key this
+/// node receives letters under for one pseudonym of an anonymous partner,
+/// derived from its identity (nothing is stored per pseudonym).
+pub(crate) async fn recipient(
+    State(state): State<SharedState>,
+    axum::extract::Query(query): axum::extract::Query<RecipientQuery>,
+) -> Result<Json<poshuk_protocol::contacts::Recipient>, ApiError> {
+    if !query.pseudonym.starts_with("anon-") || query.pseudonym.len() > 512 {
+        return Err(ApiError::bad_request("not a pseudonym"));
+    }
+    let worker = state.clone();
+    let identity = blocking(move || worker.load_identity()).await?;
+    let derived = poshuk_keys::letters::pseudonymous_identity(&identity, &query.pseudonym)
+        .and_then(|derived| poshuk_keys::letters::public_key_of(&derived))
+        .map_err(|error| ApiError::conflict("no_identity", error.to_string()))?;
+    Ok(Json(poshuk_protocol::contacts::Recipient {
+        public_key: derived,
+    }))
+}
+
 /// `GET /v1/status` and `/local/v1/status`.
 pub(crate) async fn status(State(state): State<SharedState>) -> Json<NodeStatus> {
     Json(state.status())

@@ -223,6 +223,7 @@ pub fn federation_router(state: SharedState, limits: &Limits) -> Router {
         .route(node::SEARCH, post(federation::search))
         .route(node::STATUS, get(federation::status))
         .route(node::RETIRE, post(federation::retire))
+        .route(node::RECIPIENT, get(federation::recipient))
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::READYZ, get(federation::readyz))
         .route(routes::METRICS, get(federation::metrics))

@@ -107,12 +107,26 @@ fn checked_text(text: &str) -> Result<String, Text> {
     Ok(text.to_string())
 }
 
-/// The public key the coordinator lists for a partner.
+/// Whether a hit's partner is a pseudonym (an anonymous partner's).
+fn is_pseudonym(partner: &str) -> bool {
+    partner.starts_with("anon-")
+}
+
+/// The public key the coordinator lists for a partner, or the one an
+/// anonymous partner made for a pseudonym.
 async fn public_key_of(state: &SharedState, partner: &str) -> Result<Option<String>, String> {
     let link = state
         .coordinator
         .as_ref()
         .ok_or_else(|| "this node has no [coordinator] in its config".to_string())?;
+    if is_pseudonym(partner) {
+        return link
+            .client()
+            .contact_recipient(partner)
+            .await
+            .map(Some)
+            .map_err(|error| crate::service::search::coordinator_error(error).message);
+    }
     let partners = link
         .client()
         .partners()
@@ -130,6 +144,7 @@ async fn public_key_of(state: &SharedState, partner: &str) -> Result<Option<Stri
 async fn seal_text(
     state: &SharedState,
     lang: Lang,
+    from: &str,
     partner: &str,
     subject: &str,
     text: &str,
@@ -163,7 +178,7 @@ async fn seal_text(
         }
     };
     let envelope = Envelope {
-        from: &state.partner_id,
+        from,
         to: partner,
         subject,
     };
@@ -207,11 +222,20 @@ pub(crate) async fn send_contact(
     );
     let handle = hit.handle.to_string();
     let subject = request_subject(&handle);
-    let (message, sealed) =
-        match seal_text(&state, lang, &hit.partner, &subject, &form.message, &back).await {
-            Ok(sealed) => sealed,
-            Err(page) => return *page,
-        };
+    let (message, sealed) = match seal_text(
+        &state,
+        lang,
+        &state.partner_id,
+        &hit.partner,
+        &subject,
+        &form.message,
+        &back,
+    )
+    .await
+    {
+        Ok(sealed) => sealed,
+        Err(page) => return *page,
+    };
     let Some(link) = state.coordinator.as_ref() else {
         return pages::problem(
             lang,
@@ -260,10 +284,11 @@ fn request_subject(handle: &str) -> String {
     format!("request {handle}")
 }
 
-/// What a reply is sealed for: its request and record, so a relay cannot
-/// show a reply as a request, nor move it to another request.
-fn reply_subject(id: &str, handle: &str) -> String {
-    format!("reply {id} {handle}")
+/// What a reply is sealed for: its request, so a relay cannot show a reply
+/// as a request, nor move it to another request (the request is bound to
+/// its record by its own subject).
+fn reply_subject(id: &str) -> String {
+    format!("reply {id}")
 }
 
 /// The node's view of the coordinator's list after a sync: whether it
@@ -293,7 +318,15 @@ async fn sync(state: &SharedState) -> Synced {
     let open = |sealed: &str, from: &str, to: &str, subject: &str| -> Option<String> {
         let envelope = Envelope { from, to, subject };
         let bytes = hex::decode(sealed).ok()?;
-        open_letter(identity.as_ref()?, &envelope, &bytes)
+        // A letter to a pseudonym opens with that pseudonym's own identity.
+        let identity = match identity.as_ref() {
+            Some(identity) if is_pseudonym(to) => {
+                poshuk_keys::letters::pseudonymous_identity(identity, to).ok()?
+            }
+            Some(identity) => identity.clone(),
+            None => return None,
+        };
+        open_letter(&identity, &envelope, &bytes)
             .ok()
             .map(|text| text.to_string())
     };
@@ -307,20 +340,13 @@ async fn sync(state: &SharedState) -> Synced {
                 .ok()
                 .flatten();
             let reply = match &request.sealed_reply {
-                Some(sealed) => {
-                    match open(
-                        sealed,
-                        &request.to,
-                        me,
-                        &reply_subject(&request.id, &handle),
-                    ) {
-                        Some(reply) => reply,
-                        None => {
-                            synced.unreadable += 1;
-                            continue;
-                        }
+                Some(sealed) => match open(sealed, &request.to, me, &reply_subject(&request.id)) {
+                    Some(reply) => reply,
+                    None => {
+                        synced.unreadable += 1;
+                        continue;
                     }
-                }
+                },
                 None => String::new(),
             };
             let row = match kept {
@@ -343,7 +369,10 @@ async fn sync(state: &SharedState) -> Synced {
                 },
             };
             let _ = web.store.put_contact(&row);
-        } else if request.to == me {
+        } else if request.to == me || is_pseudonym(&request.to) {
+            // Made to this partner, or to one of its pseudonyms (the
+            // coordinator lists only its own): the owner's handle of the
+            // record is `record` then.
             let kept = web
                 .store
                 .contact(&request.id, Direction::Incoming)
@@ -357,8 +386,12 @@ async fn sync(state: &SharedState) -> Synced {
                 }
                 None => {
                     let subject = request_subject(&handle);
-                    let Some(message) = open(&request.sealed_message, &request.from, me, &subject)
-                    else {
+                    let Some(message) = open(
+                        &request.sealed_message,
+                        &request.from,
+                        &request.to,
+                        &subject,
+                    ) else {
                         synced.unreadable += 1;
                         continue;
                     };
@@ -367,7 +400,7 @@ async fn sync(state: &SharedState) -> Synced {
                         direction: Direction::Incoming,
                         partner: request.from.clone(),
                         message,
-                        handle,
+                        handle: request.record.map_or(handle, |record| record.to_string()),
                         status: request.status.name().into(),
                         reply: String::new(),
                         staff: String::new(),
@@ -574,22 +607,44 @@ pub(crate) async fn answer_contact(
         );
     };
     let accept = form.decision == "accept";
+    // A request made to one of this partner's pseudonyms is answered as
+    // that pseudonym (which the coordinator's list says).
+    let pseudonym = link
+        .client()
+        .contacts()
+        .await
+        .ok()
+        .and_then(|list| list.requests.into_iter().find(|request| request.id == id))
+        .map(|request| request.to)
+        .filter(|to| is_pseudonym(to));
     let answer = if accept {
-        let subject = reply_subject(&row.id, &row.handle);
-        let (reply, sealed) =
-            match seal_text(&state, lang, &row.partner, &subject, &form.reply, &back).await {
-                Ok(sealed) => sealed,
-                Err(page) => return *page,
-            };
+        let subject = reply_subject(&row.id);
+        let from = pseudonym.as_deref().unwrap_or(&state.partner_id);
+        let (reply, sealed) = match seal_text(
+            &state,
+            lang,
+            from,
+            &row.partner,
+            &subject,
+            &form.reply,
+            &back,
+        )
+        .await
+        {
+            Ok(sealed) => sealed,
+            Err(page) => return *page,
+        };
         row.reply = reply;
         ContactAnswer {
             accept: true,
             sealed_reply: Some(hex::encode(sealed)),
+            as_pseudonym: pseudonym,
         }
     } else {
         ContactAnswer {
             accept: false,
             sealed_reply: None,
+            as_pseudonym: pseudonym,
         }
     };
     if let Err(error) = link.client().answer_contact(&id, &answer).await {
