@@ -84,6 +84,8 @@ fn the_federation_speaks_https_with_its_own_ca() {
             "--party",
             "intl-org=127.0.0.1,localhost",
             "--party",
+            "ru-sources",
+            "--party",
             "admin",
         ],
     );
@@ -154,13 +156,19 @@ fn the_federation_speaks_https_with_its_own_ca() {
         node.listen.local = address(&local);
         nodes.push((id, federation, local, node));
     }
-    let partners = nodes
+    let mut partners: Vec<PartnerConfig> = nodes
         .iter()
         .map(|(id, federation, _, _)| PartnerConfig {
             node_token: Some(format!("node-token-of-{id}-0123456789")),
             ..PartnerConfig::new(id, federation, &format!("token-of-{id}-0123456789"))
         })
         .collect();
+    // A third partner whose node opens no port: it connects out.
+    partners.push(PartnerConfig {
+        node_token: Some("node-token-of-ru-sources-0123456789".into()),
+        outbound: true,
+        ..PartnerConfig::new("ru-sources", "", "token-of-ru-sources-0123456789")
+    });
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut coordinator_config = CoordinatorConfig::new(listen, "audit.jsonl", partners);
     coordinator_config.tls.cert = Some("tls/coordinator.pem".into());
@@ -193,6 +201,62 @@ fn the_federation_speaks_https_with_its_own_ca() {
         running.0[position] = restarted;
     }
 
+    // The outbound node dials the coordinator over mutual TLS with its own
+    // certificate and answers over that connection.
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut hidden = NodeConfig::new(
+        "ru-sources",
+        "ru-sources-data",
+        "keyring.toml",
+        any_port,
+        any_port,
+    );
+    hidden.listen.federation = None;
+    hidden.federation.token = Some("node-token-of-ru-sources-0123456789".into());
+    hidden.coordinator = Some(CoordinatorLink {
+        ca: Some("tls/ca.pem".into()),
+        cert: Some("tls/ru-sources.pem".into()),
+        key: Some("tls/ru-sources.key".into()),
+        outbound: true,
+        ..CoordinatorLink::new(&coordinator, "token-of-ru-sources-0123456789")
+    });
+    let (child, hidden_federation, hidden_local) = start_node(root, "ru-sources", &hidden);
+    running.0.push(child);
+    assert_eq!(hidden_federation, poshuk_node::OUTBOUND);
+    let run = poshuk(
+        root,
+        &["ingest", "--node", &hidden_local, "data/ru_sources.csv"],
+    );
+    assert!(run.success, "{}", run.stderr);
+    let started = std::time::Instant::now();
+    while crate::support::get_json(&format!("{hidden_local}/readyz")).0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never connected"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Another partner's certificate with this partner's token opens no
+    // connection.
+    let stolen = poshuk_tls::tunnel::Endpoint {
+        url: coordinator.clone(),
+        ca: Some(root.join("tls/ca.pem")),
+        cert: Some(root.join("tls/ngo-ua.pem")),
+        key: Some(root.join("tls/ngo-ua.key")),
+        partner_id: "ru-sources".into(),
+        token: zeroize::Zeroizing::new("token-of-ru-sources-0123456789".into()),
+    };
+    let refused = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(poshuk_tls::tunnel::connect(&stolen));
+    assert!(
+        matches!(&refused, Err(poshuk_tls::tunnel::ConnectError::Refused(why)) if why.contains("403")),
+        "{:?}",
+        refused.map(|_| "connected")
+    );
+
     // A search from the international organization's node crosses both
     // hops over TLS and finds the NGO's records.
     let rows = crate::support::read_csv(&root.join("data/intl_org.csv"));
@@ -207,6 +271,7 @@ fn the_federation_speaks_https_with_its_own_ca() {
     for (id, _, _, _) in &nodes {
         assert_eq!(body["partners"][id]["status"], "ok", "{body}");
     }
+    assert_eq!(body["partners"]["ru-sources"]["status"], "ok", "{body}");
     assert!(!body["hits"].as_array().expect("hits").is_empty(), "{body}");
 
     // Mutual TLS: the certificate must be the federation's, and its party
