@@ -549,7 +549,14 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
                     why(hit),
                 ]);
                 rows.push(row);
-                let entry = best.entry(hit.partner.clone()).or_insert(hit.band.name());
+                // Anonymous partners' hits (a pseudonym per search) are
+                // counted together, under the name they come with.
+                let counted = if hit.partner.starts_with("anon-") {
+                    hit.partner_name.clone()
+                } else {
+                    hit.partner.clone()
+                };
+                let entry = best.entry(counted).or_insert(hit.band.name());
                 if hit.band == Band::Strong {
                     *entry = "strong";
                 }

@@ -47,6 +47,17 @@ impl PartnerOverlap {
     }
 }
 
+/// Whom a hit is counted under: its partner, or, for an anonymous
+/// partner's (a pseudonym of one search), all anonymous partners together:
+/// their hits cannot be told apart, by design.
+fn counted_under(partner: &str) -> &str {
+    if partner.starts_with("anon-") {
+        "anon-"
+    } else {
+        partner
+    }
+}
+
 /// Counts a run's hits per partner: each case once, at its best band; a
 /// case whose hit there was reviewed counts as confirmed or rejected.
 pub(crate) fn summarize(
@@ -57,7 +68,7 @@ pub(crate) fn summarize(
     for hit in hits {
         let decided = review(&hit.partner, &hit.handle);
         let entry = best
-            .entry((hit.partner.as_str(), hit.case_id.as_str()))
+            .entry((counted_under(&hit.partner), hit.case_id.as_str()))
             .or_insert((hit, decided));
         let stronger = hit.band == "strong" && entry.0.band != "strong";
         if stronger {
@@ -413,7 +424,10 @@ async fn run_overlap(state: SharedState, run: i64, records: Vec<poshuk_core::Rec
         .map(|silent| {
             silent
                 .iter()
-                .map(|(partner, how)| format!("{partner} ({how})"))
+                .map(|(partner, how)| match partner.as_str() {
+                    "anon-" => format!("a partner of the federation ({how})"),
+                    _ => format!("{partner} ({how})"),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         })
@@ -467,7 +481,7 @@ async fn search_case(
                     .ok()
                     .and_then(|value| value.as_str().map(str::to_string))
                     .unwrap_or_default();
-                silent.insert(partner.clone(), how);
+                silent.insert(counted_under(partner).to_string(), how);
             }
         }
     }
@@ -665,6 +679,25 @@ mod tests {
         assert_eq!(partners["c"].strong, 1);
         let names: BTreeSet<&str> = partners.values().map(|p| p.name.as_str()).collect();
         assert_eq!(names, BTreeSet::from(["B", "C"]));
+    }
+
+    #[test]
+    fn anonymous_partners_hits_are_counted_together_not_per_pseudonym() {
+        // Each search gives an anonymous partner a new pseudonym.
+        let hits = [
+            hit("C1", "anon-1a", "h1", "strong"),
+            hit("C2", "anon-2b", "h2", "possible"),
+            hit("C2", "anon-3c", "h3", "strong"),
+        ];
+        let partners = summarize(&hits, |_, _| None);
+        assert_eq!(
+            partners.len(),
+            1,
+            "{:?}",
+            partners.keys().collect::<Vec<_>>()
+        );
+        let anonymous = &partners["anon-"];
+        assert_eq!((anonymous.strong, anonymous.possible), (2, 0));
     }
 
     #[test]
