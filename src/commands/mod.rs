@@ -12,6 +12,7 @@ pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod link;
 pub(crate) mod node;
+pub(crate) mod offline;
 pub(crate) mod pool;
 pub(crate) mod probe;
 pub(crate) mod processes;

@@ -77,9 +77,34 @@ pub(crate) struct SearchArgs {
 #[derive(Args)]
 pub(crate) struct OverlapArgs {
     /// Your case export (the file you ingested).
-    input: PathBuf,
+    #[arg(required_unless_present = "answer")]
+    input: Option<PathBuf>,
     #[command(flatten)]
     node: NodeAccess,
+    /// Take part without a node: the config of a partner that runs none
+    /// (partner_id, keyring, identity, [coordinator]; see
+    /// docs/clandestine.md). The list is tokenized here; the cases are asked
+    /// through the coordinator, or sealed to one partner with --sealed-to.
+    #[arg(long, value_name = "CONFIG")]
+    offline: Option<PathBuf>,
+    /// With --offline: write the cases' token queries into a file (-o)
+    /// sealed to this partner's public key (age1...), for it to answer with
+    /// `poshuk overlap --answer`.
+    #[arg(long, requires = "offline", value_name = "AGE_PUBLIC_KEY")]
+    sealed_to: Option<String>,
+    /// With --offline: read a partner's sealed reply to a request made of
+    /// this list: the report as if asked through the coordinator.
+    #[arg(
+        long,
+        requires = "offline",
+        conflicts_with = "sealed_to",
+        value_name = "REPLY"
+    )]
+    read: Option<PathBuf>,
+    /// At a partner with a node: answer a sealed request of a partner
+    /// without one with your node (--node), sealing the reply (-o) to it.
+    #[arg(long, conflicts_with = "offline", value_name = "REQUEST")]
+    answer: Option<PathBuf>,
     /// The per-case report to write: an Excel workbook when the name ends
     /// in .xlsx (a sheet of hits per case, a sheet per partner), CSV
     /// otherwise (record_id, your names and date, partner, handle, score,
@@ -496,15 +521,38 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
+    if let Some(request) = &args.answer {
+        return crate::commands::offline::answer(&args.node, request, &args.out);
+    }
+    let Some(input) = args.input.clone() else {
+        anyhow::bail!("give your case export");
+    };
     // Your own columns, all of them, are joined back to each hit.
     let mut options = args.reading.options()?;
     options.keep_cells = true;
-    let outcome = read_file(&args.input, &options)?;
+    let outcome = read_file(&input, &options)?;
+    let offline = match &args.offline {
+        Some(config) => Some(crate::commands::offline::Offline::open(config)?),
+        None => None,
+    };
     let queries: Vec<RawRecord> = outcome
         .records
         .iter()
         .map(|read| poshuk_node::wire::record_to_wire(&read.record))
         .collect();
+    if let (Some(offline), Some(recipient)) = (&offline, &args.sealed_to) {
+        let thin = offline.seal_request(&queries, &input, recipient, &args.out)?;
+        print_read_summary(&outcome, outcome.records.len());
+        println!(
+            "{} cases, tokenized here, sealed to the partner in {}: send it to them; they answer with `poshuk overlap --answer`, and you read their reply with --read and this same list",
+            queries.len(),
+            args.out.display()
+        );
+        if thin > 0 {
+            println!("{thin} cases have no name and no document: they cannot find anyone");
+        }
+        return Ok(());
+    }
     // One row per hit: your case's row as your list has it, then the
     // partner's hit (JSON lines have no row: the case id stands for it).
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -512,65 +560,70 @@ pub(crate) fn run_overlap(args: OverlapArgs) -> anyhow::Result<()> {
     let mut per_partner: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut failed, mut partial) = (0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
-    run_batch(
-        &args.node,
-        queries,
-        20,
-        args.concurrency,
-        |index, query, answer| {
-            let response = match answer {
-                Ok(response) => response,
-                Err(error) => {
-                    failed += 1;
-                    failures.push(format!("{}: {error}", query.record_id));
-                    return;
-                }
+    let each = |index: usize, query: &RawRecord, answer: anyhow::Result<FederatedResponse>| {
+        let response = match answer {
+            Ok(response) => response,
+            Err(error) => {
+                failed += 1;
+                failures.push(format!("{}: {error}", query.record_id));
+                return;
+            }
+        };
+        if response.partial {
+            partial += 1;
+        }
+        let mut best: BTreeMap<String, &str> = BTreeMap::new();
+        for hit in response
+            .hits
+            .iter()
+            .filter(|hit| !hit.own && matches!(hit.band, Band::Strong | Band::Possible))
+        {
+            let own = &outcome.records[index].cells;
+            let mut row = if own.is_empty() {
+                vec![query.record_id.clone()]
+            } else {
+                own.clone()
             };
-            if response.partial {
-                partial += 1;
+            row.extend([
+                hit.partner.clone(),
+                hit.handle.to_string(),
+                format!("{:.4}", hit.score),
+                hit.band.name().to_string(),
+                why(hit),
+            ]);
+            rows.push(row);
+            // Anonymous partners' hits (a pseudonym per search) are
+            // counted together, under the name they come with.
+            let counted = if hit.partner.starts_with("anon-") {
+                hit.partner_name.clone()
+            } else {
+                hit.partner.clone()
+            };
+            let entry = best.entry(counted).or_insert(hit.band.name());
+            if hit.band == Band::Strong {
+                *entry = "strong";
             }
-            let mut best: BTreeMap<String, &str> = BTreeMap::new();
-            for hit in response
-                .hits
-                .iter()
-                .filter(|hit| !hit.own && matches!(hit.band, Band::Strong | Band::Possible))
-            {
-                let own = &outcome.records[index].cells;
-                let mut row = if own.is_empty() {
-                    vec![query.record_id.clone()]
-                } else {
-                    own.clone()
-                };
-                row.extend([
-                    hit.partner.clone(),
-                    hit.handle.to_string(),
-                    format!("{:.4}", hit.score),
-                    hit.band.name().to_string(),
-                    why(hit),
-                ]);
-                rows.push(row);
-                // Anonymous partners' hits (a pseudonym per search) are
-                // counted together, under the name they come with.
-                let counted = if hit.partner.starts_with("anon-") {
-                    hit.partner_name.clone()
-                } else {
-                    hit.partner.clone()
-                };
-                let entry = best.entry(counted).or_insert(hit.band.name());
-                if hit.band == Band::Strong {
-                    *entry = "strong";
-                }
+        }
+        for (partner, band) in best {
+            let counts = per_partner.entry(partner).or_insert((0, 0));
+            if band == "strong" {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
             }
-            for (partner, band) in best {
-                let counts = per_partner.entry(partner).or_insert((0, 0));
-                if band == "strong" {
-                    counts.0 += 1;
-                } else {
-                    counts.1 += 1;
-                }
+        }
+    };
+    match (&offline, &args.read) {
+        (Some(offline), Some(reply)) => {
+            let answers = offline.read_reply(reply, &input, queries.len())?;
+            let mut each = each;
+            for (index, answer) in answers.into_iter().enumerate() {
+                each(index, &queries[index], Ok(answer));
             }
-        },
-    )?;
+        }
+        (Some(offline), None) => offline.search_all(&queries, args.concurrency, each)?,
+        (None, _) => run_batch(&args.node, queries.clone(), 20, args.concurrency, each)?,
+    }
     rows.sort();
     let own_header = if outcome.headers.is_empty() {
         vec!["record_id".to_string()]

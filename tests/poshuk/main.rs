@@ -10,6 +10,7 @@ mod encode_link;
 mod federation;
 mod keys;
 mod node;
+mod offline;
 mod outbound;
 mod privacy;
 mod quality;

@@ -374,7 +374,13 @@ impl CoordinatorConfig {
                 self.plain_http_on_loopback,
             )?,
         }
-        for partner in self.partners.iter().filter(|partner| !partner.outbound) {
+        // A partner with no node (it takes part with `overlap --offline`)
+        // has no URL to check.
+        for partner in self
+            .partners
+            .iter()
+            .filter(|partner| !partner.outbound && !partner.node_url.is_empty())
+        {
             if partner.node_url.starts_with("http:") {
                 poshuk_tls::check_plain_http(
                     &format!("partner `{}`: node_url", partner.id),
@@ -520,7 +526,14 @@ impl CoordinatorConfig {
                     ));
                 }
             }
-            if !partner.outbound {
+            let searched = partner.permissions.contains(&Permission::BeSearched);
+            if !partner.outbound && partner.node_url.is_empty() && searched {
+                return Err(format!(
+                    "partner `{}`: no node_url, and the partner may be searched: give its node's URL, mark it `outbound = true`, or leave `be_searched` out of its permissions (a partner without a node)",
+                    partner.id
+                ));
+            }
+            if !partner.outbound && !partner.node_url.is_empty() {
                 let url = reqwest::Url::parse(&partner.node_url).map_err(|error| {
                     format!(
                         "partner `{}`: node_url `{}` is not a URL ({error})",

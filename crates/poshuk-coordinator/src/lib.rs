@@ -191,7 +191,7 @@ impl Coordinator {
                 let http = client_for(&partner.id)?;
                 // An outbound node has no URL: its client's requests go over
                 // its connection, and the URL only carries the path.
-                let url = if partner.outbound {
+                let url = if partner.outbound || partner.node_url.is_empty() {
                     tunnel::PLACEHOLDER_URL
                 } else {
                     &partner.node_url
@@ -253,6 +253,10 @@ impl Coordinator {
                 .read()
                 .ok()
                 .and_then(|tunnels| tunnels.get(&partner.id).map(|(_, client)| client.clone()));
+        }
+        if partner.node_url.is_empty() {
+            // A partner without a node.
+            return None;
         }
         self.nodes.get(&partner.id).cloned()
     }

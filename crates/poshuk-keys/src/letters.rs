@@ -132,6 +132,27 @@ pub fn pseudonymous_identity(
     Ok(encoded)
 }
 
+/// Seals bytes to `recipient` (an `age1...` public key): a file for one
+/// partner's eyes (an offline request or its reply).
+pub fn seal_bytes(recipient: &str, bytes: &[u8]) -> Result<Vec<u8>, LetterError> {
+    let recipient = age::x25519::Recipient::from_str(recipient.trim())
+        .map_err(|_| LetterError::BadRecipient)?;
+    age::encrypt(&recipient, bytes).map_err(|_| LetterError::NoRandomness)
+}
+
+/// Opens what [`seal_bytes`] sealed, with an identity file's text.
+pub fn open_bytes(identity_text: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, LetterError> {
+    let line = identity_text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .ok_or(LetterError::BadIdentity)?;
+    let identity = age::x25519::Identity::from_str(line).map_err(|_| LetterError::BadIdentity)?;
+    age::decrypt(&identity, sealed)
+        .map(Zeroizing::new)
+        .map_err(|_| LetterError::Unreadable)
+}
+
 /// The public key (`age1...`) of an identity file's text.
 pub fn public_key_of(identity_text: &str) -> Result<String, LetterError> {
     let line = identity_text

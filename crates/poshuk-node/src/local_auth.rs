@@ -250,7 +250,12 @@ pub(crate) async fn check_local_request(
             "this credential may search only: ingest, delete and keys need local-admin.token",
         );
     }
-    if request.method() == Method::POST && path != local::KEYS_INSTALL {
+    // Sealed files go as they are; every other body is JSON (a browser
+    // form cannot send it across origins without a preflight).
+    if request.method() == Method::POST
+        && path != local::KEYS_INSTALL
+        && path != local::OFFLINE_ANSWER
+    {
         let json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())

@@ -21,6 +21,7 @@ pub mod federation;
 pub mod keys;
 pub mod local;
 pub mod local_credentials;
+pub mod offline;
 pub mod routes;
 pub mod sealed_header;
 pub mod signed;

@@ -56,6 +56,9 @@ pub mod local {
     pub const STAFF: &str = "/local/v1/staff";
     /// `POST` remove a staff account.
     pub const STAFF_REMOVE: &str = "/local/v1/staff/remove";
+    /// `POST` a sealed request of a partner without a node: answered with
+    /// this node's hits, sealed back (`poshuk overlap --answer`).
+    pub const OFFLINE_ANSWER: &str = "/local/v1/offline/answer";
 
     /// [`INGEST_BATCHES`] for one session.
     pub fn ingest_batches(session: &str) -> String {

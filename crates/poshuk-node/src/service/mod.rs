@@ -10,6 +10,7 @@ mod error;
 mod federation;
 mod ingest;
 mod keys;
+mod offline;
 mod search;
 mod staff;
 pub mod web;
@@ -256,6 +257,12 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(local::KEYS_FETCH, post(keys::fetch))
         .route(local::STAFF, post(staff::put_staff).get(staff::list_staff))
         .route(local::STAFF_REMOVE, post(staff::remove_staff))
+        .route(
+            local::OFFLINE_ANSWER,
+            post(offline::answer).layer(axum::extract::DefaultBodyLimit::max(
+                offline::MAX_REQUEST_BYTES,
+            )),
+        )
         .route(routes::READYZ, get(federation::readyz))
         .route(routes::LIVEZ, get(federation::livez))
         .route(routes::METRICS, get(federation::local_metrics))
