@@ -229,6 +229,15 @@ impl Coordinator {
             response.contacts.remove(&partner.id);
             response.partners.insert(pseudonym, status);
         }
+        // Ordered again under the names shown: ties were broken by the real
+        // ids, and where an anonymous partner's hit fell among equal scores
+        // would tell where its id sorts.
+        response.hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.partner.cmp(&b.partner))
+                .then_with(|| a.handle.cmp(&b.handle))
+        });
     }
 
     /// A search in the audit log: who asked, the query's fingerprint,
