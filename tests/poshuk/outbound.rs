@@ -23,7 +23,11 @@ use crate::support::{NodeProcess, get_json, poshuk, workspace_with_keyring};
 struct Relay {
     port: u16,
     silent: Arc<AtomicBool>,
+    /// New connections are closed at once (the open ones carry on).
+    closed_to_new: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
+    /// Connections relayed so far.
+    relayed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Relay {
@@ -31,13 +35,25 @@ impl Relay {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         let silent = Arc::new(AtomicBool::new(false));
+        let closed_to_new = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
-        let (held, quiet) = (connections.clone(), silent.clone());
+        let relayed: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let (held, quiet, closed, counted) = (
+            connections.clone(),
+            silent.clone(),
+            closed_to_new.clone(),
+            relayed.clone(),
+        );
         std::thread::spawn(move || {
             for inbound in listener.incoming().flatten() {
+                if closed.load(Ordering::SeqCst) {
+                    let _ = inbound.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let Ok(outbound) = TcpStream::connect(target) else {
                     continue;
                 };
+                counted.fetch_add(1, Ordering::SeqCst);
                 for stream in [&inbound, &outbound] {
                     if let (Ok(clone), Ok(mut held)) = (stream.try_clone(), held.lock()) {
                         held.push(clone);
@@ -69,12 +85,18 @@ impl Relay {
         Relay {
             port,
             silent,
+            closed_to_new,
             connections,
+            relayed,
         }
     }
 
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn close_to_new(&self, closed: bool) {
+        self.closed_to_new.store(closed, Ordering::SeqCst);
     }
 
     fn silence(&self, silent: bool) {
@@ -236,6 +258,43 @@ fn an_outbound_node_opens_no_port_answers_searches_and_comes_back_after_a_cut() 
         .find(|hit| hit["partner"] == "ru-sources")
         .unwrap_or_else(|| panic!("no hit from the outbound node: {body}"));
     assert_eq!(hit["band"], "strong", "{hit}");
+
+    // Its own requests to the coordinator ride the same connection: with
+    // every new connection refused, its staff still search the federation,
+    // and its key fetch reaches the coordinator (which has none waiting).
+    relay.close_to_new(true);
+    let (status, own) = search(&hidden, &person);
+    assert_eq!(status, 200, "{own}");
+    assert!(
+        own["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .any(|hit| hit["partner"] == "ngo-ua"),
+        "{own}"
+    );
+    let fetch = poshuk(
+        root,
+        &[
+            "keys",
+            "install",
+            "--from-coordinator",
+            "--node",
+            &hidden.local,
+        ],
+    );
+    assert!(!fetch.success);
+    assert!(
+        fetch.stderr.contains("no sealed key"),
+        "the coordinator answered over the connection: {}",
+        fetch.stderr
+    );
+    assert_eq!(
+        relay.relayed.load(Ordering::SeqCst),
+        1,
+        "one connection carried the federation's requests and the node's own"
+    );
+    relay.close_to_new(false);
 
     // The network stops delivering: the search still answers, with the
     // others' hits, and names the node that did not.

@@ -79,6 +79,9 @@ pub struct Coordinator {
     tunnels: RwLock<HashMap<String, (u64, ApiClient)>>,
     /// Names anonymous partners to searchers, one pseudonym per search.
     pseudonyms: pseudonyms::Pseudonyms,
+    /// The coordinator's own router, for the requests an outbound node
+    /// sends over its connection (set when serving starts).
+    router: std::sync::OnceLock<axum::Router>,
 }
 
 impl std::fmt::Debug for Coordinator {
@@ -235,6 +238,7 @@ impl Coordinator {
             contacts: contacts::Contacts::Local(Arc::new(contacts)),
             shared: None,
             tunnels: RwLock::new(HashMap::new()),
+            router: std::sync::OnceLock::new(),
             pseudonyms: pseudonyms::Pseudonyms::load_or_create(&config_state_dir).map_err(
                 |source| CoordinatorError::Io {
                     what: format!("{} in the state directory", pseudonyms::KEY_FILE),
@@ -399,7 +403,10 @@ pub async fn serve(
         Some((address, _)) => on_listening(&format!("{url} health=http://{address}")),
         None => on_listening(&url),
     }
-    let app = router(coordinator);
+    let app = router(coordinator.clone());
+    // An outbound node's own requests come over its connection and are
+    // served by the same router, with the same checks.
+    let _ = coordinator.router.set(app.clone());
     let served = match tls {
         Some(tls) => {
             let listener = poshuk_tls::TlsListener::new(listener, tls).map_err(|source| {

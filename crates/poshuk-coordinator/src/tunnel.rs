@@ -1,9 +1,12 @@
 //! The coordinator's end of an outbound node's connection: `GET /v1/tunnel`,
 //! signed by the partner over its mutual-TLS connection, becomes a
 //! WebSocket over which the coordinator sends that node its searches, status
-//! polls and retirements, signed with the node's token as always. While it
-//! is open, the node is a partner like any other (same deadlines, same
-//! partial answers); while it is not, the node is "unavailable".
+//! polls and retirements, signed with the node's token as always, and over
+//! which the node sends its own requests (its staff's searches, its sealed
+//! keys, contact requests), served by the coordinator's router as if they
+//! came over their own connection from that partner. While it is open, the
+//! node is a partner like any other (same deadlines, same partial answers);
+//! while it is not, the node is "unavailable".
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,8 +18,12 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
-use poshuk_protocol::tunnel::{MAX_FRAME_BYTES, Tunnel};
+use poshuk_protocol::tunnel::{MAX_FRAME_BYTES, Tunnel, TunnelAnswer};
 use poshuk_tls::tunnel::{PING_EVERY, SILENT_FOR};
+
+/// The node's own requests served at once over one connection; more get
+/// 503 at once (a node's staff make a few at a time).
+const SERVED_AT_ONCE: usize = 16;
 
 use crate::Coordinator;
 use crate::http::{ApiError, Caller};
@@ -33,8 +40,13 @@ static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 pub(crate) async fn open(
     State(coordinator): State<Arc<Coordinator>>,
     Extension(caller): Extension<Caller>,
+    connection: Option<Extension<axum::extract::ConnectInfo<poshuk_tls::PeerParty>>>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    // Over mutual TLS the certificate named the partner (the gate checked
+    // it signed as that partner): requests it sends over the connection
+    // come from that party.
+    let over_tls = connection.is_some_and(|Extension(info)| info.0.name().is_some());
     let Caller::Partner(id) = caller else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -73,14 +85,26 @@ pub(crate) async fn open(
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| async move { coordinator.serve_tunnel(id, socket).await }))
+        .on_upgrade(move |socket| async move {
+            let peer = if over_tls {
+                poshuk_tls::PeerParty::over_tls(&id)
+            } else {
+                poshuk_tls::PeerParty::plain()
+            };
+            coordinator.serve_tunnel(id, peer, socket).await
+        }))
 }
 
 impl Coordinator {
     /// Serves one node's connection until it ends: registers the node's
     /// client over it (replacing an older connection), asks the node's
     /// status at once, pings, and unregisters it at the end.
-    async fn serve_tunnel(self: Arc<Coordinator>, partner_id: String, socket: WebSocket) {
+    async fn serve_tunnel(
+        self: Arc<Coordinator>,
+        partner_id: String,
+        peer: poshuk_tls::PeerParty,
+        socket: WebSocket,
+    ) {
         let Some(client) = self.nodes.get(&partner_id).cloned() else {
             return;
         };
@@ -107,6 +131,7 @@ impl Coordinator {
             }
         });
         let (mut sink, mut stream) = socket.split();
+        let serving = Arc::new(tokio::sync::Semaphore::new(SERVED_AT_ONCE));
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut heard = Instant::now();
@@ -123,14 +148,30 @@ impl Coordinator {
                     match message {
                         None | Some(Ok(Message::Close(_))) => break "closed",
                         Some(Err(_)) => break "broken",
-                        Some(Ok(Message::Binary(frame))) => {
-                            // The node only answers here; a request from it
-                            // is not served (its own calls go over HTTPS).
-                            match tunnel.receive(&frame) {
-                                Ok(None) => {}
-                                Ok(Some(_)) | Err(_) => break "broken",
+                        Some(Ok(Message::Binary(frame))) => match tunnel.receive(&frame) {
+                            Ok(None) => {}
+                            // The node's own request (a search, its sealed
+                            // key, a contact request): served by the
+                            // coordinator's router as if it came over its
+                            // own connection, signature and all.
+                            Ok(Some((id, request))) => {
+                                let (Some(router), Ok(permit)) =
+                                    (self.router.get().cloned(), serving.clone().try_acquire_owned())
+                                else {
+                                    let busy = TunnelAnswer { status: 503, content_type: None, body: Vec::new() };
+                                    let tunnel = tunnel.clone();
+                                    tokio::spawn(async move { tunnel.answer(id, busy).await });
+                                    continue;
+                                };
+                                let (tunnel, peer) = (tunnel.clone(), peer.clone());
+                                tokio::spawn(async move {
+                                    let answer = poshuk_tls::tunnel::serve_request(router, request, peer).await;
+                                    tunnel.answer(id, answer).await;
+                                    drop(permit);
+                                });
                             }
-                        }
+                            Err(_) => break "broken",
+                        },
                         Some(Ok(_)) => {}
                     }
                 }

@@ -25,6 +25,8 @@ pub struct CoordinatorLink {
     /// to the coordinator, and whether that connection is open now.
     outbound: bool,
     connected: std::sync::atomic::AtomicBool,
+    /// The client over the open connection, when there is one.
+    over_tunnel: Mutex<Option<ApiClient>>,
     live_epochs: Mutex<Option<(Instant, Vec<Epoch>)>>,
     reachable: Mutex<Option<(Instant, bool)>>,
 }
@@ -54,6 +56,7 @@ impl CoordinatorLink {
             client: ApiClient::signed(http, &config.url, partner_id, &config.token),
             outbound: config.outbound,
             connected: std::sync::atomic::AtomicBool::new(false),
+            over_tunnel: Mutex::new(None),
             live_epochs: Mutex::new(None),
             reachable: Mutex::new(None),
         })
@@ -74,7 +77,7 @@ impl CoordinatorLink {
             Some(live) => Some(live),
             None => {
                 let live = self
-                    .client
+                    .client()
                     .epochs()
                     .await
                     .ok()
@@ -105,12 +108,12 @@ impl CoordinatorLink {
         queries: &EpochQueries,
         partners: Option<&[String]>,
     ) -> Result<FederatedResponse, ClientError> {
-        self.client.federated_search(queries, partners).await
+        self.client().federated_search(queries, partners).await
     }
 
     /// This partner's sealed key for `epoch`, from the coordinator's relay.
     pub async fn sealed_key(&self, epoch: u32) -> Result<Vec<u8>, ClientError> {
-        self.client.sealed_key(epoch).await
+        self.client().sealed_key(epoch).await
     }
 
     /// Whether the coordinator answered its epoch list within the last
@@ -126,7 +129,8 @@ impl CoordinatorLink {
         if let Some(reachable) = cached {
             return reachable;
         }
-        let reachable = tokio::time::timeout(Duration::from_secs(2), self.client.epochs())
+        let client = self.client();
+        let reachable = tokio::time::timeout(Duration::from_secs(2), client.epochs())
             .await
             .is_ok_and(|answer| answer.is_ok());
         if let Ok(mut cache) = self.reachable.lock() {
@@ -135,10 +139,15 @@ impl CoordinatorLink {
         reachable
     }
 
-    /// Notes whether the outbound connection is open (`/readyz` reports it).
-    pub fn set_connected(&self, connected: bool) {
+    /// Notes the outbound connection open (its tunnel) or closed (`None`):
+    /// `/readyz` reports it, and this node's own requests to the coordinator
+    /// go over it while it is open.
+    pub fn set_tunnel(&self, tunnel: Option<std::sync::Arc<poshuk_protocol::tunnel::Tunnel>>) {
         self.connected
-            .store(connected, std::sync::atomic::Ordering::SeqCst);
+            .store(tunnel.is_some(), std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut over) = self.over_tunnel.lock() {
+            *over = tunnel.map(|tunnel| self.client.clone().over_tunnel(tunnel));
+        }
     }
 
     /// Whether the coordinator can search this node through it: always for
@@ -147,9 +156,14 @@ impl CoordinatorLink {
         !self.outbound || self.connected.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// The coordinator's client, for the routes the web page uses (partners,
-    /// contact requests).
-    pub fn client(&self) -> &ApiClient {
-        &self.client
+    /// The coordinator's client: over the outbound connection while it is
+    /// open, else over HTTPS (also for the routes the web page uses:
+    /// partners, contact requests).
+    pub fn client(&self) -> ApiClient {
+        self.over_tunnel
+            .lock()
+            .ok()
+            .and_then(|over| over.clone())
+            .unwrap_or_else(|| self.client.clone())
     }
 }

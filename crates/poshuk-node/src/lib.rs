@@ -441,9 +441,9 @@ async fn keep_connected(
             Ok(connection) => {
                 let opened = std::time::Instant::now();
                 let ended =
-                    poshuk_tls::tunnel::run(connection, router.clone(), peer.clone(), || {
+                    poshuk_tls::tunnel::run(connection, router.clone(), peer.clone(), |tunnel| {
                         if let Some(link) = state.coordinator_link() {
-                            link.set_connected(true);
+                            link.set_tunnel(Some(tunnel));
                         }
                         tracing::info!(
                             "connected to the coordinator: answering the federation over it"
@@ -451,7 +451,7 @@ async fn keep_connected(
                     })
                     .await;
                 if let Some(link) = state.coordinator_link() {
-                    link.set_connected(false);
+                    link.set_tunnel(None);
                 }
                 tracing::warn!(why = ?ended, "the connection to the coordinator ended");
                 failures = if opened.elapsed() > STEADY_CONNECTION {

@@ -235,12 +235,14 @@ pub enum Ended {
 /// coordinator's requests with `router` (as coming from the coordinator's
 /// certificate, which the handshake checked), at most [`SERVED_AT_ONCE`] at
 /// a time, pings every [`PING_EVERY`], and gives up after [`SILENT_FOR`]
-/// of silence. `on_open` is called once the tunnel is ready.
+/// of silence. `on_open` gets the tunnel once it is ready: the node sends
+/// its own requests to the coordinator over it (searches, sealed keys,
+/// contact requests), so one connection carries everything.
 pub async fn run(
     connection: Connection,
     router: axum::Router,
     peer: PeerParty,
-    on_open: impl FnOnce(),
+    on_open: impl FnOnce(Arc<Tunnel>),
 ) -> Ended {
     let (tunnel, mut frames) = Tunnel::new(Duration::from_secs(10));
     let (mut sink, mut stream) = connection.split();
@@ -248,7 +250,7 @@ pub async fn run(
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut heard = Instant::now();
-    on_open();
+    on_open(tunnel.clone());
     let ended = loop {
         tokio::select! {
             frame = frames.recv() => {
