@@ -115,6 +115,7 @@ fn a_partner_without_a_node_finds_its_cases_through_the_coordinator_or_a_sealed_
         "{at_ngo} of {shared} shared cases found strong at the NGO:\n{}",
         through.stdout
     );
+    println!("through the coordinator: {at_ngo} of {shared} shared cases strong at the NGO");
     let report = std::fs::read_to_string(root.join("through.csv")).expect("the report");
     assert!(report.contains("ngo-ua") && report.contains("strong"));
 
