@@ -93,12 +93,25 @@ fn run_wipe(args: WipeArgs) -> anyhow::Result<()> {
     let vault_key = config.data_dir.join(poshuk_node::vault::VAULT_FILE);
     let early = poshuk_node::vault::wipe_file(&vault_key, "the vault's wrapped data key");
     let killed = stop_running_node(&config.data_dir);
-    let mut report =
-        poshuk_node::vault::wipe(&config.data_dir, &config.keyring, &config.identity_path());
+    let mut report = poshuk_node::vault::wipe(
+        &config.data_dir,
+        &config.keyring,
+        &config.identity_path(),
+        &config.audit_log_path(),
+    );
     report.destroyed.splice(0..0, early.destroyed);
     report.failed.splice(0..0, early.failed);
-    if let Some(line) = killed {
-        report.destroyed.insert(report.destroyed.len().min(1), line);
+    match killed {
+        Some(Ok(line)) => report.destroyed.insert(report.destroyed.len().min(1), line),
+        Some(Err(line)) => report.failed.push(line),
+        None => {}
+    }
+    // The note by which this user's commands found the node's credentials.
+    let local = config.listen.local.to_string();
+    if let Some(note) = poshuk_protocol::local_credentials::registry_entry(&local) {
+        let removed = poshuk_node::vault::wipe_file(&note, "the note of where the node ran");
+        report.destroyed.extend(removed.destroyed);
+        report.failed.extend(removed.failed);
     }
     for line in &report.destroyed {
         println!("destroyed: {line}");
@@ -117,26 +130,49 @@ fn run_wipe(args: WipeArgs) -> anyhow::Result<()> {
 }
 
 /// Kills the node process holding the data directory's lock, if one runs
-/// (SIGKILL: it must not write anything more); says what it did.
-fn stop_running_node(data_dir: &std::path::Path) -> Option<String> {
+/// (SIGKILL: it must not write anything more). The process named in the
+/// lock file is killed only if it holds that very lock open: a pid written
+/// there by someone else names no node. `Err` says what could not be done.
+fn stop_running_node(data_dir: &std::path::Path) -> Option<Result<String, String>> {
     let lock_path = data_dir.join("node.lock");
     let lock = std::fs::File::open(&lock_path).ok()?;
     let free = rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockShared).is_ok();
     if free {
         return None;
     }
-    let pid: i32 = std::fs::read_to_string(&lock_path)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let process = rustix::process::Pid::from_raw(pid)?;
-    match rustix::process::kill_process(process, rustix::process::Signal::KILL) {
-        Ok(()) => Some(format!(
-            "the running node (process {pid}, killed: its keys in memory are gone)"
-        )),
-        Err(error) => Some(format!(
-            "the running node (process {pid}) could NOT be killed: {error}"
-        )),
+    let Some(pid) = std::fs::read_to_string(&lock_path)
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok())
+    else {
+        return Some(Err(
+            "a node holds the data directory, and its lock names no process: stop it yourself"
+                .into(),
+        ));
+    };
+    let lock_file = std::fs::canonicalize(&lock_path).unwrap_or(lock_path);
+    let holds_lock = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries.flatten().any(|entry| {
+                std::fs::read_link(entry.path()).is_ok_and(|target| target == lock_file)
+            })
+        })
+        .unwrap_or(false);
+    if !holds_lock {
+        return Some(Err(format!(
+            "process {pid}, named in the lock, does not hold this node's lock (or cannot be seen from this user): NOT killed; stop the node yourself"
+        )));
     }
+    let Some(process) = rustix::process::Pid::from_raw(pid) else {
+        return Some(Err(format!("process {pid} is not a process id")));
+    };
+    Some(
+        match rustix::process::kill_process(process, rustix::process::Signal::KILL) {
+            Ok(()) => Ok(format!(
+                "the running node (process {pid}, killed: its keys in memory are gone)"
+            )),
+            Err(error) => Err(format!(
+                "the running node (process {pid}) could NOT be killed: {error}"
+            )),
+        },
+    )
 }

@@ -100,8 +100,21 @@ impl Offline {
         Ok(poshuk_keys::files::load_identity(path)?)
     }
 
+    /// The secret of a request made of the list `input`: derived from this
+    /// partner's identity, so that reading the reply needs no file besides
+    /// the list, and no one without the identity (or the request) knows it.
+    fn nonce(&self, input: &str) -> anyhow::Result<String> {
+        use hmac::{KeyInit, Mac};
+        let identity = self.identity()?;
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(identity.as_bytes())
+            .map_err(|_| anyhow::anyhow!("the identity cannot key a MAC"))?;
+        mac.update(b"poshuk offline request\0");
+        mac.update(input.as_bytes());
+        Ok(hex::encode(mac.finalize().into_bytes()))
+    }
+
     /// The token query of each case in `epoch`, `None` for a case that
-    /// cannot identify anyone (no name and no document).
+    /// cannot identify anyone (the federation refuses it too).
     fn queries(
         &self,
         records: &[RawRecord],
@@ -119,7 +132,8 @@ impl Offline {
                     return None;
                 }
                 let tokens = poshuk_node::generations::query_tokens(&tokenizer, &record, &years);
-                Some(TokenQuery::from_record(epoch.0, &tokens, LIMIT))
+                let query = TokenQuery::from_record(epoch.0, &tokens, LIMIT);
+                query.to_record().is_ok().then_some(query)
             })
             .collect())
     }
@@ -235,10 +249,12 @@ impl Offline {
         // A case that identifies no one is sent as an empty query, which
         // finds nothing: the order of the cases is kept.
         let empty = TokenQuery::from_record(epoch.0, &poshuk_core::TokenRecord::default(), 1);
+        let digest = digest_of(input)?;
         let request = OfflineRequest {
             from: self.config.partner_id.clone(),
             reply_to,
-            input: digest_of(input)?,
+            nonce: self.nonce(&digest)?,
+            input: digest,
             queries: queries
                 .into_iter()
                 .map(|query| query.unwrap_or_else(|| empty.clone()))
@@ -263,9 +279,23 @@ impl Offline {
         let opened = poshuk_keys::letters::open_bytes(&self.identity()?, &sealed)?;
         let reply: OfflineReply =
             serde_json::from_slice(&opened).context("the opened reply is not an offline reply")?;
-        if reply.input != digest_of(input)? || reply.answers.len() != cases {
+        let digest = digest_of(input)?;
+        if reply.input != digest || reply.answers.len() != cases {
             bail!(
                 "the reply answers a request made of another list (or another version of it): read it with the list the request was made of"
+            );
+        }
+        // Anyone can seal a file to this partner's public key; only the
+        // partner the request went to knows its secret.
+        if reply.nonce != self.nonce(&digest)? {
+            bail!(
+                "the reply does not carry the secret of this partner's request: it was not made by the partner the request was sealed to"
+            );
+        }
+        if reply.refused > 0 {
+            eprintln!(
+                "{} cases were not answered (they identify no one, or the partner's node refused them)",
+                reply.refused
             );
         }
         Ok(reply
@@ -285,7 +315,7 @@ impl Offline {
                             partner: reply.from.clone(),
                             partner_name: reply.from.clone(),
                             handle: hit.handle,
-                            score: hit.score,
+                            score: hit.score.clamp(0.0, 1.0),
                             band: hit.band,
                             agreeing: hit.agreeing,
                             fields: hit.fields,

@@ -148,6 +148,27 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
         "one handle per search"
     );
 
+    // It cannot be named in a search (which would tie its pseudonym to its
+    // id), nor is it listed among the known partners.
+    let (status, body) = crate::support::post_json(
+        &format!("{}/local/v1/federated-search", searcher.local),
+        &serde_json::json!({"record": person, "partners": ["ru-sources"]}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(!body.to_string().contains("ru-sources`,"), "{body}");
+    let (_, nobody) = crate::support::post_json(
+        &format!("{}/local/v1/federated-search", searcher.local),
+        &serde_json::json!({"record": person, "partners": ["nobody"]}),
+    );
+    let known = nobody["message"].as_str().expect("a message");
+    assert!(
+        known.contains("ngo-ua") && !known.contains("ru-sources"),
+        "{known}"
+    );
+    // The coordinator's metrics (labelled by partner) are the operator's.
+    let (status, _) = as_partner("GET", &format!("{url}/metrics"), "intl-org", None);
+    assert_eq!(status, 403);
+
     // Listings leave it out.
     for route in ["/v1/partners", "/v1/federation/status"] {
         let (status, body) = as_partner("GET", &format!("{url}{route}"), "intl-org", None);

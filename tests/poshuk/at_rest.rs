@@ -65,7 +65,7 @@ fn a_seized_encrypted_node_gives_nothing_back_and_a_wipe_is_final() {
     let usb = root.join("usb");
     std::fs::create_dir(&usb).expect("the removable drive");
     let key = usb.join("storage.key");
-    std::fs::write(&key, "a long random storage key on a usb stick").expect("the key");
+    crate::support::write_private(&key, "a long random storage key on a usb stick");
 
     let mut node = NodeProcess::start_with(root, "ngo-ua", &encrypted(&key));
     let ingest = poshuk(root, &["ingest", "--node", &node.local, "data/ngo_ua.csv"]);
@@ -158,7 +158,7 @@ fn a_seized_encrypted_node_gives_nothing_back_and_a_wipe_is_final() {
     let without = poshuk(root, &["node", "--config", &config.to_string_lossy()]);
     assert!(!without.success);
     assert!(without.stderr.contains("storage key"), "{}", without.stderr);
-    std::fs::write(&key, "another key that is long enough").expect("a wrong key");
+    crate::support::write_private(&key, "another key that is long enough");
     let wrong = poshuk(root, &["node", "--config", &config.to_string_lossy()]);
     assert!(!wrong.success);
     assert!(wrong.stderr.contains("does not open"), "{}", wrong.stderr);
@@ -206,6 +206,12 @@ fn a_seized_encrypted_node_gives_nothing_back_and_a_wipe_is_final() {
     assert!(node.child.wait().is_ok_and(|status| !status.success()));
     assert!(!data_dir.join(poshuk_node::vault::VAULT_FILE).exists());
     assert!(!keyring.exists());
+    // Not even a sign that a node ran: no credential, log or lock is left.
+    let left: Vec<_> = files_under(&data_dir)
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
     // The copy without its vault key: nothing opens, even with the storage key.
     std::fs::remove_file(copy.join(poshuk_node::vault::VAULT_FILE)).expect("as wiped");
     let mut copied_config = NodeConfig::read(&config).expect("config");

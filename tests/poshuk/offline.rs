@@ -217,6 +217,34 @@ fn a_partner_without_a_node_finds_its_cases_through_the_coordinator_or_a_sealed_
         "the same cases as through the coordinator:\n{}",
         read.stdout
     );
+    // A reply forged by anyone else (the public key is no secret) lacks the
+    // request's secret and is refused.
+    let identity = std::fs::read_to_string(root.join("ru-identity.age")).expect("identity");
+    let sealed_reply = std::fs::read(root.join("reply.age")).expect("reply");
+    let opened = poshuk_keys::letters::open_bytes(&identity, &sealed_reply).expect("opens");
+    let mut forged: poshuk_protocol::offline::OfflineReply =
+        serde_json::from_slice(&opened).expect("a reply");
+    forged.nonce = "0".repeat(64);
+    let public = poshuk_keys::letters::public_key_of(&identity).expect("key");
+    let bytes =
+        poshuk_keys::letters::seal_bytes(&public, &serde_json::to_vec(&forged).expect("JSON"))
+            .expect("sealed");
+    std::fs::write(root.join("forged.age"), bytes).expect("written");
+    let refused = poshuk(
+        root,
+        &[
+            "overlap",
+            "--offline",
+            "ru-offline.toml",
+            "data/ru_sources.csv",
+            "--read",
+            "forged.age",
+            "-o",
+            "forged.csv",
+        ],
+    );
+    assert!(!refused.success);
+    assert!(refused.stderr.contains("secret"), "{}", refused.stderr);
     // A reply is read against the list its request was made of.
     let other = poshuk(
         root,

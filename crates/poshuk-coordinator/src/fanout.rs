@@ -205,6 +205,7 @@ impl Coordinator {
     /// handles disguised, its status without timing (which could tell
     /// where it runs). The searcher's own hits stay its own.
     fn hide_anonymous(&self, requester: &PartnerConfig, response: &mut FederatedResponse) {
+        let mut hidden = false;
         for partner in self.config.partners.iter().filter(|p| p.anonymous) {
             if partner.id == requester.id {
                 continue;
@@ -212,6 +213,7 @@ impl Coordinator {
             let Some(mut status) = response.partners.remove(&partner.id) else {
                 continue;
             };
+            hidden = true;
             let pseudonym = self.pseudonyms.new_for(&partner.id);
             status.took_ms = 0;
             if status.error.is_some() {
@@ -235,9 +237,14 @@ impl Coordinator {
         response.hits.sort_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
-                .then_with(|| a.partner.cmp(&b.partner))
                 .then_with(|| a.handle.cmp(&b.handle))
+                .then_with(|| a.partner.cmp(&b.partner))
         });
+        // The whole search's time would be an anonymous node's own when it
+        // answers last: not told.
+        if hidden {
+            response.took_ms = 0;
+        }
     }
 
     /// A search in the audit log: who asked, the query's fingerprint,
@@ -299,6 +306,10 @@ impl Coordinator {
     /// least the configured minimum.
     fn hit_budget(&self, owner: &PartnerConfig) -> u64 {
         let limits = &self.config.limits;
+        // An anonymous partner's budget says nothing of its list's size.
+        if owner.anonymous {
+            return u64::from(limits.hits_per_day_min);
+        }
         let records = self
             .views
             .read()
@@ -397,11 +408,14 @@ fn merge(
             hit
         }));
     }
+    // Ties broken by handle (keyed, random-looking), then partner: never
+    // first by partner id, which would tell where an anonymous partner's id
+    // sorts among the others by which of two equal hits is kept.
     hits.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
-            .then_with(|| a.partner.cmp(&b.partner))
             .then_with(|| a.handle.cmp(&b.handle))
+            .then_with(|| a.partner.cmp(&b.partner))
     });
     hits.truncate(limit);
     let partial = partners
@@ -485,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn hits_are_merged_by_score_ties_broken_by_partner_then_handle() {
+    fn hits_are_merged_by_score_ties_broken_by_handle_then_partner() {
         let (ngo, intl, down) = (partner("ngo"), partner("intl"), partner("down"));
         let answers = vec![
             (
@@ -512,8 +526,8 @@ mod tests {
             .collect();
         assert_eq!(
             order,
-            [("intl".into(), 3), ("intl".into(), 9), ("ngo".into(), 1)],
-            "best first, then partner, then handle; capped at the limit"
+            [("intl".into(), 3), ("ngo".into(), 1), ("ngo".into(), 2)],
+            "best first, then handle; capped at the limit"
         );
         assert!(
             merged

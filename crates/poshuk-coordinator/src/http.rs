@@ -344,7 +344,15 @@ impl Coordinator {
                 "partners is empty: name at least one partner, or leave it out to search all",
             ));
         }
-        let known: Vec<&str> = self.config.partners.iter().map(|p| p.id.as_str()).collect();
+        // An anonymous partner cannot be named: a search restricted to it
+        // would tie its pseudonym to its id. Nor is it listed as known.
+        let known: Vec<&str> = self
+            .config
+            .partners
+            .iter()
+            .filter(|partner| !partner.anonymous)
+            .map(|partner| partner.id.as_str())
+            .collect();
         match names.iter().find(|name| !known.contains(&name.as_str())) {
             Some(unknown) => Err(ApiError::bad_request(
                 "unknown_partner",
@@ -529,7 +537,17 @@ async fn contact_recipient(
     Extension(caller): Extension<Caller>,
     Query(query): Query<RecipientQuery>,
 ) -> Result<Json<poshuk_protocol::contacts::Recipient>, ApiError> {
-    known_partner(&coordinator, &caller)?;
+    let asker = known_partner(&coordinator, &caller)?;
+    if !coordinator.count_recipient_lookup(&asker.id) {
+        return Err(ApiError {
+            retry_after: Some(3600),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many",
+                "this partner asked for contact keys too often today: retry tomorrow",
+            )
+        });
+    }
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -653,10 +671,15 @@ pub(crate) fn health_router(coordinator: Shared) -> Router {
         .with_state(coordinator)
 }
 
-/// `GET /metrics`: OpenMetrics text.
-async fn metrics(State(coordinator): State<Shared>) -> Response {
+/// `GET /metrics`: OpenMetrics text, for the federation's admin (the
+/// operator's monitoring): it is labelled by partner, anonymous ones too.
+async fn metrics(
+    State(coordinator): State<Shared>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, ApiError> {
+    admin(&caller)?;
     let text = coordinator.metrics.render();
-    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 /// The largest search body: a query's tokens are bounded per slot

@@ -76,7 +76,10 @@ pub struct Coordinator {
     /// The open connections of outbound nodes, by partner id: a number
     /// per connection (so a closing one does not remove its successor) and
     /// the node's client over it.
-    tunnels: RwLock<HashMap<String, (u64, ApiClient)>>,
+    tunnels: RwLock<HashMap<String, tunnel::Registered>>,
+    /// Key lookups for contact requests per partner today (a bound: each
+    /// lookup of a pseudonym asks an anonymous partner's node).
+    recipient_lookups: Mutex<HashMap<String, (u64, u32)>>,
     /// Names anonymous partners to searchers, one pseudonym per search.
     pseudonyms: pseudonyms::Pseudonyms,
     /// The coordinator's own router, for the requests an outbound node
@@ -238,6 +241,7 @@ impl Coordinator {
             contacts: contacts::Contacts::Local(Arc::new(contacts)),
             shared: None,
             tunnels: RwLock::new(HashMap::new()),
+            recipient_lookups: Mutex::new(HashMap::new()),
             router: std::sync::OnceLock::new(),
             pseudonyms: pseudonyms::Pseudonyms::load_or_create(&config_state_dir).map_err(
                 |source| CoordinatorError::Io {
@@ -252,17 +256,35 @@ impl Coordinator {
     /// outbound node (`None` while it is not connected).
     fn node(&self, partner: &PartnerConfig) -> Option<ApiClient> {
         if partner.outbound {
-            return self
-                .tunnels
-                .read()
-                .ok()
-                .and_then(|tunnels| tunnels.get(&partner.id).map(|(_, client)| client.clone()));
+            return self.tunnels.read().ok().and_then(|tunnels| {
+                tunnels
+                    .get(&partner.id)
+                    .map(|registered| registered.client.clone())
+            });
         }
         if partner.node_url.is_empty() {
             // A partner without a node.
             return None;
         }
         self.nodes.get(&partner.id).cloned()
+    }
+
+    /// Counts one contact-key lookup by `partner` today; false beyond the
+    /// day's bound (each lookup of a pseudonym asks an anonymous partner's
+    /// node, and could serve to watch whether it is up).
+    pub(crate) fn count_recipient_lookup(&self, partner: &str) -> bool {
+        const PER_DAY: u32 = 100;
+        let day = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs() / 86_400)
+            .unwrap_or(0);
+        let Ok(mut lookups) = self.recipient_lookups.lock() else {
+            return false;
+        };
+        lookups.retain(|_, (seen, _)| *seen == day);
+        let entry = lookups.entry(partner.to_string()).or_insert((day, 0));
+        entry.1 += 1;
+        entry.1 <= PER_DAY
     }
 
     /// The partner a contact request's `to` names: a partner's id (not an

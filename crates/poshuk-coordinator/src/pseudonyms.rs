@@ -33,6 +33,21 @@ pub(crate) const KEY_FILE: &str = "pseudonym.key";
 
 const AAD: &[u8] = b"poshuk pseudonym";
 
+/// A partner id is padded to this length before it is sealed: every
+/// pseudonym has the same length, whatever the id's.
+const PADDED_ID: usize = 64;
+
+/// How long a pseudonym can be written to: a searcher writes soon after
+/// its search, and an old pseudonym must not stay an oracle forever.
+const VALID_FOR_SECONDS: u64 = 60 * 24 * 3600;
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
+}
+
 /// The coordinator's pseudonym key.
 pub(crate) struct Pseudonyms {
     key: Zeroizing<[u8; 32]>,
@@ -100,12 +115,16 @@ impl Pseudonyms {
             // Without randomness a pseudonym would repeat: better no hit.
             return format!("{PREFIX}unavailable");
         }
+        // The id, padded, then when the pseudonym was made.
+        let mut plain = partner.as_bytes().to_vec();
+        plain.resize(PADDED_ID.max(plain.len()), 0);
+        plain.extend_from_slice(&now_seconds().to_be_bytes());
         let sealed = self
             .sealing()
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
-                    msg: partner.as_bytes(),
+                    msg: &plain,
                     aad: AAD,
                 },
             )
@@ -132,7 +151,13 @@ impl Pseudonyms {
                 },
             )
             .ok()?;
-        String::from_utf8(opened).ok()
+        let (id, made) = opened.split_at(opened.len().checked_sub(8)?);
+        let made = u64::from_be_bytes(made.try_into().ok()?);
+        if now_seconds().saturating_sub(made) > VALID_FOR_SECONDS {
+            return None;
+        }
+        let id = id.split(|&byte| byte == 0).next()?;
+        String::from_utf8(id.to_vec()).ok()
     }
 
     fn block_cipher(&self, pseudonym: &str) -> aes::Aes128 {
@@ -179,6 +204,11 @@ mod tests {
         assert_eq!(other.partner_of(&first), None);
         assert_eq!(pseudonyms.partner_of("anon-00"), None);
         assert_eq!(pseudonyms.partner_of("memorial-x"), None);
+        // Ids of any length make pseudonyms of one length.
+        assert_eq!(
+            pseudonyms.new_for("a").len(),
+            pseudonyms.new_for("a-much-longer-id").len()
+        );
     }
 
     #[test]

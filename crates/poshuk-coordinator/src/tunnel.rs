@@ -36,6 +36,18 @@ pub(crate) const PLACEHOLDER_URL: &str = "http://outbound-node.invalid";
 /// unregister the one that replaced it.
 static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 
+/// A node's open connection: one per partner. A new one replaces the old,
+/// which is closed (a node that reconnects after a cut its coordinator had
+/// not noticed yet; or a second holder of the partner's credentials, which
+/// then shows in the audit log as connections replacing each other).
+pub(crate) struct Registered {
+    number: u64,
+    /// The node's client over the connection.
+    pub(crate) client: poshuk_protocol::client::ApiClient,
+    /// Ends the connection's loop.
+    closer: Arc<tokio::sync::Notify>,
+}
+
 /// `GET /v1/tunnel`: an outbound node opens its connection.
 pub(crate) async fn open(
     State(coordinator): State<Arc<Coordinator>>,
@@ -111,16 +123,24 @@ impl Coordinator {
         let deadline = Duration::from_millis(self.config.deadlines.per_node_ms);
         let (tunnel, mut frames) = Tunnel::new(deadline);
         let number = CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        let closer = Arc::new(tokio::sync::Notify::new());
         let replaced = self.tunnels.write().ok().and_then(|mut tunnels| {
             tunnels.insert(
                 partner_id.clone(),
-                (number, client.over_tunnel(tunnel.clone())),
+                Registered {
+                    number,
+                    client: client.over_tunnel(tunnel.clone()),
+                    closer: closer.clone(),
+                },
             )
         });
-        drop(replaced);
+        if let Some(old) = &replaced {
+            old.closer.notify_one();
+        }
         tracing::info!(partner = %partner_id, "an outbound node connected");
         let _ = self.audit.append(serde_json::json!({
             "event": "node_connected", "partner": partner_id,
+            "replaced_an_open_connection": replaced.is_some(),
         }));
         // Its epochs, for routing, without waiting for the next poll.
         let poller = self.clone();
@@ -137,10 +157,15 @@ impl Coordinator {
         let mut heard = Instant::now();
         let ended = loop {
             tokio::select! {
+                _ = closer.notified() => break "replaced",
                 frame = frames.recv() => {
                     let Some(frame) = frame else { break "closed" };
-                    if sink.send(Message::Binary(frame.into())).await.is_err() {
-                        break "broken";
+                    // A node that stops reading must not hold this loop
+                    // (and its silence check) in a write.
+                    match tokio::time::timeout(SILENT_FOR, sink.send(Message::Binary(frame.into()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break "broken",
+                        Err(_) => break "stalled",
                     }
                 }
                 message = stream.next() => {
@@ -179,8 +204,10 @@ impl Coordinator {
                     if heard.elapsed() > SILENT_FOR {
                         break "silent";
                     }
-                    if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
-                        break "broken";
+                    match tokio::time::timeout(SILENT_FOR, sink.send(Message::Ping(Vec::new().into()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break "broken",
+                        Err(_) => break "stalled",
                     }
                 }
             }
@@ -189,7 +216,7 @@ impl Coordinator {
         if let Ok(mut tunnels) = self.tunnels.write()
             && tunnels
                 .get(&partner_id)
-                .is_some_and(|(current, _)| *current == number)
+                .is_some_and(|current| current.number == number)
         {
             tunnels.remove(&partner_id);
         }

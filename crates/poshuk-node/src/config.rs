@@ -436,6 +436,22 @@ impl NodeConfig {
         {
             *key = format!("file:{}", base.join(file).display());
         }
+        // A key beside what it opens protects nothing.
+        if let Ok(Some(crate::vault::KeySource::File(key))) = config.storage.source() {
+            let absolute = |path: &Path| {
+                std::fs::canonicalize(path).unwrap_or_else(|_| {
+                    std::env::current_dir()
+                        .map(|dir| dir.join(path))
+                        .unwrap_or_else(|_| path.to_path_buf())
+                })
+            };
+            let folder = absolute(key.parent().unwrap_or(Path::new(".")));
+            if folder.starts_with(absolute(&config.data_dir)) {
+                return Err(invalid(
+                    "storage.key is a file in the data directory: a seized disk would hold the key beside what it opens; keep it on removable media".into(),
+                ));
+            }
+        }
         for path in [
             &mut config.audit_log,
             &mut config.keys.identity,
@@ -531,6 +547,7 @@ impl NodeConfig {
         {
             return Err("coordinator.url is https, and coordinator.ca is not set: name the federation's CA (the system's roots would trust any public certificate)".into());
         }
+        config.storage.source()?;
         let outbound = config
             .coordinator
             .as_ref()

@@ -183,6 +183,15 @@ fn open_vault(
         None => vault::StorageKey::from_source(&source).map_err(insecure)?,
     };
     let vault = vault::Vault::open_or_create(&config.data_dir, &key).map_err(insecure)?;
+    // The process holds the data key and the decrypted index: a crash must
+    // not write them to a core file on the disk this protects.
+    let none = rustix::process::Rlimit {
+        current: Some(0),
+        maximum: Some(0),
+    };
+    if rustix::process::setrlimit(rustix::process::Resource::Core, none).is_err() {
+        tracing::warn!("core dumps could not be turned off");
+    }
     Ok(Some(Arc::new(vault)))
 }
 

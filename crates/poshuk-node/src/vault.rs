@@ -144,12 +144,13 @@ impl StorageKey {
                     .into(),
             )),
             KeySource::File(path) => {
-                let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| {
-                    VaultError::Io {
-                        what: format!("cannot read the storage key file {}", path.display()),
-                        source,
-                    }
-                })?);
+                // Refused when others may read it, as every secret file.
+                let bytes = poshuk_keys::files::load_secret_bytes(
+                    path,
+                    "storage key",
+                    "a random key on removable media, mode 0600",
+                )
+                .map_err(|error| VaultError::NoKey(error.to_string()))?;
                 StorageKey::new(&bytes)
             }
             KeySource::Env(name) => {
@@ -177,6 +178,11 @@ struct Header {
 /// The unlocked vault: the data key, in memory only.
 pub struct Vault {
     data_key: Zeroizing<[u8; 32]>,
+    /// Whether a file found in the clear may be sealed in place: only
+    /// before the node has served (a keyring or identity put there to
+    /// start with). Later, a file in the clear was not written by this node:
+    /// planted on a seized disk, it is refused.
+    accepts_clear: bool,
 }
 
 impl std::fmt::Debug for Vault {
@@ -296,7 +302,10 @@ impl Vault {
             .map_err(io(format!("cannot write {}", path.display())))?;
         poshuk_keys::files::sync_directory(data_dir);
         tracing::info!("a new vault: everything this node writes is encrypted under it");
-        Ok(Vault { data_key })
+        Ok(Vault {
+            data_key,
+            accepts_clear: true,
+        })
     }
 
     fn unlock(data_dir: &Path, key: &StorageKey) -> Result<Vault, VaultError> {
@@ -316,8 +325,8 @@ impl Vault {
             return Err(VaultError::Damaged(what));
         }
         // Bounded: a planted header must not make the node stretch for hours.
-        let memory = header.memory_kib.clamp(8 * 1024, 1024 * 1024);
-        let passes = header.passes.clamp(1, 10);
+        let memory = header.memory_kib.clamp(8 * 1024, 256 * 1024);
+        let passes = header.passes.clamp(1, 6);
         let stretched = stretch(key, &salt, memory, passes)?;
         let nonce: [u8; 24] = nonce
             .try_into()
@@ -338,7 +347,17 @@ impl Vault {
             return Err(VaultError::Damaged(what));
         }
         data_key.copy_from_slice(&opened);
-        Ok(Vault { data_key })
+        let served = std::fs::read_dir(data_dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|entry| entry.file_name().to_string_lossy().starts_with("index"))
+            })
+            .unwrap_or(true);
+        Ok(Vault {
+            data_key,
+            accepts_clear: !served,
+        })
     }
 
     /// A key for one purpose (`index`, `store`, `files`, `node-secret`),
@@ -409,6 +428,12 @@ impl Vault {
         if bytes.starts_with(SEALED_MAGIC) {
             return self.open(&name, &bytes);
         }
+        if !self.accepts_clear {
+            return Err(VaultError::Refused(format!(
+                "{} is in the clear, and this node keeps its files sealed: this node did not write it (put there by someone else?). Remove it; install keys with `poshuk keys install`",
+                path.display()
+            )));
+        }
         self.write_file(path, &bytes)?;
         tracing::warn!(
             file = %path.display(),
@@ -445,20 +470,25 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// What [`wipe`] destroyed, in the order it did.
-#[derive(Debug, Default)]
-pub struct WipeReport {
-    /// One line per thing destroyed.
-    pub destroyed: Vec<String>,
-    /// What could not be destroyed, and why.
-    pub failed: Vec<String>,
-}
-
-/// Overwrites a file with random bytes, syncs, and deletes it.
+/// Overwrites a file with random bytes, syncs, and deletes it. A symbolic
+/// link is removed, never followed (a link planted in the data directory
+/// must not make a wipe destroy a file elsewhere).
 fn shred(path: &Path) -> std::io::Result<u64> {
-    let length = std::fs::metadata(path)?.len();
+    let metadata = std::fs::symlink_metadata(path)?;
+    if metadata.file_type().is_symlink() {
+        std::fs::remove_file(path)?;
+        return Ok(0);
+    }
+    if !metadata.is_file() {
+        return Err(std::io::Error::other("not a regular file: left alone"));
+    }
+    let length = metadata.len();
     {
-        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)?;
         let mut left = length;
         let mut noise = vec![0u8; 64 * 1024];
         while left > 0 {
@@ -473,60 +503,61 @@ fn shred(path: &Path) -> std::io::Result<u64> {
     Ok(length)
 }
 
-/// Destroys one file (overwritten, synced, deleted), saying so.
-pub fn wipe_file(path: &Path, what: &str) -> WipeReport {
-    let mut report = WipeReport::default();
-    if path.exists() {
+/// What [`wipe`] destroyed, in the order it did.
+#[derive(Debug, Default)]
+pub struct WipeReport {
+    /// One line per thing destroyed.
+    pub destroyed: Vec<String>,
+    /// What could not be destroyed, and why.
+    pub failed: Vec<String>,
+}
+
+impl WipeReport {
+    fn destroy(&mut self, path: &Path, what: &str) {
+        if std::fs::symlink_metadata(path).is_err() {
+            return;
+        }
         match shred(path) {
-            Ok(bytes) => report.destroyed.push(format!(
+            Ok(bytes) => self.destroyed.push(format!(
                 "{what} ({}, {bytes} bytes overwritten and deleted)",
                 path.display()
             )),
-            Err(error) => report
+            Err(error) => self
                 .failed
                 .push(format!("{what} ({}): {error}", path.display())),
         }
     }
+}
+
+/// Destroys one file (overwritten, synced, deleted), saying so.
+pub fn wipe_file(path: &Path, what: &str) -> WipeReport {
+    let mut report = WipeReport::default();
+    report.destroy(path, what);
     report
 }
 
 /// Destroys a node's key material and data: first the wrapped data key
 /// (after which nothing the vault sealed can be opened), then the keyring
-/// and identity (overwritten), then the index generations, the database
-/// and the node's secret. Works on an encrypted node and, less well, on an
-/// unencrypted one (whose deleted files a disk may still hold: overwriting
-/// in place is not erasure on flash storage or copy-on-write file systems).
-pub fn wipe(data_dir: &Path, keyring: &Path, identity: &Path) -> WipeReport {
+/// and identity (overwritten), then the index generations, the database,
+/// the audit log and every other file of the node (its credentials, its
+/// fingerprint key, its lock), so that the disk does not even show that a
+/// node ran. Works on an encrypted node and, less well, on an unencrypted
+/// one (whose deleted files a disk may still hold: overwriting in place is
+/// not erasure on flash storage or copy-on-write file systems).
+pub fn wipe(data_dir: &Path, keyring: &Path, identity: &Path, audit_log: &Path) -> WipeReport {
     let mut report = WipeReport::default();
-    let destroy = |path: &Path, what: &str, report: &mut WipeReport| {
-        if !path.exists() {
-            return;
-        }
-        match shred(path) {
-            Ok(bytes) => report.destroyed.push(format!(
-                "{what} ({}, {bytes} bytes overwritten and deleted)",
-                path.display()
-            )),
-            Err(error) => report
-                .failed
-                .push(format!("{what} ({}): {error}", path.display())),
-        }
-    };
-    destroy(
-        &data_dir.join(VAULT_FILE),
-        "the vault's wrapped data key",
-        &mut report,
-    );
-    destroy(keyring, "the federation keyring", &mut report);
-    destroy(identity, "the partner's identity", &mut report);
-    destroy(&data_dir.join("node.key"), "the node's secret", &mut report);
+    report.destroy(&data_dir.join(VAULT_FILE), "the vault's wrapped data key");
+    report.destroy(keyring, "the federation keyring");
+    report.destroy(identity, "the partner's identity");
+    report.destroy(&data_dir.join("node.key"), "the node's secret");
     for name in [SEALED_STORE_FILE, "node.db", "node.db-wal", "node.db-shm"] {
-        destroy(&data_dir.join(name), "the node's database", &mut report);
+        report.destroy(&data_dir.join(name), "the node's database");
     }
     if let Ok(entries) = std::fs::read_dir(data_dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            if !name.starts_with("index") || !entry.path().is_dir() {
+            let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+            if !name.starts_with("index") || !is_dir {
                 continue;
             }
             match std::fs::remove_dir_all(entry.path()) {
@@ -534,6 +565,20 @@ pub fn wipe(data_dir: &Path, keyring: &Path, identity: &Path) -> WipeReport {
                     .destroyed
                     .push(format!("the index generation {name} (deleted)")),
                 Err(error) => report.failed.push(format!("{name}: {error}")),
+            }
+        }
+    }
+    report.destroy(audit_log, "the audit log");
+    for rotated in poshuk_audit::rotated_files(audit_log) {
+        report.destroy(&rotated, "the audit log (rotated)");
+    }
+    // Whatever else the node kept: its local credentials, the audit's
+    // fingerprint key, its lock, an upload's link.
+    if let Ok(entries) = std::fs::read_dir(data_dir) {
+        for entry in entries.flatten() {
+            let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+            if !is_dir {
+                report.destroy(&entry.path(), "a file of the node");
             }
         }
     }
@@ -612,6 +657,25 @@ mod tests {
     }
 
     #[test]
+    fn a_file_in_the_clear_is_refused_once_the_node_has_served() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Vault::open_or_create(dir.path(), &key("correct horse battery")).expect("made");
+        std::fs::create_dir(dir.path().join("index-epoch-1")).expect("served");
+        let vault =
+            Vault::open_or_create(dir.path(), &key("correct horse battery")).expect("opens");
+        let planted = dir.path().join("keyring.toml");
+        std::fs::write(&planted, b"[[epoch]]\nkey = \"planted\"\n").expect("planted");
+        assert!(matches!(
+            vault.read_file(&planted),
+            Err(VaultError::Refused(_))
+        ));
+        assert!(
+            !is_sealed(&planted),
+            "left as it was, for the operator to see"
+        );
+    }
+
+    #[test]
     fn wiping_destroys_the_wrapped_key_first_and_says_so() {
         let dir = tempfile::tempdir().expect("tempdir");
         let vault = Vault::open_or_create(dir.path(), &key("correct horse battery")).expect("made");
@@ -619,7 +683,21 @@ mod tests {
         vault.write_file(&keyring, b"keys").expect("written");
         std::fs::create_dir(dir.path().join("index-epoch-1")).expect("dir");
         std::fs::write(dir.path().join("index-epoch-1/seg.idx"), b"x").expect("file");
-        let report = wipe(dir.path(), &keyring, &dir.path().join("identity.age"));
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        let victim = elsewhere.path().join("outside.txt");
+        std::fs::write(&victim, b"not the node's").expect("a file");
+        std::os::unix::fs::symlink(&victim, dir.path().join("node.db-wal")).expect("a link");
+        let report = wipe(
+            dir.path(),
+            &keyring,
+            &dir.path().join("identity.age"),
+            &dir.path().join("audit.jsonl"),
+        );
+        assert_eq!(
+            std::fs::read(&victim).expect("still there"),
+            b"not the node's",
+            "a link is removed, never followed"
+        );
         assert!(report.failed.is_empty(), "{report:?}");
         assert!(
             report.destroyed[0].contains("wrapped data key"),

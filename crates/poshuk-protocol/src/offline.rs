@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{SearchHit, TokenQuery};
 
-/// Most queries one sealed request may carry (the staff page's overlap
-/// bound).
-pub const MAX_OFFLINE_QUERIES: usize = 5_000;
+/// Most queries one sealed request may carry: answered within the node's
+/// request deadline, and about 35 MB sealed (each case carries the spelling
+/// variants of its names). A longer list goes in several requests.
+pub const MAX_OFFLINE_QUERIES: usize = 1_000;
 
 /// A sealed request's contents. On the wire (inside the sealed file) it is
 /// binary: a JSON head, then each query's tokens as raw bytes, about half
@@ -28,6 +29,11 @@ pub struct OfflineRequest {
     /// A digest of the asking partner's list file, so that the reply is read
     /// against the same list (the queries are in its order).
     pub input: String,
+    /// A secret of this request, which the reply must carry: only the
+    /// partner who could open the request can make a reply the asking
+    /// partner accepts (its public key, which seals the reply, is no
+    /// secret).
+    pub nonce: String,
     /// One token query per case of the list, in its order.
     pub queries: Vec<TokenQuery>,
 }
@@ -37,6 +43,7 @@ struct RequestHead {
     from: String,
     reply_to: String,
     input: String,
+    nonce: String,
     count: usize,
 }
 
@@ -85,6 +92,7 @@ impl OfflineRequest {
             from: self.from.clone(),
             reply_to: self.reply_to.clone(),
             input: self.input.clone(),
+            nonce: self.nonce.clone(),
             count: self.queries.len(),
         })
         .unwrap_or_default();
@@ -140,7 +148,14 @@ impl OfflineRequest {
                 }
                 let name = String::from_utf8(reader.take(name_len)?.to_vec())
                     .map_err(|_| OfflineError::Damaged)?;
+                let slot = poshuk_tokens::Slot::from_name(&name).ok_or(OfflineError::Damaged)?;
                 let count = reader.u32()? as usize;
+                // The federation's own bound per slot, checked before a
+                // token is read: a hostile file cannot make the reader hold
+                // more than one query of the federation may.
+                if count > crate::max_tokens(slot) {
+                    return Err(OfflineError::Damaged);
+                }
                 let raw = reader.take(count.checked_mul(16).ok_or(OfflineError::Damaged)?)?;
                 tokens.insert(name, raw.chunks_exact(16).map(hex::encode).collect());
             }
@@ -158,6 +173,7 @@ impl OfflineRequest {
             from: head.from,
             reply_to: head.reply_to,
             input: head.input,
+            nonce: head.nonce,
             queries,
         })
     }
@@ -170,10 +186,10 @@ mod tests {
     fn query(epoch: u32) -> TokenQuery {
         let mut tokens = BTreeMap::new();
         tokens.insert(
-            "given_name".to_string(),
+            "GivenWhole".to_string(),
             vec!["00112233445566778899aabbccddeeff".to_string(); 3],
         );
-        tokens.insert("family_name".to_string(), vec!["ff".repeat(16)]);
+        tokens.insert("FamilyWhole".to_string(), vec!["ff".repeat(16)]);
         TokenQuery {
             epoch,
             tokenizer: 4,
@@ -188,6 +204,7 @@ mod tests {
             from: "ru".into(),
             reply_to: "age1...".into(),
             input: "digest".into(),
+            nonce: "n".into(),
             queries: vec![query(1), query(2)],
         };
         let bytes = request.to_bytes();
@@ -204,11 +221,13 @@ mod tests {
         );
         // A count far beyond what the bytes hold allocates nothing.
         let mut huge = MAGIC.to_vec();
-        let head = br#"{"from":"a","reply_to":"b","input":"c","count":4000}"#;
+        let head = br#"{"from":"a","reply_to":"b","input":"c","nonce":"n","count":900}"#;
         huge.extend_from_slice(&(head.len() as u32).to_be_bytes());
         huge.extend_from_slice(head);
-        huge.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 2]);
-        huge.extend_from_slice(b"gn");
+        // epoch 1, tokenizer 4, limit 20, one slot, its name, then a count
+        // of tokens far beyond the federation's bound for it.
+        huge.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 12]);
+        huge.extend_from_slice(b"GivenVariant");
         huge.extend_from_slice(&u32::MAX.to_be_bytes());
         assert_eq!(
             OfflineRequest::from_bytes(&huge).err(),
@@ -224,8 +243,14 @@ pub struct OfflineReply {
     pub from: String,
     /// The request's `input`.
     pub input: String,
+    /// The request's `nonce`.
+    pub nonce: String,
     /// SHA-256 (hex) of the sealed request answered.
     pub request: String,
+    /// How many queries were not answered (a case that identifies no one,
+    /// or a query this node refuses): their answers are empty.
+    #[serde(default)]
+    pub refused: usize,
     /// The hits for each query, in the request's order (possible and strong
     /// only, as the federation gets them).
     pub answers: Vec<Vec<SearchHit>>,

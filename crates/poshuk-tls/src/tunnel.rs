@@ -255,8 +255,11 @@ pub async fn run(
         tokio::select! {
             frame = frames.recv() => {
                 let Some(frame) = frame else { break Ended::Closed };
-                if let Err(error) = sink.send(Message::Binary(frame.into())).await {
-                    break Ended::Broken(error.to_string());
+                // A coordinator that stops reading must not hold this loop.
+                match tokio::time::timeout(SILENT_FOR, sink.send(Message::Binary(frame.into()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => break Ended::Broken(error.to_string()),
+                    Err(_) => break Ended::Silent,
                 }
             }
             message = stream.next() => {
@@ -290,8 +293,10 @@ pub async fn run(
                 if heard.elapsed() > SILENT_FOR {
                     break Ended::Silent;
                 }
-                if let Err(error) = sink.send(Message::Ping(Vec::new().into())).await {
-                    break Ended::Broken(error.to_string());
+                match tokio::time::timeout(SILENT_FOR, sink.send(Message::Ping(Vec::new().into()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => break Ended::Broken(error.to_string()),
+                    Err(_) => break Ended::Silent,
                 }
             }
         }

@@ -10,7 +10,7 @@ mod install;
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use poshuk_core::KeyRing;
 use poshuk_keys::files;
@@ -202,9 +202,64 @@ pub(crate) fn run(command: KeysCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `keys identity` for an encrypted node: the identity is made sealed by the
+/// node's vault (never written in the clear), and its public key read back
+/// through the vault.
+fn sealed_identity(
+    config: &poshuk_node::NodeConfig,
+    source: &poshuk_node::vault::KeySource,
+) -> anyhow::Result<()> {
+    use poshuk_node::vault::{KeySource, StorageKey, Vault};
+    let key = match source {
+        KeySource::Prompt => {
+            let typed = zeroize::Zeroizing::new(rpassword::prompt_password(format!(
+                "storage passphrase of node {}: ",
+                config.partner_id
+            ))?);
+            StorageKey::new(typed.as_bytes())?
+        }
+        other => StorageKey::from_source(other)?,
+    };
+    std::fs::create_dir_all(&config.data_dir)?;
+    std::fs::set_permissions(
+        &config.data_dir,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )?;
+    let vault = Vault::open_or_create(&config.data_dir, &key)?;
+    let path = config.identity_path();
+    if path.exists() {
+        let text = vault.read_file(&path)?;
+        let text = std::str::from_utf8(&text).context("the identity is not text")?;
+        println!("{}", poshuk_keys::sealed::public_key(text)?);
+        eprintln!(
+            "identity {} exists (sealed); its public key is above",
+            path.display()
+        );
+        return Ok(());
+    }
+    let (secret, public) = poshuk_keys::sealed::generate_identity();
+    let text = zeroize::Zeroizing::new(format!(
+        "# poshuk partner identity: SECRET.\n# public key: {public}\n{}\n",
+        secret.as_str()
+    ));
+    vault.write_file(&path, text.as_bytes())?;
+    println!("{public}");
+    eprintln!(
+        "wrote identity {}, sealed by the node's vault. Give the public key above to the federation's admin.",
+        path.display()
+    );
+    Ok(())
+}
+
 fn identity(args: IdentityArgs) -> anyhow::Result<()> {
     let path = match (args.config, args.out) {
-        (Some(config), _) => poshuk_node::NodeConfig::load(&config)?.identity_path(),
+        (Some(config), _) => {
+            let config = poshuk_node::NodeConfig::load(&config)?;
+            if let Some(source) = config.storage.source().map_err(anyhow::Error::msg)? {
+                return sealed_identity(&config, &source);
+            }
+            config.identity_path()
+        }
         (None, Some(out)) => out,
         (None, None) => bail!("name the node's config (--config) or where to write (--out)"),
     };

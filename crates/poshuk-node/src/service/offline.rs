@@ -5,7 +5,8 @@
 //! (possible and strong hits, scores to a tenth), and seals the reply to the
 //! asking partner. Staff decide to answer (the admin credential): no
 //! coordinator's budget stands between the two partners, so the request is
-//! bounded ([`MAX_OFFLINE_QUERIES`]) and audited.
+//! bounded ([`MAX_OFFLINE_QUERIES`], the federation's bound on each query's
+//! tokens) and audited.
 
 use std::time::Instant;
 
@@ -22,39 +23,37 @@ use crate::wire::{for_the_federation, hits_response};
 
 /// The largest sealed request read: [`MAX_OFFLINE_QUERIES`] queries of
 /// common names with their spelling variants, with room.
-pub(crate) const MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
 pub(crate) async fn answer(
     State(state): State<SharedState>,
     body: Bytes,
 ) -> Result<Noted<Sealed>, ApiError> {
     let started = Instant::now();
-    // The sealed file itself, as the asking partner sent it.
-    let bytes = body.to_vec();
     let worker = state.clone();
-    let identity = blocking(move || {
-        worker.load_identity().map_err(|error| {
+    // Opening, reading and searching are all CPU work: none of it on the
+    // threads that serve requests.
+    let (reply, note) = blocking(move || {
+        let identity = worker.load_identity().map_err(|error| {
             ApiError::conflict(
                 "no_identity",
                 format!(
                     "this node has no usable identity to open the request with ({error}): make one with `poshuk keys identity`"
                 ),
             )
-        })
-    })
-    .await?;
-    let opened = poshuk_keys::letters::open_bytes(&identity, &bytes)
-        .map_err(|error| ApiError::bad_request(format!("the request cannot be opened: {error}")))?;
-    let request = OfflineRequest::from_bytes(&opened).map_err(|error| {
-        ApiError::bad_request(format!(
-            "the opened request is not usable: {error} (at most {MAX_OFFLINE_QUERIES} queries)"
-        ))
-    })?;
-    let worker = state.clone();
-    let queries = request.queries.clone();
-    let answers = blocking(move || {
-        let mut answers = Vec::with_capacity(queries.len());
-        for query in &queries {
+        })?;
+        let opened = poshuk_keys::letters::open_bytes(&identity, &body).map_err(|error| {
+            ApiError::bad_request(format!("the request cannot be opened: {error}"))
+        })?;
+        let request = OfflineRequest::from_bytes(&opened).map_err(|error| {
+            ApiError::bad_request(format!(
+                "the opened request is not usable: {error} (at most {MAX_OFFLINE_QUERIES} queries)"
+            ))
+        })?;
+        drop(opened);
+        let mut answers = Vec::with_capacity(request.queries.len());
+        let mut refused = 0;
+        for query in &request.queries {
             let Some(generation) = worker.generations.get(Epoch(query.epoch)) else {
                 return Err(ApiError::conflict(
                     "unknown_epoch",
@@ -64,9 +63,13 @@ pub(crate) async fn answer(
                     ),
                 ));
             };
-            let record = query
-                .to_record()
-                .map_err(|error| ApiError::bad_request(error.to_string()))?;
+            // A case that identifies no one (or a query the federation
+            // would refuse) gets an empty answer; the rest are answered.
+            let Ok(record) = query.to_record() else {
+                refused += 1;
+                answers.push(Vec::new());
+                continue;
+            };
             let outcome = generation.index.search(&record, query.limit)?;
             let response = for_the_federation(
                 hits_response(outcome, Instant::now()),
@@ -74,32 +77,36 @@ pub(crate) async fn answer(
             );
             answers.push(response.hits);
         }
-        Ok(answers)
+        let hits: usize = answers.iter().map(Vec::len).sum();
+        let note = serde_json::json!({
+            "offline_request_from": poshuk_audit::short(&request.from),
+            "queries": request.queries.len(),
+            "refused": refused,
+            "hits": hits,
+        });
+        let reply = OfflineReply {
+            from: worker.partner_id.clone(),
+            input: request.input.clone(),
+            nonce: request.nonce.clone(),
+            request: hex::encode(Sha256::digest(&body)),
+            refused,
+            answers,
+        };
+        let plain = zeroize::Zeroizing::new(serde_json::to_vec(&reply).unwrap_or_default());
+        let sealed = poshuk_keys::letters::seal_bytes(&request.reply_to, &plain).map_err(|error| {
+            ApiError::bad_request(format!(
+                "the reply cannot be sealed to the request's key: {error}"
+            ))
+        })?;
+        Ok((sealed, note))
     })
     .await?;
-    let hits: usize = answers.iter().map(Vec::len).sum();
-    let reply = OfflineReply {
-        from: state.partner_id.clone(),
-        input: request.input.clone(),
-        request: hex::encode(Sha256::digest(&bytes)),
-        answers,
-    };
-    let plain = zeroize::Zeroizing::new(serde_json::to_vec(&reply).unwrap_or_default());
-    let sealed = poshuk_keys::letters::seal_bytes(&request.reply_to, &plain).map_err(|error| {
-        ApiError::bad_request(format!(
-            "the reply cannot be sealed to the request's key: {error}"
-        ))
-    })?;
-    let note = serde_json::json!({
-        "offline_request_from": poshuk_audit::short(&request.from),
-        "queries": request.queries.len(),
-        "hits": hits,
-        "took_ms": started.elapsed().as_millis() as u64,
-    });
+    let mut note = note;
+    note["took_ms"] = (started.elapsed().as_millis() as u64).into();
     Ok(noted(
         note,
         Sealed {
-            sealed: hex::encode(sealed),
+            sealed: hex::encode(reply),
         },
     ))
 }

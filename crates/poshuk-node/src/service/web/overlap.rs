@@ -315,19 +315,33 @@ pub(crate) async fn start_overlap(
     }
     let data_dir = state.generations.data_dir().to_path_buf();
     let read = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        // A private temporary file in the data directory (0700), gone when
-        // dropped: the reader goes by the file's name and may seek.
-        let file = tempfile::Builder::new()
-            .prefix("upload-")
-            .suffix(&format!(".{extension}"))
-            .tempfile_in(&data_dir)
+        // The upload is a list of names in the clear: it never touches the
+        // disk. It is held in an anonymous file in memory (memfd), which the
+        // reader opens through a link named with the right extension (the
+        // reader goes by the name and may seek); the link holds no data.
+        let memory = rustix::fs::memfd_create("poshuk-upload", rustix::fs::MemfdFlags::CLOEXEC)
             .map_err(|error| error.to_string())?;
-        std::fs::write(file.path(), &bytes).map_err(|error| error.to_string())?;
+        let mut file = std::fs::File::from(memory);
+        std::io::Write::write_all(&mut file, &bytes).map_err(|error| error.to_string())?;
+        let target = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file));
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|error| error.to_string())?;
+        let link = data_dir.join(format!("upload-{}.{extension}", hex::encode(random)));
+        std::os::unix::fs::symlink(&target, &link).map_err(|error| error.to_string())?;
+        struct Unlink(std::path::PathBuf);
+        impl Drop for Unlink {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let link = Unlink(link);
         let options = poshuk_records::ReadOptions {
             source_name: Some(format!("upload.{extension}")),
             ..Default::default()
         };
-        poshuk_records::read_file(file.path(), &options).map_err(|error| error.to_string())
+        let read = poshuk_records::read_file(&link.0, &options).map_err(|error| error.to_string());
+        drop(file);
+        read
     })
     .await;
     let outcome = match read {
