@@ -65,27 +65,10 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
     );
     let mut nodes: Vec<NodeProcess> = PARTNERS
         .iter()
-        .map(|(id, file)| {
-            let node = NodeProcess::start_with(root, id, &guarded(id));
-            let run = poshuk(
-                root,
-                &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
-            );
-            assert!(run.success, "{}", run.stderr);
-            node
-        })
+        .map(|(id, file)| NodeProcess::start_loaded(root, id, file, &guarded(id)))
         .collect();
-    let public_keys: HashMap<String, String> = PARTNERS
-        .iter()
-        .map(|(id, _)| {
-            let run = poshuk(
-                root,
-                &["keys", "identity", "--config", &format!("{id}.toml")],
-            );
-            assert!(run.success, "{}", run.stderr);
-            (id.to_string(), run.stdout.trim().to_string())
-        })
-        .collect();
+    let ids: Vec<&str> = PARTNERS.iter().map(|(id, _)| *id).collect();
+    let public_keys: HashMap<String, String> = crate::support::public_keys(root, &ids);
     let registry: Vec<(&str, &str)> = PARTNERS
         .iter()
         .zip(&nodes)

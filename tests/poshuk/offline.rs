@@ -51,15 +51,7 @@ fn a_partner_without_a_node_finds_its_cases_through_the_coordinator_or_a_sealed_
     assert!(synth.success, "{}", synth.stderr);
     let mut nodes: Vec<NodeProcess> = [("ngo-ua", "ngo_ua"), ("intl-org", "intl_org")]
         .iter()
-        .map(|(id, file)| {
-            let node = NodeProcess::start_with(root, id, &guarded(id));
-            let run = poshuk(
-                root,
-                &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
-            );
-            assert!(run.success, "{}", run.stderr);
-            node
-        })
+        .map(|(id, file)| NodeProcess::start_loaded(root, id, file, &guarded(id)))
         .collect();
     // The Russian sources run no node: a partner that may search, and is
     // searched by no one.

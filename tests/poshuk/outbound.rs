@@ -200,16 +200,9 @@ fn an_outbound_node_opens_no_port_answers_searches_and_comes_back_after_a_cut() 
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
     synth(root);
-    let ngo = NodeProcess::start_with(root, "ngo-ua", &guarded("ngo-ua"));
-    assert!(poshuk(root, &["ingest", "--node", &ngo.local, "data/ngo_ua.csv"]).success);
-    let mut searcher = NodeProcess::start_with(root, "intl-org", &guarded("intl-org"));
-    assert!(
-        poshuk(
-            root,
-            &["ingest", "--node", &searcher.local, "data/intl_org.csv"]
-        )
-        .success
-    );
+    let ngo = NodeProcess::start_loaded(root, "ngo-ua", "ngo_ua", &guarded("ngo-ua"));
+    let mut searcher =
+        NodeProcess::start_loaded(root, "intl-org", "intl_org", &guarded("intl-org"));
     let (_coordinator, url) = start_coordinator(
         root,
         &[
@@ -369,15 +362,7 @@ fn a_federation_with_an_outbound_node_answers_as_one_of_listening_nodes() {
         ("intl-org", "intl_org"),
     ]
     .iter()
-    .map(|(id, file)| {
-        let node = NodeProcess::start_with(root, id, &guarded(id));
-        let run = poshuk(
-            root,
-            &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
-        );
-        assert!(run.success, "{}", run.stderr);
-        node
-    })
+    .map(|(id, file)| NodeProcess::start_loaded(root, id, file, &guarded(id)))
     .collect();
     // Two coordinators of the same three partners: one searches every node
     // at its listener, the other searches the Russian partner's node over

@@ -227,6 +227,23 @@ impl NodeProcess {
         NodeProcess::start_with_keyring(dir, partner, "keyring.toml", configure)
     }
 
+    /// Starts a node and loads its partner's list (`data/{file}.csv`, as
+    /// `poshuk synth` writes it) through `poshuk ingest`.
+    pub(crate) fn start_loaded(
+        dir: &Path,
+        partner: &str,
+        file: &str,
+        configure: &dyn Fn(&mut NodeConfig),
+    ) -> NodeProcess {
+        let node = NodeProcess::start_with(dir, partner, configure);
+        let run = poshuk(
+            dir,
+            &["ingest", "--node", &node.local, &format!("data/{file}.csv")],
+        );
+        assert!(run.success, "ingest into {partner}: {}", run.stderr);
+        node
+    }
+
     /// Starts a node with its own keyring file (in `dir`), both APIs on port 0;
     /// the config is then written again with the ports the node bound, so
     /// that a restart keeps the addresses the coordinator knows. Configs are
@@ -406,4 +423,23 @@ pub(crate) fn remember_node(local: &str, federation: &str, data_dir: &Path, toke
         let key_id = poshuk_protocol::signed::COORDINATOR_KEY_ID.to_string();
         remember_credential(federation, Credential::Signed(key_id, token.to_string()));
     }
+}
+
+/// Each partner's age identity (`poshuk keys identity --config ID.toml`),
+/// made now: its public key by partner id.
+pub(crate) fn public_keys(
+    dir: &Path,
+    partners: &[&str],
+) -> std::collections::HashMap<String, String> {
+    partners
+        .iter()
+        .map(|id| {
+            let run = poshuk(
+                dir,
+                &["keys", "identity", "--config", &format!("{id}.toml")],
+            );
+            assert!(run.success, "{}", run.stderr);
+            (id.to_string(), run.stdout.trim().to_string())
+        })
+        .collect()
 }

@@ -559,24 +559,7 @@ impl SharedStore {
             )
             .await
             .map_err(sql_to_contact)?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let handle: Handle = row.get::<_, String>(3).parse().ok()?;
-                let status = ContactStatus::parse(&row.get::<_, String>(5))?;
-                Some(ContactRequest {
-                    id: row.get(0),
-                    from: row.get(1),
-                    to: row.get(2),
-                    handle,
-                    sealed_message: row.get(4),
-                    status,
-                    sealed_reply: row.get(6),
-                    created_ms: row.get::<_, i64>(7).max(0) as u64,
-                    record: None,
-                })
-            })
-            .collect())
+        Ok(rows.iter().filter_map(contact_of).collect())
     }
 
     /// The requests made to pseudonyms (anonymous partners' hits): those
@@ -596,24 +579,7 @@ impl SharedStore {
             )
             .await
             .map_err(sql_to_contact)?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let handle: Handle = row.get::<_, String>(3).parse().ok()?;
-                let status = ContactStatus::parse(&row.get::<_, String>(5))?;
-                Some(ContactRequest {
-                    id: row.get(0),
-                    from: row.get(1),
-                    to: row.get(2),
-                    handle,
-                    sealed_message: row.get(4),
-                    status,
-                    sealed_reply: row.get(6),
-                    created_ms: row.get::<_, i64>(7).max(0) as u64,
-                    record: None,
-                })
-            })
-            .collect())
+        Ok(rows.iter().filter_map(contact_of).collect())
     }
 
     /// The receiver's answer to a pending request; the request's sender.
@@ -663,4 +629,22 @@ fn pool_to_contact(error: deadpool_postgres::PoolError) -> ContactError {
 
 fn sql_to_contact(error: tokio_postgres::Error) -> ContactError {
     ContactError::Shared(error.to_string())
+}
+
+/// A stored row (id, sender, receiver, handle, sealed message, status, sealed
+/// reply, created) as a request; `None` for a row no request can be made of.
+fn contact_of(row: &tokio_postgres::Row) -> Option<ContactRequest> {
+    let handle: Handle = row.get::<_, String>(3).parse().ok()?;
+    let status = ContactStatus::parse(&row.get::<_, String>(5))?;
+    Some(ContactRequest {
+        id: row.get(0),
+        from: row.get(1),
+        to: row.get(2),
+        handle,
+        sealed_message: row.get(4),
+        status,
+        sealed_reply: row.get(6),
+        created_ms: row.get::<_, i64>(7).max(0) as u64,
+        record: None,
+    })
 }

@@ -61,6 +61,15 @@ pub enum LetterError {
     NoRandomness,
 }
 
+/// The secret key line of an identity file's text (comments left out).
+fn identity_line(identity_text: &str) -> Result<&str, LetterError> {
+    identity_text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .ok_or(LetterError::BadIdentity)
+}
+
 /// Seals `text` to `recipient` (an `age1...` public key), bound to
 /// `envelope`.
 pub fn seal_letter(
@@ -83,11 +92,7 @@ pub fn open_letter(
     envelope: &Envelope<'_>,
     sealed: &[u8],
 ) -> Result<Zeroizing<String>, LetterError> {
-    let line = identity_text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with('#'))
-        .ok_or(LetterError::BadIdentity)?;
+    let line = identity_line(identity_text)?;
     let identity = age::x25519::Identity::from_str(line).map_err(|_| LetterError::BadIdentity)?;
     let plaintext =
         Zeroizing::new(age::decrypt(&identity, sealed).map_err(|_| LetterError::Unreadable)?);
@@ -109,11 +114,7 @@ pub fn pseudonymous_identity(
     pseudonym: &str,
 ) -> Result<Zeroizing<String>, LetterError> {
     use hmac::{KeyInit, Mac};
-    let line = identity_text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with('#'))
-        .ok_or(LetterError::BadIdentity)?;
+    let line = identity_line(identity_text)?;
     // Checked to be an identity: a derivation from garbage must fail.
     age::x25519::Identity::from_str(line).map_err(|_| LetterError::BadIdentity)?;
     let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(line.as_bytes())
@@ -142,11 +143,7 @@ pub fn seal_bytes(recipient: &str, bytes: &[u8]) -> Result<Vec<u8>, LetterError>
 
 /// Opens what [`seal_bytes`] sealed, with an identity file's text.
 pub fn open_bytes(identity_text: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, LetterError> {
-    let line = identity_text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with('#'))
-        .ok_or(LetterError::BadIdentity)?;
+    let line = identity_line(identity_text)?;
     let identity = age::x25519::Identity::from_str(line).map_err(|_| LetterError::BadIdentity)?;
     age::decrypt(&identity, sealed)
         .map(Zeroizing::new)
@@ -155,11 +152,7 @@ pub fn open_bytes(identity_text: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8
 
 /// The public key (`age1...`) of an identity file's text.
 pub fn public_key_of(identity_text: &str) -> Result<String, LetterError> {
-    let line = identity_text
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with('#'))
-        .ok_or(LetterError::BadIdentity)?;
+    let line = identity_line(identity_text)?;
     let identity = age::x25519::Identity::from_str(line).map_err(|_| LetterError::BadIdentity)?;
     Ok(identity.to_public().to_string())
 }

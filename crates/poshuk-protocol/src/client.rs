@@ -152,6 +152,26 @@ fn refused(status: u16, body: Option<&[u8]>) -> ClientError {
     ClientError::Refused { status, body }
 }
 
+/// A built request's path and query: what is signed, and what a tunnel
+/// carries.
+fn path_and_query(request: &reqwest::Request) -> String {
+    let url = request.url();
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+/// A built request's body: every body this client sends is in memory
+/// (JSON, a file's bytes).
+fn body_of(request: &reqwest::Request) -> Result<&[u8], ClientError> {
+    Ok(request
+        .body()
+        .map(|body| body.as_bytes().ok_or(ClientError::Unsignable))
+        .transpose()?
+        .unwrap_or_default())
+}
+
 /// Sends a built, signed request over a connection the server opened.
 async fn tunneled(
     tunnel: &crate::tunnel::Tunnel,
@@ -166,17 +186,8 @@ async fn tunneled(
             .and_then(|value| value.to_str().ok())
             .map(str::to_string)
     };
-    let url = request.url();
-    let path = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_string(),
-    };
-    let body = request
-        .body()
-        .map(|body| body.as_bytes().ok_or(ClientError::Unsignable))
-        .transpose()?
-        .unwrap_or_default()
-        .to_vec();
+    let path = path_and_query(&request);
+    let body = body_of(&request)?.to_vec();
     let sent = crate::tunnel::TunnelRequest {
         method: request.method().to_string(),
         path,
@@ -265,17 +276,8 @@ impl ApiClient {
         let Credential::Signed { key_id, secret } = &self.credential else {
             return Ok(());
         };
-        let url = request.url();
-        let path_and_query = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_string(),
-        };
-        // Every body this client sends is in memory (JSON, a file's bytes).
-        let body = request
-            .body()
-            .map(|body| body.as_bytes().ok_or(ClientError::Unsignable))
-            .transpose()?
-            .unwrap_or_default();
+        let path_and_query = path_and_query(request);
+        let body = body_of(request)?;
         let value = crate::signed::sign(
             key_id,
             secret.as_bytes(),
