@@ -65,7 +65,16 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
     );
     let mut nodes: Vec<NodeProcess> = PARTNERS
         .iter()
-        .map(|(id, file)| NodeProcess::start_loaded(root, id, file, &guarded(id)))
+        .map(|(id, file)| {
+            // The hidden partner's staff use its page through their proxy's
+            // single sign-on (so this test can drive the page without a
+            // browser).
+            let partner = id.to_string();
+            NodeProcess::start_loaded(root, id, file, &move |config| {
+                guarded(&partner)(config);
+                config.web.sso_header = Some("X-Forwarded-User".into());
+            })
+        })
         .collect();
     let ids: Vec<&str> = PARTNERS.iter().map(|(id, _)| *id).collect();
     let public_keys: HashMap<String, String> = crate::support::public_keys(root, &ids);
@@ -220,28 +229,63 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
     let (_, ngo_list) = as_partner("GET", &format!("{url}/v1/contacts"), "ngo-ua", None);
     assert!(!ngo_list.to_string().contains(&id), "{ngo_list}");
 
-    // It answers as the pseudonym; the searcher reads the reply.
+    // Its staff read it on their page, with their own case id, and accept:
+    // the node answers as the pseudonym.
+    let hidden = &nodes[1];
+    let staff = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(["staff", "add", "olga", "--node", &hidden.local])
+        .current_dir(root)
+        .env("POSHUK_STATE_DIR", crate::support::state_dir())
+        .env("POSHUK_STAFF_PASSWORD", "olga-password-4567")
+        .output()
+        .expect("runs");
+    assert!(
+        staff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&staff.stderr)
+    );
+    let token = std::fs::read_to_string(root.join("ru-sources-data/local-search.token"))
+        .expect("the local credential");
+    let page = |path: &str| {
+        reqwest::blocking::Client::new()
+            .get(format!("{}{path}", hidden.local))
+            .header("X-Forwarded-User", "olga")
+            .bearer_auth(token.trim())
+            .send()
+            .and_then(|response| response.text())
+            .expect("a page")
+    };
+    let inbox = page("/ui/contacts");
+    assert!(inbox.contains("We hold a record of this child."), "{inbox}");
+    let case_id = resolved["record_id"].as_str().expect("a case id");
+    let detail = page(&format!("/ui/contacts/{id}"));
+    assert!(detail.contains(case_id), "the owner's own case: {detail}");
+    let csrf = detail
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form")
+        .to_string();
+    let answered = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{}/ui/contacts/{id}/answer", hidden.local))
+        .header("X-Forwarded-User", "olga")
+        .bearer_auth(token.trim())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "csrf={csrf}&decision=accept&reply=Write+to+us+here."
+        ))
+        .send()
+        .expect("answers");
+    assert_eq!(answered.status(), 303, "{:?}", answered.text());
     let reply_subject = format!("reply {id}");
     let reply_envelope = Envelope {
         from: &pseudonym,
         to: "intl-org",
         subject: &reply_subject,
     };
-    let reply = seal_letter(
-        &public_keys["intl-org"],
-        &reply_envelope,
-        "Write to us here.",
-    )
-    .expect("sealed");
-    let (status, body) = as_partner(
-        "POST",
-        &format!("{url}/v1/contacts/{id}/answer"),
-        "ru-sources",
-        Some(
-            &serde_json::json!({"accept": true, "sealed_reply": hex::encode(&reply), "as_pseudonym": pseudonym}),
-        ),
-    );
-    assert_eq!(status, 204, "{body}");
     let (_, sent) = as_partner("GET", &format!("{url}/v1/contacts"), "intl-org", None);
     let answered = sent["requests"]
         .as_array()
