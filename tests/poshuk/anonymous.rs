@@ -305,6 +305,105 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
     .expect("the reply opens");
     assert_eq!(opened.as_str(), "Write to us here.");
 
+    // The searcher's staff do the same from their page: search, then ask
+    // the anonymous hit's owner for contact. The node fetches the key made
+    // for that search's pseudonym and seals the message to it.
+    let staff = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(["staff", "add", "anna", "--node", &searcher.local])
+        .current_dir(root)
+        .env("POSHUK_STATE_DIR", crate::support::state_dir())
+        .env("POSHUK_STAFF_PASSWORD", "anna-password-4567")
+        .output()
+        .expect("runs");
+    assert!(
+        staff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&staff.stderr)
+    );
+    let searcher_token = std::fs::read_to_string(root.join("intl-org-data/local-search.token"))
+        .expect("the local credential");
+    let browser = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let as_anna = |request: reqwest::blocking::RequestBuilder| {
+        request
+            .header("X-Forwarded-User", "anna")
+            .bearer_auth(searcher_token.trim())
+    };
+    let csrf_of = |html: &str| {
+        html.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a form")
+            .to_string()
+    };
+    let get = |path: &str| {
+        as_anna(browser.get(format!("{}{path}", searcher.local)))
+            .send()
+            .and_then(|response| response.text())
+            .expect("a page")
+    };
+    let form = get("/ui/search");
+    let full_name = format!(
+        "{} {}",
+        person["family_name"].as_str().expect("family"),
+        person["given_name"].as_str().expect("given")
+    );
+    let searched = as_anna(browser.post(format!("{}/ui/search", searcher.local)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(url_encoded(&[
+            ("csrf", &csrf_of(&form)),
+            ("full_name", &full_name),
+            ("birth_date", person["birth_date"].as_str().expect("date")),
+        ]))
+        .send()
+        .expect("answers");
+    let result_path = searched
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .expect("the search's result")
+        .to_string();
+    let result = get(&result_path);
+    assert!(result.contains("a partner of the federation"), "{result}");
+    assert!(!result.contains("ru-sources") && !result.contains(HIDDEN_NAME));
+    // The link to ask about the anonymous partner's hit.
+    let asking = result
+        .split("/ui/contact/new?")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(|query| query.replace("&amp;", "&"))
+        .find_map(|query| {
+            let page = get(&format!("/ui/contact/new?{query}"));
+            page.contains("a partner of the federation").then_some(page)
+        })
+        .expect("a contact form for the anonymous partner's hit");
+    let field = |name: &str| {
+        asking
+            .split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a hidden field")
+            .to_string()
+    };
+    let sent = as_anna(browser.post(format!("{}/ui/contacts", searcher.local)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(url_encoded(&[
+            ("csrf", &field("csrf")),
+            ("search", &field("search")),
+            ("hit", &field("hit")),
+            ("message", "Sent from our page about the same child."),
+        ]))
+        .send()
+        .expect("answers");
+    assert_eq!(sent.status(), 303, "{:?}", sent.text());
+    let inbox = page("/ui/contacts");
+    assert!(
+        inbox.contains("Sent from our page about the same child."),
+        "the hidden partner opens it: {inbox}"
+    );
+
     // It cannot send one (its name would travel with it).
     let (status, _) = as_partner(
         "POST",
@@ -333,4 +432,25 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
             }
         }
     }
+}
+
+/// A form body, `application/x-www-form-urlencoded`.
+fn url_encoded(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(name, value)| {
+            let encoded: String = value
+                .bytes()
+                .map(|byte| match byte {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (byte as char).to_string()
+                    }
+                    b' ' => "+".to_string(),
+                    other => format!("%{other:02X}"),
+                })
+                .collect();
+            format!("{name}={encoded}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
