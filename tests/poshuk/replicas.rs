@@ -136,7 +136,19 @@ fn replica(
     registry: &[(&str, &str)],
     database: &str,
 ) -> (Coordinator, String) {
+    replica_with(dir, name, registry, database, &|_| {})
+}
+
+/// [`replica`], its config completed by `configure`.
+fn replica_with(
+    dir: &Path,
+    name: &str,
+    registry: &[(&str, &str)],
+    database: &str,
+    configure: &dyn Fn(&mut poshuk_coordinator::CoordinatorConfig),
+) -> (Coordinator, String) {
     let (coordinator, url) = start_coordinator(dir, registry, 1500, &|config| {
+        configure(config);
         config.admin_token = Some(ADMIN_TOKEN.into());
         config.status_interval_ms = 200;
         config.database_url = Some(database.to_string());
@@ -409,4 +421,67 @@ fn two_coordinator_replicas_share_one_federations_state() {
     let _ = restarted.kill();
     let _ = restarted.wait();
     drop(postgres);
+}
+
+/// An outbound node keeps a connection to each replica it names, so either
+/// replica searches it (a replica searches only the nodes connected to it).
+#[test]
+fn an_outbound_node_is_searched_through_either_replica() {
+    let Some(postgres) = TempPostgres::start() else {
+        assert!(
+            std::env::var("POSHUK_REQUIRE_POSTGRES").is_err(),
+            "PostgreSQL is required here (POSHUK_REQUIRE_POSTGRES) and not installed"
+        );
+        eprintln!("skipped: PostgreSQL is not installed (apt-get install postgresql)");
+        return;
+    };
+    let database = postgres.url();
+    let (workspace, _) = workspace_with_keyring();
+    let dir = workspace.path();
+    let synth = poshuk(
+        dir,
+        &["synth", "--persons", "300", "--seed", "9", "-o", "data"],
+    );
+    assert!(synth.success, "{}", synth.stderr);
+    let ngo = NodeProcess::start_loaded(dir, "ngo-ua", "ngo_ua", &guarded("ngo-ua"));
+    let mut intl = NodeProcess::start_loaded(dir, "intl-org", "intl_org", &guarded("intl-org"));
+    let registry = [
+        ("ngo-ua", ngo.federation.as_str()),
+        ("ru-sources", ""),
+        ("intl-org", intl.federation.as_str()),
+    ];
+    let outbound = |config: &mut poshuk_coordinator::CoordinatorConfig| {
+        for partner in &mut config.partners {
+            partner.outbound = partner.id == "ru-sources";
+        }
+    };
+    let (_replica_a, url_a) = replica_with(dir, "a", &registry, &database, &outbound);
+    let (_replica_b, url_b) = replica_with(dir, "b", &registry, &database, &outbound);
+    let (a, b) = (url_a.clone(), url_b.clone());
+    let _hidden = NodeProcess::start_loaded(dir, "ru-sources", "ru_sources", &move |config| {
+        config.listen.federation = None;
+        config.coordinator = Some(poshuk_node::config::CoordinatorLink {
+            outbound: true,
+            tunnel_urls: vec![a.clone(), b.clone()],
+            ..poshuk_node::config::CoordinatorLink::new(&a, &crate::federation::token("ru-sources"))
+        });
+        config.federation.token = Some(crate::federation::node_token("ru-sources"));
+    });
+    let person = shared_person(dir);
+    for url in [&url_a, &url_b] {
+        intl.reconfigure(dir, &joins(url, "intl-org"));
+        let started = std::time::Instant::now();
+        loop {
+            let (status, body) = search(&intl, &person);
+            assert_eq!(status, 200, "{body}");
+            if body["partners"]["ru-sources"]["status"] == "ok" {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the replica at {url} never reached the outbound node: {body}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
 }

@@ -126,6 +126,11 @@ pub struct CoordinatorLink {
     /// `outbound = true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub outbound: bool,
+    /// With `outbound`: the coordinator replicas to keep a connection to,
+    /// each by its own address (a replica searches only the nodes connected
+    /// to it). Default: `url` alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tunnel_urls: Vec<String>,
 }
 
 fn default_federated_timeout() -> u64 {
@@ -143,6 +148,7 @@ impl std::fmt::Debug for CoordinatorLink {
             .field("ca", &self.ca)
             .field("cert", &self.cert)
             .field("outbound", &self.outbound)
+            .field("tunnel_urls", &self.tunnel_urls)
             .finish()
     }
 }
@@ -170,6 +176,7 @@ impl CoordinatorLink {
             cert: None,
             key: None,
             outbound: false,
+            tunnel_urls: Vec::new(),
         }
     }
 }
@@ -518,6 +525,15 @@ impl NodeConfig {
             )?;
         }
         if let Some(link) = &self.coordinator {
+            for url in &link.tunnel_urls {
+                if !url.trim_start().starts_with("https:") {
+                    poshuk_tls::check_plain_http(
+                        "coordinator.tunnel_urls",
+                        poshuk_tls::url_is_loopback(url),
+                        self.plain_http_on_loopback,
+                    )?;
+                }
+            }
             if link.url.trim_start().starts_with("https:") {
                 if self.client_certificate().is_none() {
                     return Err("coordinator.url is https: the node presents a client certificate (coordinator.cert and key, or listen.tls_cert and tls_key)".into());

@@ -25,8 +25,9 @@ pub struct CoordinatorLink {
     /// to the coordinator, and whether that connection is open now.
     outbound: bool,
     connected: std::sync::atomic::AtomicBool,
-    /// The client over the open connection, when there is one.
-    over_tunnel: Mutex<Option<ApiClient>>,
+    /// The clients over the open connections (one per replica connected
+    /// to), by the connection's index.
+    over_tunnel: Mutex<std::collections::BTreeMap<usize, ApiClient>>,
     live_epochs: Mutex<Option<(Instant, Vec<Epoch>)>>,
     reachable: Mutex<Option<(Instant, bool)>>,
 }
@@ -56,7 +57,7 @@ impl CoordinatorLink {
             client: ApiClient::signed(http, &config.url, partner_id, &config.token),
             outbound: config.outbound,
             connected: std::sync::atomic::AtomicBool::new(false),
-            over_tunnel: Mutex::new(None),
+            over_tunnel: Mutex::new(std::collections::BTreeMap::new()),
             live_epochs: Mutex::new(None),
             reachable: Mutex::new(None),
         })
@@ -139,14 +140,25 @@ impl CoordinatorLink {
         reachable
     }
 
-    /// Notes the outbound connection open (its tunnel) or closed (`None`):
-    /// `/readyz` reports it, and this node's own requests to the coordinator
-    /// go over it while it is open.
-    pub fn set_tunnel(&self, tunnel: Option<std::sync::Arc<poshuk_protocol::tunnel::Tunnel>>) {
-        self.connected
-            .store(tunnel.is_some(), std::sync::atomic::Ordering::SeqCst);
+    /// Notes outbound connection `index` open (its tunnel) or closed
+    /// (`None`): `/readyz` reports whether one is open, and this node's own
+    /// requests to the coordinator go over one while it is.
+    pub fn set_tunnel(
+        &self,
+        index: usize,
+        tunnel: Option<std::sync::Arc<poshuk_protocol::tunnel::Tunnel>>,
+    ) {
         if let Ok(mut over) = self.over_tunnel.lock() {
-            *over = tunnel.map(|tunnel| self.client.clone().over_tunnel(tunnel));
+            match tunnel {
+                Some(tunnel) => {
+                    over.insert(index, self.client.clone().over_tunnel(tunnel));
+                }
+                None => {
+                    over.remove(&index);
+                }
+            }
+            self.connected
+                .store(!over.is_empty(), std::sync::atomic::Ordering::SeqCst);
         }
     }
 
@@ -163,7 +175,7 @@ impl CoordinatorLink {
         self.over_tunnel
             .lock()
             .ok()
-            .and_then(|over| over.clone())
+            .and_then(|over| over.values().next().cloned())
             .unwrap_or_else(|| self.client.clone())
     }
 }

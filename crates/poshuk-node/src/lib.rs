@@ -333,13 +333,18 @@ pub async fn serve(
         let _ = receiver.wait_for(|stopped| *stopped).await;
     };
     let federation_stop = wait(stop_receiver.clone());
-    let outbound = outbound_endpoint(&config).map(|endpoint| {
-        tokio::spawn(keep_connected(
-            endpoint,
-            federation_app.clone(),
-            state.clone(),
-        ))
-    });
+    let outbound: Vec<_> = outbound_endpoints(&config)
+        .into_iter()
+        .enumerate()
+        .map(|(index, endpoint)| {
+            tokio::spawn(keep_connected(
+                index,
+                endpoint,
+                federation_app.clone(),
+                state.clone(),
+            ))
+        })
+        .collect();
     let federation_server = async move {
         match (federation, federation_tls) {
             (None, _) => {
@@ -396,8 +401,8 @@ pub async fn serve(
     });
     let (first, second) = tokio::join!(federation_server, local_server);
     commit_timer.abort();
-    if let Some(outbound) = outbound {
-        outbound.abort();
+    for connection in outbound {
+        connection.abort();
     }
     let final_commit = state.clone();
     let _ = tokio::task::spawn_blocking(move || commit_all(&final_commit)).await;
@@ -410,21 +415,32 @@ pub async fn serve(
 /// What [`Listening::federation`] says for a node that opens no port.
 pub const OUTBOUND: &str = "outbound";
 
-/// Where an outbound node connects, and as whom; `None` when it listens.
-fn outbound_endpoint(config: &NodeConfig) -> Option<poshuk_tls::tunnel::Endpoint> {
-    let link = config.coordinator.as_ref().filter(|link| link.outbound)?;
+/// Where an outbound node connects (one connection per coordinator
+/// replica it names, else its coordinator's URL), and as whom; none when
+/// it listens.
+fn outbound_endpoints(config: &NodeConfig) -> Vec<poshuk_tls::tunnel::Endpoint> {
+    let Some(link) = config.coordinator.as_ref().filter(|link| link.outbound) else {
+        return Vec::new();
+    };
     let (cert, key) = match config.client_certificate() {
         Some((cert, key)) => (Some(cert.to_path_buf()), Some(key.to_path_buf())),
         None => (None, None),
     };
-    Some(poshuk_tls::tunnel::Endpoint {
-        url: link.url.clone(),
-        ca: link.ca.clone(),
-        cert,
-        key,
-        partner_id: config.partner_id.clone(),
-        token: zeroize::Zeroizing::new(link.token.clone()),
-    })
+    let urls = if link.tunnel_urls.is_empty() {
+        std::slice::from_ref(&link.url)
+    } else {
+        link.tunnel_urls.as_slice()
+    };
+    urls.iter()
+        .map(|url| poshuk_tls::tunnel::Endpoint {
+            url: url.clone(),
+            ca: link.ca.clone(),
+            cert: cert.clone(),
+            key: key.clone(),
+            partner_id: config.partner_id.clone(),
+            token: zeroize::Zeroizing::new(link.token.clone()),
+        })
+        .collect()
 }
 
 /// A connection that lasted this long was a success: the next failure
@@ -435,6 +451,7 @@ const STEADY_CONNECTION: std::time::Duration = std::time::Duration::from_secs(30
 /// requests with the federation router until the connection ends, and dials
 /// again after a jittered, growing wait. Runs until the node stops.
 async fn keep_connected(
+    index: usize,
     endpoint: poshuk_tls::tunnel::Endpoint,
     router: axum::Router,
     state: Arc<NodeState>,
@@ -452,7 +469,7 @@ async fn keep_connected(
                 let ended =
                     poshuk_tls::tunnel::run(connection, router.clone(), peer.clone(), |tunnel| {
                         if let Some(link) = state.coordinator_link() {
-                            link.set_tunnel(Some(tunnel));
+                            link.set_tunnel(index, Some(tunnel));
                         }
                         tracing::info!(
                             "connected to the coordinator: answering the federation over it"
@@ -460,7 +477,7 @@ async fn keep_connected(
                     })
                     .await;
                 if let Some(link) = state.coordinator_link() {
-                    link.set_tunnel(None);
+                    link.set_tunnel(index, None);
                 }
                 tracing::warn!(why = ?ended, "the connection to the coordinator ended");
                 failures = if opened.elapsed() > STEADY_CONNECTION {
