@@ -232,18 +232,7 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
     // Its staff read it on their page, with their own case id, and accept:
     // the node answers as the pseudonym.
     let hidden = &nodes[1];
-    let staff = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
-        .args(["staff", "add", "olga", "--node", &hidden.local])
-        .current_dir(root)
-        .env("POSHUK_STATE_DIR", crate::support::state_dir())
-        .env("POSHUK_STAFF_PASSWORD", "olga-password-4567")
-        .output()
-        .expect("runs");
-    assert!(
-        staff.status.success(),
-        "{}",
-        String::from_utf8_lossy(&staff.stderr)
-    );
+    crate::support::add_staff(root, &hidden.local, "olga", "olga-password-4567");
     let token = std::fs::read_to_string(root.join("ru-sources-data/local-search.token"))
         .expect("the local credential");
     let page = |path: &str| {
@@ -308,18 +297,7 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
     // The searcher's staff do the same from their page: search, then ask
     // the anonymous hit's owner for contact. The node fetches the key made
     // for that search's pseudonym and seals the message to it.
-    let staff = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
-        .args(["staff", "add", "anna", "--node", &searcher.local])
-        .current_dir(root)
-        .env("POSHUK_STATE_DIR", crate::support::state_dir())
-        .env("POSHUK_STAFF_PASSWORD", "anna-password-4567")
-        .output()
-        .expect("runs");
-    assert!(
-        staff.status.success(),
-        "{}",
-        String::from_utf8_lossy(&staff.stderr)
-    );
+    crate::support::add_staff(root, &searcher.local, "anna", "anna-password-4567");
     let searcher_token = std::fs::read_to_string(root.join("intl-org-data/local-search.token"))
         .expect("the local credential");
     let browser = reqwest::blocking::Client::builder()

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use poshuk_node::NodeConfig;
 
-use crate::support::{NodeProcess, poshuk, post_json, read_csv, state_dir, workspace_with_keyring};
+use crate::support::{NodeProcess, poshuk, post_json, read_csv, workspace_with_keyring};
 
 /// Every file under `dir`, with its bytes.
 fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -71,17 +71,11 @@ fn a_seized_encrypted_node_gives_nothing_back_and_a_wipe_is_final() {
     let ingest = poshuk(root, &["ingest", "--node", &node.local, "data/ngo_ua.csv"]);
     assert!(ingest.success, "{}", ingest.stderr);
     // A staff account and a review: the node's database has content.
-    let staff = Command::new(env!("CARGO_BIN_EXE_poshuk"))
-        .args(["staff", "add", "olena-hidden-staff", "--node", &node.local])
-        .current_dir(root)
-        .env("POSHUK_STATE_DIR", state_dir())
-        .env("POSHUK_STAFF_PASSWORD", "a staff password of length")
-        .output()
-        .expect("runs");
-    assert!(
-        staff.status.success(),
-        "{}",
-        String::from_utf8_lossy(&staff.stderr)
+    crate::support::add_staff(
+        root,
+        &node.local,
+        "olena-hidden-staff",
+        "a staff password of length",
     );
 
     let rows = read_csv(&root.join("data/ngo_ua.csv"));

@@ -30,6 +30,20 @@ struct TempPostgres {
 }
 
 impl TempPostgres {
+    /// A cluster, or `None` (and the test says it was skipped) where
+    /// PostgreSQL is not installed and CI does not require it.
+    fn start_or_skip() -> Option<TempPostgres> {
+        let started = TempPostgres::start();
+        if started.is_none() {
+            assert!(
+                std::env::var("POSHUK_REQUIRE_POSTGRES").is_err(),
+                "PostgreSQL is required here (POSHUK_REQUIRE_POSTGRES) and not installed"
+            );
+            eprintln!("skipped: PostgreSQL is not installed (apt-get install postgresql)");
+        }
+        started
+    }
+
     fn start() -> Option<TempPostgres> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?
@@ -196,12 +210,7 @@ fn signed(
 
 #[test]
 fn two_coordinator_replicas_share_one_federations_state() {
-    let Some(postgres) = TempPostgres::start() else {
-        assert!(
-            std::env::var("POSHUK_REQUIRE_POSTGRES").is_err(),
-            "PostgreSQL is required here (POSHUK_REQUIRE_POSTGRES) and not installed"
-        );
-        eprintln!("skipped: PostgreSQL is not installed (apt-get install postgresql)");
+    let Some(postgres) = TempPostgres::start_or_skip() else {
         return;
     };
     let database = postgres.url();
@@ -427,12 +436,7 @@ fn two_coordinator_replicas_share_one_federations_state() {
 /// replica searches it (a replica searches only the nodes connected to it).
 #[test]
 fn an_outbound_node_is_searched_through_either_replica() {
-    let Some(postgres) = TempPostgres::start() else {
-        assert!(
-            std::env::var("POSHUK_REQUIRE_POSTGRES").is_err(),
-            "PostgreSQL is required here (POSHUK_REQUIRE_POSTGRES) and not installed"
-        );
-        eprintln!("skipped: PostgreSQL is not installed (apt-get install postgresql)");
+    let Some(postgres) = TempPostgres::start_or_skip() else {
         return;
     };
     let database = postgres.url();

@@ -443,3 +443,20 @@ pub(crate) fn public_keys(
         })
         .collect()
 }
+
+/// Adds a staff account through `poshuk staff add`, the password from the
+/// environment.
+pub(crate) fn add_staff(dir: &Path, node: &str, name: &str, password: &str) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
+        .args(["staff", "add", name, "--node", node])
+        .current_dir(dir)
+        .env("POSHUK_STATE_DIR", state_dir())
+        .env("POSHUK_STAFF_PASSWORD", password)
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

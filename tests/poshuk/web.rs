@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::federation::{PARTNERS, guarded, joins, search, shared_person, start_coordinator};
-use crate::support::{NodeProcess, poshuk, read_csv, state_dir, workspace_with_keyring};
+use crate::support::{NodeProcess, add_staff, poshuk, read_csv, state_dir, workspace_with_keyring};
 
 /// ChromeDriver on a port it chose itself; killed on drop.
 struct ChromeDriver {
@@ -208,23 +208,6 @@ async fn log_in(client: &Client, base: &str, name: &str, password: &str) {
         .expect("submits");
     let text = body_text(client).await;
     assert!(text.contains(&format!("Logged in as {name}")), "{text}");
-}
-
-/// Adds a staff account through `poshuk staff add`, the password from the
-/// environment.
-fn add_staff(dir: &Path, node: &str, name: &str, password: &str) {
-    let output = Command::new(env!("CARGO_BIN_EXE_poshuk"))
-        .args(["staff", "add", name, "--node", node])
-        .current_dir(dir)
-        .env("POSHUK_STATE_DIR", state_dir())
-        .env("POSHUK_STAFF_PASSWORD", password)
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// The NGO's record id of the person `shared_person` names.
