@@ -25,8 +25,6 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::commands::http::{LocalNeed, NodeAccess, Server};
-use crate::commands::pool::run_pool;
-use crate::commands::progress::progress_bar;
 
 /// Hits asked per case (as `poshuk overlap` through a node).
 const LIMIT: usize = 20;
@@ -191,38 +189,31 @@ impl Offline {
                 "the keyring has none of the epochs the federation serves: install the current key",
             )?;
         let queries = self.queries(records, epoch)?;
-        let progress = progress_bar(records.len() as u64, "searching");
-        let search = |query: &Option<TokenQuery>| -> anyhow::Result<FederatedResponse> {
+        let search = |query: &Option<TokenQuery>| -> Result<FederatedResponse, ClientError> {
             let Some(query) = query else {
-                bail!("the case has no name and no document: it cannot identify anyone");
+                // Refused here as the federation would refuse it.
+                return Err(ClientError::BadAnswer("query that identifies someone"));
             };
             let queries = EpochQueries {
                 queries: vec![query.clone()],
             };
-            let mut attempt = 0;
-            loop {
-                match runtime.block_on(client.federated_search(&queries, None)) {
-                    // The federation's rate limits: wait, as a node would.
-                    Err(ClientError::Refused { status: 429, .. }) if attempt < 6 => {
-                        attempt += 1;
-                        std::thread::sleep(Duration::from_millis(500 * attempt));
-                    }
-                    Err(error) => bail!("{error}"),
-                    Ok(answer) => return Ok(answer),
-                }
-            }
+            runtime.block_on(client.federated_search(&queries, None))
         };
-        run_pool(
+        crate::commands::pool::search_all(
             &queries,
             usize::from(concurrency),
             search,
+            |error: &ClientError| matches!(error, ClientError::Refused { status: 429, .. }),
             |index, answer| {
-                progress.inc(1);
+                let answer = answer.map_err(|error| match (&queries[index], error) {
+                    (None, _) => anyhow::anyhow!(
+                        "the case has no name and no document with a date, place or patronymic: it cannot identify anyone"
+                    ),
+                    (Some(_), error) => anyhow::anyhow!("{error}"),
+                });
                 each(index, &records[index], answer);
-                true
             },
         );
-        progress.finish_and_clear();
         Ok(())
     }
 

@@ -6,6 +6,39 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
+/// Runs one federated search per item with `workers` threads, a progress
+/// bar, and the federation's rate limits waited out: a search refused as
+/// over the partner's rate (`rate_limited`) is tried again after a growing
+/// pause, up to six times, since a batch must live within the federation's
+/// limits. `each` gets every answer, in the order they arrive.
+pub(crate) fn search_all<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    workers: usize,
+    search: impl Fn(&T) -> Result<R, E> + Sync,
+    rate_limited: impl Fn(&E) -> bool + Sync,
+    mut each: impl FnMut(usize, Result<R, E>),
+) {
+    let progress = crate::commands::progress::progress_bar(items.len() as u64, "searching");
+    let patient = |item: &T| {
+        let mut attempt = 0;
+        loop {
+            match search(item) {
+                Err(error) if attempt < 6 && rate_limited(&error) => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(500 * attempt));
+                }
+                answer => return answer,
+            }
+        }
+    };
+    run_pool(items, workers, patient, |index, answer| {
+        progress.inc(1);
+        each(index, answer);
+        true
+    });
+    progress.finish_and_clear();
+}
+
 /// Runs `work` on every item with `workers` threads (at most `workers`
 /// items in flight). `each` gets (index, result) on the calling thread, in
 /// the order results arrive, and returns `false` to stop handing out items.

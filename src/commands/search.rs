@@ -14,8 +14,6 @@ use poshuk_protocol::{Band, FederatedResponse, FederatedSearch, RawRecord};
 use poshuk_records::read_file;
 
 use crate::commands::http::{LocalNeed, NodeAccess, Server};
-use crate::commands::pool::run_pool;
-use crate::commands::progress::progress_bar;
 use crate::commands::reading::{ReadingArgs, print_read_summary};
 use crate::commands::report::{Table, write_report};
 
@@ -313,33 +311,13 @@ fn run_batch(
     mut each: impl FnMut(usize, &RawRecord, anyhow::Result<FederatedResponse>),
 ) -> anyhow::Result<()> {
     let node = searcher_node(node)?;
-    let progress = progress_bar(queries.len() as u64, "searching");
-    // A search refused for the partner's rate or searches in flight (429)
-    // is tried again after a pause, a few times: the coordinator's limits
-    // are the federation's, and a batch must live within them.
-    let search = |query: &RawRecord| {
-        let mut attempt = 0;
-        loop {
-            match federated_search(&node, query.clone(), limit, None) {
-                Err(error) if attempt < 6 && error.to_string().starts_with("429") => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(500 * attempt));
-                }
-                answer => return answer,
-            }
-        }
-    };
-    run_pool(
+    crate::commands::pool::search_all(
         &queries,
         usize::from(concurrency),
-        search,
-        |index, answer| {
-            progress.inc(1);
-            each(index, &queries[index], answer);
-            true
-        },
+        |query: &RawRecord| federated_search(&node, query.clone(), limit, None),
+        |error: &anyhow::Error| error.to_string().starts_with("429"),
+        |index, answer| each(index, &queries[index], answer),
     );
-    progress.finish_and_clear();
     Ok(())
 }
 
