@@ -78,6 +78,15 @@ fn a_seized_encrypted_node_gives_nothing_back_and_a_wipe_is_final() {
         "a staff password of length",
     );
 
+    // The partner's identity is made sealed, never in the clear, and its
+    // public key read back through the vault.
+    let config = node.config.to_string_lossy().to_string();
+    let identity = poshuk(root, &["keys", "identity", "--config", &config]);
+    assert!(identity.success, "{}", identity.stderr);
+    let public = identity.stdout.trim().to_string();
+    assert!(public.starts_with("age1"), "{public}");
+    let again = poshuk(root, &["keys", "identity", "--config", &config]);
+    assert_eq!(again.stdout.trim(), public, "{}", again.stderr);
     let rows = read_csv(&root.join("data/ngo_ua.csv"));
     let row = &rows[1];
     let record = serde_json::json!({
@@ -107,6 +116,7 @@ fn a_seized_encrypted_node_gives_nothing_back_and_a_wipe_is_final() {
             b"olena-hidden-staff".to_vec(),
             keyring_text.clone(),
             b"[[epoch]]".to_vec(),
+            b"AGE-SECRET-KEY".to_vec(),
         ])
         .collect();
     for (path, bytes) in &seized {

@@ -79,10 +79,15 @@ pub fn create_identity(path: &Path, secret: &str, public: &str) -> Result<(), Fi
             source,
         })?;
     }
-    let text = Zeroizing::new(format!(
+    create_secret(path, "identity", identity_text(secret, public).as_bytes())
+}
+
+/// An identity file's text: what [`create_identity`] writes, and what an
+/// encrypted node seals instead.
+pub fn identity_text(secret: &str, public: &str) -> Zeroizing<String> {
+    Zeroizing::new(format!(
         "# poshuk partner identity: SECRET, keep mode 0600.\n# public key: {public}\n{secret}\n"
-    ));
-    create_secret(path, "identity", text.as_bytes())
+    ))
 }
 
 /// Reads the admin's signing key, refusing a file that group or others may

@@ -238,10 +238,7 @@ fn sealed_identity(
         return Ok(());
     }
     let (secret, public) = poshuk_keys::sealed::generate_identity();
-    let text = zeroize::Zeroizing::new(format!(
-        "# poshuk partner identity: SECRET.\n# public key: {public}\n{}\n",
-        secret.as_str()
-    ));
+    let text = files::identity_text(&secret, &public);
     vault.write_file(&path, text.as_bytes())?;
     println!("{public}");
     eprintln!(
