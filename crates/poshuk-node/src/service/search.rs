@@ -114,12 +114,27 @@ pub(crate) async fn search_federation(
             .await;
         let worker = state.clone();
         let (record, years) = (record.clone(), years.clone());
-        let queries = blocking(move || {
-            worker
-                .generations
-                .queries_for(&record, &years, &epochs, limit)
+        let made = blocking(move || {
+            Ok::<_, ApiError>(
+                worker
+                    .generations
+                    .queries_for(&record, &years, &epochs, limit),
+            )
         })
         .await?;
+        let queries = match made {
+            Ok(queries) => queries,
+            // A retirement drops an epoch's key a moment before its
+            // generation: a search caught between asks again for the
+            // epochs now served.
+            Err(crate::NodeError::Keyring(_)) if !retried => {
+                link.forget_epochs();
+                retried = true;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
         match link.federated_search(&queries, partners.as_deref()).await {
             Err(ClientError::Refused { status: 409, body })
                 if body.code == "retired_epoch" && !retried =>
