@@ -165,7 +165,7 @@ pub(crate) fn print_out(text: &str) {
 /// The answer as a table, followed by whom to ask and each partner's status.
 /// A hit's fields in words when the owner shares their levels; the names of
 /// the agreeing fields when it shares only those; nothing otherwise.
-fn why(hit: &poshuk_protocol::FederatedHit) -> String {
+pub(crate) fn why(hit: &poshuk_protocol::FederatedHit) -> String {
     use poshuk_core::score::{Field, Level};
     let mut why = if hit.fields.is_empty() {
         hit.agreeing.join(", ")

@@ -231,11 +231,14 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                 }
             };
             let mut hits = Vec::new();
+            let mut found_hits = Vec::new();
             for hit in answer.hits.iter().filter(|hit| !hit.own) {
                 let Some(source) = partner_source(&hit.partner) else {
                     continue;
                 };
-                hits.push((resolve(source, &hit.handle.to_string())?, hit.band));
+                let found = resolve(source, &hit.handle.to_string())?;
+                hits.push((found, hit.band));
+                found_hits.push((found, hit));
             }
             match kind {
                 Kind::Known => {
@@ -261,6 +264,18 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                         .any(|(found, band)| *found == Some(person) && *band == Band::Strong)
                     {
                         tally.strong += 1;
+                    } else if args.show_false_alarms
+                        && let Some((_, hit)) =
+                            found_hits.iter().find(|(found, _)| *found == Some(person))
+                    {
+                        let rows = rows_of(&data, person, Some(searcher));
+                        eprintln!(
+                            "not strong ({}, {:?} {:.4}): {typed}; why: {}\n    held as: {rows:?}",
+                            form.name(),
+                            hit.band,
+                            hit.score,
+                            crate::commands::search::why(hit)
+                        );
                     }
                 }
                 Kind::Unknown | Kind::Sibling => {

@@ -26,8 +26,8 @@ use compare::{
     compare_birth_date, compare_documents, compare_names, compare_patronymic, compare_place,
 };
 use weights::{
-    BIRTH_YEARS, DIFFERENT_GIVEN_NAME_CAP, NAMESAKE_RISK, UNCONFIRMED_DATE_CAP,
-    UNKNOWN_GIVEN_NAME_CAP,
+    BIRTH_YEARS, DATELESS_NAMESAKE_RISK, DIFFERENT_GIVEN_NAME_CAP, NAMESAKE_RISK,
+    UNCONFIRMED_DATE_CAP, UNKNOWN_GIVEN_NAME_CAP,
 };
 
 /// How well one field agrees.
@@ -425,7 +425,19 @@ impl MatchModel {
             Level::Exact | Level::DayMonthSwapped | Level::Year | Level::DayMonth
         );
         let other_father = level_of(Field::Patronymic) == Level::Different;
-        if (!date_confirms || other_father) && !document_agrees {
+        // A record kept without a birth date (a child's age unknown, a
+        // form left blank) is not a record of another year: where the names
+        // agree, no place disagrees, and the name, with the father's name
+        // and the place where they agree, is one that almost no one else of
+        // the list carries, the missing date does not hold the pair back.
+        let dateless_but_rare = level_of(Field::BirthDate) == Level::Missing
+            && matches!(level_of(Field::GivenName), Level::Exact | Level::Equivalent)
+            && level_of(Field::FamilyName) == Level::Exact
+            && level_of(Field::BirthPlace) != Level::Different
+            && self
+                .expected_namesakes(left, right, frequencies, &level_of)
+                .is_some_and(|namesakes| namesakes <= DATELESS_NAMESAKE_RISK);
+        if ((!date_confirms && !dateless_but_rare) || other_father) && !document_agrees {
             log2_odds = log2_odds.min(UNCONFIRMED_DATE_CAP);
         }
         // A name and a year alone, however well they agree, name a person
@@ -471,6 +483,38 @@ impl MatchModel {
             band,
             fields,
         }
+    }
+
+    /// How many people of the list are expected to share what two records
+    /// agree on of the name (family name and given name), with the father's
+    /// name and the birth place where those agree too, whatever their birth
+    /// year: unknown without the list's frequencies.
+    fn expected_namesakes(
+        &self,
+        left: &TokenRecord,
+        right: &TokenRecord,
+        frequencies: &dyn TermFrequencies,
+        level_of: &dyn Fn(Field) -> Level,
+    ) -> Option<f64> {
+        let shared =
+            |slot: Slot| compare::shared_frequency(left.slot(slot), right.slot(slot), frequencies);
+        let mut namesakes = frequencies.population()?
+            * shared(Slot::FamilyWhole)?
+            * shared(Slot::GivenClass).or_else(|| shared(Slot::GivenWhole))?;
+        if matches!(
+            level_of(Field::Patronymic),
+            Level::Exact | Level::Equivalent
+        ) {
+            namesakes *= shared(Slot::PatronymicClass)
+                .or_else(|| shared(Slot::PatronymicWhole))
+                .unwrap_or(1.0);
+        }
+        if level_of(Field::BirthPlace) == Level::Exact {
+            namesakes *= shared(Slot::PlaceClass)
+                .or_else(|| shared(Slot::PlaceWhole))
+                .unwrap_or(1.0);
+        }
+        Some(namesakes)
     }
 
     /// The band of a probability.

@@ -523,3 +523,51 @@ fn a_year_is_compared_only_where_family_names_meet_as_stored() {
     );
     assert_eq!(scored.band, Band::Possible, "{}", scored.explain());
 }
+
+/// Every token as common as `share` among `people` records.
+struct Uniform {
+    share: f64,
+    people: f64,
+}
+
+impl TermFrequencies for Uniform {
+    fn frequency(&self, _token: Token) -> Option<f64> {
+        Some(self.share)
+    }
+
+    fn population(&self) -> Option<f64> {
+        Some(self.people)
+    }
+}
+
+/// A record kept without a birth date: strong when almost no one else of
+/// the list shares the name, possible when many could, and never when the
+/// places disagree.
+#[test]
+fn a_record_without_a_date_is_strong_only_for_a_rare_name() {
+    let scored = |query: Row<'_>, held: Row<'_>, people: f64| {
+        let tokenizer = tokenizer();
+        MatchModel::default().score(
+            &tokenizer.tokenize_query(&record(query)),
+            &tokenizer.tokenize(&record(held)),
+            &Uniform {
+                share: 1e-4,
+                people,
+            },
+        )
+    };
+    let query = ("Павло", "Гаврилишин", "", "1997-08-22", "", &[][..], M);
+    let held = ("Павел", "Гаврилишин", "", "", "Генічеськ", &[][..], M);
+    let rare = scored(query, held, 20_000.0);
+    assert_eq!(rare.fields[3].level, Level::Missing, "{}", rare.explain());
+    assert_eq!(rare.band, Band::Strong, "{}", rare.explain());
+    // Among a hundred million records, a hundred share each name.
+    let common = scored(query, held, 1e8);
+    assert_eq!(common.band, Band::Possible, "{}", common.explain());
+    let elsewhere = scored(
+        ("Павло", "Гаврилишин", "", "1997", "Одеса", &[][..], M),
+        held,
+        20_000.0,
+    );
+    assert_eq!(elsewhere.band, Band::Possible, "{}", elsewhere.explain());
+}

@@ -108,3 +108,8 @@ pub(super) const BIRTH_YEARS: f64 = 70.0;
 /// The expected namesakes (same name, same year) above which a name and a
 /// year alone are not strong.
 pub(super) const NAMESAKE_RISK: f64 = 0.05;
+
+/// The expected namesakes (same name, and father's name and birth place
+/// where they agree, of any year) above which a record without a birth date
+/// is not strong: stricter than [`NAMESAKE_RISK`], since no year narrows it.
+pub(super) const DATELESS_NAMESAKE_RISK: f64 = 0.01;
