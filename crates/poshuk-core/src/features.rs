@@ -24,13 +24,15 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::document::{document_digits, document_key};
-use crate::names::{family_stem, name_key, name_key_reading, place_segments, tables};
+use crate::names::{
+    family_stem, name_key, name_key_reading, other_language_forms, place_segments, tables,
+};
 use crate::normalize::{
     ChReading, fold_text, one_edit_variants, skeleton, skeleton_reading, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
-use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder};
+use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder, bounds};
 
 /// Hash-input kind bytes. Slots that must be comparable share a kind (a given
 /// name's whole-name token equals the same string's family whole-name token).
@@ -132,7 +134,59 @@ impl Tokenizer {
         for key in keys(&record.family_name) {
             emit(Slot::FamilyVariant, family_stem(&key));
         }
-        builder.finish()
+        let query = builder.finish();
+        match record.birth_date {
+            Some(date) => self.with_other_date_keys(query, record, date),
+            None => query,
+        }
+    }
+
+    /// Queries only: the birth date keyed also with the surnames the person
+    /// may be kept under besides the family column as typed: the family
+    /// name's form in the other language (Кріпенко for Кропенко: the year is
+    /// stored keyed with the stem as written, so a query's one-letter
+    /// variant meets the name but not the year), and the given-name column's
+    /// words (given and family names in each other's columns, in the query
+    /// or in the record). Each key is added while the query stays within the
+    /// bounds every node enforces, the other language's forms first.
+    fn with_other_date_keys(
+        &self,
+        mut query: TokenRecord,
+        record: &Record,
+        date: BirthDate,
+    ) -> TokenRecord {
+        let stems = |value: &str| -> Vec<String> {
+            words(&fold_text(value))
+                .map(skeleton)
+                .filter(|key| !key.is_empty())
+                .take(MAX_VARIANT_WORDS)
+                .map(|key| family_stem(&key).to_string())
+                .collect()
+        };
+        let mut keys: Vec<String> = Vec::new();
+        for stem in stems(&record.family_name) {
+            keys.extend(other_language_forms(&stem));
+        }
+        keys.extend(stems(&record.given_name));
+        for key in keys {
+            let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(3);
+            add_family_dates(
+                &mut |slot: Slot, kind_byte: u8, bytes: &[u8]| {
+                    tokens.push((slot, self.hasher.token(slot.domain(), kind_byte, bytes)));
+                },
+                date,
+                key.as_bytes(),
+            );
+            let mut builder = TokenRecordBuilder::default();
+            for (slot, token) in query.iter().chain(tokens) {
+                builder.push(slot, token);
+            }
+            let extended = builder.finish();
+            if bounds::within(&extended) {
+                query = extended;
+            }
+        }
+        query
     }
 
     /// The tokens of a record, as a node keeps them and `poshuk encode`
@@ -475,37 +529,9 @@ fn add_birth_date(
     father: &[u8],
 ) {
     let year = date.year.to_be_bytes();
-    let family_keys: Vec<&[u8]> = family.wholes.iter().map(Vec::as_slice).collect();
     let full = date.month.zip(date.day);
-    let mut input = Vec::with_capacity(48);
-    let mut keyed =
-        |emit: &mut Emit<'_>, slot: Slot, kind_byte: u8, date_bytes: &[u8], key: &[u8]| {
-            input.clear();
-            input.extend_from_slice(date_bytes);
-            input.push(0x1f);
-            input.extend_from_slice(key);
-            emit(slot, kind_byte, &input);
-        };
-    for key in &family_keys {
-        keyed(emit, Slot::FamilyYear, kind::FAMILY_YEAR, &year, key);
-        if let Some((month, day)) = full {
-            keyed(
-                emit,
-                Slot::FamilyDate,
-                kind::FULL_DATE,
-                &[year[0], year[1], month, day],
-                key,
-            );
-            // Day and month in either order: equal for 07.03 and 03.07.
-            let (low, high) = (month.min(day), month.max(day));
-            keyed(
-                emit,
-                Slot::FamilyUnorderedDate,
-                kind::UNORDERED_DATE,
-                &[year[0], year[1], low, high],
-                key,
-            );
-        }
+    for key in &family.wholes {
+        add_family_dates(emit, date, key);
     }
     if let Some((month, day)) = full {
         // The given name's classes; a given name in the family column
@@ -542,6 +568,40 @@ fn add_birth_date(
         // a typed digit) keeps them.
         emit(Slot::DateDayMonth, kind::DAY_MONTH, &[month, day]);
     }
+}
+
+/// The year, and the full date in both orders of day and month, keyed
+/// with one family-name key.
+fn add_family_dates(emit: &mut Emit<'_>, date: BirthDate, key: &[u8]) {
+    let year = date.year.to_be_bytes();
+    keyed(emit, Slot::FamilyYear, kind::FAMILY_YEAR, &year, key);
+    if let Some((month, day)) = date.month.zip(date.day) {
+        keyed(
+            emit,
+            Slot::FamilyDate,
+            kind::FULL_DATE,
+            &[year[0], year[1], month, day],
+            key,
+        );
+        // Day and month in either order: equal for 07.03 and 03.07.
+        let (low, high) = (month.min(day), month.max(day));
+        keyed(
+            emit,
+            Slot::FamilyUnorderedDate,
+            kind::UNORDERED_DATE,
+            &[year[0], year[1], low, high],
+            key,
+        );
+    }
+}
+
+/// A date keyed with a name key: the date's bytes, a separator, the key.
+fn keyed(emit: &mut Emit<'_>, slot: Slot, kind_byte: u8, date_bytes: &[u8], key: &[u8]) {
+    let mut input = Vec::with_capacity(date_bytes.len() + 1 + key.len());
+    input.extend_from_slice(date_bytes);
+    input.push(0x1f);
+    input.extend_from_slice(key);
+    emit(slot, kind_byte, &input);
 }
 
 fn add_place(emit: &mut Emit<'_>, value: &str) {

@@ -362,6 +362,56 @@ pub fn family_stem(name_skeleton: &str) -> &str {
     name_skeleton
 }
 
+/// The forms a surname's stem takes in the other language, as Ukrainian and
+/// Russian write one family's name: the root's vowel (Ukrainian і where
+/// Russian keeps о or е: Кріпенко/Кропенко, Вітрова/Ветрова, Грімич/Громич,
+/// Білак/Белак), Олекс-/Алекс-, Довг-/Долг- and Вовк/Волк. Skeletons in
+/// and out, each one letter from the stem: a query's variants meet the
+/// name already, but the birth year is stored keyed with the stem as
+/// written, and only a key of the other form meets it.
+pub fn other_language_forms(stem: &str) -> Vec<String> {
+    let mut forms: Vec<String> = Vec::new();
+    if !stem.is_ascii() || stem.len() < 3 {
+        return forms;
+    }
+    for (from, to) in [("olek", "alek"), ("alek", "olek")] {
+        if let Some(rest) = stem.strip_prefix(from) {
+            forms.push(format!("{to}{rest}"));
+        }
+    }
+    let bytes = stem.as_bytes();
+    let vowel = |letter: u8| matches!(letter, b'a' | b'e' | b'i' | b'o' | b'u');
+    let with = |position: usize, letter: u8| {
+        let mut form = bytes.to_vec();
+        form[position] = letter;
+        String::from_utf8(form).unwrap_or_default()
+    };
+    // The root's vowel: the first, after the first consonants.
+    if let Some(root) = bytes.iter().position(|&letter| vowel(letter))
+        && root >= 1
+    {
+        match bytes[root] {
+            b'o' | b'e' => forms.push(with(root, b'i')),
+            b'i' => {
+                forms.push(with(root, b'o'));
+                forms.push(with(root, b'e'));
+            }
+            _ => {}
+        }
+        let before_consonant = bytes.get(root + 2).is_some_and(|&next| !vowel(next));
+        if bytes[root] == b'o' && before_consonant {
+            match bytes.get(root + 1) {
+                Some(b'l') => forms.push(with(root + 1, b'v')),
+                Some(b'v') => forms.push(with(root + 1, b'l')),
+                _ => {}
+            }
+        }
+    }
+    forms.retain(|form| !form.is_empty() && form != stem);
+    forms.dedup();
+    forms
+}
+
 #[cfg(test)]
 mod tests {
 

@@ -172,41 +172,7 @@ pub enum ProtocolError {
     },
 }
 
-/// The most tokens a slot of a query may hold: about twice what the
-/// tokenizer makes for one person (measured over the synthetic partners'
-/// records: at most 3 family keys, 10 given-name classes, 3 family dates),
-/// with room for year ranges; a query's one-edit variants are 1,024 per name
-/// word (four words allowed). Bounds the work a query can ask of a node (its
-/// blocking keys combine slots) and how many people one query can ask about.
-pub fn max_tokens(slot: Slot) -> usize {
-    match slot {
-        Slot::GivenVariant | Slot::FamilyVariant => 4 * 1024,
-        Slot::GivenWhole => 4,
-        Slot::GivenClass => 12,
-        Slot::FamilyWhole | Slot::FamilyClass => 6,
-        Slot::AliasWhole | Slot::AliasClass => 8,
-        Slot::PatronymicClass | Slot::PatronymicWhole => 2,
-        Slot::FamilyDate | Slot::FamilyUnorderedDate => 12,
-        Slot::FamilyYear | Slot::GivenDate => 24,
-        Slot::DateDayMonth => 2,
-        Slot::PlaceClass | Slot::PlaceWhole => 4,
-        Slot::DocumentWhole | Slot::DocumentDigits => 8,
-    }
-}
-
-/// The most (given-name tokens) × (family-name date tokens) one query may
-/// carry. One person's query makes at most 22 (measured over 300,000
-/// synthetic records in three scripts; 12 for 99.9% of them); a partner
-/// enumerating another's list packs many surnames, classes and years into
-/// each query, and this bounds the name × year combinations it can try per
-/// query (BENCHMARKS.md, "Enumeration").
-pub const MAX_NAME_DATE_COMBINATIONS: usize = 24;
-
-/// The most (given-name tokens) × (family-name tokens) one query may carry,
-/// other names included: one person's query makes at most 22 (6 for 99.9%);
-/// without this bound a query with no year could pair a dozen given names
-/// with a dozen surnames.
-pub const MAX_NAME_PAIRS: usize = 24;
+pub use poshuk_tokens::bounds::{MAX_NAME_DATE_COMBINATIONS, MAX_NAME_PAIRS, max_tokens};
 
 /// Whether a query's slots name one person: a document; or given and family
 /// name with a date, place or patronymic; or the given name with a full

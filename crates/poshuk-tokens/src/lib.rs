@@ -149,6 +149,65 @@ slots! {
     DocumentDigits => Document, "DocumentDigits", "The digits of a document number.";
 }
 
+/// The bounds on one query that every node enforces (the wire protocol
+/// checks them), kept beside the slots so that the tokenizer, which adds a
+/// query's optional tokens, stays within them.
+pub mod bounds {
+    use super::Slot;
+
+    /// The most tokens a slot of a query may hold: about twice what the
+    /// tokenizer makes for one person (measured over the synthetic partners'
+    /// records: at most 3 family keys, 10 given-name classes, 3 family dates),
+    /// with room for year ranges; a query's one-edit variants are 1,024 per name
+    /// word (four words allowed). Bounds the work a query can ask of a node (its
+    /// blocking keys combine slots) and how many people one query can ask about.
+    pub fn max_tokens(slot: Slot) -> usize {
+        match slot {
+            Slot::GivenVariant | Slot::FamilyVariant => 4 * 1024,
+            Slot::GivenWhole => 4,
+            Slot::GivenClass => 12,
+            Slot::FamilyWhole | Slot::FamilyClass => 6,
+            Slot::AliasWhole | Slot::AliasClass => 8,
+            Slot::PatronymicClass | Slot::PatronymicWhole => 2,
+            Slot::FamilyDate | Slot::FamilyUnorderedDate => 12,
+            Slot::FamilyYear | Slot::GivenDate => 24,
+            Slot::DateDayMonth => 2,
+            Slot::PlaceClass | Slot::PlaceWhole => 4,
+            Slot::DocumentWhole | Slot::DocumentDigits => 8,
+        }
+    }
+
+    /// The most (given-name tokens) × (family-name date tokens) one query may
+    /// carry. One person's query makes at most 22 (measured over 300,000
+    /// synthetic records in three scripts; 12 for 99.9% of them); a partner
+    /// enumerating another's list packs many surnames, classes and years into
+    /// each query, and this bounds the name × year combinations it can try per
+    /// query (BENCHMARKS.md, "Enumeration").
+    pub const MAX_NAME_DATE_COMBINATIONS: usize = 24;
+
+    /// The most (given-name tokens) × (family-name tokens) one query may carry,
+    /// other names included: one person's query makes at most 22 (6 for 99.9%);
+    /// without this bound a query with no year could pair a dozen given names
+    /// with a dozen surnames.
+    pub const MAX_NAME_PAIRS: usize = 24;
+
+    /// Whether a record's token counts are within the bounds of one query:
+    /// each slot's count, and the name × date and name × name products.
+    pub fn within(record: &super::TokenRecord) -> bool {
+        let count =
+            |slots: &[Slot]| -> usize { slots.iter().map(|&slot| record.slot(slot).len()).sum() };
+        Slot::ALL
+            .iter()
+            .all(|&slot| record.slot(slot).len() <= max_tokens(slot))
+            && count(&[Slot::GivenWhole, Slot::GivenClass])
+                * count(&[Slot::FamilyYear, Slot::FamilyDate])
+                <= MAX_NAME_DATE_COMBINATIONS
+            && count(&[Slot::GivenWhole, Slot::GivenClass, Slot::AliasClass])
+                * count(&[Slot::FamilyWhole, Slot::AliasWhole])
+                <= MAX_NAME_PAIRS
+    }
+}
+
 /// The number of slots.
 pub const SLOT_COUNT: usize = Slot::ALL.len();
 

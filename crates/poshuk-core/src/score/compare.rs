@@ -62,6 +62,21 @@ pub(super) fn shared_frequency(
     best
 }
 
+/// The highest frequency known of either set's tokens: for a name met in
+/// another form, the frequency of the form the list keeps (the query's own
+/// form is usually not among the list's values).
+#[inline]
+pub(super) fn known_frequency(
+    left: &[Token],
+    right: &[Token],
+    frequencies: &dyn TermFrequencies,
+) -> Option<f64> {
+    left.iter()
+        .chain(right)
+        .filter_map(|token| frequencies.frequency(*token))
+        .reduce(f64::max)
+}
+
 #[inline]
 fn compare_given(
     left: NameView<'_>,
@@ -295,6 +310,20 @@ pub(super) fn compare_names(
         given_score = (Level::Equivalent, given::EQUIVALENT.weight());
     }
     let mut family_score = compare_family(left_family, right_family, frequencies);
+    if family_score.0 == Level::Close
+        && (intersects(left.slot(Slot::FamilyYear), right.slot(Slot::FamilyYear))
+            || intersects(left.slot(Slot::FamilyDate), right.slot(Slot::FamilyDate)))
+    {
+        // One letter apart, and the birth date keyed with the other's
+        // surname: a query keys its date with no near name but the family
+        // name's form in the other language (Кріпенко for Кропенко,
+        // Вітрова for Ветрова), so this is that form.
+        let frequency = known_frequency(left_family.whole, right_family.whole, frequencies);
+        family_score = (
+            Level::Equivalent,
+            family::EXACT.weight_with_frequency(frequency) - OTHER_LANGUAGE_PENALTY,
+        );
+    }
     if !matches!(family_score.0, Level::Exact | Level::Close)
         && family_meets_other_name(left, right)
     {

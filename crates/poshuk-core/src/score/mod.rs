@@ -453,16 +453,36 @@ impl MatchModel {
                 Level::Exact | Level::Equivalent
             );
         if only_name_and_year && !document_agrees {
+            // The values as the list keeps them: where the names met in
+            // another form or in swapped columns, the list's form is the
+            // most common one either record carries.
+            let swapped = level_of(Field::FamilyName) == Level::SwappedColumns;
+            let known = |slot: Slot, swapped_slot: Slot| {
+                let straight =
+                    compare::known_frequency(left.slot(slot), right.slot(slot), frequencies);
+                let crossed = swapped
+                    .then(|| {
+                        compare::known_frequency(
+                            left.slot(swapped_slot),
+                            right.slot(swapped_slot),
+                            frequencies,
+                        )
+                    })
+                    .flatten();
+                straight.into_iter().chain(crossed).reduce(f64::max)
+            };
             let family = compare::shared_frequency(
                 left.slot(Slot::FamilyWhole),
                 right.slot(Slot::FamilyWhole),
                 frequencies,
-            );
+            )
+            .or_else(|| known(Slot::FamilyWhole, Slot::GivenWhole));
             let given = compare::shared_frequency(
                 left.slot(Slot::GivenClass),
                 right.slot(Slot::GivenClass),
                 frequencies,
-            );
+            )
+            .or_else(|| known(Slot::GivenClass, Slot::FamilyClass));
             if let (Some(people), Some(family), Some(given)) =
                 (frequencies.population(), family, given)
             {

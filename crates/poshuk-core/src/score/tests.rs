@@ -497,12 +497,13 @@ fn an_unknown_given_name_with_typos_is_possible_not_strong() {
     assert!(twins.probability < 0.5, "{twins:?}");
 }
 
-/// The cost of keeping the year only together with the family name: when the
-/// family name meets only one letter apart (PRIHODKO, h for х, in the given
-/// column), the year cannot be compared, and a pair the year would have made
-/// strong stays possible.
+/// The year is stored only together with the family name. A record with
+/// given and family names in each other's columns (PRIHODKO, h for х, in the
+/// given column) keys its year with the given name; the query keys its year
+/// with its given-name column too, so the year is compared and the pair is
+/// strong.
 #[test]
-fn a_year_is_compared_only_where_family_names_meet_as_stored() {
+fn a_year_is_compared_across_swapped_columns() {
     let scored = score(
         (
             "Євгенія",
@@ -515,13 +516,47 @@ fn a_year_is_compared_only_where_family_names_meet_as_stored() {
         ),
         ("PRIHODKO", "ÊVGENIA", "Vitaliivna", "2015-08", "", &[], F),
     );
-    assert_eq!(
-        scored.fields[3].level,
-        Level::Missing,
-        "{}",
-        scored.explain()
+    assert_eq!(scored.fields[3].level, Level::Year, "{}", scored.explain());
+    assert_eq!(scored.band, Band::Strong, "{}", scored.explain());
+}
+
+/// Ukrainian and Russian forms of one surname (the root's і for о or е)
+/// meet as equivalent forms with their birth year compared; a surname one
+/// other letter apart meets as a typo, its year not compared.
+#[test]
+fn a_surname_in_the_other_language_is_an_equivalent_form() {
+    for (query, held) in [
+        ("Кропенко", "Кріпенко"),
+        ("Ветрова", "Вітрова"),
+        ("Громович", "Грімович"),
+        ("Kripenko", "Кропенко"),
+        ("Долгишина", "Довгишина"),
+    ] {
+        let scored = score(
+            ("Ольга", query, "Петрівна", "1991", "", &[], F),
+            ("Ольга", held, "Петровна", "1991-04-14", "", &[], F),
+        );
+        assert_eq!(
+            scored.fields[1].level,
+            Level::Equivalent,
+            "{query} / {held}: {}",
+            scored.explain()
+        );
+        assert_eq!(scored.fields[3].level, Level::Year, "{}", scored.explain());
+        assert_eq!(
+            scored.band,
+            Band::Strong,
+            "{query} / {held}: {}",
+            scored.explain()
+        );
+    }
+    let typo = score(
+        ("Ольга", "Кропенко", "Петрівна", "1991", "", &[], F),
+        ("Ольга", "Крапенко", "Петровна", "1991-04-14", "", &[], F),
     );
-    assert_eq!(scored.band, Band::Possible, "{}", scored.explain());
+    assert_eq!(typo.fields[1].level, Level::Close, "{}", typo.explain());
+    assert_eq!(typo.fields[3].level, Level::Missing, "{}", typo.explain());
+    assert_eq!(typo.band, Band::Possible, "{}", typo.explain());
 }
 
 /// Every token as common as `share` among `people` records.
