@@ -147,8 +147,9 @@ impl Tokenizer {
     /// stored keyed with the stem as written, so a query's one-letter
     /// variant meets the name but not the year), and the given-name column's
     /// words (given and family names in each other's columns, in the query
-    /// or in the record). Each key is added while the query stays within the
-    /// bounds every node enforces, the other language's forms first.
+    /// or in the record), and the family name's readings in other spelling
+    /// systems. Each key is added while the query stays within the bounds
+    /// every node enforces, in that order.
     fn with_other_date_keys(
         &self,
         mut query: TokenRecord,
@@ -168,6 +169,25 @@ impl Tokenizer {
             keys.extend(other_language_forms(&stem));
         }
         keys.extend(stems(&record.given_name));
+        // A Latin surname as the other spelling systems would write it,
+        // also without their marks (Haritonov, Chomak, Timohenko: х written
+        // h or ch with nothing else to tell the system). Stored names take
+        // such readings only when the word shows its system's marks; a
+        // query tries them all, for its date only: a reading one letter
+        // from a stored name meets it as an equivalent form with the year
+        // compared, and one further away meets nothing.
+        let folded = fold_text(&record.family_name);
+        for word in words(&folded).take(MAX_VARIANT_WORDS) {
+            let plain = family_stem(&skeleton(word)).to_string();
+            for reading in ChReading::ALTERNATIVES {
+                if reading.may_differ(word) {
+                    let read = family_stem(&skeleton_reading(word, reading)).to_string();
+                    if read != plain && !keys.contains(&read) {
+                        keys.push(read);
+                    }
+                }
+            }
+        }
         for key in keys {
             let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(3);
             add_family_dates(

@@ -310,14 +310,21 @@ pub(super) fn compare_names(
         given_score = (Level::Equivalent, given::EQUIVALENT.weight());
     }
     let mut family_score = compare_family(left_family, right_family, frequencies);
-    if family_score.0 == Level::Close
-        && (intersects(left.slot(Slot::FamilyYear), right.slot(Slot::FamilyYear))
-            || intersects(left.slot(Slot::FamilyDate), right.slot(Slot::FamilyDate)))
+    let date_meets = intersects(left.slot(Slot::FamilyYear), right.slot(Slot::FamilyYear))
+        || intersects(left.slot(Slot::FamilyDate), right.slot(Slot::FamilyDate));
+    let date_keyed_with_given_column =
+        intersects(left.slot(Slot::FamilyWhole), right.slot(Slot::GivenWhole))
+            || intersects(left.slot(Slot::GivenWhole), right.slot(Slot::FamilyWhole));
+    if matches!(family_score.0, Level::Close | Level::Different)
+        && date_meets
+        && !date_keyed_with_given_column
     {
-        // One letter apart, and the birth date keyed with the other's
-        // surname: a query keys its date with no near name but the family
-        // name's form in the other language (Кріпенко for Кропенко,
-        // Вітрова for Ветрова), so this is that form.
+        // The family names differ as written, but the birth date keyed with
+        // one's surname meets the other's: a query keys its date, besides
+        // its family name as typed and its given-name column, only with the
+        // family name's form in the other language (Кріпенко for Кропенко,
+        // Вітрова for Ветрова) and its readings in other spelling systems
+        // (Chomak, Хомак): the same name in another form.
         let frequency = known_frequency(left_family.whole, right_family.whole, frequencies);
         family_score = (
             Level::Equivalent,

@@ -524,7 +524,7 @@ fn a_year_is_compared_across_swapped_columns() {
 /// meet as equivalent forms with their birth year compared; a surname one
 /// other letter apart meets as a typo, its year not compared.
 #[test]
-fn a_surname_in_the_other_language_is_an_equivalent_form() {
+fn a_surname_in_another_language_or_spelling_system_is_an_equivalent_form() {
     for (query, held) in [
         ("Кропенко", "Кріпенко"),
         ("Ветрова", "Вітрова"),
@@ -543,6 +543,30 @@ fn a_surname_in_the_other_language_is_an_equivalent_form() {
             scored.explain()
         );
         assert_eq!(scored.fields[3].level, Level::Year, "{}", scored.explain());
+        assert_eq!(
+            scored.band,
+            Band::Strong,
+            "{query} / {held}: {}",
+            scored.explain()
+        );
+    }
+    // Latin surnames in a spelling system whose marks they do not show:
+    // Polish and German ch = х, German s = з, Croatian h = х.
+    for (given, query, held_given, held) in [
+        ("Petro", "Chomak", "Петро", "Хомак"),
+        ("Jana", "Sosulja", "Яна", "Зозуля"),
+        ("Yuriy", "Haritonov", "Юрій", "Харитонов"),
+    ] {
+        let scored = score(
+            (given, query, "", "1973", "", &[], M),
+            (held_given, held, "", "1973-06-21", "", &[], M),
+        );
+        assert_eq!(
+            scored.fields[1].level,
+            Level::Equivalent,
+            "{query} / {held}: {}",
+            scored.explain()
+        );
         assert_eq!(
             scored.band,
             Band::Strong,
