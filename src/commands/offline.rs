@@ -129,7 +129,7 @@ impl Offline {
                 if !record.is_identifiable() {
                     return None;
                 }
-                let tokens = poshuk_node::generations::query_tokens(&tokenizer, &record, &years);
+                let tokens = tokenizer.tokenize_query_years(&record, &years);
                 let query = TokenQuery::from_record(epoch.0, &tokens, LIMIT);
                 query.to_record().is_ok().then_some(query)
             })
@@ -319,6 +319,7 @@ impl Offline {
                     partial: false,
                     took_ms: 0,
                     contacts: Default::default(),
+                    advice: None,
                 }
             })
             .collect())

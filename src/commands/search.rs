@@ -275,33 +275,6 @@ fn table(out: &mut String, response: &FederatedResponse) {
     );
 }
 
-/// Says what to add before asking, when a search would be refused as too
-/// thin to name a person (the coordinator's rule, in the searcher's words).
-fn check_identifies_a_person(record: &RawRecord) -> anyhow::Result<()> {
-    let has = |text: &str| !text.trim().is_empty();
-    let (given, family) = (has(&record.given_name), has(&record.family_name));
-    let date = has(&record.birth_date);
-    let full_date =
-        poshuk_core::BirthDate::parse(&record.birth_date).is_ok_and(|date| date.day.is_some());
-    let context = date || has(&record.birth_place) || has(&record.patronymic);
-    if !record.document_ids.is_empty() || (given && family && context) || (given && full_date) {
-        return Ok(());
-    }
-    let advice = match (given, family) {
-        (false, true) => {
-            "a surname alone is not enough: add a given name and a birth year (or the birth place, or the patronymic)"
-        }
-        (true, false) => {
-            "a given name alone is not enough: add the family name and a birth year, or the full birth date"
-        }
-        (true, true) => {
-            "a name alone is not enough: add a birth year or date, the birth place, or the patronymic"
-        }
-        (false, false) => "give a name with a birth year, or a document number (--document)",
-    };
-    anyhow::bail!("{advice}: many people share a name, and a search must point at one person")
-}
-
 /// Runs queries concurrently; calls `each` with (index, query, answer).
 fn run_batch(
     node: &NodeAccess,
@@ -476,23 +449,16 @@ pub(crate) fn run_search(args: SearchArgs) -> anyhow::Result<()> {
         birth_place: args.birth_place.unwrap_or_default(),
         document_ids: args.document.into_iter().collect(),
     };
-    check_identifies_a_person(&record)?;
-    // A name with no more than a year: what namesakes share.
-    let thin = !poshuk_core::BirthDate::parse(&record.birth_date)
-        .is_ok_and(|date| date.day.is_some())
-        && record.patronymic.trim().is_empty()
-        && record.birth_place.trim().is_empty()
-        && record.document_ids.is_empty();
+    // A query that names no one is refused by the node, which says what to
+    // add; one with a name and a year only is answered with advice.
     let node = searcher_node(&args.node)?;
     let response = federated_search(&node, record, args.limit, args.partners)?;
     if args.json {
         print_out(&format!("{}\n", serde_json::to_string_pretty(&response)?));
     } else {
         print_table(&response);
-        if thin {
-            eprintln!(
-                "a name with only a year may belong to several people: add the full date (--birth-date), --patronymic or --birth-place for a surer answer"
-            );
+        if let Some(advice) = &response.advice {
+            eprintln!("{advice}");
         }
     }
     Ok(())

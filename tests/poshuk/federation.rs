@@ -287,6 +287,45 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
         by_range.stdout
     );
 
+    // Through the API, a name with a year is answered with what to add; a
+    // surname alone is refused (422) saying what to add; a full date needs
+    // no advice.
+    let year_only = serde_json::json!({
+        "given_name": person["given_name"],
+        "family_name": person["family_name"],
+        "birth_date": year.to_string(),
+    });
+    let (status, body) = search(&nodes[2], &year_only);
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["advice"]
+            .as_str()
+            .is_some_and(|advice| advice.contains("add the full birth date")),
+        "{body}"
+    );
+    let (status, body) = search(
+        &nodes[2],
+        &serde_json::json!({"family_name": person["family_name"]}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "thin_query", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("a surname alone is not enough")),
+        "{body}"
+    );
+    let (status, body) = search(
+        &nodes[2],
+        &serde_json::json!({
+            "given_name": person["given_name"],
+            "family_name": person["family_name"],
+            "birth_date": date,
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("advice").is_none(), "{body}");
+
     // Bad input: no usable field, an unknown partner.
     let (status, body) = search(&nodes[2], &serde_json::json!({"sex": "M"}));
     assert_eq!(status, 400);

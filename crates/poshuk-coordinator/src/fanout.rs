@@ -427,6 +427,7 @@ fn merge(
         partial,
         took_ms: started.elapsed().as_millis() as u64,
         contacts: BTreeMap::new(),
+        advice: None,
     }
 }
 

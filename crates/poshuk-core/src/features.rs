@@ -90,11 +90,34 @@ impl Tokenizer {
     /// name one typo away. Computed where the query is in clear; not cached,
     /// queries do not repeat as records do.
     pub fn tokenize_query(&self, record: &Record) -> TokenRecord {
-        let stored = self.tokenize(record);
+        self.tokenize_query_years(record, &[])
+    }
+
+    /// The tokens of a search for a person born in one of `years` (a range
+    /// the searcher gave, `2010-2014`), the record's own date left aside;
+    /// with no years, the record's date. One query for all of them, within
+    /// the bounds of one query.
+    pub fn tokenize_query_years(&self, record: &Record, years: &[u16]) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
-        for (slot, token) in stored.iter() {
-            builder.push(slot, token);
-        }
+        let dates: Vec<BirthDate> = if years.is_empty() {
+            for (slot, token) in self.tokenize(record).iter() {
+                builder.push(slot, token);
+            }
+            record.birth_date.into_iter().collect()
+        } else {
+            let dates: Vec<BirthDate> = years
+                .iter()
+                .filter_map(|&year| BirthDate::from_parts(u32::from(year), None, None).ok())
+                .collect();
+            let mut dated = record.clone();
+            for &date in &dates {
+                dated.birth_date = Some(date);
+                for (slot, token) in self.tokenize(&dated).iter() {
+                    builder.push(slot, token);
+                }
+            }
+            dates
+        };
         // Every word carries exactly VARIANTS_PER_WORD variant tokens, padded
         // with tokens derived from the word: the number of a name's one-edit
         // variants grows with its length, and a coordinator recording
@@ -135,10 +158,10 @@ impl Tokenizer {
             emit(Slot::FamilyVariant, family_stem(&key));
         }
         let query = builder.finish();
-        match record.birth_date {
-            Some(date) => self.with_other_date_keys(query, record, date),
-            None => query,
+        if dates.is_empty() {
+            return query;
         }
+        self.with_other_date_keys(query, record, &dates)
     }
 
     /// Queries only: the birth date keyed also with the surnames the person
@@ -154,7 +177,7 @@ impl Tokenizer {
         &self,
         mut query: TokenRecord,
         record: &Record,
-        date: BirthDate,
+        dates: &[BirthDate],
     ) -> TokenRecord {
         let stems = |value: &str| -> Vec<String> {
             words(&fold_text(value))
@@ -189,14 +212,17 @@ impl Tokenizer {
             }
         }
         for key in keys {
-            let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(3);
-            add_family_dates(
-                &mut |slot: Slot, kind_byte: u8, bytes: &[u8]| {
-                    tokens.push((slot, self.hasher.token(slot.domain(), kind_byte, bytes)));
-                },
-                date,
-                key.as_bytes(),
-            );
+            // A key is added for every date of the query, or not at all.
+            let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(3 * dates.len());
+            for &date in dates {
+                add_family_dates(
+                    &mut |slot: Slot, kind_byte: u8, bytes: &[u8]| {
+                        tokens.push((slot, self.hasher.token(slot.domain(), kind_byte, bytes)));
+                    },
+                    date,
+                    key.as_bytes(),
+                );
+            }
             let mut builder = TokenRecordBuilder::default();
             for (slot, token) in query.iter().chain(tokens) {
                 builder.push(slot, token);

@@ -249,6 +249,66 @@ impl Record {
             .any(|value| value.chars().any(char::is_alphanumeric));
         has_name || has_document
     }
+
+    /// What a search for this record lacks, in the searcher's words (the
+    /// page, the command line and the local API say the same):
+    /// [`SearchAdvice::Refused`] when the federation would refuse it as
+    /// naming no one (its rule on tokens, said on the plaintext first),
+    /// [`SearchAdvice::Thin`] when it carries a name and at most a year,
+    /// which namesakes share. `has_years`: the date was a range of years.
+    pub fn search_advice(&self, has_years: bool) -> Option<SearchAdvice> {
+        let has = |value: &str| value.chars().any(char::is_alphabetic);
+        let (given, family) = (
+            has(&self.given_name),
+            has(&self.family_name) || self.other_names.iter().any(|name| has(name)),
+        );
+        let document = self
+            .document_ids
+            .iter()
+            .any(|value| value.chars().any(char::is_alphanumeric));
+        let full_date = self.birth_date.is_some_and(|date| date.day.is_some());
+        let date = self.birth_date.is_some() || has_years;
+        let (place, patronymic) = (has(&self.birth_place), has(&self.patronymic));
+        if document {
+            return None;
+        }
+        if !(given && family && (date || place || patronymic)) && !(given && full_date) {
+            return Some(SearchAdvice::Refused(match (given, family) {
+                (false, true) => {
+                    "a surname alone is not enough: add a given name and a birth year (or the birth place, or the patronymic)"
+                }
+                (true, false) => {
+                    "a given name alone is not enough: add the family name and a birth year, or the full birth date"
+                }
+                (true, true) => {
+                    "a name alone is not enough: add a birth year or date, the birth place, or the patronymic"
+                }
+                (false, false) => "give a name with a birth year, or a document number",
+            }));
+        }
+        (!full_date && !place && !patronymic).then_some(SearchAdvice::Thin(
+            "a name with only a year may belong to several people: add the full birth date, the patronymic or the birth place for a surer answer",
+        ))
+    }
+}
+
+/// What a search lacks ([`Record::search_advice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchAdvice {
+    /// The federation refuses it: it names no one.
+    Refused(&'static str),
+    /// It is searched, but namesakes share what it carries: no hit is
+    /// strong for a common name.
+    Thin(&'static str),
+}
+
+impl SearchAdvice {
+    /// The advice in words.
+    pub fn text(self) -> &'static str {
+        match self {
+            SearchAdvice::Refused(text) | SearchAdvice::Thin(text) => text,
+        }
+    }
 }
 
 impl fmt::Debug for Record {
@@ -282,6 +342,38 @@ impl fmt::Display for Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The advice follows the federation's rule: refused when naming no
+    /// one, thin with a name and a year, nothing more to ask otherwise.
+    #[test]
+    fn a_search_is_told_what_it_lacks() {
+        let query = |given: &str, family: &str, date: &str, place: &str, patronymic: &str| {
+            let record = Record {
+                record_id: String::new(),
+                given_name: given.into(),
+                family_name: family.into(),
+                patronymic: patronymic.into(),
+                other_names: Vec::new(),
+                sex: Sex::Unknown,
+                birth_date: BirthDate::parse(date).ok(),
+                birth_place: place.into(),
+                document_ids: Vec::new(),
+            };
+            record.search_advice(false)
+        };
+        let refused =
+            |advice: Option<SearchAdvice>| matches!(advice, Some(SearchAdvice::Refused(_)));
+        let thin = |advice: Option<SearchAdvice>| matches!(advice, Some(SearchAdvice::Thin(_)));
+        assert!(refused(query("Hlib", "Oliinyk", "", "", "")));
+        assert!(refused(query("", "Oliinyk", "2016-03-15", "", "")));
+        assert!(refused(query("Hlib", "", "2016", "", "")));
+        assert!(thin(query("Hlib", "Oliinyk", "2016", "", "")));
+        assert_eq!(query("Hlib", "Oliinyk", "2016-03-15", "", ""), None);
+        assert_eq!(query("Hlib", "", "2016-03-15", "", ""), None);
+        assert_eq!(query("Hlib", "Oliinyk", "2016", "Mariupol", ""), None);
+        assert_eq!(query("Hlib", "Oliinyk", "2016", "", "Petrovych"), None);
+        assert_eq!(query("Hlib", "Oliinyk", "", "Mariupol", ""), None);
+    }
 
     #[test]
     fn reads_every_date_layout() {

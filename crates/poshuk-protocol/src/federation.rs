@@ -505,6 +505,11 @@ pub struct FederatedResponse {
     /// registry), so the searcher knows whom to ask about a handle.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub contacts: BTreeMap<String, String>,
+    /// What to add to the query for a surer answer, when it carries a name
+    /// and at most a year (set by the searcher's node, which reads the
+    /// query in clear; the coordinator never sees it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
 }
 
 /// A partner as other partners see it.

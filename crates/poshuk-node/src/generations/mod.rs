@@ -118,29 +118,6 @@ fn complete_generations(data_dir: &Path) -> Result<Vec<Epoch>, NodeError> {
     Ok(epochs)
 }
 
-/// A query's tokens: for a range of birth years (`years`, empty for the
-/// record's own date), the tokens of each year joined, so that any year of
-/// the range can meet. The node and a partner without a node (`poshuk
-/// overlap --offline`) tokenize queries the same way.
-pub fn query_tokens(
-    tokenizer: &Tokenizer,
-    record: &poshuk_core::Record,
-    years: &[u16],
-) -> poshuk_core::TokenRecord {
-    if years.is_empty() {
-        return tokenizer.tokenize_query(record);
-    }
-    let mut joined = poshuk_core::TokenRecordBuilder::default();
-    for &year in years {
-        let mut dated = record.clone();
-        dated.birth_date = poshuk_core::BirthDate::from_parts(u32::from(year), None, None).ok();
-        for (slot, token) in tokenizer.tokenize_query(&dated).iter() {
-            joined.push(slot, token);
-        }
-    }
-    joined.finish()
-}
-
 /// Reads the keyring: sealed by the vault on an encrypted node (a keyring
 /// copied in the clear is sealed in place at the first start).
 fn load_keyring(path: &Path, vault: Option<&crate::vault::Vault>) -> Result<KeyRing, NodeError> {
@@ -354,7 +331,9 @@ impl Generations {
         if years.is_empty() {
             return self.tokenize_query(epoch, record);
         }
-        self.with_tokenizer(epoch, |tokenizer| query_tokens(tokenizer, record, years))
+        self.with_tokenizer(epoch, |tokenizer| {
+            tokenizer.tokenize_query_years(record, years)
+        })
     }
 
     fn with_tokenizer<T>(&self, epoch: Epoch, work: impl FnOnce(&Tokenizer) -> T) -> Option<T> {

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use poshuk_core::Record;
+use poshuk_core::{Record, SearchAdvice};
 use poshuk_protocol::client::ClientError;
 use poshuk_protocol::{
     FederatedResponse, FederatedSearch, Handle, LocalSearch, MAX_LIMIT, RawRecord, Resolved,
@@ -76,7 +76,17 @@ pub(crate) async fn federated_search(
             "partners is empty: name at least one partner, or leave it out to search all",
         ));
     }
-    let answer = search_federation(&state, record, years, request.limit, request.partners).await?;
+    let advice = record.search_advice(!years.is_empty());
+    if let Some(SearchAdvice::Refused(text)) = advice {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "thin_query",
+            text,
+        ));
+    }
+    let mut answer =
+        search_federation(&state, record, years, request.limit, request.partners).await?;
+    answer.advice = advice.map(|advice| advice.text().to_string());
     // Hits per partner, as the coordinator's own audit line has them.
     let per_partner: std::collections::BTreeMap<String, usize> = answer
         .partners

@@ -66,13 +66,12 @@ impl SearchForm {
     /// evidence namesakes share, so hits stay below strong for common names.
     /// The page then says what to add.
     fn is_thin(&self) -> bool {
-        let record = self.record();
-        let full_date =
-            poshuk_core::BirthDate::parse(&record.birth_date).is_ok_and(|date| date.day.is_some());
-        !full_date
-            && record.patronymic.is_empty()
-            && record.birth_place.is_empty()
-            && record.document_ids.is_empty()
+        let raw = self.record();
+        let years = poshuk_core::BirthDate::parse_year_range(&raw.birth_date).is_some();
+        matches!(
+            crate::wire::record_from_wire(raw).search_advice(years),
+            Some(poshuk_core::SearchAdvice::Thin(_))
+        )
     }
 
     /// What the searcher typed for a field, to show beside its level.
