@@ -175,7 +175,7 @@ impl Tokenizer {
     /// every node enforces, in that order.
     fn with_other_date_keys(
         &self,
-        mut query: TokenRecord,
+        query: TokenRecord,
         record: &Record,
         dates: &[BirthDate],
     ) -> TokenRecord {
@@ -211,6 +211,17 @@ impl Tokenizer {
                 }
             }
         }
+        // The bounds, counted as keys are added (a token already present
+        // counted again: never over, at worst one key fewer); the record is
+        // built once.
+        let count = |slot: Slot| query.slot(slot).len();
+        let names = count(Slot::GivenWhole) + count(Slot::GivenClass);
+        let (mut years, mut full, mut unordered) = (
+            count(Slot::FamilyYear),
+            count(Slot::FamilyDate),
+            count(Slot::FamilyUnorderedDate),
+        );
+        let mut added: Vec<(Slot, Token)> = Vec::new();
         for key in keys {
             // A key is added for every date of the query, or not at all.
             let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(3 * dates.len());
@@ -223,16 +234,29 @@ impl Tokenizer {
                     key.as_bytes(),
                 );
             }
-            let mut builder = TokenRecordBuilder::default();
-            for (slot, token) in query.iter().chain(tokens) {
-                builder.push(slot, token);
-            }
-            let extended = builder.finish();
-            if bounds::within(&extended) {
-                query = extended;
+            let more = |wanted: Slot| tokens.iter().filter(|(slot, _)| *slot == wanted).count();
+            let (y, f, u) = (
+                years + more(Slot::FamilyYear),
+                full + more(Slot::FamilyDate),
+                unordered + more(Slot::FamilyUnorderedDate),
+            );
+            if y <= bounds::max_tokens(Slot::FamilyYear)
+                && f <= bounds::max_tokens(Slot::FamilyDate)
+                && u <= bounds::max_tokens(Slot::FamilyUnorderedDate)
+                && names * (y + f) <= bounds::MAX_NAME_DATE_COMBINATIONS
+            {
+                (years, full, unordered) = (y, f, u);
+                added.extend(tokens);
             }
         }
-        query
+        if added.is_empty() {
+            return query;
+        }
+        let mut builder = TokenRecordBuilder::default();
+        for (slot, token) in query.iter().chain(added) {
+            builder.push(slot, token);
+        }
+        builder.finish()
     }
 
     /// The tokens of a record, as a node keeps them and `poshuk encode`

@@ -190,22 +190,6 @@ pub mod bounds {
     /// without this bound a query with no year could pair a dozen given names
     /// with a dozen surnames.
     pub const MAX_NAME_PAIRS: usize = 24;
-
-    /// Whether a record's token counts are within the bounds of one query:
-    /// each slot's count, and the name × date and name × name products.
-    pub fn within(record: &super::TokenRecord) -> bool {
-        let count =
-            |slots: &[Slot]| -> usize { slots.iter().map(|&slot| record.slot(slot).len()).sum() };
-        Slot::ALL
-            .iter()
-            .all(|&slot| record.slot(slot).len() <= max_tokens(slot))
-            && count(&[Slot::GivenWhole, Slot::GivenClass])
-                * count(&[Slot::FamilyYear, Slot::FamilyDate])
-                <= MAX_NAME_DATE_COMBINATIONS
-            && count(&[Slot::GivenWhole, Slot::GivenClass, Slot::AliasClass])
-                * count(&[Slot::FamilyWhole, Slot::AliasWhole])
-                <= MAX_NAME_PAIRS
-    }
 }
 
 /// The number of slots.
