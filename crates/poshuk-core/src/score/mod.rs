@@ -453,36 +453,41 @@ impl MatchModel {
                 Level::Exact | Level::Equivalent
             );
         if only_name_and_year && !document_agrees {
-            // The values as the list keeps them: where the names met in
-            // another form or in swapped columns, the list's form is the
-            // most common one either record carries.
-            let swapped = level_of(Field::FamilyName) == Level::SwappedColumns;
-            let known = |slot: Slot, swapped_slot: Slot| {
-                let straight =
-                    compare::known_frequency(left.slot(slot), right.slot(slot), frequencies);
-                let crossed = swapped
-                    .then(|| {
+            // The frequencies of the values that met: in swapped columns,
+            // of whichever crossing met as surname and as given name; a
+            // family name met in another form, as the list keeps it (the
+            // most common form either record carries).
+            let shared =
+                |one: &[Token], other: &[Token]| compare::shared_frequency(one, other, frequencies);
+            let (l, r) = (left, right);
+            let (family, given) = if level_of(Field::FamilyName) == Level::SwappedColumns {
+                [
+                    (
+                        shared(l.slot(Slot::FamilyWhole), r.slot(Slot::GivenWhole)),
+                        shared(l.slot(Slot::GivenClass), r.slot(Slot::FamilyClass)),
+                    ),
+                    (
+                        shared(l.slot(Slot::GivenWhole), r.slot(Slot::FamilyWhole)),
+                        shared(l.slot(Slot::FamilyClass), r.slot(Slot::GivenClass)),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(family, given)| Some((family?, given?)))
+                .max_by(|a, b| (a.0 * a.1).total_cmp(&(b.0 * b.1)))
+                .map_or((None, None), |(family, given)| (Some(family), Some(given)))
+            } else {
+                (
+                    shared(l.slot(Slot::FamilyWhole), r.slot(Slot::FamilyWhole)).or_else(|| {
                         compare::known_frequency(
-                            left.slot(swapped_slot),
-                            right.slot(swapped_slot),
+                            l.slot(Slot::FamilyWhole),
+                            r.slot(Slot::FamilyWhole),
                             frequencies,
                         )
-                    })
-                    .flatten();
-                straight.into_iter().chain(crossed).reduce(f64::max)
+                    }),
+                    shared(l.slot(Slot::GivenClass), r.slot(Slot::GivenClass))
+                        .or_else(|| shared(l.slot(Slot::GivenWhole), r.slot(Slot::GivenWhole))),
+                )
             };
-            let family = compare::shared_frequency(
-                left.slot(Slot::FamilyWhole),
-                right.slot(Slot::FamilyWhole),
-                frequencies,
-            )
-            .or_else(|| known(Slot::FamilyWhole, Slot::GivenWhole));
-            let given = compare::shared_frequency(
-                left.slot(Slot::GivenClass),
-                right.slot(Slot::GivenClass),
-                frequencies,
-            )
-            .or_else(|| known(Slot::GivenClass, Slot::FamilyClass));
             if let (Some(people), Some(family), Some(given)) =
                 (frequencies.population(), family, given)
             {

@@ -630,3 +630,60 @@ fn a_record_without_a_date_is_strong_only_for_a_rare_name() {
     );
     assert_eq!(elsewhere.band, Band::Possible, "{}", elsewhere.explain());
 }
+
+/// Chosen tokens at one share, every other token at another.
+struct Shares {
+    chosen: Vec<Token>,
+    share: f64,
+    others: f64,
+    people: f64,
+}
+
+impl TermFrequencies for Shares {
+    fn frequency(&self, token: Token) -> Option<f64> {
+        Some(if self.chosen.contains(&token) {
+            self.share
+        } else {
+            self.others
+        })
+    }
+
+    fn population(&self) -> Option<f64> {
+        Some(self.people)
+    }
+}
+
+/// A name and a year in swapped columns: the namesakes expected are
+/// counted with the surname's share and the given name's, whichever
+/// column each was typed in. A common given name with a rare surname is
+/// strong in a list of 40,000; in a list of four million, where a few
+/// namesakes are expected, possible.
+#[test]
+fn namesakes_in_swapped_columns_count_the_surname_as_surname() {
+    let tokenizer = tokenizer();
+    let oleg = tokenizer.tokenize(&record(("Олег", "Олег", "", "", "", &[], M)));
+    let query = tokenizer.tokenize_query(&record(("Krynytsych", "Oleg", "", "2008", "", &[], M)));
+    let held = tokenizer.tokenize(&record(("Олег", "Криницич", "", "2008-07-02", "", &[], M)));
+    let scored = |people: f64| {
+        MatchModel::default().score(
+            &query,
+            &held,
+            &Shares {
+                chosen: oleg.iter().map(|(_, token)| token).collect(),
+                share: 0.01,
+                others: 1e-4,
+                people,
+            },
+        )
+    };
+    let rare = scored(40_000.0);
+    assert_eq!(
+        rare.fields[1].level,
+        Level::SwappedColumns,
+        "{}",
+        rare.explain()
+    );
+    assert_eq!(rare.band, Band::Strong, "{}", rare.explain());
+    let common = scored(4_000_000.0);
+    assert_eq!(common.band, Band::Possible, "{}", common.explain());
+}
