@@ -901,6 +901,81 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     assert_eq!(namesakes_of("Іван", "Коваленко", "2013-02-02"), "1");
 }
 
+/// A searcher typing the Russian form of a Ukrainian surname, a Latin one in
+/// a spelling system without its marks, or given and family names in each
+/// other's columns, with only a birth year, finds the person strong: the
+/// year is compared through the query's other keys. Another family of a
+/// name one letter away stays below strong.
+#[test]
+fn other_forms_of_a_surname_with_only_a_year_are_strong() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let mut csv = String::from("record_id,given_name,family_name,patronymic,birth_date\n");
+    csv.push_str("A1,Ольга,Кріпенко,Петрівна,1991-04-14\n");
+    csv.push_str("A2,Петро,Хомак,Іванович,1973-06-21\n");
+    csv.push_str("A3,Олег,Криницич,Олегович,2008-07-02\n");
+    csv.push_str("A4,Ольга,Крапенко,Петрівна,1991-04-14\n");
+    // A list of some size: in a list of a few records every name is
+    // common, and nothing is strong on a name and a year.
+    for index in 0..3000 {
+        csv.push_str(&format!(
+            "F{index},Марія,Фонова{index},,19{:02}-01-01\n",
+            40 + index % 60
+        ));
+    }
+    std::fs::write(root.join("cases.csv"), csv).expect("cases");
+    let node = NodeProcess::start(root, "ngo-ua");
+    let run = ingest(root, &node, "cases.csv", &[]);
+    assert!(run.success, "{}", run.stderr);
+    // Each hit with the case id its handle resolves to.
+    let hits = |given: &str, family: &str, date: &str| -> Vec<(String, serde_json::Value)> {
+        let (status, body) = crate::support::post_json(
+            &format!("{}/local/v1/search", node.local),
+            &serde_json::json!({"record": {"given_name": given, "family_name": family, "birth_date": date}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|hit| {
+                let handle = hit["handle"].as_str().expect("handle");
+                let (status, resolved) =
+                    get_json(&format!("{}/local/v1/resolve/{handle}", node.local));
+                assert_eq!(status, 200, "{resolved}");
+                (
+                    resolved["record_id"].as_str().expect("id").to_string(),
+                    hit.clone(),
+                )
+            })
+            .collect()
+    };
+    for (given, family, record_id) in [
+        ("Ольга", "Кропенко", "A1"),
+        ("Petro", "Chomak", "A2"),
+        ("Krynytsych", "Oleg", "A3"),
+    ] {
+        let year = match record_id {
+            "A1" => "1991",
+            "A2" => "1973",
+            _ => "2008",
+        };
+        let found = hits(given, family, year);
+        let (first, hit) = found.first().expect("a hit");
+        assert_eq!(first, record_id, "{given} {family}: {found:?}");
+        assert_eq!(hit["band"], "strong", "{given} {family}: {hit}");
+    }
+    // Крапенко is one letter from Кропенко but not its other form: the
+    // year cannot be compared, and the hit is not strong.
+    let found = hits("Ольга", "Кропенко", "1991");
+    assert!(
+        found
+            .iter()
+            .all(|(record_id, hit)| record_id != "A4" || hit["band"] != "strong"),
+        "{found:?}"
+    );
+}
+
 /// Brothers, sisters and twins of the person searched for are shown as
 /// relatives, never as the person.
 #[test]
