@@ -899,6 +899,27 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     assert_eq!(namesakes_of("Zenovii", "Yaroshevskyi", "2010-06-06"), "1");
     // The 2013 Ivan is the only one of his year.
     assert_eq!(namesakes_of("Іван", "Коваленко", "2013-02-02"), "1");
+    // With a year only, a name and year that three records share is no
+    // more than possible for any of them; the only one of his year is
+    // strong.
+    let bands_of = |given: &str, family: &str, year: &str| -> Vec<String> {
+        let (status, body) = crate::support::post_json(
+            &format!("{}/local/v1/search", node.local),
+            &serde_json::json!({"record": {"given_name": given, "family_name": family, "birth_date": year}}),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|hit| hit["band"].as_str().expect("band").to_string())
+            .collect()
+    };
+    let shared = bands_of("Ivan", "Kovalenko", "2012");
+    let shown: Vec<&String> = shared.iter().filter(|band| *band != "weak").collect();
+    assert_eq!(shown.len(), 3, "{shared:?}");
+    assert!(shown.iter().all(|band| *band == "possible"), "{shared:?}");
+    assert_eq!(bands_of("Ivan", "Kovalenko", "2013")[0], "strong");
 }
 
 /// A searcher typing the Russian form of a Ukrainian surname, a Latin one in

@@ -304,6 +304,27 @@ pub fn explain(fields: impl IntoIterator<Item = (Field, Level)>) -> String {
         .join("; ")
 }
 
+/// Whether a pair rests on a name and a year alone: the years agree (one
+/// side has only a year), and no patronymic, place or document agrees.
+fn rests_on_name_and_year(fields: &[FieldScore]) -> bool {
+    let level_of = |wanted: Field| {
+        fields
+            .iter()
+            .find(|field| field.field == wanted)
+            .map_or(Level::Missing, |field| field.level)
+    };
+    level_of(Field::BirthDate) == Level::Year
+        && !matches!(
+            level_of(Field::Patronymic),
+            Level::Exact | Level::Equivalent
+        )
+        && !matches!(
+            level_of(Field::BirthPlace),
+            Level::Exact | Level::Equivalent
+        )
+        && level_of(Field::Document) != Level::Exact
+}
+
 /// The slots whose exact agreement is adjusted by the value's frequency: the
 /// only tokens a population's frequencies need to be counted for.
 pub const FREQUENCY_SLOTS: [Slot; 7] = [
@@ -443,16 +464,8 @@ impl MatchModel {
         // A name and a year alone, however well they agree, name a person
         // only where few others share them: the namesakes expected among as
         // many people as the list holds, born in one of some seventy years.
-        let only_name_and_year = level_of(Field::BirthDate) == Level::Year
-            && !matches!(
-                level_of(Field::Patronymic),
-                Level::Exact | Level::Equivalent
-            )
-            && !matches!(
-                level_of(Field::BirthPlace),
-                Level::Exact | Level::Equivalent
-            );
-        if only_name_and_year && !document_agrees {
+        let only_name_and_year = rests_on_name_and_year(&fields);
+        if only_name_and_year {
             // The frequencies of the values that met: in swapped columns,
             // of whichever crossing met as surname and as given name; a
             // family name met in another form, as the list keeps it (the
@@ -488,10 +501,19 @@ impl MatchModel {
                         .or_else(|| shared(l.slot(Slot::GivenWhole), r.slot(Slot::GivenWhole))),
                 )
             };
+            // The family name's others of the same year, where the list
+            // counts them (its year tokens are kept with the family name):
+            // a list of children born in a few years holds more namesakes
+            // of a year than an even spread over seventy would.
+            let family_year_others = frequencies.population().and_then(|people| {
+                let share = shared(l.slot(Slot::FamilyYear), r.slot(Slot::FamilyYear))?;
+                Some((share * people - 1.0).max(0.0))
+            });
             if let (Some(people), Some(family), Some(given)) =
                 (frequencies.population(), family, given)
             {
-                let namesakes = people * family * given / BIRTH_YEARS;
+                let spread = people * family / BIRTH_YEARS;
+                let namesakes = spread.max(family_year_others.unwrap_or(0.0)) * given;
                 if namesakes > NAMESAKE_RISK {
                     log2_odds = log2_odds.min(UNCONFIRMED_DATE_CAP);
                 }
@@ -540,6 +562,18 @@ impl MatchModel {
                 .unwrap_or(1.0);
         }
         Some(namesakes)
+    }
+
+    /// Holds below strong a pair that rests on a name and a year alone when
+    /// `namesakes` records of the list (the record among them) share that
+    /// name and year: at most one of them is the person searched for.
+    pub fn hold_counted_namesakes(&self, score: &mut MatchScore, namesakes: u64) {
+        if namesakes >= 2 && rests_on_name_and_year(&score.fields) && score.band == Band::Strong {
+            score.probability = score
+                .probability
+                .min(1.0 / (1.0 + (-UNCONFIRMED_DATE_CAP).exp2()));
+            score.band = self.band(score.probability);
+        }
     }
 
     /// The band of a probability.

@@ -687,3 +687,46 @@ fn namesakes_in_swapped_columns_count_the_surname_as_surname() {
     let common = scored(4_000_000.0);
     assert_eq!(common.band, Band::Possible, "{}", common.explain());
 }
+
+/// A name and a year in a list whose family name has others born that
+/// year (children of a few birth years): the namesakes expected count them,
+/// not only an even spread over seventy years.
+#[test]
+fn namesakes_count_the_family_names_others_of_the_year() {
+    struct BySlot {
+        family_year: Vec<Token>,
+        family_year_share: f64,
+    }
+    impl TermFrequencies for BySlot {
+        fn frequency(&self, token: Token) -> Option<f64> {
+            Some(if self.family_year.contains(&token) {
+                self.family_year_share
+            } else {
+                // Hlib and Oliinyk: a thousandth of the list each.
+                0.001
+            })
+        }
+        fn population(&self) -> Option<f64> {
+            Some(40_000.0)
+        }
+    }
+    let tokenizer = tokenizer();
+    let query = tokenizer.tokenize_query(&record(("Гліб", "Олійник", "", "2016", "", &[], M)));
+    let held = tokenizer.tokenize(&record(("Гліб", "Олійник", "", "2016-03-15", "", &[], M)));
+    let scored = |born_that_year: f64| {
+        MatchModel::default().score(
+            &query,
+            &held,
+            &BySlot {
+                family_year: held.slot(Slot::FamilyYear).to_vec(),
+                family_year_share: born_that_year / 40_000.0,
+            },
+        )
+    };
+    let alone = scored(1.0);
+    assert_eq!(alone.band, Band::Strong, "{}", alone.explain());
+    // Sixty Oliinyks born in 2016, each a Hlib one time in a thousand:
+    // 0.06 namesakes expected, where an even spread would expect 0.0006.
+    let crowded = scored(60.0);
+    assert_eq!(crowded.band, Band::Possible, "{}", crowded.explain());
+}

@@ -157,17 +157,26 @@ impl TokenIndex {
         hits.truncate(limit);
         // For the few hits returned that anyone is shown (weak hits never
         // leave the node): how many records share the name and year ("one
-        // of 14" reads differently from "one of 1").
-        let hits: Vec<IndexHit> = hits
+        // of 14" reads differently from "one of 1"); a hit resting on a name
+        // and a year that others of the list share is not strong.
+        let mut hits: Vec<IndexHit> = hits
             .into_iter()
             .map(|(mut hit, tokens)| {
                 if hit.score.band != poshuk_core::Band::Weak {
-                    hit.namesakes =
-                        Some(namesakes(&searcher, self.fields.block, &tokens).unwrap_or(1));
+                    let count = namesakes(&searcher, self.fields.block, &tokens).unwrap_or(1);
+                    self.model.hold_counted_namesakes(&mut hit.score, count);
+                    hit.namesakes = Some(count);
                 }
                 hit
             })
             .collect();
+        // A hit held back by its counted namesakes goes below the others.
+        hits.sort_by(|a, b| {
+            b.score
+                .probability
+                .total_cmp(&a.score.probability)
+                .then(a.handle.cmp(&b.handle))
+        });
         tracing::debug!(
             candidates = candidates.len(),
             retrieval_us = retrieved.as_micros() as u64,
