@@ -165,14 +165,13 @@ impl Tokenizer {
     }
 
     /// Queries only: the birth date keyed also with the surnames the person
-    /// may be kept under besides the family column as typed: the family
-    /// name's form in the other language (Кріпенко for Кропенко: the year is
-    /// stored keyed with the stem as written, so a query's one-letter
-    /// variant meets the name but not the year), and the given-name column's
-    /// words (given and family names in each other's columns, in the query
-    /// or in the record), and the family name's readings in other spelling
-    /// systems. Each key is added while the query stays within the bounds
-    /// every node enforces, in that order.
+    /// may be kept under besides the family column as typed, in this order:
+    /// the given-name column's words when they are no known given name (a
+    /// surname there: swapped columns), the family name's form in the other
+    /// language (Кріпенко for Кропенко: the year is stored keyed with the
+    /// stem as written, so a query's one-letter variant meets the name but
+    /// not the year), and its readings in other spelling systems. Each key
+    /// is added while the query stays within the bounds every node enforces.
     fn with_other_date_keys(
         &self,
         query: TokenRecord,
@@ -188,10 +187,16 @@ impl Tokenizer {
                 .collect()
         };
         let mut keys: Vec<String> = Vec::new();
+        // The given-name column's words, when it holds no known given name
+        // (a surname there: swapped columns). A known given name is never
+        // a key: Вовка's stem is the surname Вовк, Богдана's Богдан, and a
+        // year keyed with them would meet those families.
+        if query.slot(Slot::GivenClass).is_empty() {
+            keys.extend(stems(&record.given_name));
+        }
         for stem in stems(&record.family_name) {
             keys.extend(other_language_forms(&stem));
         }
-        keys.extend(stems(&record.given_name));
         // A Latin surname as the other spelling systems would write it,
         // also without their marks (Haritonov, Chomak, Timohenko: х written
         // h or ch with nothing else to tell the system). Stored names take

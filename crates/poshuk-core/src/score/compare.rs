@@ -321,15 +321,16 @@ pub(super) fn compare_names(
     {
         // The family names differ as written, but the birth date keyed with
         // one's surname meets the other's: a query keys its date, besides
-        // its family name as typed and its given-name column, only with the
-        // family name's form in the other language (Кріпенко for Кропенко,
-        // Вітрова for Ветрова) and its readings in other spelling systems
-        // (Chomak, Хомак): the same name in another form.
-        let frequency = known_frequency(left_family.whole, right_family.whole, frequencies);
-        family_score = (
-            Level::Equivalent,
-            family::EXACT.weight_with_frequency(frequency) - OTHER_LANGUAGE_PENALTY,
-        );
+        // its family name as typed and (when that column holds no known
+        // given name) its given-name column, only with the family name's
+        // form in the other language (Кріпенко for Кропенко, Вітрова for
+        // Ветрова) and its readings in other spelling systems (Chomak,
+        // Хомак). Another form of the name, then, but weighed as a name one
+        // letter apart: the same forms join different surnames too (Сотник
+        // read as Сітник is Ситник; Homenko may be Гоменко or Хоменко), so a
+        // name and a year alone stay possible, and a full date, a
+        // patronymic or a place make it strong.
+        family_score = (Level::Equivalent, family::CLOSE.weight());
     }
     if !matches!(family_score.0, Level::Exact | Level::Close)
         && family_meets_other_name(left, right)

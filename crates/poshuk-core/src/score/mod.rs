@@ -467,7 +467,8 @@ impl MatchModel {
         let only_name_and_year = rests_on_name_and_year(&fields);
         if only_name_and_year {
             // The frequencies of the values that met: in swapped columns,
-            // of whichever crossing met as surname and as given name; a
+            // of whichever crossing met as surname and as given name (a
+            // given name the tables do not know, by its skeleton); a
             // family name met in another form, as the list keeps it (the
             // most common form either record carries).
             let shared =
@@ -477,11 +478,15 @@ impl MatchModel {
                 [
                     (
                         shared(l.slot(Slot::FamilyWhole), r.slot(Slot::GivenWhole)),
-                        shared(l.slot(Slot::GivenClass), r.slot(Slot::FamilyClass)),
+                        shared(l.slot(Slot::GivenClass), r.slot(Slot::FamilyClass)).or_else(|| {
+                            shared(l.slot(Slot::GivenWhole), r.slot(Slot::FamilyWhole))
+                        }),
                     ),
                     (
                         shared(l.slot(Slot::GivenWhole), r.slot(Slot::FamilyWhole)),
-                        shared(l.slot(Slot::FamilyClass), r.slot(Slot::GivenClass)),
+                        shared(l.slot(Slot::FamilyClass), r.slot(Slot::GivenClass)).or_else(|| {
+                            shared(l.slot(Slot::FamilyWhole), r.slot(Slot::GivenWhole))
+                        }),
                     ),
                 ]
                 .into_iter()

@@ -92,10 +92,6 @@ pub(super) const DIFFERENT_GIVEN_NAME_CAP: f64 = -1.5;
 /// them is not in the tables: within the possible band, below strong.
 pub(super) const UNKNOWN_GIVEN_NAME_CAP: f64 = 2.0;
 
-/// Penalty for a family name met in its other language's form (Кріпенко /
-/// Кропенко) rather than as written.
-pub(super) const OTHER_LANGUAGE_PENALTY: f64 = 1.0;
-
 /// Penalty for needing to swap the given and family columns to agree.
 pub(super) const SWAP_PENALTY: f64 = 1.0;
 
