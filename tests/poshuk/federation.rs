@@ -325,6 +325,18 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.get("advice").is_none(), "{body}");
+    // What looks like enough in plain text but makes no token the
+    // federation counts (a diminutive as the only other name, a place that
+    // is only the word "village") is refused here, with 422, not by the
+    // coordinator.
+    for thin in [
+        serde_json::json!({"given_name": "Олександр", "other_names": ["Саша"], "birth_date": "2010"}),
+        serde_json::json!({"given_name": "Олександр", "family_name": "Коваленко", "birth_place": "село"}),
+    ] {
+        let (status, body) = search(&nodes[2], &thin);
+        assert_eq!(status, 422, "{thin}: {body}");
+        assert_eq!(body["code"], "thin_query", "{body}");
+    }
 
     // Bad input: no usable field, an unknown partner.
     let (status, body) = search(&nodes[2], &serde_json::json!({"sex": "M"}));

@@ -157,7 +157,7 @@ impl Tokenizer {
         for key in keys(&record.family_name) {
             emit(Slot::FamilyVariant, family_stem(&key));
         }
-        let query = builder.finish();
+        let query = fit_to_bounds(builder.finish());
         if dates.is_empty() {
             return query;
         }
@@ -378,6 +378,60 @@ impl Tokenizer {
         });
         inputs
     }
+}
+
+/// A query cut to the bounds every node enforces, where one person's names
+/// make more tokens than one query may carry (Слава is the short form of a
+/// dozen names; several given-name words over a range of years): each
+/// slot's own cap, then given-name classes, other names' classes, full
+/// dates, years and other surnames, one at a time, until the products fit.
+/// A cut query meets fewer records than the whole one would, but it is
+/// searched, where the whole one would be refused.
+fn fit_to_bounds(query: TokenRecord) -> TokenRecord {
+    let mut keep = [0usize; poshuk_tokens::SLOT_COUNT];
+    for &slot in Slot::ALL {
+        keep[slot as usize] = query.slot(slot).len().min(bounds::max_tokens(slot));
+    }
+    let sum = |keep: &[usize], slots: &[Slot]| -> usize {
+        slots.iter().map(|&slot| keep[slot as usize]).sum()
+    };
+    loop {
+        let names = sum(&keep, &[Slot::GivenWhole, Slot::GivenClass]);
+        let dates = sum(&keep, &[Slot::FamilyYear, Slot::FamilyDate]);
+        let paired = names + keep[Slot::AliasClass as usize];
+        let families = sum(&keep, &[Slot::FamilyWhole, Slot::AliasWhole]);
+        let dates_over = names * dates > bounds::MAX_NAME_DATE_COMBINATIONS;
+        let pairs_over = paired * families > bounds::MAX_NAME_PAIRS;
+        let cut = if !dates_over && !pairs_over {
+            break;
+        } else if keep[Slot::GivenClass as usize] > 1 {
+            Slot::GivenClass
+        } else if pairs_over && keep[Slot::AliasClass as usize] > 0 {
+            Slot::AliasClass
+        } else if pairs_over && keep[Slot::AliasWhole as usize] > 0 {
+            Slot::AliasWhole
+        } else if dates_over && keep[Slot::FamilyDate as usize] > 0 {
+            Slot::FamilyDate
+        } else if dates_over && keep[Slot::FamilyYear as usize] > 1 {
+            Slot::FamilyYear
+        } else {
+            // Nothing left to cut: the node refuses it and says why.
+            break;
+        };
+        keep[cut as usize] -= 1;
+    }
+    if Slot::ALL
+        .iter()
+        .all(|&slot| keep[slot as usize] == query.slot(slot).len())
+    {
+        return query;
+    }
+    let mut kept = [0usize; poshuk_tokens::SLOT_COUNT];
+    query.filtered(|slot, _| {
+        let count = &mut kept[slot as usize];
+        *count += 1;
+        *count <= keep[slot as usize]
+    })
 }
 
 /// Which field a cached value belongs to.

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use poshuk_core::{Record, SearchAdvice};
 use poshuk_protocol::client::ClientError;
 use poshuk_protocol::{
-    FederatedResponse, FederatedSearch, Handle, LocalSearch, MAX_LIMIT, RawRecord, Resolved,
-    SearchResponse,
+    FederatedResponse, FederatedSearch, Handle, LocalSearch, MAX_LIMIT, ProtocolError, RawRecord,
+    Resolved, SearchResponse,
 };
 
 use super::SharedState;
@@ -76,17 +76,13 @@ pub(crate) async fn federated_search(
             "partners is empty: name at least one partner, or leave it out to search all",
         ));
     }
-    let advice = record.search_advice(!years.is_empty());
-    if let Some(SearchAdvice::Refused(text)) = advice {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "thin_query",
-            text,
-        ));
-    }
+    let advice = match record.search_advice(!years.is_empty()) {
+        Some(SearchAdvice::Thin(text)) => Some(text.to_string()),
+        _ => None,
+    };
     let mut answer =
         search_federation(&state, record, years, request.limit, request.partners).await?;
-    answer.advice = advice.map(|advice| advice.text().to_string());
+    answer.advice = advice;
     // Hits per partner, as the coordinator's own audit line has them.
     let per_partner: std::collections::BTreeMap<String, usize> = answer
         .partners
@@ -123,13 +119,14 @@ pub(crate) async fn search_federation(
             .search_epochs(state.generations.searchable_epochs())
             .await;
         let worker = state.clone();
-        let (record, years) = (record.clone(), years.clone());
+        let (cloned_record, cloned_years) = (record.clone(), years.clone());
         let made = blocking(move || {
-            Ok::<_, ApiError>(
-                worker
-                    .generations
-                    .queries_for(&record, &years, &epochs, limit),
-            )
+            Ok::<_, ApiError>(worker.generations.queries_for(
+                &cloned_record,
+                &cloned_years,
+                &epochs,
+                limit,
+            ))
         })
         .await?;
         let queries = match made {
@@ -145,6 +142,14 @@ pub(crate) async fn search_federation(
             }
             Err(error) => return Err(error.into()),
         };
+        // The federation's own checks, here, before anything is sent: a
+        // query that names no one, or carries more than one person's
+        // tokens, is refused with what to change.
+        if let Some(query) = queries.queries.first()
+            && let Err(error) = query.to_record()
+        {
+            return Err(refusal(&record, &years, &error));
+        }
         match link.federated_search(&queries, partners.as_deref()).await {
             Err(ClientError::Refused { status: 409, body })
                 if body.code == "retired_epoch" && !retried =>
@@ -160,6 +165,21 @@ pub(crate) async fn search_federation(
     }
     let worker = state.clone();
     blocking(move || resolve_own_hits(&worker, answer)).await
+}
+
+/// A query the federation would refuse, in the searcher's words: what to
+/// add to a thin one, what makes another too broad.
+fn refusal(record: &Record, years: &[u16], error: &ProtocolError) -> ApiError {
+    let message = match (error, record.search_advice(!years.is_empty())) {
+        (ProtocolError::ThinQuery, Some(SearchAdvice::Refused(text))) => text.to_string(),
+        (ProtocolError::ThinQuery, _) => {
+            "the query names no one the federation can search for: give the given and family name with a birth year, a place or a patronymic (words such as \"village\" alone are not a place), or a document number of at least four characters".to_string()
+        }
+        (other, _) => format!(
+            "the query is too broad to search the federation ({other}): give one name per field, or a narrower range of years"
+        ),
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "thin_query", message)
 }
 
 /// Fills in this partner's case ids for its own hits.
