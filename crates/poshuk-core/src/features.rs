@@ -55,6 +55,10 @@ mod kind {
 /// keep this many).
 pub const VARIANTS_PER_WORD: usize = 1024;
 
+/// Other surnames a query keys its birth date with (real ones first, then
+/// padding), as far as the bounds allow.
+pub const OTHER_DATE_KEYS: usize = 6;
+
 /// Name words of a query that get variants: nodes accept at most 4 × 1,024
 /// variant tokens per slot, which bounds the work a query asks of them.
 pub const MAX_VARIANT_WORDS: usize = 4;
@@ -215,6 +219,14 @@ impl Tokenizer {
                     }
                 }
             }
+        }
+        // Always as many keys, padded with keys derived from the name (they
+        // meet nothing): how many forms a name has tells its shape (a root
+        // vowel, a Latin h or ch), and a coordinator recording queries must
+        // not learn it.
+        keys.truncate(OTHER_DATE_KEYS);
+        for index in keys.len()..OTHER_DATE_KEYS {
+            keys.push(format!("\u{1}{index}\u{1}{folded}"));
         }
         // The bounds, counted as keys are added (a token already present
         // counted again: never over, at worst one key fewer); the record is
@@ -908,6 +920,31 @@ mod tests {
             long.slot(Slot::GivenVariant).len(),
             MAX_VARIANT_WORDS * VARIANTS_PER_WORD
         );
+    }
+
+    /// How many surnames a query keys its date with does not tell the
+    /// surname's shape: Кропенко (a root vowel with another form), Chomak (a
+    /// Latin ch read in other systems) and Бойко (neither) give as many
+    /// date tokens, for a year and for a full date.
+    #[test]
+    fn query_date_keys_do_not_tell_the_surnames_shape() {
+        let tokenizer = tokenizer();
+        for date in ["1991", "1991-04-14"] {
+            let counts: Vec<(usize, usize)> = ["Кропенко", "Chomak", "Бойко"]
+                .iter()
+                .map(|family| {
+                    let query = tokenizer.tokenize_query(&person("Ольга", family, "", date));
+                    (
+                        query.slot(Slot::FamilyYear).len(),
+                        query.slot(Slot::FamilyDate).len(),
+                    )
+                })
+                .collect();
+            assert!(
+                counts.windows(2).all(|pair| pair[0] == pair[1]),
+                "{date}: {counts:?}"
+            );
+        }
     }
 
     #[test]
