@@ -337,6 +337,19 @@ fn a_person_known_to_two_partners_is_found_from_the_third() {
         assert_eq!(status, 422, "{thin}: {body}");
         assert_eq!(body["code"], "thin_query", "{body}");
     }
+    // A short form of a dozen names makes more tokens than one search may
+    // carry: refused here, saying to give the full name.
+    let (status, body) = search(
+        &nodes[2],
+        &serde_json::json!({"given_name": "Слава", "family_name": "Коваленко", "birth_date": "2010-01-02"}),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("full given name")),
+        "{body}"
+    );
 
     // Bad input: no usable field, an unknown partner.
     let (status, body) = search(&nodes[2], &serde_json::json!({"sex": "M"}));

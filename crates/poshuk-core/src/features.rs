@@ -161,7 +161,7 @@ impl Tokenizer {
         for key in keys(&record.family_name) {
             emit(Slot::FamilyVariant, family_stem(&key));
         }
-        let query = fit_to_bounds(builder.finish());
+        let query = builder.finish();
         if dates.is_empty() {
             return query;
         }
@@ -190,6 +190,12 @@ impl Tokenizer {
                 .map(|key| family_stem(&key).to_string())
                 .collect()
         };
+        // Only beside the family column's own date keys: another key alone
+        // would make a query with no family name look like one that names a
+        // person, and its padding meets nothing.
+        if query.slot(Slot::FamilyYear).is_empty() {
+            return query;
+        }
         let mut keys: Vec<String> = Vec::new();
         // The given-name column's words, when it holds no known given name
         // (a surname there: swapped columns). A known given name is never
@@ -220,17 +226,13 @@ impl Tokenizer {
                 }
             }
         }
-        // Always as many keys, padded with keys derived from the name (they
-        // meet nothing): how many forms a name has tells its shape (a root
-        // vowel, a Latin h or ch), and a coordinator recording queries must
-        // not learn it.
-        keys.truncate(OTHER_DATE_KEYS);
-        for index in keys.len()..OTHER_DATE_KEYS {
-            keys.push(format!("\u{1}{index}\u{1}{folded}"));
-        }
-        // The bounds, counted as keys are added (a token already present
-        // counted again: never over, at worst one key fewer); the record is
-        // built once.
+        // The bounds, counted as keys are added; the record is built once.
+        // Always as many keys (as the bounds allow), padded with keys
+        // derived from the name, which meet nothing: how many forms a name
+        // has tells its shape (a root vowel, a Latin h or ch), and a
+        // coordinator recording queries must not learn it. A key whose
+        // tokens the query holds already (a reading the stored tokens carry)
+        // is not counted.
         let count = |slot: Slot| query.slot(slot).len();
         let names = count(Slot::GivenWhole) + count(Slot::GivenClass);
         let (mut years, mut full, mut unordered) = (
@@ -238,8 +240,13 @@ impl Tokenizer {
             count(Slot::FamilyDate),
             count(Slot::FamilyUnorderedDate),
         );
+        let padding = (0..OTHER_DATE_KEYS).map(|index| format!("\u{1}{index}\u{1}{folded}"));
         let mut added: Vec<(Slot, Token)> = Vec::new();
-        for key in keys {
+        let mut accepted = 0;
+        for key in keys.into_iter().chain(padding) {
+            if accepted == OTHER_DATE_KEYS {
+                break;
+            }
             // A key is added for every date of the query, or not at all.
             let mut tokens: Vec<(Slot, Token)> = Vec::with_capacity(3 * dates.len());
             for &date in dates {
@@ -251,20 +258,30 @@ impl Tokenizer {
                     key.as_bytes(),
                 );
             }
+            let held = |slot: Slot, token: &Token| {
+                query.slot(slot).binary_search(token).is_ok()
+                    || added.iter().any(|(s, t)| *s == slot && t == token)
+            };
+            if tokens.iter().any(|(slot, token)| held(*slot, token)) {
+                continue;
+            }
             let more = |wanted: Slot| tokens.iter().filter(|(slot, _)| *slot == wanted).count();
             let (y, f, u) = (
                 years + more(Slot::FamilyYear),
                 full + more(Slot::FamilyDate),
                 unordered + more(Slot::FamilyUnorderedDate),
             );
-            if y <= bounds::max_tokens(Slot::FamilyYear)
-                && f <= bounds::max_tokens(Slot::FamilyDate)
-                && u <= bounds::max_tokens(Slot::FamilyUnorderedDate)
-                && names * (y + f) <= bounds::MAX_NAME_DATE_COMBINATIONS
+            if y > bounds::max_tokens(Slot::FamilyYear)
+                || f > bounds::max_tokens(Slot::FamilyDate)
+                || u > bounds::max_tokens(Slot::FamilyUnorderedDate)
+                || names * (y + f) > bounds::MAX_NAME_DATE_COMBINATIONS
             {
-                (years, full, unordered) = (y, f, u);
-                added.extend(tokens);
+                // Every key costs as much: none further fits either.
+                break;
             }
+            (years, full, unordered) = (y, f, u);
+            added.extend(tokens);
+            accepted += 1;
         }
         if added.is_empty() {
             return query;
@@ -390,60 +407,6 @@ impl Tokenizer {
         });
         inputs
     }
-}
-
-/// A query cut to the bounds every node enforces, where one person's names
-/// make more tokens than one query may carry (Слава is the short form of a
-/// dozen names; several given-name words over a range of years): each
-/// slot's own cap, then given-name classes, other names' classes, full
-/// dates, years and other surnames, one at a time, until the products fit.
-/// A cut query meets fewer records than the whole one would, but it is
-/// searched, where the whole one would be refused.
-fn fit_to_bounds(query: TokenRecord) -> TokenRecord {
-    let mut keep = [0usize; poshuk_tokens::SLOT_COUNT];
-    for &slot in Slot::ALL {
-        keep[slot as usize] = query.slot(slot).len().min(bounds::max_tokens(slot));
-    }
-    let sum = |keep: &[usize], slots: &[Slot]| -> usize {
-        slots.iter().map(|&slot| keep[slot as usize]).sum()
-    };
-    loop {
-        let names = sum(&keep, &[Slot::GivenWhole, Slot::GivenClass]);
-        let dates = sum(&keep, &[Slot::FamilyYear, Slot::FamilyDate]);
-        let paired = names + keep[Slot::AliasClass as usize];
-        let families = sum(&keep, &[Slot::FamilyWhole, Slot::AliasWhole]);
-        let dates_over = names * dates > bounds::MAX_NAME_DATE_COMBINATIONS;
-        let pairs_over = paired * families > bounds::MAX_NAME_PAIRS;
-        let cut = if !dates_over && !pairs_over {
-            break;
-        } else if keep[Slot::GivenClass as usize] > 1 {
-            Slot::GivenClass
-        } else if pairs_over && keep[Slot::AliasClass as usize] > 0 {
-            Slot::AliasClass
-        } else if pairs_over && keep[Slot::AliasWhole as usize] > 0 {
-            Slot::AliasWhole
-        } else if dates_over && keep[Slot::FamilyDate as usize] > 0 {
-            Slot::FamilyDate
-        } else if dates_over && keep[Slot::FamilyYear as usize] > 1 {
-            Slot::FamilyYear
-        } else {
-            // Nothing left to cut: the node refuses it and says why.
-            break;
-        };
-        keep[cut as usize] -= 1;
-    }
-    if Slot::ALL
-        .iter()
-        .all(|&slot| keep[slot as usize] == query.slot(slot).len())
-    {
-        return query;
-    }
-    let mut kept = [0usize; poshuk_tokens::SLOT_COUNT];
-    query.filtered(|slot, _| {
-        let count = &mut kept[slot as usize];
-        *count += 1;
-        *count <= keep[slot as usize]
-    })
 }
 
 /// Which field a cached value belongs to.
@@ -922,28 +885,36 @@ mod tests {
         );
     }
 
-    /// How many surnames a query keys its date with does not tell the
-    /// surname's shape: Кропенко (a root vowel with another form), Chomak (a
-    /// Latin ch read in other systems) and Бойко (neither) give as many
-    /// date tokens, for a year and for a full date.
+    /// How many surnames a query keys its date with, beyond the family
+    /// name's own keys, does not tell the surname's shape: Кропенко (a root
+    /// vowel with another form), Chomak (a Latin ch read in other systems)
+    /// and Бойко give as many date tokens; so do Chartschenko (a reading the
+    /// stored tokens carry already) and Ковалев (-ев/-ов), which have two
+    /// keys of their own (visible anyway) and so room for fewer.
     #[test]
     fn query_date_keys_do_not_tell_the_surnames_shape() {
         let tokenizer = tokenizer();
         for date in ["1991", "1991-04-14"] {
-            let counts: Vec<(usize, usize)> = ["Кропенко", "Chomak", "Бойко"]
-                .iter()
-                .map(|family| {
-                    let query = tokenizer.tokenize_query(&person("Ольга", family, "", date));
-                    (
-                        query.slot(Slot::FamilyYear).len(),
-                        query.slot(Slot::FamilyDate).len(),
-                    )
-                })
-                .collect();
-            assert!(
-                counts.windows(2).all(|pair| pair[0] == pair[1]),
-                "{date}: {counts:?}"
-            );
+            let mut by_own_keys: HashMap<usize, Vec<(&str, usize, usize)>> = HashMap::new();
+            for family in ["Кропенко", "Chomak", "Бойко", "Chartschenko", "Ковалев"]
+            {
+                let query = tokenizer.tokenize_query(&person("Ольга", family, "", date));
+                let own = query.slot(Slot::FamilyWhole).len();
+                by_own_keys.entry(own).or_default().push((
+                    family,
+                    query.slot(Slot::FamilyYear).len(),
+                    query.slot(Slot::FamilyDate).len(),
+                ));
+            }
+            assert_eq!(by_own_keys.len(), 2, "{date}: {by_own_keys:?}");
+            for counts in by_own_keys.values() {
+                assert!(
+                    counts
+                        .windows(2)
+                        .all(|pair| (pair[0].1, pair[0].2) == (pair[1].1, pair[1].2)),
+                    "{date}: {counts:?}"
+                );
+            }
         }
     }
 

@@ -171,12 +171,14 @@ pub(crate) async fn search_federation(
 /// add to a thin one, what makes another too broad.
 fn refusal(record: &Record, years: &[u16], error: &ProtocolError) -> ApiError {
     let message = match (error, record.search_advice(!years.is_empty())) {
-        (ProtocolError::ThinQuery, Some(SearchAdvice::Refused(text))) => text.to_string(),
-        (ProtocolError::ThinQuery, _) => {
+        (ProtocolError::ThinQuery | ProtocolError::Empty, Some(SearchAdvice::Refused(text))) => {
+            text.to_string()
+        }
+        (ProtocolError::ThinQuery | ProtocolError::Empty, _) => {
             "the query names no one the federation can search for: give the given and family name with a birth year, a place or a patronymic (words such as \"village\" alone are not a place), or a document number of at least four characters".to_string()
         }
         (other, _) => format!(
-            "the query is too broad to search the federation ({other}): give one name per field, or a narrower range of years"
+            "the query makes more tokens than one search may carry ({other}): give the full given name rather than a short form of many names (Слава, Женя), one name per field, or a narrower range of years"
         ),
     };
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "thin_query", message)

@@ -780,48 +780,6 @@ async fn a_searched_range_of_birth_years_meets_a_year_inside_it() {
     assert_eq!(answer["hits"].as_array().map(Vec::len), Some(1), "{answer}");
 }
 
-/// Names that make more tokens than one query may carry (Слава is the
-/// short form of a dozen names; two given-name words over a range of years;
-/// a Latin surname with readings in several systems) are cut to the bounds,
-/// and each query is one the federation accepts.
-#[test]
-fn broad_names_still_make_a_query_within_the_bounds() {
-    let node = TestNode::open();
-    let cases: [(&str, &str, &str, &[u16]); 5] = [
-        ("Слава", "Коваленко", "2010-01-02", &[]),
-        (
-            "Анна Марія",
-            "Коваленко",
-            "",
-            &[2010, 2011, 2012, 2013, 2014],
-        ),
-        (
-            "Валя",
-            "Петренко-Коваленко",
-            "",
-            &[2010, 2011, 2012, 2013, 2014],
-        ),
-        ("Женя", "Schewtschenko", "", &[2010, 2011, 2012, 2013, 2014]),
-        ("Саша", "Ковалев", "2011-03-04", &[]),
-    ];
-    for (given, family, date, years) in cases {
-        let record = poshuk_core::Record {
-            given_name: given.into(),
-            family_name: family.into(),
-            birth_date: poshuk_core::BirthDate::parse(date).ok(),
-            ..poshuk_core::Record::default()
-        };
-        let queries = node
-            .state
-            .generations
-            .queries_for(&record, years, &[poshuk_core::Epoch(1)], 5)
-            .expect("queries");
-        if let Err(error) = queries.queries[0].to_record() {
-            panic!("{given} {family} {date} {years:?}: {error}");
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_handle_survives_deletion_and_resolves_from_its_first_digits() {
     let node = TestNode::open();

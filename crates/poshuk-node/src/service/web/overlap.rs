@@ -478,8 +478,14 @@ async fn search_case(
                 waits += 1;
                 tokio::time::sleep(RATE_WAIT).await;
             }
-            // Too little to name a person: counted, and the run goes on.
-            Err(error) if error.status == StatusCode::BAD_REQUEST => {
+            // Too little to name a person (refused here, 422, or by the
+            // coordinator, 400): counted, and the run goes on.
+            Err(error)
+                if matches!(
+                    error.status,
+                    StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+                ) =>
+            {
                 let _ = web.store.add_overlap_case(run, false, false, &[]);
                 return Ok(());
             }
