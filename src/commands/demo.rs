@@ -327,7 +327,11 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<()> {
         birth_date: year.clone(),
         ..thin.clone()
     };
-    print_table(&federated_search(&node, with_year, 5, None)?);
+    let answer = federated_search(&node, with_year, 5, None)?;
+    print_table(&answer);
+    if let Some(advice) = &answer.advice {
+        println!("  {advice}\n");
+    }
 
     if args.no_wait {
         return Ok(());

@@ -699,6 +699,18 @@ fn demo_runs_a_federation_and_finds_people_across_scripts() {
         "{}",
         run.stdout
     );
+    // A name alone is refused, saying what to add; with a year it is
+    // searched, with advice for a surer answer.
+    assert!(
+        run.stdout.contains("refused: 422") && run.stdout.contains("a name alone is not enough"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("add the full birth date"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// Whatever its queries, a partner receives from another at most its daily
