@@ -10,7 +10,7 @@ use poshuk_keys::letters::{Envelope, open_letter, pseudonymous_identity, seal_le
 use crate::federation::{
     PARTNERS, guarded, joins, search, shared_person, start_coordinator, token,
 };
-use crate::support::{Credential, NodeProcess, authorization, poshuk};
+use crate::support::{Credential, NodeProcess, authorization, poshuk, synth_data};
 
 const HIDDEN_NAME: &str = "Hidden Memorial Group";
 const HIDDEN_CONTACT: &str = "secret-desk@hidden.example";
@@ -56,13 +56,7 @@ fn an_anonymous_partner_is_named_nowhere_and_reached_only_by_a_sealed_request() 
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     assert!(poshuk(root, &["keys", "init", "-o", "keyring.toml"]).success);
-    assert!(
-        poshuk(
-            root,
-            &["synth", "--persons", "400", "--seed", "9", "-o", "data"]
-        )
-        .success
-    );
+    synth_data(root, 400, 9);
     let mut nodes: Vec<NodeProcess> = PARTNERS
         .iter()
         .map(|(id, file)| {

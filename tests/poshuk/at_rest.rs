@@ -7,7 +7,9 @@ use std::process::Command;
 
 use poshuk_node::NodeConfig;
 
-use crate::support::{NodeProcess, poshuk, post_json, read_csv, workspace_with_keyring};
+use crate::support::{
+    NodeProcess, poshuk, post_json, read_csv, synth_data, workspace_with_keyring,
+};
 
 /// Every file under `dir`, with its bytes.
 fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
@@ -57,11 +59,7 @@ fn a_seized_encrypted_node_gives_nothing_back_and_a_wipe_is_final() {
     let (dir, keyring) = workspace_with_keyring();
     let root = dir.path();
     let keyring_text = std::fs::read(&keyring).expect("the keyring");
-    let run = poshuk(
-        root,
-        &["synth", "--persons", "200", "--seed", "5", "-o", "data"],
-    );
-    assert!(run.success, "{}", run.stderr);
+    synth_data(root, 200, 5);
     let usb = root.join("usb");
     std::fs::create_dir(&usb).expect("the removable drive");
     let key = usb.join("storage.key");

@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::federation::{guarded, joins, start_coordinator};
-use crate::support::{NodeProcess, poshuk, spawn_server, workspace_with_keyring};
+use crate::support::{NodeProcess, poshuk, spawn_server, synth_data, workspace_with_keyring};
 
 fn probe(dir: &std::path::Path, url: &str) -> bool {
     poshuk(dir, &["probe", url]).success
@@ -138,11 +138,7 @@ fn hits(answer: &serde_json::Value) -> Vec<(String, String, String, String)> {
 fn a_node_and_a_coordinator_restored_from_backups_give_the_same_answers() {
     let (workspace, _) = workspace_with_keyring();
     let dir = workspace.path();
-    let synth = poshuk(
-        dir,
-        &["synth", "--persons", "200", "--seed", "3", "-o", "data"],
-    );
-    assert!(synth.success, "{}", synth.stderr);
+    synth_data(dir, 200, 3);
     let mut ngo = NodeProcess::start_with(dir, "ngo-ua", &guarded("ngo-ua"));
     let mut intl = NodeProcess::start_with(dir, "intl-org", &guarded("intl-org"));
     for (node, file) in [(&ngo, "ngo_ua"), (&intl, "intl_org")] {

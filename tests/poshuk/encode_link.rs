@@ -3,17 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::support::{poshuk, read_csv, workspace_with_keyring};
+use crate::support::{poshuk, read_csv, synth_data, workspace_with_keyring};
 
 #[test]
 fn partners_find_shared_persons_across_scripts() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    let run = poshuk(
-        root,
-        &["synth", "--persons", "600", "--seed", "5", "-o", "data"],
-    );
-    assert!(run.success, "synth: {}", run.stderr);
+    synth_data(root, 600, 5);
     for source in ["ngo_ua", "ru_sources", "intl_org"] {
         let input = format!("data/{source}.csv");
         let output = format!("{source}.tokens");

@@ -13,7 +13,7 @@ use poshuk_node::NodeConfig;
 use poshuk_node::config::CoordinatorLink;
 
 use crate::support::{
-    NodeProcess, poshuk, post_json, read_csv, spawn_server, workspace_with_keyring,
+    NodeProcess, poshuk, post_json, read_csv, spawn_server, synth_data, workspace_with_keyring,
 };
 
 pub(crate) const PARTNERS: [(&str, &str); 3] = [
@@ -544,13 +544,7 @@ fn a_killed_node_gives_partial_results_within_the_deadline() {
 fn a_stalled_node_is_reported_timed_out_while_other_hits_arrive() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    assert!(
-        poshuk(
-            root,
-            &["synth", "--persons", "300", "--seed", "9", "-o", "data"]
-        )
-        .success
-    );
+    synth_data(root, 300, 9);
     // A server that accepts connections and never answers.
     let stalled = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let stalled_port = stalled.local_addr().expect("address").port();

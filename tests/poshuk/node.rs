@@ -9,7 +9,8 @@ use poshuk_protocol::TokenQuery;
 use poshuk_records::{ReadOptions, read_file};
 
 use crate::support::{
-    HEADER, NodeProcess, files_under, get_json, poshuk, post_json, read_csv, workspace_with_keyring,
+    HEADER, NodeProcess, files_under, get_json, poshuk, post_json, read_csv, synth_data,
+    workspace_with_keyring,
 };
 
 fn tokenizer(dir: &Path) -> Tokenizer {
@@ -27,13 +28,7 @@ fn ingest(dir: &Path, node: &NodeProcess, file: &str, extra: &[&str]) -> crate::
 fn node_finds_a_person_written_in_another_script() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    assert!(
-        poshuk(
-            root,
-            &["synth", "--persons", "400", "--seed", "21", "-o", "data"]
-        )
-        .success
-    );
+    synth_data(root, 400, 21);
     let node = NodeProcess::start(root, "ngo-ua");
     let run = ingest(root, &node, "data/ngo_ua.csv", &[]);
     assert!(run.success, "{}", run.stderr);
@@ -534,13 +529,7 @@ fn deleted_records_are_erased_from_disk() {
 fn killed_node_restarts_and_the_ingest_completes() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    assert!(
-        poshuk(
-            root,
-            &["synth", "--persons", "30000", "--seed", "4", "-o", "data"]
-        )
-        .success
-    );
+    synth_data(root, 30000, 4);
     let total = read_csv(&root.join("data/ngo_ua.csv")).len() as u64 - 1;
     let mut node = NodeProcess::start(root, "ngo-ua");
     let ingest_process = std::process::Command::new(env!("CARGO_BIN_EXE_poshuk"))
@@ -692,13 +681,7 @@ fn node_config_errors_name_the_file_and_field() {
 fn an_index_of_an_older_tokenizer_is_refused_until_a_replace_ingest() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    assert!(
-        poshuk(
-            root,
-            &["synth", "--persons", "60", "--seed", "5", "-o", "data"]
-        )
-        .success
-    );
+    synth_data(root, 60, 5);
     let mut node = NodeProcess::start(root, "ngo-ua");
     let run = ingest(root, &node, "data/ngo_ua.csv", &[]);
     assert!(run.success, "{}", run.stderr);

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::federation::{guarded, joins, start_coordinator, token};
-use crate::support::{NodeProcess, poshuk, read_csv, write_private};
+use crate::support::{NodeProcess, poshuk, read_csv, synth_data, write_private};
 
 /// Per partner, the cases with a strong hit, from the summary `overlap`
 /// prints.
@@ -44,11 +44,7 @@ fn a_partner_without_a_node_finds_its_cases_through_the_coordinator_or_a_sealed_
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     assert!(poshuk(root, &["keys", "init", "-o", "keyring.toml"]).success);
-    let synth = poshuk(
-        root,
-        &["synth", "--persons", "300", "--seed", "9", "-o", "data"],
-    );
-    assert!(synth.success, "{}", synth.stderr);
+    synth_data(root, 300, 9);
     let mut nodes: Vec<NodeProcess> = [("ngo-ua", "ngo_ua"), ("intl-org", "intl_org")]
         .iter()
         .map(|(id, file)| NodeProcess::start_loaded(root, id, file, &guarded(id)))

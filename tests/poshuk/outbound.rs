@@ -15,7 +15,7 @@ use poshuk_node::config::CoordinatorLink;
 use crate::federation::{
     guarded, joins, node_token, search, shared_person, start_coordinator, token,
 };
-use crate::support::{NodeProcess, get_json, poshuk, workspace_with_keyring};
+use crate::support::{NodeProcess, get_json, poshuk, synth_data, workspace_with_keyring};
 
 /// A TCP relay between a node and the coordinator that a test can cut
 /// (close every connection, as a reset does) or silence (drop every byte,
@@ -180,11 +180,7 @@ fn outbound_to(url: &str, partner: &str) -> impl Fn(&mut NodeConfig) {
 }
 
 fn synth(root: &Path) {
-    let run = poshuk(
-        root,
-        &["synth", "--persons", "400", "--seed", "9", "-o", "data"],
-    );
-    assert!(run.success, "{}", run.stderr);
+    synth_data(root, 400, 9);
 }
 
 fn coordinator_address(url: &str) -> SocketAddr {

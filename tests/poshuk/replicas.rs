@@ -15,7 +15,8 @@ use std::process::Command;
 use crate::federation::{Coordinator, guarded, joins, search, shared_person, start_coordinator};
 use crate::rotation::{ADMIN_TOKEN, admin, fetch_key, node_epochs, pins_admin_key};
 use crate::support::{
-    Credential, NodeProcess, authorization, poshuk, spawn_server, workspace_with_keyring,
+    Credential, NodeProcess, authorization, poshuk, spawn_server, synth_data,
+    workspace_with_keyring,
 };
 
 /// A PostgreSQL cluster in a temporary directory, reached on a Unix socket
@@ -216,11 +217,7 @@ fn two_coordinator_replicas_share_one_federations_state() {
     let database = postgres.url();
     let (workspace, _) = workspace_with_keyring();
     let dir = workspace.path();
-    let synth = poshuk(
-        dir,
-        &["synth", "--persons", "200", "--seed", "12", "-o", "data"],
-    );
-    assert!(synth.success, "{}", synth.stderr);
+    synth_data(dir, 200, 12);
     let pins = pins_admin_key(dir);
     let mut nodes = Vec::new();
     let mut publics = Vec::new();
@@ -442,11 +439,7 @@ fn an_outbound_node_is_searched_through_either_replica() {
     let database = postgres.url();
     let (workspace, _) = workspace_with_keyring();
     let dir = workspace.path();
-    let synth = poshuk(
-        dir,
-        &["synth", "--persons", "300", "--seed", "9", "-o", "data"],
-    );
-    assert!(synth.success, "{}", synth.stderr);
+    synth_data(dir, 300, 9);
     let ngo = NodeProcess::start_loaded(dir, "ngo-ua", "ngo_ua", &guarded("ngo-ua"));
     let mut intl = NodeProcess::start_loaded(dir, "intl-org", "intl_org", &guarded("intl-org"));
     let registry = [

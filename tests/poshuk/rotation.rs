@@ -13,7 +13,9 @@ use poshuk_node::NodeConfig;
 use crate::federation::{
     Coordinator, PARTNERS, guarded, joins, node_token, search, start_coordinator,
 };
-use crate::support::{NodeProcess, get_json, poshuk, post_json, read_csv, workspace_with_keyring};
+use crate::support::{
+    NodeProcess, get_json, poshuk, post_json, read_csv, synth_data, workspace_with_keyring,
+};
 
 pub(crate) const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
 
@@ -555,11 +557,7 @@ fn rotating_keys_loses_no_search_and_shuts_out_a_left_out_partner() {
 fn a_node_killed_during_a_rekey_completes_it_after_a_restart() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    let synth = poshuk(
-        root,
-        &["synth", "--persons", "9000", "--seed", "5", "-o", "data"],
-    );
-    assert!(synth.success, "{}", synth.stderr);
+    synth_data(root, 9000, 5);
     let pins = pins_admin_key(root);
     let mut node = NodeProcess::start_with(root, "ngo-ua", &pins);
     let run = poshuk(root, &["ingest", "--node", &node.local, "data/ngo_ua.csv"]);

@@ -105,6 +105,24 @@ pub(crate) fn authorization(
     }
 }
 
+/// Writes the synthetic partners' lists (`data/ngo_ua.csv`, ...) of
+/// `persons` persons under `dir`, the seed chosen by the test.
+pub(crate) fn synth_data(dir: &Path, persons: usize, seed: u64) {
+    let run = poshuk(
+        dir,
+        &[
+            "synth",
+            "--persons",
+            &persons.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "-o",
+            "data",
+        ],
+    );
+    assert!(run.success, "synth: {}", run.stderr);
+}
+
 /// Runs `poshuk` with arguments in a working directory.
 pub(crate) fn poshuk(dir: &Path, args: &[&str]) -> Run {
     Command::new(env!("CARGO_BIN_EXE_poshuk"))

@@ -11,7 +11,7 @@ use poshuk_node::NodeConfig;
 use poshuk_node::config::CoordinatorLink;
 use std::time::Duration;
 
-use crate::support::{poshuk, post_json, spawn_server, workspace_with_keyring};
+use crate::support::{poshuk, post_json, spawn_server, synth_data, workspace_with_keyring};
 
 struct Running(Vec<Child>);
 
@@ -63,13 +63,7 @@ const ADMIN_TOKEN: &str = "admin-token-for-the-tls-test-0123456789";
 fn the_federation_speaks_https_with_its_own_ca() {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
-    assert!(
-        poshuk(
-            root,
-            &["synth", "--persons", "200", "--seed", "3", "-o", "data"]
-        )
-        .success
-    );
+    synth_data(root, 200, 3);
     let run = poshuk(
         root,
         &[

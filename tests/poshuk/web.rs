@@ -15,7 +15,9 @@ use std::process::{Child, Command, Stdio};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::federation::{PARTNERS, guarded, joins, search, shared_person, start_coordinator};
-use crate::support::{NodeProcess, add_staff, poshuk, read_csv, state_dir, workspace_with_keyring};
+use crate::support::{
+    NodeProcess, add_staff, poshuk, read_csv, state_dir, synth_data, workspace_with_keyring,
+};
 
 /// ChromeDriver on a port it chose itself; killed on drop.
 struct ChromeDriver {
@@ -230,11 +232,7 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
     let driver = ChromeDriver::start();
     let (workspace, _) = workspace_with_keyring();
     let dir = workspace.path();
-    let synth = poshuk(
-        dir,
-        &["synth", "--persons", "300", "--seed", "9", "-o", "data"],
-    );
-    assert!(synth.success, "{}", synth.stderr);
+    synth_data(dir, 300, 9);
     let share = |id: &'static str| {
         move |config: &mut poshuk_node::NodeConfig| {
             guarded(id)(config);
