@@ -869,13 +869,13 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     let node = NodeProcess::start(root, "ngo-ua");
     let run = ingest(root, &node, "cases.csv", &[]);
     assert!(run.success, "{}", run.stderr);
+    let search = |given: &str, family: &str, date: &str| {
+        node.search_own(
+            serde_json::json!({"given_name": given, "family_name": family, "birth_date": date}),
+        )
+    };
     let namesakes_of = |given: &str, family: &str, date: &str| -> serde_json::Value {
-        let (status, body) = crate::support::post_json(
-            &format!("{}/local/v1/search", node.local),
-            &serde_json::json!({"record": {"given_name": given, "family_name": family, "birth_date": date}}),
-        );
-        assert_eq!(status, 200, "{body}");
-        body["hits"][0]["namesakes"].clone()
+        search(given, family, date)[0].1["namesakes"].clone()
     };
     assert_eq!(namesakes_of("Ivan", "Kovalenko", "2012-05-17"), "2-5");
     assert_eq!(namesakes_of("Olena", "Melnyk", "2015-03-04"), "more");
@@ -886,16 +886,9 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     // more than possible for any of them; the only one of his year is
     // strong.
     let bands_of = |given: &str, family: &str, year: &str| -> Vec<String> {
-        let (status, body) = crate::support::post_json(
-            &format!("{}/local/v1/search", node.local),
-            &serde_json::json!({"record": {"given_name": given, "family_name": family, "birth_date": year}}),
-        );
-        assert_eq!(status, 200, "{body}");
-        body["hits"]
-            .as_array()
-            .expect("hits")
+        search(given, family, year)
             .iter()
-            .map(|hit| hit["band"].as_str().expect("band").to_string())
+            .map(|(_, hit)| hit["band"].as_str().expect("band").to_string())
             .collect()
     };
     let shared = bands_of("Ivan", "Kovalenko", "2012");
@@ -961,32 +954,10 @@ fn other_forms_of_a_surname_meet_with_the_year_compared() {
     let node = NodeProcess::start(root, "ngo-ua");
     let run = ingest(root, &node, "cases.csv", &[]);
     assert!(run.success, "{}", run.stderr);
-    // Each hit with the case id its handle resolves to.
-    let hits = |given: &str,
-                family: &str,
-                patronymic: &str,
-                date: &str|
-     -> Vec<(String, serde_json::Value)> {
-        let (status, body) = crate::support::post_json(
-            &format!("{}/local/v1/search", node.local),
-            &serde_json::json!({"record": {"given_name": given, "family_name": family, "patronymic": patronymic, "birth_date": date}}),
-        );
-        assert_eq!(status, 200, "{body}");
-        body["hits"]
-            .as_array()
-            .expect("hits")
-            .iter()
-            .map(|hit| {
-                let handle = hit["handle"].as_str().expect("handle");
-                let (status, resolved) =
-                    get_json(&format!("{}/local/v1/resolve/{handle}", node.local));
-                assert_eq!(status, 200, "{resolved}");
-                (
-                    resolved["record_id"].as_str().expect("id").to_string(),
-                    hit.clone(),
-                )
-            })
-            .collect()
+    let hits = |given: &str, family: &str, patronymic: &str, date: &str| {
+        node.search_own(serde_json::json!({
+            "given_name": given, "family_name": family, "patronymic": patronymic, "birth_date": date
+        }))
     };
     for (given, family, patronymic, date, record_id) in [
         ("Ольга", "Кропенко", "Петровна", "1991", "A1"),
@@ -1030,21 +1001,9 @@ fn a_brother_or_a_twin_is_a_relative_never_the_person() {
     let run = ingest(root, &node, "family.csv", &[]);
     assert!(run.success, "{}", run.stderr);
     let bands = |record: serde_json::Value| -> Vec<(String, String)> {
-        let (status, body) = crate::support::post_json(
-            &format!("{}/local/v1/search", node.local),
-            &serde_json::json!({"record": record}),
-        );
-        assert_eq!(status, 200, "{body}");
-        body["hits"]
-            .as_array()
-            .expect("hits")
-            .iter()
-            .map(|hit| {
-                (
-                    hit["handle"].to_string(),
-                    hit["band"].as_str().unwrap_or("").to_string(),
-                )
-            })
+        node.search_own(record)
+            .into_iter()
+            .map(|(record_id, hit)| (record_id, hit["band"].as_str().unwrap_or("").to_string()))
             .collect()
     };
     // A sister no one listed: both brothers are relatives, neither is her.

@@ -339,6 +339,29 @@ impl NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+
+    /// Searches the node's own records (`POST /local/v1/search`) and returns
+    /// each hit with the case id its handle resolves to, best first.
+    pub(crate) fn search_own(&self, record: serde_json::Value) -> Vec<(String, serde_json::Value)> {
+        let (status, body) = post_json(
+            &format!("{}/local/v1/search", self.local),
+            &serde_json::json!({ "record": record }),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|hit| {
+                let handle = hit["handle"].as_str().expect("handle");
+                let (status, resolved) =
+                    get_json(&format!("{}/local/v1/resolve/{handle}", self.local));
+                assert_eq!(status, 200, "{resolved}");
+                let record_id = resolved["record_id"].as_str().expect("case id");
+                (record_id.to_string(), hit.clone())
+            })
+            .collect()
+    }
 }
 
 impl Drop for NodeProcess {
