@@ -68,6 +68,10 @@ pub struct SynthRow {
     pub birth_place: String,
     /// document_ids (`;`-separated)
     pub document_ids: String,
+    /// The truth, not a column: the row holds the person under a surname
+    /// not their own (an adoptive family's), so that a search by the name
+    /// another partner keeps meets it only through a former name recorded.
+    pub under_other_surname: bool,
 }
 
 /// The generated data set: rows per source and the truth.

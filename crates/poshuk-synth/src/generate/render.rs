@@ -112,6 +112,7 @@ pub(super) fn render_ukrainian(generator: &mut Generator<'_>, person: &Person) -
         birth_date,
         birth_place,
         document_ids: documents.join(";"),
+        under_other_surname: false,
     }
 }
 
@@ -159,6 +160,7 @@ pub(super) fn render_russian(generator: &mut Generator<'_>, person: &Person) -> 
     };
     let (mut year, mut month, mut day) = (person.year, person.month, person.day);
     let mut other_names = Vec::new();
+    let mut under_other_surname = false;
     // Children placed with Russian families: a new surname, sometimes a
     // changed birth date, the former surname recorded only sometimes.
     if person.kind == Kind::DeportedChild && rng.random_bool(0.15) {
@@ -172,6 +174,7 @@ pub(super) fn render_russian(generator: &mut Generator<'_>, person: &Person) -> 
             },
         )
         .to_string();
+        under_other_surname = true;
         if rng.random_bool(0.6) {
             other_names.push(former);
         }
@@ -235,6 +238,7 @@ pub(super) fn render_russian(generator: &mut Generator<'_>, person: &Person) -> 
         birth_date,
         birth_place,
         document_ids: documents.join(";"),
+        under_other_surname,
     }
 }
 
@@ -355,5 +359,6 @@ pub(super) fn render_international(generator: &mut Generator<'_>, person: &Perso
         birth_date,
         birth_place,
         document_ids: documents.join(";"),
+        under_other_surname: false,
     }
 }
