@@ -170,7 +170,7 @@ impl Tokenizer {
 
     /// Queries only: the birth date keyed also with the surnames the person
     /// may be kept under besides the family column as typed, in this order:
-    /// the given-name column's words when they are no known given name (a
+    /// the other names typed (former surnames), the given-name column's words when they are no known given name (a
     /// surname there: swapped columns), the family name's form in the other
     /// language (Кріпенко for Кропенко: the year is stored keyed with the
     /// stem as written, so a query's one-letter variant meets the name but
@@ -197,6 +197,18 @@ impl Tokenizer {
             return query;
         }
         let mut keys: Vec<String> = Vec::new();
+        // The other names the searcher typed (a former surname, a child's
+        // name before adoption): the person may be kept under any of them,
+        // the year keyed with it. A given name among them (a diminutive,
+        // or a surname that is also a given name) is never a key, as below.
+        for alias in &record.other_names {
+            if tables()
+                .given_classes(&name_key(alias), record.sex)
+                .is_empty()
+            {
+                keys.extend(stems(alias));
+            }
+        }
         // The given-name column's words, when it holds no known given name
         // (a surname there: swapped columns). A known given name is never
         // a key: Вовка's stem is the surname Вовк, Богдана's Богдан, and a

@@ -681,6 +681,62 @@ fn a_surname_in_another_language_or_spelling_system_is_another_form() {
     assert_eq!(typo.band, Band::Possible, "{}", typo.explain());
 }
 
+/// A child kept under an adoptive surname, searched by the surname the
+/// searcher knows with the adoptive one typed as another name: the year is
+/// compared through that other name (before, the pair was weak and never
+/// shown), a full date makes it strong, and another year keeps it weak.
+#[test]
+fn a_former_surname_typed_as_another_name_compares_the_year() {
+    let kept = (
+        "Андрій",
+        "Хомський",
+        "Тарасович",
+        "2016-09-16",
+        "",
+        &[][..],
+        M,
+    );
+    let year_only = score(
+        ("Андрей", "Снегирак", "", "2016", "", &["Хомский"], M),
+        kept,
+    );
+    assert_eq!(
+        year_only.fields[1].level,
+        Level::OtherName,
+        "{}",
+        year_only.explain()
+    );
+    assert_eq!(
+        year_only.fields[3].level,
+        Level::Year,
+        "{}",
+        year_only.explain()
+    );
+    assert_eq!(year_only.band, Band::Possible, "{}", year_only.explain());
+    let full_date = score(
+        ("Андрей", "Снегирак", "", "16.09.2016", "", &["Хомский"], M),
+        kept,
+    );
+    assert_eq!(full_date.band, Band::Strong, "{}", full_date.explain());
+    let other_year = score(
+        ("Андрей", "Снегирак", "", "2012", "", &["Хомский"], M),
+        kept,
+    );
+    assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    // A given name among the other names keys no year: Богдан's year does
+    // not meet the family Богдан.
+    let given_as_other = score(
+        ("Петро", "Снегирак", "", "2016", "", &["Богдан"], M),
+        ("Петро", "Богдан", "", "2016-09-16", "", &[], M),
+    );
+    assert_ne!(
+        given_as_other.fields[3].level,
+        Level::Year,
+        "{}",
+        given_as_other.explain()
+    );
+}
+
 /// Every token as common as `share` among `people` records.
 struct Uniform {
     share: f64,
