@@ -900,10 +900,13 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
 
 /// A searcher typing the Russian form of a Ukrainian surname with a
 /// patronymic and a year, a Latin one in a spelling system without its marks
-/// with the full date, or a surname in the given-name column with only a
-/// year, finds the person strong: the year is compared through the query's
-/// other keys. The other form with a year alone is shown as possible; a
-/// family of a name one other letter away is not strong.
+/// with the full date, a surname in the given-name column with only a
+/// year, a root Russian documents translate (Медведак for Ведмедак), or the
+/// surname known with an adoptive one as another name, finds the person
+/// strong: the name meets through the query's other forms, the year through
+/// its other keys. The other form with a year alone, or against a record
+/// kept without a date, is shown as possible; a family of a name one other
+/// letter away is not strong.
 #[test]
 fn other_forms_of_a_surname_meet_with_the_year_compared() {
     let (dir, _keyring) = workspace_with_keyring();
@@ -913,6 +916,9 @@ fn other_forms_of_a_surname_meet_with_the_year_compared() {
     csv.push_str("A2,Петро,Хомак,Іванович,1973-06-21\n");
     csv.push_str("A3,Олег,Криницич,Олегович,2008-07-02\n");
     csv.push_str("A4,Ольга,Крапенко,Петрівна,1991-04-14\n");
+    csv.push_str("A5,Олена,Ведмедак,Олександрівна,2004-06-22\n");
+    csv.push_str("A6,Андрій,Хомський,Тарасович,2016-09-16\n");
+    csv.push_str("A7,Всеволод,Ведмедишин,Романович,\n");
     // A list of some size (in a list of a few records every name is
     // common, and nothing is strong on a name and a year), with given names
     // as common as in life: Ольга, Петро and Олег one in twenty-five each.
@@ -954,11 +960,34 @@ fn other_forms_of_a_surname_meet_with_the_year_compared() {
     let node = NodeProcess::start(root, "ngo-ua");
     let run = ingest(root, &node, "cases.csv", &[]);
     assert!(run.success, "{}", run.stderr);
-    let hits = |given: &str, family: &str, patronymic: &str, date: &str| {
+    let hits_with = |given: &str, family: &str, patronymic: &str, date: &str, other: &str| {
         node.search_own(serde_json::json!({
-            "given_name": given, "family_name": family, "patronymic": patronymic, "birth_date": date
+            "given_name": given, "family_name": family, "patronymic": patronymic,
+            "birth_date": date,
+            "other_names": if other.is_empty() { vec![] } else { vec![other] }
         }))
     };
+    let hits = |given: &str, family: &str, patronymic: &str, date: &str| {
+        hits_with(given, family, patronymic, date, "")
+    };
+    // The Russian form of a translated root (Медведак: two letters from
+    // Ведмедак), and a child's adoptive surname typed as another name,
+    // each with the full date.
+    for (given, family, other, date, record_id) in [
+        ("Elena", "Medvedak", "", "22.06.2004", "A5"),
+        ("Андрей", "Снегирак", "Хомский", "16.09.2016", "A6"),
+    ] {
+        let found = hits_with(given, family, "", date, other);
+        let (first, hit) = found.first().expect("a hit");
+        assert_eq!(first, record_id, "{given} {family}: {found:?}");
+        assert_eq!(hit["band"], "strong", "{given} {family}: {hit}");
+    }
+    // Kept without a date, the record is met through the name's other
+    // form alone: shown, not strong.
+    let found = hits("Всеволод", "Медведишин", "Романович", "2021");
+    let (first, hit) = found.first().expect("a hit");
+    assert_eq!(first, "A7", "{found:?}");
+    assert_eq!(hit["band"], "possible", "{hit}");
     for (given, family, patronymic, date, record_id) in [
         ("Ольга", "Кропенко", "Петровна", "1991", "A1"),
         ("Petro", "Chomak", "", "1973-06-21", "A2"),

@@ -126,10 +126,17 @@ impl Tokenizer {
         // with tokens derived from the word: the number of a name's one-edit
         // variants grows with its length, and a coordinator recording
         // queries must not learn the lengths of the names searched for.
-        let mut emit = |slot: Slot, key: &str| {
+        // A family name's forms in the other language come first: those
+        // more than one letter away (Медведак for Ведмедак) are met only
+        // through them.
+        let mut emit = |slot: Slot, key: &str, forms: Vec<String>| {
             let variants = one_edit_variants(key);
-            let real = variants.len().min(VARIANTS_PER_WORD);
-            for variant in &variants[..real] {
+            let forms: Vec<String> = forms
+                .into_iter()
+                .filter(|form| form != key && variants.binary_search(form).is_err())
+                .collect();
+            let real = (forms.len() + variants.len()).min(VARIANTS_PER_WORD);
+            for variant in forms.iter().chain(&variants).take(real) {
                 builder.push(
                     slot,
                     self.hasher
@@ -156,10 +163,11 @@ impl Tokenizer {
                 .collect()
         };
         for key in keys(&record.given_name) {
-            emit(Slot::GivenVariant, &key);
+            emit(Slot::GivenVariant, &key, Vec::new());
         }
         for key in keys(&record.family_name) {
-            emit(Slot::FamilyVariant, family_stem(&key));
+            let stem = family_stem(&key);
+            emit(Slot::FamilyVariant, stem, other_language_forms(stem));
         }
         let query = builder.finish();
         if dates.is_empty() {

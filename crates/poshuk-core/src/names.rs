@@ -362,13 +362,73 @@ pub fn family_stem(name_skeleton: &str) -> &str {
     name_skeleton
 }
 
+/// Roots a surname keeps in one language and Russian documents write as
+/// another word: the word translated (Ведмеденко/Медведенко,
+/// Снігуренко/Снегиренко) or the father's given name in its other form
+/// (Трохименко/Трофименко, Гнатюк/Игнатюк, Омельяненко/Емельяненко,
+/// Охрименко/Ефременко, Пилипенко/Филипенко, Миколаєнко/Николаенко), the
+/// latter from the given-name tables. Skeleton roots, each pair both ways.
+fn translated_roots() -> &'static [(String, String)] {
+    static ROOTS: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        // A given name's root: its skeleton without the final vowels
+        // (Микола, Николай: mikol, nikol), where surnames add their suffix.
+        let root = |name: &str| -> String {
+            name_key(name)
+                .trim_end_matches(['a', 'e', 'i', 'o', 'u'])
+                .to_string()
+        };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut add = |one: String, other: String| {
+            // A vowel the other language drops or keeps (Павел/Павло: the
+            // surnames are Павлов and Павленко in both) makes no other
+            // form, and a root of one or two letters would meet anything.
+            let fleeting = |long: &str, short: &str| {
+                long.len() == short.len() + 1
+                    && (0..long.len()).any(|at| {
+                        matches!(long.as_bytes()[at], b'a' | b'e' | b'i' | b'o' | b'u')
+                            && long[..at] == short[..at]
+                            && long[at + 1..] == short[at..]
+                    })
+            };
+            if one == other
+                || one.len() < 3
+                || other.len() < 3
+                || fleeting(&one, &other)
+                || fleeting(&other, &one)
+            {
+                return;
+            }
+            pairs.push((one.clone(), other.clone()));
+            pairs.push((other, one));
+        };
+        for (ukrainian, russian) in [("Ведмед", "Медвед"), ("Снігур", "Снегир")]
+        {
+            add(name_key(ukrainian), name_key(russian));
+        }
+        for row in rows(MALE_GIVEN_NAMES) {
+            fn first<'a>(cell: Option<&&'a str>) -> Option<&'a str> {
+                cell.and_then(|cell| alternatives(cell).next())
+            }
+            if let (Some(ukrainian), Some(russian)) = (first(row.first()), first(row.get(1))) {
+                add(root(ukrainian), root(russian));
+            }
+        }
+        pairs.sort();
+        pairs.dedup();
+        pairs
+    })
+}
+
 /// The forms a surname's stem takes in the other language, as Ukrainian and
 /// Russian write one family's name: the root's vowel (Ukrainian і where
 /// Russian keeps о or е: Кріпенко/Кропенко, Вітрова/Ветрова, Грімич/Громич,
-/// Білак/Белак), Олекс-/Алекс-, Довг-/Долг- and Вовк/Волк. Skeletons in
-/// and out, each one letter from the stem: a query's variants meet the
-/// name already, but the birth year is stored keyed with the stem as
-/// written, and only a key of the other form meets it.
+/// Білак/Белак), Олекс-/Алекс-, Довг-/Долг-, Вовк/Волк, and a root
+/// translated ([`translated_roots`]: Ведмедик/Медведик, Трохимишин/
+/// Трофимишин). Skeletons in and out. The birth year is stored keyed with
+/// the stem as written, and only a key of the other form meets it; a form
+/// more than one letter from the stem is met by a query's variants only
+/// when the query carries it too.
 pub fn other_language_forms(stem: &str) -> Vec<String> {
     let mut forms: Vec<String> = Vec::new();
     if !stem.is_ascii() || stem.len() < 3 {
@@ -376,6 +436,13 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
     }
     for (from, to) in [("olek", "alek"), ("alek", "olek")] {
         if let Some(rest) = stem.strip_prefix(from) {
+            forms.push(format!("{to}{rest}"));
+        }
+    }
+    for (from, to) in translated_roots() {
+        if let Some(rest) = stem.strip_prefix(from.as_str())
+            && !rest.is_empty()
+        {
             forms.push(format!("{to}{rest}"));
         }
     }
@@ -408,7 +475,8 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
         }
     }
     forms.retain(|form| !form.is_empty() && form != stem);
-    forms.dedup();
+    let mut seen = std::collections::HashSet::new();
+    forms.retain(|form| seen.insert(form.clone()));
     forms
 }
 
@@ -548,6 +616,42 @@ mod tests {
         assert_eq!(split("Шевчук"), owned("Шевчук", "", ""));
         assert!(looks_like_patronymic("Nikolaevich") && looks_like_patronymic("Іванівна"));
         assert!(!looks_like_patronymic("Коваленко"));
+    }
+
+    #[test]
+    fn translated_roots_give_the_other_languages_surname() {
+        let forms = |name: &str| {
+            other_language_forms(family_stem(&name_key(name)))
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        let stem = |name: &str| family_stem(&name_key(name)).to_string();
+        for (one, other) in [
+            ("Ведмедак", "Медведак"),
+            ("Снігуренко", "Снегиренко"),
+            ("Трохимишин", "Трофимишин"),
+            ("Омельяненко", "Емельяненко"),
+            ("Охрименко", "Ефременко"),
+            ("Пилипенко", "Филипенко"),
+            ("Миколаєнко", "Николаенко"),
+            ("Володимиренко", "Владимиренко"),
+        ] {
+            assert!(forms(one).contains(&stem(other)), "{one}: {:?}", forms(one));
+            assert!(
+                forms(other).contains(&stem(one)),
+                "{other}: {:?}",
+                forms(other)
+            );
+        }
+        // A vowel one language drops makes no other form: Павленко is
+        // Павленко in both.
+        assert!(
+            !forms("Павленко")
+                .iter()
+                .any(|form| form.starts_with("pavel")),
+            "{:?}",
+            forms("Павленко")
+        );
     }
 
     #[test]

@@ -133,7 +133,7 @@ slots! {
     GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton.";
     FamilyWhole => Name, "FamilyWhole", "Gender-folded stem of each word of the family name.";
     FamilyClass => Name, "FamilyClass", "Given-name classes of the family column (for swapped columns).";
-    FamilyVariant => Name, "FamilyVariant", "Queries only: whole-name tokens of every string one edit from the family name's stem.";
+    FamilyVariant => Name, "FamilyVariant", "Queries only: whole-name tokens of every string one edit from the family name's stem, and of its forms in the other language.";
     AliasWhole => Name, "AliasWhole", "Stems of other names (former, adoptive, maiden surnames), diminutives of the given name left out.";
     AliasClass => Name, "AliasClass", "Given-name classes of other names, diminutives of the given name left out.";
     PatronymicClass => Patronymic, "PatronymicClass", "Class of the father's given name.";

@@ -198,7 +198,16 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         !record.slot(Slot::FamilyDate).is_empty() || !record.slot(Slot::GivenDate).is_empty()
     };
     let (left_year, right_year) = both(Slot::FamilyYear);
-    let family_agrees = meets(Slot::FamilyWhole);
+    // Whether the dates were keyed with one surname on both sides, so that
+    // dates that do not meet differ: the family names meet, or a query (it
+    // carries variants) keyed its dates with the other names typed, and
+    // one of those is the other record's family name.
+    let is_query = |record: &TokenRecord| !record.slot(Slot::FamilyVariant).is_empty();
+    let family_agrees = meets(Slot::FamilyWhole)
+        || (is_query(left)
+            && intersects(left.slot(Slot::AliasWhole), right.slot(Slot::FamilyWhole)))
+        || (is_query(right)
+            && intersects(right.slot(Slot::AliasWhole), left.slot(Slot::FamilyWhole)));
     let given_agrees = meets(Slot::GivenClass) || meets(Slot::GivenWhole);
     if has_full(left) && has_full(right) {
         if meets(Slot::FamilyDate) || meets(Slot::GivenDate) {

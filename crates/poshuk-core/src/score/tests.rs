@@ -723,6 +723,24 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
         kept,
     );
     assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    // The same day of another year: the years were compared through the
+    // other name, and differ.
+    let same_day_other_year = score(
+        ("Андрей", "Снегирак", "", "16.09.2015", "", &["Хомский"], M),
+        kept,
+    );
+    assert_eq!(
+        same_day_other_year.fields[3].level,
+        Level::OtherYear,
+        "{}",
+        same_day_other_year.explain()
+    );
+    assert_ne!(
+        same_day_other_year.band,
+        Band::Strong,
+        "{}",
+        same_day_other_year.explain()
+    );
     // A given name among the other names keys no year: Богдан's year does
     // not meet the family Богдан.
     let given_as_other = score(
@@ -883,4 +901,61 @@ fn namesakes_count_the_family_names_others_of_the_year() {
     // 0.06 namesakes expected, where an even spread would expect 0.0006.
     let crowded = scored(60.0);
     assert_eq!(crowded.band, Band::Possible, "{}", crowded.explain());
+}
+
+/// A surname whose root Russian documents write as another word (the word
+/// translated, the father's given name in its Russian form) meets the
+/// Ukrainian form, with the birth year compared: two letters or more apart,
+/// the pair met nothing before.
+#[test]
+fn a_translated_root_is_another_form_of_the_surname() {
+    for (query, held) in [
+        ("Медведак", "Ведмедак"),
+        ("Снегирук", "Снігурук"),
+        ("Трофимишин", "Трохимишин"),
+        ("Pylypenko", "Филипенко"),
+    ] {
+        let full_date = score(
+            ("Олена", query, "", "22.06.2004", "", &[], F),
+            ("Олена", held, "Олександрівна", "2004-06-22", "", &[], F),
+        );
+        assert_eq!(
+            full_date.fields[1].level,
+            Level::Equivalent,
+            "{query} / {held}: {}",
+            full_date.explain()
+        );
+        assert_eq!(
+            full_date.band,
+            Band::Strong,
+            "{query} / {held}: {}",
+            full_date.explain()
+        );
+        let year_only = score(
+            ("Олена", query, "", "2004", "", &[], F),
+            ("Олена", held, "Олександрівна", "2004-06-22", "", &[], F),
+        );
+        assert_eq!(
+            year_only.fields[3].level,
+            Level::Year,
+            "{}",
+            year_only.explain()
+        );
+        assert_eq!(
+            year_only.band,
+            Band::Possible,
+            "{query} / {held}: {}",
+            year_only.explain()
+        );
+        let other_year = score(
+            ("Олена", query, "", "1990", "", &[], F),
+            ("Олена", held, "Олександрівна", "2004-06-22", "", &[], F),
+        );
+        assert_eq!(
+            other_year.band,
+            Band::Weak,
+            "{query} / {held}: {}",
+            other_year.explain()
+        );
+    }
 }
