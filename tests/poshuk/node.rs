@@ -988,6 +988,13 @@ fn other_forms_of_a_surname_meet_with_the_year_compared() {
     let (first, hit) = found.first().expect("a hit");
     assert_eq!(first, "A7", "{found:?}");
     assert_eq!(hit["band"], "possible", "{hit}");
+    let family_level = hit["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|field| field["field"] == "family_name")
+        .map(|field| field["level"].clone());
+    assert_eq!(family_level, Some(serde_json::json!("close")), "{hit}");
     for (given, family, patronymic, date, record_id) in [
         ("Ольга", "Кропенко", "Петровна", "1991", "A1"),
         ("Petro", "Chomak", "", "1973-06-21", "A2"),

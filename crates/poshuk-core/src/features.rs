@@ -176,14 +176,15 @@ impl Tokenizer {
         self.with_other_date_keys(query, record, &dates)
     }
 
-    /// Queries only: the birth date keyed also with the surnames the person
-    /// may be kept under besides the family column as typed, in this order:
-    /// the other names typed (former surnames), the given-name column's words when they are no known given name (a
-    /// surname there: swapped columns), the family name's form in the other
-    /// language (Кріпенко for Кропенко: the year is stored keyed with the
-    /// stem as written, so a query's one-letter variant meets the name but
-    /// not the year), and its readings in other spelling systems. Each key
-    /// is added while the query stays within the bounds every node enforces.
+    /// Queries only: the birth date keyed also with the surnames the person may
+    /// be kept under besides the family column as typed, in this order: the
+    /// other names typed (former surnames), the given-name column's words when
+    /// they are no known given name (a surname there: swapped columns), the
+    /// family name's form in the other language (Кріпенко for Кропенко: the
+    /// year is stored keyed with the stem as written, so a query's one-letter
+    /// variant meets the name but not the year), and its readings in other
+    /// spelling systems. Each key is added while the query stays within the
+    /// bounds every node enforces.
     fn with_other_date_keys(
         &self,
         query: TokenRecord,
@@ -207,14 +208,18 @@ impl Tokenizer {
         let mut keys: Vec<String> = Vec::new();
         // The other names the searcher typed (a former surname, a child's
         // name before adoption): the person may be kept under any of them,
-        // the year keyed with it. A given name among them (a diminutive,
-        // or a surname that is also a given name) is never a key, as below.
+        // the year keyed with it. A given name among their words (a
+        // diminutive, the given name of a full former name typed in one
+        // field, a surname that is also a given name) is never a key, as
+        // below.
         for alias in &record.other_names {
-            if tables()
-                .given_classes(&name_key(alias), record.sex)
-                .is_empty()
-            {
-                keys.extend(stems(alias));
+            for word in words(&fold_text(alias)) {
+                if tables()
+                    .given_classes(&name_key(word), record.sex)
+                    .is_empty()
+                {
+                    keys.extend(stems(word));
+                }
             }
         }
         // The given-name column's words, when it holds no known given name
@@ -877,8 +882,15 @@ mod tests {
     #[test]
     fn query_variants_do_not_tell_name_lengths() {
         let tokenizer = tokenizer();
-        for (given, family) in [("Ю", "Лі"), ("Іван", "Бойко"), ("Олександр", "Ярошевська")]
-        {
+        // Медведак and Миколаєнко carry forms more than a letter away
+        // (Ведмедак, Николаенко) among their variants, Бойко none.
+        for (given, family) in [
+            ("Ю", "Лі"),
+            ("Іван", "Бойко"),
+            ("Олександр", "Ярошевська"),
+            ("Олена", "Медведак"),
+            ("Микола", "Миколаєнко"),
+        ] {
             let query = tokenizer.tokenize_query(&person(given, family, "", ""));
             assert_eq!(
                 query.slot(Slot::GivenVariant).len(),
@@ -916,15 +928,30 @@ mod tests {
         let tokenizer = tokenizer();
         for date in ["1991", "1991-04-14"] {
             let mut by_own_keys: HashMap<usize, Vec<(&str, usize, usize)>> = HashMap::new();
-            for family in ["Кропенко", "Chomak", "Бойко", "Chartschenko", "Ковалев"]
-            {
-                let query = tokenizer.tokenize_query(&person("Ольга", family, "", date));
-                let own = query.slot(Slot::FamilyWhole).len();
-                by_own_keys.entry(own).or_default().push((
-                    family,
-                    query.slot(Slot::FamilyYear).len(),
-                    query.slot(Slot::FamilyDate).len(),
-                ));
+            let families = [
+                "Кропенко",
+                "Chomak",
+                "Бойко",
+                "Chartschenko",
+                "Ковалев",
+                "Медведак",
+                "Миколаєнко",
+            ];
+            for family in families {
+                // Whether other names were typed, and whether they key the
+                // date (a former surname does, a given name does not), is
+                // not told either.
+                for other_names in [&[][..], &["Хомский"], &["Богдан"], &[family]] {
+                    let mut record = person("Ольга", family, "", date);
+                    record.other_names = other_names.iter().map(|name| name.to_string()).collect();
+                    let query = tokenizer.tokenize_query(&record);
+                    let own = query.slot(Slot::FamilyWhole).len();
+                    by_own_keys.entry(own).or_default().push((
+                        family,
+                        query.slot(Slot::FamilyYear).len(),
+                        query.slot(Slot::FamilyDate).len(),
+                    ));
+                }
             }
             assert_eq!(by_own_keys.len(), 2, "{date}: {by_own_keys:?}");
             for counts in by_own_keys.values() {

@@ -362,61 +362,48 @@ pub fn family_stem(name_skeleton: &str) -> &str {
     name_skeleton
 }
 
-/// Roots a surname keeps in one language and Russian documents write as
-/// another word: the word translated (Ведмеденко/Медведенко,
-/// Снігуренко/Снегиренко) or the father's given name in its other form
-/// (Трохименко/Трофименко, Гнатюк/Игнатюк, Омельяненко/Емельяненко,
-/// Охрименко/Ефременко, Пилипенко/Филипенко, Миколаєнко/Николаенко), the
-/// latter from the given-name tables. Skeleton roots, each pair both ways.
+/// Roots a surname keeps in Ukrainian and Russian documents write as
+/// another word, not another letter (Soviet-era documents russified them):
+/// the word translated, or the father's given name in its Russian form.
+/// Chosen one by one: only roots of four letters or more (Хом-/Фом- would
+/// turn Хомяк and Хомутов too), and only where the other form is a surname
+/// people carry (Пилипенко/Филипенко, not Федоренко/Федіренко: the root's
+/// vowel is [`other_language_forms`]' own rule). Both forms are also
+/// surnames of their own, of other families: a pair met only through a root
+/// is weighed as a name one letter apart, never as the same name.
+const TRANSLATED_ROOTS: &[(&str, &str)] = &[
+    // Words: bear, bullfinch.
+    ("Ведмед", "Медвед"),
+    ("Ведмід", "Медвед"),
+    ("Снігур", "Снегир"),
+    // Fathers' given names: Трохим/Трофим, Омелян/Емельян, Охрім/Ефрем,
+    // Юхим/Ефим, Пилип/Филипп, Микола/Николай, Микита/Никита,
+    // Панас/Афанасий, Гнат/Игнат, Яким/Аким, Володимир/Владимир.
+    ("Трохим", "Трофим"),
+    ("Омелян", "Емельян"),
+    ("Охрим", "Ефрем"),
+    ("Юхим", "Ефим"),
+    ("Пилип", "Филип"),
+    ("Микол", "Никол"),
+    ("Микит", "Никит"),
+    ("Панас", "Афанас"),
+    ("Гнат", "Игнат"),
+    ("Яким", "Аким"),
+    ("Володимир", "Владимир"),
+];
+
+/// [`TRANSLATED_ROOTS`] as skeletons, each pair both ways.
 fn translated_roots() -> &'static [(String, String)] {
     static ROOTS: OnceLock<Vec<(String, String)>> = OnceLock::new();
     ROOTS.get_or_init(|| {
-        // A given name's root: its skeleton without the final vowels
-        // (Микола, Николай: mikol, nikol), where surnames add their suffix.
-        let root = |name: &str| -> String {
-            name_key(name)
-                .trim_end_matches(['a', 'e', 'i', 'o', 'u'])
-                .to_string()
-        };
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        let mut add = |one: String, other: String| {
-            // A vowel the other language drops or keeps (Павел/Павло: the
-            // surnames are Павлов and Павленко in both) makes no other
-            // form, and a root of one or two letters would meet anything.
-            let fleeting = |long: &str, short: &str| {
-                long.len() == short.len() + 1
-                    && (0..long.len()).any(|at| {
-                        matches!(long.as_bytes()[at], b'a' | b'e' | b'i' | b'o' | b'u')
-                            && long[..at] == short[..at]
-                            && long[at + 1..] == short[at..]
-                    })
-            };
-            if one == other
-                || one.len() < 3
-                || other.len() < 3
-                || fleeting(&one, &other)
-                || fleeting(&other, &one)
-            {
-                return;
-            }
-            pairs.push((one.clone(), other.clone()));
-            pairs.push((other, one));
-        };
-        for (ukrainian, russian) in [("Ведмед", "Медвед"), ("Снігур", "Снегир")]
-        {
-            add(name_key(ukrainian), name_key(russian));
-        }
-        for row in rows(MALE_GIVEN_NAMES) {
-            fn first<'a>(cell: Option<&&'a str>) -> Option<&'a str> {
-                cell.and_then(|cell| alternatives(cell).next())
-            }
-            if let (Some(ukrainian), Some(russian)) = (first(row.first()), first(row.get(1))) {
-                add(root(ukrainian), root(russian));
-            }
-        }
-        pairs.sort();
-        pairs.dedup();
-        pairs
+        TRANSLATED_ROOTS
+            .iter()
+            .flat_map(|(ukrainian, russian)| {
+                let (ukrainian, russian) = (name_key(ukrainian), name_key(russian));
+                [(ukrainian.clone(), russian.clone()), (russian, ukrainian)]
+            })
+            .filter(|(one, other)| one != other)
+            .collect()
     })
 }
 
@@ -440,9 +427,7 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
         }
     }
     for (from, to) in translated_roots() {
-        if let Some(rest) = stem.strip_prefix(from.as_str())
-            && !rest.is_empty()
-        {
+        if let Some(rest) = stem.strip_prefix(from.as_str()) {
             forms.push(format!("{to}{rest}"));
         }
     }
@@ -635,6 +620,9 @@ mod tests {
             ("Пилипенко", "Филипенко"),
             ("Миколаєнко", "Николаенко"),
             ("Володимиренко", "Владимиренко"),
+            ("Гнатюк", "Игнатюк"),
+            ("Снігур", "Снегирь"),
+            ("Ведмідь", "Медведь"),
         ] {
             assert!(forms(one).contains(&stem(other)), "{one}: {:?}", forms(one));
             assert!(
@@ -643,14 +631,12 @@ mod tests {
                 forms(other)
             );
         }
-        // A vowel one language drops makes no other form: Павленко is
-        // Павленко in both.
+        // A root of three letters turns unrelated surnames: Хомяк is no
+        // Фомяк.
         assert!(
-            !forms("Павленко")
-                .iter()
-                .any(|form| form.starts_with("pavel")),
+            !forms("Хомяк").iter().any(|form| form.starts_with('f')),
             "{:?}",
-            forms("Павленко")
+            forms("Хомяк")
         );
     }
 

@@ -188,6 +188,13 @@ pub(super) fn compare_patronymic(
 /// and month alone compare anywhere. Where no name meets and day and month
 /// differ, the dates cannot be compared and count as missing.
 #[inline]
+/// Whether a token record is a searcher's query: only queries carry
+/// one-edit variants of the family name (stored records and token files
+/// never do), and a query keys its dates with more than its family name.
+fn is_query(record: &TokenRecord) -> bool {
+    !record.slot(Slot::FamilyVariant).is_empty()
+}
+
 pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
     let both = |slot: Slot| (left.slot(slot), right.slot(slot));
     let meets = |slot: Slot| {
@@ -198,16 +205,20 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         !record.slot(Slot::FamilyDate).is_empty() || !record.slot(Slot::GivenDate).is_empty()
     };
     let (left_year, right_year) = both(Slot::FamilyYear);
-    // Whether the dates were keyed with one surname on both sides, so that
-    // dates that do not meet differ: the family names meet, or a query (it
-    // carries variants) keyed its dates with the other names typed, and
-    // one of those is the other record's family name.
-    let is_query = |record: &TokenRecord| !record.slot(Slot::FamilyVariant).is_empty();
-    let family_agrees = meets(Slot::FamilyWhole)
-        || (is_query(left)
-            && intersects(left.slot(Slot::AliasWhole), right.slot(Slot::FamilyWhole)))
-        || (is_query(right)
-            && intersects(right.slot(Slot::AliasWhole), left.slot(Slot::FamilyWhole)));
+    let family_agrees = meets(Slot::FamilyWhole);
+    // A query keys its dates also with the other names typed, so where one
+    // of them is the other record's family name and only day and month
+    // meet, the years were compared and differ. Only where the query typed
+    // no given name among its other names (one it would not key with) and
+    // one full date (a range of years may leave no room for the key).
+    let keyed_with_other_name = |query: &TokenRecord, held: &TokenRecord| {
+        is_query(query)
+            && query.slot(Slot::AliasClass).is_empty()
+            && query.slot(Slot::DateDayMonth).len() == 1
+            && intersects(query.slot(Slot::AliasWhole), held.slot(Slot::FamilyWhole))
+    };
+    let years_compared =
+        family_agrees || keyed_with_other_name(left, right) || keyed_with_other_name(right, left);
     let given_agrees = meets(Slot::GivenClass) || meets(Slot::GivenWhole);
     if has_full(left) && has_full(right) {
         if meets(Slot::FamilyDate) || meets(Slot::GivenDate) {
@@ -226,7 +237,7 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
             // what is known. (The given name's date tokens are not enough to
             // tell: a name whose class one side's tables know and the
             // other's do not meets by its skeleton, not by its dates.)
-            return if family_agrees {
+            return if years_compared {
                 (Level::OtherYear, date::OTHER_YEAR.weight())
             } else {
                 (Level::DayMonth, date::DAY_MONTH.weight())
@@ -329,16 +340,18 @@ pub(super) fn compare_names(
         && !date_keyed_with_given_column
     {
         // The family names differ as written, but the birth date keyed with
-        // one's surname meets the other's: a query keys its date, besides
-        // its family name as typed and (when that column holds no known
-        // given name) its given-name column, only with the family name's
-        // form in the other language (Кріпенко for Кропенко, Вітрова for
-        // Ветрова) and its readings in other spelling systems (Chomak,
-        // Хомак). Another form of the name, then, but weighed as a name one
-        // letter apart: the same forms join different surnames too (Сотник
-        // read as Сітник is Ситник; Homenko may be Гоменко or Хоменко), so a
-        // name and a year alone stay possible, and a full date, a
-        // patronymic or a place make it strong.
+        // one's surname meets the other's: a query keys its date, besides its
+        // family name as typed, with the other names typed (met as other names
+        // just below), its given-name column when that holds no known given
+        // name (swapped columns, excluded here), and the family name's forms in
+        // the other language (Кріпенко for Кропенко, Вітрова for Ветрова,
+        // Медведак for Ведмедак) and its readings in other spelling systems
+        // (Chomak, Хомак): `other_language_forms` and
+        // `Tokenizer::tokenize_query`. Another form of the name, then, but
+        // weighed as a name one letter apart: the same forms join different
+        // surnames too (Сотник read as Сітник is Ситник; Homenko may be Гоменко
+        // or Хоменко), so a name and a year alone stay possible, and a full
+        // date, a patronymic or a place make it strong.
         family_score = (Level::Equivalent, family::CLOSE.weight());
     }
     if !matches!(family_score.0, Level::Exact | Level::Close)

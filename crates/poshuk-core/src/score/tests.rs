@@ -743,15 +743,36 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
     );
     // A given name among the other names keys no year: Богдан's year does
     // not meet the family Богдан.
-    let given_as_other = score(
-        ("Петро", "Снегирак", "", "2016", "", &["Богдан"], M),
+    // Nor does a given name typed with a former surname in one field: the
+    // year is keyed with Хомский, not with Петро.
+    for other in ["Богдан", "Петро Хомский"] {
+        let held_family = if other == "Богдан" {
+            "Богдан"
+        } else {
+            "Петро"
+        };
+        let given_as_other = score(
+            ("Петро", "Снегирак", "", "2016", "", &[other], M),
+            ("Петро", held_family, "", "2016-09-16", "", &[], M),
+        );
+        assert_eq!(
+            given_as_other.fields[3].level,
+            Level::Missing,
+            "{other}: {}",
+            given_as_other.explain()
+        );
+    }
+    // A full date with a given name among the other names: that name keys
+    // no date, so day and month alone do not say the years differ.
+    let unkeyed = score(
+        ("Петро", "Снегирак", "", "16.09.2012", "", &["Богдан"], M),
         ("Петро", "Богдан", "", "2016-09-16", "", &[], M),
     );
-    assert_ne!(
-        given_as_other.fields[3].level,
-        Level::Year,
+    assert_eq!(
+        unkeyed.fields[3].level,
+        Level::DayMonth,
         "{}",
-        given_as_other.explain()
+        unkeyed.explain()
     );
 }
 
