@@ -242,7 +242,7 @@ impl Tokenizer {
         let folded = fold_text(&record.family_name);
         for word in words(&folded).take(MAX_VARIANT_WORDS) {
             let plain = family_stem(&skeleton(word)).to_string();
-            for reading in ChReading::ALTERNATIVES {
+            for reading in ChReading::QUERY_ALTERNATIVES {
                 if reading.may_differ(word) {
                     let read = family_stem(&skeleton_reading(word, reading)).to_string();
                     if read != plain && !keys.contains(&read) {

@@ -431,6 +431,14 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
             forms.push(format!("{to}{rest}"));
         }
     }
+    // A Cyrillic оу or тс as the national Latin systems write it (Bilous,
+    // Hnatskyi), which every Latin skeleton reads as у and ц: a Latin
+    // skeleton never holds ou or ts, so these come only from Cyrillic.
+    for (from, to) in [("ou", "u"), ("ts", "c")] {
+        if stem.contains(from) {
+            forms.push(stem.replace(from, to));
+        }
+    }
     let bytes = stem.as_bytes();
     let vowel = |letter: u8| matches!(letter, b'a' | b'e' | b'i' | b'o' | b'u');
     let with = |position: usize, letter: u8| {

@@ -137,6 +137,12 @@ pub enum ChReading {
     /// without diacritics): `c` = ч, `h` and `ch` = х (Tkacuk = Ткачук,
     /// Zaharcenko = Захарченко, Bogdanovic = Богданович).
     Stripped,
+    /// `ou` as two letters, о and у (the national systems' Bilous =
+    /// Білоус), not the French у (Kouzmenko). Queries only.
+    OuApart,
+    /// `ts` as two letters, т and с (Hnatskyi = Гнатський), not ц.
+    /// Queries only.
+    TsApart,
 }
 
 impl ChReading {
@@ -147,6 +153,20 @@ impl ChReading {
         ChReading::German,
         ChReading::HKha,
         ChReading::Stripped,
+    ];
+
+    /// The readings a query also keys its date with: the alternatives, and
+    /// two the national systems make ambiguous (`ou`, `ts`), which no
+    /// stored name takes (a stored Bilous stays one form, and the query's
+    /// other reading meets the Cyrillic Білоус).
+    pub const QUERY_ALTERNATIVES: [ChReading; 7] = [
+        ChReading::Kha,
+        ChReading::Sha,
+        ChReading::German,
+        ChReading::HKha,
+        ChReading::Stripped,
+        ChReading::OuApart,
+        ChReading::TsApart,
     ];
 
     /// Whether the (case-folded) word shows the marks of this reading's
@@ -166,6 +186,7 @@ impl ChReading {
             ChReading::German => german,
             ChReading::HKha => folded_word.contains('h') && any(&["č", "š", "ž", "ć", "đ"]),
             ChReading::Stripped => has_lone_c(folded_word),
+            ChReading::OuApart | ChReading::TsApart => false,
         }
     }
 
@@ -178,6 +199,8 @@ impl ChReading {
             ChReading::German => folded_word.contains('s') || folded_word.contains("ch"),
             ChReading::HKha => folded_word.contains('h'),
             ChReading::Stripped => has_lone_c(folded_word),
+            ChReading::OuApart => folded_word.contains("ou"),
+            ChReading::TsApart => folded_word.contains("ts"),
         }
     }
 }
@@ -350,13 +373,21 @@ fn map_letters(
     }
     for (pattern, symbols) in DIGRAPHS {
         if starts_with(pattern) {
+            let apart = match reading {
+                ChReading::OuApart => *pattern == "ou",
+                ChReading::TsApart => *pattern == "ts",
+                _ => false,
+            };
+            if apart {
+                continue;
+            }
             if *pattern == "ch" {
                 match reading {
                     ChReading::Kha | ChReading::German | ChReading::HKha | ChReading::Stripped => {
                         return ("x", 2);
                     }
                     ChReading::Sha => return ("w", 2),
-                    ChReading::Che => {}
+                    ChReading::Che | ChReading::OuApart | ChReading::TsApart => {}
                 }
             }
             return (symbols, pattern.chars().count());

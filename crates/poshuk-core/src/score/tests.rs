@@ -633,11 +633,16 @@ fn a_surname_in_another_language_or_spelling_system_is_another_form() {
             year_only.explain()
         );
     }
-    // Polish and German ch = х, German s = з, Croatian h = х.
+    // Polish and German ch = х, German s = з, Croatian h = х; the national
+    // systems' ou = оу and ts = тс (ц and French у elsewhere), either way.
     for (given, query, held_given, held) in [
         ("Petro", "Chomak", "Петро", "Хомак"),
         ("Jana", "Sosulja", "Яна", "Зозуля"),
         ("Yuriy", "Haritonov", "Юрій", "Харитонов"),
+        ("Petro", "Bilous", "Петро", "Білоус"),
+        ("Petro", "Hnatskyi", "Петро", "Гнатський"),
+        ("Петро", "Білоус", "Petro", "Bilous"),
+        ("Петро", "Гнатський", "Petro", "Hnatskyi"),
     ] {
         let full_date = score(
             (given, query, "", "1973-06-21", "", &[], M),
