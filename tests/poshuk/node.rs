@@ -982,6 +982,15 @@ fn other_forms_of_a_surname_meet_with_the_year_compared() {
         assert_eq!(first, record_id, "{given} {family}: {found:?}");
         assert_eq!(hit["band"], "strong", "{given} {family}: {hit}");
     }
+    // The same day of another year, through the other name: the years
+    // were compared at the node and differ, so not strong.
+    let found = hits_with("Андрей", "Снегирак", "", "16.09.2015", "Хомский");
+    assert!(
+        found
+            .iter()
+            .all(|(record_id, hit)| record_id != "A6" || hit["band"] != "strong"),
+        "{found:?}"
+    );
     // Kept without a date, the record is met through the name's other
     // form alone: shown, not strong.
     let found = hits("Всеволод", "Медведишин", "Романович", "2021");

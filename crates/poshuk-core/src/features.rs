@@ -213,12 +213,14 @@ impl Tokenizer {
         // field, a surname that is also a given name) is never a key, as
         // below.
         for alias in &record.other_names {
-            for word in words(&fold_text(alias)) {
-                if tables()
-                    .given_classes(&name_key(word), record.sex)
-                    .is_empty()
+            for word in words(&fold_text(alias)).take(MAX_VARIANT_WORDS) {
+                let word_skeleton = skeleton(word);
+                if !word_skeleton.is_empty()
+                    && tables()
+                        .given_classes(&word_skeleton, record.sex)
+                        .is_empty()
                 {
-                    keys.extend(stems(word));
+                    keys.extend(surname_wholes(word, &word_skeleton));
                 }
             }
         }
@@ -508,6 +510,37 @@ impl NameInputs {
     }
 }
 
+/// The whole-name keys of one surname word (`raw`, case-folded, and its
+/// skeleton): what a stored family or other name carries, and what a query
+/// keys its date with for an other name typed.
+fn surname_wholes(raw: &str, skeleton: &str) -> Vec<String> {
+    // The stem only, not also the written form: a feminine surname whose
+    // stem differs (Іванова, Ковальська) would otherwise carry one token
+    // more than a masculine one and tell a thief the person's sex.
+    let key = family_stem(skeleton);
+    let mut wholes = vec![key.to_string()];
+    if key.len() >= 5 && key.ends_with("ev") {
+        // Russian -ёв is mostly written -ев, Ukrainian writes it -ьов,
+        // Latin lists -ov, -yov or -ev: Ковалёв = Ковалев = Ковальов =
+        // Kovalov.
+        wholes.push(format!("{}ov", &key[..key.len() - 2]));
+    }
+    // A Latin surname read as the other spelling systems would write it:
+    // Chartschenko (German) and Harčenko (Croatian) are Харченко,
+    // Chevtchenko (French) is Шевченко, Sintschenko (German) is Зінченко.
+    // Cyrillic words read the same in every system.
+    for reading in ChReading::ALTERNATIVES {
+        if !reading.is_spelled_so(raw) {
+            continue;
+        }
+        let alternative = family_stem(&skeleton_reading(raw, reading)).to_string();
+        if !wholes.contains(&alternative) {
+            wholes.push(alternative);
+        }
+    }
+    wholes
+}
+
 fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     let folded = fold_text(value);
     let (raw_words, skeletons): (Vec<&str>, Vec<String>) = words(&folded)
@@ -524,40 +557,12 @@ fn add_name(emit: &mut Emit<'_>, value: &str, role: NameRole, sex: Sex) {
     };
     let stemmed = !matches!(role, NameRole::Given);
     for (raw, word) in raw_words.iter().zip(&skeletons) {
-        let key = if stemmed {
-            family_stem(word)
-        } else {
-            word.as_str()
-        };
-        // The stem only, not also the written form: a feminine surname whose
-        // stem differs (Іванова, Ковальська) would otherwise carry one token
-        // more than a masculine one and tell a thief the person's sex. A
-        // surname in the given-name column is stemmed there (below).
-        emit(whole_slot, kind::WHOLE, key.as_bytes());
-        if stemmed && key.len() >= 5 && key.ends_with("ev") {
-            // Russian -ёв is mostly written -ев, Ukrainian writes it -ьов,
-            // Latin lists -ov, -yov or -ev: Ковалёв = Ковалев = Ковальов =
-            // Kovalov.
-            let mut alternative = key[..key.len() - 2].to_string();
-            alternative.push_str("ov");
-            emit(whole_slot, kind::WHOLE, alternative.as_bytes());
-        }
         if stemmed {
-            // A Latin surname read as the other spelling systems would write
-            // it: Chartschenko (German) and Harčenko (Croatian) are Харченко,
-            // Chevtchenko (French) is Шевченко, Sintschenko (German) is
-            // Зінченко. Cyrillic words read the same in every system.
-            let mut alternatives: Vec<String> = Vec::new();
-            for reading in ChReading::ALTERNATIVES {
-                if !reading.is_spelled_so(raw) {
-                    continue;
-                }
-                let alternative = family_stem(&skeleton_reading(raw, reading)).to_string();
-                if alternative != key && !alternatives.contains(&alternative) {
-                    emit(whole_slot, kind::WHOLE, alternative.as_bytes());
-                    alternatives.push(alternative);
-                }
+            for whole in surname_wholes(raw, word) {
+                emit(whole_slot, kind::WHOLE, whole.as_bytes());
             }
+        } else {
+            emit(whole_slot, kind::WHOLE, word.as_bytes());
         }
     }
     let joined: String = skeletons.concat();
@@ -890,6 +895,8 @@ mod tests {
             ("Олександр", "Ярошевська"),
             ("Олена", "Медведак"),
             ("Микола", "Миколаєнко"),
+            ("Петро", "Білоус"),
+            ("Petro", "Hnatskyi"),
         ] {
             let query = tokenizer.tokenize_query(&person(given, family, "", ""));
             assert_eq!(
@@ -936,6 +943,8 @@ mod tests {
                 "Ковалев",
                 "Медведак",
                 "Миколаєнко",
+                "Білоус",
+                "Hnatskyi",
             ];
             for family in families {
                 // Whether other names were typed, and whether they key the

@@ -378,7 +378,7 @@ const TRANSLATED_ROOTS: &[(&str, &str)] = &[
     ("Снігур", "Снегир"),
     // Fathers' given names: Трохим/Трофим, Омелян/Емельян, Охрім/Ефрем,
     // Юхим/Ефим, Пилип/Филипп, Микола/Николай, Микита/Никита,
-    // Панас/Афанасий, Гнат/Игнат, Яким/Аким, Володимир/Владимир.
+    // Панас/Афанасий, Гнат/Игнат, Володимир/Владимир.
     ("Трохим", "Трофим"),
     ("Омелян", "Емельян"),
     ("Охрим", "Ефрем"),
@@ -388,7 +388,6 @@ const TRANSLATED_ROOTS: &[(&str, &str)] = &[
     ("Микит", "Никит"),
     ("Панас", "Афанас"),
     ("Гнат", "Игнат"),
-    ("Яким", "Аким"),
     ("Володимир", "Владимир"),
 ];
 
@@ -431,9 +430,11 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
             forms.push(format!("{to}{rest}"));
         }
     }
-    // A Cyrillic оу or тс as the national Latin systems write it (Bilous,
-    // Hnatskyi), which every Latin skeleton reads as у and ц: a Latin
-    // skeleton never holds ou or ts, so these come only from Cyrillic.
+    // A Cyrillic оу or тс read also as у and ц, as every Latin skeleton
+    // reads the national systems' ou and ts (Bilous, Hnatskyi); a query in
+    // Latin reads them also as two letters (`ChReading::OuApart`,
+    // `TsApart`). Such a form may join two names (Гнатський / Гнацький),
+    // weighed as one letter apart.
     for (from, to) in [("ou", "u"), ("ts", "c")] {
         if stem.contains(from) {
             forms.push(stem.replace(from, to));

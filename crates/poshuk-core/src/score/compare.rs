@@ -188,13 +188,6 @@ pub(super) fn compare_patronymic(
 /// and month alone compare anywhere. Where no name meets and day and month
 /// differ, the dates cannot be compared and count as missing.
 #[inline]
-/// Whether a token record is a searcher's query: only queries carry
-/// one-edit variants of the family name (stored records and token files
-/// never do), and a query keys its dates with more than its family name.
-fn is_query(record: &TokenRecord) -> bool {
-    !record.slot(Slot::FamilyVariant).is_empty()
-}
-
 pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
     let both = |slot: Slot| (left.slot(slot), right.slot(slot));
     let meets = |slot: Slot| {
@@ -206,16 +199,23 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
     };
     let (left_year, right_year) = both(Slot::FamilyYear);
     let family_agrees = meets(Slot::FamilyWhole);
-    // A query keys its dates also with the other names typed, so where one
-    // of them is the other record's family name and only day and month
-    // meet, the years were compared and differ. Only where the query typed
-    // no given name among its other names (one it would not key with) and
-    // one full date (a range of years may leave no room for the key).
+    // A query keys its dates also with the other names typed, those first
+    // (`Tokenizer::tokenize_query`), so where one of them is the other
+    // record's family name and only day and month meet, the years were
+    // compared and differ. That the query keyed every other name is told
+    // by its counts: with one full date, each key adds one full-date token
+    // beside one per family-name key (a stored record has no more), and no
+    // other name typed was a given name (those key nothing). A node keeps
+    // only the variants that meet its names, so the counts are what is left
+    // to tell a query by.
     let keyed_with_other_name = |query: &TokenRecord, held: &TokenRecord| {
-        is_query(query)
+        let others = query.slot(Slot::AliasWhole);
+        !others.is_empty()
             && query.slot(Slot::AliasClass).is_empty()
             && query.slot(Slot::DateDayMonth).len() == 1
-            && intersects(query.slot(Slot::AliasWhole), held.slot(Slot::FamilyWhole))
+            && query.slot(Slot::FamilyDate).len()
+                >= query.slot(Slot::FamilyWhole).len() + others.len()
+            && intersects(others, held.slot(Slot::FamilyWhole))
     };
     let years_compared =
         family_agrees || keyed_with_other_name(left, right) || keyed_with_other_name(right, left);

@@ -701,6 +701,19 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
         &[][..],
         M,
     );
+    // As a node scores it: of the query's variants it keeps only those
+    // that meet its stored names, here none.
+    let at_node = |query: Row<'_>, held: Row<'_>| {
+        let tokenizer = tokenizer();
+        let query = tokenizer
+            .tokenize_query(&record(query))
+            .filtered(|slot, _| !matches!(slot, Slot::FamilyVariant | Slot::GivenVariant));
+        MatchModel::default().score(
+            &query,
+            &tokenizer.tokenize(&record(held)),
+            &NoTermFrequencies,
+        )
+    };
     let year_only = score(
         ("Андрей", "Снегирак", "", "2016", "", &["Хомский"], M),
         kept,
@@ -730,7 +743,7 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
     assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
     // The same day of another year: the years were compared through the
     // other name, and differ.
-    let same_day_other_year = score(
+    let same_day_other_year = at_node(
         ("Андрей", "Снегирак", "", "16.09.2015", "", &["Хомский"], M),
         kept,
     );
@@ -767,6 +780,19 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
             given_as_other.explain()
         );
     }
+    // An other name is keyed in all the forms a stored surname takes
+    // (-ев/-ов, readings): Ковалев typed meets Ковальова's date.
+    let other_form = at_node(
+        ("Ірина", "Снегирак", "", "05.03.2011", "", &["Ковалев"], F),
+        ("Ірина", "Ковальова", "Петрівна", "2011-03-05", "", &[], F),
+    );
+    assert_eq!(
+        other_form.fields[3].level,
+        Level::Exact,
+        "{}",
+        other_form.explain()
+    );
+    assert_eq!(other_form.band, Band::Strong, "{}", other_form.explain());
     // A full date with a given name among the other names: that name keys
     // no date, so day and month alone do not say the years differ.
     let unkeyed = score(
