@@ -219,6 +219,9 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
         Ok(person)
     };
     let mut tallies: HashMap<(Kind, Form), Tally> = HashMap::new();
+    // Hits shown as the person (possible or strong), by score tenth from
+    // 0.5: how many, and how many were the person.
+    let mut by_score = [(0usize, 0usize); 5];
     for searcher in [Source::InternationalOrg, Source::RussianSources] {
         let searching = node(searcher)?;
         let mut taken: HashMap<Kind, usize> = HashMap::new();
@@ -286,6 +289,11 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                 let found = resolve(source, &hit.handle.to_string())?;
                 hits.push((found, hit.band));
                 found_hits.push((found, hit));
+                if matches!(hit.band, Band::Possible | Band::Strong) {
+                    let tenth = ((hit.score * 10.0).floor() as usize).clamp(5, 9) - 5;
+                    by_score[tenth].0 += 1;
+                    by_score[tenth].1 += usize::from(found == Some(person));
+                }
             }
             match kind {
                 Kind::Known => {
@@ -363,6 +371,7 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
     }
     drop(processes);
     report(&tallies);
+    report_by_score(&by_score);
     Ok(())
 }
 
@@ -389,6 +398,24 @@ fn rows_of(data: &poshuk_synth::SynthData, person: u32, except: Option<Source>) 
                 })
         })
         .collect()
+}
+
+/// How often a hit shown as the person was the person, by its score: what
+/// a searcher can read into the score. Over all three kinds of query, a
+/// third of them for persons no other partner holds; a searcher whose
+/// queries are more often for listed persons sees more of them right.
+fn report_by_score(by_score: &[(usize, usize); 5]) {
+    println!("\nhits shown as the person, by score (all kinds of query):");
+    println!("{:<12} {:>6} {:>12}", "score", "hits", "the person");
+    for (tenth, (hits, right)) in by_score.iter().enumerate() {
+        let low = 0.5 + tenth as f64 / 10.0;
+        println!(
+            "{:<12} {:>6} {:>12}",
+            format!("{low:.1}-{:.1}", low + 0.1),
+            hits,
+            percent(*right, *hits)
+        );
+    }
 }
 
 fn percent(part: usize, whole: usize) -> String {
