@@ -461,6 +461,9 @@ impl MatchModel {
         if ((!date_confirms && !dateless_but_rare) || other_father) && !document_agrees {
             log2_odds = log2_odds.min(UNCONFIRMED_DATE_CAP);
         }
+        if level_of(Field::BirthDate) == Level::Different && !document_agrees {
+            log2_odds = log2_odds.min(weights::DIFFERENT_DATE_CAP);
+        }
         // A name and a year alone, however well they agree, name a person
         // only where few others share them: the namesakes expected among as
         // many people as the list holds, born in one of some seventy years.

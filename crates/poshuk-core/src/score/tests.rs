@@ -1011,3 +1011,49 @@ fn a_translated_root_is_another_form_of_the_surname() {
         );
     }
 }
+
+/// A namesake born on another day of another year is not the person,
+/// however rare the name: on the synthetic partners none of a hundred such
+/// "possible" hits was (`poshuk bench search`), so the pair is weak and
+/// never shown. A year typed wrong with the right day and month stays
+/// possible, and a date that differs in the day only is still shown.
+#[test]
+fn a_namesake_of_another_date_is_not_shown() {
+    let rare = Uniform {
+        share: 1e-5,
+        people: 40_000.0,
+    };
+    let scored = |query: Row<'_>, held: Row<'_>| {
+        let tokenizer = tokenizer();
+        MatchModel::default().score(
+            &tokenizer.tokenize_query(&record(query)),
+            &tokenizer.tokenize(&record(held)),
+            &rare,
+        )
+    };
+    let held = ("Тарас", "Ярошевський", "", "2009-04-17", "", &[][..], M);
+    let other_date = scored(("Тарас", "Ярошевський", "", "1996-11-03", "", &[], M), held);
+    assert_eq!(
+        other_date.fields[3].level,
+        Level::Different,
+        "{}",
+        other_date.explain()
+    );
+    assert_eq!(other_date.band, Band::Weak, "{}", other_date.explain());
+    let other_year = scored(("Тарас", "Ярошевський", "", "1996", "", &[], M), held);
+    assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    let year_typed_wrong = scored(("Тарас", "Ярошевський", "", "2008-04-17", "", &[], M), held);
+    assert_eq!(
+        year_typed_wrong.band,
+        Band::Possible,
+        "{}",
+        year_typed_wrong.explain()
+    );
+    let day_typed_wrong = scored(("Тарас", "Ярошевський", "", "2009-04-18", "", &[], M), held);
+    assert_ne!(
+        day_typed_wrong.band,
+        Band::Weak,
+        "{}",
+        day_typed_wrong.explain()
+    );
+}

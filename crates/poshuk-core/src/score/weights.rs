@@ -101,6 +101,11 @@ pub(super) const SWAP_PENALTY: f64 = 1.0;
 /// (0.9 is log-odds 3.17).
 pub(super) const UNCONFIRMED_DATE_CAP: f64 = 2.5;
 
+/// The log-odds a pair is held at when the birth dates differ (neither the
+/// year nor day and month agree) and no document agrees: below the
+/// possible band.
+pub(super) const DIFFERENT_DATE_CAP: f64 = -1.0;
+
 /// Birth years a list's people spread over, for the namesakes a name and a
 /// year leave (lists of deported children span fewer; of adults, more).
 pub(super) const BIRTH_YEARS: f64 = 70.0;
