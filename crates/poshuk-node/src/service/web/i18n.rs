@@ -113,6 +113,8 @@ texts! {
     FormExpired => "This form has expired or was not sent from this page. Nothing was changed. Open the page again and repeat.", "Ця форма застаріла або надіслана не з цієї сторінки. Нічого не змінено. Відкрийте сторінку знову й повторіть.";
     FullName => "Full name", "Повне ім'я";
     FullNameHint => "In any script: Коваленко Олександр Петрович, Kovalenko Oleksandr", "Будь-яким письмом: Коваленко Олександр Петрович, Kovalenko Oleksandr";
+    OtherNames => "Other surnames (former, adoptive)", "Інші прізвища (попередні, прийомної родини)";
+    OtherNamesHint => "Separated by ; — a child may be kept under the surname of a family that took them", "Через ; — дитину можуть вести під прізвищем родини, яка її взяла";
     BirthDate => "Birth date or years", "Дата або роки народження";
     BirthDateHint => "2012-03-15, 15.03.2012, 2012, 2010-2014 or ~2012", "2012-03-15, 15.03.2012, 2012, 2010-2014 або ~2012";
     BirthPlace => "Birth place", "Місце народження";

@@ -23,6 +23,10 @@ use crate::store::{Review, ReviewState, now};
 pub(crate) struct SearchForm {
     #[serde(default)]
     pub(crate) full_name: String,
+    /// Other surnames the person may be kept under (former, adoptive),
+    /// separated by `;` or `,`.
+    #[serde(default)]
+    pub(crate) other_names: String,
     #[serde(default)]
     pub(crate) birth_date: String,
     #[serde(default)]
@@ -48,7 +52,13 @@ impl SearchForm {
             given_name,
             family_name,
             patronymic,
-            other_names: Vec::new(),
+            other_names: self
+                .other_names
+                .split([',', ';'])
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
+                .collect(),
             sex: self.sex.trim().to_string(),
             birth_date: self.birth_date.trim().to_string(),
             birth_place: self.birth_place.trim().to_string(),
@@ -117,6 +127,10 @@ fn form_markup(lang: Lang, staff: &Staff, form: &SearchForm) -> Markup {
             input id="full_name" name="full_name" type="text" value=(form.full_name)
                 aria-describedby="full_name_hint" autocomplete="off" maxlength="200" autofocus;
             small id="full_name_hint" { (t(Text::FullNameHint)) }
+            label for="other_names" { (t(Text::OtherNames)) }
+            input id="other_names" name="other_names" type="text" value=(form.other_names)
+                aria-describedby="other_names_hint" autocomplete="off" maxlength="200";
+            small id="other_names_hint" { (t(Text::OtherNamesHint)) }
             label for="birth_date" { (t(Text::BirthDate)) }
             input id="birth_date" name="birth_date" type="text" value=(form.birth_date)
                 aria-describedby="birth_date_hint" autocomplete="off" maxlength="40";
@@ -567,6 +581,21 @@ mod tests {
             birth_place: place.into(),
             ..SearchForm::default()
         }
+    }
+
+    #[test]
+    fn other_surnames_typed_on_the_page_are_searched() {
+        let typed = SearchForm {
+            other_names: " Хомський; Lozovskyi ,".into(),
+            ..form("Снігурак Андрій", "2016", "")
+        };
+        assert_eq!(typed.record().other_names, ["Хомський", "Lozovskyi"]);
+        assert!(
+            form("Снігурак Андрій", "2016", "")
+                .record()
+                .other_names
+                .is_empty()
+        );
     }
 
     #[test]
