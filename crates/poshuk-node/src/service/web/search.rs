@@ -89,7 +89,13 @@ impl SearchForm {
         let record = self.record();
         match field {
             "given_name" => record.given_name,
-            "family_name" => record.family_name,
+            // With the other surnames typed: the family name may have met
+            // one of them.
+            "family_name" => std::iter::once(record.family_name)
+                .chain(record.other_names)
+                .filter(|name| !name.is_empty())
+                .collect::<Vec<_>>()
+                .join("; "),
             "patronymic" => record.patronymic,
             "birth_date" => record.birth_date,
             "birth_place" => record.birth_place,
@@ -590,6 +596,8 @@ mod tests {
             ..form("Снігурак Андрій", "2016", "")
         };
         assert_eq!(typed.record().other_names, ["Хомський", "Lozovskyi"]);
+        // Shown beside the family name's level, which may have met one.
+        assert_eq!(typed.typed("family_name"), "Снігурак; Хомський; Lozovskyi");
         assert!(
             form("Снігурак Андрій", "2016", "")
                 .record()
