@@ -43,6 +43,16 @@ impl std::fmt::Debug for SearchForm {
     }
 }
 
+/// The entries of a field that holds several, separated by `,` or `;`.
+fn entries(field: &str) -> Vec<String> {
+    field
+        .split([',', ';'])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 impl SearchForm {
     fn record(&self) -> RawRecord {
         let (family_name, given_name, patronymic) =
@@ -52,23 +62,11 @@ impl SearchForm {
             given_name,
             family_name,
             patronymic,
-            other_names: self
-                .other_names
-                .split([',', ';'])
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(str::to_string)
-                .collect(),
+            other_names: entries(&self.other_names),
             sex: self.sex.trim().to_string(),
             birth_date: self.birth_date.trim().to_string(),
             birth_place: self.birth_place.trim().to_string(),
-            document_ids: self
-                .document
-                .split([',', ';'])
-                .map(str::trim)
-                .filter(|id| !id.is_empty())
-                .map(str::to_string)
-                .collect(),
+            document_ids: entries(&self.document),
         }
     }
 
