@@ -253,6 +253,9 @@ impl Tokenizer {
                 }
             }
         }
+        // Each key once, in order: a name repeated costs nothing more.
+        let mut seen = std::collections::HashSet::new();
+        keys.retain(|key| seen.insert(key.clone()));
         // The bounds, counted as keys are added; the record is built once.
         // Always as many keys (as the bounds allow), padded with keys
         // derived from the name, which meet nothing: how many forms a name

@@ -20,13 +20,36 @@ use super::error::{ApiError, blocking, parse_json};
 use crate::NodeError;
 use crate::wire::{hits_response, record_from_wire};
 
-/// The record of a search, checked: a limit in range and a usable field;
-/// with the years of a birth-year range when the date is one (`2010-2014`,
-/// `~2012`).
+/// Other names one query may carry (a former and an adoptive surname, a
+/// maiden name, with room to spare), and words and characters in each: a
+/// query keys its dates with each, so these bound its work; the scoring
+/// relies on every word of an other name being keyed
+/// ([`poshuk_core::features::MAX_VARIANT_WORDS`]).
+pub(crate) const MAX_OTHER_NAMES: usize = 8;
+const MAX_OTHER_NAME_CHARS: usize = 100;
+
+/// The record of a search, checked: a limit in range, other names within
+/// bounds and a usable field; with the years of a birth-year range when the
+/// date is one (`2010-2014`, `~2012`).
 pub(crate) fn query_record(raw: RawRecord, limit: usize) -> Result<(Record, Vec<u16>), ApiError> {
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let words = |name: &str| {
+        poshuk_core::normalize::words(&poshuk_core::normalize::fold_text(name)).count()
+    };
+    if raw.other_names.len() > MAX_OTHER_NAMES
+        || raw.other_names.iter().any(|name| {
+            name.chars().count() > MAX_OTHER_NAME_CHARS
+                || words(name) > poshuk_core::features::MAX_VARIANT_WORDS
+        })
+    {
+        return Err(ApiError::bad_request(format!(
+            "other_names: at most {MAX_OTHER_NAMES} names, each of at most {} words and \
+             {MAX_OTHER_NAME_CHARS} characters (a former or adoptive surname per entry)",
+            poshuk_core::features::MAX_VARIANT_WORDS
         )));
     }
     let years: Vec<u16> = poshuk_core::BirthDate::parse_year_range(&raw.birth_date)
@@ -280,5 +303,38 @@ pub(crate) async fn resolve(
         None => Err(ApiError::not_found(
             "no record has this handle in this node",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_other_names(names: &[&str]) -> RawRecord {
+        RawRecord {
+            given_name: "Андрій".into(),
+            family_name: "Снігурак".into(),
+            birth_date: "2016".into(),
+            other_names: names.iter().map(|name| name.to_string()).collect(),
+            ..RawRecord::default()
+        }
+    }
+
+    /// Every other name keys the query's dates: their number and length
+    /// are bounded before any work, with a 400 that says the bounds.
+    #[test]
+    fn other_names_are_bounded_before_any_work() {
+        assert!(query_record(with_other_names(&["Хомський", "Петро Хомський"]), 10).is_ok());
+        let many = vec!["Хомський"; MAX_OTHER_NAMES + 1];
+        let long = "Х".repeat(MAX_OTHER_NAME_CHARS + 1);
+        for refused in [
+            with_other_names(&many),
+            with_other_names(&[long.as_str()]),
+            with_other_names(&["Хомський Петро Іванович Ковальчук Шевчук"]),
+        ] {
+            let error = query_record(refused, 10).expect_err("refused");
+            assert_eq!(error.status, StatusCode::BAD_REQUEST);
+            assert!(error.message.contains("other_names"), "{}", error.message);
+        }
     }
 }
