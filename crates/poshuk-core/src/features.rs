@@ -974,6 +974,22 @@ mod tests {
                     "{date}: {counts:?}"
                 );
             }
+            // And the keys are real where forms exist, not all padding: the
+            // query for Кропенко holds Кріпенко's year, the query for
+            // Снегирак with Хомский typed holds Хомський's.
+            for (family, other_names, kept) in [
+                ("Кропенко", &[][..], "Кріпенко"),
+                ("Снегирак", &["Хомский"][..], "Хомський"),
+            ] {
+                let mut record = person("Ольга", family, "", date);
+                record.other_names = other_names.iter().map(|name| name.to_string()).collect();
+                let query = tokenizer.tokenize_query(&record);
+                let stored = tokenizer.tokenize(&person("Ольга", kept, "", "1991-04-14"));
+                assert!(
+                    intersects(query.slot(Slot::FamilyYear), stored.slot(Slot::FamilyYear)),
+                    "{date}: {family} does not key {kept}'s year"
+                );
+            }
         }
     }
 

@@ -588,7 +588,7 @@ mod tests {
     }
 
     #[test]
-    fn other_surnames_typed_on_the_page_are_searched() {
+    fn other_surnames_typed_on_the_page_go_into_the_query() {
         let typed = SearchForm {
             other_names: " Хомський; Lozovskyi ,".into(),
             ..form("Снігурак Андрій", "2016", "")
