@@ -165,15 +165,20 @@ impl Tokenizer {
         for key in keys(&record.given_name) {
             emit(Slot::GivenVariant, &key, Vec::new());
         }
+        // The family name's forms in the other language, computed once: the
+        // first of its variants, and keys of its dates.
+        let mut family_forms: Vec<String> = Vec::new();
         for key in keys(&record.family_name) {
             let stem = family_stem(&key);
-            emit(Slot::FamilyVariant, stem, other_language_forms(stem));
+            let forms = other_language_forms(stem);
+            family_forms.extend(forms.iter().cloned());
+            emit(Slot::FamilyVariant, stem, forms);
         }
         let query = builder.finish();
         if dates.is_empty() {
             return query;
         }
-        self.with_other_date_keys(query, record, &dates)
+        self.with_other_date_keys(query, record, &family_forms, &dates)
     }
 
     /// Queries only: the birth date keyed also with the surnames the person may
@@ -184,11 +189,13 @@ impl Tokenizer {
     /// year is stored keyed with the stem as written, so a query's one-letter
     /// variant meets the name but not the year), and its readings in other
     /// spelling systems. Each key is added while the query stays within the
-    /// bounds every node enforces.
+    /// bounds every node enforces. `family_forms` are the family name's
+    /// forms in the other language, as the query's variants hold them.
     fn with_other_date_keys(
         &self,
         query: TokenRecord,
         record: &Record,
+        family_forms: &[String],
         dates: &[BirthDate],
     ) -> TokenRecord {
         let stems = |value: &str| -> Vec<String> {
@@ -231,9 +238,7 @@ impl Tokenizer {
         if query.slot(Slot::GivenClass).is_empty() {
             keys.extend(stems(&record.given_name));
         }
-        for stem in stems(&record.family_name) {
-            keys.extend(other_language_forms(&stem));
-        }
+        keys.extend(family_forms.iter().cloned());
         // A Latin surname as the other spelling systems would write it,
         // also without their marks (Haritonov, Chomak, Timohenko: х written
         // h or ch with nothing else to tell the system). Stored names take
