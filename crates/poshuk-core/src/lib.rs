@@ -24,7 +24,9 @@ pub use poshuk_tokens::TOKENIZER_VERSION;
 pub use poshuk_keys::{
     Epoch, EpochEntry, EpochKey, EpochState, KeyError, KeyRing, TokenHasher, TokenRekeyer,
 };
-pub use poshuk_tokens::{Domain, SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder};
+pub use poshuk_tokens::{
+    Domain, SLOT_COUNT, STORED_SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder,
+};
 pub use record::{BirthDate, DateError, MAX_YEAR_RANGE, Record, SearchAdvice, Sex};
 pub use score::{
     Band, FREQUENCY_SLOTS, Field, FieldScore, Level, MatchModel, MatchScore, NoTermFrequencies,

@@ -10,7 +10,7 @@
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use poshuk_core::{Epoch, SLOT_COUNT, TokenRecord};
+use poshuk_core::{Epoch, STORED_SLOT_COUNT, TokenRecord};
 
 const MAGIC: &[u8; 8] = b"POSHUKTK";
 const VERSION: u16 = poshuk_core::TOKENIZER_VERSION;
@@ -110,7 +110,7 @@ impl TokenFile {
             .write_all(&(self.records.len() as u64).to_le_bytes())
             .map_err(io)?;
         writer
-            .write_all(&(SLOT_COUNT as u16).to_le_bytes())
+            .write_all(&(STORED_SLOT_COUNT as u16).to_le_bytes())
             .map_err(io)?;
         let mut buffer = Vec::with_capacity(4096);
         for (handle, record) in &self.records {
@@ -151,7 +151,7 @@ impl TokenFile {
         let mut count_bytes = [0u8; 8];
         count_bytes.copy_from_slice(field(14..22));
         let slot_count = u16::from_le_bytes([header[22], header[23]]) as usize;
-        if slot_count != SLOT_COUNT || version == 0 {
+        if slot_count != STORED_SLOT_COUNT || version == 0 {
             return Err(TokenFileError::NotATokenFile { path: shown });
         }
         if version != VERSION {
@@ -162,14 +162,14 @@ impl TokenFile {
             });
         }
         let expected = u64::from_le_bytes(count_bytes);
-        let most = length / (16 + SLOT_COUNT as u64);
+        let most = length / (16 + STORED_SLOT_COUNT as u64);
         let mut records = Vec::with_capacity(expected.min(most) as usize);
         let truncated = |read: u64| TokenFileError::Truncated {
             path: shown.clone(),
             read,
             expected,
         };
-        let mut counts = [0u8; SLOT_COUNT];
+        let mut counts = [0u8; STORED_SLOT_COUNT];
         let mut buffer = Vec::with_capacity(4096);
         for read in 0..expected {
             let mut handle = [0u8; 16];
@@ -182,9 +182,9 @@ impl TokenFile {
             let total: usize = counts.iter().map(|&count| count as usize).sum();
             buffer.clear();
             buffer.extend_from_slice(&counts);
-            buffer.resize(SLOT_COUNT + total * 16, 0);
+            buffer.resize(STORED_SLOT_COUNT + total * 16, 0);
             reader
-                .read_exact(&mut buffer[SLOT_COUNT..])
+                .read_exact(&mut buffer[STORED_SLOT_COUNT..])
                 .map_err(|_| truncated(read))?;
             let (record, _) =
                 TokenRecord::read_bytes(&buffer).ok_or_else(|| TokenFileError::NotATokenFile {

@@ -36,7 +36,7 @@ proptest! {
         count in any::<u64>(),
         body in proptest::collection::vec(any::<u8>(), 0..2000),
     ) {
-        let mut bytes = header(poshuk_core::TOKENIZER_VERSION, count, poshuk_core::SLOT_COUNT as u16);
+        let mut bytes = header(poshuk_core::TOKENIZER_VERSION, count, poshuk_core::STORED_SLOT_COUNT as u16);
         bytes.extend_from_slice(&body);
         if let Ok(file) = read(&bytes) {
             prop_assert!(file.records.len() as u64 <= count);
@@ -49,7 +49,7 @@ fn a_header_claiming_billions_of_records_is_refused_as_truncated() {
     let bytes = header(
         poshuk_core::TOKENIZER_VERSION,
         u64::MAX,
-        poshuk_core::SLOT_COUNT as u16,
+        poshuk_core::STORED_SLOT_COUNT as u16,
     );
     let Err(error) = read(&bytes) else {
         panic!("a header without its records is refused")

@@ -147,6 +147,7 @@ slots! {
     PlaceWhole => Place, "PlaceWhole", "Skeleton of the birth place.";
     DocumentWhole => Document, "DocumentWhole", "Document number with look-alike letters folded.";
     DocumentDigits => Document, "DocumentDigits", "The digits of a document number.";
+    FamilyVariantYear => BirthDate, "FamilyVariantYear", "Queries only: the birth year keyed with each of the family name's variants, as a stored record keys its year with its family name: a typo met by a variant compares the year. Never stored (after the stored layout's slots).";
 }
 
 /// The bounds on one query that every node enforces (the wire protocol
@@ -174,6 +175,8 @@ pub mod bounds {
             Slot::DateDayMonth => 2,
             Slot::PlaceClass | Slot::PlaceWhole => 4,
             Slot::DocumentWhole | Slot::DocumentDigits => 8,
+            // One year for each variant: a query with one date.
+            Slot::FamilyVariantYear => 4 * 1024,
         }
     }
 
@@ -194,6 +197,12 @@ pub mod bounds {
 
 /// The number of slots.
 pub const SLOT_COUNT: usize = Slot::ALL.len();
+
+/// The number of slots a stored record's bytes carry ([`TokenRecord::write_bytes`],
+/// the index's records, token files): the first ones of [`Slot::ALL`]. Slots
+/// added after the stored layout was fixed are queries' only and come last,
+/// so that adding one changes neither an index on disk nor a token file.
+pub const STORED_SLOT_COUNT: usize = Slot::FamilyVariantYear as usize;
 
 /// A person's tokens, by slot. Each slot's tokens are sorted and distinct.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -248,16 +257,19 @@ impl TokenRecord {
         builder.finish()
     }
 
-    /// Appends the compact binary form: one token count per slot (`u8`), then
-    /// the tokens (16 bytes each, big-endian), slot by slot. Slots with more
-    /// than 255 tokens keep their first 255 (a name of hundreds of letters).
+    /// Appends the compact binary form: one token count per stored slot
+    /// (`u8`, [`STORED_SLOT_COUNT`] of them), then the tokens (16 bytes each,
+    /// big-endian), slot by slot. Slots with more than 255 tokens keep their
+    /// first 255 (a name of hundreds of letters); the query-only slots after
+    /// the stored ones are not written.
     pub fn write_bytes(&self, out: &mut Vec<u8>) {
-        let mut counts = [0u8; SLOT_COUNT];
-        for (index, &slot) in Slot::ALL.iter().enumerate() {
+        let stored = &Slot::ALL[..STORED_SLOT_COUNT];
+        let mut counts = [0u8; STORED_SLOT_COUNT];
+        for (index, &slot) in stored.iter().enumerate() {
             counts[index] = self.slot(slot).len().min(255) as u8;
         }
         out.extend_from_slice(&counts);
-        for (index, &slot) in Slot::ALL.iter().enumerate() {
+        for (index, &slot) in stored.iter().enumerate() {
             for token in &self.slot(slot)[..counts[index] as usize] {
                 out.extend_from_slice(&token.0.to_be_bytes());
             }
@@ -267,9 +279,9 @@ impl TokenRecord {
     /// Reads the form written by [`TokenRecord::write_bytes`]; returns the
     /// record and the bytes consumed, or `None` when the bytes are too short.
     pub fn read_bytes(bytes: &[u8]) -> Option<(TokenRecord, usize)> {
-        let counts = bytes.get(..SLOT_COUNT)?;
+        let counts = bytes.get(..STORED_SLOT_COUNT)?;
         let total: usize = counts.iter().map(|&count| count as usize).sum();
-        let body = bytes.get(SLOT_COUNT..SLOT_COUNT + total * 16)?;
+        let body = bytes.get(STORED_SLOT_COUNT..STORED_SLOT_COUNT + total * 16)?;
         let mut record = TokenRecord {
             tokens: Vec::with_capacity(total),
             ends: [0; SLOT_COUNT],
@@ -284,13 +296,17 @@ impl TokenRecord {
             end += u32::from(count);
             record.ends[index] = end;
         }
+        // The query-only slots are empty.
+        for index in STORED_SLOT_COUNT..SLOT_COUNT {
+            record.ends[index] = end;
+        }
         // Written records are sorted per slot; a foreign byte string may not be.
         for &slot in Slot::ALL {
             if !record.slot(slot).windows(2).all(|pair| pair[0] < pair[1]) {
                 return None;
             }
         }
-        Some((record, SLOT_COUNT + total * 16))
+        Some((record, STORED_SLOT_COUNT + total * 16))
     }
 
     /// The record without the tokens of some slots.
@@ -433,6 +449,32 @@ mod tests {
         assert_eq!(read, record);
         assert_eq!(used, bytes.len());
         assert!(TokenRecord::read_bytes(&bytes[..bytes.len() - 1]).is_none());
+    }
+
+    /// An index on disk and a token file keep the layout they were written
+    /// in: a query-only slot added to the protocol is not written, and the
+    /// bytes of a stored record are what they were before it existed (19
+    /// slot counts, then the tokens).
+    #[test]
+    fn query_only_slots_leave_the_stored_layout_as_it_was() {
+        assert_eq!(STORED_SLOT_COUNT, 19);
+        let stored = TokenRecord::from_slots(vec![
+            (Slot::FamilyWhole, vec![Token(7)]),
+            (Slot::FamilyYear, vec![Token(8)]),
+        ]);
+        let query = TokenRecord::from_slots(vec![
+            (Slot::FamilyWhole, vec![Token(7)]),
+            (Slot::FamilyYear, vec![Token(8)]),
+            (Slot::FamilyVariantYear, vec![Token(1), Token(2)]),
+        ]);
+        let (mut stored_bytes, mut query_bytes) = (vec![], vec![]);
+        stored.write_bytes(&mut stored_bytes);
+        query.write_bytes(&mut query_bytes);
+        assert_eq!(stored_bytes, query_bytes);
+        assert_eq!(stored_bytes.len(), 19 + 2 * 16);
+        let (read, _) = TokenRecord::read_bytes(&stored_bytes).expect("reads");
+        assert_eq!(read, stored);
+        assert!(read.slot(Slot::FamilyVariantYear).is_empty());
     }
 
     #[test]

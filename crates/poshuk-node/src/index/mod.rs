@@ -389,9 +389,10 @@ fn first_tokenizer() -> u16 {
     1
 }
 
-/// The slot layout of this build.
+/// The stored slot layout of this build (query-only slots added after it
+/// was fixed are not stored, [`poshuk_core::STORED_SLOT_COUNT`]).
 fn slot_layout() -> Vec<String> {
-    poshuk_core::Slot::ALL
+    poshuk_core::Slot::ALL[..poshuk_core::STORED_SLOT_COUNT]
         .iter()
         .map(|slot| slot.name().to_string())
         .collect()

@@ -69,6 +69,7 @@ impl Stolen {
         let layout: Vec<String> = match tokenizer {
             2 => LAYOUT_2.iter().map(|name| name.to_string()).collect(),
             version if version == poshuk_core::TOKENIZER_VERSION => poshuk_core::Slot::ALL
+                [..poshuk_core::STORED_SLOT_COUNT]
                 .iter()
                 .map(|slot| slot.name().to_string())
                 .collect(),
@@ -151,7 +152,7 @@ mod tests {
         bytes.extend_from_slice(&poshuk_core::TOKENIZER_VERSION.to_le_bytes());
         bytes.extend_from_slice(&1u32.to_le_bytes());
         bytes.extend_from_slice(&u64::MAX.to_le_bytes());
-        bytes.extend_from_slice(&(poshuk_core::SLOT_COUNT as u16).to_le_bytes());
+        bytes.extend_from_slice(&(poshuk_core::STORED_SLOT_COUNT as u16).to_le_bytes());
         std::fs::write(&path, &bytes).expect("write");
         let Err(error) = Stolen::read(&path) else {
             panic!("a truncated file was read");
