@@ -32,7 +32,7 @@ use crate::normalize::{
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
-use poshuk_tokens::{Slot, Token, TokenRecord, TokenRecordBuilder, bounds};
+use poshuk_tokens::{Domain, Slot, Token, TokenRecord, TokenRecordBuilder, bounds};
 
 /// Hash-input kind bytes. Slots that must be comparable share a kind (a given
 /// name's whole-name token equals the same string's family whole-name token).
@@ -129,6 +129,15 @@ impl Tokenizer {
         // A family name's forms in the other language come first: those
         // more than one letter away (Медведак for Ведмедак) are met only
         // through them.
+        // With one date, each family variant also keys the year, as a
+        // stored record keys its year with its family name: a typo met by a
+        // variant (Лаврук for Ларук) then compares the year, which the
+        // year keyed with the name as typed cannot. A range of years keys
+        // none (it would take a variant's worth of tokens per year).
+        let variant_year = match dates.as_slice() {
+            [date] => Some(date.year.to_be_bytes()),
+            _ => None,
+        };
         let mut emit = |slot: Slot, key: &str, forms: Vec<String>| {
             let variants = one_edit_variants(key);
             let forms: Vec<String> = forms
@@ -136,13 +145,30 @@ impl Tokenizer {
                 .filter(|form| form != key && variants.binary_search(form).is_err())
                 .collect();
             let real = (forms.len() + variants.len()).min(VARIANTS_PER_WORD);
+            let keys_year = variant_year.filter(|_| slot == Slot::FamilyVariant);
             for variant in forms.iter().chain(&variants).take(real) {
                 builder.push(
                     slot,
                     self.hasher
                         .token(slot.domain(), kind::WHOLE, variant.as_bytes()),
                 );
+                if let Some(year) = keys_year {
+                    keyed(
+                        &mut |_: Slot, kind_byte: u8, bytes: &[u8]| {
+                            builder.push(
+                                Slot::FamilyVariantYear,
+                                self.hasher.token(Domain::BirthDate, kind_byte, bytes),
+                            );
+                        },
+                        Slot::FamilyYear,
+                        kind::FAMILY_YEAR,
+                        &year,
+                        variant.as_bytes(),
+                    );
+                }
             }
+            // Padding, as many as the variants: the variant years' count
+            // tells no more than the variants' does.
             let mut padding = Vec::with_capacity(key.len() + 2);
             for index in real..VARIANTS_PER_WORD {
                 padding.clear();
@@ -153,6 +179,13 @@ impl Tokenizer {
                     self.hasher
                         .token(slot.domain(), kind::VARIANT_PAD, &padding),
                 );
+                if keys_year.is_some() {
+                    builder.push(
+                        Slot::FamilyVariantYear,
+                        self.hasher
+                            .token(Domain::BirthDate, kind::VARIANT_PAD, &padding),
+                    );
+                }
             }
         };
         let keys = |value: &str| -> Vec<String> {
@@ -930,6 +963,46 @@ mod tests {
             long.slot(Slot::GivenVariant).len(),
             MAX_VARIANT_WORDS * VARIANTS_PER_WORD
         );
+    }
+
+    /// With one date, each family variant keys the year as a stored record
+    /// keys its year with its family name: Лаврук's query holds the year
+    /// token of Ларук, one letter away. The number of these tokens is the
+    /// variants' own, whatever the name; a query without a date, or with a
+    /// range of years, has none.
+    #[test]
+    fn query_variants_key_the_year_of_a_name_one_letter_away() {
+        let tokenizer = tokenizer();
+        let query = tokenizer.tokenize_query(&person("Олена", "Лаврук", "", "1971"));
+        let held = tokenizer.tokenize(&person("Олена", "Ларук", "Марківна", "1971-02-01"));
+        assert!(intersects(
+            query.slot(Slot::FamilyVariantYear),
+            held.slot(Slot::FamilyYear)
+        ));
+        assert!(!intersects(
+            query.slot(Slot::FamilyYear),
+            held.slot(Slot::FamilyYear)
+        ));
+        let other_year = tokenizer.tokenize(&person("Олена", "Ларук", "", "1972"));
+        assert!(!intersects(
+            query.slot(Slot::FamilyVariantYear),
+            other_year.slot(Slot::FamilyYear)
+        ));
+        for family in ["Лі", "Бойко", "Ярошевська", "Медведак", "Hnatskyi"]
+        {
+            let query = tokenizer.tokenize_query(&person("Іван", family, "", "1990-05-04"));
+            assert_eq!(
+                query.slot(Slot::FamilyVariantYear).len(),
+                VARIANTS_PER_WORD,
+                "{family}"
+            );
+        }
+        let dateless = tokenizer.tokenize_query(&person("Олена", "Лаврук", "", ""));
+        assert!(dateless.slot(Slot::FamilyVariantYear).is_empty());
+        let range =
+            tokenizer.tokenize_query_years(&person("Олена", "Лаврук", "", ""), &[1970, 1971]);
+        assert!(range.slot(Slot::FamilyVariantYear).is_empty());
+        assert!(!range.slot(Slot::FamilyYear).is_empty());
     }
 
     /// How many surnames a query keys its date with, beyond the family

@@ -217,8 +217,24 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
                 >= query.slot(Slot::FamilyWhole).len() + others.len()
             && intersects(others, held.slot(Slot::FamilyWhole))
     };
-    let years_compared =
-        family_agrees || keyed_with_other_name(left, right) || keyed_with_other_name(right, left);
+    // A query with one date keys its year also with each of its family
+    // name's variants (`FamilyVariantYear`), as a stored record keys its year
+    // with its family name: where a variant met the other's family name (a
+    // typo, a letter of another spelling), the years were compared.
+    let variant_year_meets = intersects(left.slot(Slot::FamilyVariantYear), right_year)
+        || intersects(left_year, right.slot(Slot::FamilyVariantYear));
+    let met_by_variant = |query: &TokenRecord, held: &TokenRecord| {
+        !query.slot(Slot::FamilyVariantYear).is_empty()
+            && intersects(
+                query.slot(Slot::FamilyVariant),
+                held.slot(Slot::FamilyWhole),
+            )
+    };
+    let family_compares_years =
+        family_agrees || met_by_variant(left, right) || met_by_variant(right, left);
+    let years_compared = family_compares_years
+        || keyed_with_other_name(left, right)
+        || keyed_with_other_name(right, left);
     let given_agrees = meets(Slot::GivenClass) || meets(Slot::GivenWhole);
     if has_full(left) && has_full(right) {
         if meets(Slot::FamilyDate) || meets(Slot::GivenDate) {
@@ -228,6 +244,14 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
             return (Level::DayMonthSwapped, date::DAY_MONTH_SWAPPED.weight());
         }
         if meets(Slot::FamilyYear) {
+            return (Level::Year, date::YEAR.weight());
+        }
+        if variant_year_meets {
+            // The year met through a variant, day and month apart: the
+            // same date.
+            if meets(Slot::DateDayMonth) {
+                return (Level::Exact, date::EXACT.weight());
+            }
             return (Level::Year, date::YEAR.weight());
         }
         if meets(Slot::DateDayMonth) {
@@ -243,16 +267,16 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
                 (Level::DayMonth, date::DAY_MONTH.weight())
             };
         }
-        if family_agrees || given_agrees {
+        if family_compares_years || given_agrees {
             return (Level::Different, date::DIFFERENT.weight());
         }
         return (Level::Missing, 0.0);
     }
     // At least one date is a year (or a year and month) or missing.
-    if intersects(left_year, right_year) {
+    if intersects(left_year, right_year) || variant_year_meets {
         return (Level::Year, date::AS_KNOWN_YEAR.weight());
     }
-    if family_agrees && !left_year.is_empty() && !right_year.is_empty() {
+    if family_compares_years && !left_year.is_empty() && !right_year.is_empty() {
         return (Level::Different, date::PARTIAL_DIFFERENT.weight());
     }
     (Level::Missing, 0.0)

@@ -699,8 +699,81 @@ fn a_surname_in_another_language_or_spelling_system_is_another_form() {
         ("Ольга", "Крапенко", "Петровна", "1991-04-14", "", &[], F),
     );
     assert_eq!(typo.fields[1].level, Level::Close, "{}", typo.explain());
-    assert_eq!(typo.fields[3].level, Level::Missing, "{}", typo.explain());
-    assert_eq!(typo.band, Band::Possible, "{}", typo.explain());
+    // The year is compared through the variant that met (Крапенко is one
+    // of Кропенко's): with the father's name, the pair is strong.
+    assert_eq!(typo.fields[3].level, Level::Year, "{}", typo.explain());
+    assert_eq!(typo.band, Band::Strong, "{}", typo.explain());
+}
+
+/// A family name one letter from the list's, searched with a year only: the
+/// query's variants key its year too, so the year is compared as it is for
+/// a name typed right. The same year shows the person as possible; another
+/// year is a namesake, weak and never shown; a full date that agrees is
+/// the same date. Before, the year met nothing, and the pair was weak
+/// whatever the year.
+#[test]
+fn a_name_one_letter_apart_compares_the_year() {
+    for (query, held) in [
+        ("Лаврук", "Ларук"),
+        ("Бобрська", "Борбська"),
+        ("Пирогов", "Пирогво"),
+        ("Kozhumov", "Кожемов"),
+    ] {
+        let same_year = score(
+            ("Олена", query, "", "1971", "", &[], F),
+            ("Олена", held, "Марківна", "1971-02-01", "Харків", &[], F),
+        );
+        assert_eq!(
+            same_year.fields[1].level,
+            Level::Close,
+            "{}",
+            same_year.explain()
+        );
+        assert_eq!(
+            same_year.fields[3].level,
+            Level::Year,
+            "{query} / {held}: {}",
+            same_year.explain()
+        );
+        assert_eq!(
+            same_year.band,
+            Band::Possible,
+            "{query} / {held}: {}",
+            same_year.explain()
+        );
+        let other_year = score(
+            ("Олена", query, "", "1972", "", &[], F),
+            ("Олена", held, "Марківна", "1971-02-01", "Харків", &[], F),
+        );
+        assert_eq!(
+            other_year.fields[3].level,
+            Level::Different,
+            "{query} / {held}: {}",
+            other_year.explain()
+        );
+        assert_eq!(
+            other_year.band,
+            Band::Weak,
+            "{query} / {held}: {}",
+            other_year.explain()
+        );
+        let full_date = score(
+            ("Олена", query, "", "1971-02-01", "", &[], F),
+            ("Олена", held, "Марківна", "1971-02-01", "Харків", &[], F),
+        );
+        assert_eq!(
+            full_date.fields[3].level,
+            Level::Exact,
+            "{query} / {held}: {}",
+            full_date.explain()
+        );
+        assert_eq!(
+            full_date.band,
+            Band::Strong,
+            "{query} / {held}: {}",
+            full_date.explain()
+        );
+    }
 }
 
 /// A child kept under an adoptive surname, searched by the surname the

@@ -197,10 +197,16 @@ impl TokenIndex {
     /// name meet a few stored names (at most 20 among 5,500 in a synthetic
     /// 154,000-record list), while a query packed with thousands of other
     /// surnames as "variants" would try them all at once.
+    ///
+    /// The variants' years (`FamilyVariantYear`, one per family variant) are
+    /// kept whole, for the hits' scores only (no blocking key reads them),
+    /// and only where a family variant met a stored name: which of them
+    /// belongs to a kept variant is not told. What a query packed with them
+    /// can learn is bounded as the variants are (THREAT_MODEL.md).
     fn with_known_variants(&self, query: &TokenRecord) -> Result<TokenRecord, NodeError> {
         let names = self.names.read().map_err(|_| NodeError::Poisoned)?;
         let (mut given, mut family) = (0usize, 0usize);
-        Ok(query.filtered(|slot, token| {
+        let filtered = query.filtered(|slot, token| {
             let kept = match slot {
                 Slot::GivenVariant => &mut given,
                 Slot::FamilyVariant => &mut family,
@@ -211,7 +217,11 @@ impl TokenIndex {
             }
             *kept += 1;
             true
-        }))
+        });
+        if family == 0 && !filtered.slot(Slot::FamilyVariantYear).is_empty() {
+            return Ok(filtered.without(&[Slot::FamilyVariantYear]));
+        }
+        Ok(filtered)
     }
 
     /// The handles that begin with `prefix` (at most `most` of them): a
