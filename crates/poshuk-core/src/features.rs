@@ -246,6 +246,7 @@ impl Tokenizer {
             return query;
         }
         let mut keys: Vec<String> = Vec::new();
+        let mut other_name_stems: Vec<String> = Vec::new();
         // The other names the searcher typed (a former surname, a child's
         // name before adoption): the person may be kept under any of them,
         // the year keyed with it. A given name among their words (a
@@ -261,6 +262,7 @@ impl Tokenizer {
                         .is_empty()
                 {
                     keys.extend(surname_wholes(word, &word_skeleton));
+                    other_name_stems.push(family_stem(&word_skeleton).to_string());
                 }
             }
         }
@@ -279,17 +281,30 @@ impl Tokenizer {
         // query tries them all, for its date only: a reading one letter
         // from a stored name meets it as an equivalent form with the year
         // compared, and one further away meets nothing.
-        let folded = fold_text(&record.family_name);
-        for word in words(&folded).take(MAX_VARIANT_WORDS) {
-            let plain = family_stem(&skeleton(word)).to_string();
-            for reading in ChReading::QUERY_ALTERNATIVES {
-                if reading.may_differ(word) {
-                    let read = family_stem(&skeleton_reading(word, reading)).to_string();
-                    if read != plain && !keys.contains(&read) {
-                        keys.push(read);
+        let readings = |value: &str, keys: &mut Vec<String>| {
+            let folded = fold_text(value);
+            for word in words(&folded).take(MAX_VARIANT_WORDS) {
+                let plain = family_stem(&skeleton(word)).to_string();
+                for reading in ChReading::QUERY_ALTERNATIVES {
+                    if reading.may_differ(word) {
+                        let read = family_stem(&skeleton_reading(word, reading)).to_string();
+                        if read != plain && !keys.contains(&read) {
+                            keys.push(read);
+                        }
                     }
                 }
             }
+        };
+        readings(&record.family_name, &mut keys);
+        // Last, where room is left: a surname in the given-name column read
+        // the other ways too (Hmarenko Svetlana for Світлана Хмаренко), and
+        // the other names' forms in the other language (Емельяненко typed
+        // as a former name, Omeljanenko kept).
+        if query.slot(Slot::GivenClass).is_empty() {
+            readings(&record.given_name, &mut keys);
+        }
+        for stem in &other_name_stems {
+            keys.extend(other_language_forms(stem));
         }
         // Each key once, in order: a name repeated costs nothing more.
         let mut seen = std::collections::HashSet::new();
@@ -308,6 +323,7 @@ impl Tokenizer {
             count(Slot::FamilyDate),
             count(Slot::FamilyUnorderedDate),
         );
+        let folded = fold_text(&record.family_name);
         let padding = (0..OTHER_DATE_KEYS).map(|index| format!("\u{1}{index}\u{1}{folded}"));
         let mut added: Vec<(Slot, Token)> = Vec::new();
         let mut accepted = 0;

@@ -125,7 +125,8 @@ pub enum ChReading {
     Che,
     /// `ch` = х.
     Kha,
-    /// French: `ch` = ш (`tch` stays ч).
+    /// French: `ch` = ш (`tch` stays ч), `j` = ж (Tchijovitch = Чижович,
+    /// Jouravel = Журавель).
     Sha,
     /// German: `ch` = х, `sch` = ж as well as ш, `s` before a vowel = з
     /// (Schanna = Жанна, Sintschenko = Зінченко, Sinaida = Зінаїда).
@@ -182,7 +183,9 @@ impl ChReading {
         match self {
             ChReading::Che => false,
             ChReading::Kha => folded_word.contains("ch") && (german || polish),
-            ChReading::Sha => folded_word.contains("ch") && any(&["tch", "ou"]),
+            ChReading::Sha => {
+                (folded_word.contains("ch") || folded_word.contains('j')) && any(&["tch", "ou"])
+            }
             ChReading::German => german,
             ChReading::HKha => folded_word.contains('h') && any(&["č", "š", "ž", "ć", "đ"]),
             ChReading::Stripped => has_lone_c(folded_word),
@@ -195,7 +198,8 @@ impl ChReading {
     pub fn may_differ(self, folded_word: &str) -> bool {
         match self {
             ChReading::Che => false,
-            ChReading::Kha | ChReading::Sha => folded_word.contains("ch"),
+            ChReading::Kha => folded_word.contains("ch"),
+            ChReading::Sha => folded_word.contains("ch") || folded_word.contains('j'),
             ChReading::German => folded_word.contains('s') || folded_word.contains("ch"),
             ChReading::HKha => folded_word.contains('h'),
             ChReading::Stripped => has_lone_c(folded_word),
@@ -398,6 +402,9 @@ fn map_letters(
     }
     if reading == ChReading::Stripped && first == 'c' {
         return ("q", 1);
+    }
+    if reading == ChReading::Sha && first == 'j' {
+        return ("j", 1);
     }
     let single = match first {
         'a' => "a",

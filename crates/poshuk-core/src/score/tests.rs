@@ -273,6 +273,15 @@ fn other_spelling_systems_and_former_names_in_swapped_columns_match() {
             ("Володимир", "Шевченко", "", "2000", "Мерефа", &[], M),
             ("Volodymyr", "Chevtchenko", "", "", "Merefa", &[], M),
         ),
+        // French j = ж.
+        (
+            ("Андрій", "Чижович", "Ярославович", "1955-05-07", "", &[], M),
+            ("ANDRUS", "TCHIJOVITCH", "", "1955", "", &[], M),
+        ),
+        (
+            ("Ірина", "Журавель", "", "1988-02-03", "", &[], F),
+            ("Irina", "Jouravel", "", "1988", "", &[], F),
+        ),
         (
             ("Наталія", "Харченко", "Сергіївна", "1937-12-04", "", &[], F),
             ("Natalija", "Chartschenko", "", "1937", "", &[], F),
@@ -1089,4 +1098,63 @@ fn a_namesake_of_another_date_is_not_shown() {
         "{}",
         day_typed_wrong.explain()
     );
+}
+
+/// A surname in the given-name column is read in every spelling system, as
+/// the family column's is (Hmarenko: Croatian h = х; Voronichin: French ch
+/// = ш), and a former surname typed as another name in the other language
+/// (Емельяненко for Omeljanenko): the year keyed with these readings and
+/// forms is compared. Before, these pairs had no year and were weak.
+#[test]
+fn a_surname_in_the_given_column_or_typed_as_another_name_is_read_every_way() {
+    for (query, held) in [
+        (
+            ("Hmarenko", "Svetlana", "", "2005", "", &[][..], F),
+            (
+                "Світлана",
+                "Хмаренко",
+                "Дмитрівна",
+                "2005-04-03",
+                "",
+                &[][..],
+                F,
+            ),
+        ),
+        (
+            ("Voronichin", "Ivan", "", "1981", "", &[][..], M),
+            (
+                "Іван",
+                "Воронишин",
+                "Лук'янович",
+                "1981-06-12",
+                "",
+                &[][..],
+                M,
+            ),
+        ),
+        (
+            ("Лариса", "Лаврак", "", "2009", "", &["Емельяненко"][..], F),
+            ("Larysa", "Omeljanenko", "", "2009-11-10", "", &[][..], F),
+        ),
+    ] {
+        let found = score(query, held);
+        assert_eq!(found.fields[3].level, Level::Year, "{}", found.explain());
+        assert_eq!(
+            found.band,
+            Band::Possible,
+            "{}: {}",
+            query.1,
+            found.explain()
+        );
+        let mut other_year = query;
+        other_year.3 = "1999";
+        let namesake = score(other_year, held);
+        assert_eq!(
+            namesake.band,
+            Band::Weak,
+            "{}: {}",
+            query.1,
+            namesake.explain()
+        );
+    }
 }
