@@ -125,8 +125,7 @@ pub enum ChReading {
     Che,
     /// `ch` = х.
     Kha,
-    /// French: `ch` = ш (`tch` stays ч), `j` = ж (Tchijovitch = Чижович,
-    /// Jouravel = Журавель).
+    /// French: `ch` = ш (`tch` stays ч).
     Sha,
     /// German: `ch` = х, `sch` = ж as well as ш, `s` before a vowel = з
     /// (Schanna = Жанна, Sintschenko = Зінченко, Sinaida = Зінаїда).
@@ -144,6 +143,11 @@ pub enum ChReading {
     /// `ts` as two letters, т and с (Hnatskyi = Гнатський), not ц.
     /// Queries only.
     TsApart,
+    /// French throughout: `j` = ж as well as `ch` = ш (Tchijovitch =
+    /// Чижович, Jouravel = Журавель), where every other system's `j` is й.
+    /// Queries only: stored names keep the readings of their tokenizer
+    /// version.
+    FrenchJ,
 }
 
 impl ChReading {
@@ -160,7 +164,7 @@ impl ChReading {
     /// two the national systems make ambiguous (`ou`, `ts`), which no
     /// stored name takes (a stored Bilous stays one form, and the query's
     /// other reading meets the Cyrillic Білоус).
-    pub const QUERY_ALTERNATIVES: [ChReading; 7] = [
+    pub const QUERY_ALTERNATIVES: [ChReading; 8] = [
         ChReading::Kha,
         ChReading::Sha,
         ChReading::German,
@@ -168,6 +172,7 @@ impl ChReading {
         ChReading::Stripped,
         ChReading::OuApart,
         ChReading::TsApart,
+        ChReading::FrenchJ,
     ];
 
     /// Whether the (case-folded) word shows the marks of this reading's
@@ -183,13 +188,11 @@ impl ChReading {
         match self {
             ChReading::Che => false,
             ChReading::Kha => folded_word.contains("ch") && (german || polish),
-            ChReading::Sha => {
-                (folded_word.contains("ch") || folded_word.contains('j')) && any(&["tch", "ou"])
-            }
+            ChReading::Sha => folded_word.contains("ch") && any(&["tch", "ou"]),
             ChReading::German => german,
             ChReading::HKha => folded_word.contains('h') && any(&["č", "š", "ž", "ć", "đ"]),
             ChReading::Stripped => has_lone_c(folded_word),
-            ChReading::OuApart | ChReading::TsApart => false,
+            ChReading::OuApart | ChReading::TsApart | ChReading::FrenchJ => false,
         }
     }
 
@@ -198,13 +201,13 @@ impl ChReading {
     pub fn may_differ(self, folded_word: &str) -> bool {
         match self {
             ChReading::Che => false,
-            ChReading::Kha => folded_word.contains("ch"),
-            ChReading::Sha => folded_word.contains("ch") || folded_word.contains('j'),
+            ChReading::Kha | ChReading::Sha => folded_word.contains("ch"),
             ChReading::German => folded_word.contains('s') || folded_word.contains("ch"),
             ChReading::HKha => folded_word.contains('h'),
             ChReading::Stripped => has_lone_c(folded_word),
             ChReading::OuApart => folded_word.contains("ou"),
             ChReading::TsApart => folded_word.contains("ts"),
+            ChReading::FrenchJ => folded_word.contains('j'),
         }
     }
 }
@@ -390,7 +393,7 @@ fn map_letters(
                     ChReading::Kha | ChReading::German | ChReading::HKha | ChReading::Stripped => {
                         return ("x", 2);
                     }
-                    ChReading::Sha => return ("w", 2),
+                    ChReading::Sha | ChReading::FrenchJ => return ("w", 2),
                     ChReading::Che | ChReading::OuApart | ChReading::TsApart => {}
                 }
             }
@@ -403,7 +406,7 @@ fn map_letters(
     if reading == ChReading::Stripped && first == 'c' {
         return ("q", 1);
     }
-    if reading == ChReading::Sha && first == 'j' {
+    if reading == ChReading::FrenchJ && first == 'j' {
         return ("j", 1);
     }
     let single = match first {
@@ -534,13 +537,18 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
             variants.push(inserted);
         }
     }
+    // Each variant as a skeleton would write it (doubles collapsed, an `i`
+    // before a vowel dropped): Чижович less its ж is qiioviq, which no stored
+    // name is, but qoviq is (Tchijovitch).
+    let mut variants: Vec<String> = variants
+        .into_iter()
+        .filter_map(|variant| String::from_utf8(variant).ok())
+        .map(|variant| finish_skeleton(&variant))
+        .filter(|variant| variant.as_bytes() != bytes && !variant.is_empty())
+        .collect();
     variants.sort_unstable();
     variants.dedup();
     variants
-        .into_iter()
-        .filter(|variant| variant.as_slice() != bytes)
-        .filter_map(|variant| String::from_utf8(variant).ok())
-        .collect()
 }
 
 #[cfg(test)]
