@@ -683,9 +683,10 @@ async fn metrics(
 }
 
 /// The largest search body: a query's tokens are bounded per slot
-/// (`poshuk_protocol::max_tokens`), about 300 KB in hex for one epoch; two
-/// epochs during a rotation, with room.
-const MAX_SEARCH_BODY: usize = 1024 * 1024;
+/// (`poshuk_protocol::max_tokens`), at most about 430 KB in hex for one epoch
+/// (four words of each name, their variants and the family variants'
+/// years); up to four epochs during rotations, with room.
+const MAX_SEARCH_BODY: usize = 2 * 1024 * 1024;
 /// The largest sealed key file an admin uploads (a keyring entry sealed to
 /// one recipient is a few hundred bytes).
 const MAX_SEALED_BODY: usize = 64 * 1024;

@@ -419,7 +419,7 @@ async fn a_partner_left_out_of_a_rotation_is_shut_out_and_gets_no_key() {
 #[tokio::test]
 async fn no_body_is_read_before_the_credential_and_bodies_are_bounded() {
     let coordinator = TestCoordinator::start();
-    let big = "x".repeat(2 * 1024 * 1024);
+    let big = "x".repeat(3 * 1024 * 1024);
     let (status, _) = coordinator
         .call(request("POST", route::FEDERATED_SEARCH, None, big.clone()))
         .await;
