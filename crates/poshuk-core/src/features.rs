@@ -168,8 +168,11 @@ impl Tokenizer {
                 }
             }
             // Padding, as many as the variants: the variant years' count
-            // tells no more than the variants' does.
-            let mut padding = Vec::with_capacity(key.len() + 2);
+            // tells no more than the variants' does. Their padding is derived
+            // with the year too: queries for one surname in other years share
+            // none of it, so how much of the slot is padding (the name's
+            // length) does not show across queries.
+            let mut padding = Vec::with_capacity(key.len() + 4);
             for index in real..VARIANTS_PER_WORD {
                 padding.clear();
                 padding.extend_from_slice(key.as_bytes());
@@ -179,7 +182,8 @@ impl Tokenizer {
                     self.hasher
                         .token(slot.domain(), kind::VARIANT_PAD, &padding),
                 );
-                if keys_year.is_some() {
+                if let Some(year) = keys_year {
+                    padding.extend_from_slice(&year);
                     builder.push(
                         Slot::FamilyVariantYear,
                         self.hasher
@@ -211,7 +215,45 @@ impl Tokenizer {
         if dates.is_empty() {
             return query;
         }
-        self.with_other_date_keys(query, record, &family_forms, &dates)
+        let query = self.with_other_date_keys(query, record, &family_forms, &dates);
+        self.without_shared_variant_years(query, record)
+    }
+
+    /// A variant's year token that the query carries as a date key already
+    /// (a form in the other language is both a variant and a key) is
+    /// replaced by padding: how many tokens the two slots share would tell
+    /// a recording coordinator whether the surname has such forms. Scoring
+    /// loses nothing: the date key meets first.
+    fn without_shared_variant_years(&self, query: TokenRecord, record: &Record) -> TokenRecord {
+        let years = query.slot(Slot::FamilyYear);
+        let variant_years = query.slot(Slot::FamilyVariantYear);
+        if !variant_years
+            .iter()
+            .any(|token| years.binary_search(token).is_ok())
+        {
+            return query;
+        }
+        let folded = fold_text(&record.family_name);
+        let mut builder = TokenRecordBuilder::default();
+        let mut replaced: u16 = 0;
+        for (slot, token) in query.iter() {
+            if slot == Slot::FamilyVariantYear && years.binary_search(&token).is_ok() {
+                let mut padding = Vec::with_capacity(folded.len() + 8);
+                padding.push(0x02);
+                padding.extend_from_slice(folded.as_bytes());
+                padding.extend_from_slice(&replaced.to_be_bytes());
+                padding.extend_from_slice(&token.0.to_be_bytes()[..4]);
+                builder.push(
+                    slot,
+                    self.hasher
+                        .token(Domain::BirthDate, kind::VARIANT_PAD, &padding),
+                );
+                replaced += 1;
+            } else {
+                builder.push(slot, token);
+            }
+        }
+        builder.finish()
     }
 
     /// Queries only: the birth date keyed also with the surnames the person may
@@ -1010,6 +1052,35 @@ mod tests {
             assert_eq!(
                 query.slot(Slot::FamilyVariantYear).len(),
                 VARIANTS_PER_WORD,
+                "{family}"
+            );
+        }
+        // No variant's year is one of the query's date keys (the forms in
+        // the other language are both): how many the two slots share would
+        // tell whether the surname has such forms. And none is shared by
+        // queries for the same surname in other years, padding included:
+        // how much of the slot is padding would tell the name's length.
+        for family in ["Кропенко", "Бойко", "Ковалев", "Chomak", "Бабенко"]
+        {
+            let query = tokenizer.tokenize_query(&person("Іван", family, "", "1990"));
+            assert!(
+                !intersects(
+                    query.slot(Slot::FamilyVariantYear),
+                    query.slot(Slot::FamilyYear)
+                ),
+                "{family}"
+            );
+            assert_eq!(
+                query.slot(Slot::FamilyVariantYear).len(),
+                VARIANTS_PER_WORD,
+                "{family}"
+            );
+            let other_year = tokenizer.tokenize_query(&person("Іван", family, "", "1991"));
+            assert!(
+                !intersects(
+                    query.slot(Slot::FamilyVariantYear),
+                    other_year.slot(Slot::FamilyVariantYear)
+                ),
                 "{family}"
             );
         }

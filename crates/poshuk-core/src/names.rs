@@ -468,6 +468,11 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
             }
         }
     }
+    // As a skeleton writes them (Бойко's Бійко is biko, not biiko): stored
+    // names are finished skeletons.
+    for form in forms.iter_mut() {
+        *form = crate::normalize::finish_skeleton(form);
+    }
     forms.retain(|form| !form.is_empty() && form != stem);
     let mut seen = std::collections::HashSet::new();
     forms.retain(|form| seen.insert(form.clone()));

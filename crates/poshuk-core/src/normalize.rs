@@ -207,7 +207,12 @@ impl ChReading {
             ChReading::Stripped => has_lone_c(folded_word),
             ChReading::OuApart => folded_word.contains("ou"),
             ChReading::TsApart => folded_word.contains("ts"),
-            ChReading::FrenchJ => folded_word.contains('j'),
+            // Where the word shows French marks: a Polish or German `j` is й
+            // (Jakowenko).
+            ChReading::FrenchJ => {
+                folded_word.contains('j')
+                    && (folded_word.contains("ou") || folded_word.contains("tch"))
+            }
         }
     }
 }
@@ -259,7 +264,7 @@ pub fn skeleton_reading(word: &str, reading: ChReading) -> String {
 /// Collapses doubled symbols, drops `i` before another vowel (iotated vowels:
 /// `я ya ia ja` → `a`) and folds `o` to `e` after hushing consonants (Ukrainian
 /// `чо`, Russian `че`/`чё`).
-fn finish_skeleton(raw: &str) -> String {
+pub(crate) fn finish_skeleton(raw: &str) -> String {
     let collapsed = collapse_doubles(raw.chars());
     let mut out: Vec<char> = Vec::with_capacity(collapsed.len());
     for (position, &symbol) in collapsed.iter().enumerate() {
@@ -538,8 +543,9 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
         }
     }
     // Each variant as a skeleton would write it (doubles collapsed, an `i`
-    // before a vowel dropped): Чижович less its ж is qiioviq, which no stored
-    // name is, but qoviq is (Tchijovitch).
+    // before a vowel dropped, `o` after a hushing consonant `e`): Чижович
+    // (qijeviq) less its ж is qiieviq, which no stored name is, but its
+    // finished form qeviq is (Tchijovitch).
     let mut variants: Vec<String> = variants
         .into_iter()
         .filter_map(|variant| String::from_utf8(variant).ok())

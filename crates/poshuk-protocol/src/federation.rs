@@ -260,6 +260,18 @@ impl TokenQuery {
         }
         let count =
             |slots: &[Slot]| -> usize { slots.iter().map(|&slot| record.slot(slot).len()).sum() };
+        // One year token per family variant: no more of them than variants.
+        let (variant_years, variants) = (
+            count(&[Slot::FamilyVariantYear]),
+            count(&[Slot::FamilyVariant]),
+        );
+        if variant_years > variants {
+            return Err(ProtocolError::TooManyTokens {
+                slot: Slot::FamilyVariantYear.name().to_string(),
+                count: variant_years,
+                max: variants,
+            });
+        }
         let names = count(&[Slot::GivenWhole, Slot::GivenClass]);
         let dates = count(&[Slot::FamilyYear, Slot::FamilyDate]);
         if names * dates > MAX_NAME_DATE_COMBINATIONS {

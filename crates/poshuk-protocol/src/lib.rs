@@ -199,6 +199,26 @@ mod tests {
             (Slot::PlaceWhole, 1),
         ]);
         assert_eq!(paired, Err(ProtocolError::TooManyNamePairs { count: 72 }));
+        // One year token per family variant, no more: a query cannot pair
+        // its variants with more years than it has variants.
+        let person = |variants: usize, variant_years: usize| {
+            query(vec![
+                (Slot::GivenClass, 1),
+                (Slot::FamilyWhole, 1),
+                (Slot::FamilyYear, 1),
+                (Slot::FamilyVariant, variants),
+                (Slot::FamilyVariantYear, variant_years),
+            ])
+        };
+        assert!(person(1024, 1024).is_ok());
+        assert_eq!(
+            person(64, 4096),
+            Err(ProtocolError::TooManyTokens {
+                slot: "FamilyVariantYear".into(),
+                count: 4096,
+                max: 64,
+            })
+        );
     }
 
     #[test]

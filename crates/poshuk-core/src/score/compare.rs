@@ -221,8 +221,8 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
     // name's variants (`FamilyVariantYear`), as a stored record keys its year
     // with its family name: where a variant met the other's family name (a
     // typo, a letter of another spelling), the years were compared.
-    let variant_year_meets = intersects(left.slot(Slot::FamilyVariantYear), right_year)
-        || intersects(left_year, right.slot(Slot::FamilyVariantYear));
+    // Only where a variant met: a query packed with year tokens of other
+    // names raises no other record's date.
     let met_by_variant = |query: &TokenRecord, held: &TokenRecord| {
         !query.slot(Slot::FamilyVariantYear).is_empty()
             && intersects(
@@ -230,6 +230,10 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
                 held.slot(Slot::FamilyWhole),
             )
     };
+    let variant_year_meets = (met_by_variant(left, right)
+        && intersects(left.slot(Slot::FamilyVariantYear), right_year))
+        || (met_by_variant(right, left)
+            && intersects(left_year, right.slot(Slot::FamilyVariantYear)));
     let family_compares_years =
         family_agrees || met_by_variant(left, right) || met_by_variant(right, left);
     let years_compared = family_compares_years
