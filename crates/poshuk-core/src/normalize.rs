@@ -509,8 +509,9 @@ pub const MIN_VARIANT_KEY: usize = 4;
 pub const SKELETON_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 
 /// Every string one edit from an ASCII key (a letter deleted, inserted or
-/// changed, two neighbours exchanged), without the key itself; empty for
-/// keys shorter than [`MIN_VARIANT_KEY`]. The searching side, which holds
+/// changed, two neighbours exchanged), each finished as a skeleton is,
+/// without the key itself; empty for keys shorter than [`MIN_VARIANT_KEY`].
+/// The searching side, which holds
 /// its query in clear, sends their whole-name tokens, so a query meets a
 /// stored name one typo away without the index storing anything but whole
 /// names.
@@ -544,7 +545,7 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
     }
     // Each variant as a skeleton would write it (doubles collapsed, an `i`
     // before a vowel dropped, `o` after a hushing consonant `e`): Чижович
-    // (qijeviq) less its ж is qiieviq, which no stored name is, but its
+    // (qijeviq) less its ж is qieviq, which no stored name is, but its
     // finished form qeviq is (Tchijovitch).
     let mut variants: Vec<String> = variants
         .into_iter()

@@ -1154,7 +1154,7 @@ fn a_surname_in_the_given_column_or_typed_as_another_name_is_read_every_way() {
 /// Журавель), where every other system's `j` is й. Stored names keep their
 /// tokenizer version's readings, so the query reads it: a French query keys
 /// its date with the reading, and a Cyrillic query's variants, finished as
-/// skeletons are (Чижович, qijeviq, less its ж is qiieviq, written qeviq), meet the
+/// skeletons are (Чижович, qijeviq, less its ж is qieviq, written qeviq), meet the
 /// French name as stored. Either way the year is compared.
 #[test]
 fn a_french_j_is_read_as_zhe_by_a_query() {
