@@ -28,6 +28,20 @@ use crate::wire::{hits_response, record_from_wire};
 pub(crate) const MAX_OTHER_NAMES: usize = 8;
 const MAX_OTHER_NAME_CHARS: usize = 100;
 
+/// Whether a query's other names are within [`MAX_OTHER_NAMES`], each of at
+/// most [`poshuk_core::features::MAX_VARIANT_WORDS`] words and
+/// `MAX_OTHER_NAME_CHARS` characters.
+pub(crate) fn other_names_within_bounds(other_names: &[String]) -> bool {
+    let words = |name: &str| {
+        poshuk_core::normalize::words(&poshuk_core::normalize::fold_text(name)).count()
+    };
+    other_names.len() <= MAX_OTHER_NAMES
+        && other_names.iter().all(|name| {
+            name.chars().count() <= MAX_OTHER_NAME_CHARS
+                && words(name) <= poshuk_core::features::MAX_VARIANT_WORDS
+        })
+}
+
 /// The record of a search, checked: a limit in range, other names within
 /// bounds and a usable field; with the years of a birth-year range when the
 /// date is one (`2010-2014`, `~2012`).
@@ -37,15 +51,7 @@ pub(crate) fn query_record(raw: RawRecord, limit: usize) -> Result<(Record, Vec<
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let words = |name: &str| {
-        poshuk_core::normalize::words(&poshuk_core::normalize::fold_text(name)).count()
-    };
-    if raw.other_names.len() > MAX_OTHER_NAMES
-        || raw.other_names.iter().any(|name| {
-            name.chars().count() > MAX_OTHER_NAME_CHARS
-                || words(name) > poshuk_core::features::MAX_VARIANT_WORDS
-        })
-    {
+    if !other_names_within_bounds(&raw.other_names) {
         return Err(ApiError::bad_request(format!(
             "other_names: at most {MAX_OTHER_NAMES} names, each of at most {} words and \
              {MAX_OTHER_NAME_CHARS} characters (a former or adoptive surname per entry)",

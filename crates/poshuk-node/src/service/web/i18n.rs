@@ -125,6 +125,7 @@ texts! {
     Male => "male", "чоловіча";
     SearchButton => "Search all partners", "Шукати в усіх партнерів";
     NeedAName => "Give a name or a document number.", "Вкажіть ім'я або номер документа.";
+    OtherNamesTooMany => "At most 8 other surnames, each of at most 4 words and 100 characters.", "Не більше 8 інших прізвищ, кожне не довше 4 слів і 100 знаків.";
     Results => "Results", "Результати";
     AddMore => "A name with only a year may belong to several people: add the full birth date, the patronymic or the birth place for a surer answer.", "Ім'я лише з роком може належати кільком людям: додайте повну дату народження, по батькові або місце народження, щоб відповідь була певнішою.";
     NoHits => "No partner holds a record that matches.", "Жоден партнер не має запису, що збігається.";

@@ -54,6 +54,16 @@ fn entries(field: &str) -> Vec<String> {
 }
 
 impl SearchForm {
+    /// Why the search's checks refused the form, in the page's words: too
+    /// many or too long other surnames, or no name to search for.
+    fn refusal(&self) -> Text {
+        if crate::service::search::other_names_within_bounds(&self.record().other_names) {
+            Text::NeedAName
+        } else {
+            Text::OtherNamesTooMany
+        }
+    }
+
     fn record(&self) -> RawRecord {
         let (family_name, given_name, patronymic) =
             poshuk_core::names::split_full_name(self.full_name.trim());
@@ -206,7 +216,7 @@ pub(crate) async fn search(
     let checked = crate::service::search::query_record(form.record(), 20);
     let (record, years) = match checked {
         Ok(checked) => checked,
-        Err(_) => return again(lang.t(Text::NeedAName), StatusCode::BAD_REQUEST),
+        Err(_) => return again(lang.t(form.refusal()), StatusCode::BAD_REQUEST),
     };
     let answer =
         match crate::service::search::search_federation(&state, record, years, 20, None).await {
@@ -596,6 +606,23 @@ mod tests {
         assert_eq!(typed.record().other_names, ["Хомський", "Lozovskyi"]);
         // Shown beside the family name's level, which may have met one.
         assert_eq!(typed.typed("family_name"), "Снігурак; Хомський; Lozovskyi");
+        // Beyond the bounds, the page says so, not "give a name".
+        let many = SearchForm {
+            other_names: ["Хомський"; 9].join("; "),
+            ..form("Снігурак Андрій", "2016", "")
+        };
+        assert!(crate::service::search::query_record(many.record(), 20).is_err());
+        assert_eq!(many.refusal(), Text::OtherNamesTooMany);
+        // The words give the bounds the search holds.
+        let said = crate::service::web::i18n::Lang::En.t(Text::OtherNamesTooMany);
+        assert!(
+            said.contains(&format!(
+                "At most {} ",
+                crate::service::search::MAX_OTHER_NAMES
+            )),
+            "{said}"
+        );
+        assert_eq!(form("", "2016", "").refusal(), Text::NeedAName);
         assert!(
             form("Снігурак Андрій", "2016", "")
                 .record()
