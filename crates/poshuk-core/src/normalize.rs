@@ -160,10 +160,10 @@ impl ChReading {
         ChReading::Stripped,
     ];
 
-    /// The readings a query also keys its date with: the alternatives, and
-    /// two the national systems make ambiguous (`ou`, `ts`), which no
-    /// stored name takes (a stored Bilous stays one form, and the query's
-    /// other reading meets the Cyrillic Білоус).
+    /// The readings a query also keys its date with: the alternatives, two
+    /// the national systems make ambiguous (`ou`, `ts`), and French `j` = ж,
+    /// which no stored name takes (a stored Bilous stays one form, and the
+    /// query's other reading meets the Cyrillic Білоус).
     pub const QUERY_ALTERNATIVES: [ChReading; 8] = [
         ChReading::Kha,
         ChReading::Sha,
