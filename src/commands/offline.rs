@@ -16,7 +16,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use poshuk_core::{BirthDate, Epoch, KeyRing, Tokenizer};
 use poshuk_protocol::client::{ApiClient, ClientError};
-use poshuk_protocol::offline::{MAX_OFFLINE_QUERIES, OfflineReply, OfflineRequest, Sealed};
+use poshuk_protocol::offline::{
+    MAX_OFFLINE_QUERIES, MAX_REQUEST_BYTES, OfflineReply, OfflineRequest, Sealed,
+};
 use poshuk_protocol::{
     EpochQueries, FederatedHit, FederatedResponse, PartnerOutcome, PartnerStatus, RawRecord,
     TokenQuery,
@@ -253,6 +255,13 @@ impl Offline {
         };
         let plain = Zeroizing::new(request.to_bytes());
         let sealed = poshuk_keys::letters::seal_bytes(recipient, &plain)?;
+        if sealed.len() > MAX_REQUEST_BYTES {
+            bail!(
+                "the request would be {} MB; a node reads at most {} MB: split the list (long names carry many spelling variants)",
+                sealed.len() / 1_000_000,
+                MAX_REQUEST_BYTES / 1_000_000
+            );
+        }
         std::fs::write(out, sealed).with_context(|| format!("cannot write {}", out.display()))?;
         Ok(thin)
     }

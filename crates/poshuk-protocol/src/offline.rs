@@ -13,9 +13,16 @@ use serde::{Deserialize, Serialize};
 use crate::{SearchHit, TokenQuery};
 
 /// Most queries one sealed request may carry: answered within the node's
-/// request deadline, and about 35 MB sealed (each case carries the spelling
-/// variants of its names). A longer list goes in several requests.
+/// request deadline, and about 50 MB sealed for one-word names (each case
+/// carries the spelling variants of its names and their years). A longer
+/// list goes in several requests.
 pub const MAX_OFFLINE_QUERIES: usize = 1_000;
+
+/// The largest sealed request a node reads: [`MAX_OFFLINE_QUERIES`] queries
+/// of two-word names with their spelling variants and the variants' years
+/// (about 82 MB), with room. The asking side checks it before sealing, so
+/// a request is not carried to a partner only to be refused there.
+pub const MAX_REQUEST_BYTES: usize = 128 * 1024 * 1024;
 
 /// A sealed request's contents. On the wire (inside the sealed file) it is
 /// binary: a JSON head, then each query's tokens as raw bytes, about half

@@ -260,7 +260,7 @@ pub fn local_router(state: SharedState, limits: &Limits) -> Router {
         .route(
             local::OFFLINE_ANSWER,
             post(offline::answer).layer(axum::extract::DefaultBodyLimit::max(
-                offline::MAX_REQUEST_BYTES,
+                poshuk_protocol::offline::MAX_REQUEST_BYTES,
             )),
         )
         .route(routes::READYZ, get(federation::readyz))

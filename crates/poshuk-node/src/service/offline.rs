@@ -21,11 +21,6 @@ use super::audit::{Noted, noted};
 use super::error::{ApiError, blocking};
 use crate::wire::{for_the_federation, hits_response};
 
-/// The largest sealed request read: [`MAX_OFFLINE_QUERIES`] queries of
-/// two-word names with their spelling variants and the variants' years
-/// (about 82 MB), with room.
-pub(crate) const MAX_REQUEST_BYTES: usize = 128 * 1024 * 1024;
-
 pub(crate) async fn answer(
     State(state): State<SharedState>,
     body: Bytes,
