@@ -972,7 +972,7 @@ mod tests {
                     .any(|key| stored_keys.binary_search(key).is_ok()),
                 "{given} {family}"
             );
-            let score = MatchModel::default().score(&query, &stored, &NoTermFrequencies);
+            let score = MatchModel::default().score_query(&query, &stored, &NoTermFrequencies);
             assert_eq!(
                 score.fields[typo_in].level,
                 Level::Close,

@@ -47,6 +47,12 @@ pub(crate) struct SearchBenchArgs {
     /// (synthetic data only: for tuning).
     #[arg(long)]
     show_false_alarms: bool,
+    /// Write every hit shown as the person (possible or strong) to this
+    /// file, one per line: kind of query, what it carries, band, score,
+    /// whether it was the person, and the explanation (synthetic data only:
+    /// for calibrating the scores).
+    #[arg(long)]
+    hits_tsv: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -222,6 +228,10 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
     // Hits shown as the person (possible or strong), by score tenth from
     // 0.5: how many, and how many were the person.
     let mut by_score = [(0usize, 0usize); 5];
+    let mut hits_out = match &args.hits_tsv {
+        Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+        None => None,
+    };
     for searcher in [Source::InternationalOrg, Source::RussianSources] {
         let searching = node(searcher)?;
         let mut taken: HashMap<Kind, usize> = HashMap::new();
@@ -293,6 +303,20 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                     let tenth = ((hit.score * 10.0).floor() as usize).clamp(5, 9) - 5;
                     by_score[tenth].0 += 1;
                     by_score[tenth].1 += usize::from(found == Some(person));
+                    if let Some(out) = hits_out.as_mut() {
+                        use std::io::Write as _;
+                        let held = found
+                            .map_or_else(Vec::new, |found| rows_of(&data, found, Some(searcher)));
+                        writeln!(
+                            out,
+                            "{kind:?}\t{}\t{:?}\t{:.4}\t{}\t{}\t{typed}\t{held:?}",
+                            form.name(),
+                            hit.band,
+                            hit.score,
+                            found == Some(person),
+                            crate::commands::search::why(hit)
+                        )?;
+                    }
                 }
             }
             match kind {
@@ -321,6 +345,14 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                     }
                     if hits.iter().any(|(found, _)| *found == Some(person)) {
                         tally.top10 += 1;
+                        if !first && args.show_false_alarms {
+                            let above: Vec<String> = found_hits
+                                .iter()
+                                .take_while(|(found, _)| *found != Some(person))
+                                .map(|(_, hit)| format!("{:?} {:.4}", hit.band, hit.score))
+                                .collect();
+                            eprintln!("not first ({}): {typed}; above it: {above:?}", form.name());
+                        }
                     } else if args.show_false_alarms {
                         let rows = rows_of(&data, person, Some(searcher));
                         eprintln!(

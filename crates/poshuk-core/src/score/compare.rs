@@ -188,7 +188,11 @@ pub(super) fn compare_patronymic(
 /// and month alone compare anywhere. Where no name meets and day and month
 /// differ, the dates cannot be compared and count as missing.
 #[inline]
-pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Level, f64) {
+pub(super) fn compare_birth_date(
+    left: &TokenRecord,
+    right: &TokenRecord,
+    left_is_query: bool,
+) -> (Level, f64) {
     let both = |slot: Slot| (left.slot(slot), right.slot(slot));
     let meets = |slot: Slot| {
         let (l, r) = both(slot);
@@ -234,8 +238,20 @@ pub(super) fn compare_birth_date(left: &TokenRecord, right: &TokenRecord) -> (Le
         && intersects(left.slot(Slot::FamilyVariantYear), right_year))
         || (met_by_variant(right, left)
             && intersects(left_year, right.slot(Slot::FamilyVariantYear)));
-    let family_compares_years =
-        family_agrees || met_by_variant(left, right) || met_by_variant(right, left);
+    // A query whose given-name column holds no known given name (a surname
+    // there: swapped columns) keys its date with that column's stems too,
+    // first among its other keys when it types no other name
+    // (`Tokenizer::tokenize_query`): where they meet the other record's
+    // family name, the years were compared. Only a query keys so: a stored
+    // record keys its date with its family column alone.
+    let swapped_query_keyed = left_is_query
+        && left.slot(Slot::GivenClass).is_empty()
+        && left.slot(Slot::AliasWhole).is_empty()
+        && intersects(left.slot(Slot::GivenWhole), right.slot(Slot::FamilyWhole));
+    let family_compares_years = family_agrees
+        || met_by_variant(left, right)
+        || met_by_variant(right, left)
+        || swapped_query_keyed;
     let years_compared = family_compares_years
         || keyed_with_other_name(left, right)
         || keyed_with_other_name(right, left);

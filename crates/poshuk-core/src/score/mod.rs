@@ -381,12 +381,35 @@ impl Default for MatchModel {
 }
 
 impl MatchModel {
-    /// Scores a pair of token records.
+    /// Scores a pair of stored token records (two lists linked offline).
     pub fn score(
         &self,
         left: &TokenRecord,
         right: &TokenRecord,
         frequencies: &dyn TermFrequencies,
+    ) -> MatchScore {
+        self.score_sides(left, right, frequencies, false)
+    }
+
+    /// Scores a searcher's query against a record a node holds. A query
+    /// keys its date with more than its family column (the surname in its
+    /// given-name column, other names, other forms), so some comparisons
+    /// read the query's tokens as a query's.
+    pub fn score_query(
+        &self,
+        query: &TokenRecord,
+        held: &TokenRecord,
+        frequencies: &dyn TermFrequencies,
+    ) -> MatchScore {
+        self.score_sides(query, held, frequencies, true)
+    }
+
+    fn score_sides(
+        &self,
+        left: &TokenRecord,
+        right: &TokenRecord,
+        frequencies: &dyn TermFrequencies,
+        left_is_query: bool,
     ) -> MatchScore {
         let (given_score, family_score) = compare_names(left, right, frequencies);
         let comparisons = [
@@ -396,7 +419,10 @@ impl MatchModel {
                 Field::Patronymic,
                 compare_patronymic(left, right, frequencies),
             ),
-            (Field::BirthDate, compare_birth_date(left, right)),
+            (
+                Field::BirthDate,
+                compare_birth_date(left, right, left_is_query),
+            ),
             (Field::BirthPlace, compare_place(left, right, frequencies)),
             (Field::Document, compare_documents(left, right)),
         ];

@@ -42,7 +42,7 @@ fn record(row: Row<'_>) -> Record {
 /// record.
 fn score(left: Row<'_>, right: Row<'_>) -> MatchScore {
     let tokenizer = tokenizer();
-    MatchModel::default().score(
+    MatchModel::default().score_query(
         &tokenizer.tokenize_query(&record(left)),
         &tokenizer.tokenize(&record(right)),
         &NoTermFrequencies,
@@ -503,7 +503,8 @@ fn an_unknown_given_name_with_typos_is_possible_not_strong() {
 /// whose given-name column holds a known given name keys nothing with it
 /// (Вовка's stem is the surname Вовк): against a record with swapped columns
 /// (PRIHODKO, h for х, in the given column) the year cannot be compared, and
-/// the pair stays possible.
+/// the pair stays possible. Where the query's keys meet and the years do
+/// not, the years differ: a namesake of another year, never shown.
 #[test]
 fn a_year_is_compared_across_swapped_columns_typed_in_the_query() {
     let swapped_query = score(
@@ -521,6 +522,48 @@ fn a_year_is_compared_across_swapped_columns_typed_in_the_query() {
         Band::Strong,
         "{}",
         swapped_query.explain()
+    );
+    // Keyed so, another year is known to be another year: a namesake.
+    let other_year = score(
+        ("Krynytsych", "Oleg", "Olegovich", "1984", "", &[], M),
+        ("Олег", "Криницич", "Олегович", "2008-07-02", "", &[], M),
+    );
+    assert_eq!(
+        other_year.fields[3].level,
+        Level::Different,
+        "{}",
+        other_year.explain()
+    );
+    assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    // Two stored records key their years with their family columns alone:
+    // linked offline, the swapped one's year cannot be compared.
+    let tokenizer = tokenizer();
+    let stored = MatchModel::default().score(
+        &tokenizer.tokenize(&record((
+            "Krynytsych",
+            "Oleg",
+            "Olegovich",
+            "1984",
+            "",
+            &[],
+            M,
+        ))),
+        &tokenizer.tokenize(&record((
+            "Олег",
+            "Криницич",
+            "Олегович",
+            "2008-07-02",
+            "",
+            &[],
+            M,
+        ))),
+        &NoTermFrequencies,
+    );
+    assert_eq!(
+        stored.fields[3].level,
+        Level::Missing,
+        "{}",
+        stored.explain()
     );
     let swapped_record = score(
         (
@@ -798,7 +841,7 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
         let query = tokenizer
             .tokenize_query(&record(query))
             .filtered(|slot, _| !matches!(slot, Slot::FamilyVariant | Slot::GivenVariant));
-        MatchModel::default().score(
+        MatchModel::default().score_query(
             &query,
             &tokenizer.tokenize(&record(held)),
             &NoTermFrequencies,
@@ -920,7 +963,7 @@ impl TermFrequencies for Uniform {
 fn a_record_without_a_date_is_strong_only_for_a_rare_name() {
     let scored = |query: Row<'_>, held: Row<'_>, people: f64| {
         let tokenizer = tokenizer();
-        MatchModel::default().score(
+        MatchModel::default().score_query(
             &tokenizer.tokenize_query(&record(query)),
             &tokenizer.tokenize(&record(held)),
             &Uniform {
@@ -979,7 +1022,7 @@ fn namesakes_in_swapped_columns_count_the_surname_as_surname() {
     let query = tokenizer.tokenize_query(&record(("Krynytsych", "Oleg", "", "2008", "", &[], M)));
     let held = tokenizer.tokenize(&record(("Олег", "Криницич", "", "2008-07-02", "", &[], M)));
     let scored = |people: f64| {
-        MatchModel::default().score(
+        MatchModel::default().score_query(
             &query,
             &held,
             &Shares {
@@ -1028,7 +1071,7 @@ fn namesakes_count_the_family_names_others_of_the_year() {
     let query = tokenizer.tokenize_query(&record(("Гліб", "Олійник", "", "2016", "", &[], M)));
     let held = tokenizer.tokenize(&record(("Гліб", "Олійник", "", "2016-03-15", "", &[], M)));
     let scored = |born_that_year: f64| {
-        MatchModel::default().score(
+        MatchModel::default().score_query(
             &query,
             &held,
             &BySlot {
@@ -1058,7 +1101,7 @@ fn a_namesake_of_another_date_is_not_shown() {
     };
     let scored = |query: Row<'_>, held: Row<'_>| {
         let tokenizer = tokenizer();
-        MatchModel::default().score(
+        MatchModel::default().score_query(
             &tokenizer.tokenize_query(&record(query)),
             &tokenizer.tokenize(&record(held)),
             &rare,

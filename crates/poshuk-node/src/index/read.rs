@@ -138,7 +138,7 @@ impl TokenIndex {
             else {
                 continue;
             };
-            let score = self.model.score(query, &tokens, &frequencies);
+            let score = self.model.score_query(query, &tokens, &frequencies);
             hits.push((
                 IndexHit {
                     handle,
