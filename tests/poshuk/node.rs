@@ -895,6 +895,13 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     let shown: Vec<&String> = shared.iter().filter(|band| *band != "weak").collect();
     assert_eq!(shown.len(), 3, "{shared:?}");
     assert!(shown.iter().all(|band| *band == "possible"), "{shared:?}");
+    // Each of them says "as likely as not", no more: one of three.
+    let scores: Vec<f64> = search("Ivan", "Kovalenko", "2012")
+        .iter()
+        .filter(|(_, hit)| hit["band"] != "weak")
+        .map(|(_, hit)| hit["score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores.iter().all(|score| *score <= 0.5), "{scores:?}");
     assert_eq!(bands_of("Ivan", "Kovalenko", "2013")[0], "strong");
 }
 

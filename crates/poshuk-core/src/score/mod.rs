@@ -325,6 +325,61 @@ fn rests_on_name_and_year(fields: &[FieldScore]) -> bool {
         && level_of(Field::Document) != Level::Exact
 }
 
+/// The share of searches whose person a partner's list holds, before any
+/// field is compared: as likely as not. A name that `n` people of the list
+/// carry is then the person's with odds of this share to `n`.
+const IN_LIST_SHARE: f64 = 0.5;
+
+/// The log-odds of a record resting on a name that `namesakes` people of
+/// the list are expected to carry: the odds of [`IN_LIST_SHARE`] to them,
+/// and never below even odds (a pair the names show stays possible, its
+/// probability saying how many share the name: the searcher sees "one of
+/// 14" beside it).
+fn namesake_cap(namesakes: f64) -> f64 {
+    (IN_LIST_SHARE / namesakes.max(f64::MIN_POSITIVE))
+        .log2()
+        .max(0.0)
+}
+
+/// The log-odds a pair that its evidence cannot confirm is held at: within
+/// the possible band, less what disagrees. The cap bounds what the agreeing
+/// fields can show; a field that disagrees still counts against the pair. A
+/// namesake born elsewhere, or whose father had another name, is less
+/// likely the person than one of whom nothing more is known. The
+/// patronymics count only where the tables know both (`fathers_known`): a
+/// typo in a father's name is not another father.
+fn unconfirmed_cap(fields: &[FieldScore], fathers_known: bool) -> f64 {
+    let against: f64 = fields
+        .iter()
+        .filter(|field| {
+            field.level == Level::Different
+                && match field.field {
+                    Field::BirthPlace => true,
+                    Field::Patronymic => fathers_known,
+                    _ => false,
+                }
+        })
+        .map(|field| field.weight)
+        .sum();
+    UNCONFIRMED_DATE_CAP + against
+}
+
+/// Whether a pair rests on a name alone, or with a year: the years agree
+/// (one side has only a year) or one side has no date, and no patronymic,
+/// place or document agrees.
+fn rests_on_name(fields: &[FieldScore]) -> bool {
+    rests_on_name_and_year(fields)
+        || (fields
+            .iter()
+            .all(|field| field.field != Field::BirthDate || field.level == Level::Missing)
+            && !fields.iter().any(|field| {
+                matches!(
+                    field.field,
+                    Field::Patronymic | Field::BirthPlace | Field::Document
+                ) && matches!(field.level, Level::Exact | Level::Equivalent)
+            }))
+}
+
 /// The slots whose exact agreement is adjusted by the value's frequency: the
 /// only tokens a population's frequencies need to be counted for.
 pub const FREQUENCY_SLOTS: [Slot; 7] = [
@@ -477,15 +532,25 @@ impl MatchModel {
         // agree, no place disagrees, and the name, with the father's name
         // and the place where they agree, is one that almost no one else of
         // the list carries, the missing date does not hold the pair back.
-        let dateless_but_rare = level_of(Field::BirthDate) == Level::Missing
+        let dateless_namesakes = (level_of(Field::BirthDate) == Level::Missing
             && matches!(level_of(Field::GivenName), Level::Exact | Level::Equivalent)
             && level_of(Field::FamilyName) == Level::Exact
-            && level_of(Field::BirthPlace) != Level::Different
-            && self
-                .expected_namesakes(left, right, frequencies, &level_of)
-                .is_some_and(|namesakes| namesakes <= DATELESS_NAMESAKE_RISK);
+            && level_of(Field::BirthPlace) != Level::Different)
+            .then(|| self.expected_namesakes(left, right, frequencies, &level_of))
+            .flatten();
+        let dateless_but_rare =
+            dateless_namesakes.is_some_and(|namesakes| namesakes <= DATELESS_NAMESAKE_RISK);
+        let fathers_known = !left.slot(Slot::PatronymicClass).is_empty()
+            && !right.slot(Slot::PatronymicClass).is_empty();
+        let unconfirmed_cap = unconfirmed_cap(&fields, fathers_known);
         if ((!date_confirms && !dateless_but_rare) || other_father) && !document_agrees {
-            log2_odds = log2_odds.min(UNCONFIRMED_DATE_CAP);
+            // Without a date, the name alone says who: the record is one of
+            // the people of the list expected to carry it.
+            let cap = match dateless_namesakes {
+                Some(namesakes) => unconfirmed_cap.min(namesake_cap(namesakes)),
+                None => unconfirmed_cap,
+            };
+            log2_odds = log2_odds.min(cap);
         }
         if level_of(Field::BirthDate) == Level::Different && !document_agrees {
             log2_odds = log2_odds.min(weights::DIFFERENT_DATE_CAP);
@@ -549,7 +614,7 @@ impl MatchModel {
                 let spread = people * family / BIRTH_YEARS;
                 let namesakes = spread.max(family_year_others.unwrap_or(0.0)) * given;
                 if namesakes > NAMESAKE_RISK {
-                    log2_odds = log2_odds.min(UNCONFIRMED_DATE_CAP);
+                    log2_odds = log2_odds.min(unconfirmed_cap.min(namesake_cap(namesakes)));
                 }
             }
         }
@@ -598,14 +663,20 @@ impl MatchModel {
         Some(namesakes)
     }
 
-    /// Holds below strong a pair that rests on a name and a year alone when
-    /// `namesakes` records of the list (the record among them) share that
-    /// name and year: at most one of them is the person searched for.
+    /// Holds a pair that rests on a name (and a year) alone at even odds
+    /// when `namesakes` records of the list (the record among them) share
+    /// that name (and year): at most one of them is the person searched
+    /// for. A strong pair becomes possible; a possible one says no more than
+    /// "as likely as not".
     pub fn hold_counted_namesakes(&self, score: &mut MatchScore, namesakes: u64) {
-        if namesakes >= 2 && rests_on_name_and_year(&score.fields) && score.band == Band::Strong {
-            score.probability = score
-                .probability
-                .min(1.0 / (1.0 + (-UNCONFIRMED_DATE_CAP).exp2()));
+        if namesakes >= 2
+            && rests_on_name(&score.fields)
+            && matches!(score.band, Band::Strong | Band::Possible)
+        {
+            // Fathers that differ held the pair lower already: only a birth
+            // place can disagree here.
+            let cap = unconfirmed_cap(&score.fields, false).min(namesake_cap(namesakes as f64));
+            score.probability = score.probability.min(1.0 / (1.0 + (-cap).exp2()));
             score.band = self.band(score.probability);
         }
     }

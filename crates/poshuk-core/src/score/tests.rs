@@ -977,9 +977,21 @@ fn a_record_without_a_date_is_strong_only_for_a_rare_name() {
     let rare = scored(query, held, 20_000.0);
     assert_eq!(rare.fields[3].level, Level::Missing, "{}", rare.explain());
     assert_eq!(rare.band, Band::Strong, "{}", rare.explain());
-    // Among a hundred million records, a hundred share each name.
+    // Among ten million records, a tenth of a namesake is expected: likely
+    // the person, not strong.
+    let uncommon = scored(query, held, 1e7);
+    assert_eq!(uncommon.band, Band::Possible, "{}", uncommon.explain());
+    assert!(uncommon.probability > 0.75, "{}", uncommon.probability);
+    // Among a hundred million records, one namesake is expected: as likely
+    // as not, and still shown.
     let common = scored(query, held, 1e8);
     assert_eq!(common.band, Band::Possible, "{}", common.explain());
+    assert!(
+        common.probability < uncommon.probability && common.probability <= 0.5,
+        "{} then {}",
+        uncommon.probability,
+        common.probability
+    );
     let elsewhere = scored(
         ("Павло", "Гаврилишин", "", "1997", "Одеса", &[][..], M),
         held,
@@ -1243,4 +1255,101 @@ fn a_french_j_is_read_as_zhe_by_a_query() {
     ] {
         year_compared_possible_and_namesake_weak(query, held);
     }
+}
+
+/// A pair the dates cannot confirm is held below strong; a field that
+/// disagrees still counts against it. Two fathers the tables know by
+/// different names make a namesake, never shown; a father's name the tables
+/// do not know (a typo) is not another father. A birth place elsewhere
+/// lowers the pair within the possible band.
+#[test]
+fn what_disagrees_counts_below_the_cap() {
+    let query = ("Віра", "Гайдамакук", "Олегівна", "2005", "", &[][..], F);
+    let same = score(
+        query,
+        ("Віра", "Гайдамакук", "Олегівна", "2005-02-12", "", &[], F),
+    );
+    assert_eq!(same.band, Band::Strong, "{}", same.explain());
+    let other_father = score(
+        query,
+        ("Віра", "Гайдамакук", "Петрівна", "2005-02-12", "", &[], F),
+    );
+    assert_eq!(other_father.fields[2].level, Level::Different);
+    assert_eq!(other_father.band, Band::Weak, "{}", other_father.explain());
+    let typo = score(
+        query,
+        ("Віра", "Гайдамакук", "Олгеівна", "2005-02-12", "", &[], F),
+    );
+    assert_eq!(typo.fields[2].level, Level::Different);
+    assert_eq!(typo.band, Band::Possible, "{}", typo.explain());
+    // Weighed with a list's frequencies (a rare name among ten million):
+    let scored = |held: Row<'_>| {
+        let tokenizer = tokenizer();
+        MatchModel::default().score_query(
+            &tokenizer.tokenize_query(&record((
+                "Віра",
+                "Гайдамакук",
+                "",
+                "2005",
+                "Харків",
+                &[],
+                F,
+            ))),
+            &tokenizer.tokenize(&record(held)),
+            &Uniform {
+                share: 1e-4,
+                people: 1e7,
+            },
+        )
+    };
+    let nowhere = scored(("Віра", "Гайдамакук", "", "", "", &[], F));
+    let elsewhere = scored(("Віра", "Гайдамакук", "", "", "Одеса", &[], F));
+    assert_eq!(elsewhere.fields[4].level, Level::Different);
+    assert_eq!(elsewhere.band, Band::Possible, "{}", elsewhere.explain());
+    assert!(
+        elsewhere.probability < nowhere.probability,
+        "{} elsewhere, {} unknown",
+        elsewhere.probability,
+        nowhere.probability
+    );
+}
+
+/// A pair resting on a name and a year that other records of the list
+/// share is one of them: strong becomes possible, and a possible pair says
+/// "as likely as not". A pair that a patronymic confirms is not held.
+#[test]
+fn counted_namesakes_hold_a_pair_resting_on_a_name_at_even_odds() {
+    let model = MatchModel::default();
+    let mut strong = score(
+        ("Гліб", "Олійник", "", "2016", "", &[], M),
+        ("Гліб", "Олійник", "", "2016-05-02", "", &[], M),
+    );
+    assert_eq!(strong.band, Band::Strong, "{}", strong.explain());
+    let mut alone = strong.clone();
+    model.hold_counted_namesakes(&mut alone, 1);
+    assert_eq!(alone.band, Band::Strong);
+    model.hold_counted_namesakes(&mut strong, 3);
+    assert_eq!(strong.band, Band::Possible);
+    assert!(
+        (strong.probability - 0.5).abs() < 1e-9,
+        "{}",
+        strong.probability
+    );
+    let mut dateless = score(
+        ("Гліб", "Олійник", "", "2016", "", &[], M),
+        ("Гліб", "Олійник", "", "", "", &[], M),
+    );
+    assert_eq!(dateless.band, Band::Possible, "{}", dateless.explain());
+    assert!(dateless.probability > 0.5, "{}", dateless.probability);
+    model.hold_counted_namesakes(&mut dateless, 2);
+    assert_eq!(dateless.band, Band::Possible);
+    assert!((dateless.probability - 0.5).abs() < 1e-9);
+    let mut fathered = score(
+        ("Гліб", "Олійник", "Петрович", "2016", "", &[], M),
+        ("Гліб", "Олійник", "Петрович", "2016-05-02", "", &[], M),
+    );
+    let before = fathered.probability;
+    model.hold_counted_namesakes(&mut fathered, 3);
+    assert_eq!(fathered.band, Band::Strong);
+    assert_eq!(fathered.probability, before);
 }
