@@ -308,13 +308,7 @@ impl Tokenizer {
                 }
             }
         }
-        // The given-name column's words, when it holds no known given name
-        // (a surname there: swapped columns). A known given name is never
-        // a key: Вовка's stem is the surname Вовк, Богдана's Богдан, and a
-        // year keyed with them would meet those families.
-        if query.slot(Slot::GivenClass).is_empty() {
-            keys.extend(stems(&record.given_name));
-        }
+        let other_names_keyed = keys.len();
         keys.extend(family_forms.iter().cloned());
         // A Latin surname as the other spelling systems would write it,
         // also without their marks (Haritonov, Chomak, Timohenko: х written
@@ -338,13 +332,22 @@ impl Tokenizer {
             }
         };
         readings(&record.family_name, &mut keys);
-        // Last, where room is left: a surname in the given-name column read
-        // the other ways too (Hmarenko Svetlana for Світлана Хмаренко), and
-        // the other names' forms in the other language (Емельяненко typed
-        // as a former name, Omeljanenko kept).
+        // Right after the other names typed: the given-name column's words,
+        // when it holds no known given name (a surname there: swapped
+        // columns), and their readings in the other spelling systems
+        // (Hmarenko Svetlana for Світлана Хмаренко). A node takes the years
+        // as compared where these meet its family name and the query's
+        // counts show they were all keyed (`compare_birth_date`). A known
+        // given name is never a key: Вовка's stem is the surname Вовк,
+        // Богдана's Богдан, and a year keyed with them would meet those
+        // families.
         if query.slot(Slot::GivenClass).is_empty() {
-            readings(&record.given_name, &mut keys);
+            let mut given_keys = stems(&record.given_name);
+            readings(&record.given_name, &mut given_keys);
+            keys.splice(other_names_keyed..other_names_keyed, given_keys);
         }
+        // Last, where room is left: the other names' forms in the other
+        // language (Емельяненко typed as a former name, Omeljanenko kept).
         for stem in &other_name_stems {
             keys.extend(other_language_forms(stem));
         }

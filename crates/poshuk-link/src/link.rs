@@ -171,9 +171,11 @@ pub fn link(
         .enumerate()
         .map(|(left_index, (_, left_record))| {
             let filtered;
-            let left_record = if left_record.slot(Slot::GivenVariant).is_empty()
-                && left_record.slot(Slot::FamilyVariant).is_empty()
-            {
+            // A list encoded as queries (with their names' variants) is
+            // scored as a node scores a searcher's query.
+            let left_are_queries = !left_record.slot(Slot::GivenVariant).is_empty()
+                || !left_record.slot(Slot::FamilyVariant).is_empty();
+            let left_record = if !left_are_queries {
                 left_record
             } else {
                 filtered = left_record.filtered(|slot, token| {
@@ -195,7 +197,13 @@ pub fn link(
             let mut pairs: Vec<LinkedPair> = Vec::new();
             for &right_index in &candidates {
                 let right_record = &right.records[right_index as usize].1;
-                let score = options.model.score(left_record, right_record, &frequencies);
+                let score = if left_are_queries {
+                    options
+                        .model
+                        .score_query(left_record, right_record, &frequencies)
+                } else {
+                    options.model.score(left_record, right_record, &frequencies)
+                };
                 if score.probability >= options.min_probability {
                     let agreeing = score
                         .agreeing_fields()

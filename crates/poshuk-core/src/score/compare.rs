@@ -239,14 +239,22 @@ pub(super) fn compare_birth_date(
         || (met_by_variant(right, left)
             && intersects(left_year, right.slot(Slot::FamilyVariantYear)));
     // A query whose given-name column holds no known given name (a surname
-    // there: swapped columns) keys its date with that column's stems too,
-    // first among its other keys when it types no other name
-    // (`Tokenizer::tokenize_query`): where they meet the other record's
-    // family name, the years were compared. Only a query keys so: a stored
-    // record keys its date with its family column alone.
+    // there: swapped columns) keys its date with that column's stems and
+    // readings too, first among its other keys when it types no other name
+    // (`Tokenizer::tokenize_query`). Where they meet the other record's
+    // family name, the years were compared, if the query's counts show
+    // every one was keyed: one date (its variants' years, of which a node
+    // keeps at least one, say so), and at least as many year keys beyond
+    // the family column's as the given column has forms. A year range, or
+    // a query whose bounds cut the keys, compares nothing here. Only a
+    // query keys so: a stored record keys its date with its family column
+    // alone.
     let swapped_query_keyed = left_is_query
         && left.slot(Slot::GivenClass).is_empty()
         && left.slot(Slot::AliasWhole).is_empty()
+        && !left.slot(Slot::FamilyVariantYear).is_empty()
+        && left.slot(Slot::FamilyYear).len()
+            >= left.slot(Slot::FamilyWhole).len() + left.slot(Slot::GivenWhole).len()
         && intersects(left.slot(Slot::GivenWhole), right.slot(Slot::FamilyWhole));
     let family_compares_years = family_agrees
         || met_by_variant(left, right)

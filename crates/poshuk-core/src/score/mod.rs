@@ -334,22 +334,23 @@ const IN_LIST_SHARE: f64 = 0.5;
 /// the list are expected to carry: the odds of [`IN_LIST_SHARE`] to them,
 /// and never below even odds (a pair the names show stays possible, its
 /// probability saying how many share the name: the searcher sees "one of
-/// 14" beside it).
+/// 14" beside it). Callers subtract what disagrees ([`disagreement`]).
 fn namesake_cap(namesakes: f64) -> f64 {
     (IN_LIST_SHARE / namesakes.max(f64::MIN_POSITIVE))
         .log2()
         .max(0.0)
 }
 
-/// The log-odds a pair that its evidence cannot confirm is held at: within
-/// the possible band, less what disagrees. The cap bounds what the agreeing
-/// fields can show; a field that disagrees still counts against the pair. A
-/// namesake born elsewhere, or whose father had another name, is less
-/// likely the person than one of whom nothing more is known. The
-/// patronymics count only where the tables know both (`fathers_known`): a
-/// typo in a father's name is not another father.
-fn unconfirmed_cap(fields: &[FieldScore], fathers_known: bool) -> f64 {
-    let against: f64 = fields
+/// What disagrees, in log-odds, below the cap a pair that its evidence
+/// cannot confirm is held at. The cap bounds what the agreeing fields can
+/// show; a field that disagrees still counts against the pair. A namesake
+/// born elsewhere, or whose father had another name, is less likely the
+/// person than one of whom nothing more is known. The patronymics count
+/// only where the tables know both and no full date confirms the pair
+/// (`fathers_known`): a typo in a father's name is not another father, and a
+/// child's father's name may change on adoption.
+fn disagreement(fields: &[FieldScore], fathers_known: bool) -> f64 {
+    fields
         .iter()
         .filter(|field| {
             field.level == Level::Different
@@ -360,8 +361,7 @@ fn unconfirmed_cap(fields: &[FieldScore], fathers_known: bool) -> f64 {
                 }
         })
         .map(|field| field.weight)
-        .sum();
-    UNCONFIRMED_DATE_CAP + against
+        .sum()
 }
 
 /// Whether a pair rests on a name alone, or with a year: the years agree
@@ -534,23 +534,28 @@ impl MatchModel {
         // the list carries, the missing date does not hold the pair back.
         let dateless_namesakes = (level_of(Field::BirthDate) == Level::Missing
             && matches!(level_of(Field::GivenName), Level::Exact | Level::Equivalent)
-            && level_of(Field::FamilyName) == Level::Exact
-            && level_of(Field::BirthPlace) != Level::Different)
+            && level_of(Field::FamilyName) == Level::Exact)
             .then(|| self.expected_namesakes(left, right, frequencies, &level_of))
             .flatten();
-        let dateless_but_rare =
-            dateless_namesakes.is_some_and(|namesakes| namesakes <= DATELESS_NAMESAKE_RISK);
-        let fathers_known = !left.slot(Slot::PatronymicClass).is_empty()
+        let dateless_but_rare = level_of(Field::BirthPlace) != Level::Different
+            && dateless_namesakes.is_some_and(|namesakes| namesakes <= DATELESS_NAMESAKE_RISK);
+        // Another father counts against a pair only where no full date
+        // confirms it: with the same birthday, a father's name changed on
+        // adoption is the same child.
+        let fathers_known = !matches!(
+            level_of(Field::BirthDate),
+            Level::Exact | Level::DayMonthSwapped | Level::DayMonth
+        ) && !left.slot(Slot::PatronymicClass).is_empty()
             && !right.slot(Slot::PatronymicClass).is_empty();
-        let unconfirmed_cap = unconfirmed_cap(&fields, fathers_known);
+        let against = disagreement(&fields, fathers_known);
         if ((!date_confirms && !dateless_but_rare) || other_father) && !document_agrees {
             // Without a date, the name alone says who: the record is one of
             // the people of the list expected to carry it.
             let cap = match dateless_namesakes {
-                Some(namesakes) => unconfirmed_cap.min(namesake_cap(namesakes)),
-                None => unconfirmed_cap,
+                Some(namesakes) => UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes)),
+                None => UNCONFIRMED_DATE_CAP,
             };
-            log2_odds = log2_odds.min(cap);
+            log2_odds = log2_odds.min(cap + against);
         }
         if level_of(Field::BirthDate) == Level::Different && !document_agrees {
             log2_odds = log2_odds.min(weights::DIFFERENT_DATE_CAP);
@@ -614,7 +619,8 @@ impl MatchModel {
                 let spread = people * family / BIRTH_YEARS;
                 let namesakes = spread.max(family_year_others.unwrap_or(0.0)) * given;
                 if namesakes > NAMESAKE_RISK {
-                    log2_odds = log2_odds.min(unconfirmed_cap.min(namesake_cap(namesakes)));
+                    log2_odds =
+                        log2_odds.min(UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes)) + against);
                 }
             }
         }
@@ -675,7 +681,8 @@ impl MatchModel {
         {
             // Fathers that differ held the pair lower already: only a birth
             // place can disagree here.
-            let cap = unconfirmed_cap(&score.fields, false).min(namesake_cap(namesakes as f64));
+            let cap = UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes as f64))
+                + disagreement(&score.fields, false);
             score.probability = score.probability.min(1.0 / (1.0 + (-cap).exp2()));
             score.band = self.band(score.probability);
         }

@@ -535,9 +535,39 @@ fn a_year_is_compared_across_swapped_columns_typed_in_the_query() {
         other_year.explain()
     );
     assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    // A range of years keys no variant years, and its bounds may cut the
+    // given column's keys: nothing says the years were compared.
+    let tokenizer = tokenizer();
+    let held = tokenizer.tokenize(&record((
+        "Олег",
+        "Криницич",
+        "Олегович",
+        "2008-07-02",
+        "",
+        &[],
+        M,
+    )));
+    for years in [
+        &[1984u16, 1985][..],
+        &[1980, 1981, 1982, 1983, 1984, 1985, 1986],
+    ] {
+        let range = MatchModel::default().score_query(
+            &tokenizer.tokenize_query_years(
+                &record(("Krynytsych", "Oleg", "Olegovich", "", "", &[], M)),
+                years,
+            ),
+            &held,
+            &NoTermFrequencies,
+        );
+        assert_eq!(
+            range.fields[3].level,
+            Level::Missing,
+            "{years:?}: {}",
+            range.explain()
+        );
+    }
     // Two stored records key their years with their family columns alone:
     // linked offline, the swapped one's year cannot be compared.
-    let tokenizer = tokenizer();
     let stored = MatchModel::default().score(
         &tokenizer.tokenize(&record((
             "Krynytsych",
@@ -1352,4 +1382,46 @@ fn counted_namesakes_hold_a_pair_resting_on_a_name_at_even_odds() {
     model.hold_counted_namesakes(&mut fathered, 3);
     assert_eq!(fathered.band, Band::Strong);
     assert_eq!(fathered.probability, before);
+}
+
+/// Another father's name with the same birthday: a child whose father's
+/// name changed on adoption stays possible. A place elsewhere never ranks a
+/// record above one whose place is not known.
+#[test]
+fn another_father_with_the_same_birthday_and_places_rank_honestly() {
+    let adopted = score(
+        ("Віра", "Гайдамакук", "Олегівна", "2005-02-12", "", &[], F),
+        ("Віра", "Гайдамакук", "Петрівна", "2005-02-12", "", &[], F),
+    );
+    assert_eq!(adopted.fields[2].level, Level::Different);
+    assert_eq!(adopted.band, Band::Possible, "{}", adopted.explain());
+    for people in [1e5, 1e7, 1e8, 1e9] {
+        let scored = |held: Row<'_>| {
+            let tokenizer = tokenizer();
+            MatchModel::default().score_query(
+                &tokenizer.tokenize_query(&record((
+                    "Віра",
+                    "Гайдамакук",
+                    "",
+                    "2005",
+                    "Харків",
+                    &[],
+                    F,
+                ))),
+                &tokenizer.tokenize(&record(held)),
+                &Uniform {
+                    share: 1e-4,
+                    people,
+                },
+            )
+        };
+        let unknown = scored(("Віра", "Гайдамакук", "", "", "", &[], F));
+        let elsewhere = scored(("Віра", "Гайдамакук", "", "", "Одеса", &[], F));
+        assert!(
+            elsewhere.probability < unknown.probability,
+            "{people}: {} elsewhere, {} unknown",
+            elsewhere.probability,
+            unknown.probability
+        );
+    }
 }

@@ -154,7 +154,9 @@ impl TokenIndex {
                 .total_cmp(&a.score.probability)
                 .then(a.handle.cmp(&b.handle))
         });
-        hits.truncate(limit);
+        // Twice as many as are returned: a hit held back by its namesakes
+        // (below) makes room for one further down.
+        hits.truncate(limit.saturating_mul(2));
         // For the few hits returned that anyone is shown (weak hits never
         // leave the node): how many records share the name and year ("one
         // of 14" reads differently from "one of 1"); a hit resting on a name
@@ -177,6 +179,7 @@ impl TokenIndex {
                 .total_cmp(&a.score.probability)
                 .then(a.handle.cmp(&b.handle))
         });
+        hits.truncate(limit);
         tracing::debug!(
             candidates = candidates.len(),
             retrieval_us = retrieved.as_micros() as u64,
@@ -200,8 +203,9 @@ impl TokenIndex {
     ///
     /// The variants' years (`FamilyVariantYear`, one per family variant) are
     /// kept whole, for the hits' scores only (no blocking key reads them),
-    /// and only where a family variant met a stored name: which of them
-    /// belongs to a kept variant is not told. What a query packed with them
+    /// and only where a family variant met a stored name (otherwise one, as
+    /// a sign of one date): which of them belongs to a kept variant is not
+    /// told. What a query packed with them
     /// can learn is bounded as the variants are (THREAT_MODEL.md).
     fn with_known_variants(&self, query: &TokenRecord) -> Result<TokenRecord, NodeError> {
         let names = self.names.read().map_err(|_| NodeError::Poisoned)?;
@@ -219,7 +223,14 @@ impl TokenIndex {
             true
         });
         if family == 0 && !filtered.slot(Slot::FamilyVariantYear).is_empty() {
-            return Ok(filtered.without(&[Slot::FamilyVariantYear]));
+            // One of them is kept, as a sign that the query has one date (a
+            // surname in its given column compares the year by it:
+            // `compare_birth_date`). Without a kept variant it raises no
+            // record's date.
+            let mut kept = false;
+            return Ok(filtered.filtered(|slot, _| {
+                slot != Slot::FamilyVariantYear || !std::mem::replace(&mut kept, true)
+            }));
         }
         Ok(filtered)
     }
