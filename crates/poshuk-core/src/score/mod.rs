@@ -522,10 +522,17 @@ impl MatchModel {
                 .find(|field| field.field == wanted)
                 .map_or(Level::Missing, |field| field.level)
         };
-        let date_confirms = matches!(
-            level_of(Field::BirthDate),
-            Level::Exact | Level::DayMonthSwapped | Level::Year | Level::DayMonth
-        );
+        // The same year confirms a pair where one side knows no more than
+        // the year; where both know the day, the same year on another day
+        // is what a namesake of that year has.
+        let full_date = |record: &TokenRecord| {
+            !record.slot(Slot::FamilyDate).is_empty() || !record.slot(Slot::GivenDate).is_empty()
+        };
+        let date_confirms = match level_of(Field::BirthDate) {
+            Level::Exact | Level::DayMonthSwapped | Level::DayMonth => true,
+            Level::Year => !(full_date(left) && full_date(right)),
+            _ => false,
+        };
         let other_father = level_of(Field::Patronymic) == Level::Different;
         // A record kept without a birth date (a child's age unknown, a
         // form left blank) is not a record of another year: where the names

@@ -1399,3 +1399,32 @@ fn another_father_with_the_same_birthday_and_places_rank_honestly() {
         );
     }
 }
+
+/// Two full dates of one year and different days: what a namesake of that
+/// year has. However rare the name, the pair is not strong; with only the
+/// year on one side, the same year confirms it.
+#[test]
+fn the_same_year_on_another_day_does_not_confirm_a_pair() {
+    let scored = |query: Row<'_>, held: Row<'_>| {
+        let tokenizer = tokenizer();
+        MatchModel::default().score_query(
+            &tokenizer.tokenize_query(&record(query)),
+            &tokenizer.tokenize(&record(held)),
+            &Uniform {
+                share: 1e-4,
+                people: 20_000.0,
+            },
+        )
+    };
+    let held = ("Лариса", "Данилська", "", "2006-05-08", "", &[][..], F);
+    let other_day = scored(("Лариса", "Данилська", "", "16.09.2006", "", &[], F), held);
+    assert_eq!(
+        other_day.fields[3].level,
+        Level::Year,
+        "{}",
+        other_day.explain()
+    );
+    assert_eq!(other_day.band, Band::Possible, "{}", other_day.explain());
+    let year_only = scored(("Лариса", "Данилська", "", "2006", "", &[], F), held);
+    assert_eq!(year_only.band, Band::Strong, "{}", year_only.explain());
+}
