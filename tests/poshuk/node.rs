@@ -1045,6 +1045,11 @@ fn other_forms_of_a_surname_meet_with_the_year_compared() {
         })
     };
     assert!(weak_namesake(&found, "A4"), "{found:?}");
+    // A surname in the given column with another year: the query keyed its
+    // year with that surname, so the years were compared at the node (which
+    // keeps one of the variants' years as the sign of one date).
+    let found = hits("Krynytsych", "Oleg", "", "1984");
+    assert!(weak_namesake(&found, "A3"), "{found:?}");
     // A typo with a year only (Лаврук for Ларук): the year is compared
     // through the variant that met. The same year is shown, possible (a
     // name one letter apart and a year alone do not tell the person from a

@@ -259,11 +259,13 @@ impl Tokenizer {
     /// Queries only: the birth date keyed also with the surnames the person may
     /// be kept under besides the family column as typed, in this order: the
     /// other names typed (former surnames), the given-name column's words when
-    /// they are no known given name (a surname there: swapped columns), the
-    /// family name's form in the other language (Кріпенко for Кропенко: the
-    /// year is stored keyed with the stem as written, so a query's one-letter
-    /// variant meets the name but not the year), and its readings in other
-    /// spelling systems. Each key is added while the query stays within the
+    /// they are no known given name (a surname there: swapped columns) with
+    /// the readings whose marks they show, the family name's form in the
+    /// other language (Кріпенко for Кропенко: the year is stored keyed with
+    /// the stem as written, so a query's one-letter variant meets the name
+    /// but not the year), its readings in other spelling systems, the given
+    /// column's other readings, and the other names' forms in the other
+    /// language. Each key is added while the query stays within the
     /// bounds every node enforces. `family_forms` are the family name's
     /// forms in the other language, as the query's variants hold them.
     fn with_other_date_keys(
@@ -341,13 +343,32 @@ impl Tokenizer {
         // given name is never a key: Вовка's stem is the surname Вовк,
         // Богдана's Богдан, and a year keyed with them would meet those
         // families.
+        //
+        // First only the forms the query's given-name whole holds (the
+        // stems, and the readings whose marks the word shows, as `add_name`
+        // reads them): a node counts them against that slot.
         if query.slot(Slot::GivenClass).is_empty() {
             let mut given_keys = stems(&record.given_name);
-            readings(&record.given_name, &mut given_keys);
+            let folded = fold_text(&record.given_name);
+            for word in words(&folded).take(MAX_VARIANT_WORDS) {
+                for reading in ChReading::ALTERNATIVES {
+                    if reading.is_spelled_so(word) {
+                        let read = family_stem(&skeleton_reading(word, reading)).to_string();
+                        if !given_keys.contains(&read) {
+                            given_keys.push(read);
+                        }
+                    }
+                }
+            }
             keys.splice(other_names_keyed..other_names_keyed, given_keys);
         }
-        // Last, where room is left: the other names' forms in the other
-        // language (Емельяненко typed as a former name, Omeljanenko kept).
+        // Last, where room is left: the given-name column's other readings
+        // (without their system's marks), and the other names' forms in the
+        // other language (Емельяненко typed as a former name, Omeljanenko
+        // kept).
+        if query.slot(Slot::GivenClass).is_empty() {
+            readings(&record.given_name, &mut keys);
+        }
         for stem in &other_name_stems {
             keys.extend(other_language_forms(stem));
         }

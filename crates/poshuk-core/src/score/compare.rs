@@ -198,9 +198,6 @@ pub(super) fn compare_birth_date(
         let (l, r) = both(slot);
         intersects(l, r)
     };
-    let has_full = |record: &TokenRecord| {
-        !record.slot(Slot::FamilyDate).is_empty() || !record.slot(Slot::GivenDate).is_empty()
-    };
     let (left_year, right_year) = both(Slot::FamilyYear);
     let family_agrees = meets(Slot::FamilyWhole);
     // A query keys its dates also with the other names typed, those first
@@ -239,16 +236,17 @@ pub(super) fn compare_birth_date(
         || (met_by_variant(right, left)
             && intersects(left_year, right.slot(Slot::FamilyVariantYear)));
     // A query whose given-name column holds no known given name (a surname
-    // there: swapped columns) keys its date with that column's stems and
-    // readings too, first among its other keys when it types no other name
-    // (`Tokenizer::tokenize_query`). Where they meet the other record's
-    // family name, the years were compared, if the query's counts show
-    // every one was keyed: one date (its variants' years, of which a node
-    // keeps at least one, say so), and at least as many year keys beyond
-    // the family column's as the given column has forms. A year range, or
-    // a query whose bounds cut the keys, compares nothing here. Only a
-    // query keys so: a stored record keys its date with its family column
-    // alone.
+    // there: swapped columns) keys its date with that column's forms (the
+    // stems, and the readings whose marks the word shows: those its
+    // given-name whole holds) right after the other names typed, then
+    // padding (`Tokenizer::tokenize_query`). Where one meets the other
+    // record's family name, the years were compared if the counts show the
+    // keys reached that far: one date (its variants' years, of which a node
+    // keeps at least one, say so), no other name typed, and at least as many
+    // year keys beyond the family column's as the given-name whole has
+    // forms. A year range, or a query whose bounds cut the keys, compares
+    // nothing here. Only a query keys so: a stored record keys its date with
+    // its family column alone.
     let swapped_query_keyed = left_is_query
         && left.slot(Slot::GivenClass).is_empty()
         && left.slot(Slot::AliasWhole).is_empty()
@@ -264,7 +262,7 @@ pub(super) fn compare_birth_date(
         || keyed_with_other_name(left, right)
         || keyed_with_other_name(right, left);
     let given_agrees = meets(Slot::GivenClass) || meets(Slot::GivenWhole);
-    if has_full(left) && has_full(right) {
+    if has_full_date(left) && has_full_date(right) {
         if meets(Slot::FamilyDate) || meets(Slot::GivenDate) {
             return (Level::Exact, date::EXACT.weight());
         }
@@ -308,6 +306,12 @@ pub(super) fn compare_birth_date(
         return (Level::Different, date::PARTIAL_DIFFERENT.weight());
     }
     (Level::Missing, 0.0)
+}
+
+/// Whether a record gives a full birth date (day, month and year): only then
+/// does it key full-date tokens.
+pub(super) fn has_full_date(record: &TokenRecord) -> bool {
+    !record.slot(Slot::FamilyDate).is_empty() || !record.slot(Slot::GivenDate).is_empty()
 }
 
 #[inline]

@@ -304,8 +304,8 @@ pub fn explain(fields: impl IntoIterator<Item = (Field, Level)>) -> String {
         .join("; ")
 }
 
-/// Whether a pair rests on a name and a year alone: the years agree (one
-/// side has only a year), and no patronymic, place or document agrees.
+/// Whether a pair rests on a name and a year alone: the years agree (and
+/// nothing more of the dates), and no patronymic, place or document agrees.
 fn rests_on_name_and_year(fields: &[FieldScore]) -> bool {
     let level_of = |wanted: Field| {
         fields
@@ -525,12 +525,9 @@ impl MatchModel {
         // The same year confirms a pair where one side knows no more than
         // the year; where both know the day, the same year on another day
         // is what a namesake of that year has.
-        let full_date = |record: &TokenRecord| {
-            !record.slot(Slot::FamilyDate).is_empty() || !record.slot(Slot::GivenDate).is_empty()
-        };
         let date_confirms = match level_of(Field::BirthDate) {
             Level::Exact | Level::DayMonthSwapped | Level::DayMonth => true,
-            Level::Year => !(full_date(left) && full_date(right)),
+            Level::Year => !(compare::has_full_date(left) && compare::has_full_date(right)),
             _ => false,
         };
         let other_father = level_of(Field::Patronymic) == Level::Different;

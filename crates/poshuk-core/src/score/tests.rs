@@ -1428,3 +1428,51 @@ fn the_same_year_on_another_day_does_not_confirm_a_pair() {
     let year_only = scored(("Лариса", "Данилська", "", "2006", "", &[], F), held);
     assert_eq!(year_only.band, Band::Strong, "{}", year_only.explain());
 }
+
+/// Whatever a query's bounds cut, a surname in its given-name column never
+/// makes the same person's date look like another: against the person's
+/// record with the same date, the date is never "different" or "another
+/// year", in whichever spelling system the surname was typed, with a year
+/// or a full date.
+#[test]
+fn a_surname_in_the_given_column_never_makes_the_same_date_differ() {
+    let tokenizer = tokenizer();
+    let cases = [
+        ("Chartschenko", "Харченко", F),
+        ("Hmarenko", "Хмаренко", F),
+        ("Krynytsych", "Криницич", M),
+        ("Voronichin", "Воронишин", M),
+        ("Choumskaia", "Шумська", F),
+        ("Sintschenko", "Зінченко", M),
+        ("Tchijovitch", "Чижович", M),
+        ("Kovalenko", "Коваленко", M),
+    ];
+    for (typed, held_name, sex) in cases {
+        let given = if sex == F { "Ольга" } else { "Олег" };
+        for (query_date, held_date) in [
+            ("1990", "06.05.1990"),
+            ("1990-05-06", "06.05.1990"),
+            ("1990-05", "1990-05-06"),
+        ] {
+            for other_names in [&[][..], &["Коваль"][..]] {
+                let query = tokenizer.tokenize_query(&record((
+                    typed,
+                    given,
+                    "",
+                    query_date,
+                    "",
+                    other_names,
+                    sex,
+                )));
+                let held =
+                    tokenizer.tokenize(&record((given, held_name, "", held_date, "", &[], sex)));
+                let scored = MatchModel::default().score_query(&query, &held, &NoTermFrequencies);
+                assert!(
+                    !matches!(scored.fields[3].level, Level::Different | Level::OtherYear),
+                    "{typed} / {held_name}, {query_date}: {}",
+                    scored.explain()
+                );
+            }
+        }
+    }
+}
