@@ -416,7 +416,17 @@ fn staff_search_review_and_ask_for_contact_across_partners_in_a_real_browser() {
             .click()
             .await
             .expect("saves");
-        let reviewed = client.find(Locator::XPath(ngo_hit)).await.expect("hit").text().await.expect("text");
+        // Saving posts the form and loads the page again: wait for the page
+        // that shows the review (the old page's elements go stale).
+        let reviewed_hit = format!("{ngo_hit}[contains(., 'Review: confirmed')]");
+        let reviewed = client
+            .wait()
+            .for_element(Locator::XPath(&reviewed_hit))
+            .await
+            .expect("the reviewed hit")
+            .text()
+            .await
+            .expect("text");
         assert!(reviewed.contains("Review: confirmed"), "{reviewed}");
         assert!(reviewed.contains("Reviewed by anna"), "{reviewed}");
         assert!(reviewed.contains("same child: photo matches"), "{reviewed}");
