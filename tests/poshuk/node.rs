@@ -901,6 +901,7 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
         .filter(|(_, hit)| hit["band"] != "weak")
         .map(|(_, hit)| hit["score"].as_f64().expect("score"))
         .collect();
+    assert_eq!(scores.len(), 3, "{scores:?}");
     assert!(scores.iter().all(|score| *score <= 0.5), "{scores:?}");
     assert_eq!(bands_of("Ivan", "Kovalenko", "2013")[0], "strong");
 }

@@ -154,9 +154,10 @@ impl TokenIndex {
                 .total_cmp(&a.score.probability)
                 .then(a.handle.cmp(&b.handle))
         });
-        // Twice as many as are returned: a hit held back by its namesakes
-        // (below) makes room for one further down.
-        hits.truncate(limit.saturating_mul(2));
+        // A few more than are returned: a hit held back by its namesakes
+        // (below) makes room for one further down. A few, not twice as many:
+        // each costs a count of its namesakes.
+        hits.truncate(limit.saturating_add(limit.min(HELD_BACK_ROOM)));
         // For the few hits returned that anyone is shown (weak hits never
         // leave the node): how many records share the name and year ("one
         // of 14" reads differently from "one of 1"); a hit resting on a name
@@ -402,6 +403,10 @@ impl TermFrequencies for IndexFrequencies<'_> {
 
 /// How many records share a record's name and birth year (the name alone
 /// when it has no year): two posting lists of block keys intersected.
+/// Hits beyond the limit whose namesakes are counted, so that a hit held
+/// back by them makes room for the next.
+const HELD_BACK_ROOM: usize = 10;
+
 fn namesakes(
     searcher: &tantivy::Searcher,
     block: tantivy::schema::Field,
