@@ -34,6 +34,11 @@ enum Rule {
     DayMonth = 13,
 }
 
+/// The most pairs of a query's family-name and given-name variants that make
+/// blocking keys. The typos of one name meet a few stored names each, so an
+/// honest query has a few dozen pairs at most.
+pub const MAX_VARIANT_PAIRS: usize = 128;
+
 fn mix(rule: Rule, parts: &[Token]) -> BlockKey {
     // Tokens are already uniformly random; a multiply-xor fold is enough to
     // combine them without collisions that matter.
@@ -177,6 +182,35 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
             ));
         }
     }
+    // A typo in each name: the family name's variants with the given name's
+    // variants, as the stored surname with the given name's skeleton. At
+    // most MAX_VARIANT_PAIRS of them: a node keeps up to 64 variants per
+    // name that meet its names, and a query packed with surnames and given
+    // names as "variants" would otherwise try every pair.
+    let pairs = record
+        .slot(Slot::FamilyVariant)
+        .iter()
+        .flat_map(|&variant| {
+            record
+                .slot(Slot::GivenVariant)
+                .iter()
+                .map(move |&given| mix(Rule::SurnameGiven, &[variant, given]))
+        })
+        .take(MAX_VARIANT_PAIRS);
+    keys.extend(pairs.map(|key| (Rule::SurnameGiven as u8, key)));
+    // A surname in the given-name column (no known given name there) with a
+    // typo: its variants with the family column's classes (a given name
+    // typed there), as the stored surname with its class.
+    if record.slot(Slot::GivenClass).is_empty() {
+        for &variant in record.slot(Slot::GivenVariant) {
+            for &class in record.slot(Slot::FamilyClass) {
+                keys.push((
+                    Rule::SurnameClass as u8,
+                    mix(Rule::SurnameClass, &[variant, class]),
+                ));
+            }
+        }
+    }
     // The given name's class with the full date (one token: the date is
     // stored only together with the names).
     for &given_date in record.slot(Slot::GivenDate) {
@@ -196,4 +230,32 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
         keys.push((Rule::Document as u8, mix(Rule::Document, &[document])));
     }
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use poshuk_tokens::TokenRecordBuilder;
+
+    /// A query packed with as many "variants" of each name as a node keeps
+    /// (64) asks for no more than `MAX_VARIANT_PAIRS` pairs of them.
+    #[test]
+    fn pairs_of_variants_are_bounded() {
+        let mut builder = TokenRecordBuilder::default();
+        for index in 0..64u128 {
+            builder.push(Slot::FamilyVariant, Token(index));
+            builder.push(Slot::GivenVariant, Token(1_000 + index));
+        }
+        let keys = blocking_keys_by_rule(&builder.finish());
+        let pairs = keys
+            .iter()
+            .filter(|(rule, _)| *rule == Rule::SurnameGiven as u8)
+            .count();
+        assert_eq!(pairs, MAX_VARIANT_PAIRS);
+        assert_eq!(
+            keys.len(),
+            MAX_VARIANT_PAIRS,
+            "no other rule reads bare variants"
+        );
+    }
 }

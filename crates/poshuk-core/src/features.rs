@@ -28,7 +28,7 @@ use crate::names::{
     family_stem, name_key, name_key_reading, other_language_forms, place_segments, tables,
 };
 use crate::normalize::{
-    ChReading, fold_text, one_edit_variants, skeleton, skeleton_reading, words,
+    ChReading, fold_text, one_edit_variants, skeleton, skeleton_reading, typed_slip_variants, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -58,6 +58,10 @@ pub const VARIANTS_PER_WORD: usize = 1024;
 /// Other surnames a query keys its birth date with (real ones first, then
 /// padding), as far as the bounds allow.
 pub const OTHER_DATE_KEYS: usize = 6;
+
+/// Other-name surname keys a stored record keys its birth date with, at
+/// most: a former surname or two, each in a spelling or two.
+pub const MAX_OTHER_SURNAME_DATE_KEYS: usize = 4;
 
 /// Name words of a query that get variants: nodes accept at most 4 × 1,024
 /// variant tokens per slot, which bounds the work a query asks of them.
@@ -104,7 +108,7 @@ impl Tokenizer {
     pub fn tokenize_query_years(&self, record: &Record, years: &[u16]) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
         let dates: Vec<BirthDate> = if years.is_empty() {
-            for (slot, token) in self.tokenize(record).iter() {
+            for (slot, token) in self.tokenize_keyed(record, false).iter() {
                 builder.push(slot, token);
             }
             record.birth_date.into_iter().collect()
@@ -116,7 +120,7 @@ impl Tokenizer {
             let mut dated = record.clone();
             for &date in &dates {
                 dated.birth_date = Some(date);
-                for (slot, token) in self.tokenize(&dated).iter() {
+                for (slot, token) in self.tokenize_keyed(&dated, false).iter() {
                     builder.push(slot, token);
                 }
             }
@@ -138,8 +142,17 @@ impl Tokenizer {
             [date] => Some(date.year.to_be_bytes()),
             _ => None,
         };
-        let mut emit = |slot: Slot, key: &str, forms: Vec<String>| {
-            let variants = one_edit_variants(key);
+        // A word's variants: every string one edit from its skeleton, and the
+        // skeletons of the word as typed with one slip undone (a slip inside
+        // a letter group, `hc` for `ch`, is more than one edit of the
+        // skeleton).
+        let mut emit = |slot: Slot, key: &str, forms: Vec<String>, slips: Vec<String>| {
+            let mut variants = one_edit_variants(key);
+            if !variants.is_empty() {
+                variants.extend(slips.into_iter().filter(|slip| slip != key));
+                variants.sort_unstable();
+                variants.dedup();
+            }
             let forms: Vec<String> = forms
                 .into_iter()
                 .filter(|form| form != key && variants.binary_search(form).is_err())
@@ -192,24 +205,28 @@ impl Tokenizer {
                 }
             }
         };
-        let keys = |value: &str| -> Vec<String> {
+        let keys = |value: &str| -> Vec<(String, Vec<String>)> {
             words(&fold_text(value))
-                .map(skeleton)
-                .filter(|key| !key.is_empty())
+                .map(|word| (skeleton(word), typed_slip_variants(word)))
+                .filter(|(key, _)| !key.is_empty())
                 .take(MAX_VARIANT_WORDS)
                 .collect()
         };
-        for key in keys(&record.given_name) {
-            emit(Slot::GivenVariant, &key, Vec::new());
+        for (key, slips) in keys(&record.given_name) {
+            emit(Slot::GivenVariant, &key, Vec::new(), slips);
         }
         // The family name's forms in the other language, computed once: the
         // first of its variants, and keys of its dates.
         let mut family_forms: Vec<String> = Vec::new();
-        for key in keys(&record.family_name) {
+        for (key, slips) in keys(&record.family_name) {
             let stem = family_stem(&key);
             let forms = other_language_forms(stem);
             family_forms.extend(forms.iter().cloned());
-            emit(Slot::FamilyVariant, stem, forms);
+            let slips = slips
+                .iter()
+                .map(|slip| family_stem(slip).to_string())
+                .collect();
+            emit(Slot::FamilyVariant, stem, forms, slips);
         }
         let query = builder.finish();
         if dates.is_empty() {
@@ -298,16 +315,9 @@ impl Tokenizer {
         // field, a surname that is also a given name) is never a key, as
         // below.
         for alias in &record.other_names {
-            for word in words(&fold_text(alias)).take(MAX_VARIANT_WORDS) {
-                let word_skeleton = skeleton(word);
-                if !word_skeleton.is_empty()
-                    && tables()
-                        .given_classes(&word_skeleton, record.sex)
-                        .is_empty()
-                {
-                    keys.extend(surname_wholes(word, &word_skeleton));
-                    other_name_stems.push(family_stem(&word_skeleton).to_string());
-                }
+            for (word, word_skeleton) in surname_words(alias, record.sex) {
+                keys.extend(surname_wholes(&word, &word_skeleton));
+                other_name_stems.push(family_stem(&word_skeleton).to_string());
             }
         }
         let other_names_keyed = keys.len();
@@ -446,6 +456,13 @@ impl Tokenizer {
     /// The tokens of a record, as a node keeps them and `poshuk encode`
     /// writes them: whole values only.
     pub fn tokenize(&self, record: &Record) -> TokenRecord {
+        self.tokenize_keyed(record, true)
+    }
+
+    /// [`Tokenizer::tokenize`], with the birth date keyed also with the other
+    /// names that are surnames, or not: a query keys them itself, first and
+    /// within the bounds of one query (`with_other_date_keys`).
+    fn tokenize_keyed(&self, record: &Record, other_surname_dates: bool) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
         let sex = record.sex;
         let given = self.cached(
@@ -465,6 +482,11 @@ impl Tokenizer {
         // A diminutive of the given name among the other names (Саша for
         // Олександр) adds nothing the class token does not, and its tokens
         // would mark the given name's class for a thief.
+        // The other names that are surnames (no word of them a given name the
+        // tables know) key the birth date as the family name does: a child
+        // kept under an adoptive surname, the former one noted, meets a
+        // search by the former surname and year with the year compared.
+        let mut other_surnames = NameInputs::default();
         for alias in &record.other_names {
             let alias_classes = tables().given_classes(&name_key(alias), sex);
             if alias_classes.iter().any(|class| {
@@ -478,6 +500,20 @@ impl Tokenizer {
             self.cached(&mut builder, CachedPart::Alias, sex, alias, |emit| {
                 add_name(emit, alias, NameRole::Alias, sex)
             });
+            if !other_surname_dates {
+                continue;
+            }
+            for (word, word_skeleton) in surname_words(alias, sex) {
+                for whole in surname_wholes(&word, &word_skeleton) {
+                    let whole = whole.into_bytes();
+                    if other_surnames.wholes.len() < MAX_OTHER_SURNAME_DATE_KEYS
+                        && !family.wholes.contains(&whole)
+                        && !other_surnames.wholes.contains(&whole)
+                    {
+                        other_surnames.wholes.push(whole);
+                    }
+                }
+            }
         }
         let patronymic = self.cached(
             &mut builder,
@@ -500,7 +536,14 @@ impl Tokenizer {
             add_document(&mut emit, document);
         }
         if let Some(date) = record.birth_date {
-            add_birth_date(&mut emit, date, &given, &family, patronymic.father());
+            add_birth_date(
+                &mut emit,
+                date,
+                &given,
+                &family,
+                &other_surnames,
+                patronymic.father(),
+            );
         }
         builder.finish()
     }
@@ -631,6 +674,22 @@ impl NameInputs {
             list.push(bytes.to_vec());
         }
     }
+}
+
+/// The words of an other name that are surnames, with their skeletons: every
+/// word but those the given-name tables know (a diminutive, the given name of
+/// a full former name typed in one field, a surname that is also a given
+/// name), which never key a date.
+fn surname_words(other_name: &str, sex: Sex) -> Vec<(String, String)> {
+    let folded = fold_text(other_name);
+    words(&folded)
+        .take(MAX_VARIANT_WORDS)
+        .map(|word| (word, skeleton(word)))
+        .filter(|(_, word_skeleton)| {
+            !word_skeleton.is_empty() && tables().given_classes(word_skeleton, sex).is_empty()
+        })
+        .map(|(word, word_skeleton)| (word.to_string(), word_skeleton))
+        .collect()
 }
 
 /// The whole-name keys of one surname word (`raw`, case-folded, and its
@@ -776,18 +835,21 @@ fn add_patronymic(emit: &mut Emit<'_>, value: &str) {
 /// column (not with a word of the given-name column: keyed with a given name,
 /// a year token would join different families), the full date also with the
 /// given name's classes (or its skeleton when the tables do not know it): a
-/// child under an adoptive surname keeps meeting by given name and date. Day
-/// and month alone are shared: they tell no year.
+/// child under an adoptive surname keeps meeting by given name and date.
+/// The other names that are surnames key the year and the date as the
+/// family column does (a former surname is a family name). Day and month
+/// alone are shared: they tell no year.
 fn add_birth_date(
     emit: &mut Emit<'_>,
     date: BirthDate,
     given: &NameInputs,
     family: &NameInputs,
+    other_surnames: &NameInputs,
     father: &[u8],
 ) {
     let year = date.year.to_be_bytes();
     let full = date.month.zip(date.day);
-    for key in &family.wholes {
+    for key in family.wholes.iter().chain(&other_surnames.wholes) {
         add_family_dates(emit, date, key);
     }
     if let Some((month, day)) = full {

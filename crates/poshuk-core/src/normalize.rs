@@ -558,6 +558,43 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
     variants
 }
 
+/// The skeletons of a word as typed with one typing slip undone: a letter
+/// dropped, or two neighbours exchanged, in the letters typed rather than in
+/// the skeleton. A slip inside a letter group the skeleton reads as one sound
+/// is more than one edit of the skeleton: Orlihc (`orligc`) is two from Orlich
+/// (`orliq`), Levkovcih three from Levkovich; undone on the letters, each is
+/// one. Without the skeleton of the word itself; empty for words whose
+/// skeleton is shorter than [`MIN_VARIANT_KEY`], as [`one_edit_variants`].
+pub fn typed_slip_variants(word: &str) -> Vec<String> {
+    let key = skeleton(word);
+    if key.len() < MIN_VARIANT_KEY {
+        return Vec::new();
+    }
+    let letters: Vec<char> = word.chars().collect();
+    let mut variants = Vec::with_capacity(letters.len() * 2);
+    let mut typed = String::with_capacity(word.len());
+    for position in 0..letters.len() {
+        typed.clear();
+        typed.extend(
+            letters
+                .iter()
+                .enumerate()
+                .filter(|&(at, _)| at != position)
+                .map(|(_, &letter)| letter),
+        );
+        variants.push(skeleton(&typed));
+        if position + 1 < letters.len() && letters[position] != letters[position + 1] {
+            let mut exchanged = letters.clone();
+            exchanged.swap(position, position + 1);
+            variants.push(skeleton(&exchanged.into_iter().collect::<String>()));
+        }
+    }
+    variants.retain(|variant| *variant != key && !variant.is_empty());
+    variants.sort_unstable();
+    variants.dedup();
+    variants
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1463,3 +1463,161 @@ fn a_surname_in_the_given_column_never_makes_the_same_date_differ() {
         }
     }
 }
+
+/// A query's variants as a node keeps them: those that are one of its
+/// stored names (here, the one record's).
+fn as_a_node_keeps(query: &TokenRecord, stored: &TokenRecord) -> TokenRecord {
+    let names: Vec<Token> = [Slot::FamilyWhole, Slot::GivenWhole, Slot::AliasWhole]
+        .iter()
+        .flat_map(|&slot| stored.slot(slot).to_vec())
+        .collect();
+    query.filtered(|slot, token| {
+        !matches!(slot, Slot::GivenVariant | Slot::FamilyVariant) || names.contains(&token)
+    })
+}
+
+/// Typing slips a searcher makes: one inside a letter group the skeleton
+/// reads as one sound (Orlihc for Orlich is two edits of the skeleton, one
+/// of the letters), one in each name, one in a surname typed in the
+/// given-name column. Each meets the record by a blocking key, as a node
+/// keeps the query's variants, and no name reads as different.
+#[test]
+fn typing_slips_meet_the_record_one_letter_apart() {
+    let cases: &[(Row<'_>, Row<'_>, Band)] = &[
+        (
+            ("Svetlana", "Orlihc", "", "2008-06-24", "", &[], F),
+            ("Світлана", "Орлич", "", "2008-06-24", "", &[], F),
+            Band::Strong,
+        ),
+        (
+            ("Aleksandr", "Levkovcih", "", "03.09.2010", "", &[], M),
+            ("Олександр", "Левкович", "", "03.09.2010", "", &[], M),
+            Band::Strong,
+        ),
+        (
+            ("Polina", "Stelmashhcuk", "", "2012-05-09", "", &[], F),
+            ("Полина", "Стелмащук", "", "09.05.2012", "", &[], F),
+            Band::Strong,
+        ),
+        (
+            ("Vevolod", "Gromihin", "", "2017-12-12", "", &[], M),
+            (
+                "Всеволод",
+                "Громишин",
+                "Кузьмич",
+                "12.12.2017",
+                "Умань",
+                &[],
+                M,
+            ),
+            Band::Possible,
+        ),
+        (
+            ("Ykuhymenko", "Nestor", "", "1991", "", &[], M),
+            ("Нестор", "Юхименко", "", "07.09.1991", "", &[], M),
+            // Without the list's frequencies a swapped pair with a year
+            // alone stays weak; a node's make it possible.
+            Band::Weak,
+        ),
+    ];
+    let tokenizer = tokenizer();
+    for &(query, held, band) in cases {
+        let stored = tokenizer.tokenize(&record(held));
+        let kept = as_a_node_keeps(&tokenizer.tokenize_query(&record(query)), &stored);
+        let query_keys = crate::blocking::blocking_keys(&kept);
+        assert!(
+            crate::blocking::blocking_keys(&stored)
+                .iter()
+                .any(|key| query_keys.binary_search(key).is_ok()),
+            "{} {} meets {} {} by no blocking key",
+            query.0,
+            query.1,
+            held.0,
+            held.1
+        );
+        let scored = MatchModel::default().score_query(&kept, &stored, &NoTermFrequencies);
+        assert!(
+            scored.band >= band,
+            "{} {}: {} {}",
+            query.0,
+            query.1,
+            scored.probability,
+            scored.explain()
+        );
+        assert!(
+            !scored
+                .fields
+                .iter()
+                .any(|field| field.level == Level::Different),
+            "{} {}: {}",
+            query.0,
+            query.1,
+            scored.explain()
+        );
+    }
+}
+
+/// A child kept under an adoptive surname with the former one noted among
+/// the other names: a search by the former surname and the year meets the
+/// record by a blocking key and compares the year (the record keys its date
+/// with its other surnames too), so the same year reads "same year" and a
+/// full date "same date". A given name among the other names keys nothing.
+#[test]
+fn a_former_surname_noted_by_the_holder_compares_the_year() {
+    let held = (
+        "Сергей",
+        "Демченко",
+        "Николаевич",
+        "2015-11-16",
+        "",
+        &["Галичишин"][..],
+        M,
+    );
+    let tokenizer = tokenizer();
+    let stored = tokenizer.tokenize(&record(held));
+    let stored_keys = crate::blocking::blocking_keys(&stored);
+    for (date, level) in [("2015", Level::Year), ("16.11.2015", Level::Exact)] {
+        let query = ("Serhii", "Halychyshyn", "", date, "", &[][..], M);
+        let kept = as_a_node_keeps(&tokenizer.tokenize_query(&record(query)), &stored);
+        let query_keys = crate::blocking::blocking_keys(&kept);
+        assert!(
+            stored_keys
+                .iter()
+                .any(|key| query_keys.binary_search(key).is_ok()),
+            "{date}: no blocking key"
+        );
+        let scored = score(query, held);
+        assert_eq!(
+            scored.fields[1].level,
+            Level::OtherName,
+            "{}",
+            scored.explain()
+        );
+        assert_eq!(scored.fields[3].level, level, "{}", scored.explain());
+        assert!(
+            scored.band >= Band::Possible,
+            "{date}: {}",
+            scored.explain()
+        );
+    }
+    let other_year = score(("Serhii", "Halychyshyn", "", "2011", "", &[], M), held);
+    assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    // A given name (a diminutive, a name used at home) keys no date: it
+    // would join the year groups of different families.
+    let years = |other: &[&str]| {
+        tokenizer
+            .tokenize(&record((
+                "Наталія",
+                "Салак",
+                "",
+                "2006-04-23",
+                "",
+                other,
+                F,
+            )))
+            .slot(Slot::FamilyYear)
+            .len()
+    };
+    assert_eq!(years(&["Тина"]), years(&[]));
+    assert_eq!(years(&["Борисова"]), years(&[]) + 1);
+}
