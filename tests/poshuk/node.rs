@@ -906,6 +906,42 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     assert_eq!(bands_of("Ivan", "Kovalenko", "2013")[0], "strong");
 }
 
+/// Namesakes held at one probability are ordered by the evidence before
+/// the hold: of four Kovalenkos of 2012 named Олександр or Александр (each
+/// "as likely as not"), the one whose name is written as the searcher wrote
+/// it comes first, not the one whose handle sorts first.
+#[test]
+fn of_namesakes_held_at_one_score_the_name_as_written_comes_first() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let mut csv = String::from("record_id,given_name,family_name,birth_date,birth_place\n");
+    for index in 0..3 {
+        csv.push_str(&format!(
+            "K{index},Александр,Коваленко,2012-0{}-11,\n",
+            index + 1
+        ));
+    }
+    csv.push_str("K9,Олександр,Коваленко,2012-09-19,\n");
+    std::fs::write(root.join("cases.csv"), csv).expect("cases");
+    let node = NodeProcess::start(root, "ngo-ua");
+    let run = ingest(root, &node, "cases.csv", &[]);
+    assert!(run.success, "{}", run.stderr);
+    let hits = node.search_own(serde_json::json!({
+        "given_name": "Олександр", "family_name": "Коваленко", "birth_date": "2012"
+    }));
+    let shown: Vec<(&str, f64)> = hits
+        .iter()
+        .filter(|(_, hit)| hit["band"] != "weak")
+        .map(|(id, hit)| (id.as_str(), hit["score"].as_f64().expect("score")))
+        .collect();
+    assert_eq!(shown.len(), 4, "{shown:?}");
+    assert!(
+        shown.iter().all(|(_, score)| *score == shown[0].1),
+        "{shown:?}"
+    );
+    assert_eq!(shown[0].0, "K9", "{shown:?}");
+}
+
 /// A hit's level for one field (`family_name`, `birth_date`, ...), as the
 /// local API shows it; empty when the field is not shown.
 fn level_of(hit: &serde_json::Value, field: &str) -> String {

@@ -233,13 +233,9 @@ impl Coordinator {
         }
         // Ordered again under the names shown: ties were broken by the real
         // ids, and where an anonymous partner's hit fell among equal scores
-        // would tell where its id sorts.
-        response.hits.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.handle.cmp(&b.handle))
-                .then_with(|| a.partner.cmp(&b.partner))
-        });
+        // would tell where its id sorts. Each partner's hits are still in
+        // its node's order.
+        order_hits(&mut response.hits);
         // The whole search's time would be an anonymous node's own when it
         // answers last: not told.
         if hidden {
@@ -393,6 +389,34 @@ impl Coordinator {
 
 /// Merges the nodes' answers: hits by score, ties broken by partner and
 /// handle, capped at `limit`; a status per partner.
+/// Orders hits by score; among equal scores, by their rank in their
+/// partner's answer (a node orders its hits of one tenth by what the tenth
+/// hides: the exact probability, then the evidence), then by handle (keyed,
+/// random-looking), then partner: never first by partner id, which would
+/// tell where an anonymous partner's id sorts among the others by which of
+/// two equal hits is kept. `hits` holds each partner's hits in the order
+/// its node gave them.
+fn order_hits(hits: &mut Vec<FederatedHit>) {
+    let mut ranks: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ranked: Vec<(usize, FederatedHit)> = hits
+        .drain(..)
+        .map(|hit| {
+            let next = ranks.entry(hit.partner.clone()).or_default();
+            let rank = *next;
+            *next += 1;
+            (rank, hit)
+        })
+        .collect();
+    ranked.sort_by(|(a_rank, a), (b_rank, b)| {
+        b.score
+            .total_cmp(&a.score)
+            .then(a_rank.cmp(b_rank))
+            .then_with(|| a.handle.cmp(&b.handle))
+            .then_with(|| a.partner.cmp(&b.partner))
+    });
+    hits.extend(ranked.into_iter().map(|(_, hit)| hit));
+}
+
 fn merge(
     requester: &PartnerConfig,
     answers: Vec<(&PartnerConfig, Answer)>,
@@ -408,15 +432,7 @@ fn merge(
             hit
         }));
     }
-    // Ties broken by handle (keyed, random-looking), then partner: never
-    // first by partner id, which would tell where an anonymous partner's id
-    // sorts among the others by which of two equal hits is kept.
-    hits.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.handle.cmp(&b.handle))
-            .then_with(|| a.partner.cmp(&b.partner))
-    });
+    order_hits(&mut hits);
     hits.truncate(limit);
     let partial = partners
         .values()
@@ -500,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn hits_are_merged_by_score_ties_broken_by_handle_then_partner() {
+    fn hits_are_merged_by_score_ties_broken_by_each_nodes_order_then_handle() {
         let (ngo, intl, down) = (partner("ngo"), partner("intl"), partner("down"));
         let answers = vec![
             (
@@ -514,7 +530,7 @@ mod tests {
                 &intl,
                 (
                     status(PartnerOutcome::Ok, 2),
-                    vec![hit(&intl, 9, 0.9), hit(&intl, 3, 0.99)],
+                    vec![hit(&intl, 3, 0.99), hit(&intl, 9, 0.9)],
                 ),
             ),
             (&down, (status(PartnerOutcome::Unavailable, 0), Vec::new())),
@@ -527,8 +543,9 @@ mod tests {
             .collect();
         assert_eq!(
             order,
-            [("intl".into(), 3), ("ngo".into(), 1), ("ngo".into(), 2)],
-            "best first, then handle; capped at the limit"
+            [("intl".into(), 3), ("ngo".into(), 2), ("ngo".into(), 1)],
+            "best first; of one score, each node's first before any node's second \
+             (ngo's node put handle 2 before 1), then handle; capped at the limit"
         );
         assert!(
             merged

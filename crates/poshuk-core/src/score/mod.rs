@@ -255,6 +255,13 @@ impl MatchScore {
         explain(self.fields.iter().map(|field| (field.field, field.level)))
     }
 
+    /// The evidence the fields gave, in bits, before any cap: what orders
+    /// two hits of one probability (two namesakes held at 0.5, one whose
+    /// birth place agrees) so that the better-supported comes first.
+    pub fn evidence(&self) -> f64 {
+        self.fields.iter().map(|field| field.weight).sum()
+    }
+
     /// The fields that agreed.
     pub fn agreeing_fields(&self) -> Vec<Field> {
         self.fields

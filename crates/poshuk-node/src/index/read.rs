@@ -148,12 +148,7 @@ impl TokenIndex {
                 tokens,
             ));
         }
-        hits.sort_by(|(a, _), (b, _)| {
-            b.score
-                .probability
-                .total_cmp(&a.score.probability)
-                .then(a.handle.cmp(&b.handle))
-        });
+        hits.sort_by(|(a, _), (b, _)| ranked(a, b));
         // A few more than are returned: a hit held back by its namesakes
         // (below) makes room for one further down. A few, not twice as many:
         // each costs a count of its namesakes.
@@ -174,12 +169,7 @@ impl TokenIndex {
             })
             .collect();
         // A hit held back by its counted namesakes goes below the others.
-        hits.sort_by(|a, b| {
-            b.score
-                .probability
-                .total_cmp(&a.score.probability)
-                .then(a.handle.cmp(&b.handle))
-        });
+        hits.sort_by(ranked);
         hits.truncate(limit);
         tracing::debug!(
             candidates = candidates.len(),
@@ -430,4 +420,16 @@ fn namesakes(
     }
     let count = searcher.search(&BooleanQuery::new(clauses), &tantivy::collector::Count)?;
     Ok((count as u64).max(1))
+}
+
+/// The order hits are returned in: by probability, then by the evidence
+/// before the caps (of two namesakes held at 0.5, the one whose birth place
+/// or father's name also agrees comes first), then by handle. The
+/// coordinator keeps this order among a partner's hits of one score.
+fn ranked(a: &IndexHit, b: &IndexHit) -> std::cmp::Ordering {
+    b.score
+        .probability
+        .total_cmp(&a.score.probability)
+        .then(b.score.evidence().total_cmp(&a.score.evidence()))
+        .then(a.handle.cmp(&b.handle))
 }
