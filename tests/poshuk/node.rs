@@ -942,6 +942,56 @@ fn of_namesakes_held_at_one_score_the_name_as_written_comes_first() {
     assert_eq!(shown[0].0, "K9", "{shown:?}");
 }
 
+/// A given name no table knows, one letter from a name they do, is that
+/// name mistyped, in whatever language the record keeps it: Kladiya finds
+/// Клавдія kept without a birth date, Miokłaj finds Микола, Кистина finds
+/// Христина, each shown one letter apart and as the person. Two names the
+/// tables know, a letter apart (Олеся, Олесь), stay different names.
+#[test]
+fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
+    let (dir, _keyring) = workspace_with_keyring();
+    let root = dir.path();
+    let mut csv = String::from("record_id,given_name,family_name,patronymic,birth_date\n");
+    csv.push_str("M1,Клавдія,Овсенко,Іванівна,\n");
+    csv.push_str("M2,Микола,Степанський,Матвійович,1986-02-20\n");
+    csv.push_str("M3,Христина,Сірова,Зеновіївна,2016-07-05\n");
+    csv.push_str("M4,Олесь,Пилипчук,Петрович,2010-03-03\n");
+    // A list of some size, so that these surnames are rare in it.
+    let given_names = ["Ольга", "Петро", "Олег", "Марія", "Іван", "Олена"];
+    for index in 0..3000 {
+        csv.push_str(&format!(
+            "F{index},{},Фонова{index},,19{:02}-01-01\n",
+            given_names[index % given_names.len()],
+            40 + index % 60
+        ));
+    }
+    std::fs::write(root.join("cases.csv"), csv).expect("cases");
+    let node = NodeProcess::start(root, "ngo-ua");
+    let run = ingest(root, &node, "cases.csv", &[]);
+    assert!(run.success, "{}", run.stderr);
+    for (given, family, date, record_id) in [
+        ("Kladiya", "Ovsenko", "2011", "M1"),
+        ("Miokłaj", "Stepanskyy", "1986", "M2"),
+        ("Кистина", "Серова", "2016", "M3"),
+    ] {
+        let found = node.search_own(serde_json::json!({
+            "given_name": given, "family_name": family, "birth_date": date
+        }));
+        let (first, hit) = found.first().expect("a hit");
+        assert_eq!(first, record_id, "{given} {family}: {found:?}");
+        assert_ne!(hit["band"], "weak", "{given} {family}: {hit}");
+        assert_eq!(level_of(hit, "given_name"), "close", "{hit}");
+    }
+    let found = node.search_own(serde_json::json!({
+        "given_name": "Олеся", "family_name": "Пилипчук", "birth_date": "2010"
+    }));
+    assert!(
+        found.iter().all(|(record_id, hit)| record_id != "M4"
+            || (hit["band"] != "strong" && level_of(hit, "given_name") == "different")),
+        "{found:?}"
+    );
+}
+
 /// A hit's level for one field (`family_name`, `birth_date`, ...), as the
 /// local API shows it; empty when the field is not shown.
 fn level_of(hit: &serde_json::Value, field: &str) -> String {

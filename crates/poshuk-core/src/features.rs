@@ -63,6 +63,10 @@ pub const OTHER_DATE_KEYS: usize = 6;
 /// most: a former surname or two, each in a spelling or two.
 pub const MAX_OTHER_SURNAME_DATE_KEYS: usize = 4;
 
+/// Known given names among the variants of a given name the tables do not
+/// know, at most, for the query to carry their classes as variants.
+pub const MAX_MISTYPED_CLASSES: usize = 3;
+
 /// Name words of a query that get variants: nodes accept at most 4 × 1,024
 /// variant tokens per slot, which bounds the work a query asks of them.
 pub const MAX_VARIANT_WORDS: usize = 4;
@@ -107,8 +111,14 @@ impl Tokenizer {
     /// the bounds of one query.
     pub fn tokenize_query_years(&self, record: &Record, years: &[u16]) -> TokenRecord {
         let mut builder = TokenRecordBuilder::default();
+        // Whether the tables know the given name typed (in any reading):
+        // if not, it may be a known name mistyped, and its variants' classes
+        // are looked up.
+        let mut given_known = true;
         let dates: Vec<BirthDate> = if years.is_empty() {
-            for (slot, token) in self.tokenize_keyed(record, false).iter() {
+            let keyed = self.tokenize_keyed(record, false);
+            given_known = !keyed.slot(Slot::GivenClass).is_empty();
+            for (slot, token) in keyed.iter() {
                 builder.push(slot, token);
             }
             record.birth_date.into_iter().collect()
@@ -120,7 +130,9 @@ impl Tokenizer {
             let mut dated = record.clone();
             for &date in &dates {
                 dated.birth_date = Some(date);
-                for (slot, token) in self.tokenize_keyed(&dated, false).iter() {
+                let keyed = self.tokenize_keyed(&dated, false);
+                given_known = !keyed.slot(Slot::GivenClass).is_empty();
+                for (slot, token) in keyed.iter() {
                     builder.push(slot, token);
                 }
             }
@@ -146,6 +158,13 @@ impl Tokenizer {
         // skeletons of the word as typed with one slip undone (a slip inside
         // a letter group, `hc` for `ch`, is more than one edit of the
         // skeleton).
+        // A given name the tables do not know may be a known name mistyped
+        // (Kladiya, Miokłaj, Кистина): the classes of the known names among
+        // its variants come first among them, so that a record of
+        // Клавдія, Микола or Христина meets it one letter apart, in
+        // whatever language it is kept. Only a few: more known names a
+        // letter away tell no name.
+        let mistyped_sex = (!given_known).then_some(record.sex);
         let mut emit = |slot: Slot, key: &str, forms: Vec<String>, slips: Vec<String>| {
             let mut variants = one_edit_variants(key);
             if !variants.is_empty() {
@@ -153,13 +172,33 @@ impl Tokenizer {
                 variants.sort_unstable();
                 variants.dedup();
             }
+            let mut classes = Vec::new();
+            if let Some(sex) = mistyped_sex.filter(|_| slot == Slot::GivenVariant) {
+                for variant in &variants {
+                    for class in tables().given_classes(variant, sex) {
+                        if !classes.contains(&class) {
+                            classes.push(class);
+                        }
+                    }
+                }
+                if classes.len() > MAX_MISTYPED_CLASSES {
+                    classes.clear();
+                }
+            }
+            for class in &classes {
+                builder.push(
+                    slot,
+                    self.hasher
+                        .token(slot.domain(), kind::CLASS, &class.to_be_bytes()),
+                );
+            }
             let forms: Vec<String> = forms
                 .into_iter()
                 .filter(|form| form != key && variants.binary_search(form).is_err())
                 .collect();
-            let real = (forms.len() + variants.len()).min(VARIANTS_PER_WORD);
+            let real = (classes.len() + forms.len() + variants.len()).min(VARIANTS_PER_WORD);
             let keys_year = variant_year.filter(|_| slot == Slot::FamilyVariant);
-            for variant in forms.iter().chain(&variants).take(real) {
+            for variant in forms.iter().chain(&variants).take(real - classes.len()) {
                 builder.push(
                     slot,
                     self.hasher

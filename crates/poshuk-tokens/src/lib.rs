@@ -130,7 +130,7 @@ macro_rules! slots {
 slots! {
     GivenWhole => Name, "GivenWhole", "Skeleton of each word of the given name.";
     GivenClass => Name, "GivenClass", "Equivalence classes of the given name (Олександр = Alexander = Sasha).";
-    GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton.";
+    GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton, and, for a given name the tables do not know, the classes of the known names among them.";
     FamilyWhole => Name, "FamilyWhole", "Gender-folded stem of each word of the family name.";
     FamilyClass => Name, "FamilyClass", "Given-name classes of the family column (for swapped columns).";
     FamilyVariant => Name, "FamilyVariant", "Queries only: whole-name tokens of every string one edit from the family name's stem, and of its forms in the other language.";

@@ -232,6 +232,49 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
         Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
         None => None,
     };
+    // How the nodes holding a missed person score the query in their own
+    // staff's search, which shows weak hits too (synthetic data only: for
+    // tuning).
+    let holders_view = |record: &RawRecord,
+                        person: u32,
+                        searcher: Source|
+     -> anyhow::Result<Vec<String>> {
+        let mut seen = Vec::new();
+        for source in holders
+            .get(&person)
+            .into_iter()
+            .flatten()
+            .filter(|source| **source != searcher)
+        {
+            let answer: poshuk_protocol::SearchResponse = node(*source)?.post(
+                local::SEARCH,
+                &poshuk_protocol::LocalSearch {
+                    record: record.clone(),
+                    limit: 50,
+                },
+            )?;
+            for hit in answer.hits {
+                let found = node(*source)?
+                    .get::<poshuk_protocol::Resolved>(&local::resolve_text(&hit.handle.to_string()))
+                    .ok()
+                    .and_then(|found| person_of.get(&(*source, found.record_id)).copied());
+                if found == Some(person) {
+                    let fields: Vec<String> = hit
+                        .fields
+                        .iter()
+                        .map(|field| format!("{} {}", field.field, field.level))
+                        .collect();
+                    seen.push(format!(
+                        "{source:?}: {:?} {:.4} ({})",
+                        hit.band,
+                        hit.score,
+                        fields.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(seen)
+    };
     for searcher in [Source::InternationalOrg, Source::RussianSources] {
         let searching = node(searcher)?;
         let mut taken: HashMap<Kind, usize> = HashMap::new();
@@ -349,17 +392,31 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                             let above: Vec<String> = found_hits
                                 .iter()
                                 .take_while(|(found, _)| *found != Some(person))
-                                .map(|(_, hit)| format!("{:?} {:.4}", hit.band, hit.score))
+                                .map(|(found, hit)| {
+                                    format!(
+                                        "{:?} {:.4} at {} ({}): {:?}",
+                                        hit.band,
+                                        hit.score,
+                                        hit.partner,
+                                        crate::commands::search::why(hit),
+                                        found.map_or_else(Vec::new, |found| rows_of(
+                                            &data,
+                                            found,
+                                            Some(searcher)
+                                        ))
+                                    )
+                                })
                                 .collect();
                             eprintln!("not first ({}): {typed}; above it: {above:?}", form.name());
                         }
                     } else if args.show_false_alarms {
                         let rows = rows_of(&data, person, Some(searcher));
                         eprintln!(
-                            "missed ({}, named as held: {named}): {typed}; {} hits, partial {}\n    held as: {rows:?}",
+                            "missed ({}, named as held: {named}): {typed}; {} hits, partial {}\n    held as: {rows:?}\n    scored by its holders' own search: {:?}",
                             form.name(),
                             hits.len(),
-                            answer.partial
+                            answer.partial,
+                            holders_view(&request.record, person, searcher)?
                         );
                     }
                     if strong {

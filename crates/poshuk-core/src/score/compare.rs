@@ -36,10 +36,15 @@ impl<'a> NameView<'a> {
     }
 
     /// Whether the two names are one edit apart: one side is a query whose
-    /// variants hold the other's whole name.
+    /// variants hold the other's whole name, or the class of a known name
+    /// one letter from a given name the tables do not know (Miokłaj meets
+    /// Микола).
     #[inline]
     fn one_edit_from(&self, other: &NameView<'_>) -> bool {
-        intersects(self.variant, other.whole) || intersects(self.whole, other.variant)
+        intersects(self.variant, other.whole)
+            || intersects(self.whole, other.variant)
+            || intersects(self.variant, other.class)
+            || intersects(self.class, other.variant)
     }
 }
 
@@ -104,6 +109,24 @@ fn compare_given(
     }
     // Within one edit (a typo, a letter of another transliteration).
     if left.one_edit_from(&right) {
+        // One side's name is in the tables and the other's, one letter
+        // away, is not: a known name mistyped (Kladiya for Klavdiya,
+        // Теяна for Тетяна), not one of the many known names a letter
+        // apart (Олесь / Олеся, Іван / Іванна). It says as much as that
+        // name written right, by how common the known name is (not the
+        // misspelling, which one record alone may carry).
+        if left.class.is_empty() != right.class.is_empty() {
+            let known = if left.class.is_empty() {
+                right.class
+            } else {
+                left.class
+            };
+            let frequency = known_frequency(known, &[], frequencies);
+            return (
+                Level::Close,
+                given::MISTYPED_KNOWN.weight_with_frequency(frequency),
+            );
+        }
         return (Level::Close, given::CLOSE.weight());
     }
     (Level::Different, given::DIFFERENT.weight())
@@ -123,7 +146,13 @@ fn compare_family(
         return (Level::Exact, family::EXACT.weight_with_frequency(frequency));
     }
     if left.one_edit_from(&right) {
-        return (Level::Close, family::CLOSE.weight());
+        // u: how common the names are in the list, the more common of the
+        // two. A typo of Коваленко meets many Коваленко; Кабаннеко typed,
+        // one letter from a Кабаненко few carry, hardly anyone else's. A
+        // misspelling one record alone carries (Павлиишн) is as common as
+        // the name it misspells (Павлишин), which the other side holds.
+        let frequency = known_frequency(left.whole, right.whole, frequencies);
+        return (Level::Close, family::CLOSE.weight_with_frequency(frequency));
     }
     (Level::Different, family::DIFFERENT.weight())
 }

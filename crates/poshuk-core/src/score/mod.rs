@@ -613,7 +613,12 @@ impl MatchModel {
                         )
                     }),
                     shared(l.slot(Slot::GivenClass), r.slot(Slot::GivenClass))
-                        .or_else(|| shared(l.slot(Slot::GivenWhole), r.slot(Slot::GivenWhole))),
+                        .or_else(|| shared(l.slot(Slot::GivenWhole), r.slot(Slot::GivenWhole)))
+                        // A given name one letter apart: the name met.
+                        .or_else(|| shared(l.slot(Slot::GivenVariant), r.slot(Slot::GivenClass)))
+                        .or_else(|| shared(l.slot(Slot::GivenClass), r.slot(Slot::GivenVariant)))
+                        .or_else(|| shared(l.slot(Slot::GivenVariant), r.slot(Slot::GivenWhole)))
+                        .or_else(|| shared(l.slot(Slot::GivenWhole), r.slot(Slot::GivenVariant))),
                 )
             };
             // The family name's others of the same year, where the list

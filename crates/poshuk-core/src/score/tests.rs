@@ -1052,6 +1052,48 @@ impl TermFrequencies for Shares {
     }
 }
 
+/// A family name one letter apart says as much as the names are rare: a
+/// typo of a name few carry (Кабаннеко) more than a typo of a common one
+/// (Ковалнко), and a misspelling one record alone carries (Павлиишн) no
+/// more than the common name it misspells.
+#[test]
+fn a_family_name_one_letter_apart_weighs_by_how_common_the_names_are() {
+    let tokenizer = tokenizer();
+    let family_weight = |query: Row<'_>, held: Row<'_>, common: &str| {
+        let common = tokenizer.tokenize(&record(("", common, "", "", "", &[], M)));
+        let scored = MatchModel::default().score_query(
+            &tokenizer.tokenize_query(&record(query)),
+            &tokenizer.tokenize(&record(held)),
+            &Shares {
+                chosen: common.slot(Slot::FamilyWhole).to_vec(),
+                share: 0.01,
+                others: 1e-4,
+                people: 20_000.0,
+            },
+        );
+        assert_eq!(scored.fields[1].level, Level::Close, "{}", scored.explain());
+        (scored.fields[1].weight, scored.band)
+    };
+    let (rare, _) = family_weight(
+        ("Иван", "Кабаннеко", "", "24.08.2018", "", &[], M),
+        ("Іван", "Кабаненко", "Назарович", "24.08.2018", "", &[], M),
+        "Коваленко",
+    );
+    let (common, _) = family_weight(
+        ("Иван", "Ковалнко", "", "24.08.2018", "", &[], M),
+        ("Іван", "Коваленко", "Назарович", "24.08.2018", "", &[], M),
+        "Коваленко",
+    );
+    let (misspelt, band) = family_weight(
+        ("Тетяна", "Павлишина", "", "2017", "", &[], F),
+        ("Тетяна", "Павлиишн", "Єгорівна", "2017-06-26", "", &[], F),
+        "Павлишин",
+    );
+    assert!(rare > common + 5.0, "{rare} {common}");
+    assert!((misspelt - common).abs() < 1e-9, "{misspelt} {common}");
+    assert_ne!(band, Band::Strong);
+}
+
 /// A name and a year in swapped columns: the namesakes expected are
 /// counted with the surname's share and the given name's, whichever
 /// column each was typed in. A common given name with a rare surname is

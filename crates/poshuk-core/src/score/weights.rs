@@ -37,6 +37,10 @@ pub(super) mod given {
     pub(crate) const EXACT: Mu = mu(0.55, 0.02);
     pub(crate) const EQUIVALENT: Mu = mu(0.38, 0.02);
     pub(crate) const CLOSE: Mu = mu(0.03, 0.004);
+    /// One letter from a name the tables know, the name typed being one
+    /// they do not: that name mistyped. Weighed as an equivalent form (u:
+    /// how common the known name is).
+    pub(crate) const MISTYPED_KNOWN: Mu = mu(0.38, 0.02);
     pub(crate) const DIFFERENT: Mu = mu(0.015, 0.876);
 }
 

@@ -229,7 +229,10 @@ impl TokenIndex {
             }
         }
         if let Ok(mut names) = self.names.write() {
-            for slot in [Slot::GivenWhole, Slot::FamilyWhole] {
+            // The given name's classes too: a query's variants of a given
+            // name the tables do not know carry the classes of the known
+            // names among them.
+            for slot in [Slot::GivenWhole, Slot::GivenClass, Slot::FamilyWhole] {
                 names.extend(tokens.slot(slot).iter().map(|token| token.0));
             }
         }
