@@ -28,7 +28,8 @@ use crate::names::{
     family_stem, name_key, name_key_reading, other_language_forms, place_segments, tables,
 };
 use crate::normalize::{
-    ChReading, fold_text, one_edit_variants, skeleton, skeleton_reading, typed_slip_variants, words,
+    ChReading, fold_text, marks_lost_readings, one_edit_variants, skeleton, skeleton_reading,
+    typed_slip_variants, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -244,23 +245,31 @@ impl Tokenizer {
                 }
             }
         };
-        let keys = |value: &str| -> Vec<(String, Vec<String>)> {
+        let keys = |value: &str| -> Vec<(String, Vec<String>, String)> {
             words(&fold_text(value))
-                .map(|word| (skeleton(word), typed_slip_variants(word)))
-                .filter(|(key, _)| !key.is_empty())
+                .map(|word| (skeleton(word), typed_slip_variants(word), word.to_string()))
+                .filter(|(key, _, _)| !key.is_empty())
                 .take(MAX_VARIANT_WORDS)
                 .collect()
         };
-        for (key, slips) in keys(&record.given_name) {
+        for (key, slips, _) in keys(&record.given_name) {
             emit(Slot::GivenVariant, &key, Vec::new(), slips);
         }
         // The family name's forms in the other language, computed once: the
-        // first of its variants, and keys of its dates.
+        // first of its variants, and keys of its dates. Then its readings
+        // with the marks of ISO 9 lost (Stelmasuk, Стельмащук), variants
+        // only: `s` may be с, ш or щ, which no date key should guess.
         let mut family_forms: Vec<String> = Vec::new();
-        for (key, slips) in keys(&record.family_name) {
+        for (key, slips, word) in keys(&record.family_name) {
             let stem = family_stem(&key);
-            let forms = other_language_forms(stem);
+            let mut forms = other_language_forms(stem);
             family_forms.extend(forms.iter().cloned());
+            for reading in marks_lost_readings(&word) {
+                let reading = family_stem(&reading).to_string();
+                if reading != stem && !forms.contains(&reading) {
+                    forms.push(reading);
+                }
+            }
             let slips = slips
                 .iter()
                 .map(|slip| family_stem(slip).to_string())

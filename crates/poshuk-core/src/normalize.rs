@@ -595,6 +595,129 @@ pub fn typed_slip_variants(word: &str) -> Vec<String> {
     variants
 }
 
+/// The skeletons a word may have had before the marks of its spelling were
+/// lost: ISO 9 and the Czech-style systems write ш, щ, ж, ч, х as `š ŝ ž č h`,
+/// and a database or a keyboard without them leaves `s z c h`, which the
+/// skeleton reads as с, з, ц, г. Стельмащук becomes Stelmasuk (two edits of
+/// the skeleton: `wq` for `s`), Шевченко Sevcenko.
+///
+/// For a Cyrillic word, the one skeleton of its ISO 9 spelling without marks
+/// (a query in Cyrillic meets a record kept so). For a Latin word with no
+/// digraph of the systems that write these sounds with two letters (`sh ch zh
+/// kh ts sz cz`, which tell the marks were never there), the skeletons of
+/// each lone `s` read also as ш or щ, `z` as ж, `c` as ч and `h` as х: every
+/// combination while there are at most [`MAX_MARKS_LOST_READINGS`], else one
+/// letter at a time. Without the word's own skeleton.
+pub fn marks_lost_readings(word: &str) -> Vec<String> {
+    let folded = fold_text(word);
+    let own = skeleton(&folded);
+    let mut readings = Vec::new();
+    match detect_script(&folded) {
+        Script::Ukrainian | Script::Russian | Script::Cyrillic => {
+            let spelled: String = folded.chars().map(iso9_without_marks).collect();
+            readings.push(skeleton(&spelled));
+        }
+        Script::Latin => {
+            if ["sh", "ch", "zh", "kh", "ts", "sz", "cz"]
+                .iter()
+                .any(|digraph| folded.contains(digraph))
+            {
+                return Vec::new();
+            }
+            let letters: Vec<char> = folded.chars().map(strip_diacritic).collect();
+            let options: Vec<&[&str]> = letters
+                .iter()
+                .map(|letter| match letter {
+                    's' => &["s", "sh", "shch"][..],
+                    'z' => &["z", "zh"][..],
+                    'c' => &["c", "ch"][..],
+                    'h' => &["h", "kh"][..],
+                    _ => &[][..],
+                })
+                .collect();
+            let combinations: usize = options.iter().map(|o| o.len().max(1)).product();
+            let spell = |choice: &[usize]| -> String {
+                letters
+                    .iter()
+                    .zip(&options)
+                    .zip(choice)
+                    .map(|((letter, options), &chosen)| {
+                        options
+                            .get(chosen)
+                            .map_or_else(|| letter.to_string(), |option| option.to_string())
+                    })
+                    .collect()
+            };
+            if combinations <= MAX_MARKS_LOST_READINGS {
+                let mut choice = vec![0usize; letters.len()];
+                loop {
+                    readings.push(skeleton(&spell(&choice)));
+                    // The next combination, as an odometer turns.
+                    let Some(position) = (0..letters.len())
+                        .rev()
+                        .find(|&at| choice[at] + 1 < options[at].len())
+                    else {
+                        break;
+                    };
+                    choice[position] += 1;
+                    for later in &mut choice[position + 1..] {
+                        *later = 0;
+                    }
+                }
+            } else {
+                for (position, options) in options.iter().enumerate() {
+                    for chosen in 1..options.len() {
+                        let mut choice = vec![0usize; letters.len()];
+                        choice[position] = chosen;
+                        readings.push(skeleton(&spell(&choice)));
+                    }
+                }
+            }
+        }
+        Script::Unknown => {}
+    }
+    readings.retain(|reading| *reading != own && !reading.is_empty());
+    readings.sort_unstable();
+    readings.dedup();
+    readings
+}
+
+/// Readings of one Latin word with its marks lost, at most: a surname has
+/// a few sibilants (Stelmasuk: 3 × 3 × 3 = 27).
+pub const MAX_MARKS_LOST_READINGS: usize = 64;
+
+/// One Cyrillic letter in ISO 9 with its marks lost (`ш щ` → `s`, `ж` → `z`,
+/// `ч` → `c`, `х` → `h`, `є` → `e`, `ю` → `u`, `я` → `a`); other characters
+/// as they are.
+fn iso9_without_marks(letter: char) -> char {
+    match letter {
+        'ш' | 'щ' | 'с' => 's',
+        'ж' | 'з' => 'z',
+        'ч' | 'ц' => 'c',
+        'х' => 'h',
+        'є' | 'е' | 'ё' | 'э' => 'e',
+        'ю' | 'у' => 'u',
+        'я' | 'а' => 'a',
+        'и' | 'і' | 'ї' => 'i',
+        'ы' => 'y',
+        'й' => 'j',
+        'г' | 'ґ' => 'g',
+        'б' => 'b',
+        'в' => 'v',
+        'д' => 'd',
+        'к' => 'k',
+        'л' => 'l',
+        'м' => 'm',
+        'н' => 'n',
+        'о' => 'o',
+        'п' => 'p',
+        'р' => 'r',
+        'т' => 't',
+        'ф' => 'f',
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,6 +818,41 @@ mod tests {
     fn fold_text_drops_punctuation_and_apostrophes() {
         assert_eq!(fold_text("  Мар’ян-Ковальчук, "), "марян ковалчук");
         assert_eq!(fold_text("O'NEIL"), "oneil");
+    }
+
+    /// ISO 9 with its marks lost: a Latin name so written has among its
+    /// readings the Cyrillic name's skeleton, and a Cyrillic name's reading
+    /// is the Latin name's skeleton. A name written with digraphs never had
+    /// the marks, and gets no readings.
+    #[test]
+    fn names_whose_marks_were_lost_are_read_with_them() {
+        for (latin, cyrillic) in [
+            ("Stelmasuk", "Стельмащук"),
+            ("Sevcenko", "Шевченко"),
+            ("Onisenko", "Онищенко"),
+            ("Ûsenko", "Ющенко"),
+            ("Zdanic", "Жданич"),
+            ("Harcenko", "Харченко"),
+        ] {
+            assert!(
+                marks_lost_readings(latin).contains(&skeleton(cyrillic)),
+                "{latin}: {:?} lacks {}",
+                marks_lost_readings(latin),
+                skeleton(cyrillic)
+            );
+            assert_eq!(
+                marks_lost_readings(cyrillic),
+                vec![skeleton(latin)],
+                "{cyrillic}"
+            );
+        }
+        for written in ["Shevchenko", "Stelmashchuk", "Tsybulia", "Szewczenko"] {
+            assert!(marks_lost_readings(written).is_empty(), "{written}");
+        }
+        // A long name with many sibilants is read one letter at a time.
+        let many = marks_lost_readings("Sasasasasasas");
+        assert!(many.len() < MAX_MARKS_LOST_READINGS, "{}", many.len());
+        assert!(many.contains(&skeleton("Шасасасасасас")), "{many:?}");
     }
 
     #[test]
