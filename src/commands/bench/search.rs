@@ -149,6 +149,12 @@ fn named_as_held(query_row: &SynthRow, others: &[&SynthRow]) -> bool {
 struct Tally {
     queries: usize,
     first: usize,
+    /// The person first, hits tied with it at the top (same band and score
+    /// as shown, their order a coin's) counted as its share of them: what
+    /// "first" is on average, without the coin.
+    first_shared: f64,
+    /// Queries whose person was tied at the top with another record.
+    tied: usize,
     top10: usize,
     strong: usize,
     false_alarms: usize,
@@ -386,6 +392,16 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                     if first {
                         tally.first += 1;
                     }
+                    if let Some((_, top)) = found_hits.first() {
+                        let tied: Vec<bool> = found_hits
+                            .iter()
+                            .filter(|(_, hit)| hit.score == top.score && hit.band == top.band)
+                            .map(|(found, _)| *found == Some(person))
+                            .collect();
+                        let mine = tied.iter().filter(|mine| **mine).count();
+                        tally.first_shared += mine as f64 / tied.len() as f64;
+                        tally.tied += usize::from(mine > 0 && mine < tied.len());
+                    }
                     if hits.iter().any(|(found, _)| *found == Some(person)) {
                         tally.top10 += 1;
                         if !first && args.show_false_alarms {
@@ -522,6 +538,8 @@ fn report(tallies: &HashMap<(Kind, Form), Tally>) {
             if let Some(tally) = tallies.get(&(kind, form)) {
                 total.queries += tally.queries;
                 total.first += tally.first;
+                total.first_shared += tally.first_shared;
+                total.tied += tally.tied;
                 total.top10 += tally.top10;
                 total.strong += tally.strong;
                 total.false_alarms += tally.false_alarms;
@@ -538,9 +556,11 @@ fn report(tallies: &HashMap<(Kind, Form), Tally>) {
     let unknown = sum(Kind::Unknown);
     let sibling = sum(Kind::Sibling);
     println!(
-        "known persons ({} queries): right person first {}, in the top 10 {}, strong {}",
+        "known persons ({} queries): right person first {} (ties at the top shared: {:.1}%, {} tied), in the top 10 {}, strong {}",
         known.queries,
         percent(known.first, known.queries),
+        100.0 * known.first_shared / known.queries.max(1) as f64,
+        known.tied,
         percent(known.top10, known.queries),
         percent(known.strong, known.queries)
     );

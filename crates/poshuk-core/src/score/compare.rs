@@ -147,12 +147,14 @@ fn compare_family(
     }
     if left.one_edit_from(&right) {
         // u: how common the names are in the list, the more common of the
-        // two. A typo of Коваленко meets many Коваленко; Кабаннеко typed,
-        // one letter from a Кабаненко few carry, hardly anyone else's. A
-        // misspelling one record alone carries (Павлиишн) is as common as
-        // the name it misspells (Павлишин), which the other side holds.
+        // two, and never less than the level's own: a typo of Коваленко
+        // meets many Коваленко, and a misspelling one record alone carries
+        // (Павлиишн) is as common as the name it misspells (Павлишин). A
+        // rare name one letter away says no more than the level does: the
+        // name typed may be another surname (Кропська, one letter from
+        // Кропак), not a typo.
         let frequency = known_frequency(left.whole, right.whole, frequencies);
-        return (Level::Close, family::CLOSE.weight_with_frequency(frequency));
+        return (Level::Close, family::CLOSE.weight_at_most(frequency));
     }
     (Level::Different, family::DIFFERENT.weight())
 }
@@ -437,7 +439,12 @@ pub(super) fn compare_names(
         // surnames too (Сотник read as Сітник is Ситник; Homenko may be Гоменко
         // or Хоменко), so a name and a year alone stay possible, and a full
         // date, a patronymic or a place make it strong.
-        family_score = (Level::Equivalent, family::CLOSE.weight());
+        // As a name one letter apart, by how common the two names are.
+        let frequency = known_frequency(left_family.whole, right_family.whole, frequencies);
+        family_score = (
+            Level::Equivalent,
+            family::CLOSE.weight_with_frequency(frequency),
+        );
     }
     if !matches!(family_score.0, Level::Exact | Level::Close)
         && family_meets_other_name(left, right)

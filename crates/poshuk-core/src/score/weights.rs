@@ -30,6 +30,16 @@ impl Mu {
             None => self.weight(),
         }
     }
+
+    /// The weight with u raised to a value's frequency, never lowered:
+    /// for a level whose u counts many values (every name one letter from
+    /// the query's), a common one says less, a rare one no more than the
+    /// level does.
+    #[inline]
+    pub(super) fn weight_at_most(self, frequency: Option<f64>) -> f64 {
+        let u = frequency.map_or(self.u, |frequency| frequency.clamp(self.u, self.u * 20.0));
+        (self.m / u).log2()
+    }
 }
 
 pub(super) mod given {
