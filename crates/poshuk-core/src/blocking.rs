@@ -210,6 +210,21 @@ pub fn blocking_keys_by_rule(record: &TokenRecord) -> Vec<(u8, BlockKey)> {
                 ));
             }
         }
+        // A given name the tables do not know: the classes of the known
+        // names one letter away are among its variants (Miokłaj carries
+        // Микола's), with the surname as a stored record keys its class. At
+        // most MAX_VARIANT_PAIRS, as the pairs above.
+        let with_surnames = record
+            .slot(Slot::GivenVariant)
+            .iter()
+            .flat_map(|&variant| {
+                record
+                    .slot(Slot::FamilyWhole)
+                    .iter()
+                    .map(move |&surname| mix(Rule::SurnameClass, &[surname, variant]))
+            })
+            .take(MAX_VARIANT_PAIRS);
+        keys.extend(with_surnames.map(|key| (Rule::SurnameClass as u8, key)));
     }
     // The given name's class with the full date (one token: the date is
     // stored only together with the names).

@@ -99,9 +99,12 @@ impl Tokenizer {
 
     /// The tokens of a search for a person: those a node keeps, and the
     /// whole-name tokens of every string one edit from each word of the
-    /// given and family names (padded to [`VARIANTS_PER_WORD`]), which meet a stored
-    /// name one typo away. Computed where the query is in clear; not cached,
-    /// queries do not repeat as records do.
+    /// given and family names (padded to [`VARIANTS_PER_WORD`]), which meet a
+    /// stored name one typo away; first among them, a family name's other
+    /// forms and readings with marks lost, and for a given name the tables
+    /// do not know, the class tokens of the known names among its variants.
+    /// Computed where the query is in clear; not cached, queries do not
+    /// repeat as records do.
     pub fn tokenize_query(&self, record: &Record) -> TokenRecord {
         self.tokenize_query_years(record, &[])
     }
@@ -176,7 +179,13 @@ impl Tokenizer {
             let mut classes = Vec::new();
             if let Some(sex) = mistyped_sex.filter(|_| slot == Slot::GivenVariant) {
                 for variant in &variants {
+                    // Of the query's sex alone, where it is known: a
+                    // variant is not the name typed, and a man's name one
+                    // letter from a woman's (Oleksanda) is his.
                     for class in tables().given_classes(variant, sex) {
+                        if sex != Sex::Unknown && tables().class_sex(class) != sex {
+                            continue;
+                        }
                         if !classes.contains(&class) {
                             classes.push(class);
                         }

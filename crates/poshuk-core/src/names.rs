@@ -116,6 +116,14 @@ impl NameTables {
         }
     }
 
+    /// The sex of a given-name class.
+    pub fn class_sex(&self, class: ClassId) -> Sex {
+        self.class_sex
+            .get(class as usize)
+            .copied()
+            .unwrap_or(Sex::Unknown)
+    }
+
     /// The number of given-name classes.
     pub fn class_count(&self) -> usize {
         self.class_sex.len()

@@ -252,13 +252,19 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
             .flatten()
             .filter(|source| **source != searcher)
         {
-            let answer: poshuk_protocol::SearchResponse = node(*source)?.post(
+            let answer: poshuk_protocol::SearchResponse = match node(*source)?.post(
                 local::SEARCH,
                 &poshuk_protocol::LocalSearch {
                     record: record.clone(),
                     limit: 50,
                 },
-            )?;
+            ) {
+                Ok(answer) => answer,
+                Err(error) => {
+                    seen.push(format!("{source:?}: {error:#}"));
+                    continue;
+                }
+            };
             for hit in answer.hits {
                 let found = node(*source)?
                     .get::<poshuk_protocol::Resolved>(&local::resolve_text(&hit.handle.to_string()))

@@ -87,6 +87,7 @@ fn compare_given(
     left: NameView<'_>,
     right: NameView<'_>,
     frequencies: &dyn TermFrequencies,
+    crossed: bool,
 ) -> (Level, f64) {
     if left.is_empty() || right.is_empty() {
         return (Level::Missing, 0.0);
@@ -115,7 +116,10 @@ fn compare_given(
         // apart (Олесь / Олеся, Іван / Іванна). It says as much as that
         // name written right, by how common the known name is (not the
         // misspelling, which one record alone may carry).
-        if left.class.is_empty() != right.class.is_empty() {
+        // Only given name against given name: crossed with a family column,
+        // a known name one letter from a surname (Петро / Петров) is the
+        // surname, not a typo.
+        if !crossed && left.class.is_empty() != right.class.is_empty() {
             let known = if left.class.is_empty() {
                 right.class
             } else {
@@ -402,7 +406,7 @@ pub(super) fn compare_names(
     let (left_given, right_given) = (NameView::given(left), NameView::given(right));
     let (left_family, right_family) = (NameView::family(left), NameView::family(right));
 
-    let mut given_score = compare_given(left_given, right_given, frequencies);
+    let mut given_score = compare_given(left_given, right_given, frequencies, false);
     // Where neither record has a given name, their other names may both hold
     // one (a record with only "Саша" among its other names meets itself, and
     // must not meet another record better than itself).
@@ -439,12 +443,11 @@ pub(super) fn compare_names(
         // surnames too (Сотник read as Сітник is Ситник; Homenko may be Гоменко
         // or Хоменко), so a name and a year alone stay possible, and a full
         // date, a patronymic or a place make it strong.
-        // As a name one letter apart, by how common the two names are.
+        // As a name one letter apart, by how common the two names are, and
+        // never more than that level says: a rare surname's other form may
+        // be another rare surname.
         let frequency = known_frequency(left_family.whole, right_family.whole, frequencies);
-        family_score = (
-            Level::Equivalent,
-            family::CLOSE.weight_with_frequency(frequency),
-        );
+        family_score = (Level::Equivalent, family::CLOSE.weight_at_most(frequency));
     }
     if !matches!(family_score.0, Level::Exact | Level::Close)
         && family_meets_other_name(left, right)
@@ -478,7 +481,7 @@ pub(super) fn compare_names(
         }
     };
     let right_swapped = (
-        compare_given(left_given, right_family, frequencies),
+        compare_given(left_given, right_family, frequencies, true),
         or_other_name(
             unless_known_different(
                 compare_family(left_family, right_given, frequencies),
@@ -490,7 +493,7 @@ pub(super) fn compare_names(
         ),
     );
     let left_swapped = (
-        compare_given(left_family, right_given, frequencies),
+        compare_given(left_family, right_given, frequencies, true),
         or_other_name(
             unless_known_different(
                 compare_family(left_given, right_family, frequencies),

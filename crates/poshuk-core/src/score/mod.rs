@@ -614,9 +614,16 @@ impl MatchModel {
                     }),
                     shared(l.slot(Slot::GivenClass), r.slot(Slot::GivenClass))
                         .or_else(|| shared(l.slot(Slot::GivenWhole), r.slot(Slot::GivenWhole)))
-                        // A given name one letter apart: the name met.
-                        .or_else(|| shared(l.slot(Slot::GivenVariant), r.slot(Slot::GivenClass)))
-                        .or_else(|| shared(l.slot(Slot::GivenClass), r.slot(Slot::GivenVariant)))
+                        // A given name one letter apart: the known name's
+                        // (of the side whose name the tables know), else
+                        // the name met.
+                        .or_else(|| {
+                            compare::known_frequency(
+                                l.slot(Slot::GivenClass),
+                                r.slot(Slot::GivenClass),
+                                frequencies,
+                            )
+                        })
                         .or_else(|| shared(l.slot(Slot::GivenVariant), r.slot(Slot::GivenWhole)))
                         .or_else(|| shared(l.slot(Slot::GivenWhole), r.slot(Slot::GivenVariant))),
                 )

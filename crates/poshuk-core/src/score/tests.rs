@@ -1096,6 +1096,40 @@ fn a_family_name_one_letter_apart_weighs_by_how_common_the_names_are() {
     assert_ne!(band, Band::Strong);
 }
 
+/// A given name the tables do not know, one letter from a known one, is
+/// that name mistyped only against another given name: a known given name
+/// one letter from a surname in swapped columns (Петро / Петров) is the
+/// surname, weighed as any name one letter apart.
+#[test]
+fn a_known_name_one_letter_from_a_surname_is_not_a_typo_of_it() {
+    let mistyped = score(
+        ("Kladiya", "Овсенко", "", "2011", "", &[], F),
+        ("Клавдія", "Овсенко", "Іванівна", "2011-04-04", "", &[], F),
+    );
+    assert_eq!(
+        mistyped.fields[0].level,
+        Level::Close,
+        "{}",
+        mistyped.explain()
+    );
+    let crossed = score(
+        ("Петро", "Ковальчук", "", "1990-01-01", "", &[], M),
+        ("Ковальчук", "Петров", "", "1990-01-01", "", &[], M),
+    );
+    assert_eq!(
+        crossed.fields[0].level,
+        Level::SwappedColumns,
+        "{}",
+        crossed.explain()
+    );
+    assert!(
+        crossed.fields[0].weight + 1.0 < mistyped.fields[0].weight,
+        "{} against {}",
+        crossed.fields[0].weight,
+        mistyped.fields[0].weight
+    );
+}
+
 /// A name and a year in swapped columns: the namesakes expected are
 /// counted with the surname's share and the given name's, whichever
 /// column each was typed in. A common given name with a rare surname is

@@ -229,10 +229,10 @@ impl TokenIndex {
             }
         }
         if let Ok(mut names) = self.names.write() {
-            // The given name's classes too: a query's variants of a given
-            // name the tables do not know carry the classes of the known
-            // names among them.
-            for slot in [Slot::GivenWhole, Slot::GivenClass, Slot::FamilyWhole] {
+            // As a reopened index reads them from the term dictionary: the
+            // given name's classes too (a query's variants of a given name
+            // the tables do not know carry the classes of known names).
+            for slot in FREQUENCY_SLOTS {
                 names.extend(tokens.slot(slot).iter().map(|token| token.0));
             }
         }
