@@ -996,7 +996,9 @@ fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
 /// ISO 9 writes ш, щ, ж, ч, х as `š ŝ ž č h`; a form or database without
 /// the marks leaves `s z c h`. A searcher typing Stelmasuk finds Стельмащук,
 /// one typing Онищенко finds a record kept as Onisenko, and the year is
-/// compared: a namesake of another year is not shown as the person.
+/// compared: a namesake of another year is not shown as the person. So does
+/// one typing the Russian form of a name whose Ukrainian form writes і in two
+/// syllables (Подлесная, Підлісна).
 #[test]
 fn names_whose_iso9_marks_were_lost_meet_the_cyrillic_names() {
     let (dir, _keyring) = workspace_with_keyring();
@@ -1005,6 +1007,7 @@ fn names_whose_iso9_marks_were_lost_meet_the_cyrillic_names() {
     csv.push_str("S1,Северин,Стельмащук,2017-02-19\n");
     csv.push_str("S2,Kristina,Onisenko,1999-08-13\n");
     csv.push_str("S3,Северин,Стельмащук,1984-05-05\n");
+    csv.push_str("S4,Соломія,Підлісна,2020-11-18\n");
     let given_names = ["Ольга", "Петро", "Олег", "Марія", "Іван", "Олена"];
     for index in 0..3000 {
         csv.push_str(&format!(
@@ -1020,6 +1023,8 @@ fn names_whose_iso9_marks_were_lost_meet_the_cyrillic_names() {
     for (given, family, date, record_id) in [
         ("Seweryn", "Stelmasuk", "2017", "S1"),
         ("Кристина", "Онищенко", "1999", "S2"),
+        // Not marks, but the Russian form of і in two syllables.
+        ("Соломия", "Подлесная", "2020", "S4"),
     ] {
         let found = node.search_own(serde_json::json!({
             "given_name": given, "family_name": family, "birth_date": date

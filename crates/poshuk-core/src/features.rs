@@ -25,7 +25,8 @@ use std::collections::HashMap;
 
 use crate::document::{document_digits, document_key};
 use crate::names::{
-    family_stem, name_key, name_key_reading, other_language_forms, place_segments, tables,
+    family_stem, further_language_forms, name_key, name_key_reading, other_language_forms,
+    place_segments, tables,
 };
 use crate::normalize::{
     ChReading, fold_text, marks_lost_readings, one_edit_variants, skeleton, skeleton_reading,
@@ -273,10 +274,16 @@ impl Tokenizer {
             let stem = family_stem(&key);
             let mut forms = other_language_forms(stem);
             family_forms.extend(forms.iter().cloned());
+            let further = further_language_forms(stem);
             for reading in marks_lost_readings(&word) {
                 let reading = family_stem(&reading).to_string();
                 if reading != stem && !forms.contains(&reading) {
                     forms.push(reading);
+                }
+            }
+            for form in further {
+                if !forms.contains(&form) {
+                    forms.push(form);
                 }
             }
             let slips = slips

@@ -487,8 +487,87 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
     forms
 }
 
+/// Forms of a surname's stem in the other language beyond the root's vowel
+/// ([`other_language_forms`]): Ukrainian writes і in more than one closed
+/// syllable where Russian keeps о or е (Підлісна / Подлесная, Пасічник /
+/// Пасечник, Олійник / Олейник), so the stem's second vowel is changed too,
+/// alone and with the first. A query carries them among its variants only,
+/// not as keys of its date, whose few places the root's forms fill first.
+pub fn further_language_forms(stem: &str) -> Vec<String> {
+    let mut forms: Vec<String> = Vec::new();
+    if !stem.is_ascii() || stem.len() < 4 {
+        return forms;
+    }
+    let bytes = stem.as_bytes();
+    let vowel = |letter: u8| matches!(letter, b'a' | b'e' | b'i' | b'o' | b'u');
+    let others = |letter: u8| -> &'static [u8] {
+        match letter {
+            b'o' | b'e' => b"i",
+            b'i' => b"oe",
+            _ => b"",
+        }
+    };
+    let vowels: Vec<usize> = (0..bytes.len()).filter(|&at| vowel(bytes[at])).collect();
+    // Not a stem's last letter: an ending, not a root.
+    let (Some(&first), Some(&second)) = (vowels.first(), vowels.get(1)) else {
+        return forms;
+    };
+    if second + 1 >= bytes.len() {
+        return forms;
+    }
+    for &other in others(bytes[second]) {
+        let mut alone = bytes.to_vec();
+        alone[second] = other;
+        forms.push(String::from_utf8(alone.clone()).unwrap_or_default());
+        if first >= 1 {
+            for &first_other in others(bytes[first]) {
+                let mut both = alone.clone();
+                both[first] = first_other;
+                forms.push(String::from_utf8(both).unwrap_or_default());
+            }
+        }
+    }
+    for form in forms.iter_mut() {
+        *form = crate::normalize::finish_skeleton(form);
+    }
+    let root_forms = other_language_forms(stem);
+    forms.retain(|form| !form.is_empty() && form != stem && !root_forms.contains(form));
+    let mut seen = std::collections::HashSet::new();
+    forms.retain(|form| seen.insert(form.clone()));
+    forms
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// A surname whose Ukrainian form writes і in two syllables meets its
+    /// Russian form through the further forms; one with one such syllable
+    /// gets nothing beyond the root's forms.
+    #[test]
+    fn further_forms_change_the_second_vowel_too() {
+        use super::{family_stem, further_language_forms, name_key};
+        // The Ukrainian ій is one skeleton letter, so Олійник's forms do
+        // not reach Олейник; the Russian form's reach the Ukrainian.
+        for (ukrainian, russian, both_ways) in [
+            ("Підлісна", "Подлесная", true),
+            ("Пасічник", "Пасечник", true),
+            ("Олійник", "Олейник", false),
+        ] {
+            let (one, other) = (name_key(ukrainian), name_key(russian));
+            let (one, other) = (family_stem(&one), family_stem(&other));
+            assert!(
+                !both_ways || further_language_forms(one).contains(&other.to_string()),
+                "{ukrainian}: {:?} lacks {other}",
+                further_language_forms(one)
+            );
+            assert!(
+                further_language_forms(other).contains(&one.to_string()),
+                "{russian}: {:?} lacks {one}",
+                further_language_forms(other)
+            );
+        }
+        assert!(further_language_forms("kit").is_empty());
+    }
 
     #[test]
     fn library_romanizations_with_macrons_breves_and_ties_meet_the_others() {
