@@ -942,21 +942,17 @@ fn of_namesakes_held_at_one_score_the_name_as_written_comes_first() {
     assert_eq!(shown[0].0, "K9", "{shown:?}");
 }
 
-/// A given name no table knows, one letter from a name they do, is that
-/// name mistyped, in whatever language the record keeps it: Kladiya finds
-/// Клавдія kept without a birth date, Miokłaj finds Микола, Кистина finds
-/// Христина, each shown one letter apart and as the person. Two names the
-/// tables know, a letter apart (Олеся, Олесь), stay different names.
-#[test]
-fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
+/// A node holding `rows` (`record_id,given_name,family_name,patronymic,
+/// birth_date`) among 3,000 others of common given names and unique
+/// surnames: a list of some size, in which the rows' surnames are rare.
+fn node_holding_among_others(rows: &[&str]) -> (tempfile::TempDir, NodeProcess) {
     let (dir, _keyring) = workspace_with_keyring();
     let root = dir.path();
     let mut csv = String::from("record_id,given_name,family_name,patronymic,birth_date\n");
-    csv.push_str("M1,Клавдія,Овсенко,Іванівна,\n");
-    csv.push_str("M2,Микола,Степанський,Матвійович,1986-02-20\n");
-    csv.push_str("M3,Христина,Сірова,Зеновіївна,2016-07-05\n");
-    csv.push_str("M4,Олесь,Пилипчук,Петрович,2010-03-03\n");
-    // A list of some size, so that these surnames are rare in it.
+    for row in rows {
+        csv.push_str(row);
+        csv.push('\n');
+    }
     let given_names = ["Ольга", "Петро", "Олег", "Марія", "Іван", "Олена"];
     for index in 0..3000 {
         csv.push_str(&format!(
@@ -969,18 +965,45 @@ fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
     let node = NodeProcess::start(root, "ngo-ua");
     let run = ingest(root, &node, "cases.csv", &[]);
     assert!(run.success, "{}", run.stderr);
-    for (given, family, date, record_id) in [
-        ("Kladiya", "Ovsenko", "2011", "M1"),
-        ("Miokłaj", "Stepanskyy", "1986", "M2"),
-        ("Кистина", "Серова", "2016", "M3"),
+    (dir, node)
+}
+
+/// The first hit of the node's own search for a name and a date, which must
+/// be `record_id` and shown as the person (not weak).
+fn first_shown(
+    node: &NodeProcess,
+    (given, family, date): (&str, &str, &str),
+    record_id: &str,
+) -> serde_json::Value {
+    let found = node.search_own(serde_json::json!({
+        "given_name": given, "family_name": family, "birth_date": date
+    }));
+    let (first, hit) = found.first().expect("a hit");
+    assert_eq!(first, record_id, "{given} {family}: {found:?}");
+    assert_ne!(hit["band"], "weak", "{given} {family}: {hit}");
+    hit.clone()
+}
+
+/// A given name no table knows, one letter from a name they do, is that
+/// name mistyped, in whatever language the record keeps it: Kladiya finds
+/// Клавдія kept without a birth date, Miokłaj finds Микола, Кистина finds
+/// Христина, each shown one letter apart and as the person. Two names the
+/// tables know, a letter apart (Олеся, Олесь), stay different names.
+#[test]
+fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
+    let (_dir, node) = node_holding_among_others(&[
+        "M1,Клавдія,Овсенко,Іванівна,",
+        "M2,Микола,Степанський,Матвійович,1986-02-20",
+        "M3,Христина,Сірова,Зеновіївна,2016-07-05",
+        "M4,Олесь,Пилипчук,Петрович,2010-03-03",
+    ]);
+    for (query, record_id) in [
+        (("Kladiya", "Ovsenko", "2011"), "M1"),
+        (("Miokłaj", "Stepanskyy", "1986"), "M2"),
+        (("Кистина", "Серова", "2016"), "M3"),
     ] {
-        let found = node.search_own(serde_json::json!({
-            "given_name": given, "family_name": family, "birth_date": date
-        }));
-        let (first, hit) = found.first().expect("a hit");
-        assert_eq!(first, record_id, "{given} {family}: {found:?}");
-        assert_ne!(hit["band"], "weak", "{given} {family}: {hit}");
-        assert_eq!(level_of(hit, "given_name"), "close", "{hit}");
+        let hit = first_shown(&node, query, record_id);
+        assert_eq!(level_of(&hit, "given_name"), "close", "{hit}");
     }
     let found = node.search_own(serde_json::json!({
         "given_name": "Олеся", "family_name": "Пилипчук", "birth_date": "2010"
@@ -1001,38 +1024,20 @@ fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
 /// syllables (Подлесная, Підлісна).
 #[test]
 fn names_whose_iso9_marks_were_lost_meet_the_cyrillic_names() {
-    let (dir, _keyring) = workspace_with_keyring();
-    let root = dir.path();
-    let mut csv = String::from("record_id,given_name,family_name,birth_date\n");
-    csv.push_str("S1,Северин,Стельмащук,2017-02-19\n");
-    csv.push_str("S2,Kristina,Onisenko,1999-08-13\n");
-    csv.push_str("S3,Северин,Стельмащук,1984-05-05\n");
-    csv.push_str("S4,Соломія,Підлісна,2020-11-18\n");
-    let given_names = ["Ольга", "Петро", "Олег", "Марія", "Іван", "Олена"];
-    for index in 0..3000 {
-        csv.push_str(&format!(
-            "F{index},{},Фонова{index},19{:02}-01-01\n",
-            given_names[index % given_names.len()],
-            40 + index % 60
-        ));
-    }
-    std::fs::write(root.join("cases.csv"), csv).expect("cases");
-    let node = NodeProcess::start(root, "ngo-ua");
-    let run = ingest(root, &node, "cases.csv", &[]);
-    assert!(run.success, "{}", run.stderr);
-    for (given, family, date, record_id) in [
-        ("Seweryn", "Stelmasuk", "2017", "S1"),
-        ("Кристина", "Онищенко", "1999", "S2"),
+    let (_dir, node) = node_holding_among_others(&[
+        "S1,Северин,Стельмащук,,2017-02-19",
+        "S2,Kristina,Onisenko,,1999-08-13",
+        "S3,Северин,Стельмащук,,1984-05-05",
+        "S4,Соломія,Підлісна,,2020-11-18",
+    ]);
+    for (query, record_id) in [
+        (("Seweryn", "Stelmasuk", "2017"), "S1"),
+        (("Кристина", "Онищенко", "1999"), "S2"),
         // Not marks, but the Russian form of і in two syllables.
-        ("Соломия", "Подлесная", "2020", "S4"),
+        (("Соломия", "Подлесная", "2020"), "S4"),
     ] {
-        let found = node.search_own(serde_json::json!({
-            "given_name": given, "family_name": family, "birth_date": date
-        }));
-        let (first, hit) = found.first().expect("a hit");
-        assert_eq!(first, record_id, "{given} {family}: {found:?}");
-        assert_ne!(hit["band"], "weak", "{given} {family}: {hit}");
-        assert_eq!(level_of(hit, "birth_date"), "year", "{hit}");
+        let hit = first_shown(&node, query, record_id);
+        assert_eq!(level_of(&hit, "birth_date"), "year", "{hit}");
     }
     let found = node.search_own(serde_json::json!({
         "given_name": "Seweryn", "family_name": "Stelmasuk", "birth_date": "2017"
