@@ -387,8 +387,6 @@ impl Coordinator {
     }
 }
 
-/// Merges the nodes' answers: hits by score, ties broken by partner and
-/// handle, capped at `limit`; a status per partner.
 /// Orders hits by score; among equal scores, by their rank in their
 /// partner's answer (a node orders its hits of one tenth by what the tenth
 /// hides: the exact probability, then the evidence), then by handle (keyed,
@@ -417,6 +415,8 @@ fn order_hits(hits: &mut Vec<FederatedHit>) {
     hits.extend(ranked.into_iter().map(|(_, hit)| hit));
 }
 
+/// Merges the nodes' answers: hits in [`order_hits`]'s order, capped at
+/// `limit`; a status per partner.
 fn merge(
     requester: &PartnerConfig,
     answers: Vec<(&PartnerConfig, Answer)>,

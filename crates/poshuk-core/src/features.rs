@@ -159,10 +159,6 @@ impl Tokenizer {
             [date] => Some(date.year.to_be_bytes()),
             _ => None,
         };
-        // A word's variants: every string one edit from its skeleton, and the
-        // skeletons of the word as typed with one slip undone (a slip inside
-        // a letter group, `hc` for `ch`, is more than one edit of the
-        // skeleton).
         // A given name the tables do not know may be a known name mistyped
         // (Kladiya, Miokłaj, Кистина): the classes of the known names among
         // its variants come first among them, so that a record of
@@ -170,6 +166,10 @@ impl Tokenizer {
         // whatever language it is kept. Only a few: more known names a
         // letter away tell no name.
         let mistyped_sex = (!given_known).then_some(record.sex);
+        // A word's variants: every string one edit from its skeleton, and the
+        // skeletons of the word as typed with one slip undone (a slip inside
+        // a letter group, `hc` for `ch`, is more than one edit of the
+        // skeleton).
         let mut emit = |slot: Slot, key: &str, forms: Vec<String>, slips: Vec<String>| {
             let mut variants = one_edit_variants(key);
             if !variants.is_empty() {
@@ -274,15 +274,13 @@ impl Tokenizer {
             let stem = family_stem(&key);
             let mut forms = other_language_forms(stem);
             family_forms.extend(forms.iter().cloned());
-            let further = further_language_forms(stem);
-            for reading in marks_lost_readings(&word) {
-                let reading = family_stem(&reading).to_string();
-                if reading != stem && !forms.contains(&reading) {
-                    forms.push(reading);
-                }
-            }
-            for form in further {
-                if !forms.contains(&form) {
+            let readings = marks_lost_readings(&word)
+                .iter()
+                .map(|reading| family_stem(reading).to_string())
+                .chain(further_language_forms(stem))
+                .collect::<Vec<_>>();
+            for form in readings {
+                if form != stem && !forms.contains(&form) {
                     forms.push(form);
                 }
             }

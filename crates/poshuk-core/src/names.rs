@@ -491,8 +491,10 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
 /// ([`other_language_forms`]): Ukrainian writes і in more than one closed
 /// syllable where Russian keeps о or е (Підлісна / Подлесная, Пасічник /
 /// Пасечник, Олійник / Олейник), so the stem's second vowel is changed too,
-/// alone and with the first. A query carries them among its variants only,
-/// not as keys of its date, whose few places the root's forms fill first.
+/// alone and with the first (a form the root's vowel alone makes may come
+/// again: the caller keeps one of each). A query carries them among its
+/// variants only, not as keys of its date, whose few places the root's
+/// forms fill first.
 pub fn further_language_forms(stem: &str) -> Vec<String> {
     let mut forms: Vec<String> = Vec::new();
     if !stem.is_ascii() || stem.len() < 4 {
@@ -530,8 +532,7 @@ pub fn further_language_forms(stem: &str) -> Vec<String> {
     for form in forms.iter_mut() {
         *form = crate::normalize::finish_skeleton(form);
     }
-    let root_forms = other_language_forms(stem);
-    forms.retain(|form| !form.is_empty() && form != stem && !root_forms.contains(form));
+    forms.retain(|form| !form.is_empty() && form != stem);
     let mut seen = std::collections::HashSet::new();
     forms.retain(|form| seen.insert(form.clone()));
     forms

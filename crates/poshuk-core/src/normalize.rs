@@ -625,6 +625,9 @@ pub fn marks_lost_readings(word: &str) -> Vec<String> {
                 return Vec::new();
             }
             let letters: Vec<char> = folded.chars().map(strip_diacritic).collect();
+            if letters.len() > MAX_MARKS_LOST_WORD {
+                return Vec::new();
+            }
             let options: Vec<&[&str]> = letters
                 .iter()
                 .map(|letter| match letter {
@@ -635,9 +638,6 @@ pub fn marks_lost_readings(word: &str) -> Vec<String> {
                     _ => &[][..],
                 })
                 .collect();
-            if letters.len() > MAX_MARKS_LOST_WORD {
-                return Vec::new();
-            }
             // Checked: a word of many sibilants would overflow the product.
             let combinations = options
                 .iter()

@@ -50,7 +50,7 @@ pub(super) mod given {
     /// One letter from a name the tables know, the name typed being one
     /// they do not: that name mistyped. Weighed as an equivalent form (u:
     /// how common the known name is).
-    pub(crate) const MISTYPED_KNOWN: Mu = mu(0.38, 0.02);
+    pub(crate) const MISTYPED_KNOWN: Mu = EQUIVALENT;
     pub(crate) const DIFFERENT: Mu = mu(0.015, 0.876);
 }
 
