@@ -987,8 +987,10 @@ fn first_shown(
 /// A given name no table knows, one letter from a name they do, is that
 /// name mistyped, in whatever language the record keeps it: Kladiya finds
 /// Клавдія kept without a birth date, Miokłaj finds Микола, Кистина finds
-/// Христина, each shown one letter apart and as the person. Two names the
-/// tables know, a letter apart (Олеся, Олесь), stay different names.
+/// Христина, each shown one letter apart and as the person; Miokłaj finds
+/// Микола kept without a date too, where only the class meets the surname.
+/// Two names the tables know, a letter apart (Олеся, Олесь), stay different
+/// names.
 #[test]
 fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
     let (_dir, node) = node_holding_among_others(&[
@@ -996,11 +998,14 @@ fn a_given_name_mistyped_meets_the_known_name_in_any_language() {
         "M2,Микола,Степанський,Матвійович,1986-02-20",
         "M3,Христина,Сірова,Зеновіївна,2016-07-05",
         "M4,Олесь,Пилипчук,Петрович,2010-03-03",
+        "M5,Микола,Гнатишин,Петрович,",
     ]);
     for (query, record_id) in [
         (("Kladiya", "Ovsenko", "2011"), "M1"),
         (("Miokłaj", "Stepanskyy", "1986"), "M2"),
         (("Кистина", "Серова", "2016"), "M3"),
+        // No year is stored to key: the class with the surname meets.
+        (("Miokłaj", "Hnatyshyn", "1986"), "M5"),
     ] {
         let hit = first_shown(&node, query, record_id);
         assert_eq!(level_of(&hit, "given_name"), "close", "{hit}");
