@@ -102,8 +102,10 @@ impl Tokenizer {
     /// whole-name tokens of every string one edit from each word of the
     /// given and family names (padded to [`VARIANTS_PER_WORD`]), which meet a
     /// stored name one typo away; first among them, a family name's other
-    /// forms and readings with marks lost, and for a given name the tables
-    /// do not know, the class tokens of the known names among its variants.
+    /// forms and readings (with marks lost, in other spelling systems), and
+    /// for a given name the tables do not know, the class tokens of the
+    /// known names among its variants; after them, for a known given name,
+    /// the variants of its class's full forms (a list's Срегій).
     /// Computed where the query is in clear; not cached, queries do not
     /// repeat as records do.
     pub fn tokenize_query(&self, record: &Record) -> TokenRecord {
@@ -170,91 +172,106 @@ impl Tokenizer {
         // skeletons of the word as typed with one slip undone (a slip inside
         // a letter group, `hc` for `ch`, is more than one edit of the
         // skeleton).
-        let mut emit = |slot: Slot, key: &str, forms: Vec<String>, slips: Vec<String>| {
-            let mut variants = one_edit_variants(key);
-            if !variants.is_empty() {
-                variants.extend(slips.into_iter().filter(|slip| slip != key));
-                variants.sort_unstable();
-                variants.dedup();
-            }
-            let mut classes = Vec::new();
-            if let Some(sex) = mistyped_sex.filter(|_| slot == Slot::GivenVariant) {
-                for variant in &variants {
-                    // Of the query's sex alone, where it is known: a
-                    // variant is not the name typed, and a man's name one
-                    // letter from a woman's (Oleksanda) is his.
-                    for class in tables().given_classes(variant, sex) {
-                        if sex != Sex::Unknown && tables().class_sex(class) != sex {
-                            continue;
-                        }
-                        if !classes.contains(&class) {
-                            classes.push(class);
+        let mut emit =
+            |slot: Slot, key: &str, forms: Vec<String>, slips: Vec<String>, after: Vec<String>| {
+                let mut variants = one_edit_variants(key);
+                if !variants.is_empty() {
+                    variants.extend(slips.into_iter().filter(|slip| slip != key));
+                    variants.sort_unstable();
+                    variants.dedup();
+                }
+                let mut classes = Vec::new();
+                if let Some(sex) = mistyped_sex.filter(|_| slot == Slot::GivenVariant) {
+                    for variant in &variants {
+                        // Of the query's sex alone, where it is known: a
+                        // variant is not the name typed, and a man's name one
+                        // letter from a woman's (Oleksanda) is his.
+                        for class in tables().given_classes(variant, sex) {
+                            if sex != Sex::Unknown && tables().class_sex(class) != sex {
+                                continue;
+                            }
+                            if !classes.contains(&class) {
+                                classes.push(class);
+                            }
                         }
                     }
+                    if classes.len() > MAX_MISTYPED_CLASSES {
+                        classes.clear();
+                    }
                 }
-                if classes.len() > MAX_MISTYPED_CLASSES {
-                    classes.clear();
-                }
-            }
-            for class in &classes {
-                builder.push(
-                    slot,
-                    self.hasher
-                        .token(slot.domain(), kind::CLASS, &class.to_be_bytes()),
-                );
-            }
-            let forms: Vec<String> = forms
-                .into_iter()
-                .filter(|form| form != key && variants.binary_search(form).is_err())
-                .collect();
-            let real = (classes.len() + forms.len() + variants.len()).min(VARIANTS_PER_WORD);
-            let keys_year = variant_year.filter(|_| slot == Slot::FamilyVariant);
-            for variant in forms.iter().chain(&variants).take(real - classes.len()) {
-                builder.push(
-                    slot,
-                    self.hasher
-                        .token(slot.domain(), kind::WHOLE, variant.as_bytes()),
-                );
-                if let Some(year) = keys_year {
-                    keyed(
-                        &mut |_: Slot, kind_byte: u8, bytes: &[u8]| {
-                            builder.push(
-                                Slot::FamilyVariantYear,
-                                self.hasher.token(Domain::BirthDate, kind_byte, bytes),
-                            );
-                        },
-                        Slot::FamilyYear,
-                        kind::FAMILY_YEAR,
-                        &year,
-                        variant.as_bytes(),
-                    );
-                }
-            }
-            // Padding, as many as the variants: the variant years' count
-            // tells no more than the variants' does. Their padding is derived
-            // with the year too: queries for one surname in other years share
-            // none of it, so how much of the slot is padding (the name's
-            // length) does not show across queries.
-            let mut padding = Vec::with_capacity(key.len() + 4);
-            for index in real..VARIANTS_PER_WORD {
-                padding.clear();
-                padding.extend_from_slice(key.as_bytes());
-                padding.extend_from_slice(&(index as u16).to_be_bytes());
-                builder.push(
-                    slot,
-                    self.hasher
-                        .token(slot.domain(), kind::VARIANT_PAD, &padding),
-                );
-                if let Some(year) = keys_year {
-                    padding.extend_from_slice(&year);
+                for class in &classes {
                     builder.push(
-                        Slot::FamilyVariantYear,
+                        slot,
                         self.hasher
-                            .token(Domain::BirthDate, kind::VARIANT_PAD, &padding),
+                            .token(slot.domain(), kind::CLASS, &class.to_be_bytes()),
                     );
                 }
-            }
-        };
+                let forms: Vec<String> = forms
+                    .into_iter()
+                    .filter(|form| form != key && variants.binary_search(form).is_err())
+                    .collect();
+                let after: Vec<String> = after
+                    .into_iter()
+                    .filter(|later| {
+                        later != key
+                            && variants.binary_search(later).is_err()
+                            && !forms.contains(later)
+                    })
+                    .collect();
+                let real = (classes.len() + forms.len() + variants.len() + after.len())
+                    .min(VARIANTS_PER_WORD);
+                let keys_year = variant_year.filter(|_| slot == Slot::FamilyVariant);
+                for variant in forms
+                    .iter()
+                    .chain(&variants)
+                    .chain(&after)
+                    .take(real - classes.len())
+                {
+                    builder.push(
+                        slot,
+                        self.hasher
+                            .token(slot.domain(), kind::WHOLE, variant.as_bytes()),
+                    );
+                    if let Some(year) = keys_year {
+                        keyed(
+                            &mut |_: Slot, kind_byte: u8, bytes: &[u8]| {
+                                builder.push(
+                                    Slot::FamilyVariantYear,
+                                    self.hasher.token(Domain::BirthDate, kind_byte, bytes),
+                                );
+                            },
+                            Slot::FamilyYear,
+                            kind::FAMILY_YEAR,
+                            &year,
+                            variant.as_bytes(),
+                        );
+                    }
+                }
+                // Padding, as many as the variants: the variant years' count
+                // tells no more than the variants' does. Their padding is derived
+                // with the year too: queries for one surname in other years share
+                // none of it, so how much of the slot is padding (the name's
+                // length) does not show across queries.
+                let mut padding = Vec::with_capacity(key.len() + 4);
+                for index in real..VARIANTS_PER_WORD {
+                    padding.clear();
+                    padding.extend_from_slice(key.as_bytes());
+                    padding.extend_from_slice(&(index as u16).to_be_bytes());
+                    builder.push(
+                        slot,
+                        self.hasher
+                            .token(slot.domain(), kind::VARIANT_PAD, &padding),
+                    );
+                    if let Some(year) = keys_year {
+                        padding.extend_from_slice(&year);
+                        builder.push(
+                            Slot::FamilyVariantYear,
+                            self.hasher
+                                .token(Domain::BirthDate, kind::VARIANT_PAD, &padding),
+                        );
+                    }
+                }
+            };
         let keys = |value: &str| -> Vec<(String, Vec<String>, String)> {
             words(&fold_text(value))
                 .map(|word| (skeleton(word), typed_slip_variants(word), word.to_string()))
@@ -262,8 +279,28 @@ impl Tokenizer {
                 .take(MAX_VARIANT_WORDS)
                 .collect()
         };
+        // After a known given name's own variants, those of its class's
+        // full forms in both languages: a list that keeps Срегій or
+        // Олекасндр mistyped the Ukrainian form, one letter from it and two
+        // or more from Sergei or Aleksandr as a searcher types them.
         for (key, slips, _) in keys(&record.given_name) {
-            emit(Slot::GivenVariant, &key, Vec::new(), slips);
+            let mut heads: Vec<String> = Vec::new();
+            for class in tables().given_classes(&key, record.sex) {
+                for head in tables().class_heads(class) {
+                    if *head != key && !heads.contains(head) {
+                        heads.push(head.clone());
+                    }
+                }
+            }
+            let mut after: Vec<String> = Vec::new();
+            for head in &heads {
+                for variant in one_edit_variants(head) {
+                    if !heads.contains(&variant) && !after.contains(&variant) {
+                        after.push(variant);
+                    }
+                }
+            }
+            emit(Slot::GivenVariant, &key, Vec::new(), slips, after);
         }
         // The family name's forms in the other language, computed once: the
         // first of its variants, and keys of its dates. Then its readings
@@ -274,10 +311,26 @@ impl Tokenizer {
             let stem = family_stem(&key);
             let mut forms = other_language_forms(stem);
             family_forms.extend(forms.iter().cloned());
+            // The word as the other spelling systems read it, and those
+            // readings in the other language: Bilous read with `ou` apart is
+            // Білоус, whose Russian form Белоус is two letters from the
+            // French reading; Chłibuk read the Polish way is Хлібук, whose
+            // Russian form is Хлебук. A date key meets the reading itself;
+            // its other forms are met only here.
+            let system_readings = ChReading::QUERY_ALTERNATIVES
+                .into_iter()
+                .filter(|reading| reading.may_differ(&word))
+                .map(|reading| family_stem(&skeleton_reading(&word, reading)).to_string())
+                .filter(|read| read != stem)
+                .flat_map(|read| {
+                    let forms = other_language_forms(&read);
+                    std::iter::once(read).chain(forms)
+                });
             let readings = marks_lost_readings(&word)
                 .iter()
                 .map(|reading| family_stem(reading).to_string())
                 .chain(further_language_forms(stem))
+                .chain(system_readings)
                 .collect::<Vec<_>>();
             for form in readings {
                 if form != stem && !forms.contains(&form) {
@@ -288,7 +341,7 @@ impl Tokenizer {
                 .iter()
                 .map(|slip| family_stem(slip).to_string())
                 .collect();
-            emit(Slot::FamilyVariant, stem, forms, slips);
+            emit(Slot::FamilyVariant, stem, forms, slips, Vec::new());
         }
         let query = builder.finish();
         if dates.is_empty() {

@@ -37,6 +37,8 @@ pub type SettlementId = u16;
 /// Given-name classes, patronymics and settlements, ready for lookup.
 pub struct NameTables {
     class_sex: Vec<Sex>,
+    /// Each class's Ukrainian and Russian full forms, as skeletons.
+    class_heads: Vec<Vec<String>>,
     given_forms: HashMap<String, Vec<ClassId>>,
     patronymic_forms: HashMap<String, ClassId>,
     settlement_forms: HashMap<String, SettlementId>,
@@ -66,6 +68,7 @@ impl NameTables {
     fn build() -> NameTables {
         let mut tables = NameTables {
             class_sex: Vec::new(),
+            class_heads: Vec::new(),
             given_forms: HashMap::new(),
             patronymic_forms: HashMap::new(),
             settlement_forms: HashMap::new(),
@@ -78,6 +81,16 @@ impl NameTables {
             for row in rows(table) {
                 let class = tables.class_sex.len() as ClassId;
                 tables.class_sex.push(sex);
+                let mut heads: Vec<String> = Vec::new();
+                for cell in row.iter().take(2) {
+                    if let Some(form) = alternatives(cell).next() {
+                        let key = name_key(form);
+                        if !key.is_empty() && !heads.contains(&key) {
+                            heads.push(key);
+                        }
+                    }
+                }
+                tables.class_heads.push(heads);
                 for cell in row.iter().take(4) {
                     for form in alternatives(cell) {
                         tables.add_given_form(form, class);
@@ -122,6 +135,14 @@ impl NameTables {
             .get(class as usize)
             .copied()
             .unwrap_or(Sex::Unknown)
+    }
+
+    /// A class's full forms in Ukrainian and Russian (Сергій, Сергей), as
+    /// skeletons: what a list keeps, and mistypes, most often.
+    pub fn class_heads(&self, class: ClassId) -> &[String] {
+        self.class_heads
+            .get(class as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The number of given-name classes.

@@ -244,6 +244,12 @@ pub fn skeleton_kha(word: &str) -> Option<String> {
 
 /// The skeleton under a given reading of Latin `ch`.
 pub fn skeleton_reading(word: &str, reading: ChReading) -> String {
+    finish_skeleton(&unfinished_skeleton(word, reading))
+}
+
+/// The word's sound symbols before [`finish_skeleton`] collapses doubles and
+/// drops an `i` before a vowel.
+fn unfinished_skeleton(word: &str, reading: ChReading) -> String {
     let mut raw = String::with_capacity(word.len() + 4);
     let folded = fold_text(word);
     let letters: Vec<char> = folded
@@ -258,7 +264,7 @@ pub fn skeleton_reading(word: &str, reading: ChReading) -> String {
         raw.push_str(symbols);
         index += consumed.max(1);
     }
-    finish_skeleton(&raw)
+    raw
 }
 
 /// Collapses doubled symbols, drops `i` before another vowel (iotated vowels:
@@ -563,8 +569,10 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
 /// the skeleton. A slip inside a letter group the skeleton reads as one sound
 /// is more than one edit of the skeleton: Orlihc (`orligc`) is two from Orlich
 /// (`orliq`), Levkovcih three from Levkovich; undone on the letters, each is
-/// one. Without the skeleton of the word itself; empty for words whose
-/// skeleton is shorter than [`MIN_VARIANT_KEY`], as [`one_edit_variants`].
+/// one. Also every string one edit from the word's sounds before the
+/// skeleton is finished (a slip that doubled a letter). Without the skeleton
+/// of the word itself; empty for words whose skeleton is shorter than
+/// [`MIN_VARIANT_KEY`], as [`one_edit_variants`].
 pub fn typed_slip_variants(word: &str) -> Vec<String> {
     let key = skeleton(word);
     if key.len() < MIN_VARIANT_KEY {
@@ -588,6 +596,13 @@ pub fn typed_slip_variants(word: &str) -> Vec<String> {
             exchanged.swap(position, position + 1);
             variants.push(skeleton(&exchanged.into_iter().collect::<String>()));
         }
+    }
+    // A slip that made a double letter or an `i` before a vowel, which the
+    // finished skeleton reads away: Гообец (Горобець less its р) is `gobec`,
+    // two edits from `gorobec`, and one edit from its letters `goobec`.
+    let unfinished = unfinished_skeleton(word, ChReading::Che);
+    if unfinished != key {
+        variants.extend(one_edit_variants(&unfinished));
     }
     variants.retain(|variant| *variant != key && !variant.is_empty());
     variants.sort_unstable();
