@@ -307,6 +307,26 @@ impl Tokenizer {
         // with the marks of ISO 9 lost (Stelmasuk, Стельмащук), variants
         // only: `s` may be с, ш or щ, which no date key should guess.
         let mut family_forms: Vec<String> = Vec::new();
+        // The other names typed (a former surname) in their other forms and
+        // readings, among the first family word's variants: the name as
+        // typed meets a record's family name as an other name, and Пасечник
+        // typed as a former name meets Пасічник only as another form.
+        let mut other_name_forms: Vec<String> = Vec::new();
+        for alias in &record.other_names {
+            for (word, word_skeleton) in surname_words(alias, record.sex) {
+                let stem = family_stem(&word_skeleton);
+                other_name_forms.extend(
+                    other_language_forms(stem)
+                        .into_iter()
+                        .chain(further_language_forms(stem))
+                        .chain(
+                            marks_lost_readings(&word)
+                                .iter()
+                                .map(|reading| family_stem(reading).to_string()),
+                        ),
+                );
+            }
+        }
         for (key, slips, word) in keys(&record.family_name) {
             let stem = family_stem(&key);
             let mut forms = other_language_forms(stem);
@@ -331,6 +351,7 @@ impl Tokenizer {
                 .map(|reading| family_stem(reading).to_string())
                 .chain(further_language_forms(stem))
                 .chain(system_readings)
+                .chain(std::mem::take(&mut other_name_forms))
                 .collect::<Vec<_>>();
             for form in readings {
                 if form != stem && !forms.contains(&form) {

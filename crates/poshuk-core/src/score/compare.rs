@@ -163,16 +163,43 @@ fn compare_family(
     (Level::Different, family::DIFFERENT.weight())
 }
 
-/// Whether a family name agrees with one of the other record's other names
-/// (a former or adoptive surname, a maiden name).
+/// How a family name agrees with one of the other record's other names (a
+/// former or adoptive surname, a maiden name), if it does: the level's weight,
+/// by how common the name met is, as an exact family name is weighed (a
+/// former surname few carry says as much as a family name few carry), with
+/// the level's m (the person kept under another of their names is less
+/// likely than under the same). A query's variant of its family name (a
+/// typo, another form, a reading with marks lost) met as the other record's
+/// other name weighs as the level does.
 #[inline]
-fn family_meets_other_name(left: &TokenRecord, right: &TokenRecord) -> bool {
-    let crosses = |a: &TokenRecord, b: &TokenRecord| {
-        intersects(a.slot(Slot::FamilyWhole), b.slot(Slot::AliasWhole))
-            || intersects(a.slot(Slot::AliasWhole), b.slot(Slot::FamilyWhole))
-            || intersects(a.slot(Slot::AliasWhole), b.slot(Slot::AliasWhole))
-    };
-    crosses(left, right)
+fn family_meets_other_name(
+    left: &TokenRecord,
+    right: &TokenRecord,
+    frequencies: &dyn TermFrequencies,
+) -> Option<f64> {
+    let crossings = [
+        (Slot::FamilyWhole, Slot::AliasWhole),
+        (Slot::AliasWhole, Slot::FamilyWhole),
+        (Slot::AliasWhole, Slot::AliasWhole),
+    ];
+    let mut met = false;
+    let mut frequency: Option<f64> = None;
+    for (one, other) in crossings {
+        for (a, b) in [(left, right), (right, left)] {
+            if intersects(a.slot(one), b.slot(other)) {
+                met = true;
+                if let Some(shared) = shared_frequency(a.slot(one), b.slot(other), frequencies) {
+                    frequency = Some(frequency.map_or(shared, |f: f64| f.max(shared)));
+                }
+            }
+        }
+    }
+    if met {
+        return Some(family::OTHER_NAME.weight_with_frequency(frequency));
+    }
+    let variant_meets = intersects(left.slot(Slot::FamilyVariant), right.slot(Slot::AliasWhole))
+        || intersects(left.slot(Slot::AliasWhole), right.slot(Slot::FamilyVariant));
+    variant_meets.then(|| family::OTHER_NAME.weight())
 }
 
 /// The given name agrees with a diminutive or other form kept in other names.
@@ -450,9 +477,9 @@ pub(super) fn compare_names(
         family_score = (Level::Equivalent, family::CLOSE.weight_at_most(frequency));
     }
     if !matches!(family_score.0, Level::Exact | Level::Close)
-        && family_meets_other_name(left, right)
+        && let Some(weight) = family_meets_other_name(left, right, frequencies)
     {
-        family_score = (Level::OtherName, family::OTHER_NAME.weight());
+        family_score = (Level::OtherName, weight);
     }
 
     let straight = given_score.1 + family_score.1;

@@ -1712,6 +1712,81 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
     ]);
 }
 
+/// Other names in their other forms: a former surname typed in Russian
+/// (Пасечник) meets the Ukrainian family name it was (Пасічник), with the
+/// year compared; a family name typed with the marks of ISO 9 lost
+/// (Nazarisina) meets the record's other name (Назаришина); a former
+/// surname few carry, met as the family name of a record kept without a
+/// date, weighs as such a family name does (possible, not weak).
+#[test]
+fn other_names_meet_in_their_other_forms() {
+    meet_one_letter_apart(&[
+        (
+            ("Наталья", "Турчин", "", "2009", "", &["Пасечник"], F),
+            (
+                "Наталія",
+                "Пасічник",
+                "Іванівна",
+                "19.01.2009",
+                "Курахове",
+                &[],
+                F,
+            ),
+            Band::Possible,
+        ),
+        (
+            ("MARIA", "NAZARISINA", "", "2012", "", &[], F),
+            (
+                "Мария",
+                "Борисская",
+                "Андреевна",
+                "2012-02-18",
+                "",
+                &["Назаришина"],
+                F,
+            ),
+            Band::Weak,
+        ),
+    ]);
+    let tokenizer = tokenizer();
+    let held = tokenizer.tokenize(&record((
+        "Віктор",
+        "Лозовишин",
+        "Андрійович",
+        "",
+        "Світлодарськ",
+        &[],
+        M,
+    )));
+    let scored = MatchModel::default().score_query(
+        &tokenizer.tokenize_query(&record((
+            "Виктор",
+            "Овсенко",
+            "",
+            "2020-03-18",
+            "",
+            &["Лозовишин"],
+            M,
+        ))),
+        &held,
+        &Shares {
+            chosen: held.slot(Slot::GivenClass).to_vec(),
+            share: 0.04,
+            others: 1.0 / 20_000.0,
+            people: 20_000.0,
+        },
+    );
+    assert_eq!(scored.band, Band::Possible, "{}", scored.explain());
+    assert!(
+        scored
+            .fields
+            .iter()
+            .any(|field| field.field == Field::FamilyName && field.level == Level::OtherName),
+        "{}",
+        scored.explain()
+    );
+}
+
 /// A child kept under an adoptive surname with the former one noted among
 /// the other names: a search by the former surname and the year meets the
 /// record by a blocking key and compares the year (the record keys its date

@@ -58,7 +58,11 @@ pub(super) mod family {
     use super::{Mu, mu};
     pub(crate) const EXACT: Mu = mu(0.80, 0.002);
     pub(crate) const CLOSE: Mu = mu(0.08, 0.001);
-    pub(crate) const OTHER_NAME: Mu = mu(0.03, 0.0005);
+    /// A family name met as the other record's former or other name. m: of
+    /// the people kept with another name beside, how many are found under
+    /// it; u as an exact family name's (weighed by how common the name met
+    /// is, with the same bounds).
+    pub(crate) const OTHER_NAME: Mu = mu(0.3, 0.002);
     pub(crate) const DIFFERENT: Mu = mu(0.04, 0.98);
 }
 
