@@ -210,12 +210,16 @@ impl Tokenizer {
                     .into_iter()
                     .filter(|form| form != key && variants.binary_search(form).is_err())
                     .collect();
+                // Each once: a token repeated would leave the slot short of
+                // its count, and the count would tell the name's shape.
+                let mut seen = std::collections::HashSet::new();
                 let after: Vec<String> = after
                     .into_iter()
                     .filter(|later| {
                         later != key
                             && variants.binary_search(later).is_err()
                             && !forms.contains(later)
+                            && seen.insert(later.clone())
                     })
                     .collect();
                 let real = (classes.len() + forms.len() + variants.len() + after.len())
@@ -312,9 +316,13 @@ impl Tokenizer {
         // typed meets a record's family name as an other name, and Пасечник
         // typed as a former name meets Пасічник only as another form.
         let mut other_name_forms: Vec<String> = Vec::new();
+        // And, last where room is left, their one-edit variants (Кожемишина
+        // typed as a former name, Кожумишин kept).
+        let mut other_name_variants: Vec<String> = Vec::new();
         for alias in &record.other_names {
             for (word, word_skeleton) in surname_words(alias, record.sex) {
                 let stem = family_stem(&word_skeleton);
+                other_name_variants.extend(one_edit_variants(stem));
                 other_name_forms.extend(
                     other_language_forms(stem)
                         .into_iter()
@@ -358,11 +366,26 @@ impl Tokenizer {
                     forms.push(form);
                 }
             }
-            let slips = slips
+            let slips: Vec<String> = slips
                 .iter()
                 .map(|slip| family_stem(slip).to_string())
                 .collect();
-            emit(Slot::FamilyVariant, stem, forms, slips, Vec::new());
+            // After the stem's own variants, where room is left: the forms in
+            // the other language of the word with a typing slip undone
+            // (Кроепнко is Кропенко, whose Ukrainian form is Кріпенко), and
+            // the variants of the stem's own forms (Хлебк is one edit from
+            // Хлібк, two from Khlibuk). A typo in the other language's form
+            // of a name is one edit from that form and two from the name
+            // kept.
+            let root_forms = other_language_forms(stem);
+            let after = slips
+                .iter()
+                .flat_map(|slip| other_language_forms(slip))
+                .chain(root_forms.iter().flat_map(|form| one_edit_variants(form)))
+                .filter(|variant| !root_forms.contains(variant))
+                .chain(std::mem::take(&mut other_name_variants))
+                .collect();
+            emit(Slot::FamilyVariant, stem, forms, slips, after);
         }
         let query = builder.finish();
         if dates.is_empty() {

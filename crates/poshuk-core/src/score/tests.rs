@@ -1648,10 +1648,39 @@ fn meet_one_letter_apart(cases: &[(Row<'_>, Row<'_>, Band)]) {
 /// Олександр; a slip that doubled a letter (Гообец: Горобець less its р,
 /// whose skeleton reads the double away); a national system's `ou` read
 /// apart and then in Russian (Bilous = Білоус = Белоус); a Polish `ch` read
-/// as х and then in Russian (Chłibuk = Хлібук = Хлебук).
+/// as х and then in Russian (Chłibuk = Хлібук = Хлебук); a slip in the
+/// other language's form of the name kept (Кроепнко: Кропенко, whose
+/// Ukrainian form is Кріпенко; Хлебк: one edit from Хлібк, the other form,
+/// and two from Khlibuk).
 #[test]
 fn slips_of_the_list_and_other_systems_meet_the_record() {
     meet_one_letter_apart(&[
+        (
+            ("Андрей", "Кроепнко", "", "1972", "Макеевка", &[], M),
+            (
+                "Андрій",
+                "Кріпенко",
+                "Миколайович",
+                "20.08.1972",
+                "Макіївка",
+                &[],
+                M,
+            ),
+            Band::Strong,
+        ),
+        (
+            ("Юлия", "Хлебк", "", "2010", "г. Симферополь", &[], F),
+            (
+                "Yulia",
+                "Khlibuk",
+                "Andriivna",
+                "2010-06-22",
+                "Aqmescit, Ukraine",
+                &[],
+                F,
+            ),
+            Band::Strong,
+        ),
         (
             ("SERGEÏ", "KLIMENTITCH", "", "1989", "", &[], M),
             (
@@ -1715,7 +1744,9 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
 /// Other names in their other forms: a former surname typed in Russian
 /// (Пасечник) meets the Ukrainian family name it was (Пасічник), with the
 /// year compared; a family name typed with the marks of ISO 9 lost
-/// (Nazarisina) meets the record's other name (Назаришина); a former
+/// (Nazarisina) meets the record's other name (Назаришина); a former name
+/// typed with a slip (Кожемишина) meets the family name kept (Кожумишин); a
+/// former
 /// surname few carry, met as the family name of a record kept without a
 /// date, weighs as such a family name does (possible, not weak).
 #[test]
@@ -1733,6 +1764,11 @@ fn other_names_meet_in_their_other_forms() {
                 F,
             ),
             Band::Possible,
+        ),
+        (
+            ("Надежда", "Шпакова", "", "2014", "", &["Кожемишина"], F),
+            ("Надія", "Кожумишин", "Сергіївна", "07.08.2014", "", &[], F),
+            Band::Weak,
         ),
         (
             ("MARIA", "NAZARISINA", "", "2012", "", &[], F),
