@@ -22,6 +22,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::HashSet;
 
 use crate::document::{document_digits, document_key};
 use crate::names::{
@@ -105,7 +106,9 @@ impl Tokenizer {
     /// forms and readings (with marks lost, in other spelling systems), and
     /// for a given name the tables do not know, the class tokens of the
     /// known names among its variants; after them, for a known given name,
-    /// the variants of its class's full forms (a list's Срегій).
+    /// the variants of its class's full forms (a list's Срегій), and for a
+    /// family name, the other-language forms of its slips and the variants
+    /// of its own forms (Кроепнко, Кріпенко). Each string once in a slot.
     /// Computed where the query is in clear; not cached, queries do not
     /// repeat as records do.
     pub fn tokenize_query(&self, record: &Record) -> TokenRecord {
@@ -172,6 +175,10 @@ impl Tokenizer {
         // skeletons of the word as typed with one slip undone (a slip inside
         // a letter group, `hc` for `ch`, is more than one edit of the
         // skeleton).
+        // Each string once in a slot, over all its words: a token repeated
+        // would leave the slot short of its count, and the count would tell
+        // the names' shape.
+        let mut emitted: HashSet<(Slot, String)> = HashSet::new();
         let mut emit =
             |slot: Slot, key: &str, forms: Vec<String>, slips: Vec<String>, after: Vec<String>| {
                 let mut variants = one_edit_variants(key);
@@ -198,6 +205,7 @@ impl Tokenizer {
                     if classes.len() > MAX_MISTYPED_CLASSES {
                         classes.clear();
                     }
+                    classes.retain(|class| emitted.insert((slot, format!("\u{0}{class}"))));
                 }
                 for class in &classes {
                     builder.push(
@@ -206,31 +214,21 @@ impl Tokenizer {
                             .token(slot.domain(), kind::CLASS, &class.to_be_bytes()),
                     );
                 }
-                let forms: Vec<String> = forms
-                    .into_iter()
-                    .filter(|form| form != key && variants.binary_search(form).is_err())
-                    .collect();
-                // Each once: a token repeated would leave the slot short of
-                // its count, and the count would tell the name's shape.
-                let mut seen = std::collections::HashSet::new();
-                let after: Vec<String> = after
-                    .into_iter()
-                    .filter(|later| {
-                        later != key
-                            && variants.binary_search(later).is_err()
-                            && !forms.contains(later)
-                            && seen.insert(later.clone())
-                    })
-                    .collect();
-                let real = (classes.len() + forms.len() + variants.len() + after.len())
-                    .min(VARIANTS_PER_WORD);
+                // The forms first, then the variants, then what comes after
+                // them, as far as the word's count goes.
+                let room = VARIANTS_PER_WORD.saturating_sub(classes.len());
+                let mut chosen: Vec<String> = Vec::with_capacity(room);
+                for candidate in forms.into_iter().chain(variants).chain(after) {
+                    if chosen.len() == room {
+                        break;
+                    }
+                    if candidate != key && emitted.insert((slot, candidate.clone())) {
+                        chosen.push(candidate);
+                    }
+                }
+                let real = classes.len() + chosen.len();
                 let keys_year = variant_year.filter(|_| slot == Slot::FamilyVariant);
-                for variant in forms
-                    .iter()
-                    .chain(&variants)
-                    .chain(&after)
-                    .take(real - classes.len())
-                {
+                for variant in &chosen {
                     builder.push(
                         slot,
                         self.hasher
@@ -296,14 +294,11 @@ impl Tokenizer {
                     }
                 }
             }
-            let mut after: Vec<String> = Vec::new();
-            for head in &heads {
-                for variant in one_edit_variants(head) {
-                    if !heads.contains(&variant) && !after.contains(&variant) {
-                        after.push(variant);
-                    }
-                }
-            }
+            let after: Vec<String> = heads
+                .iter()
+                .flat_map(|head| one_edit_variants(head))
+                .filter(|variant| !heads.contains(variant))
+                .collect();
             emit(Slot::GivenVariant, &key, Vec::new(), slips, after);
         }
         // The family name's forms in the other language, computed once: the
@@ -311,30 +306,6 @@ impl Tokenizer {
         // with the marks of ISO 9 lost (Stelmasuk, Стельмащук), variants
         // only: `s` may be с, ш or щ, which no date key should guess.
         let mut family_forms: Vec<String> = Vec::new();
-        // The other names typed (a former surname) in their other forms and
-        // readings, among the first family word's variants: the name as
-        // typed meets a record's family name as an other name, and Пасечник
-        // typed as a former name meets Пасічник only as another form.
-        let mut other_name_forms: Vec<String> = Vec::new();
-        // And, last where room is left, their one-edit variants (Кожемишина
-        // typed as a former name, Кожумишин kept).
-        let mut other_name_variants: Vec<String> = Vec::new();
-        for alias in &record.other_names {
-            for (word, word_skeleton) in surname_words(alias, record.sex) {
-                let stem = family_stem(&word_skeleton);
-                other_name_variants.extend(one_edit_variants(stem));
-                other_name_forms.extend(
-                    other_language_forms(stem)
-                        .into_iter()
-                        .chain(further_language_forms(stem))
-                        .chain(
-                            marks_lost_readings(&word)
-                                .iter()
-                                .map(|reading| family_stem(reading).to_string()),
-                        ),
-                );
-            }
-        }
         for (key, slips, word) in keys(&record.family_name) {
             let stem = family_stem(&key);
             let mut forms = other_language_forms(stem);
@@ -359,7 +330,6 @@ impl Tokenizer {
                 .map(|reading| family_stem(reading).to_string())
                 .chain(further_language_forms(stem))
                 .chain(system_readings)
-                .chain(std::mem::take(&mut other_name_forms))
                 .collect::<Vec<_>>();
             for form in readings {
                 if form != stem && !forms.contains(&form) {
@@ -383,7 +353,6 @@ impl Tokenizer {
                 .flat_map(|slip| other_language_forms(slip))
                 .chain(root_forms.iter().flat_map(|form| one_edit_variants(form)))
                 .filter(|variant| !root_forms.contains(variant))
-                .chain(std::mem::take(&mut other_name_variants))
                 .collect();
             emit(Slot::FamilyVariant, stem, forms, slips, after);
         }
@@ -1241,16 +1210,21 @@ mod tests {
             ("Микола", "Миколаєнко"),
             ("Петро", "Білоус"),
             ("Petro", "Hnatskyi"),
+            // Two words of one slot whose variants overlap: each string once
+            // in the slot, every word still its count.
+            ("Анна Ганна", "Коваль Ковальов"),
+            ("Сергій Сергей", "Кропенко-Кріпенко"),
         ] {
+            let words = |value: &str| value.split([' ', '-']).count();
             let query = tokenizer.tokenize_query(&person(given, family, "", ""));
             assert_eq!(
                 query.slot(Slot::GivenVariant).len(),
-                VARIANTS_PER_WORD,
+                words(given) * VARIANTS_PER_WORD,
                 "{given}"
             );
             assert_eq!(
                 query.slot(Slot::FamilyVariant).len(),
-                VARIANTS_PER_WORD,
+                words(family) * VARIANTS_PER_WORD,
                 "{family}"
             );
         }

@@ -600,8 +600,11 @@ pub fn typed_slip_variants(word: &str) -> Vec<String> {
     // A slip that made a double letter or an `i` before a vowel, which the
     // finished skeleton reads away: Гообец (Горобець less its р) is `gobec`,
     // two edits from `gorobec`, and one edit from its letters `goobec`.
+    // Only for a word of at most MAX_MARKS_LOST_WORD sounds: a long run of
+    // one letter finishes into a short key, and its unfinished variants
+    // would be as many as its letters, each as long.
     let unfinished = unfinished_skeleton(word, ChReading::Che);
-    if unfinished != key {
+    if unfinished != key && unfinished.len() <= MAX_MARKS_LOST_WORD {
         variants.extend(one_edit_variants(&unfinished));
     }
     variants.retain(|variant| *variant != key && !variant.is_empty());
@@ -710,8 +713,9 @@ pub fn marks_lost_readings(word: &str) -> Vec<String> {
 /// a few sibilants (Stelmasuk: 3 × 3 × 3 = 27).
 pub const MAX_MARKS_LOST_READINGS: usize = 64;
 
-/// Letters of the longest word read with its marks lost: longer is no name,
-/// and its readings would crowd out the word's one-edit variants.
+/// Letters of the longest word read with its marks lost, or with a slip
+/// undone before its skeleton is finished: longer is no name, and its
+/// readings would crowd out the word's one-edit variants.
 pub const MAX_MARKS_LOST_WORD: usize = 32;
 
 /// One Cyrillic letter in ISO 9 with its marks lost (`ш щ` → `s`, `ж` → `z`,
@@ -846,6 +850,22 @@ mod tests {
     fn fold_text_drops_punctuation_and_apostrophes() {
         assert_eq!(fold_text("  Мар’ян-Ковальчук, "), "марян ковалчук");
         assert_eq!(fold_text("O'NEIL"), "oneil");
+    }
+
+    /// A slip that doubled a letter is undone before the skeleton is
+    /// finished (Гообец meets Горобець), but a long run of one letter, which
+    /// finishes into a short key, gets no such variants: as many as its
+    /// letters, each as long, they would make a query's work grow with it.
+    #[test]
+    fn a_doubled_letter_is_undone_and_a_long_run_is_not() {
+        assert!(typed_slip_variants("Гообец").contains(&skeleton("Горобець")));
+        let run = format!("{}бвгд", "а".repeat(2_000));
+        let variants = typed_slip_variants(&run);
+        assert!(
+            variants.len() < 100 && variants.iter().all(|variant| variant.len() < 16),
+            "{} variants",
+            variants.len()
+        );
     }
 
     /// ISO 9 with its marks lost: a Latin name so written has among its

@@ -130,10 +130,10 @@ macro_rules! slots {
 slots! {
     GivenWhole => Name, "GivenWhole", "Skeleton of each word of the given name.";
     GivenClass => Name, "GivenClass", "Equivalence classes of the given name (Олександр = Alexander = Sasha).";
-    GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton, and, for a given name the tables do not know, the classes of the known names among them.";
+    GivenVariant => Name, "GivenVariant", "Queries only: whole-name tokens of every string one edit from the given name's skeleton, and, for a given name the tables do not know, the classes of the known names among them; for a known one, the strings one edit from its class's Ukrainian and Russian full forms.";
     FamilyWhole => Name, "FamilyWhole", "Gender-folded stem of each word of the family name.";
     FamilyClass => Name, "FamilyClass", "Given-name classes of the family column (for swapped columns).";
-    FamilyVariant => Name, "FamilyVariant", "Queries only: whole-name tokens of every string one edit from the family name's stem, and of its forms in the other language.";
+    FamilyVariant => Name, "FamilyVariant", "Queries only: whole-name tokens of every string one edit from the family name's stem, of its forms in the other language and readings in other spelling systems, and of the strings one edit from those forms.";
     AliasWhole => Name, "AliasWhole", "Stems of other names (former, adoptive, maiden surnames), diminutives of the given name left out.";
     AliasClass => Name, "AliasClass", "Given-name classes of other names, diminutives of the given name left out.";
     PatronymicClass => Patronymic, "PatronymicClass", "Class of the father's given name.";

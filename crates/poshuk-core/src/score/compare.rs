@@ -168,9 +168,7 @@ fn compare_family(
 /// by how common the name met is, as an exact family name is weighed (a
 /// former surname few carry says as much as a family name few carry), with
 /// the level's m (the person kept under another of their names is less
-/// likely than under the same). A query's variant of its family name (a
-/// typo, another form, a reading with marks lost) met as the other record's
-/// other name weighs as the level does.
+/// likely than under the same).
 #[inline]
 fn family_meets_other_name(
     left: &TokenRecord,
@@ -194,12 +192,7 @@ fn family_meets_other_name(
             }
         }
     }
-    if met {
-        return Some(family::OTHER_NAME.weight_with_frequency(frequency));
-    }
-    let variant_meets = intersects(left.slot(Slot::FamilyVariant), right.slot(Slot::AliasWhole))
-        || intersects(left.slot(Slot::AliasWhole), right.slot(Slot::FamilyVariant));
-    variant_meets.then(|| family::OTHER_NAME.weight())
+    met.then(|| family::OTHER_NAME.weight_with_frequency(frequency))
 }
 
 /// The given name agrees with a diminutive or other form kept in other names.
@@ -492,7 +485,11 @@ pub(super) fn compare_names(
     // or maiden name (Ирина Кравчук, formerly Семёнова = SEMENOVA Iryna).
     let or_other_name = |score: (Level, f64), given_words: &[Token], aliases: &[Token]| {
         if !matches!(score.0, Level::Exact | Level::Close) && intersects(given_words, aliases) {
-            (Level::OtherName, family::OTHER_NAME.weight())
+            let frequency = shared_frequency(given_words, aliases, frequencies);
+            (
+                Level::OtherName,
+                family::OTHER_NAME.weight_with_frequency(frequency),
+            )
         } else {
             score
         }
