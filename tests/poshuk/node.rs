@@ -1055,6 +1055,33 @@ fn names_whose_iso9_marks_were_lost_meet_the_cyrillic_names() {
     );
 }
 
+/// Slips the list made and spellings more than one letter from the record,
+/// through a real node: Срегій kept, SERGEÏ searched (one edit from the
+/// Ukrainian full form of his name, two from the name typed); Горобець kept,
+/// Гообец typed (a doubled letter); Белоус kept, BILOUS typed (`ou` read
+/// apart, then in Russian); Кріпенко kept, Кроепнко typed (a slip in the
+/// Russian form). Each first, not weak, with no name read as different.
+#[test]
+fn slips_of_the_list_and_other_systems_meet_the_record() {
+    let (_dir, node) = node_holding_among_others(&[
+        "T1,Срегій,Климентич,Германович,1989-04-02",
+        "T2,Сергій,Горобець,Вадимович,2000-11-03",
+        "T3,Елена,Белоус,Ильинична,1972-10-07",
+        "T4,Андрій,Кріпенко,Миколайович,1972-08-20",
+    ]);
+    for (query, record_id) in [
+        (("SERGEÏ", "KLIMENTITCH", "1989"), "T1"),
+        (("Сергей", "Гообец", "03.11.2000"), "T2"),
+        (("OLENA", "BILOUS", "07.10.1972"), "T3"),
+        (("Андрей", "Кроепнко", "1972"), "T4"),
+    ] {
+        let hit = first_shown(&node, query, record_id);
+        for field in ["given_name", "family_name"] {
+            assert_ne!(level_of(&hit, field), "different", "{hit}");
+        }
+    }
+}
+
 /// A hit's level for one field (`family_name`, `birth_date`, ...), as the
 /// local API shows it; empty when the field is not shown.
 fn level_of(hit: &serde_json::Value, field: &str) -> String {
