@@ -308,7 +308,8 @@ impl Tokenizer {
         let mut family_forms: Vec<String> = Vec::new();
         for (key, slips, word) in keys(&record.family_name) {
             let stem = family_stem(&key);
-            let mut forms = other_language_forms(stem);
+            let root_forms = other_language_forms(stem);
+            let mut forms = root_forms.clone();
             family_forms.extend(forms.iter().cloned());
             // The word as the other spelling systems read it, and those
             // readings in the other language: Bilous read with `ou` apart is
@@ -347,7 +348,6 @@ impl Tokenizer {
             // Хлібк, two from Khlibuk). A typo in the other language's form
             // of a name is one edit from that form and two from the name
             // kept.
-            let root_forms = other_language_forms(stem);
             let after = slips
                 .iter()
                 .flat_map(|slip| other_language_forms(slip))

@@ -511,6 +511,11 @@ pub fn words(value: &str) -> impl Iterator<Item = &str> {
 /// variants are two- and four-letter strings that many names share.
 pub const MIN_VARIANT_KEY: usize = 4;
 
+/// Keys longer than this get no one-edit variants either: no name word is
+/// so long, and a word's variants grow with the square of its length (a
+/// query of one 10,000-letter word would ask for gigabytes).
+pub const MAX_VARIANT_KEY: usize = 32;
+
 /// The letters a skeleton is written in.
 pub const SKELETON_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 
@@ -522,7 +527,7 @@ pub const SKELETON_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 /// stored name one typo away without the index storing anything but whole
 /// names.
 pub fn one_edit_variants(key: &str) -> Vec<String> {
-    if key.len() < MIN_VARIANT_KEY || !key.is_ascii() {
+    if !(MIN_VARIANT_KEY..=MAX_VARIANT_KEY).contains(&key.len()) || !key.is_ascii() {
         return Vec::new();
     }
     let bytes = key.as_bytes();
@@ -575,10 +580,11 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
 /// [`MIN_VARIANT_KEY`], as [`one_edit_variants`].
 pub fn typed_slip_variants(word: &str) -> Vec<String> {
     let key = skeleton(word);
-    if key.len() < MIN_VARIANT_KEY {
+    let letters: Vec<char> = word.chars().collect();
+    if !(MIN_VARIANT_KEY..=MAX_VARIANT_KEY).contains(&key.len()) || letters.len() > MAX_VARIANT_KEY
+    {
         return Vec::new();
     }
-    let letters: Vec<char> = word.chars().collect();
     let mut variants = Vec::with_capacity(letters.len() * 2);
     let mut typed = String::with_capacity(word.len());
     for position in 0..letters.len() {
@@ -600,11 +606,10 @@ pub fn typed_slip_variants(word: &str) -> Vec<String> {
     // A slip that made a double letter or an `i` before a vowel, which the
     // finished skeleton reads away: Гообец (Горобець less its р) is `gobec`,
     // two edits from `gorobec`, and one edit from its letters `goobec`.
-    // Only for a word of at most MAX_MARKS_LOST_WORD sounds: a long run of
-    // one letter finishes into a short key, and its unfinished variants
-    // would be as many as its letters, each as long.
+    // The word has at most MAX_VARIANT_KEY letters (above): a long run of
+    // one letter, which finishes into a short key, gets none.
     let unfinished = unfinished_skeleton(word, ChReading::Che);
-    if unfinished != key && unfinished.len() <= MAX_MARKS_LOST_WORD {
+    if unfinished != key {
         variants.extend(one_edit_variants(&unfinished));
     }
     variants.retain(|variant| *variant != key && !variant.is_empty());
@@ -713,9 +718,8 @@ pub fn marks_lost_readings(word: &str) -> Vec<String> {
 /// a few sibilants (Stelmasuk: 3 × 3 × 3 = 27).
 pub const MAX_MARKS_LOST_READINGS: usize = 64;
 
-/// Letters of the longest word read with its marks lost, or with a slip
-/// undone before its skeleton is finished: longer is no name, and its
-/// readings would crowd out the word's one-edit variants.
+/// Letters of the longest word read with its marks lost: longer is no name,
+/// and its readings would crowd out the word's one-edit variants.
 pub const MAX_MARKS_LOST_WORD: usize = 32;
 
 /// One Cyrillic letter in ISO 9 with its marks lost (`ш щ` → `s`, `ж` → `z`,
@@ -854,8 +858,9 @@ mod tests {
 
     /// A slip that doubled a letter is undone before the skeleton is
     /// finished (Гообец meets Горобець), but a long run of one letter, which
-    /// finishes into a short key, gets no such variants: as many as its
-    /// letters, each as long, they would make a query's work grow with it.
+    /// finishes into a short key, gets no such variants, and no word longer
+    /// than a name gets any: they would make a query's work grow with the
+    /// square of its length.
     #[test]
     fn a_doubled_letter_is_undone_and_a_long_run_is_not() {
         assert!(typed_slip_variants("Гообец").contains(&skeleton("Горобець")));
@@ -866,6 +871,14 @@ mod tests {
             "{} variants",
             variants.len()
         );
+        // Nor does a word longer than any name, whatever its letters.
+        let long: String = "бвгдежзклмнпрстфхцчшщ"
+            .chars()
+            .cycle()
+            .take(10_000)
+            .collect();
+        assert!(typed_slip_variants(&long).is_empty());
+        assert!(one_edit_variants(&skeleton(&long)).is_empty());
     }
 
     /// ISO 9 with its marks lost: a Latin name so written has among its
