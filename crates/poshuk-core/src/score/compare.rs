@@ -259,19 +259,28 @@ pub(super) fn compare_birth_date(
     // (`Tokenizer::tokenize_query`), so where one of them is the other
     // record's family name and only day and month meet, the years were
     // compared and differ. That the query keyed every other name is told
-    // by its counts: with one full date, each key adds one full-date token
-    // beside one per family-name key (a stored record has no more), and no
+    // by its counts: with one date, each key adds one full-date token (or
+    // one year token) beside one per family-name key (a stored record has
+    // no more), and no
     // other name typed was a given name (those key nothing). A node keeps
     // only the variants that meet its names, so the counts are what is left
     // to tell a query by.
-    let keyed_with_other_name = |query: &TokenRecord, held: &TokenRecord| {
+    let keyed_with_other_name = |query: &TokenRecord, held: &TokenRecord, keyed: Slot| {
         let others = query.slot(Slot::AliasWhole);
         !others.is_empty()
             && query.slot(Slot::AliasClass).is_empty()
-            && query.slot(Slot::DateDayMonth).len() == 1
-            && query.slot(Slot::FamilyDate).len()
-                >= query.slot(Slot::FamilyWhole).len() + others.len()
+            && query.slot(keyed).len() >= query.slot(Slot::FamilyWhole).len() + others.len()
             && intersects(others, held.slot(Slot::FamilyWhole))
+    };
+    // A stored record keys its one date with its other surnames too
+    // (`Tokenizer::tokenize`), and so does a query that gives one date
+    // with other names typed: a query's variants keyed with its year tell
+    // it gave one (a range keys none).
+    let one_date = |record: &TokenRecord, is_query: bool| {
+        !is_query || !record.slot(Slot::FamilyVariantYear).is_empty()
+    };
+    let year_keyed_with_other_name = |record: &TokenRecord, is_query: bool, other: &TokenRecord| {
+        one_date(record, is_query) && keyed_with_other_name(record, other, Slot::FamilyYear)
     };
     // A query with one date keys its year also with each of its family
     // name's variants (`FamilyVariantYear`), as a stored record keys its year
@@ -314,8 +323,10 @@ pub(super) fn compare_birth_date(
         || met_by_variant(right, left)
         || swapped_query_keyed;
     let years_compared = family_compares_years
-        || keyed_with_other_name(left, right)
-        || keyed_with_other_name(right, left);
+        || (left.slot(Slot::DateDayMonth).len() == 1
+            && keyed_with_other_name(left, right, Slot::FamilyDate))
+        || (right.slot(Slot::DateDayMonth).len() == 1
+            && keyed_with_other_name(right, left, Slot::FamilyDate));
     let given_agrees = meets(Slot::GivenClass) || meets(Slot::GivenWhole);
     if has_full_date(left) && has_full_date(right) {
         if meets(Slot::FamilyDate) || meets(Slot::GivenDate) {
@@ -357,7 +368,15 @@ pub(super) fn compare_birth_date(
     if intersects(left_year, right_year) || variant_year_meets {
         return (Level::Year, date::AS_KNOWN_YEAR.weight());
     }
-    if family_compares_years && !left_year.is_empty() && !right_year.is_empty() {
+    // Where one side's other name is the other's family name, each keyed
+    // its year with that name: a year that does not meet differs (Галина
+    // Сербин of 2006, once Коваль, is not the Галина Коваль of 1971).
+    let other_name_compares_years = year_keyed_with_other_name(left, left_is_query, right)
+        || year_keyed_with_other_name(right, false, left);
+    if (family_compares_years || other_name_compares_years)
+        && !left_year.is_empty()
+        && !right_year.is_empty()
+    {
         return (Level::Different, date::PARTIAL_DIFFERENT.weight());
     }
     (Level::Missing, 0.0)

@@ -904,6 +904,35 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
         kept,
     );
     assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    // The years were compared through the other name, as a node keeps the
+    // query too: they differ, and the hit says so (Галина Сербин of 2006,
+    // once Коваль, is not the Галина Коваль of 1971).
+    for other_year in [
+        other_year,
+        at_node(
+            ("Андрей", "Снегирак", "", "2012", "", &["Хомский"], M),
+            kept,
+        ),
+    ] {
+        assert_eq!(
+            other_year.fields[3].level,
+            Level::Different,
+            "{}",
+            other_year.explain()
+        );
+    }
+    // A range of years keys no variant's year: whether the other name keyed
+    // them all is not told, and nothing is said of the years.
+    let tokenizer = tokenizer();
+    let range = MatchModel::default().score_query(
+        &tokenizer.tokenize_query_years(
+            &record(("Андрей", "Снегирак", "", "", "", &["Хомский"], M)),
+            &[2010, 2011, 2012],
+        ),
+        &tokenizer.tokenize(&record(kept)),
+        &NoTermFrequencies,
+    );
+    assert_eq!(range.fields[3].level, Level::Missing, "{}", range.explain());
     // The same day of another year: the years were compared through the
     // other name, and differ.
     let same_day_other_year = at_node(
@@ -1844,6 +1873,12 @@ fn a_former_surname_noted_by_the_holder_compares_the_year() {
     }
     let other_year = score(("Serhii", "Halychyshyn", "", "2011", "", &[], M), held);
     assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    assert_eq!(
+        other_year.fields[3].level,
+        Level::Different,
+        "{}",
+        other_year.explain()
+    );
     // A given name (a diminutive, a name used at home) keys no date: it
     // would join the year groups of different families.
     let years = |other: &[&str]| {
