@@ -615,6 +615,24 @@ impl Tokenizer {
         // kept under an adoptive surname, the former one noted, meets a
         // search by the former surname and year with the year compared.
         let mut other_surnames = NameInputs::default();
+        // Columns swapped at the holder (Ševelov in the given-name column,
+        // Vladimir in the family one): the given column's surname keys the
+        // date too, first, as a query's family name keys it. A search for
+        // Владимир Шевелов of 1979 then compares its year with the 1942
+        // kept, and one of 1942 meets the record by its year.
+        if other_surname_dates && given.classes.is_empty() && !family.classes.is_empty() {
+            for (word, word_skeleton) in surname_words(&record.given_name, sex) {
+                for whole in surname_wholes(&word, &word_skeleton) {
+                    let whole = whole.into_bytes();
+                    if other_surnames.wholes.len() < MAX_OTHER_SURNAME_DATE_KEYS
+                        && !family.wholes.contains(&whole)
+                        && !other_surnames.wholes.contains(&whole)
+                    {
+                        other_surnames.wholes.push(whole);
+                    }
+                }
+            }
+        }
         for alias in &record.other_names {
             let alias_classes = tables().given_classes(&name_key(alias), sex);
             if alias_classes.iter().any(|class| {

@@ -26,8 +26,11 @@ use std::fmt;
 /// 4: no year token shared across family names (siblings in a list ordered
 /// the years), no sex token, no phonetic codes, no deletion neighbourhoods
 /// stored anywhere (typos meet through a query's one-edit variants), other
-/// names that are diminutives of the given name left out.
-pub const TOKENIZER_VERSION: u16 = 4;
+/// names that are diminutives of the given name left out. 5: a stored
+/// record keys its birth date also with its other surnames, and with its
+/// given-name column's surname where the columns are swapped (the same slots
+/// as 4, more year and date keys).
+pub const TOKENIZER_VERSION: u16 = 5;
 
 /// The first 128 bits of an HMAC-SHA256 of a feature.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

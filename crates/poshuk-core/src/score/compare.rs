@@ -318,10 +318,22 @@ pub(super) fn compare_birth_date(
         && left.slot(Slot::FamilyYear).len()
             >= left.slot(Slot::FamilyWhole).len() + left.slot(Slot::GivenWhole).len()
         && intersects(left.slot(Slot::GivenWhole), right.slot(Slot::FamilyWhole));
+    // A stored record whose given-name column holds no known given name
+    // and whose family column does (columns swapped at the holder) keys its
+    // date with the given column's surname too (`Tokenizer::tokenize`):
+    // where that surname is the other's family name, the years were
+    // compared.
+    let held_swapped_keyed = |held: &TokenRecord, other: &TokenRecord| {
+        held.slot(Slot::GivenClass).is_empty()
+            && !held.slot(Slot::FamilyClass).is_empty()
+            && intersects(held.slot(Slot::GivenWhole), other.slot(Slot::FamilyWhole))
+    };
     let family_compares_years = family_agrees
         || met_by_variant(left, right)
         || met_by_variant(right, left)
-        || swapped_query_keyed;
+        || swapped_query_keyed
+        || held_swapped_keyed(right, left)
+        || (!left_is_query && held_swapped_keyed(left, right));
     let years_compared = family_compares_years
         || (left.slot(Slot::DateDayMonth).len() == 1
             && keyed_with_other_name(left, right, Slot::FamilyDate))

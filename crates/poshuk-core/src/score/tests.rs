@@ -566,8 +566,8 @@ fn a_year_is_compared_across_swapped_columns_typed_in_the_query() {
             range.explain()
         );
     }
-    // Two stored records key their years with their family columns alone:
-    // linked offline, the swapped one's year cannot be compared.
+    // A stored record whose columns are swapped keys its year with its
+    // given column's surname too: linked offline, the years are compared.
     let stored = MatchModel::default().score(
         &tokenizer.tokenize(&record((
             "Krynytsych",
@@ -591,7 +591,7 @@ fn a_year_is_compared_across_swapped_columns_typed_in_the_query() {
     );
     assert_eq!(
         stored.fields[3].level,
-        Level::Missing,
+        Level::Different,
         "{}",
         stored.explain()
     );
@@ -1897,4 +1897,69 @@ fn a_former_surname_noted_by_the_holder_compares_the_year() {
     };
     assert_eq!(years(&["Тина"]), years(&[]));
     assert_eq!(years(&["Борисова"]), years(&[]) + 1);
+}
+
+/// A record kept with its columns swapped (the surname in the given-name
+/// column, the given name in the family one) keys its date with that
+/// surname too: a search by name and year compares the year, so another
+/// year reads "different" and is not shown as the person, and the same year
+/// reads "same year".
+#[test]
+fn a_record_kept_with_swapped_columns_compares_the_year() {
+    let held = (
+        "Ševelov",
+        "Vladimir",
+        "Dmitrievič",
+        "07/08/1942",
+        "",
+        &[][..],
+        M,
+    );
+    let other_year = score(("Владимир", "Шевелов", "", "1979", "", &[], M), held);
+    assert_eq!(
+        other_year.fields[1].level,
+        Level::SwappedColumns,
+        "{}",
+        other_year.explain()
+    );
+    assert_eq!(
+        other_year.fields[3].level,
+        Level::Different,
+        "{}",
+        other_year.explain()
+    );
+    assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    let other_date = score(("Владимир", "Шевелов", "", "1979-04-01", "", &[], M), held);
+    assert_eq!(
+        other_date.fields[3].level,
+        Level::Different,
+        "{}",
+        other_date.explain()
+    );
+    let same_year = score(("Владимир", "Шевелов", "", "1942", "", &[], M), held);
+    assert_eq!(
+        same_year.fields[3].level,
+        Level::Year,
+        "{}",
+        same_year.explain()
+    );
+    assert!(same_year.band >= Band::Possible, "{}", same_year.explain());
+    let same_date = score(("Владимир", "Шевелов", "", "07.08.1942", "", &[], M), held);
+    assert_eq!(
+        same_date.fields[3].level,
+        Level::Exact,
+        "{}",
+        same_date.explain()
+    );
+    assert_eq!(same_date.band, Band::Strong, "{}", same_date.explain());
+    // Columns in their places key nothing more: a given name the tables know
+    // in the given column.
+    let years = |given: &str, family: &str| {
+        tokenizer()
+            .tokenize(&record((given, family, "", "1942-08-07", "", &[], M)))
+            .slot(Slot::FamilyYear)
+            .len()
+    };
+    assert_eq!(years("Vladimir", "Ševelov"), 1);
+    assert_eq!(years("Ševelov", "Vladimir"), 2);
 }

@@ -68,7 +68,8 @@ impl Stolen {
         let slot_count = u16::from_le_bytes([bytes[22], bytes[23]]) as usize;
         let layout: Vec<String> = match tokenizer {
             2 => LAYOUT_2.iter().map(|name| name.to_string()).collect(),
-            version if version == poshuk_core::TOKENIZER_VERSION => poshuk_core::Slot::ALL
+            // Version 5 keys more dates in the slots of 4.
+            4..=poshuk_core::TOKENIZER_VERSION => poshuk_core::Slot::ALL
                 [..poshuk_core::STORED_SLOT_COUNT]
                 .iter()
                 .map(|slot| slot.name().to_string())
