@@ -895,20 +895,23 @@ fn hits_say_how_many_namesakes_share_the_name_and_year() {
     let shown: Vec<&String> = shared.iter().filter(|band| *band != "weak").collect();
     assert_eq!(shown.len(), 3, "{shared:?}");
     assert!(shown.iter().all(|band| *band == "possible"), "{shared:?}");
-    // Each of them says "as likely as not", no more: one of three.
+    // Each of them says how likely one of three is: about one in seven.
     let scores: Vec<f64> = search("Ivan", "Kovalenko", "2012")
         .iter()
         .filter(|(_, hit)| hit["band"] != "weak")
         .map(|(_, hit)| hit["score"].as_f64().expect("score"))
         .collect();
     assert_eq!(scores.len(), 3, "{scores:?}");
-    assert!(scores.iter().all(|score| *score <= 0.5), "{scores:?}");
+    assert!(
+        scores.iter().all(|score| *score > 0.1 && *score < 0.2),
+        "{scores:?}"
+    );
     assert_eq!(bands_of("Ivan", "Kovalenko", "2013")[0], "strong");
 }
 
 /// Namesakes held at one probability are ordered by the evidence before
 /// the hold: of four Kovalenkos of 2012 named Олександр or Александр (each
-/// "as likely as not"), the one whose name is written as the searcher wrote
+/// one of four), the one whose name is written as the searcher wrote
 /// it comes first, not the one whose handle sorts first.
 #[test]
 fn of_namesakes_held_at_one_score_the_name_as_written_comes_first() {

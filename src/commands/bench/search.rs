@@ -233,7 +233,7 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
     let mut tallies: HashMap<(Kind, Form), Tally> = HashMap::new();
     // Hits shown as the person (possible or strong), by score tenth from
     // 0.5: how many, and how many were the person.
-    let mut by_score = [(0usize, 0usize); 5];
+    let mut by_score = [(0usize, 0usize); 10];
     let mut hits_out = match &args.hits_tsv {
         Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
         None => None,
@@ -355,7 +355,7 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
                 hits.push((found, hit.band));
                 found_hits.push((found, hit));
                 if matches!(hit.band, Band::Possible | Band::Strong) {
-                    let tenth = ((hit.score * 10.0).floor() as usize).clamp(5, 9) - 5;
+                    let tenth = ((hit.score * 10.0).floor() as usize).min(9);
                     by_score[tenth].0 += 1;
                     by_score[tenth].1 += usize::from(found == Some(person));
                     if let Some(out) = hits_out.as_mut() {
@@ -515,11 +515,14 @@ fn rows_of(data: &poshuk_synth::SynthData, person: u32, except: Option<Source>) 
 /// a searcher can read into the score. Over all three kinds of query, a
 /// third of them for persons no other partner holds; a searcher whose
 /// queries are more often for listed persons sees more of them right.
-fn report_by_score(by_score: &[(usize, usize); 5]) {
+fn report_by_score(by_score: &[(usize, usize); 10]) {
     println!("\nhits shown as the person, by score (all kinds of query):");
     println!("{:<12} {:>6} {:>12}", "score", "hits", "the person");
     for (tenth, (hits, right)) in by_score.iter().enumerate() {
-        let low = 0.5 + tenth as f64 / 10.0;
+        if *hits == 0 {
+            continue;
+        }
+        let low = tenth as f64 / 10.0;
         println!(
             "{:<12} {:>6} {:>12}",
             format!("{low:.1}-{:.1}", low + 0.1),

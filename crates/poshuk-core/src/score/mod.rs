@@ -339,13 +339,24 @@ const IN_LIST_SHARE: f64 = 0.5;
 
 /// The log-odds of a record resting on a name that `namesakes` people of
 /// the list are expected to carry: the odds of [`IN_LIST_SHARE`] to them,
-/// and never below even odds (a pair the names show stays possible, its
-/// probability saying how many share the name: the searcher sees "one of
-/// 14" beside it). Callers subtract what disagrees ([`disagreement`]).
+/// below even odds where more than half a person is expected (one of
+/// fourteen namesakes is the person about one time in thirty, and the
+/// probability shown says so). Such a pair stays in the possible band
+/// where nothing disagrees (`held_as_lead`): the searcher sees it, with
+/// "one of 14" beside it. Callers subtract what disagrees
+/// ([`disagreement`]).
 fn namesake_cap(namesakes: f64) -> f64 {
-    (IN_LIST_SHARE / namesakes.max(f64::MIN_POSITIVE))
-        .log2()
-        .max(0.0)
+    (IN_LIST_SHARE / namesakes.max(f64::MIN_POSITIVE)).log2()
+}
+
+/// Whether a pair held by [`namesake_cap`] stays a lead: it would have
+/// been possible or strong without the cap (`before`, in log-odds, at or
+/// above the possible threshold's `possible_log2_odds`) and nothing
+/// disagrees. A namesake's record is a lead for the searcher however many
+/// share the name; only a place or a father that differs, or a weaker
+/// name, puts it below.
+fn held_as_lead(before: f64, possible_log2_odds: f64, against: f64) -> bool {
+    before >= possible_log2_odds && against == 0.0
 }
 
 /// What disagrees, in log-odds, below the cap a pair that its evidence
@@ -489,6 +500,10 @@ impl MatchModel {
             (Field::Document, compare_documents(left, right)),
         ];
         let mut log2_odds = self.prior_log2_odds;
+        // Where a cap by namesakes held a pair that stays a lead: the
+        // log-odds it was held at (a later cap going lower ends it).
+        let mut lead_at: Option<f64> = None;
+        let possible_log2_odds = (self.possible_threshold / (1.0 - self.possible_threshold)).log2();
         let mut fields = Vec::with_capacity(comparisons.len());
         for (field, (level, weight)) in comparisons {
             log2_odds += weight;
@@ -566,6 +581,10 @@ impl MatchModel {
                 Some(namesakes) => UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes)),
                 None => UNCONFIRMED_DATE_CAP,
             };
+            if dateless_namesakes.is_some() && held_as_lead(log2_odds, possible_log2_odds, against)
+            {
+                lead_at = Some(cap + against);
+            }
             log2_odds = log2_odds.min(cap + against);
         }
         if level_of(Field::BirthDate) == Level::Different && !document_agrees {
@@ -642,14 +661,19 @@ impl MatchModel {
                 let spread = people * family / BIRTH_YEARS;
                 let namesakes = spread.max(family_year_others.unwrap_or(0.0)) * given;
                 if namesakes > NAMESAKE_RISK {
-                    log2_odds =
-                        log2_odds.min(UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes)) + against);
+                    let cap = UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes)) + against;
+                    if held_as_lead(log2_odds, possible_log2_odds, against) {
+                        lead_at = Some(cap);
+                    }
+                    log2_odds = log2_odds.min(cap);
                 }
             }
         }
         let probability = 1.0 / (1.0 + (-log2_odds).exp2());
         let band = if is_relative(&fields, left, right) {
             Band::Relative
+        } else if lead_at.is_some_and(|at| log2_odds >= at) {
+            self.band(probability).max(Band::Possible)
         } else {
             self.band(probability)
         };
@@ -692,11 +716,12 @@ impl MatchModel {
         Some(namesakes)
     }
 
-    /// Holds a pair that rests on a name (and a year) alone at even odds
-    /// when `namesakes` records of the list (the record among them) share
-    /// that name (and year): at most one of them is the person searched
-    /// for. A strong pair becomes possible; a possible one says no more than
-    /// "as likely as not".
+    /// Holds a pair that rests on a name (and a year) alone at the odds of
+    /// [`IN_LIST_SHARE`] to `namesakes` when that many records of the list
+    /// (the record among them) share that name (and year): at most one of
+    /// them is the person searched for. A strong pair becomes possible, with
+    /// the probability of one of them (two: 0.2, three: 0.14), and stays
+    /// shown unless a field disagrees.
     pub fn hold_counted_namesakes(&self, score: &mut MatchScore, namesakes: u64) {
         if namesakes >= 2
             && rests_on_name(&score.fields)
@@ -704,10 +729,14 @@ impl MatchModel {
         {
             // Fathers that differ held the pair lower already: only a birth
             // place can disagree here.
-            let cap = UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes as f64))
-                + disagreement(&score.fields, false);
+            let against = disagreement(&score.fields, false);
+            let cap = UNCONFIRMED_DATE_CAP.min(namesake_cap(namesakes as f64)) + against;
             score.probability = score.probability.min(1.0 / (1.0 + (-cap).exp2()));
-            score.band = self.band(score.probability);
+            score.band = if against == 0.0 {
+                self.band(score.probability).max(Band::Possible)
+            } else {
+                self.band(score.probability)
+            };
         }
     }
 
