@@ -387,7 +387,9 @@ impl Coordinator {
     }
 }
 
-/// Orders hits by score; among equal scores, by their rank in their
+/// Orders hits by band (strong, possible, then relatives: a namesake held
+/// as a lead at 0.2 is still a candidate for the person, a brother at 0.2
+/// never is), then by score; among equal scores, by their rank in their
 /// partner's answer (a node orders its hits of one tenth by what the tenth
 /// hides: the exact probability, then the evidence), then by handle (keyed,
 /// random-looking), then partner: never first by partner id, which would
@@ -406,8 +408,9 @@ fn order_hits(hits: &mut Vec<FederatedHit>) {
         })
         .collect();
     ranked.sort_by(|(a_rank, a), (b_rank, b)| {
-        b.score
-            .total_cmp(&a.score)
+        b.band
+            .cmp(&a.band)
+            .then(b.score.total_cmp(&a.score))
             .then(a_rank.cmp(b_rank))
             .then_with(|| a.handle.cmp(&b.handle))
             .then_with(|| a.partner.cmp(&b.partner))
@@ -555,5 +558,25 @@ mod tests {
         );
         assert!(merged.partial, "a partner did not answer");
         assert_eq!(merged.partners.len(), 3);
+    }
+
+    #[test]
+    fn a_lead_for_the_person_comes_before_a_relative_of_a_higher_score() {
+        let (ngo, intl) = (partner("ngo"), partner("intl"));
+        let mut brother = hit(&intl, 7, 0.2);
+        brother.band = Band::Relative;
+        let mut namesake = hit(&ngo, 4, 0.1);
+        namesake.band = Band::Possible;
+        let answers = vec![
+            (&intl, (status(PartnerOutcome::Ok, 1), vec![brother])),
+            (&ngo, (status(PartnerOutcome::Ok, 1), vec![namesake])),
+        ];
+        let merged = merge(&ngo, answers, 10, Instant::now());
+        let bands: Vec<Band> = merged.hits.iter().map(|hit| hit.band).collect();
+        assert_eq!(
+            bands,
+            [Band::Possible, Band::Relative],
+            "one of several namesakes may be the person; a brother never is"
+        );
     }
 }

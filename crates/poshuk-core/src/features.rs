@@ -615,24 +615,7 @@ impl Tokenizer {
         // kept under an adoptive surname, the former one noted, meets a
         // search by the former surname and year with the year compared.
         let mut other_surnames = NameInputs::default();
-        // Columns swapped at the holder (Ševelov in the given-name column,
-        // Vladimir in the family one): the given column's surname keys the
-        // date too, first, as a query's family name keys it. A search for
-        // Владимир Шевелов of 1979 then compares its year with the 1942
-        // kept, and one of 1942 meets the record by its year.
-        if other_surname_dates && given.classes.is_empty() && !family.classes.is_empty() {
-            for (word, word_skeleton) in surname_words(&record.given_name, sex) {
-                for whole in surname_wholes(&word, &word_skeleton) {
-                    let whole = whole.into_bytes();
-                    if other_surnames.wholes.len() < MAX_OTHER_SURNAME_DATE_KEYS
-                        && !family.wholes.contains(&whole)
-                        && !other_surnames.wholes.contains(&whole)
-                    {
-                        other_surnames.wholes.push(whole);
-                    }
-                }
-            }
-        }
+        let mut aliased = false;
         for alias in &record.other_names {
             let alias_classes = tables().given_classes(&name_key(alias), sex);
             if alias_classes.iter().any(|class| {
@@ -646,6 +629,7 @@ impl Tokenizer {
             self.cached(&mut builder, CachedPart::Alias, sex, alias, |emit| {
                 add_name(emit, alias, NameRole::Alias, sex)
             });
+            aliased = true;
             if !other_surname_dates {
                 continue;
             }
@@ -659,6 +643,37 @@ impl Tokenizer {
                         other_surnames.wholes.push(whole);
                     }
                 }
+            }
+        }
+        // Columns swapped at the holder (Ševelov in the given-name column,
+        // Vladimir in the family one): the given column's surname keys the
+        // date too, as a query's family name keys it. A search for Владимир
+        // Шевелов of 1979 then compares its year with the 1942 kept, and one
+        // of 1942 meets the record by its year. Only on a record without
+        // other names, and all of the column's keys or none, so that a
+        // search can tell from the counts alone which keys were made
+        // (`compare_birth_date`): a year that does not meet then differs.
+        // Only a word shaped as an East Slavic surname (Ковальчук, Шевелев,
+        // Kovalskyi): a given name the tables lack (Амір, beside a family
+        // name that is also a given name, Роман) would key years shared
+        // across families, which a thief could pool.
+        if other_surname_dates && !aliased && given.classes.is_empty() && !family.classes.is_empty()
+        {
+            let words = surname_words(&record.given_name, sex);
+            let shaped = words
+                .iter()
+                .all(|(_, word_skeleton)| crate::names::shaped_as_surname(word_skeleton));
+            let mut swapped: Vec<Vec<u8>> = Vec::new();
+            for (word, word_skeleton) in words.iter().filter(|_| shaped) {
+                for whole in surname_wholes(word, word_skeleton) {
+                    let whole = whole.into_bytes();
+                    if !family.wholes.contains(&whole) && !swapped.contains(&whole) {
+                        swapped.push(whole);
+                    }
+                }
+            }
+            if swapped.len() <= MAX_OTHER_SURNAME_DATE_KEYS {
+                other_surnames.wholes.extend(swapped);
             }
         }
         let patronymic = self.cached(

@@ -391,6 +391,42 @@ pub fn family_stem(name_skeleton: &str) -> &str {
     name_skeleton
 }
 
+/// Whether a name skeleton ends as East Slavic surnames do (Коваленко,
+/// Ковальчук, Шевелев, Пушкин, Ковальська, Кравець, Петрович, Бойко,
+/// Гончар; in any script, as skeletons read them alike), with at least
+/// three letters before the ending (four before -ар and -ин, which end
+/// given names too: Зарина, Мадина): a word in the
+/// given-name column that the tables do not know as a given name is taken
+/// for a surname (columns swapped) only so. Амір, Ельмар or Аміна are not.
+pub fn shaped_as_surname(name_skeleton: &str) -> bool {
+    const ENDINGS: &[(&str, usize)] = &[
+        ("enko", 3),
+        ("ko", 3),
+        ("uk", 3),
+        ("ak", 3),
+        ("ik", 3),
+        ("ok", 3),
+        ("ov", 3),
+        ("ova", 3),
+        ("ev", 3),
+        ("eva", 3),
+        ("in", 4),
+        ("ina", 4),
+        ("ski", 3),
+        ("ska", 3),
+        ("cki", 3),
+        ("cka", 3),
+        ("iq", 3),
+        ("ec", 3),
+        ("ar", 4),
+    ];
+    ENDINGS.iter().any(|(ending, before)| {
+        name_skeleton
+            .strip_suffix(ending)
+            .is_some_and(|rest| rest.len() >= *before)
+    })
+}
+
 /// Roots a surname keeps in Ukrainian and Russian documents write as
 /// another word, not another letter (Soviet-era documents russified them):
 /// the word translated, or the father's given name in its Russian form.
@@ -772,5 +808,29 @@ mod tests {
         assert_eq!(stem("Чорна"), stem("Черный"));
         assert_eq!(stem("Ткачова"), stem("Ткачев"));
         assert_eq!(stem("Коваленко"), name_key("Коваленко"));
+    }
+
+    #[test]
+    fn surnames_are_told_from_given_names_the_tables_lack_by_their_endings() {
+        for surname in [
+            "Коваленко",
+            "Kovalenko",
+            "Ковальчук",
+            "Шевелев",
+            "Ševelov",
+            "Kovalskyi",
+            "Ковальская",
+            "Кравець",
+            "Петрович",
+            "Бойко",
+            "Гончар",
+            "Пушкин",
+            "Iwanowa",
+        ] {
+            assert!(shaped_as_surname(&name_key(surname)), "{surname}");
+        }
+        for given in ["Амір", "Ельмар", "Аміна", "Ленур", "Emir", "Zarina"] {
+            assert!(!shaped_as_surname(&name_key(given)), "{given}");
+        }
     }
 }

@@ -320,12 +320,15 @@ pub(super) fn compare_birth_date(
         && intersects(left.slot(Slot::GivenWhole), right.slot(Slot::FamilyWhole));
     // A stored record whose given-name column holds no known given name
     // and whose family column does (columns swapped at the holder) keys its
-    // date with the given column's surname too (`Tokenizer::tokenize`):
-    // where that surname is the other's family name, the years were
-    // compared.
+    // date with the given column's surname too (`Tokenizer::tokenize`),
+    // all of its keys or none, and only where it has no other names: its
+    // counts tell (more year tokens than family-name keys). Where that
+    // surname is the other's family name, the years were compared.
     let held_swapped_keyed = |held: &TokenRecord, other: &TokenRecord| {
         held.slot(Slot::GivenClass).is_empty()
             && !held.slot(Slot::FamilyClass).is_empty()
+            && held.slot(Slot::AliasWhole).is_empty()
+            && held.slot(Slot::FamilyYear).len() > held.slot(Slot::FamilyWhole).len()
             && intersects(held.slot(Slot::GivenWhole), other.slot(Slot::FamilyWhole))
     };
     let family_compares_years = family_agrees

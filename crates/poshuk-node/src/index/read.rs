@@ -422,14 +422,19 @@ fn namesakes(
     Ok((count as u64).max(1))
 }
 
-/// The order hits are returned in: by probability, then by the evidence
-/// before the caps (of two namesakes held at 0.5, the one whose birth place
-/// or father's name also agrees comes first), then by handle. The
-/// coordinator keeps this order among a partner's hits of one score.
-fn ranked(a: &IndexHit, b: &IndexHit) -> std::cmp::Ordering {
+/// The order hits are returned in: the person's bands (strong, possible)
+/// first, then relatives, then weak hits (which never leave the node), so
+/// that a namesake held as a lead at 0.2 is not cut for weak hits of
+/// another year at 0.33; within them by probability, then by the evidence
+/// before the caps (of two namesakes held at one probability, the one whose
+/// birth place or father's name also agrees comes first), then by handle.
+/// The coordinator keeps this order among a partner's hits of one band and
+/// score.
+pub(super) fn ranked(a: &IndexHit, b: &IndexHit) -> std::cmp::Ordering {
     b.score
-        .probability
-        .total_cmp(&a.score.probability)
+        .band
+        .cmp(&a.score.band)
+        .then(b.score.probability.total_cmp(&a.score.probability))
         .then(b.score.evidence().total_cmp(&a.score.evidence()))
         .then(a.handle.cmp(&b.handle))
 }

@@ -337,3 +337,87 @@ mod variants {
         assert_eq!(outcome.hits.len(), 64);
     }
 }
+
+mod namesakes {
+    use super::super::*;
+    use super::round_trip::{record, settings, tokenizer};
+    use poshuk_core::{Band, BirthDate};
+
+    /// A common name and a year: the few records of that year are leads
+    /// (possible, at the odds their namesakes leave), the many of other
+    /// years are weak. The leads come first and are not cut for weak hits
+    /// of a higher probability.
+    #[test]
+    fn namesakes_of_the_year_searched_are_not_cut_for_namesakes_of_other_years() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokenizer = tokenizer();
+        let index =
+            TokenIndex::open(dir.path(), &dir.path().join("index"), settings()).expect("opens");
+        let years = (1950..1970).chain([2010, 2010, 2010]);
+        let records: Vec<IndexRecord> = years
+            .enumerate()
+            .map(|(i, year)| {
+                let mut person = record(&format!("{i}"), "Олександр", "Коваленко");
+                person.birth_date = BirthDate::parse(&year.to_string()).ok();
+                IndexRecord {
+                    record_id: format!("{i}"),
+                    tokens: tokenizer.tokenize(&person),
+                    handle: None,
+                }
+            })
+            .collect();
+        index.upsert(&records).expect("upserts");
+        let mut query = record("q", "Александр", "Коваленко");
+        query.birth_date = BirthDate::parse("2010").ok();
+        let found = index
+            .search(&tokenizer.tokenize_query(&query), 5)
+            .expect("searches");
+        let ids: Vec<Option<String>> = found
+            .hits
+            .iter()
+            .map(|hit| index.resolve(&hit.handle).expect("resolves"))
+            .collect();
+        let bands: Vec<Band> = found.hits.iter().map(|hit| hit.score.band).collect();
+        assert_eq!(
+            &bands[..3],
+            [Band::Possible; 3],
+            "the three of 2010 first, shown: {ids:?} {bands:?}"
+        );
+        for id in &ids[..3] {
+            let id: usize = id.as_deref().and_then(|id| id.parse().ok()).expect("an id");
+            assert!(id >= 20, "a record of 2010, not {id}");
+        }
+        assert!(
+            bands[3..].iter().all(|band| *band == Band::Weak),
+            "other years are weak: {bands:?}"
+        );
+    }
+
+    /// The order a node returns hits in: a lead for the person (possible,
+    /// however low its namesakes hold it) before a relative, and both
+    /// before weak hits of a higher probability (another year caps a rare
+    /// name at 0.33), which never leave the node: the node cuts its answer
+    /// to the limit in this order.
+    #[test]
+    fn leads_come_before_relatives_and_weak_hits_of_higher_probability() {
+        let hit = |id: u8, probability: f64, band: Band| IndexHit {
+            handle: [id; 16],
+            score: poshuk_core::MatchScore {
+                probability,
+                band,
+                fields: Vec::new(),
+            },
+            namesakes: None,
+        };
+        let mut hits = [
+            hit(1, 0.33, Band::Weak),
+            hit(2, 0.26, Band::Relative),
+            hit(3, 0.14, Band::Possible),
+            hit(4, 0.97, Band::Strong),
+            hit(5, 0.2, Band::Possible),
+        ];
+        hits.sort_by(super::super::read::ranked);
+        let order: Vec<u8> = hits.iter().map(|hit| hit.handle[0]).collect();
+        assert_eq!(order, [4, 5, 3, 2, 1]);
+    }
+}
