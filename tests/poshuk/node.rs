@@ -1063,7 +1063,9 @@ fn names_whose_iso9_marks_were_lost_meet_the_cyrillic_names() {
 /// Ukrainian full form of his name, two from the name typed); Горобець kept,
 /// Гообец typed (a doubled letter); Белоус kept, BILOUS typed (`ou` read
 /// apart, then in Russian); Кріпенко kept, Кроепнко typed (a slip in the
-/// Russian form). Each first, not weak, with no name read as different.
+/// Russian form); Галичишин kept, "Galicisin | Tamara" typed (columns
+/// swapped, ISO 9 without its marks). Each first, not weak, with no name
+/// read as different.
 #[test]
 fn slips_of_the_list_and_other_systems_meet_the_record() {
     let (_dir, node) = node_holding_among_others(&[
@@ -1071,16 +1073,23 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
         "T2,Сергій,Горобець,Вадимович,2000-11-03",
         "T3,Елена,Белоус,Ильинична,1972-10-07",
         "T4,Андрій,Кріпенко,Миколайович,1972-08-20",
+        "T5,Тамара,Галичишин,Василівна,2012-06-23",
     ]);
     for (query, record_id) in [
         (("SERGEÏ", "KLIMENTITCH", "1989"), "T1"),
         (("Сергей", "Гообец", "03.11.2000"), "T2"),
         (("OLENA", "BILOUS", "07.10.1972"), "T3"),
         (("Андрей", "Кроепнко", "1972"), "T4"),
+        // Columns swapped, in ISO 9 with its marks lost (Galičišin).
+        (("Galicisin", "Tamara", "2012"), "T5"),
     ] {
         let hit = first_shown(&node, query, record_id);
         for field in ["given_name", "family_name"] {
             assert_ne!(level_of(&hit, field), "different", "{hit}");
+        }
+        if record_id == "T5" {
+            // Put right before it is searched: the year is compared.
+            assert_eq!(level_of(&hit, "birth_date"), "year", "{hit}");
         }
     }
 }

@@ -120,6 +120,13 @@ impl Tokenizer {
     /// with no years, the record's date. One query for all of them, within
     /// the bounds of one query.
     pub fn tokenize_query_years(&self, record: &Record, years: &[u16]) -> TokenRecord {
+        // Columns typed the wrong way round, beyond doubt (GALICISIN | Olga:
+        // a surname in the given-name column, a given name in the family
+        // one): searched as they were meant, so that the surname gets every
+        // reading and variant a family name gets, and keys the year with
+        // them.
+        let put_right = columns_put_right(record);
+        let record = put_right.as_ref().unwrap_or(record);
         let mut builder = TokenRecordBuilder::default();
         // Whether the tables know the given name typed (in any reading):
         // if not, it may be a known name mistyped, and its variants' classes
@@ -285,7 +292,7 @@ impl Tokenizer {
         // full forms in both languages: a list that keeps Срегій or
         // Олекасндр mistyped the Ukrainian form, one letter from it and two
         // or more from Sergei or Aleksandr as a searcher types them.
-        for (key, slips, _) in keys(&record.given_name) {
+        for (key, slips, word) in keys(&record.given_name) {
             let mut heads: Vec<String> = Vec::new();
             for class in tables().given_classes(&key, record.sex) {
                 for head in tables().class_heads(class) {
@@ -299,7 +306,22 @@ impl Tokenizer {
                 .flat_map(|head| one_edit_variants(head))
                 .filter(|variant| !heads.contains(variant))
                 .collect();
-            emit(Slot::GivenVariant, &key, Vec::new(), slips, after);
+            // A word the tables know as no given name (a surname in the
+            // given-name column: Galicisin | Olga) is read as the family
+            // column is, with the marks of ISO 9 lost (Галичишин), and by
+            // its stem, as a stored surname is kept.
+            let forms: Vec<String> = if tables().given_classes(&key, record.sex).is_empty() {
+                marks_lost_readings(&word)
+                    .into_iter()
+                    .flat_map(|reading| {
+                        let stem = family_stem(&reading).to_string();
+                        [reading, stem]
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            emit(Slot::GivenVariant, &key, forms, slips, after);
         }
         // The family name's forms in the other language, computed once: the
         // first of its variants, and keys of its dates. Then its readings
@@ -841,6 +863,37 @@ impl NameInputs {
 /// word but those the given-name tables know (a diminutive, the given name of
 /// a full former name typed in one field, a surname that is also a given
 /// name), which never key a date.
+/// The record with its given-name and family columns exchanged, when they
+/// were typed the wrong way round beyond doubt: every word of the given-name
+/// column is no given name the tables know and ends as surnames do
+/// (Galicisin, Dovhuk), and the family column holds a known given name and
+/// no word shaped as a surname (Olga, Raisa). A surname that is also a given
+/// name (Роман, Тарас), or a given name the tables lack (Амір), leaves the
+/// columns as typed: the comparison of swapped columns still meets them.
+fn columns_put_right(record: &Record) -> Option<Record> {
+    let keys = |value: &str| -> Vec<String> {
+        words(&fold_text(value))
+            .map(skeleton)
+            .filter(|key| !key.is_empty())
+            .collect()
+    };
+    let (given, family) = (keys(&record.given_name), keys(&record.family_name));
+    let known = |key: &String| !tables().given_classes(key, record.sex).is_empty();
+    let surname_in_given = !given.is_empty()
+        && given
+            .iter()
+            .all(|key| !known(key) && crate::names::shaped_as_surname(key));
+    let given_in_family = family.iter().any(known)
+        && !family
+            .iter()
+            .any(|key| crate::names::shaped_as_surname(key));
+    (surname_in_given && given_in_family).then(|| Record {
+        given_name: record.family_name.clone(),
+        family_name: record.given_name.clone(),
+        ..record.clone()
+    })
+}
+
 fn surname_words(other_name: &str, sex: Sex) -> Vec<(String, String)> {
     let folded = fold_text(other_name);
     words(&folded)
