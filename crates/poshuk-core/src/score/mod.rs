@@ -359,6 +359,40 @@ fn held_as_lead(before: f64, possible_log2_odds: f64, against: f64) -> bool {
     before >= possible_log2_odds && against == 0.0
 }
 
+/// The least probability at which a pair that nothing rules out is shown
+/// ([`is_lead`]): below one in ten, a lead is noise.
+const LEAD_FLOOR: f64 = 0.1;
+
+/// Whether a pair is a lead for the searcher however low its probability:
+/// both names agree (the given name the same, another form or a letter
+/// apart; the family name the same, another form, or a former surname),
+/// the dates confirm it or one side has none, and nothing else disagrees (no birth place elsewhere, no
+/// other father where the tables know both). A record kept without a birth
+/// date, or a common name whose year many share, cannot be told from the
+/// person by what the two records hold: it is shown as possible, with the
+/// probability it has (and "one of N" beside it), never dropped as weak.
+/// A family name only a letter apart, or names met only in swapped
+/// columns, are no lead on their own: of such pairs below even odds, one in
+/// fifteen was the person, and none of eighteen (`bench search`).
+fn is_lead(fields: &[FieldScore], date_confirms: bool, against: f64) -> bool {
+    let level_of = |wanted: Field| {
+        fields
+            .iter()
+            .find(|field| field.field == wanted)
+            .map_or(Level::Missing, |field| field.level)
+    };
+    let given = matches!(
+        level_of(Field::GivenName),
+        Level::Exact | Level::Equivalent | Level::Close
+    );
+    let family = matches!(
+        level_of(Field::FamilyName),
+        Level::Exact | Level::Equivalent | Level::OtherName
+    );
+    let date = date_confirms || level_of(Field::BirthDate) == Level::Missing;
+    given && family && date && against == 0.0 && level_of(Field::BirthPlace) != Level::Different
+}
+
 /// What disagrees, in log-odds, below the cap a pair that its evidence
 /// cannot confirm is held at. The cap bounds what the agreeing fields can
 /// show; a field that disagrees still counts against the pair. A namesake
@@ -672,7 +706,9 @@ impl MatchModel {
         let probability = 1.0 / (1.0 + (-log2_odds).exp2());
         let band = if is_relative(&fields, left, right) {
             Band::Relative
-        } else if lead_at.is_some_and(|at| log2_odds >= at) {
+        } else if lead_at.is_some_and(|at| log2_odds >= at)
+            || (probability >= LEAD_FLOOR && is_lead(&fields, date_confirms, against))
+        {
             self.band(probability).max(Band::Possible)
         } else {
             self.band(probability)

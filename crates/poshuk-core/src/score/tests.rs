@@ -1455,7 +1455,13 @@ fn counted_namesakes_hold_a_pair_resting_on_a_name_at_their_share() {
         ("Гліб", "Олійник", "", "2016", "", &[], M),
         ("Гліб", "Олійник", "", "", "", &[], M),
     );
-    assert_eq!(dateless.band, Band::Possible, "{}", dateless.explain());
+    assert_eq!(
+        dateless.band,
+        Band::Possible,
+        "{} {}",
+        dateless.probability,
+        dateless.explain()
+    );
     assert!(dateless.probability > 0.5, "{}", dateless.probability);
     model.hold_counted_namesakes(&mut dateless, 2);
     assert_eq!(dateless.band, Band::Possible);
@@ -1835,7 +1841,14 @@ fn a_former_surname_weighs_by_how_common_it_is() {
             people: 20_000.0,
         },
     );
-    assert_eq!(common.band, Band::Weak, "{}", common.explain());
+    // Less likely the person, and says so: below even odds (shown as a lead,
+    // since nothing rules it out, where it is one in ten or more).
+    assert!(
+        common.probability < 0.5 && common.probability < scored.probability,
+        "{} against {}",
+        common.probability,
+        scored.probability
+    );
 }
 
 /// A child kept under an adoptive surname with the former one noted among
@@ -2013,4 +2026,52 @@ fn other_names_kept_beside_swapped_columns_compare_the_year_they_were_keyed_with
         "{}",
         swapped.explain()
     );
+}
+
+/// A record that nothing rules out is a lead, shown as possible at the
+/// probability it has, not dropped as weak: Юлия Коваленко of 7 December
+/// 2002 against a Юлія Коваленко kept without a birth date, in a list where
+/// the name is common. A birth place elsewhere, another given name or
+/// another year rules it out.
+#[test]
+fn a_record_nothing_rules_out_is_shown_as_a_lead_at_its_probability() {
+    let tokenizer = tokenizer();
+    let common = tokenizer.tokenize(&record(("Юлія", "Коваленко", "", "", "", &[], F)));
+    let frequencies = Shares {
+        chosen: common.iter().map(|(_, token)| token).collect(),
+        share: 0.005,
+        others: 1e-4,
+        people: 50_000.0,
+    };
+    let scored = |query: Row<'_>, held: Row<'_>| {
+        MatchModel::default().score_query(
+            &tokenizer.tokenize_query(&record(query)),
+            &tokenizer.tokenize(&record(held)),
+            &frequencies,
+        )
+    };
+    let query = ("Юлия", "Коваленко", "", "2002-12-07", "", &[][..], F);
+    let dateless = scored(query, ("Юлія", "Коваленко", "", "", "Маріуполь", &[], F));
+    assert_eq!(
+        dateless.band,
+        Band::Possible,
+        "{} {}",
+        dateless.probability,
+        dateless.explain()
+    );
+    assert!(
+        (LEAD_FLOOR..0.5).contains(&dateless.probability),
+        "{}: {}",
+        dateless.probability,
+        dateless.explain()
+    );
+    let elsewhere = scored(
+        ("Юлия", "Коваленко", "", "2002-12-07", "Харьков", &[], F),
+        ("Юлія", "Коваленко", "", "", "Маріуполь", &[], F),
+    );
+    assert_eq!(elsewhere.band, Band::Weak, "{}", elsewhere.explain());
+    let other_year = scored(query, ("Юлія", "Коваленко", "", "1971", "", &[], F));
+    assert_eq!(other_year.band, Band::Weak, "{}", other_year.explain());
+    let sister = scored(query, ("Оксана", "Коваленко", "", "", "", &[], F));
+    assert!(sister.band < Band::Possible, "{}", sister.explain());
 }
