@@ -859,17 +859,15 @@ impl NameInputs {
     }
 }
 
-/// The words of an other name that are surnames, with their skeletons: every
-/// word but those the given-name tables know (a diminutive, the given name of
-/// a full former name typed in one field, a surname that is also a given
-/// name), which never key a date.
 /// The record with its given-name and family columns exchanged, when they
 /// were typed the wrong way round beyond doubt: every word of the given-name
 /// column is no given name the tables know and ends as surnames do
 /// (Galicisin, Dovhuk), and the family column holds a known given name and
-/// no word shaped as a surname (Olga, Raisa). A surname that is also a given
-/// name (Роман, Тарас), or a given name the tables lack (Амір), leaves the
-/// columns as typed: the comparison of swapped columns still meets them.
+/// no word shaped as a surname (Olga, Raisa). A given name the tables lack
+/// that does not end as surnames do (Амір) leaves the columns as typed. One
+/// that does, beside a surname that is also a given name (Домінік | Роман),
+/// is put the other way round: the comparison of swapped columns still meets
+/// the record, one bit lower.
 fn columns_put_right(record: &Record) -> Option<Record> {
     let keys = |value: &str| -> Vec<String> {
         words(&fold_text(value))
@@ -894,6 +892,10 @@ fn columns_put_right(record: &Record) -> Option<Record> {
     })
 }
 
+/// The words of an other name that are surnames, with their skeletons: every
+/// word but those the given-name tables know (a diminutive, the given name of
+/// a full former name typed in one field, a surname that is also a given
+/// name), which never key a date.
 fn surname_words(other_name: &str, sex: Sex) -> Vec<(String, String)> {
     let folded = fold_text(other_name);
     words(&folded)

@@ -366,15 +366,21 @@ const LEAD_FLOOR: f64 = 0.1;
 /// Whether a pair is a lead for the searcher however low its probability:
 /// both names agree (the given name the same, another form or a letter
 /// apart; the family name the same, another form, or a former surname),
-/// the dates confirm it or one side has none, and nothing else disagrees (no birth place elsewhere, no
-/// other father where the tables know both). A record kept without a birth
+/// the dates confirm it or one side has none at all (not: dates that could
+/// not be compared), and no field disagrees (a birth place elsewhere, any
+/// other father's name, another document). A record kept without a birth
 /// date, or a common name whose year many share, cannot be told from the
 /// person by what the two records hold: it is shown as possible, with the
 /// probability it has (and "one of N" beside it), never dropped as weak.
 /// A family name only a letter apart, or names met only in swapped
 /// columns, are no lead on their own: of such pairs below even odds, one in
 /// fifteen was the person, and none of eighteen (`bench search`).
-fn is_lead(fields: &[FieldScore], date_confirms: bool, against: f64) -> bool {
+fn is_lead(
+    fields: &[FieldScore],
+    left: &TokenRecord,
+    right: &TokenRecord,
+    date_confirms: bool,
+) -> bool {
     let level_of = |wanted: Field| {
         fields
             .iter()
@@ -389,8 +395,14 @@ fn is_lead(fields: &[FieldScore], date_confirms: bool, against: f64) -> bool {
         level_of(Field::FamilyName),
         Level::Exact | Level::Equivalent | Level::OtherName
     );
-    let date = date_confirms || level_of(Field::BirthDate) == Level::Missing;
-    given && family && date && against == 0.0 && level_of(Field::BirthPlace) != Level::Different
+    let dated = |record: &TokenRecord| {
+        !record.slot(Slot::FamilyYear).is_empty() || !record.slot(Slot::DateDayMonth).is_empty()
+    };
+    let one_side_undated = dated(left) != dated(right);
+    given
+        && family
+        && (date_confirms || (level_of(Field::BirthDate) == Level::Missing && one_side_undated))
+        && fields.iter().all(|field| field.level != Level::Different)
 }
 
 /// What disagrees, in log-odds, below the cap a pair that its evidence
@@ -707,7 +719,7 @@ impl MatchModel {
         let band = if is_relative(&fields, left, right) {
             Band::Relative
         } else if lead_at.is_some_and(|at| log2_odds >= at)
-            || (probability >= LEAD_FLOOR && is_lead(&fields, date_confirms, against))
+            || (probability >= LEAD_FLOOR && is_lead(&fields, left, right, date_confirms))
         {
             self.band(probability).max(Band::Possible)
         } else {

@@ -2075,3 +2075,92 @@ fn a_record_nothing_rules_out_is_shown_as_a_lead_at_its_probability() {
     let sister = scored(query, ("Оксана", "Коваленко", "", "", "", &[], F));
     assert!(sister.band < Band::Possible, "{}", sister.explain());
 }
+
+/// A lead no namesake rule holds: a family name in the other language's
+/// form (Kripak, Кропак), the given name in another form and the year, in a
+/// list whose counts are not known (no namesakes expected): below even
+/// odds, shown as possible at its probability. Kept without a date whose
+/// years could not be compared (a stored record with a date the query's
+/// keys did not reach) it is no lead.
+#[test]
+fn a_lead_in_another_form_with_its_year_is_shown_at_its_probability() {
+    struct Common(Vec<Token>, f64);
+    impl TermFrequencies for Common {
+        fn frequency(&self, token: Token) -> Option<f64> {
+            Some(if self.0.contains(&token) {
+                self.1
+            } else {
+                1e-4
+            })
+        }
+    }
+    let tokenizer = tokenizer();
+    let common = Common(
+        tokenizer
+            .tokenize(&record(("Олександр", "", "", "", "", &[], M)))
+            .iter()
+            .map(|(_, token)| token)
+            .collect(),
+        0.1,
+    );
+    let scored = |query: Row<'_>, held: Row<'_>| {
+        MatchModel::default().score_query(
+            &tokenizer.tokenize_query(&record(query)),
+            &tokenizer.tokenize(&record(held)),
+            &common,
+        )
+    };
+    let lead = scored(
+        ("Alexander", "Kripak", "", "2010", "", &[], M),
+        ("Александр", "Кропак", "", "21.01.2010", "", &[], M),
+    );
+    assert_eq!(lead.band, Band::Possible, "{}", lead.explain());
+    assert!(
+        (LEAD_FLOOR..0.5).contains(&lead.probability),
+        "{}: {}",
+        lead.probability,
+        lead.explain()
+    );
+    let elsewhere = scored(
+        ("Alexander", "Kripak", "", "2010", "Kharkiv", &[], M),
+        ("Александр", "Кропак", "", "21.01.2010", "Одеса", &[], M),
+    );
+    assert_eq!(elsewhere.band, Band::Weak, "{}", elsewhere.explain());
+    // Met by a former surname noted with a given name beside it (Сербин
+    // Галина): the record keyed no year with it, the years are not compared
+    // although both records have one, and nothing says it is the person.
+    // In a list where the names are common: below even odds.
+    let common = Common(
+        tokenizer
+            .tokenize(&record(("Галина", "Сербин", "", "", "", &[], F)))
+            .iter()
+            .map(|(_, token)| token)
+            .collect(),
+        0.01,
+    );
+    let uncompared = MatchModel::default().score_query(
+        &tokenizer.tokenize_query(&record(("Галина", "Сербин", "", "2006", "", &[], F))),
+        &tokenizer.tokenize(&record((
+            "Галина",
+            "Коваль",
+            "",
+            "1971",
+            "",
+            &["Сербин Галина"],
+            F,
+        ))),
+        &common,
+    );
+    assert!(
+        (LEAD_FLOOR..0.5).contains(&uncompared.probability),
+        "{}",
+        uncompared.probability
+    );
+    assert_eq!(
+        uncompared.fields[3].level,
+        Level::Missing,
+        "{}",
+        uncompared.explain()
+    );
+    assert_eq!(uncompared.band, Band::Weak, "{}", uncompared.explain());
+}
