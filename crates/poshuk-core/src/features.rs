@@ -864,10 +864,10 @@ impl NameInputs {
 /// column is no given name the tables know and ends as surnames do
 /// (Galicisin, Dovhuk), and the family column holds a known given name and
 /// no word shaped as a surname (Olga, Raisa). A given name the tables lack
-/// that does not end as surnames do (Амір) leaves the columns as typed. One
-/// that does, beside a surname that is also a given name (Домінік | Роман),
-/// is put the other way round: the comparison of swapped columns still meets
-/// the record, one bit lower.
+/// that does not end as surnames do (Амір) leaves the columns as typed, and
+/// so does a family column whose given name many families carry as their
+/// surname (Домінік | Роман, Бахтияр | Назар): the comparison of swapped
+/// columns meets the record either way.
 fn columns_put_right(record: &Record) -> Option<Record> {
     let keys = |value: &str| -> Vec<String> {
         words(&fold_text(value))
@@ -884,7 +884,7 @@ fn columns_put_right(record: &Record) -> Option<Record> {
     let given_in_family = family.iter().any(known)
         && !family
             .iter()
-            .any(|key| crate::names::shaped_as_surname(key));
+            .any(|key| crate::names::shaped_as_surname(key) || crate::names::also_a_surname(key));
     (surname_in_given && given_in_family).then(|| Record {
         given_name: record.family_name.clone(),
         family_name: record.given_name.clone(),
@@ -1162,6 +1162,27 @@ fn add_document(emit: &mut Emit<'_>, value: &str) {
 
 #[cfg(test)]
 mod tests {
+    /// Columns typed the wrong way round are put right only beyond doubt.
+    #[test]
+    fn columns_are_put_right_only_beyond_doubt() {
+        let row = |given: &str, family: &str| Record {
+            given_name: given.into(),
+            family_name: family.into(),
+            ..Record::default()
+        };
+        let put = |given: &str, family: &str| {
+            super::columns_put_right(&row(given, family)).map(|record| record.family_name)
+        };
+        assert_eq!(put("Galicisin", "Tamara").as_deref(), Some("Galicisin"));
+        assert_eq!(put("KOVALENKO", "Olga").as_deref(), Some("KOVALENKO"));
+        // As typed: right already, a given name the tables lack that looks
+        // like none (Амір), or beside a surname that is also a given name.
+        assert_eq!(put("Olga", "Kovalenko"), None);
+        assert_eq!(put("Амір", "Мартин"), None);
+        assert_eq!(put("Домінік", "Роман"), None);
+        assert_eq!(put("Бахтияр", "Назар"), None);
+    }
+
     use super::*;
     use poshuk_keys::{Epoch, KeyRing};
     use poshuk_tokens::intersects;

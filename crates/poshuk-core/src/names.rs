@@ -427,6 +427,63 @@ pub fn shaped_as_surname(name_skeleton: &str) -> bool {
     })
 }
 
+/// Given names that many families carry as their surname too (Роман,
+/// Назар, Мартин, Тарас): in the family-name column they say nothing about
+/// which column the searcher meant.
+const GIVEN_NAMES_ALSO_SURNAMES: &[&str] = &[
+    "Роман",
+    "Назар",
+    "Мартин",
+    "Мартын",
+    "Давид",
+    "Давыд",
+    "Тарас",
+    "Остап",
+    "Лука",
+    "Кузьма",
+    "Фома",
+    "Хома",
+    "Захар",
+    "Марко",
+    "Мирон",
+    "Богдан",
+    "Семен",
+    "Семён",
+    "Максим",
+    "Демид",
+    "Адам",
+    "Гнат",
+    "Игнат",
+    "Клим",
+    "Мирон",
+    "Филип",
+    "Пилип",
+    "Федор",
+    "Федір",
+    "Павло",
+    "Петро",
+    "Яким",
+    "Аким",
+    "Савва",
+    "Сава",
+    "Ілля",
+    "Илья",
+];
+
+/// Whether a given-name skeleton is one many families carry as their
+/// surname ([`GIVEN_NAMES_ALSO_SURNAMES`]).
+pub fn also_a_surname(name_skeleton: &str) -> bool {
+    static KEYS: OnceLock<Vec<String>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        GIVEN_NAMES_ALSO_SURNAMES
+            .iter()
+            .map(|name| name_key(name))
+            .collect()
+    })
+    .iter()
+    .any(|key| key == name_skeleton)
+}
+
 /// Roots a surname keeps in Ukrainian and Russian documents write as
 /// another word, not another letter (Soviet-era documents russified them):
 /// the word translated, or the father's given name in its Russian form.
