@@ -636,6 +636,18 @@ impl MatchModel {
         if level_of(Field::BirthDate) == Level::Different && !document_agrees {
             log2_odds = log2_odds.min(weights::DIFFERENT_DATE_CAP);
         }
+        // Two full dates of one year on other days: a namesake of that year
+        // far more often than a day typed wrong (of such pairs shown at
+        // 0.5–0.9, none of 19 was the person, `bench search`). As likely as
+        // not at best: still shown, never above the even odds a searcher
+        // reads as "maybe".
+        if level_of(Field::BirthDate) == Level::Year
+            && compare::has_full_date(left)
+            && compare::has_full_date(right)
+            && !document_agrees
+        {
+            log2_odds = log2_odds.min(weights::SAME_YEAR_OTHER_DAY_CAP);
+        }
         // A name and a year alone, however well they agree, name a person
         // only where few others share them: the namesakes expected among as
         // many people as the list holds, born in one of some seventy years.

@@ -2105,3 +2105,32 @@ fn a_lead_in_another_form_with_its_year_is_shown_at_its_probability() {
     assert_level(&uncompared, Field::BirthDate, Level::Missing);
     assert_eq!(uncompared.band, Band::Weak, "{}", uncompared.explain());
 }
+
+/// Two full dates of one year on other days, a rare name: a namesake of that
+/// year as likely as the person with a day typed wrong. Shown as possible,
+/// at even odds at most; the same full date is strong.
+#[test]
+fn one_year_on_other_days_is_shown_at_even_odds_at_most() {
+    struct Rare;
+    impl TermFrequencies for Rare {
+        fn frequency(&self, _token: Token) -> Option<f64> {
+            Some(1e-4)
+        }
+    }
+    let tokenizer = tokenizer();
+    let held = tokenizer.tokenize(&record(("Данило", "Тарасук", "", "06.01.2002", "", &[], M)));
+    let score = |query: Row<'_>| {
+        MatchModel::default().score_query(&tokenizer.tokenize_query(&record(query)), &held, &Rare)
+    };
+    let other_day = score(("Danylo", "Tarasuk", "", "04/07/2002", "", &[], M));
+    assert_level(&other_day, Field::BirthDate, Level::Year);
+    assert_eq!(other_day.band, Band::Possible, "{}", other_day.explain());
+    assert!(
+        other_day.probability <= 0.5,
+        "{}: {}",
+        other_day.probability,
+        other_day.explain()
+    );
+    let same_day = score(("Danylo", "Tarasuk", "", "06/01/2002", "", &[], M));
+    assert_eq!(same_day.band, Band::Strong, "{}", same_day.explain());
+}

@@ -124,6 +124,11 @@ pub(super) const UNCONFIRMED_DATE_CAP: f64 = 2.5;
 /// possible band.
 pub(super) const DIFFERENT_DATE_CAP: f64 = -1.0;
 
+/// The log-odds a pair is held at when both records give a full birth date,
+/// of the same year and another day, and no document agrees: the possible
+/// band's floor (0.5), as likely a namesake of that year as the person.
+pub(super) const SAME_YEAR_OTHER_DAY_CAP: f64 = 0.0;
+
 /// Birth years a list's people spread over, for the namesakes a name and a
 /// year leave (lists of deported children span fewer; of adults, more).
 pub(super) const BIRTH_YEARS: f64 = 70.0;
