@@ -143,6 +143,13 @@ async fn run_overlap(client: &Client, export: &Path) -> String {
         .send_keys(&export.display().to_string())
         .await
         .expect("chooses the file");
+    // The page before the run may say "Done" of the last run: mark it, and
+    // read nothing until the browser has left it (the click returns before
+    // the form's navigation ends).
+    client
+        .execute("window.poshukPageBeforeRun = true; return true;", vec![])
+        .await
+        .expect("marks the page");
     client
         .find(Locator::Css("form.card button[type=submit]"))
         .await
@@ -150,6 +157,18 @@ async fn run_overlap(client: &Client, export: &Path) -> String {
         .click()
         .await
         .expect("starts");
+    for _ in 0..600 {
+        let still_there = client
+            .execute("return window.poshukPageBeforeRun === true;", vec![])
+            .await
+            .ok()
+            .and_then(|value| value.as_bool())
+            .unwrap_or(false);
+        if !still_there {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let mut page = String::new();
     for _ in 0..600 {
         page = body_text(client).await;
