@@ -294,7 +294,8 @@ impl Tokenizer {
         // or more from Sergei or Aleksandr as a searcher types them.
         for (key, slips, word) in keys(&record.given_name) {
             let mut heads: Vec<String> = Vec::new();
-            for class in tables().given_classes(&key, record.sex) {
+            let classes = tables().given_classes(&key, record.sex);
+            for &class in &classes {
                 for head in tables().class_heads(class) {
                     if *head != key && !heads.contains(head) {
                         heads.push(head.clone());
@@ -310,7 +311,7 @@ impl Tokenizer {
             // given-name column: Galicisin | Olga) is read as the family
             // column is, with the marks of ISO 9 lost (Галичишин), and by
             // its stem, as a stored surname is kept.
-            let forms: Vec<String> = if tables().given_classes(&key, record.sex).is_empty() {
+            let forms: Vec<String> = if classes.is_empty() {
                 marks_lost_readings(&word)
                     .into_iter()
                     .flat_map(|reading| {
@@ -1162,6 +1163,9 @@ fn add_document(emit: &mut Emit<'_>, value: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use poshuk_keys::{Epoch, KeyRing};
+    use poshuk_tokens::intersects;
     /// Columns typed the wrong way round are put right only beyond doubt.
     #[test]
     fn columns_are_put_right_only_beyond_doubt() {
@@ -1182,10 +1186,6 @@ mod tests {
         assert_eq!(put("Домінік", "Роман"), None);
         assert_eq!(put("Бахтияр", "Назар"), None);
     }
-
-    use super::*;
-    use poshuk_keys::{Epoch, KeyRing};
-    use poshuk_tokens::intersects;
 
     fn tokenizer() -> Tokenizer {
         let ring = KeyRing::with_key([3; 32]);

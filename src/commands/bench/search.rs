@@ -232,7 +232,8 @@ pub(crate) fn run(args: SearchBenchArgs) -> anyhow::Result<()> {
     };
     let mut tallies: HashMap<(Kind, Form), Tally> = HashMap::new();
     // Hits shown as the person (possible or strong), by score tenth from
-    // 0.5: how many, and how many were the person.
+    // 0 (leads and namesakes are shown below 0.5): how many, and how many
+    // were the person.
     let mut by_score = [(0usize, 0usize); 10];
     let mut hits_out = match &args.hits_tsv {
         Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),

@@ -49,6 +49,18 @@ fn score(left: Row<'_>, right: Row<'_>) -> MatchScore {
     )
 }
 
+/// The left row searched as a query among records tokenized as a node
+/// stores them, with a list's frequencies (how common each name is, how
+/// many people the list holds).
+fn score_among(left: Row<'_>, right: Row<'_>, frequencies: &dyn TermFrequencies) -> MatchScore {
+    let tokenizer = tokenizer();
+    MatchModel::default().score_query(
+        &tokenizer.tokenize_query(&record(left)),
+        &tokenizer.tokenize(&record(right)),
+        frequencies,
+    )
+}
+
 /// Asserts one field's level, showing the whole explanation when it is not.
 #[track_caller]
 fn assert_level(scored: &MatchScore, field: Field, level: Level) {
@@ -2001,19 +2013,15 @@ fn assert_shown_as_lead(scored: &MatchScore) {
 fn a_record_nothing_rules_out_is_shown_as_a_lead_at_its_probability() {
     let tokenizer = tokenizer();
     let common = tokenizer.tokenize(&record(("Юлія", "Коваленко", "", "", "", &[], F)));
+    // One record in a hundred carries each name, in a list of 5,000: half
+    // a namesake expected, and the names alone below even odds.
     let frequencies = Shares {
         chosen: common.iter().map(|(_, token)| token).collect(),
-        share: 0.005,
+        share: 0.01,
         others: 1e-4,
-        people: 50_000.0,
+        people: 5_000.0,
     };
-    let scored = |query: Row<'_>, held: Row<'_>| {
-        MatchModel::default().score_query(
-            &tokenizer.tokenize_query(&record(query)),
-            &tokenizer.tokenize(&record(held)),
-            &frequencies,
-        )
-    };
+    let scored = |query: Row<'_>, held: Row<'_>| score_among(query, held, &frequencies);
     let query = ("Юлия", "Коваленко", "", "2002-12-07", "", &[][..], F);
     let dateless = scored(query, ("Юлія", "Коваленко", "", "", "Маріуполь", &[], F));
     assert_shown_as_lead(&dateless);
@@ -2046,22 +2054,19 @@ fn a_lead_in_another_form_with_its_year_is_shown_at_its_probability() {
             })
         }
     }
-    let tokenizer = tokenizer();
-    let common = Common(
-        tokenizer
-            .tokenize(&record(("Олександр", "", "", "", "", &[], M)))
-            .iter()
-            .map(|(_, token)| token)
-            .collect(),
-        0.1,
-    );
-    let scored = |query: Row<'_>, held: Row<'_>| {
-        MatchModel::default().score_query(
-            &tokenizer.tokenize_query(&record(query)),
-            &tokenizer.tokenize(&record(held)),
-            &common,
+    // The tokens of `names`, one record in `share` carrying each.
+    let common = |names: Row<'_>, share: f64| {
+        Common(
+            tokenizer()
+                .tokenize(&record(names))
+                .iter()
+                .map(|(_, token)| token)
+                .collect(),
+            share,
         )
     };
+    let common_names = common(("Олександр", "", "", "", "", &[], M), 0.1);
+    let scored = |query: Row<'_>, held: Row<'_>| score_among(query, held, &common_names);
     let lead = scored(
         ("Alexander", "Kripak", "", "2010", "", &[], M),
         ("Александр", "Кропак", "", "21.01.2010", "", &[], M),
@@ -2076,26 +2081,10 @@ fn a_lead_in_another_form_with_its_year_is_shown_at_its_probability() {
     // Галина): the record keyed no year with it, the years are not compared
     // although both records have one, and nothing says it is the person.
     // In a list where the names are common: below even odds.
-    let common = Common(
-        tokenizer
-            .tokenize(&record(("Галина", "Сербин", "", "", "", &[], F)))
-            .iter()
-            .map(|(_, token)| token)
-            .collect(),
-        0.01,
-    );
-    let uncompared = MatchModel::default().score_query(
-        &tokenizer.tokenize_query(&record(("Галина", "Сербин", "", "2006", "", &[], F))),
-        &tokenizer.tokenize(&record((
-            "Галина",
-            "Коваль",
-            "",
-            "1971",
-            "",
-            &["Сербин Галина"],
-            F,
-        ))),
-        &common,
+    let uncompared = score_among(
+        ("Галина", "Сербин", "", "2006", "", &[], F),
+        ("Галина", "Коваль", "", "1971", "", &["Сербин Галина"], F),
+        &common(("Галина", "Сербин", "", "", "", &[], F), 0.01),
     );
     assert!(
         (LEAD_FLOOR..0.5).contains(&uncompared.probability),
