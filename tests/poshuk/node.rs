@@ -1064,7 +1064,9 @@ fn names_whose_iso9_marks_were_lost_meet_the_cyrillic_names() {
 /// Гообец typed (a doubled letter); Белоус kept, BILOUS typed (`ou` read
 /// apart, then in Russian); Кріпенко kept, Кроепнко typed (a slip in the
 /// Russian form); Галичишин kept, "Galicisin | Tamara" typed (columns
-/// swapped, ISO 9 without its marks). Each first, not weak, with no name
+/// swapped, ISO 9 without its marks); Жуков kept, Jokuov typed (Joukov
+/// with a slip, read the French way); Олійник kept without a date, Олейник
+/// typed (another form, not a typo). Each first, not weak, with no name
 /// read as different.
 #[test]
 fn slips_of_the_list_and_other_systems_meet_the_record() {
@@ -1074,6 +1076,8 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
         "T3,Елена,Белоус,Ильинична,1972-10-07",
         "T4,Андрій,Кріпенко,Миколайович,1972-08-20",
         "T5,Тамара,Галичишин,Василівна,2012-06-23",
+        "T6,Василь,Жуков,,1966-07-22",
+        "T7,Юлія,Олійник,Дмитрівна,",
     ]);
     for (query, record_id) in [
         (("SERGEÏ", "KLIMENTITCH", "1989"), "T1"),
@@ -1082,6 +1086,11 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
         (("Андрей", "Кроепнко", "1972"), "T4"),
         // Columns swapped, in ISO 9 with its marks lost (Galičišin).
         (("Galicisin", "Tamara", "2012"), "T5"),
+        // A slip in a French spelling (Joukov), undone and read the French
+        // way.
+        (("Vasia", "Jokuov", "1966-07-22"), "T6"),
+        // The Russian form, against a record kept without a date.
+        (("Юлия", "Олейник", "2002-12-07"), "T7"),
     ] {
         let hit = first_shown(&node, query, record_id);
         for field in ["given_name", "family_name"] {
@@ -1090,6 +1099,13 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
         if record_id == "T5" {
             // Put right before it is searched: the year is compared.
             assert_eq!(level_of(&hit, "birth_date"), "year", "{hit}");
+        }
+        if record_id == "T6" {
+            assert_eq!(level_of(&hit, "birth_date"), "exact", "{hit}");
+        }
+        if record_id == "T7" {
+            // Another form, not a typo, though no date compares it.
+            assert_eq!(level_of(&hit, "family_name"), "equivalent", "{hit}");
         }
     }
 }

@@ -31,7 +31,7 @@ use crate::names::{
 };
 use crate::normalize::{
     ChReading, fold_text, marks_lost_readings, one_edit_variants, skeleton, skeleton_reading,
-    typed_slip_variants, words,
+    typed_slip_readings, typed_slip_variants, typed_slips, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -50,6 +50,8 @@ mod kind {
     /// Padding of a query's variants: derived from the word, so a name's
     /// queries repeat it as they repeat its real variants.
     pub(super) const VARIANT_PAD: u8 = b'Q';
+    /// Padding of a query's family-name forms, likewise.
+    pub(super) const FORM_PAD: u8 = b'P';
     pub(super) const DIGITS: u8 = b'D';
 }
 
@@ -329,6 +331,8 @@ impl Tokenizer {
         // with the marks of ISO 9 lost (Stelmasuk, Стельмащук), variants
         // only: `s` may be с, ш or щ, which no date key should guess.
         let mut family_forms: Vec<String> = Vec::new();
+        let mut emitted_forms: HashSet<String> = HashSet::new();
+        let mut form_tokens: Vec<Token> = Vec::new();
         for (key, slips, word) in keys(&record.family_name) {
             let stem = family_stem(&key);
             let root_forms = other_language_forms(stem);
@@ -349,16 +353,49 @@ impl Tokenizer {
                     let forms = other_language_forms(&read);
                     std::iter::once(read).chain(forms)
                 });
-            let readings = marks_lost_readings(&word)
-                .iter()
-                .map(|reading| family_stem(reading).to_string())
-                .chain(further_language_forms(stem))
+            // The readings with the marks of ISO 9 lost come last: a Latin
+            // word's `s`, `z`, `c`, `h` read every way are guesses, and where
+            // the forms are cut (below) they go first.
+            let readings = further_language_forms(stem)
+                .into_iter()
                 .chain(system_readings)
+                .chain(
+                    marks_lost_readings(&word)
+                        .iter()
+                        .map(|reading| family_stem(reading).to_string()),
+                )
                 .collect::<Vec<_>>();
             for form in readings {
                 if form != stem && !forms.contains(&form) {
                     forms.push(form);
                 }
+            }
+            // The forms also on their own, a fixed count of them (padded),
+            // so that a node tells another form of the name from a typo
+            // where no date compares them: Олейник searched, Олійник kept
+            // without a date.
+            let mut kept_forms = 0;
+            for form in &forms {
+                if kept_forms == bounds::FORMS_PER_WORD {
+                    break;
+                }
+                if emitted_forms.insert(form.clone()) {
+                    form_tokens.push(self.hasher.token(
+                        Slot::FamilyForm.domain(),
+                        kind::WHOLE,
+                        form.as_bytes(),
+                    ));
+                    kept_forms += 1;
+                }
+            }
+            for index in kept_forms..bounds::FORMS_PER_WORD {
+                let mut padding = stem.as_bytes().to_vec();
+                padding.extend_from_slice(&(index as u16).to_be_bytes());
+                form_tokens.push(self.hasher.token(
+                    Slot::FamilyForm.domain(),
+                    kind::FORM_PAD,
+                    &padding,
+                ));
             }
             let slips: Vec<String> = slips
                 .iter()
@@ -371,13 +408,20 @@ impl Tokenizer {
             // Хлібк, two from Khlibuk). A typo in the other language's form
             // of a name is one edit from that form and two from the name
             // kept.
-            let after = slips
+            // First among them, the word with a slip undone read the ways
+            // the other spelling systems read it (Jokuov is Joukov, Жуков
+            // read the French way).
+            let after = typed_slip_readings(&word)
                 .iter()
-                .flat_map(|slip| other_language_forms(slip))
+                .map(|reading| family_stem(reading).to_string())
+                .chain(slips.iter().flat_map(|slip| other_language_forms(slip)))
                 .chain(root_forms.iter().flat_map(|form| one_edit_variants(form)))
                 .filter(|variant| !root_forms.contains(variant))
                 .collect();
             emit(Slot::FamilyVariant, stem, forms, slips, after);
+        }
+        for token in form_tokens {
+            builder.push(Slot::FamilyForm, token);
         }
         let query = builder.finish();
         if dates.is_empty() {
@@ -532,6 +576,12 @@ impl Tokenizer {
         }
         for stem in &other_name_stems {
             keys.extend(other_language_forms(stem));
+        }
+        // Then their forms with the stem's second vowel changed too
+        // (Пасечник typed, Пасічник kept): the family name gets these among
+        // its variants, with their years; an other name has no variants.
+        for stem in &other_name_stems {
+            keys.extend(further_language_forms(stem));
         }
         // Each key once, in order: a name repeated costs nothing more.
         let mut seen = std::collections::HashSet::new();
@@ -878,10 +928,31 @@ fn columns_put_right(record: &Record) -> Option<Record> {
     };
     let (given, family) = (keys(&record.given_name), keys(&record.family_name));
     let known = |key: &String| !tables().given_classes(key, record.sex).is_empty();
-    let surname_in_given = !given.is_empty()
-        && given
+    // A surname typed with a slip (Khlibyhc, Хлібич with two letters
+    // exchanged) ends as surnames do once the slip is undone, and no slip
+    // undone makes it a known given name.
+    let surname_shaped = |word: &str, key: &String| {
+        if crate::names::shaped_as_surname(key) {
+            return true;
+        }
+        let slips: Vec<String> = typed_slips(word)
+            .unwrap_or_default()
             .iter()
-            .all(|key| !known(key) && crate::names::shaped_as_surname(key));
+            .map(|typed| skeleton(typed))
+            .collect();
+        slips
+            .iter()
+            .any(|slip| crate::names::shaped_as_surname(slip))
+            && !slips.iter().any(known)
+    };
+    let folded_given = fold_text(&record.given_name);
+    let surname_in_given = !given.is_empty()
+        && words(&folded_given)
+            .filter(|word| !skeleton(word).is_empty())
+            .all(|word| {
+                let key = skeleton(word);
+                !known(&key) && surname_shaped(word, &key)
+            });
     let given_in_family = family.iter().any(known)
         && !family
             .iter()
@@ -1179,6 +1250,11 @@ mod tests {
         };
         assert_eq!(put("Galicisin", "Tamara").as_deref(), Some("Galicisin"));
         assert_eq!(put("KOVALENKO", "Olga").as_deref(), Some("KOVALENKO"));
+        // A surname with a slip: shaped as one once the slip is undone.
+        assert_eq!(put("Khlibyhc", "Diana").as_deref(), Some("Khlibyhc"));
+        // A given name with a slip is no surname, though undone it ends as
+        // surnames do: Kostiantny is Kostiantyn.
+        assert_eq!(put("Kostiantny", "Olga"), None);
         // As typed: right already, a given name the tables lack that looks
         // like none (Амір), or beside a surname that is also a given name.
         assert_eq!(put("Olga", "Kovalenko"), None);
@@ -1334,6 +1410,13 @@ mod tests {
             assert_eq!(
                 query.slot(Slot::FamilyVariant).len(),
                 words(family) * VARIANTS_PER_WORD,
+                "{family}"
+            );
+            // Nor do the forms tell how many a name has (Бойко none in the
+            // other language, Медведак several).
+            assert_eq!(
+                query.slot(Slot::FamilyForm).len(),
+                words(family) * bounds::FORMS_PER_WORD,
                 "{family}"
             );
         }

@@ -569,6 +569,36 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
     variants
 }
 
+/// The word as typed with one typing slip undone, on its letters: each letter
+/// dropped, each two different neighbours exchanged. None for a word whose
+/// skeleton is shorter than [`MIN_VARIANT_KEY`] or that is longer than
+/// [`MAX_VARIANT_KEY`] (their number grows with its length).
+pub fn typed_slips(word: &str) -> Option<Vec<String>> {
+    let letters: Vec<char> = word.chars().collect();
+    if !(MIN_VARIANT_KEY..=MAX_VARIANT_KEY).contains(&skeleton(word).len())
+        || letters.len() > MAX_VARIANT_KEY
+    {
+        return None;
+    }
+    let mut slips = Vec::with_capacity(letters.len() * 2);
+    for position in 0..letters.len() {
+        slips.push(
+            letters
+                .iter()
+                .enumerate()
+                .filter(|&(at, _)| at != position)
+                .map(|(_, &letter)| letter)
+                .collect(),
+        );
+        if position + 1 < letters.len() && letters[position] != letters[position + 1] {
+            let mut exchanged = letters.clone();
+            exchanged.swap(position, position + 1);
+            slips.push(exchanged.into_iter().collect());
+        }
+    }
+    Some(slips)
+}
+
 /// The skeletons of a word as typed with one typing slip undone: a letter
 /// dropped, or two neighbours exchanged, in the letters typed rather than in
 /// the skeleton. A slip inside a letter group the skeleton reads as one sound
@@ -580,29 +610,10 @@ pub fn one_edit_variants(key: &str) -> Vec<String> {
 /// [`MIN_VARIANT_KEY`], as [`one_edit_variants`].
 pub fn typed_slip_variants(word: &str) -> Vec<String> {
     let key = skeleton(word);
-    let letters: Vec<char> = word.chars().collect();
-    if !(MIN_VARIANT_KEY..=MAX_VARIANT_KEY).contains(&key.len()) || letters.len() > MAX_VARIANT_KEY
-    {
+    let Some(slips) = typed_slips(word) else {
         return Vec::new();
-    }
-    let mut variants = Vec::with_capacity(letters.len() * 2);
-    let mut typed = String::with_capacity(word.len());
-    for position in 0..letters.len() {
-        typed.clear();
-        typed.extend(
-            letters
-                .iter()
-                .enumerate()
-                .filter(|&(at, _)| at != position)
-                .map(|(_, &letter)| letter),
-        );
-        variants.push(skeleton(&typed));
-        if position + 1 < letters.len() && letters[position] != letters[position + 1] {
-            let mut exchanged = letters.clone();
-            exchanged.swap(position, position + 1);
-            variants.push(skeleton(&exchanged.into_iter().collect::<String>()));
-        }
-    }
+    };
+    let mut variants: Vec<String> = slips.iter().map(|typed| skeleton(typed)).collect();
     // A slip that made a double letter or an `i` before a vowel, which the
     // finished skeleton reads away: Гообец (Горобець less its р) is `gobec`,
     // two edits from `gorobec`, and one edit from its letters `goobec`.
@@ -616,6 +627,36 @@ pub fn typed_slip_variants(word: &str) -> Vec<String> {
     variants.sort_unstable();
     variants.dedup();
     variants
+}
+
+/// The word with one typing slip undone (as [`typed_slip_variants`]) read
+/// the ways the other spelling systems read it: a French name mistyped
+/// (Jokuov, Joukov with two letters exchanged, is Жуков only when its `j` is
+/// read ж; MIKHAÏILCHIN is Михайлишин only when its `ch` is read ш) is two
+/// edits or more from every skeleton of the word as typed. Only the readings
+/// the slip-undone word may take ([`ChReading::may_differ`]) and that differ
+/// from its own skeleton; empty where [`typed_slip_variants`] is.
+pub fn typed_slip_readings(word: &str) -> Vec<String> {
+    let key = skeleton(word);
+    let Some(slips) = typed_slips(word) else {
+        return Vec::new();
+    };
+    let mut readings = Vec::new();
+    for typed in slips {
+        let folded = fold_text(&typed);
+        let plain = skeleton(&folded);
+        for reading in ChReading::QUERY_ALTERNATIVES {
+            if reading.may_differ(&folded) {
+                let other = skeleton_reading(&folded, reading);
+                if other != plain && other != key && !other.is_empty() {
+                    readings.push(other);
+                }
+            }
+        }
+    }
+    readings.sort_unstable();
+    readings.dedup();
+    readings
 }
 
 /// The skeletons a word may have had before the marks of its spelling were
@@ -864,6 +905,10 @@ mod tests {
     #[test]
     fn a_doubled_letter_is_undone_and_a_long_run_is_not() {
         assert!(typed_slip_variants("Гообец").contains(&skeleton("Горобець")));
+        // A slip in a French spelling: undone, and read the French way.
+        assert!(typed_slip_readings("jokuov").contains(&skeleton("Жуков")));
+        assert!(!typed_slip_variants("jokuov").contains(&skeleton("Жуков")));
+        assert!(typed_slip_readings("mikhaïilchin").contains(&skeleton("Михайлишин")));
         let run = format!("{}бвгд", "а".repeat(2_000));
         let variants = typed_slip_variants(&run);
         assert!(

@@ -211,6 +211,20 @@ mod tests {
             ])
         };
         assert!(person(1024, 1024).is_ok());
+        // The family name's forms: a fixed count per word, four words.
+        let forms = |count: usize| {
+            query(vec![
+                (Slot::GivenClass, 1),
+                (Slot::FamilyWhole, 1),
+                (Slot::FamilyYear, 1),
+                (Slot::FamilyForm, count),
+            ])
+        };
+        assert!(forms(4 * poshuk_tokens::bounds::FORMS_PER_WORD).is_ok());
+        assert!(matches!(
+            forms(4 * poshuk_tokens::bounds::FORMS_PER_WORD + 1),
+            Err(ProtocolError::TooManyTokens { .. })
+        ));
         assert_eq!(
             person(64, 4096),
             Err(ProtocolError::TooManyTokens {

@@ -151,6 +151,7 @@ slots! {
     DocumentWhole => Document, "DocumentWhole", "Document number with look-alike letters folded.";
     DocumentDigits => Document, "DocumentDigits", "The digits of a document number.";
     FamilyVariantYear => BirthDate, "FamilyVariantYear", "Queries only: the birth year keyed with each of the family name's variants, as a stored record keys its year with its family name: a typo met by a variant compares the year. Never stored (after the stored layout's slots).";
+    FamilyForm => Name, "FamilyForm", "Queries only: whole-name tokens of the family name's other forms (in the other language, in other spelling systems, with the marks of ISO 9 lost), padded to a fixed count per word: a form meeting a stored name is another form of one name, not a typo, also where no date compares it. Never stored.";
 }
 
 /// The bounds on one query that every node enforces (the wire protocol
@@ -180,8 +181,16 @@ pub mod bounds {
             Slot::DocumentWhole | Slot::DocumentDigits => 8,
             // One year for each variant: a query with one date.
             Slot::FamilyVariantYear => 4 * 1024,
+            // A fixed count of forms for each of four family-name words.
+            Slot::FamilyForm => 4 * FORMS_PER_WORD,
         }
     }
+
+    /// The family-name forms (`FamilyForm`) a query carries for each word of
+    /// its family name, padded to this count: how many forms a name has tells
+    /// its shape (a root vowel, a Latin `h` or `ch`), and a coordinator
+    /// recording queries must not learn it.
+    pub const FORMS_PER_WORD: usize = 24;
 
     /// The most (given-name tokens) × (family-name date tokens) one query may
     /// carry. One person's query makes at most 22 (measured over 300,000

@@ -480,9 +480,14 @@ pub(super) fn compare_names(
     let date_keyed_with_given_column =
         intersects(left.slot(Slot::FamilyWhole), right.slot(Slot::GivenWhole))
             || intersects(left.slot(Slot::GivenWhole), right.slot(Slot::FamilyWhole));
+    // A query's family-name forms (`FamilyForm`: the other language, other
+    // spelling systems) meeting the other's family name: another form of
+    // the name, not a typo, also where no date compares them (Олейник
+    // searched, Олійник kept without a date).
+    let form_meets = intersects(left.slot(Slot::FamilyForm), right.slot(Slot::FamilyWhole))
+        || intersects(left.slot(Slot::FamilyWhole), right.slot(Slot::FamilyForm));
     if matches!(family_score.0, Level::Close | Level::Different)
-        && date_meets
-        && !date_keyed_with_given_column
+        && ((date_meets && !date_keyed_with_given_column) || form_meets)
     {
         // The family names differ as written, but the birth date keyed with
         // one's surname meets the other's: a query keys its date, besides its

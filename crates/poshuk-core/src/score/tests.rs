@@ -989,6 +989,19 @@ fn a_former_surname_typed_as_another_name_compares_the_year() {
     );
     assert_level(&other_form, Field::BirthDate, Level::Exact);
     assert_eq!(other_form.band, Band::Strong, "{}", other_form.explain());
+    // And in the other language with the stem's second vowel changed too:
+    // Пасечник typed, Пасічник kept, the year compared.
+    let second_vowel = at_node(
+        ("Наталья", "Турчин", "", "2009", "", &["Пасечник"], F),
+        ("Наталія", "Пасічник", "Іванівна", "19.01.2009", "", &[], F),
+    );
+    assert_level(&second_vowel, Field::BirthDate, Level::Year);
+    assert_eq!(
+        second_vowel.band,
+        Band::Possible,
+        "{}",
+        second_vowel.explain()
+    );
     // A full date with a given name among the other names: that name keys
     // no date, so day and month alone do not say the years differ.
     let unkeyed = score(
@@ -1593,7 +1606,10 @@ fn as_a_node_keeps(query: &TokenRecord, stored: &TokenRecord) -> TokenRecord {
         .flat_map(|&slot| stored.slot(slot).to_vec())
         .collect();
     query.filtered(|slot, token| {
-        !matches!(slot, Slot::GivenVariant | Slot::FamilyVariant) || names.contains(&token)
+        !matches!(
+            slot,
+            Slot::GivenVariant | Slot::FamilyVariant | Slot::FamilyForm
+        ) || names.contains(&token)
     })
 }
 
@@ -1781,7 +1797,82 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
             ("Арсений", "Хлебук", "Андреевич", "09.09.1980", "", &[], M),
             Band::Possible,
         ),
+        // A slip in a French spelling, undone and read the French way:
+        // Jokuov is Joukov (`j` = ж), MIKHAÏILCHIN is Mikhaïlichin (`ch` =
+        // ш); the year compared through the variant.
+        (
+            ("Vasia", "Jokuov", "", "1966-07-22", "", &[], M),
+            ("Василь", "Жуков", "", "22.07.1966", "Борислав", &[], M),
+            Band::Strong,
+        ),
+        (
+            ("ALEKSANDR", "MIKHAÏILCHIN", "", "01/05/1998", "", &[], M),
+            (
+                "Олександр",
+                "Михайлишин",
+                "Фадейович",
+                "01.05.1998",
+                "",
+                &[],
+                M,
+            ),
+            Band::Strong,
+        ),
     ]);
+}
+
+/// Another form of the family name (the other language's, another spelling
+/// system's) kept without a birth date: an equivalent form, not a typo, and
+/// shown as possible where the name is not common, as the same name kept
+/// without a date is (Юлия Олейник searched, Юлія Олійник kept; Ewtuchuk
+/// the German way, Євтухук; Серук, Сірук). Met only as a variant a letter
+/// away, as before the query carried its forms apart, it was weak; a name a
+/// letter away that is no form of it (Олейнек) stays so.
+#[test]
+fn another_form_of_the_name_kept_without_a_date_is_a_lead() {
+    let tokenizer = tokenizer();
+    for (query, held) in [
+        (
+            ("Юлия", "Олейник", "", "2002-12-07", "", &[][..], F),
+            ("Юлія", "Олійник", "Дмитрівна", "", "Маріуполь", &[][..], F),
+        ),
+        (
+            ("Andrej", "Ewtuchuk", "", "1965-03-16", "", &[], M),
+            ("Андрій", "Євтухук", "Герасимович", "", "Харків", &[], M),
+        ),
+        (
+            ("Татьяна", "Серук", "", "28.08.2015", "", &[], F),
+            ("Tatiana", "Siruk", "Askołdiwna", "", "Lutuhyne", &[], F),
+        ),
+    ] {
+        let stored = tokenizer.tokenize(&record(held));
+        // Twenty records of 5,000 carry each name: the names alone are
+        // below even odds.
+        let frequencies = Shares {
+            chosen: stored.iter().map(|(_, token)| token).collect(),
+            share: 0.004,
+            others: 1e-4,
+            people: 5_000.0,
+        };
+        let kept = as_a_node_keeps(&tokenizer.tokenize_query(&record(query)), &stored);
+        let scored = MatchModel::default().score_query(&kept, &stored, &frequencies);
+        assert_level(&scored, Field::FamilyName, Level::Equivalent);
+        assert_shown_as_lead(&scored);
+        // Met as a variant alone, a letter apart, it would not be shown.
+        let as_variant = MatchModel::default().score_query(
+            &kept.filtered(|slot, _| slot != Slot::FamilyForm),
+            &stored,
+            &frequencies,
+        );
+        assert_level(&as_variant, Field::FamilyName, Level::Close);
+        assert_eq!(as_variant.band, Band::Weak, "{}", as_variant.explain());
+    }
+    let typo = score_among(
+        ("Юлия", "Олейнек", "", "2002-12-07", "", &[], F),
+        ("Юлія", "Олійник", "Дмитрівна", "", "Маріуполь", &[], F),
+        &NoTermFrequencies,
+    );
+    assert_ne!(typo.band, Band::Possible, "{}", typo.explain());
 }
 
 /// A former surname typed by the searcher, met as the family name of a

@@ -190,7 +190,9 @@ impl TokenIndex {
     /// At most [`MAX_MEETING_VARIANTS`] per slot are kept: the typos of one
     /// name meet a few stored names (at most 20 among 5,500 in a synthetic
     /// 154,000-record list), while a query packed with thousands of other
-    /// surnames as "variants" would try them all at once.
+    /// surnames as "variants" would try them all at once. The family name's
+    /// forms (`FamilyForm`) likewise: they tell the scores another form from
+    /// a typo, and read no blocking key.
     ///
     /// The variants' years (`FamilyVariantYear`, one per family variant) are
     /// kept whole, for the hits' scores only (no blocking key reads them),
@@ -200,11 +202,12 @@ impl TokenIndex {
     /// can learn is bounded as the variants are (THREAT_MODEL.md).
     fn with_known_variants(&self, query: &TokenRecord) -> Result<TokenRecord, NodeError> {
         let names = self.names.read().map_err(|_| NodeError::Poisoned)?;
-        let (mut given, mut family) = (0usize, 0usize);
+        let (mut given, mut family, mut forms) = (0usize, 0usize, 0usize);
         let filtered = query.filtered(|slot, token| {
             let kept = match slot {
                 Slot::GivenVariant => &mut given,
                 Slot::FamilyVariant => &mut family,
+                Slot::FamilyForm => &mut forms,
                 _ => return true,
             };
             if *kept >= MAX_MEETING_VARIANTS || !names.contains(&token.0) {
