@@ -1219,12 +1219,12 @@ fn other_forms_of_a_surname_meet_with_the_year_compared() {
         "{found:?}"
     );
     // Kept without a date, the record is met through the name's other
-    // form alone: shown, not strong.
+    // form alone: shown as another form of the name, not strong.
     let found = hits("Всеволод", "Медведишин", "Романович", "2021");
     let (first, hit) = found.first().expect("a hit");
     assert_eq!(first, "A7", "{found:?}");
     assert_eq!(hit["band"], "possible", "{hit}");
-    assert_eq!(level_of(hit, "family_name"), "close", "{hit}");
+    assert_eq!(level_of(hit, "family_name"), "equivalent", "{hit}");
     for (given, family, patronymic, date, record_id) in [
         ("Ольга", "Кропенко", "Петровна", "1991", "A1"),
         ("Petro", "Chomak", "", "1973-06-21", "A2"),

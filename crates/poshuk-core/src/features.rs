@@ -26,12 +26,12 @@ use std::collections::HashSet;
 
 use crate::document::{document_digits, document_key};
 use crate::names::{
-    family_stem, further_language_forms, name_key, name_key_reading, other_language_forms,
-    place_segments, tables,
+    attested_language_forms, family_stem, further_language_forms, name_key, name_key_reading,
+    other_language_forms, place_segments, tables,
 };
 use crate::normalize::{
-    ChReading, fold_text, marks_lost_readings, one_edit_variants, skeleton, skeleton_reading,
-    typed_slip_readings, typed_slip_variants, typed_slips, words,
+    ChReading, Script, detect_script, fold_text, marks_lost_readings, one_edit_variants, skeleton,
+    skeleton_reading, typed_slip_readings, typed_slip_variants, typed_slips, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -50,8 +50,6 @@ mod kind {
     /// Padding of a query's variants: derived from the word, so a name's
     /// queries repeat it as they repeat its real variants.
     pub(super) const VARIANT_PAD: u8 = b'Q';
-    /// Padding of a query's family-name forms, likewise.
-    pub(super) const FORM_PAD: u8 = b'P';
     pub(super) const DIGITS: u8 = b'D';
 }
 
@@ -188,101 +186,109 @@ impl Tokenizer {
         // would leave the slot short of its count, and the count would tell
         // the names' shape.
         let mut emitted: HashSet<(Slot, String)> = HashSet::new();
-        let mut emit =
-            |slot: Slot, key: &str, forms: Vec<String>, slips: Vec<String>, after: Vec<String>| {
-                let mut variants = one_edit_variants(key);
-                if !variants.is_empty() {
-                    variants.extend(slips.into_iter().filter(|slip| slip != key));
-                    variants.sort_unstable();
-                    variants.dedup();
-                }
-                let mut classes = Vec::new();
-                if let Some(sex) = mistyped_sex.filter(|_| slot == Slot::GivenVariant) {
-                    for variant in &variants {
-                        // Of the query's sex alone, where it is known: a
-                        // variant is not the name typed, and a man's name one
-                        // letter from a woman's (Oleksanda) is his.
-                        for class in tables().given_classes(variant, sex) {
-                            if sex != Sex::Unknown && tables().class_sex(class) != sex {
-                                continue;
-                            }
-                            if !classes.contains(&class) {
-                                classes.push(class);
-                            }
+        // `position`: the word's place in its name, which the padding is
+        // derived with too (a name of one word twice, Коваль-Коваль, keeps
+        // its count).
+        let mut emit = |slot: Slot,
+                        position: usize,
+                        key: &str,
+                        forms: Vec<String>,
+                        slips: Vec<String>,
+                        after: Vec<String>| {
+            let mut variants = one_edit_variants(key);
+            if !variants.is_empty() {
+                variants.extend(slips.into_iter().filter(|slip| slip != key));
+                variants.sort_unstable();
+                variants.dedup();
+            }
+            let mut classes = Vec::new();
+            if let Some(sex) = mistyped_sex.filter(|_| slot == Slot::GivenVariant) {
+                for variant in &variants {
+                    // Of the query's sex alone, where it is known: a
+                    // variant is not the name typed, and a man's name one
+                    // letter from a woman's (Oleksanda) is his.
+                    for class in tables().given_classes(variant, sex) {
+                        if sex != Sex::Unknown && tables().class_sex(class) != sex {
+                            continue;
+                        }
+                        if !classes.contains(&class) {
+                            classes.push(class);
                         }
                     }
-                    if classes.len() > MAX_MISTYPED_CLASSES {
-                        classes.clear();
-                    }
-                    classes.retain(|class| emitted.insert((slot, format!("\u{0}{class}"))));
                 }
-                for class in &classes {
-                    builder.push(
-                        slot,
-                        self.hasher
-                            .token(slot.domain(), kind::CLASS, &class.to_be_bytes()),
+                if classes.len() > MAX_MISTYPED_CLASSES {
+                    classes.clear();
+                }
+                classes.retain(|class| emitted.insert((slot, format!("\u{0}{class}"))));
+            }
+            for class in &classes {
+                builder.push(
+                    slot,
+                    self.hasher
+                        .token(slot.domain(), kind::CLASS, &class.to_be_bytes()),
+                );
+            }
+            // The forms first, then the variants, then what comes after
+            // them, as far as the word's count goes.
+            let room = VARIANTS_PER_WORD.saturating_sub(classes.len());
+            let mut chosen: Vec<String> = Vec::with_capacity(room);
+            for candidate in forms.into_iter().chain(variants).chain(after) {
+                if chosen.len() == room {
+                    break;
+                }
+                if candidate != key && emitted.insert((slot, candidate.clone())) {
+                    chosen.push(candidate);
+                }
+            }
+            let real = classes.len() + chosen.len();
+            let keys_year = variant_year.filter(|_| slot == Slot::FamilyVariant);
+            for variant in &chosen {
+                builder.push(
+                    slot,
+                    self.hasher
+                        .token(slot.domain(), kind::WHOLE, variant.as_bytes()),
+                );
+                if let Some(year) = keys_year {
+                    keyed(
+                        &mut |_: Slot, kind_byte: u8, bytes: &[u8]| {
+                            builder.push(
+                                Slot::FamilyVariantYear,
+                                self.hasher.token(Domain::BirthDate, kind_byte, bytes),
+                            );
+                        },
+                        Slot::FamilyYear,
+                        kind::FAMILY_YEAR,
+                        &year,
+                        variant.as_bytes(),
                     );
                 }
-                // The forms first, then the variants, then what comes after
-                // them, as far as the word's count goes.
-                let room = VARIANTS_PER_WORD.saturating_sub(classes.len());
-                let mut chosen: Vec<String> = Vec::with_capacity(room);
-                for candidate in forms.into_iter().chain(variants).chain(after) {
-                    if chosen.len() == room {
-                        break;
-                    }
-                    if candidate != key && emitted.insert((slot, candidate.clone())) {
-                        chosen.push(candidate);
-                    }
-                }
-                let real = classes.len() + chosen.len();
-                let keys_year = variant_year.filter(|_| slot == Slot::FamilyVariant);
-                for variant in &chosen {
+            }
+            // Padding, as many as the variants: the variant years' count
+            // tells no more than the variants' does. Their padding is derived
+            // with the year too: queries for one surname in other years share
+            // none of it, so how much of the slot is padding (the name's
+            // length) does not show across queries.
+            let mut padding = Vec::with_capacity(key.len() + 4);
+            for index in real..VARIANTS_PER_WORD {
+                padding.clear();
+                padding.extend_from_slice(key.as_bytes());
+                padding.extend_from_slice(&(index as u16).to_be_bytes());
+                padding.push(position as u8);
+                builder.push(
+                    slot,
+                    self.hasher
+                        .token(slot.domain(), kind::VARIANT_PAD, &padding),
+                );
+                if let Some(year) = keys_year {
+                    padding.extend_from_slice(&year);
                     builder.push(
-                        slot,
+                        Slot::FamilyVariantYear,
                         self.hasher
-                            .token(slot.domain(), kind::WHOLE, variant.as_bytes()),
+                            .token(Domain::BirthDate, kind::VARIANT_PAD, &padding),
                     );
-                    if let Some(year) = keys_year {
-                        keyed(
-                            &mut |_: Slot, kind_byte: u8, bytes: &[u8]| {
-                                builder.push(
-                                    Slot::FamilyVariantYear,
-                                    self.hasher.token(Domain::BirthDate, kind_byte, bytes),
-                                );
-                            },
-                            Slot::FamilyYear,
-                            kind::FAMILY_YEAR,
-                            &year,
-                            variant.as_bytes(),
-                        );
-                    }
                 }
-                // Padding, as many as the variants: the variant years' count
-                // tells no more than the variants' does. Their padding is derived
-                // with the year too: queries for one surname in other years share
-                // none of it, so how much of the slot is padding (the name's
-                // length) does not show across queries.
-                let mut padding = Vec::with_capacity(key.len() + 4);
-                for index in real..VARIANTS_PER_WORD {
-                    padding.clear();
-                    padding.extend_from_slice(key.as_bytes());
-                    padding.extend_from_slice(&(index as u16).to_be_bytes());
-                    builder.push(
-                        slot,
-                        self.hasher
-                            .token(slot.domain(), kind::VARIANT_PAD, &padding),
-                    );
-                    if let Some(year) = keys_year {
-                        padding.extend_from_slice(&year);
-                        builder.push(
-                            Slot::FamilyVariantYear,
-                            self.hasher
-                                .token(Domain::BirthDate, kind::VARIANT_PAD, &padding),
-                        );
-                    }
-                }
-            };
+            }
+        };
         let keys = |value: &str| -> Vec<(String, Vec<String>, String)> {
             words(&fold_text(value))
                 .map(|word| (skeleton(word), typed_slip_variants(word), word.to_string()))
@@ -294,7 +300,7 @@ impl Tokenizer {
         // full forms in both languages: a list that keeps Срегій or
         // Олекасндр mistyped the Ukrainian form, one letter from it and two
         // or more from Sergei or Aleksandr as a searcher types them.
-        for (key, slips, word) in keys(&record.given_name) {
+        for (position, (key, slips, word)) in keys(&record.given_name).into_iter().enumerate() {
             let mut heads: Vec<String> = Vec::new();
             let classes = tables().given_classes(&key, record.sex);
             for &class in &classes {
@@ -324,7 +330,7 @@ impl Tokenizer {
             } else {
                 Vec::new()
             };
-            emit(Slot::GivenVariant, &key, forms, slips, after);
+            emit(Slot::GivenVariant, position, &key, forms, slips, after);
         }
         // The family name's forms in the other language, computed once: the
         // first of its variants, and keys of its dates. Then its readings
@@ -333,7 +339,7 @@ impl Tokenizer {
         let mut family_forms: Vec<String> = Vec::new();
         let mut emitted_forms: HashSet<String> = HashSet::new();
         let mut form_tokens: Vec<Token> = Vec::new();
-        for (key, slips, word) in keys(&record.family_name) {
+        for (word_index, (key, slips, word)) in keys(&record.family_name).into_iter().enumerate() {
             let stem = family_stem(&key);
             let root_forms = other_language_forms(stem);
             let mut forms = root_forms.clone();
@@ -370,33 +376,59 @@ impl Tokenizer {
                     forms.push(form);
                 }
             }
-            // The forms also on their own, a fixed count of them (padded),
-            // so that a node tells another form of the name from a typo
-            // where no date compares them: Олейник searched, Олійник kept
-            // without a date.
-            let mut kept_forms = 0;
-            for form in &forms {
-                if kept_forms == bounds::FORMS_PER_WORD {
+            // The forms the word's letters attest, also on their own
+            // (`FamilyForm`), so that a node tells another form of the name
+            // from a typo where no date compares them (Олейник searched,
+            // Олійник kept without a date): the other language's forms its
+            // vowels as typed attest, the readings of a spelling system
+            // whose marks it shows, a Cyrillic word as ISO 9 writes it
+            // without marks. Not the guesses (a Latin `h` read as х, an `s`
+            // as ш, a Latin `i` as і): those join other families' names
+            // (Homenko is Гоменко or Хоменко) and meet as variants only. A
+            // fixed count, padded with strings no name can be; the same
+            // strings come first among the word's variants, so the two slots
+            // always share that count and do not tell how many are real.
+            let cyrillic = matches!(
+                detect_script(&word),
+                Script::Ukrainian | Script::Russian | Script::Cyrillic
+            );
+            let spelled = ChReading::QUERY_ALTERNATIVES
+                .into_iter()
+                .filter(|reading| reading.is_spelled_so(&word))
+                .map(|reading| family_stem(&skeleton_reading(&word, reading)).to_string());
+            let without_marks = marks_lost_readings(&word)
+                .into_iter()
+                .filter(|_| cyrillic)
+                .map(|reading| family_stem(&reading).to_string());
+            let mut attested: Vec<String> = Vec::with_capacity(bounds::FORMS_PER_WORD);
+            for form in attested_language_forms(&word)
+                .into_iter()
+                .chain(spelled)
+                .chain(without_marks)
+            {
+                if attested.len() == bounds::FORMS_PER_WORD {
                     break;
                 }
-                if emitted_forms.insert(form.clone()) {
-                    form_tokens.push(self.hasher.token(
-                        Slot::FamilyForm.domain(),
-                        kind::WHOLE,
-                        form.as_bytes(),
-                    ));
-                    kept_forms += 1;
+                if form != stem && emitted_forms.insert(form.clone()) {
+                    attested.push(form);
                 }
             }
-            for index in kept_forms..bounds::FORMS_PER_WORD {
-                let mut padding = stem.as_bytes().to_vec();
-                padding.extend_from_slice(&(index as u16).to_be_bytes());
+            for index in attested.len()..bounds::FORMS_PER_WORD {
+                attested.push(format!("\u{2}{word_index}\u{2}{stem}\u{2}{index}"));
+            }
+            for form in &attested {
                 form_tokens.push(self.hasher.token(
                     Slot::FamilyForm.domain(),
-                    kind::FORM_PAD,
-                    &padding,
+                    kind::WHOLE,
+                    form.as_bytes(),
                 ));
             }
+            attested.extend(
+                forms
+                    .into_iter()
+                    .filter(|form| !emitted_forms.contains(form)),
+            );
+            let forms = attested;
             let slips: Vec<String> = slips
                 .iter()
                 .map(|slip| family_stem(slip).to_string())
@@ -410,7 +442,9 @@ impl Tokenizer {
             // kept.
             // First among them, the word with a slip undone read the ways
             // the other spelling systems read it (Jokuov is Joukov, Жуков
-            // read the French way).
+            // read the French way): a few dozen at most, where the other
+            // forms of the slips may be hundreds, more than there is room
+            // for.
             let after = typed_slip_readings(&word)
                 .iter()
                 .map(|reading| family_stem(reading).to_string())
@@ -418,7 +452,7 @@ impl Tokenizer {
                 .chain(root_forms.iter().flat_map(|form| one_edit_variants(form)))
                 .filter(|variant| !root_forms.contains(variant))
                 .collect();
-            emit(Slot::FamilyVariant, stem, forms, slips, after);
+            emit(Slot::FamilyVariant, word_index, stem, forms, slips, after);
         }
         for token in form_tokens {
             builder.push(Slot::FamilyForm, token);
@@ -1399,6 +1433,8 @@ mod tests {
             // in the slot, every word still its count.
             ("Анна Ганна", "Коваль Ковальов"),
             ("Сергій Сергей", "Кропенко-Кріпенко"),
+            // One word twice: the padding of each its own.
+            ("Анна Анна", "Коваль-Коваль"),
         ] {
             let words = |value: &str| value.split([' ', '-']).count();
             let query = tokenizer.tokenize_query(&person(given, family, "", ""));
@@ -1413,10 +1449,17 @@ mod tests {
                 "{family}"
             );
             // Nor do the forms tell how many a name has (Бойко none in the
-            // other language, Медведак several).
+            // other language, Медведак several), nor how many of them are
+            // among the variants: all of them are, real or padding.
+            let forms = query.slot(Slot::FamilyForm);
             assert_eq!(
-                query.slot(Slot::FamilyForm).len(),
+                forms.len(),
                 words(family) * bounds::FORMS_PER_WORD,
+                "{family}"
+            );
+            assert_eq!(
+                poshuk_tokens::shared_count(forms, query.slot(Slot::FamilyVariant)),
+                forms.len(),
                 "{family}"
             );
         }

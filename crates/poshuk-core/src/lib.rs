@@ -25,7 +25,7 @@ pub use poshuk_keys::{
     Epoch, EpochEntry, EpochKey, EpochState, KeyError, KeyRing, TokenHasher, TokenRekeyer,
 };
 pub use poshuk_tokens::{
-    Domain, SLOT_COUNT, STORED_SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder,
+    Domain, SLOT_COUNT, STORED_SLOT_COUNT, Slot, Token, TokenRecord, TokenRecordBuilder, bounds,
 };
 pub use record::{BirthDate, DateError, MAX_YEAR_RANGE, Record, SearchAdvice, Sex};
 pub use score::{

@@ -600,6 +600,74 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
     forms
 }
 
+/// The forms in the other language that a surname's letters, as typed,
+/// attest, without a date to confirm them: a Cyrillic і or ї where Russian
+/// writes о or е, and о or е where Ukrainian writes і (Олейник / Олійник,
+/// Серук / Сірук, Ветрова / Вітрова), in the root's vowel, the second vowel
+/// or both; a Latin `o` or `e` read as і (Kropenko / Кріпенко), never a Latin
+/// `i`, which may be и as well as і (Lisenko is Лисенко, whose Лесенко is
+/// another family); Олекс-/Алекс- and the roots Russian documents translate.
+/// The skeleton reads и and і alike, so [`other_language_forms`] cannot tell
+/// Лисенко from Лісенко: its forms are keys of a date, which confirms them,
+/// while these alone make a stored name another form of the name searched.
+/// Family stems (skeletons) out, without the word's own.
+pub fn attested_language_forms(word: &str) -> Vec<String> {
+    let folded = crate::normalize::fold_text(word);
+    let letters: Vec<char> = folded.chars().collect();
+    let own = family_stem(&crate::normalize::skeleton(&folded)).to_string();
+    let mut forms: Vec<String> = Vec::new();
+    let latin = crate::normalize::detect_script(&folded) == crate::normalize::Script::Latin;
+    let vowel = |letter: char| "аеєиіїоуюяыэёaeiouy".contains(letter);
+    let others = |letter: char| -> &'static [char] {
+        match letter {
+            'і' | 'ї' => &['о', 'е'],
+            'о' | 'е' => &['і'],
+            'o' | 'e' if latin => &['i'],
+            _ => &[],
+        }
+    };
+    let vowels: Vec<usize> = (0..letters.len())
+        .filter(|&at| vowel(letters[at]))
+        .collect();
+    let changed = |changes: &[(usize, char)]| -> String {
+        let mut typed = letters.clone();
+        for &(at, letter) in changes {
+            typed[at] = letter;
+        }
+        let typed: String = typed.into_iter().collect();
+        family_stem(&crate::normalize::skeleton(&typed)).to_string()
+    };
+    // The root's vowel (after the first consonants) and the next one, not
+    // the word's last letter (an ending).
+    let root = vowels.first().copied().filter(|&at| at >= 1);
+    let second = vowels.get(1).copied().filter(|&at| at + 1 < letters.len());
+    for at in [root, second].into_iter().flatten() {
+        for &other in others(letters[at]) {
+            forms.push(changed(&[(at, other)]));
+        }
+    }
+    if let (Some(root), Some(second)) = (root, second) {
+        for &first_other in others(letters[root]) {
+            for &second_other in others(letters[second]) {
+                forms.push(changed(&[(root, first_other), (second, second_other)]));
+            }
+        }
+    }
+    for (from, to) in [("olek", "alek"), ("alek", "olek")].into_iter().chain(
+        translated_roots()
+            .iter()
+            .map(|(from, to)| (from.as_str(), to.as_str())),
+    ) {
+        if let Some(rest) = own.strip_prefix(from) {
+            forms.push(format!("{to}{rest}"));
+        }
+    }
+    forms.retain(|form| !form.is_empty() && *form != own);
+    let mut seen = std::collections::HashSet::new();
+    forms.retain(|form| seen.insert(form.clone()));
+    forms
+}
+
 /// Forms of a surname's stem in the other language beyond the root's vowel
 /// ([`other_language_forms`]): Ukrainian writes і in more than one closed
 /// syllable where Russian keeps о or е (Підлісна / Подлесная, Пасічник /

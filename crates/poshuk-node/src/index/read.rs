@@ -7,6 +7,12 @@ use super::*;
 /// after the filter against stored names.
 pub(super) const MAX_MEETING_VARIANTS: usize = 64;
 
+/// The most family-name forms (`FamilyForm`) of a query kept after the same
+/// filter: one name's forms meet a few stored names; a query packed with
+/// surnames as "forms" would turn every record of theirs it finds, kept
+/// without a date, into a lead.
+pub(super) const MAX_MEETING_FORMS: usize = 8;
+
 impl TokenIndex {
     /// The handle of a case id, if the record is in the index (committed or
     /// pending).
@@ -191,8 +197,9 @@ impl TokenIndex {
     /// name meet a few stored names (at most 20 among 5,500 in a synthetic
     /// 154,000-record list), while a query packed with thousands of other
     /// surnames as "variants" would try them all at once. The family name's
-    /// forms (`FamilyForm`) likewise: they tell the scores another form from
-    /// a typo, and read no blocking key.
+    /// forms (`FamilyForm`) likewise, at most [`MAX_MEETING_FORMS`] and no
+    /// more than the query's name pairs leave room for: they tell the scores
+    /// another form from a typo, and read no blocking key.
     ///
     /// The variants' years (`FamilyVariantYear`, one per family variant) are
     /// kept whole, for the hits' scores only (no blocking key reads them),
@@ -202,15 +209,26 @@ impl TokenIndex {
     /// can learn is bounded as the variants are (THREAT_MODEL.md).
     fn with_known_variants(&self, query: &TokenRecord) -> Result<TokenRecord, NodeError> {
         let names = self.names.read().map_err(|_| NodeError::Poisoned)?;
+        // The forms kept count as family names in the query's name pairs
+        // (given names × family names, `MAX_NAME_PAIRS`), as the protocol
+        // counts the names themselves: a query with a dozen given-name
+        // classes keeps none.
+        let count =
+            |slots: &[Slot]| -> usize { slots.iter().map(|&slot| query.slot(slot).len()).sum() };
+        let given_names = count(&[Slot::GivenWhole, Slot::GivenClass, Slot::AliasClass]).max(1);
+        let family_names = count(&[Slot::FamilyWhole, Slot::AliasWhole]);
+        let most_forms = (poshuk_core::bounds::MAX_NAME_PAIRS / given_names)
+            .saturating_sub(family_names)
+            .min(MAX_MEETING_FORMS);
         let (mut given, mut family, mut forms) = (0usize, 0usize, 0usize);
         let filtered = query.filtered(|slot, token| {
-            let kept = match slot {
-                Slot::GivenVariant => &mut given,
-                Slot::FamilyVariant => &mut family,
-                Slot::FamilyForm => &mut forms,
+            let (kept, most) = match slot {
+                Slot::GivenVariant => (&mut given, MAX_MEETING_VARIANTS),
+                Slot::FamilyVariant => (&mut family, MAX_MEETING_VARIANTS),
+                Slot::FamilyForm => (&mut forms, most_forms),
                 _ => return true,
             };
-            if *kept >= MAX_MEETING_VARIANTS || !names.contains(&token.0) {
+            if *kept >= most || !names.contains(&token.0) {
                 return false;
             }
             *kept += 1;

@@ -336,6 +336,91 @@ mod variants {
         // A hundred stored surnames sent as variants: the first 64 meet.
         assert_eq!(outcome.hits.len(), 64);
     }
+
+    /// A query whose family-name "forms" are in truth a hundred other
+    /// surnames, sent as its variants too, against records kept without a
+    /// date: each form kept makes its record a lead, shown, so a node keeps
+    /// at most `MAX_MEETING_FORMS` of them; the other records it meets stay
+    /// weak. A query with a dozen given-name classes keeps none.
+    #[test]
+    fn a_query_packed_with_surnames_as_forms_shows_few() {
+        use poshuk_core::{Band, BirthDate, Slot, Token, TokenRecord};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokenizer = tokenizer();
+        let index = TokenIndex::open(
+            dir.path(),
+            &dir.path().join("index"),
+            IndexSettings {
+                max_candidates: 1000,
+                max_block_size: 1000,
+                commit_every_records: 100,
+                ..settings()
+            },
+        )
+        .expect("opens");
+        let letters = ['б', 'в', 'д', 'з', 'к', 'л', 'м', 'н', 'п', 'р'];
+        let given_names = ["Іван", "Петро", "Богдан", "Тарас", "Остап"];
+        let mut families = Vec::new();
+        // A hundred Іван of a hundred surnames, kept without a date, in a
+        // list of 4,000.
+        let records: Vec<IndexRecord> = (0..4000)
+            .map(|i| {
+                // Each surname once.
+                let family = format!(
+                    "{}{}а{}енко",
+                    [
+                        "Гор", "Мир", "Сад", "Лан", "Бор", "Вир", "Дуб", "Жар", "Кар", "Лис"
+                    ][i / 100 % 10],
+                    letters[i / 10 % 10],
+                    letters[i % 10]
+                );
+                let family = format!("{family}{}", ["", "ко", "ук", "ак"][i / 1000]);
+                let person = record(&format!("{i}"), given_names[(i / 100).min(4)], &family);
+                let tokens = tokenizer.tokenize(&person);
+                if i < 100 {
+                    families.extend(tokens.slot(Slot::FamilyWhole).iter().copied());
+                }
+                IndexRecord {
+                    record_id: format!("{i}"),
+                    tokens,
+                    handle: None,
+                }
+            })
+            .collect();
+        index.upsert(&records).expect("upserts");
+        let packed_with = |given: &[&str]| {
+            let mut slots: Vec<(Slot, Vec<Token>)> = Vec::new();
+            for name in given {
+                let mut probe = record("q", name, "Хтосьенко");
+                probe.birth_date = BirthDate::parse("2010-01-01").ok();
+                let honest = tokenizer.tokenize_query(&probe);
+                for &slot in Slot::ALL {
+                    if !matches!(slot, Slot::FamilyVariant | Slot::FamilyForm) {
+                        slots.push((slot, honest.slot(slot).to_vec()));
+                    }
+                }
+            }
+            slots.push((Slot::FamilyVariant, families.clone()));
+            slots.push((Slot::FamilyForm, families.clone()));
+            TokenRecord::from_slots(slots)
+        };
+        let shown = |query: &TokenRecord| {
+            let outcome = index.search(query, 1000).expect("searches");
+            let shown = outcome
+                .hits
+                .iter()
+                .filter(|hit| hit.score.band != Band::Weak)
+                .count();
+            (shown, outcome.hits.len())
+        };
+        let (leads, met) = shown(&packed_with(&["Іван"]));
+        assert_eq!(met, 64, "the variants kept");
+        assert_eq!(leads, super::super::read::MAX_MEETING_FORMS, "of {met} met");
+        // Five given names (ten tokens, two surnames' worth of pairs): the
+        // forms leave room for one.
+        let (leads, _) = shown(&packed_with(&given_names));
+        assert!(leads <= 1, "{leads}");
+    }
 }
 
 mod namesakes {
