@@ -30,8 +30,8 @@ use crate::names::{
     other_language_forms, place_segments, tables,
 };
 use crate::normalize::{
-    ChReading, Script, detect_script, fold_text, marks_lost_readings, one_edit_variants, skeleton,
-    skeleton_reading, typed_slip_readings, typed_slip_variants, typed_slips, words,
+    ChReading, fold_text, marks_lost_readings, one_edit_variants, skeleton, skeleton_reading,
+    typed_slip_readings, typed_slip_variants, typed_slips, words,
 };
 use crate::record::{BirthDate, Record, Sex};
 use poshuk_keys::TokenHasher;
@@ -159,9 +159,9 @@ impl Tokenizer {
         // with tokens derived from the word: the number of a name's one-edit
         // variants grows with its length, and a coordinator recording
         // queries must not learn the lengths of the names searched for.
-        // A family name's forms in the other language come first: those
-        // more than one letter away (Медведак for Ведмедак) are met only
-        // through them.
+        // A family name's forms come first (after those its letters attest,
+        // below): those more than one letter away (Медведак for Ведмедак)
+        // are met only through them.
         // With one date, each family variant also keys the year, as a
         // stored record keys its year with its family name: a typo met by a
         // variant (Лаврук for Ларук) then compares the year, which the
@@ -332,10 +332,12 @@ impl Tokenizer {
             };
             emit(Slot::GivenVariant, position, &key, forms, slips, after);
         }
-        // The family name's forms in the other language, computed once: the
-        // first of its variants, and keys of its dates. Then its readings
-        // with the marks of ISO 9 lost (Stelmasuk, Стельмащук), variants
-        // only: `s` may be с, ш or щ, which no date key should guess.
+        // The family name's forms in the other language, computed once:
+        // among the first of its variants (after the forms its letters
+        // attest and their padding), and keys of its dates. Then its
+        // readings with the marks of ISO 9 lost (Stelmasuk, Стельмащук),
+        // variants only: `s` may be с, ш or щ, which no date key should
+        // guess.
         let mut family_forms: Vec<String> = Vec::new();
         let mut emitted_forms: HashSet<String> = HashSet::new();
         let mut form_tokens: Vec<Token> = Vec::new();
@@ -380,32 +382,21 @@ impl Tokenizer {
             // (`FamilyForm`), so that a node tells another form of the name
             // from a typo where no date compares them (Олейник searched,
             // Олійник kept without a date): the other language's forms its
-            // vowels as typed attest, the readings of a spelling system
-            // whose marks it shows, a Cyrillic word as ISO 9 writes it
-            // without marks. Not the guesses (a Latin `h` read as х, an `s`
-            // as ш, a Latin `i` as і): those join other families' names
+            // vowels as typed attest (`attested_language_forms`), and the
+            // readings of a spelling system whose marks it shows. Not the
+            // guesses (a Latin `h` read as х, an `s` as ш, a Latin `i` as
+            // і, a Cyrillic х as ISO 9 writes it without marks, `h`, which
+            // the skeleton reads as г): those join other families' names
             // (Homenko is Гоменко or Хоменко) and meet as variants only. A
             // fixed count, padded with strings no name can be; the same
             // strings come first among the word's variants, so the two slots
             // always share that count and do not tell how many are real.
-            let cyrillic = matches!(
-                detect_script(&word),
-                Script::Ukrainian | Script::Russian | Script::Cyrillic
-            );
             let spelled = ChReading::QUERY_ALTERNATIVES
                 .into_iter()
                 .filter(|reading| reading.is_spelled_so(&word))
                 .map(|reading| family_stem(&skeleton_reading(&word, reading)).to_string());
-            let without_marks = marks_lost_readings(&word)
-                .into_iter()
-                .filter(|_| cyrillic)
-                .map(|reading| family_stem(&reading).to_string());
             let mut attested: Vec<String> = Vec::with_capacity(bounds::FORMS_PER_WORD);
-            for form in attested_language_forms(&word)
-                .into_iter()
-                .chain(spelled)
-                .chain(without_marks)
-            {
+            for form in attested_language_forms(&word).into_iter().chain(spelled) {
                 if attested.len() == bounds::FORMS_PER_WORD {
                     break;
                 }

@@ -601,34 +601,50 @@ pub fn other_language_forms(stem: &str) -> Vec<String> {
 }
 
 /// The forms in the other language that a surname's letters, as typed,
-/// attest, without a date to confirm them: a Cyrillic і or ї where Russian
-/// writes о or е, and о or е where Ukrainian writes і (Олейник / Олійник,
-/// Серук / Сірук, Ветрова / Вітрова), in the root's vowel, the second vowel
-/// or both; a Latin `o` or `e` read as і (Kropenko / Кріпенко), never a Latin
-/// `i`, which may be и as well as і (Lisenko is Лисенко, whose Лесенко is
-/// another family); Олекс-/Алекс- and the roots Russian documents translate.
-/// The skeleton reads и and і alike, so [`other_language_forms`] cannot tell
-/// Лисенко from Лісенко: its forms are keys of a date, which confirms them,
-/// while these alone make a stored name another form of the name searched.
-/// Family stems (skeletons) out, without the word's own.
+/// attest, without a date to confirm them: a Cyrillic і where Russian writes
+/// о or е, and о or е where Ukrainian writes і (Олейник / Олійник, Серук /
+/// Сірук, Ветрова / Вітрова), in the root's vowel, the second vowel or both
+/// (not a second vowel before the stem's last consonant alone: Петров's
+/// -ов is no root, and Петрів is another family); a Latin `o` or `e` read as
+/// і (Kropenko / Кріпенко), never a Latin `i`, which may be и as well as і
+/// and would add two guesses (Lisenko: Лесенко and Лосенко); Олекс-/Алекс-
+/// and the roots Russian documents translate. A limit of the skeleton,
+/// which reads и and і alike: an е or о read as і is also the и of another
+/// name (Лесенко read as Лісенко is Лисенко's skeleton); such a pair is
+/// weighed as one letter apart, as every form is. [`other_language_forms`]
+/// guesses more (a Latin `i` too): its forms are keys of a date, which
+/// confirms them, while these alone make a stored name another form of the
+/// name searched. Family stems (skeletons) out, without the word's own.
 pub fn attested_language_forms(word: &str) -> Vec<String> {
     let folded = crate::normalize::fold_text(word);
     let letters: Vec<char> = folded.chars().collect();
     let own = family_stem(&crate::normalize::skeleton(&folded)).to_string();
     let mut forms: Vec<String> = Vec::new();
     let latin = crate::normalize::detect_script(&folded) == crate::normalize::Script::Latin;
-    let vowel = |letter: char| "аеєиіїоуюяыэёaeiouy".contains(letter);
+    let plain_vowel = |letter: char| "аеєиіїоуюяыэёaeiou".contains(letter);
+    // A Latin `y` is a vowel between consonants (Kovalenko's Ukrainian и:
+    // Hrytsenko), a consonant before a vowel or first (Yevtushenko).
+    let vowel = |at: usize| {
+        plain_vowel(letters[at])
+            || (letters[at] == 'y'
+                && at > 0
+                && !letters.get(at + 1).is_some_and(|&next| plain_vowel(next)))
+    };
     let others = |letter: char| -> &'static [char] {
         match letter {
-            'і' | 'ї' => &['о', 'е'],
+            'і' => &['о', 'е'],
             'о' | 'е' => &['і'],
             'o' | 'e' if latin => &['i'],
             _ => &[],
         }
     };
-    let vowels: Vec<usize> = (0..letters.len())
-        .filter(|&at| vowel(letters[at]))
-        .collect();
+    // The stem: the word without its ending (the vowels and й after its
+    // last consonant: Петрова, Ковальський, Kovalskyi).
+    let stem_end = letters
+        .iter()
+        .rposition(|&letter| !plain_vowel(letter) && !matches!(letter, 'й' | 'y' | 'j'))
+        .map_or(0, |last| last + 1);
+    let vowels: Vec<usize> = (0..stem_end).filter(|&at| vowel(at)).collect();
     let changed = |changes: &[(usize, char)]| -> String {
         let mut typed = letters.clone();
         for &(at, letter) in changes {
@@ -637,10 +653,11 @@ pub fn attested_language_forms(word: &str) -> Vec<String> {
         let typed: String = typed.into_iter().collect();
         family_stem(&crate::normalize::skeleton(&typed)).to_string()
     };
-    // The root's vowel (after the first consonants) and the next one, not
-    // the word's last letter (an ending).
+    // The root's vowel (after the first consonants) and the next one, with
+    // more than one letter of the stem after it (a root's closed syllable,
+    // Олейник, Подлесная; not the suffix of Петров, Ковалев).
     let root = vowels.first().copied().filter(|&at| at >= 1);
-    let second = vowels.get(1).copied().filter(|&at| at + 1 < letters.len());
+    let second = vowels.get(1).copied().filter(|&at| at + 2 < stem_end);
     for at in [root, second].into_iter().flatten() {
         for &other in others(letters[at]) {
             forms.push(changed(&[(at, other)]));

@@ -1829,7 +1829,8 @@ fn slips_of_the_list_and_other_systems_meet_the_record() {
 /// forms apart, it was weak. Guesses stay so: a name a letter away that is
 /// no form of it (Олейнек), a Latin `h` read as х (Homenko may be Гоменко),
 /// a Latin `i` read as і (Lisenko is Лисенко, whose Лесенко is another
-/// family).
+/// family), a Cyrillic word as ISO 9 writes it without marks (Хоменко as
+/// Homenko, Гоменко), a suffix's vowel (Петров, Петрів).
 #[test]
 fn another_form_of_the_name_kept_without_a_date_is_a_lead() {
     let tokenizer = tokenizer();
@@ -1884,6 +1885,21 @@ fn another_form_of_the_name_kept_without_a_date_is_a_lead() {
         (
             ("Petro", "Lisenko", "", "1973", "", &[], M),
             ("Петро", "Лесенко", "", "", "", &[], M),
+        ),
+        // A Cyrillic х or ш as ISO 9 writes them without marks reads as г
+        // or с: Хоменко is not Гоменко, Шкляр not Скляр.
+        (
+            ("Петро", "Хоменко", "", "1973", "", &[], M),
+            ("Петро", "Гоменко", "", "", "", &[], M),
+        ),
+        (
+            ("Петро", "Шкляр", "", "1973", "", &[], M),
+            ("Петро", "Скляр", "", "", "", &[], M),
+        ),
+        // A suffix is no root: Петров is not Петрів.
+        (
+            ("Петро", "Петров", "", "1973", "", &[], M),
+            ("Петро", "Петрів", "", "", "", &[], M),
         ),
     ] {
         let (guessed, _) = scored(query, held);

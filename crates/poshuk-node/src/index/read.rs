@@ -211,8 +211,8 @@ impl TokenIndex {
         let names = self.names.read().map_err(|_| NodeError::Poisoned)?;
         // The forms kept count as family names in the query's name pairs
         // (given names × family names, `MAX_NAME_PAIRS`), as the protocol
-        // counts the names themselves: a query with a dozen given-name
-        // classes keeps none.
+        // counts the names themselves: a query with more than a dozen
+        // given-name tokens keeps none.
         let count =
             |slots: &[Slot]| -> usize { slots.iter().map(|&slot| query.slot(slot).len()).sum() };
         let given_names = count(&[Slot::GivenWhole, Slot::GivenClass, Slot::AliasClass]).max(1);

@@ -340,8 +340,8 @@ mod variants {
     /// A query whose family-name "forms" are in truth a hundred other
     /// surnames, sent as its variants too, against records kept without a
     /// date: each form kept makes its record a lead, shown, so a node keeps
-    /// at most `MAX_MEETING_FORMS` of them; the other records it meets stay
-    /// weak. A query with a dozen given-name classes keeps none.
+    /// at most `MAX_MEETING_FORMS` of them, and no more than the query's
+    /// name pairs leave room for; the other records it meets stay weak.
     #[test]
     fn a_query_packed_with_surnames_as_forms_shows_few() {
         use poshuk_core::{Band, BirthDate, Slot, Token, TokenRecord};
@@ -416,10 +416,34 @@ mod variants {
         let (leads, met) = shown(&packed_with(&["Іван"]));
         assert_eq!(met, 64, "the variants kept");
         assert_eq!(leads, super::super::read::MAX_MEETING_FORMS, "of {met} met");
-        // Five given names (ten tokens, two surnames' worth of pairs): the
-        // forms leave room for one.
-        let (leads, _) = shown(&packed_with(&given_names));
-        assert!(leads <= 1, "{leads}");
+        // More given names: the forms kept leave the name pairs (given
+        // names × family names, the forms among them) at 24 at most.
+        for given in [
+            &given_names[..],
+            &[
+                "Іван",
+                "Петро",
+                "Богдан",
+                "Тарас",
+                "Остап",
+                "Микола",
+                "Степан",
+            ][..],
+        ] {
+            let query = packed_with(given);
+            let names = [Slot::GivenWhole, Slot::GivenClass, Slot::AliasClass]
+                .iter()
+                .map(|&slot| query.slot(slot).len())
+                .sum::<usize>();
+            let families = query.slot(Slot::FamilyWhole).len();
+            let room = (24 / names).saturating_sub(families);
+            assert!(
+                room < super::super::read::MAX_MEETING_FORMS,
+                "{names} names"
+            );
+            let (leads, _) = shown(&query);
+            assert_eq!(leads, room, "{names} given names, {families} surnames");
+        }
     }
 }
 
