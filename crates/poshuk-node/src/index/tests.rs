@@ -286,14 +286,19 @@ mod variants {
     use super::super::*;
     use super::round_trip::{record, settings, tokenizer};
 
-    /// A query whose "one-edit variants" are in truth a hundred other
-    /// surnames meets only the 64 a node keeps (`MAX_MEETING_VARIANTS`).
-    #[test]
-    fn a_query_packed_with_surnames_as_variants_meets_few() {
-        use poshuk_core::{BirthDate, Slot, TokenRecord};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let tokenizer = tokenizer();
-        let index = TokenIndex::open(
+    /// Record `i` as a node stores it.
+    fn stored(i: usize, tokens: poshuk_core::TokenRecord) -> IndexRecord {
+        IndexRecord {
+            record_id: format!("{i}"),
+            tokens,
+            handle: None,
+        }
+    }
+
+    /// An index that retrieves every candidate a packed query asks for:
+    /// what holds the query back is the node's filter, not these bounds.
+    fn wide_index(dir: &tempfile::TempDir) -> TokenIndex {
+        TokenIndex::open(
             dir.path(),
             &dir.path().join("index"),
             IndexSettings {
@@ -303,7 +308,17 @@ mod variants {
                 ..settings()
             },
         )
-        .expect("opens");
+        .expect("opens")
+    }
+
+    /// A query whose "one-edit variants" are in truth a hundred other
+    /// surnames meets only the 64 a node keeps (`MAX_MEETING_VARIANTS`).
+    #[test]
+    fn a_query_packed_with_surnames_as_variants_meets_few() {
+        use poshuk_core::{BirthDate, Slot, TokenRecord};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tokenizer = tokenizer();
+        let index = wide_index(&dir);
         let mut families = Vec::new();
         let records: Vec<IndexRecord> = (0..100)
             .map(|i| {
@@ -314,11 +329,7 @@ mod variants {
                 person.birth_date = BirthDate::parse(&format!("{}-01-01", 1900 + i)).ok();
                 let tokens = tokenizer.tokenize(&person);
                 families.extend(tokens.slot(Slot::FamilyWhole).iter().copied());
-                IndexRecord {
-                    record_id: format!("{i}"),
-                    tokens,
-                    handle: None,
-                }
+                stored(i, tokens)
             })
             .collect();
         index.upsert(&records).expect("upserts");
@@ -347,17 +358,7 @@ mod variants {
         use poshuk_core::{Band, BirthDate, Slot, Token, TokenRecord};
         let dir = tempfile::tempdir().expect("tempdir");
         let tokenizer = tokenizer();
-        let index = TokenIndex::open(
-            dir.path(),
-            &dir.path().join("index"),
-            IndexSettings {
-                max_candidates: 1000,
-                max_block_size: 1000,
-                commit_every_records: 100,
-                ..settings()
-            },
-        )
-        .expect("opens");
+        let index = wide_index(&dir);
         let letters = ['б', 'в', 'д', 'з', 'к', 'л', 'м', 'н', 'п', 'р'];
         let given_names = ["Іван", "Петро", "Богдан", "Тарас", "Остап"];
         let mut families = Vec::new();
@@ -380,11 +381,7 @@ mod variants {
                 if i < 100 {
                     families.extend(tokens.slot(Slot::FamilyWhole).iter().copied());
                 }
-                IndexRecord {
-                    record_id: format!("{i}"),
-                    tokens,
-                    handle: None,
-                }
+                stored(i, tokens)
             })
             .collect();
         index.upsert(&records).expect("upserts");
