@@ -2252,3 +2252,48 @@ fn one_year_on_other_days_is_shown_at_even_odds_at_most() {
     let same_day = score(("Danylo", "Tarasuk", "", "06/01/2002", "", &[], M));
     assert_eq!(same_day.band, Band::Strong, "{}", same_day.explain());
 }
+
+/// A rare name and its year, the birth places differing (the issue's
+/// "Maksym Ivanenko, Luhansk"): a namesake of that year born elsewhere as
+/// likely as the person. Shown as possible, at even odds at most; the same
+/// place, or a father's name that agrees, make it strong.
+#[test]
+fn a_name_and_year_born_elsewhere_is_shown_at_even_odds_at_most() {
+    struct Rare;
+    impl TermFrequencies for Rare {
+        fn frequency(&self, _token: Token) -> Option<f64> {
+            Some(1e-4)
+        }
+    }
+    let tokenizer = tokenizer();
+    let held = tokenizer.tokenize(&record((
+        "Максим",
+        "Іваненко",
+        "Петрович",
+        "03.05.2016",
+        "Одеса",
+        &[],
+        M,
+    )));
+    let score = |query: Row<'_>| {
+        MatchModel::default().score_query(&tokenizer.tokenize_query(&record(query)), &held, &Rare)
+    };
+    let elsewhere = score(("Maksym", "Ivanenko", "", "2016", "Luhansk", &[], M));
+    assert_level(&elsewhere, Field::BirthPlace, Level::Different);
+    assert_eq!(elsewhere.band, Band::Possible, "{}", elsewhere.explain());
+    assert!(
+        elsewhere.probability <= 0.5,
+        "{}: {}",
+        elsewhere.probability,
+        elsewhere.explain()
+    );
+    let same_place = score(("Maksym", "Ivanenko", "", "2016", "Odesa", &[], M));
+    assert_eq!(same_place.band, Band::Strong, "{}", same_place.explain());
+    let father_agrees = score(("Maksym", "Ivanenko", "Petrovych", "2016", "Luhansk", &[], M));
+    assert_eq!(
+        father_agrees.band,
+        Band::Strong,
+        "{}",
+        father_agrees.explain()
+    );
+}

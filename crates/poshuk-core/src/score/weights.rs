@@ -129,6 +129,12 @@ pub(super) const DIFFERENT_DATE_CAP: f64 = -1.0;
 /// band's floor (0.5), as likely a namesake of that year as the person.
 pub(super) const SAME_YEAR_OTHER_DAY_CAP: f64 = 0.0;
 
+/// The log-odds a pair resting on a name and a year is held at when the
+/// birth places differ and no document agrees: the possible band's floor
+/// (0.5), as likely a namesake of that year born elsewhere as the person
+/// with a place written otherwise.
+pub(super) const OTHER_PLACE_CAP: f64 = 0.0;
+
 /// Birth years a list's people spread over, for the namesakes a name and a
 /// year leave (lists of deported children span fewer; of adults, more).
 pub(super) const BIRTH_YEARS: f64 = 70.0;
