@@ -2224,17 +2224,20 @@ fn a_lead_in_another_form_with_its_year_is_shown_at_its_probability() {
     assert_eq!(uncompared.band, Band::Weak, "{}", uncompared.explain());
 }
 
+/// A list where every name is rare (one record in 10,000 carries it).
+struct Rare;
+
+impl TermFrequencies for Rare {
+    fn frequency(&self, _token: Token) -> Option<f64> {
+        Some(1e-4)
+    }
+}
+
 /// Two full dates of one year on other days, a rare name: a namesake of that
 /// year as likely as the person with a day typed wrong. Shown as possible,
 /// at even odds at most; the same full date is strong.
 #[test]
 fn one_year_on_other_days_is_shown_at_even_odds_at_most() {
-    struct Rare;
-    impl TermFrequencies for Rare {
-        fn frequency(&self, _token: Token) -> Option<f64> {
-            Some(1e-4)
-        }
-    }
     let tokenizer = tokenizer();
     let held = tokenizer.tokenize(&record(("Данило", "Тарасук", "", "06.01.2002", "", &[], M)));
     let score = |query: Row<'_>| {
@@ -2259,12 +2262,6 @@ fn one_year_on_other_days_is_shown_at_even_odds_at_most() {
 /// place, or a father's name that agrees, make it strong.
 #[test]
 fn a_name_and_year_born_elsewhere_is_shown_at_even_odds_at_most() {
-    struct Rare;
-    impl TermFrequencies for Rare {
-        fn frequency(&self, _token: Token) -> Option<f64> {
-            Some(1e-4)
-        }
-    }
     let tokenizer = tokenizer();
     let held = tokenizer.tokenize(&record((
         "Максим",
