@@ -272,18 +272,21 @@ impl MatchScore {
     }
 }
 
+/// The level a field was compared at; missing where it was not compared.
+fn level_in(fields: &[FieldScore], wanted: Field) -> Level {
+    fields
+        .iter()
+        .find(|field| field.field == wanted)
+        .map_or(Level::Missing, |field| field.level)
+}
+
 /// Whether a pair is two people of one family: given names the tables
 /// know as different names, one family name, and either the same full birth
 /// date (twins) or the same patronymic and birth place (brothers and
 /// sisters). Such a pair is never the person (its probability stays below
 /// the possible band) but is shown as a relative.
 fn is_relative(fields: &[FieldScore], left: &TokenRecord, right: &TokenRecord) -> bool {
-    let level = |wanted: Field| {
-        fields
-            .iter()
-            .find(|field| field.field == wanted)
-            .map_or(Level::Missing, |field| field.level)
-    };
+    let level = |wanted: Field| level_in(fields, wanted);
     let known_names =
         !left.slot(Slot::GivenClass).is_empty() && !right.slot(Slot::GivenClass).is_empty();
     let same = |level: Level| matches!(level, Level::Exact | Level::Equivalent);
@@ -314,12 +317,7 @@ pub fn explain(fields: impl IntoIterator<Item = (Field, Level)>) -> String {
 /// Whether a pair rests on a name and a year alone: the years agree (and
 /// nothing more of the dates), and no patronymic, place or document agrees.
 fn rests_on_name_and_year(fields: &[FieldScore]) -> bool {
-    let level_of = |wanted: Field| {
-        fields
-            .iter()
-            .find(|field| field.field == wanted)
-            .map_or(Level::Missing, |field| field.level)
-    };
+    let level_of = |wanted: Field| level_in(fields, wanted);
     level_of(Field::BirthDate) == Level::Year
         && !matches!(
             level_of(Field::Patronymic),
@@ -381,12 +379,7 @@ fn is_lead(
     right: &TokenRecord,
     date_confirms: bool,
 ) -> bool {
-    let level_of = |wanted: Field| {
-        fields
-            .iter()
-            .find(|field| field.field == wanted)
-            .map_or(Level::Missing, |field| field.level)
-    };
+    let level_of = |wanted: Field| level_in(fields, wanted);
     let given = matches!(
         level_of(Field::GivenName),
         Level::Exact | Level::Equivalent | Level::Close
@@ -584,12 +577,7 @@ impl MatchModel {
         // fathers, stays below strong however rare the name, unless a
         // document agrees. A searcher's year typed wrong still shows as
         // possible.
-        let level_of = |wanted: Field| {
-            fields
-                .iter()
-                .find(|field| field.field == wanted)
-                .map_or(Level::Missing, |field| field.level)
-        };
+        let level_of = |wanted: Field| level_in(&fields, wanted);
         // The same year confirms a pair where one side knows no more than
         // the year; where both know the day, the same year on another day
         // is what a namesake of that year has.
