@@ -382,21 +382,19 @@ impl Tokenizer {
             // (`FamilyForm`), so that a node tells another form of the name
             // from a typo where no date compares them (Олейник searched,
             // Олійник kept without a date): the other language's forms its
-            // vowels as typed attest (`attested_language_forms`), and the
-            // readings of a spelling system whose marks it shows. Not the
+            // vowels as typed attest (`attested_language_forms`). Not the
             // guesses (a Latin `h` read as х, an `s` as ш, a Latin `i` as
             // і, a Cyrillic х as ISO 9 writes it without marks, `h`, which
             // the skeleton reads as г): those join other families' names
-            // (Homenko is Гоменко or Хоменко) and meet as variants only. A
-            // fixed count, padded with strings no name can be; the same
-            // strings come first among the word's variants, so the two slots
-            // always share that count and do not tell how many are real.
-            let spelled = ChReading::QUERY_ALTERNATIVES
-                .into_iter()
-                .filter(|reading| reading.is_spelled_so(&word))
-                .map(|reading| family_stem(&skeleton_reading(&word, reading)).to_string());
+            // (Homenko is Гоменко or Хоменко) and meet as variants only. (The
+            // readings of a spelling system whose marks the word shows are
+            // among the query's family-name tokens already, and meet as the
+            // same name.) A fixed count, padded with strings no name can be;
+            // the same strings come first among the word's variants, so the
+            // two slots always share that count and do not tell how many
+            // are real.
             let mut attested: Vec<String> = Vec::with_capacity(bounds::FORMS_PER_WORD);
-            for form in attested_language_forms(&word).into_iter().chain(spelled) {
+            for form in attested_language_forms(&word) {
                 if attested.len() == bounds::FORMS_PER_WORD {
                     break;
                 }

@@ -151,7 +151,7 @@ slots! {
     DocumentWhole => Document, "DocumentWhole", "Document number with look-alike letters folded.";
     DocumentDigits => Document, "DocumentDigits", "The digits of a document number.";
     FamilyVariantYear => BirthDate, "FamilyVariantYear", "Queries only: the birth year keyed with each of the family name's variants, as a stored record keys its year with its family name: a typo met by a variant compares the year. Never stored (after the stored layout's slots).";
-    FamilyForm => Name, "FamilyForm", "Queries only: whole-name tokens of the forms the family name's letters attest (the other language's forms of its vowels as typed, a spelling system's reading where the word shows that system's marks), padded to a fixed count per word and also the first of the word's variants: a form meeting a stored name is another form of one name, not a typo, also where no date compares them. Never stored.";
+    FamilyForm => Name, "FamilyForm", "Queries only: whole-name tokens of the forms the family name's letters attest (the other language's forms of its vowels as typed, Олекс-/Алекс-, the roots Russian documents translate), padded to a fixed count per word and also the first of the word's variants: a form meeting a stored name is another form of one name, not a typo, also where no date compares them. Never stored.";
 }
 
 /// The bounds on one query that every node enforces (the wire protocol
